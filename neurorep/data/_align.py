@@ -1,0 +1,118 @@
+"""Stimulus alignment by id (never by position)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from neurorep._errors import AlignmentError, SchemaError
+from neurorep.data._schema import RDM_DIMS, infer_kind, members
+
+T = TypeVar("T", xr.DataArray, xr.DataTree)
+
+
+def stimulus_ids(obj: Any, *, name: str = "object") -> np.ndarray:
+    """The stimulus ids of a responses, RDM or activations object, in order."""
+    kind = infer_kind(obj)
+    if kind == "rdm":
+        ids = obj["stimulus_i"].values
+    elif kind in ("activations", "set"):
+        mem = members(obj)
+        if not mem:
+            raise SchemaError(f"{name}: holds no representations.")
+        all_ids = [stimulus_ids(da, name=f"{name}[{k!r}]") for k, da in mem.items()]
+        first = all_ids[0]
+        for k, ids in zip(mem, all_ids, strict=True):
+            if not np.array_equal(ids, first):
+                raise AlignmentError(
+                    f"{name}[{k!r}] lists different stimulus ids from the first member; "
+                    f"align the members first with neurorep.data.align()."
+                )
+        return first
+    elif kind == "responses":
+        if "stimulus" not in obj.dims:
+            raise SchemaError(
+                f"{name}: has no 'stimulus' dim (dims {obj.dims}); time series are aligned by "
+                f"time index, not by stimulus id."
+            )
+        ids = obj["stimulus"].values
+    else:
+        raise SchemaError(f"{name}: a {kind} has no stimulus axis to align.")
+    ids = np.asarray(ids)
+    index = pd.Index(ids)
+    if not index.is_unique:
+        dup = index[index.duplicated()].unique()[:5].tolist()
+        raise AlignmentError(f"{name}: duplicated stimulus ids {dup}; ids must be unique.")
+    return ids
+
+
+def select_stimuli(obj: T, ids: Any) -> T:
+    """Reorder/subset ``obj`` to the given stimulus ids (all must be present)."""
+    ids = np.asarray(ids)
+    if isinstance(obj, xr.DataTree):
+        return obj.map_over_datasets(  # type: ignore[return-value]
+            lambda ds: ds.sel(stimulus=ids) if "stimulus" in ds.dims else ds
+        )
+    if obj.dims[-2:] == RDM_DIMS:
+        return obj.sel(stimulus_i=ids, stimulus_j=ids)
+    return obj.sel(stimulus=ids)
+
+
+def align(
+    a: T,
+    b: Any,
+    *,
+    join: Literal["exact", "inner"] = "exact",
+    names: tuple[str, str] = ("a", "b"),
+) -> tuple[T, Any]:
+    """Put two objects on the same stimuli, in ``a``'s order.
+
+    Parameters
+    ----------
+    a, b : responses, RDM or activations
+    join : {"exact", "inner"}
+        ``"exact"`` requires the same set of ids (``b`` is reordered);
+        ``"inner"`` keeps the ids both share, in ``a``'s order.
+
+    Raises
+    ------
+    AlignmentError
+        On duplicated ids, on no shared id, or (``"exact"``) on any id
+        present in only one object. Nothing is silently dropped.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import data
+    >>> x = data.responses(np.arange(6.).reshape(3, 2), stimulus=["a", "b", "c"])
+    >>> y = data.responses(np.arange(6.).reshape(3, 2), stimulus=["c", "a", "b"])
+    >>> x2, y2 = data.align(x, y)
+    >>> list(y2.stimulus.values)
+    ['a', 'b', 'c']
+    """
+    if join not in ("exact", "inner"):
+        raise ValueError(f"join must be one of ['exact', 'inner']; got {join!r}.")
+    ia = stimulus_ids(a, name=names[0])
+    ib = stimulus_ids(b, name=names[1])
+    set_b = set(ib.tolist())
+    set_a = set(ia.tolist())
+    shared = [s for s in ia.tolist() if s in set_b]
+    if not shared:
+        raise AlignmentError(
+            f"{names[0]} and {names[1]} share no stimulus id ({names[0]} e.g. {ia[:3].tolist()}, "
+            f"{names[1]} e.g. {ib[:3].tolist()}). Check that both use the same id scheme."
+        )
+    if join == "exact" and (len(shared) != len(ia) or len(shared) != len(ib)):
+        only_a = [s for s in ia.tolist() if s not in set_b][:5]
+        only_b = [s for s in ib.tolist() if s not in set_a][:5]
+        raise AlignmentError(
+            f"{names[0]} and {names[1]} have different stimuli: {len(ia)} vs {len(ib)} ids, "
+            f"{len(shared)} shared; only in {names[0]} e.g. {only_a}, only in {names[1]} e.g. "
+            f"{only_b}. Pass join='inner' to keep the shared stimuli."
+        )
+    if np.array_equal(ia, np.asarray(shared)) and np.array_equal(ib, np.asarray(shared)):
+        return a, b
+    return select_stimuli(a, shared), select_stimuli(b, shared)

@@ -1,0 +1,133 @@
+"""Volumes <-> responses through a nilearn masker; voxels keep their indices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neurorep._errors import SchemaError
+from neurorep.data._schema import IdsLike, responses
+
+
+def from_nifti(
+    imgs: Any,
+    mask_img: Any,
+    *,
+    stimulus: IdsLike | None = None,
+    stimulus_coords: Mapping[str, Any] | None = None,
+    region: Any = None,
+    subject: Any = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.DataArray:
+    """Read in-mask voxels of 4-D (or a list of 3-D) images as responses.
+
+    Each volume becomes one row: ``(stimulus, unit)`` when ``stimulus`` ids
+    are given (one per volume), otherwise a time series ``(time, unit)``.
+    Units carry voxel indices ``i, j, k`` and world coordinates ``x, y, z``
+    (mm); the affine and volume shape go to attrs, so :func:`to_nifti` puts
+    values back into the same voxels even after a netCDF/zarr round trip.
+
+    Parameters
+    ----------
+    imgs : niimg-like
+        A 4-D image, a path to one, or a list of 3-D images.
+    mask_img : niimg-like
+        Binary mask in the same space.
+    stimulus : sequence, optional
+        One id per volume; omit for a time series.
+    stimulus_coords : mapping, optional
+        Per-volume coordinates (``run``, ``label``...).
+    """
+    from nilearn.image import load_img
+    from nilearn.maskers import NiftiMasker
+
+    mask = load_img(mask_img)
+    masker = NiftiMasker(mask_img=mask, standardize=None, detrend=False).fit()
+    values = masker.transform(imgs)
+    if values.shape[1] == 0:
+        raise SchemaError("from_nifti: the mask selects no voxel; check mask_img.")
+    mask_data = np.asarray(mask.get_fdata()) != 0
+    ijk = np.argwhere(mask_data)
+    # nilearn orders in-mask voxels as numpy's C-order boolean indexing does
+    xyz = (mask.affine @ np.c_[ijk, np.ones(len(ijk))].T).T[:, :3]
+    unit_coords = {
+        "i": ijk[:, 0],
+        "j": ijk[:, 1],
+        "k": ijk[:, 2],
+        "x": xyz[:, 0],
+        "y": xyz[:, 1],
+        "z": xyz[:, 2],
+    }
+    unit_ids = [f"v{a}_{b}_{c}" for a, b, c in ijk]
+    meta = {
+        "affine": np.asarray(mask.affine, dtype=float).ravel().tolist(),
+        "volume_shape": list(mask.shape[:3]),
+        **dict(attrs or {}),
+    }
+    return responses(
+        values.astype(np.float32, copy=False),
+        stimulus=stimulus,
+        unit=unit_ids,
+        time=stimulus is None,
+        region=region,
+        subject=subject,
+        stimulus_coords=stimulus_coords,
+        unit_coords=unit_coords,
+        attrs=meta,
+    )
+
+
+def to_nifti(values: xr.DataArray, *, mask_img: Any = None) -> Any:
+    """Put per-unit values back into a volume (3-D for ``(unit,)``, 4-D otherwise).
+
+    Uses the ``i, j, k`` unit coordinates and the ``affine`` / ``volume_shape``
+    attrs written by :func:`from_nifti`; with ``mask_img`` instead, a nilearn
+    ``NiftiMasker.inverse_transform`` is used (units must then be all in-mask
+    voxels in mask order). Voxels outside the units are 0.
+
+    Parameters
+    ----------
+    values : DataArray
+        ``(unit,)`` (a map, e.g. scores) or ``(rows, unit)``.
+    """
+    import nibabel as nib
+
+    if values.dims[-1] != "unit" or values.ndim > 2:
+        raise SchemaError(
+            f"to_nifti: values must have dims ('unit',) or (rows, 'unit'); got {values.dims}."
+        )
+    data = np.asarray(values.values, dtype=np.float32)
+    if all(c in values.coords for c in ("i", "j", "k")):
+        affine = values.attrs.get("affine")
+        shape = values.attrs.get("volume_shape")
+        if affine is None or shape is None:
+            if mask_img is None:
+                raise SchemaError(
+                    "to_nifti: values have voxel indices but no 'affine'/'volume_shape' attrs; "
+                    "pass mask_img= or keep the attrs written by from_nifti()."
+                )
+            from nilearn.image import load_img
+
+            m = load_img(mask_img)
+            affine, shape = np.asarray(m.affine).ravel().tolist(), list(m.shape[:3])
+        ijk = np.stack([values[c].values.astype(int) for c in ("i", "j", "k")], axis=1)
+        vol_shape = tuple(int(s) for s in shape)
+        if values.ndim == 1:
+            vol = np.zeros(vol_shape, dtype=np.float32)
+            vol[ijk[:, 0], ijk[:, 1], ijk[:, 2]] = data
+        else:
+            vol = np.zeros((*vol_shape, data.shape[0]), dtype=np.float32)
+            vol[ijk[:, 0], ijk[:, 1], ijk[:, 2], :] = data.T
+        return nib.Nifti1Image(vol, np.asarray(affine, dtype=float).reshape(4, 4))
+    if mask_img is None:
+        raise SchemaError(
+            "to_nifti: values carry no voxel indices (coords i, j, k); pass mask_img= "
+            "(the mask they were extracted with)."
+        )
+    from nilearn.maskers import NiftiMasker
+
+    masker = NiftiMasker(mask_img=mask_img).fit()
+    return masker.inverse_transform(data)

@@ -1,0 +1,44 @@
+"""Real datasets (manifest-driven fetch and local loaders) and simulators with ground truth."""
+
+from neurorep.datasets._fetch import default_data_home, fetch, sha256sum
+from neurorep.datasets._loaders import (
+    LOADERS,
+    load,
+    load_allen_mouse_natscenes,
+    load_cichy2014_92img,
+    load_ejaz2015_finger7T,
+    load_haxby2001_subj1_slice,
+    load_kriegeskorte2008_92img,
+    load_pereira2018,
+    load_tuckute2024,
+)
+from neurorep.datasets._manifest import FileEntry, Manifest, get_manifest, list_datasets
+from neurorep.datasets._simulate import (
+    make_clusters,
+    make_layered_brain,
+    make_model_activations,
+    make_ring,
+)
+
+__all__ = [
+    "LOADERS",
+    "FileEntry",
+    "Manifest",
+    "default_data_home",
+    "fetch",
+    "get_manifest",
+    "list_datasets",
+    "load",
+    "load_allen_mouse_natscenes",
+    "load_cichy2014_92img",
+    "load_ejaz2015_finger7T",
+    "load_haxby2001_subj1_slice",
+    "load_kriegeskorte2008_92img",
+    "load_pereira2018",
+    "load_tuckute2024",
+    "make_clusters",
+    "make_layered_brain",
+    "make_model_activations",
+    "make_ring",
+    "sha256sum",
+]

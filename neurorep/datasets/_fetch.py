@@ -1,0 +1,102 @@
+"""Checksummed downloads (pooch) and the local data home."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from neurorep._errors import ChecksumError
+from neurorep.datasets._manifest import FileEntry, Manifest, get_manifest
+
+_REPO_MIRROR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def default_data_home() -> Path:
+    """Where datasets are read from when ``data_home`` is not given.
+
+    The development mirror ``../shared/data`` next to a source checkout when it
+    exists, otherwise the per-user cache (``pooch.os_cache("neurorep")``).
+    """
+    if _REPO_MIRROR.is_dir():
+        return _REPO_MIRROR
+    import pooch
+
+    return Path(pooch.os_cache("neurorep"))
+
+
+def sha256sum(path: Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_file(path: Path, entry: FileEntry, *, dataset: str) -> None:
+    """Raise ChecksumError unless ``path`` has the manifest's sha256."""
+    got = sha256sum(path)
+    if got != entry.sha256:
+        raise ChecksumError(
+            f"{dataset}: {str(path)!r} has sha256 {got}, but the manifest records "
+            f"{entry.sha256}. The file is corrupted or a different version; delete it and "
+            f"run neurorep.datasets.fetch({dataset!r}) (or `neurorep datasets fetch {dataset}`)."
+        )
+
+
+def fetch(
+    name: str | Manifest,
+    *,
+    data_home: str | Path | None = None,
+    progressbar: bool = False,
+) -> Path:
+    """Download a dataset's files into ``data_home/<folder>``, verifying sha256.
+
+    Files already present are verified, never re-downloaded or overwritten; a
+    file with the wrong checksum raises :class:`neurorep.ChecksumError`. A
+    failed download leaves no partial file behind (pooch writes to a temporary
+    file and moves it into place only after the checksum matched).
+
+    Parameters
+    ----------
+    name : str or Manifest
+        Dataset name (see :func:`list_datasets`) or a manifest object.
+    data_home : path, optional
+        Destination root; default the per-user cache.
+
+    Returns
+    -------
+    Path
+        The dataset folder.
+    """
+    import pooch
+
+    manifest = name if isinstance(name, Manifest) else get_manifest(name)
+    if not manifest.fetchable:
+        raise RuntimeError(
+            f"{manifest.name} cannot be fetched automatically (no file list with checksums): "
+            f"{manifest.access or 'see ' + manifest.source}"
+        )
+    root = Path(data_home) if data_home is not None else Path(pooch.os_cache("neurorep"))
+    folder = root / manifest.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in manifest.files:
+        target = folder / entry.name
+        if target.exists():
+            verify_file(target, entry, dataset=manifest.name)
+            continue
+        try:
+            pooch.retrieve(
+                entry.url,
+                known_hash=f"sha256:{entry.sha256}",
+                fname=entry.name,
+                path=folder,
+                progressbar=progressbar,
+            )
+        except ValueError as err:  # pooch's checksum mismatch
+            raise ChecksumError(
+                f"{manifest.name}: the download of {entry.url} did not match the manifest's "
+                f"sha256 {entry.sha256}; nothing was kept. The source may have changed: check "
+                f"{manifest.source}. ({err})"
+            ) from err
+    return folder

@@ -1,0 +1,365 @@
+"""Loaders: a local copy of each mirrored dataset -> schema-valid xarray objects.
+
+Every loader returns a ``DataTree``; :func:`neurorep.data.members` turns it
+into ``name -> DataArray``. The root attrs carry the dataset's name, title,
+licence, citation and source.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from neurorep.data import rdm, responses, tree_from_members
+from neurorep.datasets._fetch import default_data_home, verify_file
+from neurorep.datasets._manifest import Manifest, get_manifest
+
+IMAGE_IDS = [f"image_{i:02d}" for i in range(1, 93)]
+
+
+def _files(manifest: Manifest, data_home: str | Path | None, verify: bool) -> Path:
+    root = Path(data_home) if data_home is not None else default_data_home()
+    folder = root / manifest.folder
+    missing = [f.name for f in manifest.files if not (folder / f.name).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{manifest.name}: {missing} not found under {str(folder)!r}. Download them with "
+            f"neurorep.datasets.fetch({manifest.name!r}, data_home=...) or pass the data_home "
+            f"that holds the {manifest.folder!r} folder."
+        )
+    if verify:
+        for entry in manifest.files:
+            verify_file(folder / entry.name, entry, dataset=manifest.name)
+    return folder
+
+
+def _tree(manifest: Manifest, items: dict[str, xr.DataArray]) -> xr.DataTree:
+    attrs = {
+        "dataset": manifest.name,
+        "title": manifest.title,
+        "license": manifest.license,
+        "citation": list(manifest.citation),
+        "source": manifest.source,
+    }
+    return tree_from_members(items, attrs=attrs)
+
+
+def _matlab_str(value: Any) -> str:
+    return str(np.asarray(value).ravel()[0])
+
+
+# ----------------------------------------------------------------------------
+def _category_coords(folder: Path) -> dict[str, Any]:
+    import scipy.io as sio
+
+    sup = sio.loadmat(folder / "Kriegeskorte_Neuron2008_supplementalData.mat")
+    stim = sup["stimuli_92objs"][0]
+    coords: dict[str, Any] = {"category": [_matlab_str(s["category"]) for s in stim]}
+    for flag in ("human", "face", "animal", "natural"):
+        coords[flag] = np.array([bool(np.asarray(s[flag]).ravel()[0]) for s in stim])
+    coords["animate"] = coords.pop("animal")
+    return coords
+
+
+def load_kriegeskorte2008_92img(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
+    """Kriegeskorte et al. (2008) 92-image RDMs (rsatoolbox demo data).
+
+    Members: ``human_IT`` (subject 4, session 2), ``monkey_IT``, ``behaviour``
+    (subject 16), ``models/<name>`` (8 model RDMs, plus ``V1model`` and
+    ``HMAX_natimpatch``), ``alexnet/<layer>`` (raw-feature AlexNet RDMs,
+    conv1..fc8, prob). Stimulus coords: ``category``, ``human``, ``face``,
+    ``animate``, ``natural``.
+    """
+    import scipy.io as sio
+
+    manifest = get_manifest("kriegeskorte2008_92img")
+    folder = _files(manifest, data_home, verify)
+    cats = _category_coords(folder)
+    items: dict[str, xr.DataArray] = {}
+
+    def mk(values: Any, metric: str, **kw: Any) -> xr.DataArray:
+        out = rdm(values, stimulus=IMAGE_IDS, metric=metric, **kw)
+        return out.assign_coords(
+            {k: ("stimulus_i", np.asarray(v)) for k, v in cats.items()}
+        )
+
+    brain = sio.loadmat(folder / "92_brainRDMs.mat")["RDMs"]  # (1, 4 subjects, 2 sessions)
+    stack = np.stack(
+        [[np.asarray(brain[0, s, t]["RDM"], float) for t in range(2)] for s in range(4)]
+    )
+    hit = xr.DataArray(stack, dims=("subject", "session", "stimulus_i", "stimulus_j"))
+    subjects = [_matlab_str(brain[0, s, 0]["name"]).split("|")[1].strip() for s in range(4)]
+    hit = hit.assign_coords(
+        subject=subjects, session=[1, 2], stimulus_i=IMAGE_IDS, stimulus_j=IMAGE_IDS
+    )
+    hit = hit.assign_coords({k: ("stimulus_i", np.asarray(v)) for k, v in cats.items()})
+    hit.attrs = {"metric": "correlation", "region": "human IT (316 voxels)"}
+    items["human_IT"] = hit.rename("rdm")
+
+    sup = sio.loadmat(folder / "Kriegeskorte_Neuron2008_supplementalData.mat")
+    fig1 = sup["RDMs_mIT_hIT_fig1"][0]
+    items["monkey_IT"] = mk(np.asarray(fig1[0]["RDM"], float).ravel(), "correlation")
+    items["monkey_IT"].attrs["region"] = "monkey IT (674 neurons)"
+
+    behav = sio.loadmat(folder / "92_behavRDMs.mat")["rdms_behav_92"][0]
+    items["behaviour"] = mk(
+        np.stack([np.asarray(b["RDM"], float) for b in behav]),
+        "dissimilarity judgement",
+        dim="subject",
+        index=[f"S{i + 1:02d}" for i in range(len(behav))],
+    )
+
+    models = sio.loadmat(folder / "92_modelRDMs.mat")["Models"][0]
+    for m in models:
+        name = _matlab_str(m["name"])
+        items[f"models/{name}"] = mk(_symmetric(np.asarray(m["RDM"], float)), "model")
+    v1 = sio.loadmat(folder / "rdm92_V1model.mat")
+    items["models/V1model"] = mk(_symmetric(v1["rdm92_V1model"]), "model")
+    items["models/HMAX_natimpatch"] = mk(_symmetric(v1["rdm92_HMAXnatImPatch"]), "model")
+
+    alex = sio.loadmat(folder / "modelRDMs_A2020.mat")["modelRDMs"][0]
+    for m in alex:
+        if _matlab_str(m["measModelName"]) == "complete":
+            layer = _matlab_str(m["reprName"])
+            items[f"alexnet/{layer}"] = mk(np.asarray(m["RDM"], float).ravel(), "correlation")
+    return _tree(manifest, items)
+
+
+def _symmetric(mat: np.ndarray) -> np.ndarray:
+    mat = np.asarray(mat, float)
+    mat = (mat + mat.T) / 2
+    np.fill_diagonal(mat, 0.0)
+    return mat
+
+
+def load_cichy2014_92img(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
+    """Cichy et al. (2014) 92-image fMRI RDMs (1 - Pearson), EVC and IT, 15 subjects.
+
+    Members ``EVC`` and ``IT``: rdm ``(subject, stimulus_i, stimulus_j)``.
+    Stimulus coord ``image``: the jpg path when the image folder is present.
+    """
+    import h5py
+
+    manifest = get_manifest("cichy2014_92img")
+    folder = _files(manifest, data_home, verify)
+    items: dict[str, xr.DataArray] = {}
+    with h5py.File(folder / "target_fmri.mat", "r") as f:
+        for region in ("EVC", "IT"):
+            vals = np.transpose(np.asarray(f[f"{region}_RDMs"], float), (2, 0, 1))
+            vals = (vals + np.swapaxes(vals, 1, 2)) / 2
+            vals[:, np.arange(92), np.arange(92)] = 0.0
+            da = rdm(
+                vals,
+                stimulus=IMAGE_IDS,
+                metric="correlation",
+                dim="subject",
+                index=[f"subj{i + 1:02d}" for i in range(vals.shape[0])],
+                attrs={"region": region},
+            )
+            images = folder / "92images"
+            if images.is_dir():
+                paths = [str(images / f"{i}.jpg") for i in IMAGE_IDS]
+                da = da.assign_coords(image=("stimulus_i", paths))
+            items[region] = da
+    return _tree(manifest, items)
+
+
+def _sentences(manifest: Manifest, folder: Path, fname: str, prefix: str) -> pd.DataFrame:
+    table = pd.read_csv(folder / fname)
+    table = table.rename(columns={"Sentence": "text", "EffectSize": "response"})
+    table["stimulus"] = [f"{prefix}{i:04d}" for i in range(len(table))]
+    return table
+
+
+def load_pereira2018(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
+    """Pereira et al. (2018) sentences with the language-network response.
+
+    Member ``language``: responses ``(stimulus 627, unit 1)``, stimulus coord
+    ``text``; the unit is the average over left-hemisphere language fROIs and
+    participants.
+    """
+    manifest = get_manifest("pereira2018")
+    folder = _files(manifest, data_home, verify)
+    table = _sentences(manifest, folder, "pereira_averaged.csv", "pereira")
+    resp = responses(
+        table[["response"]].to_numpy(float),
+        stimulus=table["stimulus"],
+        unit=["language_network"],
+        region="language",
+        subject="average",
+        stimulus_coords={"text": table["text"].astype(str).to_numpy()},
+        attrs={"measure": "fMRI effect size, LH language fROIs, averaged over participants"},
+    )
+    return _tree(manifest, {"language": resp})
+
+
+_TUCKUTE_CONDITIONS = {"D": "drive", "S": "suppress", "B": "baseline"}
+
+
+def load_tuckute2024(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
+    """Tuckute et al. (2024) sentences with the language-network response.
+
+    Member ``language``: responses ``(stimulus 2000, unit 1)`` with stimulus
+    coords ``text`` and ``condition`` (drive / suppress / baseline).
+    """
+    manifest = get_manifest("tuckute2024")
+    folder = _files(manifest, data_home, verify)
+    table = _sentences(manifest, folder, "tuckute_averaged.csv", "tuckute")
+    resp = responses(
+        table[["response"]].to_numpy(float),
+        stimulus=table["stimulus"],
+        unit=["language_network"],
+        region="language",
+        subject="average",
+        stimulus_coords={
+            "text": table["text"].astype(str).to_numpy(),
+            "condition": table["cond"].map(_TUCKUTE_CONDITIONS).astype(str).to_numpy(),
+        },
+        attrs={"measure": "fMRI response, LH language fROIs, averaged over participants"},
+    )
+    return _tree(manifest, {"language": resp})
+
+
+def load_ejaz2015_finger7T(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
+    """Ejaz et al. (2015) 7T M1 patterns for 5 fingers, 7 subjects.
+
+    Members ``subj01``..``subj07``: responses ``(stimulus 5, repetition runs,
+    unit voxels)`` (one trial per finger per run; ``repetition`` = run, the
+    partition for cross-validated distances). ``models/muscle``,
+    ``models/naturalstats``, ``models/somatotopy``: 5 x 5 model RDMs.
+    """
+    import scipy.io as sio
+
+    manifest = get_manifest("ejaz2015_finger7T")
+    folder = _files(manifest, data_home, verify)
+    mat = sio.loadmat(folder / "data_recipe_finger7T.mat")
+    fingers = [f"finger{i}" for i in range(1, 6)]
+    items: dict[str, xr.DataArray] = {}
+    for s in range(mat["Y"].shape[1]):
+        y = np.asarray(mat["Y"][0, s], float)
+        cond = np.asarray(mat["condVec"][0, s]).ravel().astype(int)
+        part = np.asarray(mat["partVec"][0, s]).ravel().astype(int)
+        runs = np.unique(part)
+        cube = np.empty((5, len(runs), y.shape[1]))
+        for ri, r in enumerate(runs):
+            for c in range(1, 6):
+                rows = np.flatnonzero((part == r) & (cond == c))
+                if len(rows) != 1:
+                    raise ValueError(
+                        f"ejaz2015_finger7T: subject {s + 1}, run {r}, finger {c} has "
+                        f"{len(rows)} trials; expected exactly 1."
+                    )
+                cube[c - 1, ri] = y[rows[0]]
+        items[f"subj{s + 1:02d}"] = responses(
+            cube,
+            stimulus=fingers,
+            repetition=[f"run{r}" for r in runs],
+            unit=[f"voxel{v:04d}" for v in range(y.shape[1])],
+            region="M1",
+            subject=f"subj{s + 1:02d}",
+        )
+    model = mat["Model"][0]
+    for m in model:
+        name = _matlab_str(m["name"]).lower()
+        items[f"models/{name}"] = rdm(_symmetric(np.asarray(m["RDM"], float)), stimulus=fingers, metric="model")
+    return _tree(manifest, items)
+
+
+ALLEN_STIMULI = [f"scene{i:03d}" for i in range(118)] + ["blank"]
+
+
+def load_allen_mouse_natscenes(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
+    """Allen Brain Observatory natural-scenes RDMs (1 - r) per area and layer.
+
+    Members ``<area>/<layer>`` (21, e.g. ``VISp/layer23``): rdm 119 x 119 over
+    ``scene000``..``scene117`` and ``blank`` (row order inferred by the mirror's
+    curator: scenes 0-117 then blank), with attrs ``ceiling`` and
+    ``ceiling_sem`` (split-half).
+
+    The pickle is read with :mod:`pickle`; only load files you trust (the
+    checksum is verified first unless ``verify=False``).
+    """
+    manifest = get_manifest("allen_mouse_natscenes")
+    folder = _files(manifest, data_home, verify)
+    with open(folder / "rdms_reliable.pkl", "rb") as f:
+        corr = pickle.load(f)  # noqa: S301 - checksum-verified file from the manifest
+    ceil = pd.read_csv(folder / "rdms_noise_ceiling.csv").set_index(["area", "layer"])
+    items: dict[str, xr.DataArray] = {}
+    for area in sorted(corr):
+        for layer in sorted(corr[area]):
+            r = np.asarray(corr[area][layer], float)
+            d = _symmetric(1.0 - r)
+            attrs = {"area": area, "layer": layer}
+            if (area, layer) in ceil.index:
+                attrs["ceiling"] = float(ceil.loc[(area, layer), "mean"])
+                attrs["ceiling_sem"] = float(ceil.loc[(area, layer), "sem"])
+            items[f"{area}/{layer}"] = rdm(d, stimulus=ALLEN_STIMULI, metric="correlation", attrs=attrs)
+    return _tree(manifest, items)
+
+
+def load_haxby2001_subj1_slice(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
+    """Haxby et al. (2001) subject 1, one slice: the 12-run block-design time series.
+
+    Member ``bold``: responses ``(time 1452, unit 530)`` with time coords
+    ``run`` and ``label`` (rest, face, house, ...), voxel coords ``i, j, k,
+    x, y, z`` and attrs ``affine``, ``volume_shape``, ``tr`` (2.5 s).
+    """
+    from neurorep.data import from_nifti
+
+    manifest = get_manifest("haxby2001_subj1_slice")
+    folder = _files(manifest, data_home, verify)
+    attrs = pd.read_csv(folder / "attributes_literal.txt", sep=" ", header=None, names=["label", "run"])
+    bold = from_nifti(
+        str(folder / "bold.nii.gz"),
+        str(folder / "mask.nii.gz"),
+        stimulus_coords={"run": attrs["run"].to_numpy(), "label": attrs["label"].astype(str).to_numpy()},
+        region="ventral temporal slice",
+        subject="subj1",
+        attrs={"tr": 2.5},
+    )
+    return _tree(manifest, {"bold": bold})
+
+
+LOADERS: dict[str, Callable[..., xr.DataTree]] = {
+    "kriegeskorte2008_92img": load_kriegeskorte2008_92img,
+    "cichy2014_92img": load_cichy2014_92img,
+    "pereira2018": load_pereira2018,
+    "tuckute2024": load_tuckute2024,
+    "ejaz2015_finger7T": load_ejaz2015_finger7T,
+    "allen_mouse_natscenes": load_allen_mouse_natscenes,
+    "haxby2001_subj1_slice": load_haxby2001_subj1_slice,
+}
+
+
+def load(name: str, data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
+    """Load a dataset from a local copy as schema-valid xarray objects.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`LOADERS` (``neurorep datasets list`` shows all manifests).
+    data_home : path, optional
+        Folder holding ``<dataset folder>/``; default :func:`default_data_home`.
+    verify : bool
+        Check every file's sha256 against the manifest first (default).
+
+    Examples
+    --------
+    >>> from neurorep import datasets, data
+    >>> tree = datasets.load("pereira2018")  # doctest: +SKIP
+    >>> data.members(tree)["language"].dims  # doctest: +SKIP
+    ('stimulus', 'unit')
+    """
+    if name not in LOADERS:
+        manifest = get_manifest(name)  # KeyError for unknown names
+        raise ValueError(
+            f"{name} has a manifest but no local loader yet; datasets with loaders: "
+            f"{sorted(LOADERS)}. Access: {manifest.access or manifest.source}"
+        )
+    return LOADERS[name](data_home, verify=verify)

@@ -1,0 +1,24 @@
+"""Figures from computed results: ``plot_*(result, *, ax=None, ...)`` returns the Axes.
+
+matplotlib is imported only when a plot function is called; no global
+rcParams or backend is changed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_FUNCTIONS = {
+    "plot_score_matrix": "alignment",
+    "plot_layer_profiles": "alignment",
+}
+
+__all__ = sorted(_FUNCTIONS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FUNCTIONS:
+        module = importlib.import_module(f"neurorep.plotting.{_FUNCTIONS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'neurorep.plotting' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Statistics shared by every family: noise ceilings, permutation, bootstrap, FDR."""

@@ -1,0 +1,120 @@
+"""neurorep.alignment: CKA / Procrustes kernels, score matrices, held-out best layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurorep import AlignmentError, data, datasets
+from neurorep.alignment import (
+    best_layer,
+    cka_debiased,
+    cka_linear,
+    depth_index,
+    procrustes_similarity,
+    score_matrix,
+)
+
+
+def _cka_reference(x, y):
+    """Kornblith et al. (2019) eq. via HSIC with centring matrix H."""
+    n = x.shape[0]
+    h = np.eye(n) - 1 / n
+    kx, ky = h @ x @ x.T @ h, h @ y @ y.T @ h
+    return np.sum(kx * ky) / np.sqrt(np.sum(kx * kx) * np.sum(ky * ky))
+
+
+def test_cka_matches_reference_both_routes(rng):
+    x, y = rng.standard_normal((30, 5)), rng.standard_normal((30, 8))
+    assert cka_linear(x, y) == pytest.approx(_cka_reference(x, y), rel=1e-10)
+    xw, yw = rng.standard_normal((10, 40)), rng.standard_normal((10, 50))  # Gram route
+    assert cka_linear(xw, yw) == pytest.approx(_cka_reference(xw, yw), rel=1e-10)
+
+
+def test_cka_invariances(rng):
+    x = rng.standard_normal((40, 6))
+    q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    assert cka_linear(x, 3.0 * x @ q + 2.0) == pytest.approx(1.0)
+    assert cka_debiased(x, x @ q) == pytest.approx(1.0)
+    assert procrustes_similarity(x, 5 * x @ q) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_debiased_cka_near_zero_for_independent(rng):
+    vals = [cka_debiased(rng.standard_normal((200, 20)), rng.standard_normal((200, 20))) for _ in range(5)]
+    biased = [cka_linear(rng.standard_normal((200, 20)), rng.standard_normal((200, 20))) for _ in range(5)]
+    assert abs(np.mean(vals)) < 0.02 < np.mean(biased)
+
+
+def test_procrustes_matches_scipy_orthogonal_procrustes(rng):
+    from scipy.linalg import orthogonal_procrustes
+
+    x, y = rng.standard_normal((30, 4)), rng.standard_normal((30, 4))
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    xc, yc = xc / np.linalg.norm(xc), yc / np.linalg.norm(yc)
+    r, _ = orthogonal_procrustes(xc, yc)
+    cos = np.sum((xc @ r) * yc)
+    expected = 1 - np.arccos(cos) / (np.pi / 2)
+    assert procrustes_similarity(x, y) == pytest.approx(expected, abs=1e-8)
+    xw, yw = rng.standard_normal((6, 10)), rng.standard_normal((6, 10))  # Gram route
+    xc, yc = xw - xw.mean(0), yw - yw.mean(0)
+    xc, yc = xc / np.linalg.norm(xc), yc / np.linalg.norm(yc)
+    nuc = np.linalg.svd(xc.T @ yc, compute_uv=False).sum()
+    assert procrustes_similarity(xw, yw) == pytest.approx(1 - np.arccos(nuc) / (np.pi / 2), abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return datasets.make_layered_brain(n_stimuli=120, n_units=30, noise=1.0, rng=2)
+
+
+def test_score_matrix_shape_ci_and_ceiling(sim):
+    res = score_matrix(sim["brain"], sim["model"], n_boot=50, rng=0)
+    assert res.score.dims == ("region", "layer") and res.sizes == {"region": 3, "layer": 6}
+    assert np.all(res.ci_low <= res.score + 1e-9) and np.all(res.score <= res.ci_high + 1e-9)
+    assert np.all((res.ceiling > 0.5) & (res.ceiling <= 1))
+    np.testing.assert_allclose(res.normalized_score, res.score / res.ceiling)
+    truth = sim["truth"].to_dataset()
+    argmax = res.score.idxmax("layer")
+    assert list(argmax.values) == list(truth.best_layer.values)
+
+
+def test_score_matrix_order_invariant(sim):
+    brain = {k: v.isel(stimulus=np.arange(v.sizes["stimulus"])[::-1]) for k, v in data.members(sim["brain"]).items()}
+    a = score_matrix(sim["brain"], sim["model"], n_boot=0)
+    b = score_matrix(brain, sim["model"], n_boot=0)
+    np.testing.assert_allclose(a.score, b.score, atol=1e-12)
+
+
+def test_score_matrix_parallel_equals_serial(sim):
+    a = score_matrix(sim["brain"], sim["model"], n_boot=10, rng=1)
+    b = score_matrix(sim["brain"], sim["model"], n_boot=10, rng=1, parallel=True)
+    np.testing.assert_allclose(a.ci_low, b.ci_low)
+
+
+def test_best_layer_held_out_recovers_truth(sim):
+    best = best_layer(sim["brain"], sim["model"], n_splits=4, n_boot=30, rng=0)
+    truth = sim["truth"].to_dataset()
+    assert list(best.best_layer.values) == list(truth.best_layer.values)
+    np.testing.assert_allclose(best.selection_frequency.sum("layer"), 1.0)
+    di = best.depth_index.values
+    assert di[0] < di[1] < di[2]
+
+
+def test_depth_index_center_of_mass():
+    import xarray as xr
+
+    s = xr.DataArray([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]], dims=("region", "layer"),
+                     coords={"depth": ("layer", [0.0, 0.5, 1.0])})
+    np.testing.assert_allclose(depth_index(s), [0.5, 0.5])
+
+
+def test_bad_inputs(sim, rng):
+    other = data.responses(rng.standard_normal((10, 3)), stimulus=[f"x{i}" for i in range(10)])
+    with pytest.raises(AlignmentError, match="share no stimulus"):
+        score_matrix({"r": other}, sim["model"], n_boot=0)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        score_matrix(sim["brain"], sim["model"], metric="nope")
+    small = {k: v.isel(stimulus=slice(0, 8)) for k, v in data.members(sim["brain"]).items()}
+    model = {k: v.isel(stimulus=slice(0, 8)) for k, v in data.members(sim["model"]).items()}
+    with pytest.raises(ValueError, match="lower n_splits"):
+        best_layer(small, model, n_splits=5)

@@ -1,0 +1,250 @@
+"""neurorep.datasets: manifests, checksummed fetch (loopback HTTP), loaders, simulators."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neurorep import ChecksumError, data, datasets
+from neurorep.datasets import FileEntry, Manifest
+
+MIRRORED = [
+    "kriegeskorte2008_92img",
+    "cichy2014_92img",
+    "pereira2018",
+    "tuckute2024",
+    "ejaz2015_finger7T",
+    "allen_mouse_natscenes",
+    "haxby2001_subj1_slice",
+]
+REMOTE = ["nsd", "bold5000", "things_eeg2", "alljoined", "algonauts2023", "allen_brain_observatory", "pereira2018_full"]
+
+
+# ----------------------------------------------------------------------------- manifests
+def test_every_dataset_has_a_complete_manifest():
+    names = datasets.list_datasets()
+    for name in MIRRORED + REMOTE:
+        assert name in names
+        m = datasets.get_manifest(name)
+        assert m.title and m.license and m.citation and m.source
+    for name in MIRRORED:
+        m = datasets.get_manifest(name)
+        assert m.fetchable and m.loader == f"load_{name}"
+        for f in m.files:
+            assert len(f.sha256) == 64 and f.url.startswith("https://") and f.size > 0
+
+
+def test_unknown_dataset_lists_names():
+    with pytest.raises(KeyError, match="known datasets"):
+        datasets.get_manifest("nope")
+
+
+def test_remote_only_dataset_explains_access(tmp_path):
+    with pytest.raises(RuntimeError, match="cannot be fetched automatically"):
+        datasets.fetch("nsd", data_home=tmp_path)
+    with pytest.raises(ValueError, match="no local loader"):
+        datasets.load("nsd", data_home=tmp_path)
+
+
+# ----------------------------------------------------------------------------- fetch
+@pytest.fixture
+def http_dir(tmp_path):
+    """A loopback HTTP server over a folder: the real download path, no internet."""
+    root = tmp_path / "served"
+    root.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **k):
+            super().__init__(*a, directory=str(root), **k)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _manifest(url: str, content: bytes, sha: str | None = None) -> Manifest:
+    return Manifest(
+        name="tiny",
+        title="t",
+        modality="m",
+        stimuli="s",
+        license="l",
+        citation=("c",),
+        source="here",
+        files=(FileEntry("tiny.csv", f"{url}/tiny.csv", sha or hashlib.sha256(content).hexdigest(), len(content)),),
+    )
+
+
+def test_fetch_downloads_and_verifies(http_dir, tmp_path):
+    root, url = http_dir
+    content = b"a,b\n1,2\n"
+    (root / "tiny.csv").write_bytes(content)
+    home = tmp_path / "home"
+    folder = datasets.fetch(_manifest(url, content), data_home=home)
+    assert (folder / "tiny.csv").read_bytes() == content
+    # second call: verified, not downloaded again
+    (root / "tiny.csv").unlink()
+    assert datasets.fetch(_manifest(url, content), data_home=home) == folder
+
+
+def test_fetch_wrong_checksum_leaves_nothing(http_dir, tmp_path):
+    root, url = http_dir
+    (root / "tiny.csv").write_bytes(b"tampered")
+    home = tmp_path / "home"
+    with pytest.raises(ChecksumError, match="nothing was kept"):
+        datasets.fetch(_manifest(url, b"x", sha="0" * 64), data_home=home)
+    assert [p.name for p in (home / "tiny").iterdir()] == []
+
+
+def test_fetch_refuses_existing_corrupted_file(tmp_path):
+    home = tmp_path / "home"
+    (home / "tiny").mkdir(parents=True)
+    (home / "tiny" / "tiny.csv").write_bytes(b"corrupt")
+    with pytest.raises(ChecksumError, match="delete it"):
+        datasets.fetch(_manifest("http://127.0.0.1:9", b"good"), data_home=home)
+    assert (home / "tiny" / "tiny.csv").read_bytes() == b"corrupt"
+
+
+def test_load_detects_corrupted_copy(data_home, tmp_path):
+    src = data_home / "pereira2018_langnet_sentence_avg"
+    dst = tmp_path / "pereira2018_langnet_sentence_avg"
+    shutil.copytree(src, dst)
+    with open(dst / "pereira_averaged.csv", "a") as f:
+        f.write("\n")
+    with pytest.raises(ChecksumError, match="sha256"):
+        datasets.load("pereira2018", data_home=tmp_path)
+
+
+def test_load_missing_files_says_how_to_fetch(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"fetch\('pereira2018'"):
+        datasets.load("pereira2018", data_home=tmp_path)
+
+
+# ----------------------------------------------------------------------------- loaders
+@pytest.mark.parametrize("name", MIRRORED)
+def test_loader_returns_schema_valid_objects(data_home, name):
+    tree = datasets.load(name, data_home=data_home)
+    assert tree.attrs["dataset"] == name and tree.attrs["citation"]
+    mem = data.members(tree)
+    assert mem
+    for key, da in mem.items():
+        data.validate(da, name=key)
+
+
+def test_kriegeskorte_contents(data_home):
+    mem = data.members(datasets.load("kriegeskorte2008_92img", data_home=data_home))
+    hit = mem["human_IT"]
+    assert hit.dims == ("subject", "session", "stimulus_i", "stimulus_j")
+    assert hit.shape == (4, 2, 92, 92)
+    assert list(hit.subject.values) == ["BE", "KO", "SN", "TI"]
+    assert int(hit.animate.sum()) == 48  # 48 animate, 44 inanimate images
+    assert {k for k in mem if k.startswith("models/")} >= {"models/animacy", "models/EVA", "models/HMAX"}
+    assert {k.split("/")[1] for k in mem if k.startswith("alexnet/")} >= {"conv1", "conv5", "fc8"}
+    assert mem["behaviour"].sizes["subject"] == 16
+
+
+def test_cichy_orders_match_kriegeskorte(data_home):
+    """The two 92-image sets share ids and order: their IT RDMs agree (Spearman ~0.5)."""
+    from scipy.stats import spearmanr
+
+    cichy = data.members(datasets.load("cichy2014_92img", data_home=data_home))
+    krieg = data.members(datasets.load("kriegeskorte2008_92img", data_home=data_home))
+    assert cichy["IT"].shape == (15, 92, 92)
+    iu = np.triu_indices(92, 1)
+    a = cichy["IT"].mean("subject").values[iu]
+    b = krieg["human_IT"].mean(("subject", "session")).values[iu]
+    assert spearmanr(a, b).statistic > 0.4
+    assert cichy["IT"].image.values[0].endswith("image_01.jpg")
+
+
+def test_sentence_datasets(data_home):
+    per = data.members(datasets.load("pereira2018", data_home=data_home))["language"]
+    assert per.shape == (627, 1)
+    assert per.text.values[0].startswith("A banana is a long fruit")
+    tuc = data.members(datasets.load("tuckute2024", data_home=data_home))["language"]
+    assert tuc.shape == (2000, 1)
+    assert set(np.unique(tuc.condition.values)) == {"drive", "suppress", "baseline"}
+    # drive sentences drive the language network more than suppress sentences
+    drive = float(tuc.where(tuc.condition == "drive", drop=True).mean())
+    suppress = float(tuc.where(tuc.condition == "suppress", drop=True).mean())
+    assert drive > suppress
+
+
+def test_finger_and_haxby_and_allen(data_home):
+    fing = data.members(datasets.load("ejaz2015_finger7T", data_home=data_home))
+    s1 = fing["subj01"]
+    assert s1.dims == ("stimulus", "repetition", "unit") and s1.shape == (5, 8, 1946)
+    assert fing["subj02"].shape == (5, 7, 1657)
+    assert fing["models/muscle"].shape == (5, 5)
+    hax = data.members(datasets.load("haxby2001_subj1_slice", data_home=data_home))["bold"]
+    assert hax.shape == (1452, 530) and hax.dims == ("time", "unit")
+    assert set(np.unique(hax.run.values)) == set(range(12))
+    assert (hax.label.values == "face").sum() == 108
+    allen = data.members(datasets.load("allen_mouse_natscenes", data_home=data_home))
+    assert len(allen) == 21 and allen["VISp/layer23"].shape == (119, 119)
+    assert 0 < allen["VISp/layer23"].attrs["ceiling"] < 1
+
+
+# ----------------------------------------------------------------------------- simulators
+def test_layered_brain_recovers_planted_layers_with_ridge():
+    """A simple estimator (ridge R^2 per layer) finds each region's planted layer."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import cross_val_score
+
+    sim = datasets.make_layered_brain(n_stimuli=150, n_units=20, noise=0.5, rng=3)
+    truth = sim["truth"].to_dataset()
+    layers = data.members(sim["model"])
+    for region, da in data.members(sim["brain"]).items():
+        y = da.mean("repetition").values
+        r2 = {
+            name: cross_val_score(RidgeCV(alphas=np.logspace(-2, 4, 7)), a.values, y, cv=5).mean()
+            for name, a in layers.items()
+        }
+        assert max(r2, key=r2.get) == str(truth.best_layer.sel(region=region).item())
+
+
+def test_layered_brain_ceiling_matches_split_half():
+    sim = datasets.make_layered_brain(n_stimuli=400, n_units=30, noise=1.0, n_repetitions=4, rng=0)
+    da = data.members(sim["brain"])["early"]
+    a = da.isel(repetition=[0, 2]).mean("repetition").values
+    b = da.isel(repetition=[1, 3]).mean("repetition").values
+    r_half = np.mean([np.corrcoef(a[:, u], b[:, u])[0, 1] for u in range(a.shape[1])])
+    ceiling_r2 = 2 * r_half / (1 + r_half)  # Spearman-Brown: reliability of the 4-rep mean
+    expected = float(sim["truth"].to_dataset().ceiling[0]) ** 2
+    assert abs(ceiling_r2 - expected) < 0.05
+
+
+def test_layered_brain_bad_layer_name():
+    with pytest.raises(KeyError, match="unknown layer"):
+        datasets.make_layered_brain(regions={"V1": "nope"}, n_stimuli=20)
+
+
+def test_ring_and_clusters_geometry():
+    ring = datasets.make_ring(40, noise=0.0)
+    norms = np.linalg.norm(ring.values, axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-12)
+    cl = datasets.make_clusters(3, 10, separation=20.0)
+    x = cl.values
+    lab = cl.cluster.values
+    within = np.linalg.norm(x[lab == 0][:, None] - x[lab == 0][None], axis=-1).max()
+    between = np.linalg.norm(x[lab == 0][:, None] - x[lab == 1][None], axis=-1).min()
+    assert between > 3 * within
+
+
+def test_default_data_home_is_the_mirror_in_a_checkout():
+    mirror = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    if mirror.is_dir():
+        assert datasets.default_data_home() == mirror
+    else:
+        assert "neurorep" in str(datasets.default_data_home())

