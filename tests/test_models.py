@@ -100,3 +100,47 @@ def test_import_neurorep_does_not_import_torch():
     code = "import sys, neurorep, neurorep.data, neurorep.models; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_cifar_cnn_weights_loaded_in_the_right_layout():
+    """conv1 of the torch port equals a direct HWIO correlation + ReLU + BN of the Keras weights."""
+    pytest.importorskip("cifar_10_model")
+    import h5py
+
+    from neurorep.models import load_cifar10_cnn
+    from neurorep.models._cifar import _weights_path
+
+    net = load_cifar10_cnn()
+    x = np.random.default_rng(0).uniform(0, 255, (1, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        ours = net.conv1(torch.from_numpy(x)).numpy()[0]
+    with h5py.File(_weights_path()) as f:
+        g = f["model_weights"]
+        k = np.asarray(g["conv2d/conv2d/kernel:0"])  # (3, 3, in, out)
+        b = np.asarray(g["conv2d/conv2d/bias:0"])
+        bn = {n: np.asarray(g[f"batch_normalization/batch_normalization/{n}:0"])
+              for n in ("gamma", "beta", "moving_mean", "moving_variance")}
+    img = x[0].transpose(1, 2, 0)  # HWC
+    out = np.zeros((30, 30, 64))
+    for dy in range(3):
+        for dx in range(3):
+            out += img[dy:dy + 30, dx:dx + 30, :] @ k[dy, dx]
+    out = np.maximum(out + b, 0)
+    out = bn["gamma"] * (out - bn["moving_mean"]) / np.sqrt(bn["moving_variance"] + 1e-3) + bn["beta"]
+    np.testing.assert_allclose(ours, out.transpose(2, 0, 1), rtol=1e-3, atol=1e-2)
+
+
+def test_cifar_cnn_on_the_92_images(data_home):
+    """The trained CNN labels face images as animals more often than artificial objects."""
+    pytest.importorskip("cifar_10_model")
+    from neurorep import datasets
+    from neurorep.models import CIFAR10_CLASSES, extract_cifar_cnn
+
+    it = data.members(datasets.load("cichy2014_92img", data_home=data_home))["IT"]
+    krieg = data.members(datasets.load("kriegeskorte2008_92img", data_home=data_home))["monkey_IT"]
+    acts = extract_cifar_cnn(it.image.values, stimulus=it.stimulus_i.values, layers=["conv6", "fc3"])
+    logits = data.members(acts)["fc3"].values
+    animal = np.isin(np.array(CIFAR10_CLASSES)[logits.argmax(1)], ["bird", "cat", "deer", "dog", "frog", "horse"])
+    face = np.char.find(krieg.category.values.astype(str), "face") >= 0
+    artificial = krieg.category.values == "artificial inanimate"
+    assert animal[face].mean() > animal[artificial].mean() + 0.3
