@@ -94,7 +94,7 @@ def load_images(paths: Sequence[str | Path], *, size: int = 32) -> np.ndarray:
     out = np.empty((len(paths), 3, size, size), dtype=np.float32)
     for i, p in enumerate(paths):
         with Image.open(p) as im:
-            arr = np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.float32)
+            arr = np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
         out[i] = arr.transpose(2, 0, 1)
     return out
 
