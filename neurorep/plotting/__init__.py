@@ -12,6 +12,11 @@ from typing import Any
 _FUNCTIONS = {
     "plot_score_matrix": "alignment",
     "plot_layer_profiles": "alignment",
+    "plot_best_layer_map": "alignment",
+    "plot_gt_transform": "topology",
+    "plot_persistence_diagram": "topology",
+    "plot_barcode": "topology",
+    "plot_betti_curves": "topology",
 }
 
 __all__ = sorted(_FUNCTIONS)

@@ -1,0 +1,42 @@
+"""Topological RSA and persistent homology.
+
+Geo-topological transforms of RDMs (RGTM, geodesic RGDM; Lin & Kriegeskorte,
+PNAS 2024), tRSA identification across subjects, the adaptive geo-topological
+dependence measure (AGTDM), and Vietoris-Rips persistent homology through
+gudhi with diagram distances, Betti curves and landscapes. RDMs are xarray
+DataArrays ``(..., stimulus_i, stimulus_j)``; diagrams are Datasets over ``bar``.
+gudhi is imported only inside the functions that need it.
+"""
+
+from neurorep.topology._agtdm import agtdm
+from neurorep.topology._distance import DIAGRAM_DISTANCES, diagram_distance
+from neurorep.topology._identify import score_identification
+from neurorep.topology._persistence import (
+    betti_curve,
+    gt_transform_diagram,
+    persistence,
+    persistence_landscape,
+    rips_memory_bytes,
+)
+from neurorep.topology._transform import (
+    RGTM_REGIMES,
+    geodesic_transform,
+    gt_transform,
+    threshold_grid,
+)
+
+__all__ = [
+    "DIAGRAM_DISTANCES",
+    "RGTM_REGIMES",
+    "agtdm",
+    "betti_curve",
+    "diagram_distance",
+    "geodesic_transform",
+    "gt_transform",
+    "gt_transform_diagram",
+    "persistence",
+    "persistence_landscape",
+    "rips_memory_bytes",
+    "score_identification",
+    "threshold_grid",
+]

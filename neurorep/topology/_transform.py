@@ -1,0 +1,281 @@
+"""Geo-topological transforms of RDMs: RGTM and the geodesic RGDM.
+
+Lin & Kriegeskorte, "The Topology and Geometry of Neural Representations",
+PNAS 2024. Conventions follow the paper's code (``utils_transform.gt_transform``):
+the off-diagonal dissimilarities of each RDM are ranked (ties share their
+average rank) and min-max rescaled to [0, 1]; then values below ``lower``
+become 0, values above ``upper`` become 1 and values in between are mapped
+linearly. On rank-rescaled values the paper's quantile thresholds equal the
+rank values themselves, so ``lower``/``upper`` are used directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+
+from neurorep._errors import check_option
+from neurorep.topology._checks import check_rdm, check_thresholds, condensed, square
+
+Regime = Literal["local", "global", "geometry", "topology"]
+
+#: Named (lower, upper) presets for the paper's RGTM regimes (rank scale).
+#: The paper's classification (``utils_analysis.get_rgtm_type``): local extractor
+#: mean(l, u) <= 0.2; global extractor mean(l, u) >= 0.8; geometry sensitive
+#: u - l >= 0.8; topology sensitive 0.4 <= l <= u <= 0.6. (0, 1) is the
+#: rank-transformed RDM itself.
+RGTM_REGIMES: dict[str, tuple[float, float]] = {
+    "local": (0.0, 0.2),
+    "global": (0.8, 1.0),
+    "geometry": (0.1, 0.9),
+    "topology": (0.4, 0.6),
+}
+
+
+# ----------------------------------------------------------------------------
+# numpy kernels
+# ----------------------------------------------------------------------------
+def _rank01(vectors: np.ndarray) -> np.ndarray:
+    """Rank each row (average ties) and min-max rescale to [0, 1]; constant rows -> 0.5."""
+    from scipy.stats import rankdata
+
+    v = np.atleast_2d(vectors)
+    r = rankdata(v, method="average", axis=-1)
+    rmin = r.min(axis=-1, keepdims=True)
+    span = r.max(axis=-1, keepdims=True) - rmin
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(span > 0, (r - rmin) / np.where(span > 0, span, 1.0), 0.5)
+    return out.reshape(np.shape(vectors))
+
+
+def _gt_map(values: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    """0 below ``lower``, 1 above ``upper``, linear between; ``lower == upper`` -> 0/1 step.
+
+    A value equal to a coinciding threshold maps to 0 (the limit of the linear
+    ramp as upper -> lower from above), so the result is never NaN.
+    """
+    v = np.asarray(values, dtype=float)
+    if upper > lower:
+        return np.clip((v - lower) / (upper - lower), 0.0, 1.0)
+    return (v > lower).astype(float)
+
+
+def _rank_lookup(vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique dissimilarities and their rank values (as in :func:`_rank01`)."""
+    r = _rank01(vector[None])[0]
+    uniq, first = np.unique(vector, return_index=True)
+    return uniq, r[first]
+
+
+def _resolve(
+    lower: float | None, upper: float | None, regime: str | None, *, rank: bool
+) -> tuple[float, float, str | None]:
+    if regime is not None:
+        if lower is not None or upper is not None:
+            raise ValueError(
+                f"pass either regime= or lower=/upper=, not both; got regime={regime!r}, "
+                f"lower={lower!r}, upper={upper!r}."
+            )
+        check_option("regime", regime, RGTM_REGIMES)
+        if not rank:
+            raise ValueError(
+                f"regime={regime!r} is defined on the rank scale; use rank=True, or pass raw "
+                f"lower=/upper= values with rank=False."
+            )
+        lo, up = RGTM_REGIMES[regime]
+        return lo, up, regime
+    if lower is None or upper is None:
+        raise ValueError(
+            f"give both lower= and upper= (or a regime= among {list(RGTM_REGIMES)}); got "
+            f"lower={lower!r}, upper={upper!r}."
+        )
+    lo, up = check_thresholds(lower, upper, rank=rank)
+    return lo, up, None
+
+
+def _transform_stack(values: np.ndarray, lower: float, upper: float, rank: bool) -> np.ndarray:
+    """``(k, n, n)`` -> RGTM ``(k, n, n)``."""
+    n = values.shape[-1]
+    vec = condensed(values)
+    if rank:
+        vec = _rank01(vec)
+    return square(_gt_map(vec, lower, upper), n)
+
+
+def threshold_grid(n: int = 10, *, degenerate: bool = False) -> np.ndarray:
+    """``(lower, upper)`` pairs with ``lower <= upper`` on ``linspace(0, 1, n)``.
+
+    Parameters
+    ----------
+    n : int
+        Number of values per threshold (``n * (n + 1) / 2`` pairs).
+    degenerate : bool
+        Keep ``(0, 0)`` and ``(1, 1)``, which map (nearly) every rank-scale
+        distance to 1 and to 0 respectively; left out by default, as in the
+        paper's grid search.
+
+    Returns
+    -------
+    ndarray, shape (n_pairs, 2)
+
+    Examples
+    --------
+    >>> from neurorep.topology import threshold_grid
+    >>> threshold_grid(3).tolist()
+    [[0.0, 0.5], [0.0, 1.0], [0.5, 0.5], [0.5, 1.0]]
+    """
+    if int(n) < 2:
+        raise ValueError(f"threshold_grid needs n >= 2 values per threshold; got n={n}.")
+    vals = np.linspace(0.0, 1.0, int(n))
+    lo, up = np.triu_indices(int(n))
+    grid = np.column_stack([vals[lo], vals[up]])
+    if not degenerate:
+        total = grid.sum(axis=1)
+        grid = grid[(total > 0.01) & (total < 1.99)]
+    return grid
+
+
+def _candidates(grid: Any, *, rank: bool) -> np.ndarray:
+    """``(k, 2)`` threshold candidates from an int (:func:`threshold_grid`) or pairs (checked)."""
+    if isinstance(grid, int | np.integer) and not isinstance(grid, bool):
+        cands = threshold_grid(int(grid))
+    else:
+        cands = np.asarray(grid, dtype=float)
+    if cands.ndim != 2 or cands.shape[1] != 2 or len(cands) == 0:
+        raise ValueError(
+            f"grid must be an int or an array of (lower, upper) pairs; got shape {cands.shape}."
+        )
+    for lo, up in cands:
+        check_thresholds(lo, up, rank=rank)
+    return cands
+
+
+def _attrs(
+    rdm: xr.DataArray, kind: str, lo: float, up: float, rank: bool, regime: str | None
+) -> dict[str, Any]:
+    attrs = dict(rdm.attrs)
+    attrs["metric"] = f"{kind}({attrs.get('metric', 'unknown')})"
+    attrs.update(gt_lower=lo, gt_upper=up, gt_rank=int(rank), gt_regime=regime or "")
+    return attrs
+
+
+# ----------------------------------------------------------------------------
+# public
+# ----------------------------------------------------------------------------
+def gt_transform(
+    rdm: xr.DataArray,
+    lower: float | None = None,
+    upper: float | None = None,
+    *,
+    regime: Regime | None = None,
+    rank: bool = True,
+) -> xr.DataArray:
+    """Geo-topological transform of an RDM: its representational geo-topological matrix (RGTM).
+
+    Each RDM's off-diagonal dissimilarities are ranked and rescaled to [0, 1]
+    (``rank=True``, the paper's version) or kept raw (``rank=False``); then
+    values ``<= lower`` become 0, values ``> upper`` become 1 and values in
+    between rise linearly. ``lower == upper`` gives a 0/1 graph (a value equal
+    to the threshold maps to 0). Small distances collapse to 0 (local
+    neighbourhoods become "the same place"), large ones saturate at 1
+    ("disconnected").
+
+    Parameters
+    ----------
+    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+        One RDM or a stack (leading dims such as ``subject``); each RDM is
+        ranked on its own. Must be symmetric, non-negative, finite.
+    lower, upper : float
+        Thresholds: fractions of the ranked distances in [0, 1] when
+        ``rank=True``; dissimilarity values when ``rank=False``.
+    regime : {"local", "global", "geometry", "topology"}, optional
+        A named preset from :data:`RGTM_REGIMES` instead of ``lower``/``upper``.
+    rank : bool
+        Rank-transform first (default, as in the paper).
+
+    Returns
+    -------
+    DataArray ``(..., stimulus_i, stimulus_j)``
+        Values in [0, 1], same coords; ``attrs`` record the thresholds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import data, topology
+    >>> r = data.rdm([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], stimulus=list("abcd"))
+    >>> topology.gt_transform(r, 0.2, 0.8).values[0].round(3).tolist()
+    [0.0, 0.0, 0.0, 0.333]
+    """
+    lo, up, name = _resolve(lower, upper, regime, rank=rank)
+    check_rdm(rdm)
+    vals = np.asarray(rdm.values, dtype=float)
+    n = vals.shape[-1]
+    out = _transform_stack(vals.reshape(-1, n, n), lo, up, rank).reshape(vals.shape)
+    return rdm.copy(data=out).assign_attrs(_attrs(rdm, "rgtm", lo, up, rank, name))
+
+
+def geodesic_transform(
+    rdm: xr.DataArray,
+    lower: float | None = None,
+    upper: float | None = None,
+    *,
+    regime: Regime | None = None,
+    rank: bool = True,
+    disconnected: float = np.inf,
+) -> xr.DataArray:
+    """Geodesic transform (RGDM): shortest paths on the graph of the RGTM.
+
+    The RDM is geo-topologically transformed (:func:`gt_transform`); pairs
+    whose transformed value is 1 are *not* connected (an infinite edge), all
+    other pairs are edges weighted by their transformed value -- including
+    edges of weight 0, so pairs mapped to 0 keep distance 0. Geodesic
+    distances are then the shortest-path lengths
+    (:func:`scipy.sparse.csgraph.shortest_path`, Dijkstra).
+
+    Parameters
+    ----------
+    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+    lower, upper, regime, rank
+        As in :func:`gt_transform`. ``lower=0, upper=1`` keeps every edge.
+    disconnected : float
+        Value for pairs in different connected components (default ``inf``).
+        A finite value gives an RDM that passes :func:`neurorep.data.validate`.
+
+    Returns
+    -------
+    DataArray ``(..., stimulus_i, stimulus_j)``
+
+    Examples
+    --------
+    >>> from neurorep import data, topology
+    >>> r = data.rdm([1.0, 2.0, 3.0], stimulus=list("abc"))
+    >>> topology.geodesic_transform(r, 0.3, 0.3).values.tolist()
+    [[0.0, 0.0, inf], [0.0, 0.0, inf], [inf, inf, 0.0]]
+    """
+    from scipy.sparse.csgraph import csgraph_from_dense, shortest_path
+
+    lo, up, name = _resolve(lower, upper, regime, rank=rank)
+    check_rdm(rdm)
+    try:
+        fill = float(disconnected)
+    except (TypeError, ValueError):
+        raise TypeError(f"disconnected must be a number; got {disconnected!r}.") from None
+    if np.isnan(fill) or fill < 0:
+        raise ValueError(f"disconnected must be >= 0 (or inf); got {disconnected!r}.")
+    vals = np.asarray(rdm.values, dtype=float)
+    n = vals.shape[-1]
+    stack = _transform_stack(vals.reshape(-1, n, n), lo, up, rank)
+    out = np.empty_like(stack)
+    for k, w in enumerate(stack):
+        w = w.copy()
+        w[w >= 1.0] = np.inf  # saturated pairs are not edges
+        np.fill_diagonal(w, np.inf)
+        graph = csgraph_from_dense(w, null_value=np.inf)  # keeps zero-weight edges
+        out[k] = shortest_path(graph, method="D", directed=False)
+    if np.isfinite(fill):
+        out[np.isinf(out)] = fill
+    return rdm.copy(data=out.reshape(vals.shape)).assign_attrs(
+        _attrs(rdm, "rgdm", lo, up, rank, name)
+    )

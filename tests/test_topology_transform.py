@@ -1,0 +1,240 @@
+"""Geo-topological transforms (RGTM) and geodesic RDMs (RGDM)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy.spatial.distance import pdist, squareform
+from scipy.stats import rankdata
+
+from neurorep import SchemaError, data
+from neurorep.topology import (
+    RGTM_REGIMES,
+    geodesic_transform,
+    gt_transform,
+    threshold_grid,
+)
+
+
+def _rdm(rng: np.random.Generator, n: int = 12, p: int = 4, **kw) -> xr.DataArray:
+    x = rng.standard_normal((n, p))
+    return data.rdm(
+        squareform(pdist(x)), stimulus=[f"s{i}" for i in range(n)], metric="euclidean", **kw
+    )
+
+
+def _paper_gt(vec: np.ndarray, lo: float, up: float) -> np.ndarray:
+    """Lin & Kriegeskorte's utils_transform.gt_transform (gt_type='lu'), re-typed for reference."""
+    r = rankdata(vec)
+    d = (r - r.min()) / (r.max() - r.min())
+    gmin, gmax = np.quantile(d, lo), np.quantile(d, up)
+    out = d.copy()
+    out[d < gmin] = 0
+    mid = (d >= gmin) & (d <= gmax)
+    out[mid] = (d[mid] - gmin) / (gmax - gmin)
+    out[d > gmax] = 1
+    return out
+
+
+# ---------------------------------------------------------------- reference
+@pytest.mark.parametrize(("lo", "up"), [(0.2, 0.8), (0.0, 0.3), (0.45, 0.55), (0.0, 1.0)])
+def test_rank_version_matches_paper_code(rng, lo, up):
+    r = _rdm(rng)
+    got = squareform(gt_transform(r, lo, up).values, checks=False)
+    want = _paper_gt(squareform(r.values, checks=False), lo, up)
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_raw_version_matches_rsatoolbox(rng):
+    from rsatoolbox.rdm import RDMs
+    from rsatoolbox.rdm.transform import geotopological_transform
+
+    r = _rdm(rng)
+    vec = squareform(r.values, checks=False)
+    ref = geotopological_transform(RDMs(vec[None].copy()), 0.25, 0.7).get_vectors()[0]
+    lo, up = np.quantile(vec, 0.25), np.quantile(vec, 0.7)
+    assert up > 1  # rsatoolbox's in-place bug (below) cannot trigger when upper > 1
+    got = squareform(gt_transform(r, lo, up, rank=False).values, checks=False)
+    np.testing.assert_allclose(got, ref, atol=1e-12)
+
+
+def test_rank_version_vs_rsatoolbox_on_ranked_rdm(rng):
+    """rsatoolbox 0.3.2 rescales the middle band in place and then sets every value
+    above ``upper`` to 1, so rescaled values that land above ``upper`` become 1.
+    We agree with it everywhere else (and with the paper's code everywhere)."""
+    from rsatoolbox.rdm import RDMs
+    from rsatoolbox.rdm.transform import geotopological_transform, minmax_transform, rank_transform
+
+    r = _rdm(rng)
+    vec = squareform(r.values, checks=False)
+    ranked = minmax_transform(rank_transform(RDMs(vec[None].copy())))
+    ref = geotopological_transform(ranked, 0.3, 0.6).get_vectors()[0]
+    got = squareform(gt_transform(r, 0.3, 0.6).values, checks=False)
+    hit = (got > 0.6) & (got < 1)
+    assert hit.any()
+    np.testing.assert_allclose(np.where(hit, 1.0, got), ref, atol=1e-12)
+
+
+# ---------------------------------------------------------------- ground truth / invariances
+def test_known_values_and_output_form():
+    r = data.rdm([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], stimulus=list("abcd"), metric="euclidean")
+    out = gt_transform(r, 0.2, 0.8)
+    np.testing.assert_allclose(
+        squareform(out.values, checks=False), [0, 0, 1 / 3, 2 / 3, 1, 1], atol=1e-12
+    )
+    assert out.dims == r.dims and list(out.stimulus_i.values) == list("abcd")
+    assert out.attrs["gt_lower"] == 0.2 and out.attrs["metric"] == "rgtm(euclidean)"
+    assert data.validate(out) == "rdm"
+
+
+def test_equal_thresholds_give_binary_graph_never_nan(rng):
+    r = _rdm(rng)
+    for t in (0.0, 0.3, 0.5, 1.0):
+        out = gt_transform(r, t, t).values
+        assert np.isfinite(out).all()
+        assert set(np.unique(out)) <= {0.0, 1.0}
+    ranks = squareform(gt_transform(r, 0.0, 1.0).values, checks=False)
+    bin_ = squareform(gt_transform(r, 0.5, 0.5).values, checks=False)
+    np.testing.assert_array_equal(bin_, (ranks > 0.5).astype(float))
+    # raw thresholds: a value equal to the threshold maps to 0 (no NaN from 0/0)
+    v = squareform(r.values, checks=False)
+    t = float(np.sort(v)[10])
+    raw = squareform(gt_transform(r, t, t, rank=False).values, checks=False)
+    np.testing.assert_array_equal(raw, (v > t).astype(float))
+
+
+@pytest.mark.parametrize("f", [np.exp, np.sqrt, lambda v: v**3 + 2 * v, np.log1p])
+def test_rank_transform_invariant_to_increasing_maps(rng, f):
+    r = _rdm(rng)
+    g = r.copy(data=np.where(np.eye(r.shape[0], dtype=bool), 0.0, f(r.values)))
+    for lo, up in [(0.0, 1.0), (0.2, 0.7), (0.5, 0.5)]:
+        np.testing.assert_allclose(gt_transform(r, lo, up).values, gt_transform(g, lo, up).values)
+
+
+def test_raw_version_is_not_rank_invariant(rng):
+    r = _rdm(rng)
+    g = r.copy(data=r.values**2)
+    assert not np.allclose(
+        gt_transform(r, 0.5, 2.0, rank=False).values, gt_transform(g, 0.5, 2.0, rank=False).values
+    )
+
+
+def test_stack_ranked_per_rdm_and_input_untouched(rng):
+    singles = [_rdm(rng) for _ in range(3)]
+    stack = xr.concat([s * (i + 1) ** 2 for i, s in enumerate(singles)], dim="subject")
+    before = stack.copy(deep=True)
+    out = gt_transform(stack, 0.1, 0.6)
+    for i, s in enumerate(singles):
+        np.testing.assert_allclose(out.isel(subject=i).values, gt_transform(s, 0.1, 0.6).values)
+    xr.testing.assert_identical(stack, before)
+
+
+def test_stimulus_permutation_equivariance(rng):
+    r = _rdm(rng)
+    perm = rng.permutation(r.shape[0])
+    ids = r.stimulus_i.values[perm]
+    a = gt_transform(r, 0.2, 0.6).sel(stimulus_i=ids, stimulus_j=ids)
+    b = gt_transform(r.sel(stimulus_i=ids, stimulus_j=ids), 0.2, 0.6)
+    np.testing.assert_allclose(a.values, b.values)
+
+
+def test_ties_share_a_rank_value():
+    r = data.rdm([1.0, 1.0, 2.0, 3.0, 3.0, 5.0], stimulus=list("abcd"))
+    vec = squareform(gt_transform(r, 0.0, 1.0).values, checks=False)
+    assert vec[0] == vec[1] == 0.0 and vec[3] == vec[4] and vec[5] == 1.0
+
+
+def test_regimes_are_presets():
+    assert set(RGTM_REGIMES) == {"local", "global", "geometry", "topology"}
+    lo, up = RGTM_REGIMES["topology"]
+    assert 0.4 <= lo <= up <= 0.6  # the paper's topology-sensitive box
+    assert np.mean(RGTM_REGIMES["local"]) <= 0.2 and np.mean(RGTM_REGIMES["global"]) >= 0.8
+    assert np.diff(RGTM_REGIMES["geometry"])[0] >= 0.8 - 1e-9
+    r = data.rdm(np.arange(1.0, 16.0), stimulus=[f"s{i}" for i in range(6)])
+    np.testing.assert_array_equal(
+        gt_transform(r, regime="local").values, gt_transform(r, *RGTM_REGIMES["local"]).values
+    )
+
+
+def test_threshold_grid():
+    g = threshold_grid(10)
+    assert len(g) == 55 - 2 and np.all(g[:, 0] <= g[:, 1])
+    assert len(threshold_grid(10, degenerate=True)) == 55
+
+
+# ---------------------------------------------------------------- geodesic
+def _reference_geodesic(w: np.ndarray) -> np.ndarray:
+    import networkx as nx
+
+    n = len(w)
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            if w[i, j] < 1:
+                g.add_edge(i, j, weight=w[i, j])
+    return np.asarray(nx.floyd_warshall_numpy(g, weight="weight"))
+
+
+@pytest.mark.parametrize(("lo", "up"), [(0.0, 0.5), (0.2, 0.4), (0.3, 0.3), (0.0, 1.0)])
+def test_geodesic_matches_floyd_warshall(rng, lo, up):
+    r = _rdm(rng, n=15)
+    w = gt_transform(r, lo, up).values
+    got = geodesic_transform(r, lo, up).values
+    np.testing.assert_allclose(got, _reference_geodesic(w), atol=1e-12)
+
+
+def test_geodesic_zero_edges_keep_zero_distance():
+    # a-b and b-c map to 0; a-c is long: the geodesic a-c must be 0 (via b),
+    # which a dense csgraph call (zeros = no edge) would miss
+    r = data.rdm([1.0, 9.0, 1.0], stimulus=list("abc"))
+    out = geodesic_transform(r, 2.0, 5.0, rank=False).values
+    np.testing.assert_array_equal(out, np.zeros((3, 3)))
+
+
+def test_geodesic_disconnected_inf_or_fill():
+    r = data.rdm([1.0, 9.0, 9.0, 9.0, 9.0, 1.0], stimulus=list("abcd"))  # {a,b} {c,d}
+    out = geodesic_transform(r, 0.0, 2.0, rank=False)
+    assert (
+        np.isinf(out.sel(stimulus_i="a", stimulus_j="c"))
+        and out.sel(stimulus_i="a", stimulus_j="b") == 0.5
+    )
+    filled = geodesic_transform(r, 0.0, 2.0, rank=False, disconnected=10.0)
+    assert float(filled.sel(stimulus_i="a", stimulus_j="d")) == 10.0
+    assert data.validate(filled) == "rdm"
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_inputs(rng):
+    r = _rdm(rng, n=5)
+    asym = r.copy(data=r.values + np.triu(np.ones((5, 5)), 1))
+    with pytest.raises(SchemaError, match="symmetric"):
+        gt_transform(asym, 0.1, 0.5)
+    with pytest.raises(SchemaError, match="non-negative"):
+        gt_transform(r - 100.0 * (1 - np.eye(5)), 0.1, 0.5)
+    nan = r.copy(
+        data=np.where(np.eye(5, k=1, dtype=bool) | np.eye(5, k=-1, dtype=bool), np.nan, r.values)
+    )
+    with pytest.raises(SchemaError, match="NaN"):
+        gt_transform(nan, 0.1, 0.5)
+    with pytest.raises(ValueError, match="lower must be <= upper"):
+        gt_transform(r, 0.6, 0.2)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        gt_transform(r, 0.2, 1.5)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        gt_transform(r, -0.1, 0.5)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        gt_transform(r, -0.1, 0.5, rank=False)
+    with pytest.raises(ValueError, match="regime must be one of"):
+        gt_transform(r, regime="medium")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not both"):
+        gt_transform(r, 0.1, 0.2, regime="local")
+    with pytest.raises(ValueError, match="give both lower= and upper="):
+        gt_transform(r, 0.1)
+    with pytest.raises(SchemaError, match="neurorep.data.rdm"):
+        gt_transform(r.values, 0.1, 0.5)  # type: ignore[arg-type]
+    with pytest.raises(SchemaError, match="last two dims"):
+        gt_transform(r.rename(stimulus_i="a", stimulus_j="b"), 0.1, 0.5)
+    with pytest.raises(ValueError, match="disconnected must be >= 0"):
+        geodesic_transform(r, 0.1, 0.5, disconnected=-1.0)
