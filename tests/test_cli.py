@@ -51,3 +51,34 @@ def test_console_script_runs_offline(tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert "recovered" in res.stdout
+
+
+def test_align_from_files(tmp_path, capsys):
+    from neurorep.datasets import make_layered_brain
+
+    sim = make_layered_brain(n_stimuli=60, n_units=10, rng=0)
+    data.save(sim["brain"], tmp_path / "brain.nc")
+    data.save(sim["model"], tmp_path / "model.zarr")
+    out = tmp_path / "al"
+    code = main(["align", "--brain", str(tmp_path / "brain.nc"), "--model", str(tmp_path / "model.zarr"),
+                 "--metric", "cka", "--n-boot", "10", "--out", str(out)])
+    assert code == 0
+    res = data.load(out / "scores.nc")
+    assert res.sizes == {"region": 3, "layer": 6}
+    assert (out / "score_matrix.png").exists() and (out / "best_layer.nc").exists()
+    assert "best layer" in capsys.readouterr().out
+
+
+def test_align_needs_one_brain_source(capsys):
+    assert main(["align", "--model-name", "x"]) == 1
+    assert "exactly one of --brain" in capsys.readouterr().err
+
+
+def test_align_dataset_with_cnn(data_home, tmp_path):
+    pytest.importorskip("cifar_10_model")
+    out = tmp_path / "c"
+    code = main(["align", "--dataset", "cichy2014_92img", "--data-home", str(data_home),
+                 "--model-name", "cifar10-cnn", "--metric", "rsa", "--n-boot", "20", "--out", str(out)])
+    assert code == 0
+    res = data.load(out / "scores.nc")
+    assert res.subject_score.sizes["subject"] == 15

@@ -1,7 +1,17 @@
 """Layer-to-region alignment: score matrices, ceilings, CIs and held-out best layers."""
 
 from neurorep.alignment._metrics import cka_debiased, cka_linear, procrustes_similarity
-from neurorep.alignment._score import METRICS, Metric, best_layer, depth_index, score_matrix
+from neurorep.alignment._score import (
+    METRICS,
+    Metric,
+    best_layer,
+    depth_index,
+    encoding_metric,
+    get_metric,
+    rsa_metric,
+    score_matrix,
+    unit_layer_scores,
+)
 
 __all__ = [
     "METRICS",
@@ -10,6 +20,10 @@ __all__ = [
     "cka_debiased",
     "cka_linear",
     "depth_index",
+    "encoding_metric",
+    "get_metric",
     "procrustes_similarity",
+    "rsa_metric",
     "score_matrix",
+    "unit_layer_scores",
 ]

@@ -1,9 +1,16 @@
-"""Region x layer score matrices with bootstrap CIs, ceilings and held-out best layers."""
+"""Region x layer score matrices with bootstrap CIs, ceilings and held-out best layers.
+
+A metric is three steps: ``prepare`` one representation once (e.g. its RDM),
+``pair`` a prepared region with a prepared layer once (e.g. cross-validated
+encoding predictions), then ``score`` the pair on any subset of stimuli (the
+full set, a bootstrap sample, a fold). Bootstrap and held-out layer choice
+then cost index operations, not refits.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -12,99 +19,270 @@ import xarray as xr
 from neurorep import __version__
 from neurorep._errors import AlignmentError, SchemaError
 from neurorep.alignment import _metrics
-from neurorep.data import align, members, validate
+from neurorep.data import RDM_DIMS, align, members, stimulus_ids, validate
+
+Array = np.ndarray
+
+
+def _pair_default(px: Any, py: Any) -> Any:
+    return (px, py)
+
+
+def _as_float(x: Any) -> Array:
+    if isinstance(x, xr.DataArray):
+        if x.dims[-2:] == RDM_DIMS:
+            raise SchemaError(
+                "this metric needs responses (stimulus, unit), but got an RDM; use metric='rsa' "
+                "for RDM inputs."
+            )
+        x = x.mean("repetition") if "repetition" in x.dims else x
+        return np.asarray(x.values, float)
+    return np.asarray(x, float)
 
 
 @dataclass(frozen=True)
 class Metric:
-    """A similarity between two ``(n_stimuli, width)`` arrays (rows aligned).
+    """How to score one region against one layer on a subset of stimuli.
 
-    ``unique_rows``: bootstrap samples drop repeated stimuli (needed where a
-    duplicated stimulus would create zero distances, as in RSA).
+    Attributes
+    ----------
+    prepare : callable(DataArray) -> state
+        Once per representation (a responses DataArray, or an RDM for RSA).
+    score : callable(pair_state, idx) -> float
+        ``idx`` is an index array of stimuli, or None for all.
+    pair : callable(prepared_region, prepared_layer) -> pair_state
+        Once per region x layer (default: the tuple of both).
+    unique_rows : bool
+        Bootstrap samples drop repeated stimuli (RSA: a duplicated stimulus
+        would create zero distances).
+    min_stimuli : int
+        Fewest stimuli the score is defined on.
+    takes_rdms : bool
+        Accepts RDM members (``stimulus_i, stimulus_j``) directly.
+    ceiling : callable(responses with repetitions) -> float, optional
+        The region's noise ceiling on this metric's scale; default the
+        split-half score of the metric itself, Spearman-Brown corrected.
     """
 
-    fn: Callable[[np.ndarray, np.ndarray], float]
+    prepare: Callable[[xr.DataArray], Any]
+    score: Callable[[Any, Array | None], float]
+    pair: Callable[[Any, Any], Any] = _pair_default
     unique_rows: bool = False
     min_stimuli: int = 4
+    takes_rdms: bool = False
+    ceiling: Callable[[xr.DataArray], float] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
-METRICS: dict[str, Metric] = {
-    "cka": Metric(_metrics.cka_linear),
-    "cka_debiased": Metric(_metrics.cka_debiased, min_stimuli=5),
-    "procrustes": Metric(_metrics.procrustes_similarity),
+def _kernel_metric(fn: Callable[[Array, Array], float], min_stimuli: int = 4) -> Metric:
+    def score(state: Any, idx: Array | None) -> float:
+        x, y = state
+        if idx is None:
+            return fn(x, y)
+        return fn(x[idx], y[idx])
+
+    return Metric(prepare=_as_float, score=score, min_stimuli=min_stimuli)
+
+
+def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> Metric:
+    """RSA: RDMs of both representations (``neurorep.rsa.compute_rdm``), compared with
+    ``neurorep.rsa`` comparison ``method`` on the stimuli of each subset."""
+    from neurorep.rsa._compare import _compare_vectors, _resolve_method
+
+    resolved = _resolve_method(method)
+
+    full_method = "corr" if resolved == "spearman" else resolved
+
+    def prepare(x: xr.DataArray) -> tuple[Array, Array]:
+        if isinstance(x, xr.DataArray) and x.dims[-2:] == RDM_DIMS:
+            square = np.asarray(x.values, float)
+        else:
+            from neurorep.rsa import compute_rdm
+
+            square = np.asarray(compute_rdm(x, metric=rdm_metric).values, float)  # type: ignore[arg-type]
+        vec = square[np.triu_indices(square.shape[0], 1)]
+        if resolved == "spearman":  # rank once: Spearman = Pearson of ranks (average ties)
+            from scipy.stats import rankdata
+
+            vec = rankdata(vec)
+        return square, vec
+
+    def score(state: Any, idx: Array | None) -> float:
+        (a, va), (b, vb) = state
+        if idx is None:
+            return float(_compare_vectors(va[None], vb[None], full_method)[0, 0])
+        a, b = a[np.ix_(idx, idx)], b[np.ix_(idx, idx)]
+        iu = np.triu_indices(a.shape[0], 1)
+        return float(_compare_vectors(a[iu][None], b[iu][None], resolved)[0, 0])
+
+    return Metric(prepare=prepare, score=score, unique_rows=True, min_stimuli=4, takes_rdms=True,
+                  params={"method": method, "rdm_metric": rdm_metric})
+
+
+def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Metric:
+    """Encoding: nested cross-validated ridge (``neurorep.encoding.cross_validate_ridge``)
+    from the layer to the region; the score on a subset is the mean over units of the
+    Pearson r between held-out predictions and responses."""
+
+    def pair(px: Array, py: Array) -> tuple[Array, Array]:
+        from neurorep.encoding import cross_validate_ridge
+
+        kw: dict[str, Any] = {"cv": cv, "inner_cv": inner_cv, "dtype": "float64"}
+        if alphas is not None:
+            kw["alphas"] = alphas
+        res = cross_validate_ridge(py, px, **kw)
+        return np.asarray(res["prediction"].values, float), px
+
+    def score(state: Any, idx: Array | None) -> float:
+        pred, true = state
+        if idx is not None:
+            pred, true = pred[idx], true[idx]
+        pc = pred - pred.mean(0)
+        tc = true - true.mean(0)
+        denom = np.sqrt((pc**2).sum(0) * (tc**2).sum(0))
+        r = np.where(denom > 0, (pc * tc).sum(0) / np.where(denom > 0, denom, 1.0), np.nan)
+        return float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
+
+    def ceiling(da: xr.DataArray) -> float:
+        if "repetition" not in da.dims or da.sizes["repetition"] < 2:
+            return float("nan")
+        from neurorep.stats._ceiling import noise_ceiling
+
+        res = noise_ceiling(da, method="split_half", metric="r", rng=0)
+        return float(np.nanmean(np.asarray(res["ceiling"].values, float)))
+
+    return Metric(prepare=_as_float, score=score, pair=pair, min_stimuli=max(2 * cv, 6),
+                  ceiling=ceiling, params={"cv": cv, "inner_cv": inner_cv})
+
+
+METRICS: dict[str, Callable[[], Metric]] = {
+    "cka": lambda: _kernel_metric(_metrics.cka_linear),
+    "cka_debiased": lambda: _kernel_metric(_metrics.cka_debiased, min_stimuli=5),
+    "procrustes": lambda: _kernel_metric(_metrics.procrustes_similarity),
+    "rsa": lambda: rsa_metric(),
+    "rsa_spearman": lambda: rsa_metric(method="spearman"),
+    "rsa_pearson": lambda: rsa_metric(method="corr"),
+    "rsa_tau_a": lambda: rsa_metric(method="tau-a"),
+    "rsa_cosine": lambda: rsa_metric(method="cosine"),
+    "encoding": lambda: encoding_metric(),
 }
 
 
-def _get_metric(metric: str | Metric) -> Metric:
+def get_metric(metric: str | Metric) -> Metric:
+    """A :class:`Metric` from its name in :data:`METRICS` (or the object itself)."""
     if isinstance(metric, Metric):
         return metric
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {sorted(METRICS)}; got {metric!r}.")
-    return METRICS[metric]
+    return METRICS[metric]()
 
 
-def _as_set(obj: Any, name: str) -> dict[str, xr.DataArray]:
-    if isinstance(obj, xr.DataArray):
-        return {str(obj.name or name): obj}
-    out = members(obj)
+# ----------------------------------------------------------------------------- inputs
+def _as_set(obj: Any, name: str, met: Metric) -> dict[str, xr.DataArray]:
+    out = {str(obj.name or name): obj} if isinstance(obj, xr.DataArray) else members(obj)
     if not out:
         raise SchemaError(f"{name}: holds no representations.")
     for key, da in out.items():
-        validate(da, kind="responses", name=f"{name}[{key!r}]")
+        label = f"{name}[{key!r}]"
+        if da.dims[-2:] == RDM_DIMS:
+            if not met.takes_rdms:
+                raise SchemaError(f"{label} is an RDM; this metric needs responses. Use metric='rsa'.")
+            validate(da, kind="rdm", name=label)
+            continue
+        validate(da, kind="responses", name=label)
         if "stimulus" not in da.dims:
             raise SchemaError(
-                f"{name}[{key!r}] has dims {da.dims}; alignment needs one pattern per stimulus "
+                f"{label} has dims {da.dims}; alignment needs one pattern per stimulus "
                 f"(dims ('stimulus', 'unit') or ('stimulus', 'repetition', 'unit'))."
             )
     return out
 
 
-def _mean_pattern(da: xr.DataArray) -> xr.DataArray:
-    return da.mean("repetition") if "repetition" in da.dims else da
+def _split_subjects(regions: dict[str, xr.DataArray]) -> dict[str, dict[str, xr.DataArray]]:
+    """region -> subject -> DataArray (one 'all' subject when there is no subject axis)."""
+    out: dict[str, dict[str, xr.DataArray]] = {}
+    for key, da in regions.items():
+        if da.dims[-2:] == RDM_DIMS and da.ndim == 3:
+            lead = da.dims[0]
+            out[key] = {str(s): da.isel({lead: i}) for i, s in enumerate(da[lead].values)}
+        elif da.dims[-2:] == RDM_DIMS and da.ndim > 3:
+            raise SchemaError(
+                f"brain[{key!r}] stacks RDMs over {da.dims[:-2]}; reduce to one leading dim "
+                f"(e.g. rdm.mean('session'))."
+            )
+        elif "subject" in da.coords and da["subject"].dims == ("unit",) and len(np.unique(da["subject"].values)) > 1:
+            subs = np.unique(da["subject"].values)
+            out[key] = {str(s): da.sel(unit=da["subject"].values == s) for s in subs}
+        else:
+            out[key] = {"all": da}
+    return out
 
 
-def _split_half(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray] | None:
-    if "repetition" not in da.dims or da.sizes["repetition"] < 2:
-        return None
-    reps = np.arange(da.sizes["repetition"])
-    a = da.isel(repetition=reps[0::2]).mean("repetition").values
-    b = da.isel(repetition=reps[1::2]).mean("repetition").values
-    return np.asarray(a, float), np.asarray(b, float)
+def _reorder(da: xr.DataArray, ids: Array) -> xr.DataArray:
+    if da.dims[-2:] == RDM_DIMS:
+        return da.sel(stimulus_i=ids, stimulus_j=ids)
+    return da.sel(stimulus=ids)
+
+
+def _prepare_sets(brain: Any, model: Any, met: Metric) -> tuple[dict[str, dict[str, xr.DataArray]], dict[str, xr.DataArray], Array]:
+    regions = _split_subjects(_as_set(brain, "brain", met))
+    layers = _as_set(model, "model", met)
+    first_region = next(iter(next(iter(regions.values())).values()))
+    ref = stimulus_ids(first_region, name="brain")
+    for key, subs in regions.items():
+        for s, da in subs.items():
+            try:
+                align(first_region, da, names=("brain", f"brain[{key!r}]"))
+            except AlignmentError as err:
+                raise AlignmentError(f"regions must share stimuli (subject {s}): {err}") from err
+    for key, da in layers.items():
+        try:
+            align(first_region, da, names=("brain", f"model[{key!r}]"))
+        except AlignmentError as err:
+            raise AlignmentError(f"layers and regions must share stimuli: {err}") from err
+    regions = {k: {s: _reorder(da, ref) for s, da in subs.items()} for k, subs in regions.items()}
+    layers = {k: _reorder(da, ref) for k, da in layers.items()}
+    return regions, layers, ref
+
+
+def _depths(layers: Mapping[str, xr.DataArray]) -> Array:
+    d = [layers[k].attrs.get("depth") for k in layers]
+    if any(v is None for v in d):
+        return np.linspace(0, 1, len(d)) if len(d) > 1 else np.zeros(1)
+    return np.asarray(d, float)
 
 
 def _spearman_brown(r: float) -> float:
-    return 2 * r / (1 + r) if r > -1 else float("nan")
+    return 2 * r / (1 + r) if np.isfinite(r) and r > -1 else float("nan")
 
 
-def _prepare(brain: Any, model: Any) -> tuple[dict[str, xr.DataArray], dict[str, xr.DataArray]]:
-    regions = _as_set(brain, "brain")
-    layers = _as_set(model, "model")
-    ref = next(iter(regions.values()))
-    out_r, out_l = {}, {}
-    for key, da in regions.items():
-        out_r[key], _ = align(da, ref, names=(f"brain[{key!r}]", "brain (first region)"))
-    for key, da in layers.items():
-        try:
-            _, out_l[key] = align(out_r[next(iter(out_r))], da, names=("brain", f"model[{key!r}]"))
-        except AlignmentError as err:
-            raise AlignmentError(f"layers and regions must share stimuli: {err}") from err
-    return out_r, out_l
+def _split_half_ceiling(met: Metric, da: xr.DataArray) -> float:
+    if met.ceiling is not None:
+        return met.ceiling(da)
+    if "repetition" not in da.dims or da.sizes["repetition"] < 2:
+        return float("nan")
+    reps = np.arange(da.sizes["repetition"])
+    a = da.isel(repetition=reps[0::2]).mean("repetition")
+    b = da.isel(repetition=reps[1::2]).mean("repetition")
+    state = met.pair(met.prepare(a), met.prepare(b))
+    return _spearman_brown(met.score(state, None))
 
 
-def _boot_indices(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    return rng.integers(0, n, size=(n_boot, n))
+def _loso_ceiling(met: Metric, subs: dict[str, xr.DataArray]) -> tuple[float, float]:
+    """Leave-one-subject-out (lower) and all-subject (upper) ceilings for RDM stacks."""
+    das = [da.drop_vars([c for c in da.coords if c not in da.dims]) for da in subs.values()]
+    total = das[0].copy()
+    for da in das[1:]:
+        total = total + da
+    lower, upper = [], []
+    for da in das:
+        p = met.prepare(da)
+        lower.append(met.score((p, met.prepare((total - da) / (len(das) - 1))), None))
+        upper.append(met.score((p, met.prepare(total / len(das))), None))
+    return float(np.mean(lower)), float(np.mean(upper))
 
 
-def _score_pair(metric: Metric, x: np.ndarray, y: np.ndarray, boots: np.ndarray) -> tuple[float, np.ndarray]:
-    point = metric.fn(x, y)
-    samples = np.empty(len(boots))
-    for b, idx in enumerate(boots):
-        if metric.unique_rows:
-            idx = np.unique(idx)
-        samples[b] = metric.fn(x[idx], y[idx]) if len(idx) >= metric.min_stimuli else np.nan
-    return point, samples
-
-
+# ----------------------------------------------------------------------------- public
 def score_matrix(
     brain: Any,
     model: Any,
@@ -120,32 +298,42 @@ def score_matrix(
     Parameters
     ----------
     brain : representation set
-        Responses per region (DataTree leaves or mapping), ``(stimulus, unit)``
-        or ``(stimulus, repetition, unit)``; repetitions are averaged for the
-        score and split in halves for the ceiling.
+        Per region (DataTree leaves or mapping): responses ``(stimulus,
+        unit)`` / ``(stimulus, repetition, unit)`` or, for RSA metrics, RDMs
+        ``(subject, stimulus_i, stimulus_j)``. Repetitions are averaged for
+        the score and split in halves for the ceiling. Units carrying a
+        ``subject`` coordinate with several subjects, or RDM stacks over
+        subjects, are scored per subject, then summarised.
     model : activations DataTree or mapping
-        One ``(stimulus, unit)`` array per layer. Stimuli are aligned by id.
-    metric : str
-        A key of :data:`METRICS` (``"cka"``, ``"cka_debiased"``,
-        ``"procrustes"``, ``"rsa"``, ``"rsa_<method>"``, ``"encoding"``).
+        One ``(stimulus, unit)`` array (or RDM) per layer. Stimuli are
+        aligned by id.
+    metric : str or Metric
+        A key of :data:`METRICS`: ``"cka"``, ``"cka_debiased"``,
+        ``"procrustes"``, ``"rsa"`` (= ``"rsa_spearman"``), ``"rsa_pearson"``,
+        ``"rsa_tau_a"``, ``"rsa_cosine"``, ``"encoding"``; or
+        :func:`rsa_metric` / :func:`encoding_metric` with options.
     n_boot : int
-        Bootstrap samples over stimuli for the confidence interval (0: none).
-        Resampling with replacement biases similarity measures upward, so
-        the interval is the percentile interval of the bootstrap
-        distribution re-centred on the point estimate (bias removed).
+        Bootstrap samples over stimuli (one subject) or over subjects
+        (several) for the confidence interval; 0 for none. Resampling
+        stimuli with replacement biases similarity upward, so that
+        distribution is re-centred on the point estimate before taking
+        percentiles.
     rng : int or Generator
         Seed for the bootstrap.
     parallel : bool
-        Compute region x layer pairs as dask delayed tasks (uses the active
-        dask scheduler, e.g. a ``dask.distributed.Client``).
+        Compute region x layer pairs as dask delayed tasks (the active dask
+        scheduler, e.g. a ``dask.distributed.Client``).
 
     Returns
     -------
     Dataset
-        Over ``(region, layer)``: ``score``, ``ci_low``, ``ci_high``,
-        ``normalized_score``; over ``region``: ``ceiling`` (split-half
-        reliability of the same metric, Spearman-Brown corrected; NaN without
-        repetitions); ``null_distribution`` is not computed here. Layer coord
+        Over ``(region, layer)``: ``score`` (mean over subjects), ``ci_low``,
+        ``ci_high``, ``normalized_score`` (score / ceiling), and with several
+        subjects ``subject_score`` ``(subject, region, layer)`` and ``pvalue``
+        (one-sided sign-flip test of the subject mean > 0). Over ``region``:
+        ``ceiling`` (split-half reliability of the same metric,
+        Spearman-Brown corrected; for RDM stacks the leave-one-subject-out
+        lower bound) and, for RDM stacks, ``ceiling_upper``. Layer coord
         ``depth``.
 
     Examples
@@ -157,59 +345,106 @@ def score_matrix(
     >>> res.score.dims
     ('region', 'layer')
     """
-    met = _get_metric(metric)
+    met = get_metric(metric)
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    regions, layers = _prepare(brain, model)
-    n = next(iter(regions.values())).sizes["stimulus"]
+    regions, layers, ids = _prepare_sets(brain, model, met)
+    n = len(ids)
     if n < met.min_stimuli:
         raise ValueError(f"score_matrix: need at least {met.min_stimuli} stimuli; got {n}.")
-    boots = _boot_indices(n, n_boot, gen)
-    xs = {k: np.asarray(_mean_pattern(v).values, float) for k, v in regions.items()}
-    ys = {k: np.asarray(v.values, float) for k, v in layers.items()}
-    pairs = [(r, layer) for r in xs for layer in ys]
+    subjects = sorted({s for subs in regions.values() for s in subs})
+    multi = len(subjects) > 1
+    lprep = {k: met.prepare(v) for k, v in layers.items()}
+    boots = gen.integers(0, n, size=(n_boot if not multi else 0, n))
+
+    def run(rk: str, s: str, lk: str) -> tuple[float, Array]:
+        da = regions[rk].get(s)
+        if da is None:
+            return float("nan"), np.full(len(boots), np.nan)
+        state = met.pair(met.prepare(da), lprep[lk])
+        point = met.score(state, None)
+        samples = np.empty(len(boots))
+        for b, idx in enumerate(boots):
+            if met.unique_rows:
+                idx = np.unique(idx)
+            samples[b] = met.score(state, idx) if len(idx) >= met.min_stimuli else np.nan
+        return point, samples
+
+    rkeys, lkeys = list(regions), list(layers)
+    jobs = [(r, s, k) for r in rkeys for s in subjects for k in lkeys]
     if parallel:
         import dask
 
-        tasks = [dask.delayed(_score_pair)(met, xs[r], ys[layer], boots) for r, layer in pairs]
-        results = dask.compute(*tasks)
+        results = list(dask.compute(*[dask.delayed(run)(*j) for j in jobs]))
     else:
-        results = [_score_pair(met, xs[r], ys[layer], boots) for r, layer in pairs]
-    nr, nl = len(xs), len(ys)
-    score = np.array([p for p, _ in results]).reshape(nr, nl)
-    samples = np.stack([s for _, s in results]).reshape(nr, nl, n_boot)
+        results = [run(*j) for j in jobs]
+    shape = (len(rkeys), len(subjects), len(lkeys))
+    subj_score = np.array([p for p, _ in results]).reshape(shape)
     alpha = (1 - ci) / 2
-    if n_boot:
-        # resampling stimuli with replacement inflates similarity measures (duplicated rows);
-        # centre the bootstrap distribution on the point estimate before taking percentiles
-        samples = samples - (np.nanmean(samples, axis=-1) - score)[..., None]
-        lo = np.nanquantile(samples, alpha, axis=-1)
-        hi = np.nanquantile(samples, 1 - alpha, axis=-1)
+    score = np.nanmean(subj_score, axis=1) if multi else subj_score[:, 0]
+    data_vars: dict[str, Any] = {"score": (("region", "layer"), score)}
+    if multi:
+        valid = np.isfinite(subj_score)
+        if n_boot:
+            idx = gen.integers(0, len(subjects), size=(n_boot, len(subjects)))
+            boot_means = np.nanmean(subj_score[:, idx, :], axis=2)  # (region, boot, layer)
+            lo = np.nanquantile(boot_means, alpha, axis=1)
+            hi = np.nanquantile(boot_means, 1 - alpha, axis=1)
+        else:
+            lo = hi = np.full_like(score, np.nan)
+        data_vars["subject_score"] = (("subject", "region", "layer"), np.moveaxis(subj_score, 1, 0))
+        data_vars["pvalue"] = (("region", "layer"), _signflip_pvalue(subj_score, valid, gen))
     else:
-        lo = hi = np.full_like(score, np.nan)
-    ceiling = np.full(nr, np.nan)
-    for i, (_key, da) in enumerate(regions.items()):
-        halves = _split_half(da)
-        if halves is not None:
-            ceiling[i] = _spearman_brown(met.fn(*halves))
-    depth = _depths(layers)
-    metric_name = metric if isinstance(metric, str) else "custom"
+        samples = np.stack([s for _, s in results]).reshape(len(rkeys), len(lkeys), len(boots))
+        if n_boot:
+            samples = samples - (np.nanmean(samples, axis=-1) - score)[..., None]
+            lo = np.nanquantile(samples, alpha, axis=-1)
+            hi = np.nanquantile(samples, 1 - alpha, axis=-1)
+        else:
+            lo = hi = np.full_like(score, np.nan)
+    ceiling = np.full(len(rkeys), np.nan)
+    ceiling_upper = np.full(len(rkeys), np.nan)
+    for i, rk in enumerate(rkeys):
+        subs = regions[rk]
+        first = next(iter(subs.values()))
+        if first.dims[-2:] == RDM_DIMS and len(subs) > 1:
+            ceiling[i], ceiling_upper[i] = _loso_ceiling(met, subs)
+        else:
+            vals = np.array([_split_half_ceiling(met, da) for da in subs.values()])
+            ceiling[i] = vals[np.isfinite(vals)].mean() if np.isfinite(vals).any() else np.nan
+    data_vars.update(
+        ci_low=(("region", "layer"), lo),
+        ci_high=(("region", "layer"), hi),
+        ceiling=("region", ceiling),
+        normalized_score=(("region", "layer"), score / ceiling[:, None]),
+    )
+    if np.isfinite(ceiling_upper).any():
+        data_vars["ceiling_upper"] = ("region", ceiling_upper)
+    coords: dict[str, Any] = {"region": rkeys, "layer": lkeys, "depth": ("layer", _depths(layers))}
+    if multi:
+        coords["subject"] = subjects
     return xr.Dataset(
-        {
-            "score": (("region", "layer"), score),
-            "ci_low": (("region", "layer"), lo),
-            "ci_high": (("region", "layer"), hi),
-            "ceiling": ("region", ceiling),
-            "normalized_score": (("region", "layer"), score / ceiling[:, None]),
-        },
-        coords={"region": list(xs), "layer": list(ys), "depth": ("layer", depth)},
+        data_vars,
+        coords=coords,
         attrs={
-            "metric": metric_name,
+            "metric": metric if isinstance(metric, str) else "custom",
+            "metric_params": dict(met.params),
             "n_boot": n_boot,
             "ci": ci,
+            "bootstrap_over": "subjects" if multi else "stimuli",
             "n_stimuli": n,
             "neurorep_version": __version__,
         },
     )
+
+
+def _signflip_pvalue(subj_score: Array, valid: Array, gen: np.random.Generator, n_perm: int = 10000) -> Array:
+    """One-sided sign-flip permutation p-value of the mean over subjects (axis 1) > 0."""
+    x = np.where(valid, subj_score, 0.0)
+    k = valid.sum(1)  # (region, layer)
+    obs = x.sum(1) / np.maximum(k, 1)
+    signs = gen.choice([-1.0, 1.0], size=(n_perm, x.shape[1]))
+    null = np.einsum("ps,rsl->prl", signs, x, optimize=True) / np.maximum(k, 1)
+    return (1 + (null >= obs[None] - 1e-12).sum(0)) / (n_perm + 1)
 
 
 def depth_index(scores: xr.Dataset | xr.DataArray) -> xr.DataArray:
@@ -237,20 +472,25 @@ def best_layer(
 
     The stimuli are split into ``n_splits`` folds; in each, every layer is
     scored on the other folds, the best one is chosen there, and it is scored
-    on the held-out fold (no selection on the data that report the score).
+    on the held-out fold, so no score reports the data that chose its layer.
+    (With ``metric="encoding"`` the per-stimulus predictions come from one
+    nested cross-validation over all stimuli; the choice and the report then
+    use disjoint stimuli's predictions.) Several subjects: their scores are
+    averaged per fold before choosing.
 
     Returns
     -------
     Dataset
         Over ``region``: ``best_layer`` (the layer chosen most often),
         ``score`` (mean held-out score of the chosen layers), ``ci_low`` /
-        ``ci_high`` (bootstrap over folds' held-out stimuli), ``depth_index``
-        (on all stimuli); over ``(region, layer)``: ``selection_frequency``.
+        ``ci_high`` (bootstrap over held-out stimuli, re-centred),
+        ``depth_index`` (of the full-data profile); over ``(region,
+        layer)``: ``selection_frequency``.
     """
-    met = _get_metric(metric)
+    met = get_metric(metric)
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    regions, layers = _prepare(brain, model)
-    n = next(iter(regions.values())).sizes["stimulus"]
+    regions, layers, ids = _prepare_sets(brain, model, met)
+    n = len(ids)
     if n_splits < 2 or n // n_splits < met.min_stimuli:
         raise ValueError(
             f"best_layer: {n} stimuli cannot make {n_splits} folds of at least "
@@ -258,53 +498,106 @@ def best_layer(
         )
     perm = gen.permutation(n)
     folds = np.array_split(perm, n_splits)
-    xs = {k: np.asarray(_mean_pattern(v).values, float) for k, v in regions.items()}
-    ys = {k: np.asarray(v.values, float) for k, v in layers.items()}
-    lnames = list(ys)
-    freq = np.zeros((len(xs), len(ys)))
-    held = np.zeros((len(xs), n_splits))
-    boot_held = np.zeros((len(xs), n_boot))
-    for ri, (_r, x) in enumerate(xs.items()):
-        test_scores = []
+    lkeys = list(layers)
+    lprep = {k: met.prepare(v) for k, v in layers.items()}
+    rkeys = list(regions)
+    freq = np.zeros((len(rkeys), len(lkeys)))
+    held = np.zeros((len(rkeys), n_splits))
+    boot_held = np.zeros((len(rkeys), n_boot))
+    full = np.zeros((len(rkeys), len(lkeys)))
+    for ri, rk in enumerate(rkeys):
+        states = [[met.pair(met.prepare(da), lprep[k]) for k in lkeys] for da in regions[rk].values()]
+
+        def mean_score(li: int, idx: Array | None, states: list[list[Any]] = states) -> float:
+            return float(np.nanmean([met.score(st[li], idx) for st in states]))
+
+        full[ri] = [mean_score(li, None) for li in range(len(lkeys))]
+        chosen = []
         for fi, test in enumerate(folds):
             train = np.setdiff1d(perm, test)
-            train_scores = [met.fn(x[train], ys[k][train]) for k in lnames]
-            best = int(np.nanargmax(train_scores))
+            best = int(np.nanargmax([mean_score(li, train) for li in range(len(lkeys))]))
             freq[ri, best] += 1
-            held[ri, fi] = met.fn(x[test], ys[lnames[best]][test])
-            test_scores.append((test, best))
+            held[ri, fi] = mean_score(best, test)
+            chosen.append((test, best))
         for b in range(n_boot):
             vals = []
-            for test, best in test_scores:
+            for test, best in chosen:
                 idx = gen.choice(test, size=len(test), replace=True)
                 if met.unique_rows:
                     idx = np.unique(idx)
-                vals.append(met.fn(x[idx], ys[lnames[best]][idx]) if len(idx) >= met.min_stimuli else np.nan)
+                vals.append(mean_score(best, idx) if len(idx) >= met.min_stimuli else np.nan)
             boot_held[ri, b] = np.nanmean(vals)
     alpha = (1 - ci) / 2
-    boot_held -= (np.nanmean(boot_held, axis=1) - held.mean(1))[:, None]  # remove resampling bias
-    prof = xr.DataArray(
-        [[met.fn(x, ys[k]) for k in lnames] for x in xs.values()],
-        dims=("region", "layer"),
-        coords={"region": list(xs), "layer": lnames,
-                "depth": ("layer", _depths(layers))},
-    )
+    if n_boot:
+        boot_held -= (np.nanmean(boot_held, axis=1) - held.mean(1))[:, None]  # remove resampling bias
+        lo = np.nanquantile(boot_held, alpha, axis=1)
+        hi = np.nanquantile(boot_held, 1 - alpha, axis=1)
+    else:
+        lo = hi = np.full(len(rkeys), np.nan)
+    prof = xr.DataArray(full, dims=("region", "layer"),
+                        coords={"region": rkeys, "layer": lkeys, "depth": ("layer", _depths(layers))})
     return xr.Dataset(
         {
-            "best_layer": ("region", [lnames[i] for i in freq.argmax(1)]),
+            "best_layer": ("region", [lkeys[i] for i in freq.argmax(1)]),
             "score": ("region", held.mean(1)),
-            "ci_low": ("region", np.nanquantile(boot_held, alpha, axis=1)),
-            "ci_high": ("region", np.nanquantile(boot_held, 1 - alpha, axis=1)),
+            "ci_low": ("region", lo),
+            "ci_high": ("region", hi),
             "depth_index": ("region", depth_index(prof).values),
             "selection_frequency": (("region", "layer"), freq / n_splits),
         },
-        coords={"region": list(xs), "layer": lnames},
-        attrs={"metric": metric if isinstance(metric, str) else "custom", "n_splits": n_splits},
+        coords={"region": rkeys, "layer": lkeys},
+        attrs={"metric": metric if isinstance(metric, str) else "custom", "n_splits": n_splits,
+               "neurorep_version": __version__},
     )
 
 
-def _depths(layers: Mapping[str, xr.DataArray]) -> np.ndarray:
-    d = [layers[k].attrs.get("depth") for k in layers]
-    if any(v is None for v in d):
-        return np.linspace(0, 1, len(d)) if len(d) > 1 else np.zeros(1)
-    return np.asarray(d, float)
+def unit_layer_scores(
+    responses: xr.DataArray,
+    model: Any,
+    *,
+    cv: int = 5,
+    inner_cv: int = 3,
+    alphas: Any = None,
+) -> xr.Dataset:
+    """Cross-validated encoding r of every unit from every layer, and each unit's best layer.
+
+    Parameters
+    ----------
+    responses : DataArray ``(stimulus, unit)`` or ``(stimulus, repetition, unit)``
+    model : activations DataTree or mapping
+
+    Returns
+    -------
+    Dataset
+        ``score`` ``(layer, unit)`` (held-out Pearson r, nested CV),
+        ``best_layer`` (unit) and ``best_depth`` (unit), with the unit
+        coordinates (e.g. voxel ``i, j, k``) kept for brain maps.
+    """
+    from neurorep.encoding import cross_validate_ridge
+
+    met = get_metric("encoding")
+    regions, layers, _ = _prepare_sets({"units": responses}, model, met)
+    da = regions["units"]["all"]
+    y = da.mean("repetition") if "repetition" in da.dims else da
+    kw: dict[str, Any] = {"cv": cv, "inner_cv": inner_cv, "dtype": "float64", "scoring": "r"}
+    if alphas is not None:
+        kw["alphas"] = alphas
+    rows = []
+    for da_layer in layers.values():
+        res = cross_validate_ridge(np.asarray(da_layer.values, float), y, **kw)
+        rows.append(np.asarray(res["r"].values, float))
+    score = np.stack(rows)
+    lkeys = list(layers)
+    depth = _depths(layers)
+    best = np.nanargmax(np.where(np.isfinite(score), score, -np.inf), axis=0)
+    unit_coords = {k: v for k, v in y.coords.items() if v.dims == ("unit",)}
+    return xr.Dataset(
+        {
+            "score": (("layer", "unit"), score),
+            "best_layer": ("unit", np.asarray(lkeys)[best]),
+            "best_depth": ("unit", depth[best]),
+        },
+        coords={"layer": lkeys, "depth": ("layer", depth), **unit_coords},
+        attrs={**{k: v for k, v in y.attrs.items() if k in ("affine", "volume_shape")},
+               "metric": "encoding r", "neurorep_version": __version__},
+    )

@@ -102,7 +102,7 @@ def load_images(paths: Sequence[str | Path], *, size: int = 32) -> np.ndarray:
 def extract_cifar_cnn(
     image_paths: Sequence[str | Path],
     *,
-    stimulus: Sequence[str] | None = None,
+    stimulus: Sequence[str] | np.ndarray | None = None,
     layers: Sequence[str] = CIFAR_LAYERS,
 ) -> xr.DataTree:
     """Activations of the trained CIFAR-10 CNN for image files (resized to 32 x 32).

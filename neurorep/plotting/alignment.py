@@ -51,7 +51,10 @@ def plot_score_matrix(
     if annotate and vals.size <= 400:
         for (i, j), v in np.ndenumerate(vals):
             if np.isfinite(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=FONT_SIZE - 2, color="w")
+                r, g, b, _ = im.cmap(im.norm(v))
+                dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5  # readable text on any cell
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=FONT_SIZE - 2,
+                        color="w" if dark else "k")
     layers = list(da.layer.values)
     for i, region in enumerate(da.region.values):
         if best is not None and region in best.region.values:
@@ -87,3 +90,42 @@ def plot_layer_profiles(result: xr.Dataset, *, ax: Any = None, normalized: bool 
     tidy(ax, xlabel="model layer", ylabel=("normalised " if normalized else "") + metric,
          title="Layer profiles (band: 95% CI, dashed: noise ceiling)")
     return ax
+
+
+def plot_best_layer_map(result: xr.Dataset, *, ax: Any = None, variable: str = "best_depth", **kwargs: Any) -> Any:
+    """Brain map of each voxel's best layer depth (0 = first layer, 1 = last), via nilearn.
+
+    Parameters
+    ----------
+    result : Dataset
+        From :func:`neurorep.alignment.unit_layer_scores` on responses whose
+        units carry voxel indices ``i, j, k`` and attrs ``affine`` /
+        ``volume_shape`` (as :func:`neurorep.data.from_nifti` writes them).
+    kwargs
+        Passed to ``nilearn.plotting.plot_img`` (e.g. ``display_mode``, ``cut_coords``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from nilearn import plotting as nplot
+
+    from neurorep.data import to_nifti
+
+    values = result[variable].astype(float)
+    values.attrs = dict(result.attrs)
+    import matplotlib.pyplot as plt
+    import nibabel as nib
+
+    # voxels outside the units are 0 and drawn transparent (threshold); depth 0 is offset by 1e-3
+    img = to_nifti(values + 1e-3)
+    img = nib.Nifti1Image(np.asarray(img.get_fdata()), img.affine)
+
+    fig = ax.figure if ax is not None else plt.figure(figsize=(DOUBLE_COLUMN, 2.6))
+    display = nplot.plot_img(
+        img, figure=fig, axes=ax, cmap=kwargs.pop("cmap", "viridis"), colorbar=True, threshold=1e-4,
+        vmin=0.0, vmax=1.0, black_bg=False, title=kwargs.pop("title", "best layer depth (0 = input)"),
+        **kwargs,
+    )
+    del display
+    return fig

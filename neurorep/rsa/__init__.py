@@ -1,0 +1,42 @@
+"""Representational similarity analysis on the neurorep data model.
+
+RDMs (:func:`compute_rdm`), their comparison (:func:`compare`), model
+evaluation with bootstrap inference and noise ceilings (:func:`evaluate`),
+searchlights (:func:`searchlight`) and the rsatoolbox bridges. Numbers equal
+rsatoolbox's (RDMs within 1e-12, comparisons and bootstrap samples within
+1e-12 on the same draws); the work is done with matrix products and index
+arrays instead of Python loops.
+
+Examples
+--------
+>>> import numpy as np
+>>> from neurorep import data, rsa
+>>> g = np.random.default_rng(0)
+>>> resp = data.responses(g.normal(size=(6, 20)), stimulus=list("abcdef"))
+>>> rdm = rsa.compute_rdm(resp, metric="correlation")
+>>> float(rsa.compare(rdm, rdm, method="spearman"))
+1.0
+"""
+
+from neurorep.data import from_rsatoolbox, to_rsatoolbox
+from neurorep.rsa._compare import COMPARE_METHODS, compare, stack_rdms
+from neurorep.rsa._evaluate import BOOTSTRAPS, compute_ceiling, evaluate, fit_weights
+from neurorep.rsa._rdm import METRICS, NOISE_METHODS, compute_noise_precision, compute_rdm
+from neurorep.rsa._searchlight import searchlight
+
+__all__ = [
+    "BOOTSTRAPS",
+    "COMPARE_METHODS",
+    "METRICS",
+    "NOISE_METHODS",
+    "compare",
+    "compute_ceiling",
+    "compute_noise_precision",
+    "compute_rdm",
+    "evaluate",
+    "fit_weights",
+    "from_rsatoolbox",
+    "searchlight",
+    "stack_rdms",
+    "to_rsatoolbox",
+]

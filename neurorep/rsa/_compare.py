@@ -1,0 +1,506 @@
+"""RDM comparison: many-against-many in one call, numbers equal to rsatoolbox's.
+
+Each RDM is reduced to its condensed upper triangle (scipy ``squareform``
+order) once, transformed once (ranked, centred, whitened), and all pairs of
+RDMs are then scored with one matrix product. Kendall's tau-a uses one
+O(m log m) merge count per pair (m = number of dissimilarities) on ranks
+and orders computed once per RDM.
+
+Methods (rsatoolbox names):
+
+============== =========================================================================
+``corr``       Pearson correlation of the dissimilarities (alias ``pearson``)
+``spearman``   Pearson correlation of their ranks (average ranks for ties)
+``rho-a``      ``12 / (m**3 - m) * sum((rank_x - mean)(rank_y - mean))``: Spearman's rho
+               without tie correction (expected rho under random tie-breaking)
+``tau-a``      Kendall's tau-a: (concordant - discordant) / (m (m - 1) / 2)
+``cosine``     cosine similarity of the dissimilarities
+``cosine_cov`` cosine after whitening with the covariance of dissimilarity estimates
+               (Diedrichsen et al. 2021): equals linear CKA of the double-centred
+               ``-D/2`` matrices when ``sigma_k`` is None
+``corr_cov``   the same after subtracting each RDM's mean dissimilarity
+============== =========================================================================
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse
+import xarray as xr
+
+from neurorep._errors import NeurorepWarning, SchemaError, check_option
+from neurorep.data import RDM_DIMS, align, infer_kind, members, validate
+
+CompareMethod = Literal[
+    "corr", "pearson", "spearman", "rho-a", "tau-a", "cosine", "cosine_cov", "corr_cov"
+]
+
+__all__ = ["COMPARE_METHODS", "compare", "stack_rdms"]
+
+
+# ----------------------------------------------------------------------------
+# condensed vectors
+# ----------------------------------------------------------------------------
+def _triu(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(n, 1)
+
+
+def _vectors(values: np.ndarray) -> np.ndarray:
+    """``(..., n, n)`` -> ``(k, m)`` condensed upper triangles (float64, C-contiguous)."""
+    n = values.shape[-1]
+    iu, ju = _triu(n)
+    flat = np.asarray(values, dtype=np.float64).reshape(-1, n, n)
+    return np.ascontiguousarray(flat[:, iu, ju])
+
+
+def _n_from_m(m: int) -> int:
+    n = int(round((1 + np.sqrt(1 + 8 * m)) / 2))
+    if n * (n - 1) // 2 != m:
+        raise ValueError(f"{m} is not a number of pairs n*(n-1)/2.")
+    return n
+
+
+# ----------------------------------------------------------------------------
+# kernels: (a, m), (b, m) -> (a, b); an optional boolean ``valid`` (m,) marks the
+# dissimilarities to use (rsatoolbox's NaN handling; used by the bootstrap)
+# ----------------------------------------------------------------------------
+def _one_blas_thread() -> Any:
+    """Context: one BLAS thread (for small GEMMs, where threads only add waiting).
+
+    Multithreaded OpenBLAS spins up and synchronises its threads for every
+    call; for small products (and on busy or oversubscribed cores, e.g. inside
+    dask worker threads) that costs far more than the arithmetic.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
+
+
+_SMALL_GEMM = 2e8  # multiply-adds below which one BLAS thread is used
+
+
+def _gram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x @ y.T`` with one BLAS thread when the product is small."""
+    if float(x.shape[0]) * y.shape[0] * x.shape[1] < _SMALL_GEMM:
+        with _one_blas_thread():
+            return x @ y.T
+    return x @ y.T
+
+
+def _norms(x: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,ij->i", x, x, optimize=True))
+
+
+def _cos(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Cosine of every row pair; zero-norm rows give NaN. The big arrays are not rescaled."""
+    nx, ny = _norms(x), _norms(y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = _gram(x, y) / nx[:, None] / ny[None, :]
+    out[nx == 0, :] = np.nan
+    out[:, ny == 0] = np.nan
+    return np.clip(out, -1.0, 1.0)
+
+
+def _center(x: np.ndarray) -> np.ndarray:
+    return x - x.mean(axis=1, keepdims=True)
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based, ties averaged) along the last axis, as scipy's rankdata.
+
+    One SIMD quicksort per row (the order within ties does not matter: tied
+    values share their group's mean rank), then the tie groups from one
+    comparison of neighbours.
+    """
+    if x.shape[-1] == 0:
+        return x.astype(np.float64)
+    shape = x.shape
+    m = shape[-1]
+    x2 = np.ascontiguousarray(x).reshape(-1, m)
+    order = np.argsort(x2, axis=1)
+    offs = (np.arange(x2.shape[0]) * m)[:, None]
+    sv = x2.ravel()[order + offs]
+    pos = np.broadcast_to(np.arange(1.0, m + 1.0), sv.shape)
+    diff = sv[:, 1:] != sv[:, :-1]
+    if diff.all():
+        rank_sorted = pos
+    else:
+        ones = np.ones((x2.shape[0], 1), dtype=bool)
+        first = np.concatenate([ones, diff], axis=1)
+        last = np.concatenate([diff, ones], axis=1)
+        idx = np.arange(m)
+        start = np.maximum.accumulate(np.where(first, idx, 0), axis=1)
+        end = np.minimum.accumulate(np.where(last, idx, m - 1)[:, ::-1], axis=1)[:, ::-1]
+        rank_sorted = (start + end) / 2.0 + 1.0
+    out = np.empty(x2.size)
+    out[(order + offs).ravel()] = np.asarray(rank_sorted, dtype=np.float64).ravel()
+    return out.reshape(shape)
+
+
+def _cmp_cosine(x: np.ndarray, y: np.ndarray, **_: Any) -> np.ndarray:
+    return _cos(x, y)
+
+
+def _cmp_corr(x: np.ndarray, y: np.ndarray, **_: Any) -> np.ndarray:
+    return _cos(_center(x), _center(y))
+
+
+def _cmp_spearman(x: np.ndarray, y: np.ndarray, **_: Any) -> np.ndarray:
+    return _cos(_center(_ranks(x)), _center(_ranks(y)))
+
+
+def _cmp_rho_a(x: np.ndarray, y: np.ndarray, **_: Any) -> np.ndarray:
+    m = x.shape[1]
+    rx, ry = _center(_ranks(x)), _center(_ranks(y))
+    return _gram(rx, ry) * (12.0 / (m**3 - m))
+
+
+# --- Kendall tau-a -----------------------------------------------------------
+try:  # the O(m log m) discordant-pair count scipy.stats.kendalltau uses
+    from scipy.stats._stats import _kendall_dis as _scipy_kendall_dis
+except ImportError:  # pragma: no cover - private scipy API moved
+    _scipy_kendall_dis = None
+
+
+def _dense_ranks(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Stable order, dense ranks (1-based, intp) and number of tied pairs of one vector."""
+    order = np.argsort(v)  # ties are grouped below; their order does not matter
+    sv = v[order]
+    new = np.r_[True, sv[1:] != sv[:-1]]
+    dense_sorted = np.cumsum(new, dtype=np.intp)
+    dense = np.empty_like(dense_sorted)
+    dense[order] = dense_sorted
+    cnt = np.diff(np.r_[np.flatnonzero(new), v.size]).astype(np.int64)
+    ties = int((cnt * (cnt - 1) // 2).sum())
+    return order, dense, ties
+
+
+def _cmp_tau_a(x: np.ndarray, y: np.ndarray, **kw: Any) -> np.ndarray:
+    """Kendall tau-a for all row pairs; ranks and orders computed once per row.
+
+    For each row of ``x``: all rows of ``y`` are put in its order with one
+    gather, then each pair costs one O(m log m) discordant-pair count.
+    """
+    m = x.shape[1]
+    tot = m * (m - 1) // 2
+    px = [_dense_ranks(v) for v in x]
+    py = [_dense_ranks(v) for v in y]
+    dense_y = np.stack([d for _, d, _ in py])  # (b, m) intp
+    ties_y = np.array([t for _, _, t in py], dtype=np.int64)
+    max_y = dense_y.max(axis=1).astype(np.int64) + 1
+    out = np.empty((x.shape[0], y.shape[0]))
+    for i, (ox, dx, tx) in enumerate(px):
+        xs = np.ascontiguousarray(dx[ox])
+        ys_all = np.ascontiguousarray(dense_y[:, ox])  # every y in x's order
+        for j in range(y.shape[0]):
+            ys = ys_all[j]
+            joint = 0
+            if tx and ties_y[j]:
+                key = np.sort(xs.astype(np.int64) * max_y[j] + ys)
+                new = np.r_[True, key[1:] != key[:-1]]
+                cnt = np.diff(np.r_[np.flatnonzero(new), m]).astype(np.int64)
+                joint = int((cnt * (cnt - 1) // 2).sum())
+            if _scipy_kendall_dis is not None:
+                dis = int(_scipy_kendall_dis(xs, ys))
+                num = tot - tx - int(ties_y[j]) + joint - 2 * dis
+            else:  # pragma: no cover - public fallback through tau-b
+                from scipy.stats import kendalltau
+
+                tau_b = kendalltau(x[i], y[j]).statistic
+                num = tau_b * np.sqrt(float(tot - tx) * float(tot - ties_y[j]))
+            out[i, j] = num / tot
+    return np.clip(out, -1.0, 1.0)
+
+
+# --- whitened (cov) methods ----------------------------------------------------
+def _incidence(n: int) -> scipy.sparse.csr_matrix:
+    """``(m, n)`` sparse matrix with ones at the two stimuli of each pair."""
+    iu, ju = _triu(n)
+    m = iu.size
+    rows = np.r_[np.arange(m), np.arange(m)]
+    cols = np.r_[iu, ju]
+    return scipy.sparse.csr_matrix((np.ones(2 * m), (rows, cols)), shape=(m, n))
+
+
+def _cov_weighting(v: np.ndarray, sigma_k: np.ndarray | None = None) -> np.ndarray:
+    """rsatoolbox's ``_cov_weighting`` without NaN: ``(k, m)`` -> ``(k, m + n)``.
+
+    ``G = -D/2`` is double-centred; the result holds ``sqrt(2) * G_ij`` for
+    each pair then ``G_ii``, so dot products are Frobenius inner products.
+    """
+    k, m = v.shape
+    n = _n_from_m(m)
+    iu, ju = _triu(n)
+    g = -0.5 * v
+    row_mean = (_incidence(n).T @ g.T).T / n  # (k, n): mean of each row of G
+    grand = 2.0 * g.sum(axis=1, keepdims=True) / (n * n)
+    out = np.empty((k, m + n))
+    out[:, :m] = g - row_mean[:, iu] - row_mean[:, ju] + grand
+    out[:, m:] = -2.0 * row_mean + grand
+    if sigma_k is not None:
+        sq = np.sqrt(sigma_k)
+        out[:, :m] /= sq[iu] * sq[ju]
+        out[:, m:] /= sq * sq
+    out[:, :m] *= np.sqrt(2.0)
+    return out
+
+
+def _cov_weighting_masked(v: np.ndarray, valid: np.ndarray, n: int) -> np.ndarray:
+    """rsatoolbox's ``_cov_weighting`` NaN branch: ``v`` holds only the valid pairs."""
+    k = v.shape[0]
+    iu, ju = _triu(n)
+    iu, ju = iu[valid], ju[valid]
+    n_dist = iu.size
+    sum_i = np.zeros((n_dist + n, n))
+    sum_i[np.arange(n_dist), iu] += 1.0
+    sum_i[np.arange(n_dist), ju] += 1.0
+    sum_i[n_dist + np.arange(n), np.arange(n)] = 1.0  # (row + col indicator) / 2
+    w = np.r_[np.full(n_dist, 0.5), np.ones(n)][:, None]
+    vw = -0.5 * np.c_[v, np.zeros((k, n))]
+    vw = vw - ((vw @ sum_i) @ np.linalg.inv(sum_i.T @ (w * sum_i))) @ (w * sum_i).T
+    vw[:, :n_dist] *= np.sqrt(2.0)
+    return vw
+
+
+def _v_matrix(n: int, sigma_k: np.ndarray) -> np.ndarray:
+    """Covariance of dissimilarity estimates ``(C S C') o (C S C')`` (dense, m x m)."""
+    iu, ju = _triu(n)
+    s = np.asarray(sigma_k, dtype=np.float64)
+    xi = s[np.ix_(iu, iu)] - s[np.ix_(iu, ju)] - s[np.ix_(ju, iu)] + s[np.ix_(ju, ju)]
+    return xi * xi
+
+
+def _cmp_cov(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    center: bool,
+    sigma_k: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
+    n: int | None = None,
+) -> np.ndarray:
+    if center:
+        x, y = _center(x), _center(y)
+    if valid is not None:
+        assert n is not None
+        if sigma_k is not None:
+            raise ValueError("cov methods with a sigma_k cannot handle excluded pairs.")
+        return _cos(_cov_weighting_masked(x, valid, n), _cov_weighting_masked(y, valid, n))
+    if sigma_k is not None and sigma_k.ndim == 2:
+        import scipy.linalg
+
+        vm = _v_matrix(_n_from_m(x.shape[1]), sigma_k)
+        factor = scipy.linalg.cho_factor(vm)
+        wx = scipy.linalg.cho_solve(factor, x.T).T
+        wy = scipy.linalg.cho_solve(factor, y.T).T
+        cross = x @ wy.T
+        nx = np.sqrt(np.einsum("ij,ij->i", x, wx, optimize=True))
+        ny = np.sqrt(np.einsum("ij,ij->i", y, wy, optimize=True))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.clip(cross / nx[:, None] / ny[None, :], -1.0, 1.0)
+    return _cos(_cov_weighting(x, sigma_k), _cov_weighting(y, sigma_k))
+
+
+def _cmp_cosine_cov(x: np.ndarray, y: np.ndarray, **kw: Any) -> np.ndarray:
+    return _cmp_cov(x, y, center=False, **kw)
+
+
+def _cmp_corr_cov(x: np.ndarray, y: np.ndarray, **kw: Any) -> np.ndarray:
+    return _cmp_cov(x, y, center=True, **kw)
+
+
+COMPARE_METHODS: dict[str, Any] = {
+    "corr": _cmp_corr,
+    "spearman": _cmp_spearman,
+    "rho-a": _cmp_rho_a,
+    "tau-a": _cmp_tau_a,
+    "cosine": _cmp_cosine,
+    "cosine_cov": _cmp_cosine_cov,
+    "corr_cov": _cmp_corr_cov,
+}
+_ALIASES = {"pearson": "corr"}
+
+
+def _resolve_method(method: str) -> str:
+    method = _ALIASES.get(method, method)
+    check_option("method", method, [*COMPARE_METHODS, *_ALIASES])
+    return method
+
+
+def _compare_vectors(
+    x: np.ndarray,
+    y: np.ndarray,
+    method: str,
+    *,
+    sigma_k: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
+    n: int | None = None,
+) -> np.ndarray:
+    """Score every row of ``x`` against every row of ``y``: ``(a, m), (b, m) -> (a, b)``.
+
+    ``valid`` restricts the comparison to some dissimilarities (rsatoolbox's
+    NaN convention); for the cov methods ``n`` (number of stimuli) is then needed.
+    """
+    if valid is not None:
+        x, y = x[:, valid], y[:, valid]
+    if method in ("cosine_cov", "corr_cov"):
+        return COMPARE_METHODS[method](x, y, sigma_k=sigma_k, valid=valid, n=n)
+    return COMPARE_METHODS[method](x, y)
+
+
+# ----------------------------------------------------------------------------
+# public
+# ----------------------------------------------------------------------------
+def stack_rdms(
+    rdms: xr.DataTree | Mapping[str, xr.DataArray], *, dim: str = "model"
+) -> xr.DataArray:
+    """Stack single RDMs (a DataTree or mapping name -> RDM) along a new dim.
+
+    Members must share their stimulus ids (the order may differ: each is
+    aligned by id to the first).
+
+    Examples
+    --------
+    >>> from neurorep import data, rsa
+    >>> a = data.rdm([1.0, 2.0, 3.0], stimulus=["x", "y", "z"])
+    >>> rsa.stack_rdms({"m1": a, "m2": 2 * a}).dims
+    ('model', 'stimulus_i', 'stimulus_j')
+    """
+    mem = members(rdms)
+    if not mem:
+        raise SchemaError("stack_rdms: got no RDMs.")
+    items = []
+    first: xr.DataArray | None = None
+    for key, da in mem.items():
+        validate(da, kind="rdm", name=f"rdms[{key!r}]")
+        if da.ndim != 2:
+            raise SchemaError(
+                f"stack_rdms: rdms[{key!r}] is already a stack (dims {da.dims}); pass single "
+                f"RDMs, or select/average the leading dims first."
+            )
+        if first is None:
+            first = da
+        else:
+            _, da = align(first, da, names=(f"rdms[{next(iter(mem))!r}]", f"rdms[{key!r}]"))
+        items.append(
+            da.drop_vars([c for c, v in da.coords.items() if not set(v.dims) <= set(RDM_DIMS)])
+        )
+    out = xr.concat(items, dim=dim, coords="minimal", compat="override")
+    out = out.assign_coords({dim: list(mem)})
+    out.name = "rdm"
+    metrics = {str(d.attrs.get("metric", "unknown")) for d in mem.values()}
+    out.attrs = {"metric": metrics.pop() if len(metrics) == 1 else "mixed"}
+    return out
+
+
+def _as_rdm(obj: Any, name: str, default_dim: str) -> xr.DataArray:
+    if isinstance(obj, xr.DataArray):
+        validate(obj, kind="rdm", name=name)
+        return obj
+    if infer_kind(obj) == "set":
+        return stack_rdms(obj, dim=default_dim)
+    raise SchemaError(
+        f"{name}: expected an RDM DataArray (stimulus_i, stimulus_j), a stack of them, or "
+        f"a mapping name -> RDM; got {type(obj).__name__}."
+    )
+
+
+def compare(
+    a: xr.DataArray | Mapping[str, xr.DataArray],
+    b: xr.DataArray | Mapping[str, xr.DataArray],
+    *,
+    method: CompareMethod = "corr",
+    sigma_k: np.ndarray | None = None,
+    join: Literal["exact", "inner"] = "exact",
+) -> xr.DataArray:
+    """Compare every RDM in ``a`` with every RDM in ``b``.
+
+    Parameters
+    ----------
+    a, b : RDM DataArray ``(..., stimulus_i, stimulus_j)`` or mapping name -> RDM
+        Leading dims (``model``, ``subject``, ``layer``...) stack several
+        RDMs; a mapping is stacked along ``model`` (``a``) / ``member`` (``b``).
+        Stimuli are matched by id, never by position.
+    method : str
+        One of :data:`COMPARE_METHODS` (see the module docstring), with
+        rsatoolbox's names; ``"pearson"`` is an alias of ``"corr"``.
+    sigma_k : ndarray, optional
+        ``(n,)`` or ``(n, n)`` covariance of the pattern estimates, for the
+        ``*_cov`` methods (default: identity).
+    join : {"exact", "inner"}
+        ``"exact"``: both must hold the same stimuli (else AlignmentError);
+        ``"inner"``: keep the stimuli both share.
+
+    Returns
+    -------
+    DataArray
+        Dims ``a``'s leading dims + ``b``'s leading dims (a clash is renamed
+        ``<dim>_b``); 0-d for two single RDMs. A constant RDM has no
+        correlation: its scores are NaN (with a NeurorepWarning).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import data, rsa
+    >>> d = np.random.default_rng(0).random((5, 6))
+    >>> rdms = data.rdm(d, stimulus=list("abcd"), dim="subject")
+    >>> rsa.compare(rdms, rdms.isel(subject=0), method="spearman").dims
+    ('subject',)
+    """
+    meth = _resolve_method(method)
+    ra = _as_rdm(a, "a", "model")
+    rb = _as_rdm(b, "b", "member")
+    ra, rb = align(ra, rb, join=join, names=("a", "b"))
+    n = ra.sizes["stimulus_i"]
+    min_n = 3
+    if n < min_n:
+        raise SchemaError(
+            f"compare: RDMs over {n} stimuli have {n * (n - 1) // 2} dissimilarity; comparing "
+            f"them needs at least {min_n} stimuli."
+        )
+    if sigma_k is not None:
+        if meth not in ("cosine_cov", "corr_cov"):
+            raise ValueError(
+                f"sigma_k is only used by methods ['cosine_cov', 'corr_cov']; got {meth!r}."
+            )
+        sigma_k = np.asarray(sigma_k, dtype=np.float64)
+        if sigma_k.shape not in ((n,), (n, n)):
+            raise SchemaError(
+                f"sigma_k must be ({n},) or ({n}, {n}) for {n} stimuli; got {sigma_k.shape}."
+            )
+    lead_a = list(ra.dims[:-2])
+    lead_b = list(rb.dims[:-2])
+    rename = {d: f"{d}_b" for d in lead_b if d in lead_a}
+    x = _vectors(ra.values)
+    y = _vectors(rb.values)
+    scores = _compare_vectors(x, y, meth, sigma_k=sigma_k)
+    if np.isnan(scores).any():
+        warnings.warn(
+            "compare: some RDMs are constant (or zero), so their correlation/cosine with "
+            "other RDMs is undefined; those scores are NaN.",
+            NeurorepWarning,
+            stacklevel=2,
+        )
+    shape = tuple(ra.shape[:-2]) + tuple(rb.shape[:-2])
+    dims = lead_a + [rename.get(d, d) for d in lead_b]
+    out_coords: dict[str, Any] = {}
+    for src, names in ((ra, lead_a), (rb, lead_b)):
+        for name, c in src.coords.items():
+            if name in RDM_DIMS or not set(c.dims) <= set(names):
+                continue
+            new_dims = tuple(rename.get(d, d) if src is rb else d for d in c.dims)
+            new_name = rename.get(str(name), str(name)) if src is rb else str(name)
+            if src is rb and new_name in out_coords and new_name not in rename.values():
+                new_name = f"{new_name}_b"
+            out_coords[new_name] = (new_dims, np.asarray(c.values))
+    return xr.DataArray(
+        scores.reshape(shape),
+        dims=dims,
+        coords=out_coords,
+        name="score",
+        attrs={"method": meth, "n_stimuli": n},
+    )

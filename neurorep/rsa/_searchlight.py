@@ -1,0 +1,255 @@
+"""Searchlight RSA over a volume: one RDM per sphere, compared with model RDMs.
+
+Sphere neighbourhoods come from nilearn (``apply_mask_and_get_affinity``,
+the helper behind ``NiftiSpheresMasker``); chunks of spheres run in parallel
+as dask tasks (the threaded scheduler by default, or a
+``dask.distributed.Client`` if one is active), each computing its RDMs with
+the BLAS kernels of :func:`compute_rdm` and scoring them against all models
+with one call of the comparison kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+
+from neurorep._errors import SchemaError, check_option
+from neurorep.data import align, validate
+from neurorep.rsa._compare import (
+    CompareMethod,
+    _as_rdm,
+    _compare_vectors,
+    _one_blas_thread,
+    _resolve_method,
+    _vectors,
+)
+from neurorep.rsa._rdm import (
+    METRICS,
+    Metric,
+    _precision_operator,
+    _rdm_correlation,
+    _rdm_cosine,
+    _rdm_crossnobis,
+    _rdm_squared_euclidean,
+)
+
+__all__ = ["searchlight"]
+
+
+def _sphere_members(resp: xr.DataArray, radius: float) -> list[np.ndarray]:
+    """Unit positions inside the sphere around each unit (nilearn neighbourhoods)."""
+    import nibabel as nib
+
+    try:
+        from nilearn.maskers.nifti_spheres_masker import apply_mask_and_get_affinity
+    except ImportError:  # nilearn < 0.12
+        from nilearn.maskers.nifti_spheres_masker import (  # type: ignore[attr-defined,no-redef]
+            _apply_mask_and_get_affinity as apply_mask_and_get_affinity,
+        )
+    affine = np.asarray(resp.attrs["affine"], dtype=float).reshape(4, 4)
+    shape = tuple(int(s) for s in resp.attrs["volume_shape"])
+    ijk = np.stack([np.asarray(resp[c].values).astype(int) for c in ("i", "j", "k")], axis=1)
+    mask = np.zeros(shape, dtype=np.int8)
+    mask[ijk[:, 0], ijk[:, 1], ijk[:, 2]] = 1
+    mask_img = nib.Nifti1Image(mask, affine)
+    seeds = (affine @ np.c_[ijk, np.ones(len(ijk))].T).T[:, :3]
+    _, adjacency = apply_mask_and_get_affinity(
+        seeds, None, radius, allow_overlap=True, mask_img=mask_img
+    )
+    # nilearn orders mask voxels as np.nonzero(mask) (C order); map them to unit positions
+    lookup = np.full(shape, -1, dtype=np.int64)
+    lookup[ijk[:, 0], ijk[:, 1], ijk[:, 2]] = np.arange(len(ijk))
+    order = lookup[np.nonzero(mask)]
+    rows = adjacency.tocsr() if hasattr(adjacency, "tocsr") else adjacency
+    return [np.sort(order[rows[c].indices]) for c in range(len(ijk))]
+
+
+def _chunk_scores(*args: Any) -> tuple[np.ndarray, np.ndarray]:
+    """One dask task: many small GEMMs, so one BLAS thread (dask runs tasks in parallel)."""
+    with _one_blas_thread():
+        return _chunk_scores_kernel(*args)
+
+
+def _chunk_scores_kernel(
+    values: np.ndarray,
+    spheres: list[np.ndarray],
+    model_vecs: np.ndarray,
+    metric: str,
+    method: str,
+    noise: str | None,
+    normalize: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    n = values.shape[0]
+    iu, ju = np.triu_indices(n, 1)
+    vecs = np.full((len(spheres), iu.size), np.nan)
+    for c, idx in enumerate(spheres):
+        x = values[..., idx]
+        p = float(idx.size) if normalize else 1.0
+        try:
+            prec = _precision_operator(x, noise) if noise else None
+            if metric == "crossnobis":
+                d = _rdm_crossnobis(x, prec) / p
+            else:
+                if x.ndim == 3:  # repetitions averaged for non-cross-validated metrics
+                    x = x.mean(axis=1)
+                if metric == "correlation":
+                    d = _rdm_correlation(x)
+                elif metric == "cosine":
+                    d = _rdm_cosine(x)
+                else:
+                    if metric == "mahalanobis" and prec is None:
+                        raise SchemaError("mahalanobis needs noise=")
+                    d = _rdm_squared_euclidean(x, prec) / p
+                    if metric == "euclidean":
+                        d = np.sqrt(d)
+        except SchemaError:  # e.g. a sphere with a constant pattern: no score there
+            continue
+        vecs[c] = d[iu, ju]
+    ok = ~np.isnan(vecs).any(axis=1)
+    out = np.full((len(spheres), model_vecs.shape[0]), np.nan)
+    if ok.any():
+        out[ok] = _compare_vectors(vecs[ok], model_vecs, method)
+    return out, ok
+
+
+def searchlight(
+    responses: xr.DataArray,
+    models: xr.DataArray | Mapping[str, xr.DataArray],
+    *,
+    radius: float = 6.0,
+    metric: Metric = "correlation",
+    method: CompareMethod = "corr",
+    noise: Literal["shrinkage_diag", "shrinkage_eye", "diag"] | None = None,
+    normalize: bool = True,
+    min_voxels: int = 2,
+    chunk_size: int = 500,
+    scheduler: str | None = None,
+) -> xr.DataArray:
+    """Searchlight RSA: compare the RDM in a sphere around every voxel with model RDMs.
+
+    Parameters
+    ----------
+    responses : DataArray ``(stimulus, unit)`` or ``(stimulus, repetition, unit)``
+        Voxel responses from :func:`neurorep.data.from_nifti` (units carry
+        ``i, j, k`` and attrs ``affine``, ``volume_shape``).
+    models : RDM ``(model, stimulus_i, stimulus_j)``, one RDM, or mapping name -> RDM
+    radius : float
+        Sphere radius in mm (world coordinates).
+    metric : str
+        RDM metric in each sphere (see :func:`compute_rdm`); ``crossnobis``
+        needs the repetition (run) dim.
+    method : str
+        Comparison method (see :func:`compare`).
+    noise : str, optional
+        Noise-precision estimator per sphere for mahalanobis / crossnobis.
+    min_voxels : int
+        Spheres with fewer voxels get NaN.
+    chunk_size : int
+        Spheres per dask task.
+    scheduler : str, optional
+        dask scheduler name ("threads", "processes", "synchronous"); default:
+        dask's current default (a distributed Client if one is active).
+
+    Returns
+    -------
+    DataArray ``(model, unit)``
+        One score per model and sphere centre; unit coords and the
+        ``affine`` / ``volume_shape`` attrs are kept, so
+        ``neurorep.data.to_nifti(result.sel(model=name))`` gives a map. The
+        coord ``n_voxels`` counts the voxels in each sphere.
+
+    Examples
+    --------
+    >>> import numpy as np, nibabel as nib
+    >>> from neurorep import data, rsa
+    >>> g = np.random.default_rng(0)
+    >>> mask = nib.Nifti1Image(np.ones((4, 4, 2), dtype=np.int8), np.eye(4))
+    >>> imgs = nib.Nifti1Image(g.normal(size=(4, 4, 2, 5)), np.eye(4))
+    >>> resp = data.from_nifti(imgs, mask, stimulus=list("abcde"))
+    >>> model = rsa.compute_rdm(resp)
+    >>> rsa.searchlight(resp, model, radius=1.5).dims
+    ('model', 'unit')
+    """
+    import dask
+
+    check_option("metric", metric, METRICS)
+    meth = _resolve_method(method)
+    validate(responses, kind="responses", name="responses")
+    if "stimulus" not in responses.dims:
+        raise SchemaError(
+            "searchlight: responses need a stimulus dim (one pattern per stimulus); got a time "
+            "series. Estimate per-stimulus patterns first."
+        )
+    missing = [c for c in ("i", "j", "k") if c not in responses.coords]
+    missing += [a for a in ("affine", "volume_shape") if a not in responses.attrs]
+    if missing:
+        raise SchemaError(
+            f"searchlight: responses need voxel coords i, j, k and attrs affine, volume_shape "
+            f"(as written by neurorep.data.from_nifti); missing {missing}."
+        )
+    if metric == "crossnobis" and "repetition" not in responses.dims:
+        raise SchemaError(
+            "searchlight: crossnobis needs responses (stimulus, repetition, unit) with "
+            "repetition = run."
+        )
+    if noise is not None and "repetition" not in responses.dims:
+        raise SchemaError(
+            "searchlight: noise= is estimated from run residuals; responses need dims "
+            "(stimulus, repetition, unit) with repetition = run."
+        )
+    if radius <= 0:
+        raise ValueError(f"radius must be > 0 mm; got {radius}.")
+    model_rdm = _as_rdm(models, "models", "model")
+    if model_rdm.ndim == 2:
+        model_rdm = model_rdm.expand_dims(model=[str(model_rdm.attrs.get("name", "model"))])
+    dummy = xr.DataArray(
+        np.zeros((responses.sizes["stimulus"],) * 2),
+        dims=("stimulus_i", "stimulus_j"),
+        coords={
+            "stimulus_i": responses["stimulus"].values,
+            "stimulus_j": responses["stimulus"].values,
+        },
+    )
+    _, model_rdm = align(dummy, model_rdm, names=("responses", "models"))
+    if responses.sizes["stimulus"] < 3:
+        raise SchemaError("searchlight: needs at least 3 stimuli.")
+    model_vecs = _vectors(model_rdm.values)
+    values = np.asarray(responses.transpose(*responses.dims).values, dtype=np.float64)
+    spheres = _sphere_members(responses, radius)
+    sizes = np.array([s.size for s in spheres])
+    tasks = []
+    bounds = list(range(0, len(spheres), max(1, chunk_size)))
+    for lo in bounds:
+        chunk = spheres[lo : lo + chunk_size]
+        tasks.append(
+            dask.delayed(_chunk_scores)(values, chunk, model_vecs, metric, meth, noise, normalize)
+        )
+    results = dask.compute(*tasks, scheduler=scheduler) if scheduler else dask.compute(*tasks)
+    scores = np.concatenate([r[0] for r in results], axis=0)
+    scores[sizes < min_voxels] = np.nan
+    lead = model_rdm.dims[0]
+    unit_coords = {
+        name: (("unit",), np.asarray(c.values))
+        for name, c in responses.coords.items()
+        if c.dims == ("unit",)
+    }
+    out = xr.DataArray(
+        scores.T,
+        dims=("model", "unit"),
+        coords={
+            "model": np.asarray(model_rdm[lead].values),
+            **unit_coords,
+            "n_voxels": ("unit", sizes),
+        },
+        name="score",
+        attrs={
+            **{k: v for k, v in responses.attrs.items() if k in ("affine", "volume_shape")},
+            "radius_mm": float(radius),
+            "metric": metric,
+            "method": meth,
+        },
+    )
+    return out

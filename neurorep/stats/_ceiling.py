@@ -1,0 +1,245 @@
+"""Noise ceilings from repeated presentations, and ceiling-normalised scores.
+
+Both methods estimate the reliability ``rho`` of the trial-averaged response
+(the fraction of its variance that is stimulus-driven signal):
+
+* ``"ncsnr"`` (Allen et al. 2022, NSD): noise variance = mean over stimuli of
+  the variance across repetitions; signal variance = total variance minus
+  noise variance (clipped at 0); ``ncsnr = sd_signal / sd_noise`` and
+  ``rho = ncsnr^2 / (ncsnr^2 + 1 / n)`` for an average of ``n`` trials.
+* ``"split_half"``: correlate (across stimuli) the means of two random halves
+  of the repetitions, average over splits, and step up to the full number of
+  repetitions with Spearman-Brown: ``rho = k r / (1 + (k - 1) r)`` with
+  ``k = n_repetitions / n_half``.
+
+The ceiling is what a perfect model (the true signal) would score against
+the noisy averaged data: ``sqrt(rho)`` for Pearson r, ``rho`` for R^2.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+
+from neurorep._errors import NeurorepWarning, SchemaError, check_option
+from neurorep.stats._bootstrap import as_generator
+
+__all__ = ["CEILING_METHODS", "noise_ceiling", "normalize_score"]
+
+CEILING_METHODS = ("ncsnr", "split_half")
+CEILING_METRICS = ("r", "r2")
+
+
+def _cube(responses: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    if isinstance(responses, xr.DataArray):
+        if tuple(responses.dims) != ("stimulus", "repetition", "unit"):
+            raise SchemaError(
+                f"noise_ceiling: responses must have dims ('stimulus', 'repetition', 'unit'); got "
+                f"{responses.dims}. Keep repeated presentations on a 'repetition' dim "
+                f"(neurorep.data.responses(values_3d, ...))."
+            )
+        coords: dict[str, Any] = {
+            str(k): v for k, v in responses.coords.items() if v.dims == ("unit",)
+        }
+        if "unit" not in coords:
+            coords["unit"] = ("unit", np.arange(responses.shape[2]))
+        values = np.asarray(responses.values, dtype=np.float64)
+    else:
+        values = np.asarray(responses, dtype=np.float64)
+        if values.ndim == 2:
+            values = values[:, :, None]
+        if values.ndim != 3:
+            raise SchemaError(
+                f"noise_ceiling: responses must be 3-D (stimulus, repetition, unit); got shape "
+                f"{values.shape}."
+            )
+        coords = {"unit": ("unit", np.arange(values.shape[2]))}
+    n_stim, n_rep, _ = values.shape
+    if n_rep < 2:
+        raise SchemaError(
+            f"noise_ceiling: needs at least 2 repetitions per stimulus; got {n_rep}."
+        )
+    if n_stim < 3:
+        raise SchemaError(f"noise_ceiling: needs at least 3 stimuli; got {n_stim}.")
+    if np.isnan(values).any():
+        raise SchemaError(
+            "noise_ceiling: responses contain NaN (missing repetitions?); every stimulus needs "
+            "the same repetitions. Drop incomplete stimuli first."
+        )
+    return values, coords
+
+
+def _ncsnr(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    noise_var = values.var(axis=1, ddof=1).mean(axis=0)
+    n_stim, n_rep, n_unit = values.shape
+    total_var = values.reshape(n_stim * n_rep, n_unit).var(axis=0, ddof=1)
+    signal_var = np.clip(total_var - noise_var, 0.0, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ncsnr = np.sqrt(signal_var) / np.sqrt(noise_var)
+    ncsnr = np.where(noise_var > 0, ncsnr, np.inf)
+    ncsnr = np.where(total_var > 0, ncsnr, np.nan)
+    return ncsnr, signal_var, noise_var
+
+
+def _split_half(values: np.ndarray, n_splits: int, gen: np.random.Generator) -> tuple[np.ndarray, int]:
+    n_rep = values.shape[1]
+    half = n_rep // 2
+    rs = []
+    for _ in range(n_splits):
+        perm = gen.permutation(n_rep)
+        a = values[:, perm[:half]].mean(1)
+        b = values[:, perm[half : 2 * half]].mean(1)
+        a = a - a.mean(0)
+        b = b - b.mean(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rs.append((a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0)))
+    return np.nanmean(np.stack(rs), axis=0) if n_splits else np.full(values.shape[2], np.nan), half
+
+
+def noise_ceiling(
+    responses: Any,
+    *,
+    method: Literal["ncsnr", "split_half"] = "ncsnr",
+    metric: Literal["r", "r2"] = "r",
+    n_average: int | None = None,
+    n_splits: int = 100,
+    rng: np.random.Generator | int | None = None,
+) -> xr.Dataset:
+    """Per-unit noise ceiling of trial-averaged responses from their repetitions.
+
+    Parameters
+    ----------
+    responses : DataArray (stimulus, repetition, unit) or array of that shape
+    method : {"ncsnr", "split_half"}
+        NSD's noise-ceiling SNR, or split-half reliability with Spearman-Brown.
+    metric : {"r", "r2"}
+        Units of the ceiling: Pearson r (``sqrt(rho)``) or R^2 (``rho``).
+    n_average : int, optional
+        Number of trials averaged in the data the model is scored on
+        (default: all repetitions).
+    n_splits : int
+        Random half splits (``"split_half"``).
+    rng : Generator or int, optional
+        For the random splits.
+
+    Returns
+    -------
+    Dataset
+        ``ceiling`` (unit), ``reliability`` (unit; rho), and for ``"ncsnr"``
+        also ``ncsnr`` (unit). Units without signal get ceiling 0; constant
+        units NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.stats._ceiling import noise_ceiling
+    >>> rng = np.random.default_rng(0)
+    >>> signal = rng.normal(size=(200, 1, 3))
+    >>> reps = signal + rng.normal(size=(200, 4, 3))     # SNR 1, 4 repetitions
+    >>> nc = noise_ceiling(reps, metric="r2")
+    >>> bool(np.allclose(nc["reliability"], 0.8, atol=0.06))   # 1 / (1 + 1/4)
+    True
+    """
+    check_option("method", method, CEILING_METHODS)
+    check_option("metric", metric, CEILING_METRICS)
+    values, coords = _cube(responses)
+    n_rep = values.shape[1]
+    n = n_rep if n_average is None else int(n_average)
+    if n < 1:
+        raise ValueError(f"n_average must be a positive int; got {n_average!r}.")
+    data: dict[str, Any] = {}
+    if method == "ncsnr":
+        ncsnr, _, _ = _ncsnr(values)
+        with np.errstate(invalid="ignore"):
+            rho = np.where(np.isinf(ncsnr), 1.0, ncsnr**2 / (ncsnr**2 + 1.0 / n))
+        data["ncsnr"] = ("unit", ncsnr)
+    else:
+        if n_splits < 1:
+            raise ValueError(f"n_splits must be >= 1; got {n_splits}.")
+        r_half, half = _split_half(values, n_splits, as_generator(rng))
+        k = n / half
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rho = k * r_half / (1.0 + (k - 1.0) * r_half)
+        rho = np.where(r_half > 0, rho, np.where(np.isnan(r_half), np.nan, 0.0))
+        data["split_half_r"] = ("unit", r_half)
+    rho = np.clip(rho, 0.0, 1.0)
+    ceiling = np.sqrt(rho) if metric == "r" else rho
+    data["reliability"] = ("unit", rho)
+    data["ceiling"] = ("unit", ceiling)
+    ds = xr.Dataset(data, coords=coords)
+    ds["ceiling"].attrs = {"metric": metric}
+    ds.attrs = {"method": method, "metric": metric, "n_average": n, "n_repetitions": n_rep}
+    if method == "split_half":
+        ds.attrs["n_splits"] = int(n_splits)
+    return ds
+
+
+def normalize_score(
+    result: xr.Dataset | xr.DataArray,
+    ceiling: xr.Dataset | xr.DataArray | Any,
+    *,
+    min_ceiling: float = 0.0,
+) -> xr.Dataset:
+    """Divide scores by the noise ceiling: ``normalized_score = score / ceiling``.
+
+    Parameters
+    ----------
+    result : Dataset with ``score`` (unit), or a score DataArray (unit)
+    ceiling : Dataset with ``ceiling``, DataArray or array (unit)
+        In the units of the score (``noise_ceiling(metric="r")`` for r).
+        Matched by unit id when both carry one.
+    min_ceiling : float
+        Units whose ceiling is at most this are NaN (one NeurorepWarning).
+
+    Returns
+    -------
+    Dataset
+        The input's variables plus ``ceiling`` and ``normalized_score``.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from neurorep.stats._ceiling import normalize_score
+    >>> s = xr.DataArray([0.3, 0.2], dims="unit", name="score")
+    >>> normalize_score(s, [0.6, 0.4])["normalized_score"].values.tolist()
+    [0.5, 0.5]
+    """
+    ds = result.to_dataset(name="score") if isinstance(result, xr.DataArray) else result.copy()
+    if "score" not in ds:
+        raise SchemaError(
+            f"normalize_score: result needs a 'score' variable; got {list(ds.data_vars)}."
+        )
+    ceil = ceiling["ceiling"] if isinstance(ceiling, xr.Dataset) else ceiling
+    score = ds["score"]
+    if isinstance(ceil, xr.DataArray):
+        if "unit" in ceil.dims and "unit" in score.dims and "unit" in ceil.coords and "unit" in score.coords:
+            missing = set(score["unit"].values.tolist()) - set(ceil["unit"].values.tolist())
+            if missing:
+                raise SchemaError(
+                    f"normalize_score: ceiling lacks {len(missing)} scored unit(s), e.g. "
+                    f"{sorted(missing)[:5]}."
+                )
+            ceil = ceil.sel(unit=score["unit"].values)
+        c = np.asarray(ceil.values, dtype=float)
+    else:
+        c = np.asarray(ceil, dtype=float)
+    if c.shape != score.shape:
+        raise SchemaError(
+            f"normalize_score: ceiling shape {c.shape} does not match score shape {score.shape}."
+        )
+    low = ~(c > min_ceiling)
+    if low.any():
+        warnings.warn(
+            f"{int(low.sum())} unit(s) have a noise ceiling <= {min_ceiling} (or NaN); their "
+            f"normalized_score is NaN.",
+            NeurorepWarning,
+            stacklevel=2,
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        norm = np.where(low, np.nan, np.asarray(score.values, dtype=float) / c)
+    ds["ceiling"] = (score.dims, c)
+    ds["normalized_score"] = (score.dims, norm)
+    return ds

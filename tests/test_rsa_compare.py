@@ -1,0 +1,170 @@
+"""neurorep.rsa.compare against rsatoolbox.rdm.compare, invariances and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy.stats import kendalltau
+
+from neurorep import AlignmentError, NeurorepWarning, SchemaError, data, rsa
+
+rsatoolbox = pytest.importorskip("rsatoolbox")
+from rsatoolbox.rdm import compare as rsa_compare  # noqa: E402
+
+N = 14
+IDS = [f"c{i:02d}" for i in range(N)]
+M = N * (N - 1) // 2
+
+
+@pytest.fixture
+def stacks(rng):
+    a = rng.random((5, M))
+    b = 0.5 * a[:3] + rng.random((3, M))
+    a[1] = np.round(a[1] * 3)  # a categorical model: many ties
+    b[2] = np.round(b[2] * 4)
+    ra = data.rdm(a, stimulus=IDS, dim="model", index=[f"m{i}" for i in range(5)])
+    rb = data.rdm(b, stimulus=IDS, dim="subject", index=[f"s{i}" for i in range(3)])
+    return ra, rb
+
+
+@pytest.mark.parametrize(
+    "method", ["corr", "spearman", "rho-a", "tau-a", "cosine", "cosine_cov", "corr_cov"]
+)
+def test_methods_match_rsatoolbox(stacks, method):
+    ra, rb = stacks
+    ref = rsa_compare(data.to_rsatoolbox(ra), data.to_rsatoolbox(rb), method=method)
+    got = rsa.compare(ra, rb, method=method)
+    assert got.dims == ("model", "subject")
+    np.testing.assert_allclose(got.values, ref, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["cosine_cov", "corr_cov"])
+def test_whitened_methods_with_sigma_k_match_rsatoolbox(stacks, rng, method):
+    ra, rb = stacks
+    diag = rng.random(N) + 0.5
+    ref = rsa_compare(data.to_rsatoolbox(ra), data.to_rsatoolbox(rb), method=method, sigma_k=diag)
+    np.testing.assert_allclose(
+        rsa.compare(ra, rb, method=method, sigma_k=diag).values, ref, atol=1e-12
+    )
+    a = rng.normal(size=(N, N))
+    full = a @ a.T / N + np.eye(N)
+    ref = rsa_compare(data.to_rsatoolbox(ra), data.to_rsatoolbox(rb), method=method, sigma_k=full)
+    # rsatoolbox solves V x = v by conjugate gradients (rtol 1e-5); neurorep by Cholesky
+    np.testing.assert_allclose(
+        rsa.compare(ra, rb, method=method, sigma_k=full).values, ref, atol=2e-5
+    )
+
+
+def test_tau_a_equals_its_definition(rng):
+    x = np.round(rng.random(40) * 5)
+    y = np.round(rng.random(40) * 7)
+    i, j = np.triu_indices(40, 1)
+    brute = np.mean(np.sign(x[i] - x[j]) * np.sign(y[i] - y[j]))
+    from neurorep.rsa._compare import _cmp_tau_a
+
+    assert _cmp_tau_a(x[None], y[None])[0, 0] == pytest.approx(brute, abs=1e-14)
+    # without ties tau-a equals scipy's tau-b
+    u, v = rng.random(40), rng.random(40)
+    assert _cmp_tau_a(u[None], v[None])[0, 0] == pytest.approx(kendalltau(u, v)[0], abs=1e-12)
+
+
+def test_cosine_cov_is_cka_of_double_centred_kernels(stacks):
+    ra, rb = stacks
+    h = np.eye(N) - 1.0 / N
+
+    def kernel(d):
+        return h @ (-0.5 * d) @ h
+
+    ka, kb = kernel(ra.values[0]), kernel(rb.values[0])
+    cka = np.sum(ka * kb) / np.sqrt(np.sum(ka * ka) * np.sum(kb * kb))
+    got = rsa.compare(ra.isel(model=0), rb.isel(subject=0), method="cosine_cov")
+    assert float(got) == pytest.approx(cka, abs=1e-12)
+
+
+def test_many_against_many_and_dims(rng):
+    a = data.rdm(rng.random((100, M)), stimulus=IDS, dim="model")
+    b = data.rdm(rng.random((30, M)), stimulus=IDS, dim="subject")
+    out = rsa.compare(a, b, method="spearman")
+    assert out.shape == (100, 30)
+    one = rsa.compare(a.isel(model=7), b.isel(subject=3), method="spearman")
+    assert one.ndim == 0
+    assert float(one) == pytest.approx(float(out[7, 3]), abs=1e-14)
+    same = rsa.compare(b, b, method="corr")
+    assert same.dims == ("subject", "subject_b")
+    np.testing.assert_allclose(np.diag(same.values), 1.0)
+
+
+def test_stimulus_order_does_not_matter(stacks):
+    ra, rb = stacks
+    perm = np.random.default_rng(1).permutation(N)
+    shuffled = rb.isel(stimulus_i=perm, stimulus_j=perm)
+    for method in ("corr", "tau-a", "cosine_cov"):
+        xr.testing.assert_allclose(
+            rsa.compare(ra, rb, method=method), rsa.compare(ra, shuffled, method=method)
+        )
+
+
+def test_inner_join_and_mapping_input(stacks):
+    ra, rb = stacks
+    sub = rb.isel(stimulus_i=slice(0, 10), stimulus_j=slice(0, 10))
+    with pytest.raises(AlignmentError, match="different stimuli"):
+        rsa.compare(ra, sub)
+    inner = rsa.compare(ra, sub, join="inner")
+    direct = rsa.compare(ra.isel(stimulus_i=slice(0, 10), stimulus_j=slice(0, 10)), sub)
+    xr.testing.assert_allclose(inner, direct)
+    mapping = {"x": ra.isel(model=0), "y": ra.isel(model=1)}
+    out = rsa.compare(mapping, rb)
+    assert out.dims == ("model", "subject")
+    assert out.model.values.tolist() == ["x", "y"]
+
+
+def test_bridges_are_reexported(stacks):
+    ra, _ = stacks
+    back = rsa.from_rsatoolbox(rsa.to_rsatoolbox(ra))
+    np.testing.assert_allclose(back.values, ra.values)
+
+
+# ---------------------------------------------------------------- bad input
+def test_nan_rdm_is_rejected(stacks):
+    ra, rb = stacks
+    bad = rb.copy()
+    bad[0, 1, 2] = bad[0, 2, 1] = np.nan
+    with pytest.raises(SchemaError, match="finite"):
+        rsa.compare(ra, bad)
+
+
+def test_disjoint_stimuli_are_rejected(stacks):
+    ra, rb = stacks
+    other = rb.assign_coords(
+        stimulus_i=[f"x{i}" for i in range(N)], stimulus_j=[f"x{i}" for i in range(N)]
+    )
+    with pytest.raises(AlignmentError, match="share no stimulus"):
+        rsa.compare(ra, other)
+
+
+def test_too_few_stimuli_and_bad_method(stacks):
+    tiny = data.rdm([1.0], stimulus=["a", "b"])
+    with pytest.raises(SchemaError, match="at least 3 stimuli"):
+        rsa.compare(tiny, tiny)
+    ra, rb = stacks
+    with pytest.raises(ValueError, match="method must be one of"):
+        rsa.compare(ra, rb, method="kendall-b")
+    with pytest.raises(ValueError, match="sigma_k is only used"):
+        rsa.compare(ra, rb, method="corr", sigma_k=np.ones(N))
+    with pytest.raises(SchemaError, match="sigma_k must be"):
+        rsa.compare(ra, rb, method="cosine_cov", sigma_k=np.ones(3))
+
+
+def test_constant_rdm_scores_nan_with_warning(stacks):
+    ra, rb = stacks
+    const = data.rdm(np.ones(M), stimulus=IDS)
+    with pytest.warns(NeurorepWarning, match="constant"):
+        out = rsa.compare(const, rb, method="corr")
+    assert np.isnan(out.values).all()
+
+
+def test_not_an_rdm_is_rejected(rng):
+    resp = data.responses(rng.normal(size=(4, 3)), stimulus=list("abcd"))
+    with pytest.raises(SchemaError):
+        rsa.compare(resp, resp)

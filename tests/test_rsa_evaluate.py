@@ -1,0 +1,303 @@
+"""neurorep.rsa.evaluate: bootstrap samples, ceilings and tests equal rsatoolbox's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurorep import NeurorepWarning, SchemaError, data, rsa
+from neurorep.rsa._evaluate import _bootstrap_engine, _inference, _Models
+
+rsatoolbox = pytest.importorskip("rsatoolbox")
+pytestmark = pytest.mark.filterwarnings("ignore:Noise ceiling for tau:UserWarning")
+from rsatoolbox.inference import (  # noqa: E402
+    boot_noise_ceiling,
+    eval_bootstrap,
+    eval_bootstrap_pattern,
+    eval_bootstrap_rdm,
+)
+from rsatoolbox.model import ModelFixed, ModelWeighted  # noqa: E402
+from rsatoolbox.model.fitter import fit_regress_nn  # noqa: E402
+from rsatoolbox.rdm import RDMs  # noqa: E402
+
+N = 12
+M = N * (N - 1) // 2
+IDS = [f"c{i:02d}" for i in range(N)]
+
+
+@pytest.fixture
+def problem(rng):
+    truth = rng.random(M)
+    subjects = truth + 0.6 * rng.random((5, M))
+    models = np.stack([truth + 0.4 * rng.random(M), rng.random(M), np.round(truth * 2)])
+    return models, subjects
+
+
+def _recorded(monkeypatch, fn, *args, **kw):
+    """Run an rsatoolbox bootstrap while recording its np.random.randint draws."""
+    draws: list[np.ndarray] = []
+    orig = np.random.randint
+
+    def record(*a, **k):
+        out = orig(*a, **k)
+        draws.append(np.asarray(out))
+        return out
+
+    monkeypatch.setattr(np.random, "randint", record)
+    res = fn(*args, **kw)
+    monkeypatch.setattr(np.random, "randint", orig)
+    return res, draws
+
+
+# ---------------------------------------------------------------- reference
+@pytest.mark.parametrize("method", ["corr", "cosine", "spearman", "rho-a", "tau-a", "cosine_cov"])
+@pytest.mark.parametrize("kind", ["both", "stimulus", "subject"])
+def test_bootstrap_samples_equal_rsatoolbox(monkeypatch, problem, method, kind):
+    """Same draws -> the same per-sample model scores and noise ceilings."""
+    models, subjects = problem
+    fns = {
+        "both": eval_bootstrap,
+        "stimulus": eval_bootstrap_pattern,
+        "subject": eval_bootstrap_rdm,
+    }
+    rmodels = [ModelFixed(f"m{k}", RDMs(models[k : k + 1])) for k in range(3)]
+    res, draws = _recorded(monkeypatch, fns[kind], rmodels, RDMs(subjects), method=method, N=12)
+    if kind == "both":
+        subj, stim = np.stack(draws[0::2]), np.stack(draws[1::2])
+    elif kind == "stimulus":
+        subj, stim = None, np.stack(draws)
+    else:
+        subj, stim = np.stack(draws), None
+    mods = _Models(["m0", "m1", "m2"], fixed_rows={k: models[k] for k in range(3)})
+    paths = [False, True] if method in ("corr", "cosine", "spearman", "rho-a") else [False]
+    for vectorised in paths:
+        scores, ceil = _bootstrap_engine(
+            mods, subjects, method, N, subj, stim, vectorised=vectorised
+        )
+        np.testing.assert_allclose(scores, res.evaluations, atol=1e-12)
+        np.testing.assert_allclose(ceil.T, res.noise_ceiling, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["both", "stimulus"])
+def test_t_tests_equal_rsatoolbox_result(monkeypatch, problem, kind):
+    models, subjects = problem
+    rmodels = [ModelFixed(f"m{k}", RDMs(models[k : k + 1])) for k in range(3)]
+    fn = eval_bootstrap if kind == "both" else eval_bootstrap_pattern
+    res, draws = _recorded(monkeypatch, fn, rmodels, RDMs(subjects), method="corr", N=40)
+    subj, stim = (
+        (np.stack(draws[0::2]), np.stack(draws[1::2]))
+        if kind == "both"
+        else (None, np.stack(draws))
+    )
+    mods = _Models(["m0", "m1", "m2"], fixed_rows={k: models[k] for k in range(3)})
+    scores, ceil = _bootstrap_engine(mods, subjects, "corr", N, subj, stim)
+    n_eff = min(5, N) if kind == "both" else N
+    low, high, p0, pnc, ppair = _inference(
+        scores, ceil, scores.mean(axis=0), n_eff=n_eff, dof=n_eff - 1, test="t", ci=0.95
+    )
+    np.testing.assert_allclose(p0, res.test_zero(), atol=1e-12)
+    np.testing.assert_allclose(pnc, res.test_noise(), atol=1e-10)
+    np.testing.assert_allclose(ppair, res.test_pairwise(), atol=1e-10)
+    np.testing.assert_allclose([low, high], res.get_ci(0.95), atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["corr", "spearman", "cosine", "tau-a"])
+def test_ceiling_equals_rsatoolbox(problem, method):
+    _, subjects = problem
+    ref = boot_noise_ceiling(RDMs(subjects), method=method)
+    got = rsa.compute_ceiling(data.rdm(subjects, stimulus=IDS, dim="subject"), method=method)
+    np.testing.assert_allclose(got.values, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["corr", "cosine"])
+def test_fit_weights_equals_fit_regress_nn(problem, rng, method):
+    models, subjects = problem
+    comps = np.stack([models[0], rng.random(M), rng.random(M)])
+    ref = fit_regress_nn(ModelWeighted("w", RDMs(comps)), RDMs(subjects), method=method)
+    got = rsa.fit_weights(
+        data.rdm(comps, stimulus=IDS, dim="component"),
+        data.rdm(subjects, stimulus=IDS, dim="subject"),
+        method=method,
+    )
+    np.testing.assert_allclose(got.values, ref, atol=1e-10)
+
+
+# ------------------------------------------------------- truths, invariances
+def _rdms(values, dim, index=None):
+    return data.rdm(values, stimulus=IDS, dim=dim, index=index)
+
+
+def test_planted_model_wins_and_result_layout(problem):
+    models, subjects = problem
+    res = rsa.evaluate(
+        _rdms(models, "model", ["good", "noise", "coarse"]),
+        _rdms(subjects, "subject"),
+        n_bootstrap=200,
+        rng=0,
+    )
+    assert set(res.data_vars) >= {
+        "score",
+        "ci_low",
+        "ci_high",
+        "ceiling",
+        "pvalue",
+        "pvalue_pairwise",
+        "pvalue_ceiling",
+        "score_samples",
+    }
+    assert res.score.dims == ("model",)
+    assert res.ceiling.bound.values.tolist() == ["lower", "upper"]
+    s = res.score
+    assert float(s.sel(model="good")) > float(s.sel(model="noise"))
+    assert float(res.pvalue.sel(model="good")) < 0.01
+    assert float(res.pvalue_pairwise.sel(model="good", model_b="noise")) < 0.05
+    assert (res.ci_low <= res.score).all() and (res.score <= res.ci_high).all()
+    lo, up = res.ceiling.values
+    assert lo <= up
+    # reproducible with a seed, different with another seed
+    again = rsa.evaluate(
+        _rdms(models, "model", ["good", "noise", "coarse"]),
+        _rdms(subjects, "subject"),
+        n_bootstrap=200,
+        rng=0,
+    )
+    np.testing.assert_array_equal(again.score_samples.values, res.score_samples.values)
+
+
+def test_stimulus_order_and_percentile_test(problem):
+    models, subjects = problem
+    mods = _rdms(models, "model")
+    subj = _rdms(subjects, "subject")
+    perm = np.random.default_rng(3).permutation(N)
+    shuffled = mods.isel(stimulus_i=perm, stimulus_j=perm)
+    a = rsa.evaluate(mods, subj, bootstrap="none")
+    b = rsa.evaluate(shuffled, subj, bootstrap="none")
+    np.testing.assert_allclose(a.score.values, b.score.values, atol=1e-12)
+    res = rsa.evaluate(mods, subj, n_bootstrap=100, test="bootstrap", rng=1, bootstrap="stimulus")
+    q = np.nanquantile(res.score_samples.values, [0.025, 0.975], axis=0)
+    np.testing.assert_allclose([res.ci_low.values, res.ci_high.values], q)
+
+
+def test_weighted_model_recovers_planted_mixture(rng):
+    a, b, c = rng.random((3, M))
+    truth = 0.7 * a + 0.3 * b
+    subjects = _rdms(truth + 0.15 * rng.random((6, M)), "subject")
+    comps = data.rdm(np.stack([a, b, c]), stimulus=IDS, dim="component", index=["a", "b", "c"])
+    models = {
+        "mix": comps,
+        "a_only": data.rdm(a, stimulus=IDS),
+        "c_only": data.rdm(c, stimulus=IDS),
+    }
+    res = rsa.evaluate(
+        models, subjects, method="corr", bootstrap="subject", n_bootstrap=30, cv_folds=2, rng=0
+    )
+    assert res.model_kind.sel(model="mix") == "weighted"
+    w = res.weights.sel(model="mix")
+    assert float(w.sel(component="a")) > float(w.sel(component="b")) > float(w.sel(component="c"))
+    assert float(res.score.sel(model="mix")) > float(res.score.sel(model="a_only"))
+    assert float(res.score.sel(model="c_only")) < 0.3
+
+
+def test_data_with_several_leading_dims(problem):
+    models, subjects = problem
+    two = data.rdm(
+        np.stack([subjects, subjects[::-1]]).reshape(10, M), stimulus=IDS, dim="rdm"
+    ).values.reshape(5, 2, N, N)
+    import xarray as xr
+
+    stack = xr.DataArray(
+        two,
+        dims=("subject", "session", "stimulus_i", "stimulus_j"),
+        coords={"stimulus_i": IDS, "stimulus_j": IDS},
+    )
+    with pytest.raises(SchemaError, match="several leading dims"):
+        rsa.evaluate(_rdms(models, "model"), stack, bootstrap="none")
+    res = rsa.evaluate(_rdms(models, "model"), stack, dim="subject", bootstrap="none")
+    assert res.attrs["n_subjects"] == 5
+
+
+# ---------------------------------------------------------------- bad input
+def test_too_few_subjects_to_bootstrap(problem):
+    models, subjects = problem
+    with pytest.raises(SchemaError, match="at least 3 subjects"):
+        rsa.evaluate(_rdms(models, "model"), _rdms(subjects[:2], "subject"), bootstrap="subject")
+    single = data.rdm(subjects[0], stimulus=IDS)
+    with pytest.raises(SchemaError, match="at least 3 subjects"):
+        rsa.evaluate(_rdms(models, "model"), single, bootstrap="both")
+    res = rsa.evaluate(_rdms(models, "model"), single, bootstrap="stimulus", n_bootstrap=20, rng=0)
+    assert np.isnan(res.ceiling.values).all() and np.isfinite(res.score.values).all()
+
+
+def test_bad_options(problem):
+    models, subjects = problem
+    mods, subj = _rdms(models, "model"), _rdms(subjects, "subject")
+    with pytest.raises(ValueError, match="bootstrap must be one of"):
+        rsa.evaluate(mods, subj, bootstrap="rdm")
+    with pytest.raises(ValueError, match="n_bootstrap must be"):
+        rsa.evaluate(mods, subj, n_bootstrap=1)
+    comps = data.rdm(models, stimulus=IDS, dim="component")
+    with pytest.raises(ValueError, match="weighted models"):
+        rsa.evaluate({"w": comps}, subj, method="spearman")
+    with pytest.warns(NeurorepWarning, match="optimistically biased"):
+        rsa.evaluate({"w": comps}, subj, cv_folds=1, bootstrap="none")
+    with pytest.raises(ValueError, match="cv_folds"):
+        rsa.evaluate({"w": comps}, subj, cv_folds=5)
+
+
+def test_mismatched_stimuli_are_rejected(problem):
+    from neurorep import AlignmentError
+
+    models, subjects = problem
+    other = data.rdm(subjects, stimulus=[f"z{i}" for i in range(N)], dim="subject")
+    with pytest.raises(AlignmentError):
+        rsa.evaluate(_rdms(models, "model"), other)
+
+
+# ---------------------------------------------------------------- real data
+def test_kriegeskorte_categories_explain_human_it(data_home):
+    from neurorep import datasets
+
+    mem = data.members(datasets.load("kriegeskorte2008_92img", data_home=data_home))
+    models = rsa.stack_rdms({k.split("/")[1]: v for k, v in mem.items() if k.startswith("models/")})
+    hit = mem["human_IT"].mean("session")
+    res = rsa.evaluate(models, hit, method="corr", bootstrap="both", n_bootstrap=100, rng=0)
+    best = str(res.model.values[int(np.argmax(res.score.values))])
+    assert best == "animacy"
+    assert float(res.pvalue.sel(model="animacy")) < 0.05
+    lo, up = res.ceiling.values
+    assert 0 < lo < up < 1
+
+
+# ------------------------------------------- neurorep.stats._bootstrap helpers
+def test_bootstrap_helpers():
+    from neurorep.stats._bootstrap import (
+        as_generator,
+        bootstrap_indices,
+        bootstrap_pvalue,
+        counts_from_indices,
+        percentile_ci,
+    )
+
+    idx = bootstrap_indices(7, 50, rng=3)
+    assert idx.shape == (50, 7) and idx.min() >= 0 and idx.max() < 7
+    assert (np.diff(idx, axis=1) >= 0).all()  # sorted rows: duplicates adjacent
+    np.testing.assert_array_equal(idx, bootstrap_indices(7, 50, rng=3))
+    counts = counts_from_indices(idx, 7)
+    assert (counts.sum(axis=1) == 7).all()
+    np.testing.assert_array_equal(counts[4], np.bincount(idx[4], minlength=7))
+    x = np.random.default_rng(0).normal(size=(400, 3))
+    x[5, 1] = np.nan
+    low, high = percentile_ci(x, ci=0.9)
+    np.testing.assert_allclose(low, np.nanquantile(x, 0.05, axis=0))
+    np.testing.assert_allclose(high, np.nanquantile(x, 0.95, axis=0))
+    assert float(bootstrap_pvalue(np.full(99, 2.0))) == pytest.approx(0.01)
+    assert float(bootstrap_pvalue(np.full(99, -2.0))) == pytest.approx(1.0)
+    assert float(bootstrap_pvalue(np.r_[np.ones(50), -np.ones(50)], alternative="two-sided")) <= 1
+    with pytest.raises(TypeError, match="rng must be"):
+        as_generator("seed")
+    with pytest.raises(ValueError, match="ci must lie"):
+        percentile_ci(x, ci=95)
+    with pytest.raises(ValueError, match=r"indices must lie in \[0, 3\)"):
+        counts_from_indices(np.array([[0, 5]]), 3)
+    with pytest.raises(ValueError, match="alternative must be"):
+        bootstrap_pvalue(x, alternative="bigger")
