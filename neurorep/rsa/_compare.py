@@ -24,6 +24,7 @@ Methods (rsatoolbox names):
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -75,9 +76,15 @@ def _one_blas_thread() -> Any:
     call; for small products (and on busy or oversubscribed cores, e.g. inside
     dask worker threads) that costs far more than the arithmetic.
     """
-    from threadpoolctl import threadpool_limits
+    return _controller().limit(limits=1, user_api="blas")
 
-    return threadpool_limits(1, user_api="blas")
+
+@functools.cache
+def _controller() -> Any:
+    """One threadpoolctl controller per process: scanning the loaded libraries costs ~5 ms."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 _SMALL_GEMM = 2e8  # multiply-adds below which one BLAS thread is used
