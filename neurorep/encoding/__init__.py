@@ -1,0 +1,50 @@
+"""Encoding models: ridge with a per-unit alpha, banded ridge, FIR delays, CV scores.
+
+Entry points
+------------
+- :func:`fit_ridge` / :class:`RidgeEncoder` -- ridge with a cross-validated
+  alpha per unit; one decomposition per fold serves every alpha and unit
+  (primal ``eigh``/``svd`` or dual ``kernel`` form, see :data:`SOLVERS`).
+- :func:`cross_validate_ridge` -- nested CV: unbiased held-out predictions
+  and scores with permutation p-values (FDR) and bootstrap CIs.
+- :func:`fit_banded_ridge` -- one penalty per feature space; split scores
+  that add up to the joint score.
+- :func:`predict_ridge`, :func:`score_prediction` -- predict and score.
+- :func:`make_delays`, :func:`zscore_runs`, :func:`make_regressors` -- time
+  series designs (FIR), z-scoring within runs, condition regressors.
+
+Dask-backed responses are processed one unit chunk per task, so they need
+not fit in memory and run unchanged on a ``dask.distributed`` cluster.
+"""
+
+from neurorep.encoding._banded import default_space_weights, fit_banded_ridge
+from neurorep.encoding._cv import make_splits
+from neurorep.encoding._estimator import RidgeEncoder
+from neurorep.encoding._ridge import (
+    DEFAULT_ALPHAS,
+    SCORINGS,
+    cross_validate_ridge,
+    fit_ridge,
+    predict_ridge,
+)
+from neurorep.encoding._scoring import METRICS, score_prediction
+from neurorep.encoding._solvers import SOLVERS
+from neurorep.encoding._timeseries import make_delays, make_regressors, zscore_runs
+
+__all__ = [
+    "DEFAULT_ALPHAS",
+    "METRICS",
+    "SCORINGS",
+    "SOLVERS",
+    "RidgeEncoder",
+    "cross_validate_ridge",
+    "default_space_weights",
+    "fit_banded_ridge",
+    "fit_ridge",
+    "make_delays",
+    "make_regressors",
+    "make_splits",
+    "predict_ridge",
+    "score_prediction",
+    "zscore_runs",
+]

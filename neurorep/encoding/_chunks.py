@@ -1,0 +1,112 @@
+"""Run a unit-chunk kernel over numpy (in a loop) or dask (one task per chunk) responses.
+
+The kernels take a ``(sample, unit_chunk)`` numpy block and return a dict of
+arrays whose last axis runs over the chunk's units. In-memory responses are
+split into chunks that run on a thread pool with one BLAS thread each (as
+many threads as BLAS was allowed): every part of the kernel then runs in
+parallel, not only the large products, and small products do not pay for
+BLAS thread synchronisation (which stalls badly on a busy machine). With dask-backed
+responses every chunk becomes one task (the stimulus axis is one chunk; the
+unit chunks are the user's), the decomposition plan is a single shared graph
+node, and the outputs are concatenated lazily -- so the same code runs in a
+thread pool, a ``LocalCluster`` or a remote ``dask.distributed`` cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from neurorep._errors import SchemaError
+
+#: Units per chunk for in-memory responses when the caller does not choose.
+DEFAULT_CHUNK_ELEMENTS = 4_000_000
+
+
+def default_chunk_units(n_samples: int, n_units: int) -> int:
+    """About 4 M response values per chunk (16 MB float32), between 256 and 4096 units."""
+    return int(min(n_units, max(256, min(4096, DEFAULT_CHUNK_ELEMENTS // max(n_samples, 1)))))
+
+
+def blas_threads() -> int:
+    """The number of threads BLAS may use now (respects ``threadpoolctl`` limits)."""
+    from threadpoolctl import threadpool_info
+
+    counts = [int(i.get("num_threads") or 1) for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(1, min(counts)) if counts else 1
+
+
+def check_block(Y: np.ndarray, sample_dim: str) -> np.ndarray:
+    """Finite numeric check of one chunk (lazy inputs are only checked here)."""
+    Y = np.asarray(Y)
+    if Y.dtype.kind == "f" and not np.isfinite(Y).all():
+        rows = np.flatnonzero(~np.isfinite(Y).all(1))
+        raise SchemaError(
+            f"responses: values must be finite; got NaN/inf in {len(rows)} {sample_dim} row(s), "
+            f"e.g. rows {rows[:5].tolist()}. Drop them (obj.dropna('{sample_dim}', how='any')) "
+            f"or impute them before fitting."
+        )
+    return Y
+
+
+def map_units(
+    Y: Any,
+    kernel: Callable[..., dict[str, np.ndarray]],
+    spec: Mapping[str, tuple[tuple[int, ...], Any]],
+    *,
+    chunk_units: int | None,
+    compute: bool,
+    shared: Any,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Apply ``kernel(block, shared, **kwargs)`` to unit chunks and concatenate along units.
+
+    Parameters
+    ----------
+    Y : ndarray or dask array (sample, unit)
+    spec : mapping name -> (leading shape, dtype)
+        The arrays each kernel call returns; their last axis is the chunk's units.
+    shared : object
+        Large read-only input (the decomposition plan), one graph node under dask.
+    compute : bool
+        With dask input, compute the outputs (one pass) or return dask arrays.
+    """
+    n, m = Y.shape
+    if isinstance(Y, np.ndarray):
+        workers = blas_threads()
+        size = chunk_units or default_chunk_units(n, m)
+        if chunk_units is None and workers > 1 and m >= 128:
+            size = min(size, -(-m // workers))  # at least one chunk per thread
+        starts = list(range(0, m, size))
+        if workers == 1 or len(starts) == 1:
+            parts = [kernel(Y[:, s : s + size], shared, **kwargs) for s in starts]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(
+                max_workers=min(workers, len(starts))
+            ) as pool:
+                parts = list(pool.map(lambda s: kernel(Y[:, s : s + size], shared, **kwargs),
+                                      starts))
+        return {k: np.concatenate([p[k] for p in parts], axis=-1) for k in spec}
+    import dask
+    import dask.array as da
+
+    Yd = Y.rechunk({0: -1, 1: chunk_units}) if chunk_units else Y.rechunk({0: -1})
+    shared_d = dask.delayed(shared, pure=True, traverse=False)
+    fn = dask.delayed(kernel, pure=True)
+    widths = Yd.chunks[1]
+    blocks = Yd.to_delayed().ravel()
+    outs: dict[str, list[Any]] = {k: [] for k in spec}
+    for blk, w in zip(blocks, widths, strict=True):
+        res = fn(blk, shared_d, **kwargs)
+        for k, (lead, dtype) in spec.items():
+            outs[k].append(da.from_delayed(res[k], shape=(*lead, w), dtype=dtype))
+    arrays = {k: da.concatenate(v, axis=-1) for k, v in outs.items()}
+    if compute:
+        (arrays,) = dask.compute(arrays)
+    return arrays

@@ -1,0 +1,260 @@
+"""Boundary checks: features and responses in, aligned numpy/dask arrays out."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neurorep._errors import AlignmentError, NeurorepWarning, SchemaError
+from neurorep.data import LAYER_VAR, align, members
+
+SAMPLE_DIMS = ("stimulus", "time")
+
+
+@dataclass
+class Prepared:
+    """Aligned inputs: ``X`` (sample, feature) float64 numpy, ``Y`` (sample, unit) numpy or dask."""
+
+    X: np.ndarray
+    Y: Any
+    sample_dim: str
+    sample_coords: dict[str, Any]
+    feature_ids: np.ndarray
+    unit_ids: np.ndarray
+    unit_coords: dict[str, Any]
+    attrs: dict[str, Any]
+    groups: np.ndarray | None
+    feature_dim: str = "feature"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lazy(self) -> bool:
+        return not isinstance(self.Y, np.ndarray)
+
+
+def as_feature_array(features: Any, *, name: str = "features") -> xr.DataArray | np.ndarray:
+    """A single feature space: DataArray (sample, feature), a one-layer DataTree, or an array."""
+    if isinstance(features, xr.DataTree):
+        if LAYER_VAR in features.ds.data_vars:
+            return features.ds[LAYER_VAR]
+        mem = members(features)
+        if len(mem) != 1:
+            raise SchemaError(
+                f"{name}: got a DataTree with {len(mem)} layers {list(mem)[:6]}; fit_ridge takes "
+                f"one feature space. Pass one layer, e.g. tree[{next(iter(mem), 'layer')!r}], or "
+                f"use fit_banded_ridge for several spaces."
+            )
+        return next(iter(mem.values()))
+    if isinstance(features, xr.Dataset):
+        vars_ = list(features.data_vars)
+        if len(vars_) != 1:
+            raise SchemaError(f"{name}: a Dataset must hold one variable; got {vars_}.")
+        return features[vars_[0]]
+    if isinstance(features, xr.DataArray):
+        return features
+    arr = np.asarray(features)
+    if arr.dtype == object:
+        raise SchemaError(f"{name}: expected a numeric 2-D array or DataArray; got dtype object.")
+    return arr
+
+
+def _check_2d(da: Any, name: str, *, second: str | None = None) -> None:
+    if da.ndim != 2:
+        extra = ""
+        if isinstance(da, xr.DataArray) and "repetition" in da.dims:
+            extra = " Average repeated presentations first: obj.mean('repetition')."
+        raise SchemaError(
+            f"{name} must be 2-D (stimulus or time, {second or 'unit'}); got "
+            f"{da.ndim}-D with shape {da.shape}{' and dims ' + str(da.dims) if isinstance(da, xr.DataArray) else ''}.{extra}"
+        )
+    if 0 in da.shape:
+        raise SchemaError(f"{name} is empty (shape {da.shape}); nothing to fit.")
+    if isinstance(da, xr.DataArray) and da.dims[0] not in SAMPLE_DIMS:
+        raise SchemaError(
+            f"{name} must have 'stimulus' or 'time' as its first dim; got dims {da.dims}. "
+            f"Transpose or rename, e.g. obj.rename({{{da.dims[0]!r}: 'stimulus'}})."
+        )
+
+
+def _finite_numpy(arr: np.ndarray, name: str, dim0: str) -> np.ndarray:
+    if arr.dtype.kind not in "fiub":
+        raise SchemaError(f"{name}: values must be numeric; got dtype {arr.dtype}.")
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            rows = np.flatnonzero(bad.any(1))
+            raise SchemaError(
+                f"{name}: values must be finite; got NaN/inf in {len(rows)} {dim0} row(s), e.g. "
+                f"rows {rows[:5].tolist()}. Drop them (obj.dropna('{dim0}', how='any')) or impute "
+                f"them before fitting."
+            )
+    return arr
+
+
+def is_lazy(data: Any) -> bool:
+    return not isinstance(data, np.ndarray) and hasattr(data, "chunks") and hasattr(data, "compute")
+
+
+def prepare(
+    features: Any,
+    responses: Any,
+    *,
+    groups: Any = None,
+    feature_name: str = "features",
+) -> Prepared:
+    """Validate and align one feature space with responses (by stimulus id or time index)."""
+    Xa = as_feature_array(features, name=feature_name)
+    if isinstance(responses, xr.DataTree | Mapping):
+        mem = members(responses)
+        if len(mem) != 1:
+            raise SchemaError(
+                f"responses: got a set of {len(mem)} members {list(mem)[:6]}; pass one responses "
+                f"DataArray (e.g. tree['IT'])."
+            )
+        responses = next(iter(mem.values()))
+    if not isinstance(responses, xr.DataArray):
+        arr = responses if is_lazy(responses) else np.asarray(responses)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        responses = xr.DataArray(arr, dims=("stimulus" if not isinstance(Xa, xr.DataArray)
+                                            or Xa.dims[0] == "stimulus" else "time", "unit"))
+    Ya = responses
+    _check_2d(Xa, feature_name, second="feature")
+    _check_2d(Ya, "responses")
+    if isinstance(Xa, xr.DataArray):
+        sample_dim = str(Xa.dims[0])
+        if Ya.dims[0] != sample_dim:
+            raise SchemaError(
+                f"{feature_name} run along {sample_dim!r} but responses along {Ya.dims[0]!r}; "
+                f"both must share the sample dim (stimulus ids or time points)."
+            )
+        if sample_dim == "stimulus":
+            for obj, label in ((Xa, feature_name), (Ya, "responses")):
+                if "stimulus" not in obj.coords:
+                    obj_ids = np.array([f"stim{i:04d}" for i in range(obj.shape[0])])
+                    if label == "responses":
+                        Ya = Ya.assign_coords(stimulus=obj_ids)
+                    else:
+                        Xa = Xa.assign_coords(stimulus=obj_ids)
+            Xa, Ya = align(Xa, Ya, join="exact", names=(feature_name, "responses"))
+        else:
+            if Xa.shape[0] != Ya.shape[0]:
+                raise AlignmentError(
+                    f"{feature_name} and responses have {Xa.shape[0]} and {Ya.shape[0]} time "
+                    f"points; a time series must have the same length on both sides."
+                )
+            for c in ("time", "run"):
+                if c in Xa.coords and c in Ya.coords and not np.array_equal(
+                    np.asarray(Xa[c].values), np.asarray(Ya[c].values)
+                ):
+                    raise AlignmentError(
+                        f"{feature_name} and responses have different {c!r} coordinates; "
+                        f"build the features from the same time axis as the responses."
+                    )
+        X_np = np.asarray(Xa.values)
+        feature_dim = str(Xa.dims[1])
+        feature_ids = (
+            np.asarray(Xa[feature_dim].values) if feature_dim in Xa.coords
+            else np.array([f"f{i}" for i in range(Xa.shape[1])])
+        )
+    else:
+        sample_dim = str(Ya.dims[0])
+        X_np = Xa
+        feature_dim = "feature"
+        feature_ids = np.array([f"f{i}" for i in range(Xa.shape[1])])
+        if X_np.shape[0] != Ya.shape[0]:
+            raise AlignmentError(
+                f"{feature_name} have {X_np.shape[0]} rows but responses have {Ya.shape[0]}; "
+                f"plain arrays are matched by position and need the same number of rows."
+            )
+    X = _finite_numpy(np.asarray(X_np), feature_name, sample_dim).astype(np.float64)
+    if X.shape[0] > 1 and not np.ptp(X, axis=0).any():
+        warnings.warn(
+            f"{feature_name} are constant over the {sample_dim} dim; the model can only predict "
+            f"the training mean (scores <= 0). Check that the right features were passed.",
+            NeurorepWarning,
+            stacklevel=3,
+        )
+    data = Ya.data
+    if is_lazy(data):
+        Y = data
+        if Y.dtype.kind not in "fiub":
+            raise SchemaError(f"responses: values must be numeric; got dtype {Y.dtype}.")
+    else:
+        Y = _finite_numpy(np.asarray(data), "responses", sample_dim)
+    n = X.shape[0]
+    g = None
+    if groups is not None:
+        if isinstance(groups, str):
+            if groups in Ya.coords and Ya[groups].dims == (sample_dim,):
+                g = np.asarray(Ya[groups].values)
+            elif isinstance(Xa, xr.DataArray) and groups in Xa.coords and Xa[groups].dims == (sample_dim,):
+                g = np.asarray(Xa[groups].values)
+            else:
+                raise SchemaError(
+                    f"groups={groups!r} is not a coordinate along {sample_dim!r} of the responses "
+                    f"or features; pass a coordinate name (e.g. 'run') or one label per sample."
+                )
+        else:
+            g = np.asarray(groups)
+            if g.shape != (n,):
+                raise ValueError(f"groups must have one label per sample ({n}); got shape {g.shape}.")
+    elif sample_dim == "time" and "run" in Ya.coords:
+        g = np.asarray(Ya["run"].values)
+    sample_coords = {
+        str(k): (sample_dim, np.asarray(v.values))
+        for k, v in Ya.coords.items()
+        if v.dims == (sample_dim,)
+    }
+    if sample_dim not in sample_coords:
+        sample_coords[sample_dim] = (sample_dim, np.arange(n) if sample_dim == "time"
+                                     else np.array([f"stim{i:04d}" for i in range(n)]))
+    unit_coords = {
+        str(k): ("unit", np.asarray(v.values)) for k, v in Ya.coords.items() if v.dims == ("unit",)
+    }
+    unit_ids = (
+        np.asarray(Ya["unit"].values) if "unit" in Ya.coords
+        else np.array([f"unit{i}" for i in range(Ya.shape[1])])
+    )
+    unit_coords["unit"] = ("unit", unit_ids)
+    attrs = {k: v for k, v in Ya.attrs.items() if k in ("affine", "volume_shape", "tr")}
+    return Prepared(X, Y, sample_dim, sample_coords, np.asarray(feature_ids), unit_ids,
+                    unit_coords, attrs, g, feature_dim=feature_dim)
+
+
+def check_alphas(alphas: Any) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(alphas, dtype=np.float64))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"alphas must be a non-empty 1-D sequence of positive numbers; got {alphas!r}.")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(
+            f"alphas must be positive and finite; got {arr[(~np.isfinite(arr)) | (arr <= 0)][:5].tolist()}. "
+            f"Use e.g. np.logspace(-2, 6, 9)."
+        )
+    if np.unique(arr).size != arr.size:
+        raise ValueError("alphas must not repeat values.")
+    return np.sort(arr)
+
+
+def check_dtype(dtype: Any) -> np.dtype:
+    if dtype in ("float32", np.float32):
+        return np.dtype(np.float32)
+    if dtype in ("float64", np.float64, float):
+        return np.dtype(np.float64)
+    raise ValueError(f"dtype must be one of ['float32', 'float64']; got {dtype!r}.")
+
+
+def warn_constant(n_constant: int, n_units: int) -> None:
+    if n_constant:
+        warnings.warn(
+            f"{n_constant} of {n_units} response unit(s) are constant (no variance); their "
+            f"scores are NaN and their weights 0. Drop them with "
+            f"responses.where(responses.std('stimulus') > 0, drop=True) to silence this.",
+            NeurorepWarning,
+            stacklevel=3,
+        )

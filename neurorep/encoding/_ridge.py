@@ -1,0 +1,501 @@
+"""Ridge regression with a per-unit alpha chosen by cross-validation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+
+from neurorep import __version__
+from neurorep._errors import SchemaError, check_option
+from neurorep.encoding._chunks import check_block, map_units
+from neurorep.encoding._cv import make_splits
+from neurorep.encoding._inputs import (
+    Prepared,
+    as_feature_array,
+    check_alphas,
+    check_dtype,
+    is_lazy,
+    prepare,
+    warn_constant,
+)
+from neurorep.encoding._solvers import (
+    SOLVERS,
+    _Plan,
+    build_plan,
+    center_chunk,
+    cv_scores_chunk,
+    full_projection,
+    weights_from_projection,
+)
+
+__all__ = ["SCORINGS", "cross_validate_ridge", "fit_ridge", "predict_ridge"]
+
+#: Held-out scores that can choose alpha: R^2 and Pearson r (both are always reported).
+SCORINGS = ("r2", "r")
+DEFAULT_ALPHAS = np.logspace(-2, 6, 9)
+Solver = Literal["auto", "eigh", "svd", "kernel"]
+
+
+def _check_common(alphas: Any, dtype: Any, solver: str, scoring: str) -> tuple[np.ndarray, np.dtype]:
+    check_option("solver", solver, ("auto", *SOLVERS))
+    check_option("scoring", scoring, SCORINGS)
+    return check_alphas(alphas), check_dtype(dtype)
+
+
+def _select(cv_r2: np.ndarray, cv_r: np.ndarray, scoring: str) -> np.ndarray:
+    """Per-unit index of the best alpha (first of ties); -1 where every score is NaN."""
+    sel = cv_r2 if scoring == "r2" else cv_r
+    filled = np.where(np.isnan(sel), -np.inf, sel)
+    best = np.argmax(filled, axis=0)
+    best[np.all(np.isnan(sel), axis=0)] = -1
+    return best
+
+
+def _fit_block(
+    Y: np.ndarray, plan: _Plan, *, scoring: str, return_weights: bool, sample_dim: str = "stimulus"
+) -> dict[str, np.ndarray]:
+    """The per-chunk kernel of :func:`fit_ridge` (numpy in, numpy out)."""
+    Y = check_block(Y, sample_dim)
+    constant = np.ptp(Y, axis=0) == 0
+    Yc, y_mean = center_chunk(Y, plan.dtype)
+    if constant.any():
+        Yc[:, constant] = 0
+    XtY = plan.X.T @ Yc if plan.mode == "gram" else None
+    cv_r2, cv_r = cv_scores_chunk(plan, Yc, XtY=XtY)
+    best = _select(cv_r2, cv_r, scoring)
+    out = {"cv_r2": cv_r2, "cv_r": cv_r, "best": best, "constant": constant}
+    if return_weights:
+        B = full_projection(plan, Yc, XtY)
+        W = weights_from_projection(plan.full, B, plan.alphas, best)
+        out["intercept"] = y_mean - plan.x_mean @ W.astype(np.float64)
+        if plan.scale is not None:
+            W *= plan.scale[:, None].astype(W.dtype)
+        out["weights"] = W
+    return out
+
+
+def _fit_spec(plan: _Plan, return_weights: bool) -> dict[str, tuple[tuple[int, ...], Any]]:
+    n_alpha = len(plan.alphas)
+    spec: dict[str, tuple[tuple[int, ...], Any]] = {
+        "cv_r2": ((n_alpha,), np.float64),
+        "cv_r": ((n_alpha,), np.float64),
+        "best": ((), np.intp),
+        "constant": ((), bool),
+    }
+    if return_weights:
+        spec["intercept"] = ((), np.float64)
+        spec["weights"] = ((plan.X.shape[1],), plan.dtype)
+    return spec
+
+
+def fit_arrays(
+    X: np.ndarray,
+    Y: Any,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    alphas: np.ndarray,
+    solver: str,
+    dtype: np.dtype,
+    scoring: str,
+    chunk_units: int | None,
+    return_weights: bool,
+    compute: bool,
+    sample_dim: str = "stimulus",
+) -> tuple[dict[str, Any], _Plan]:
+    """Array-level core shared by :func:`fit_ridge` and :class:`RidgeEncoder`."""
+    plan = build_plan(X, splits, alphas=alphas, solver=solver, dtype=dtype)
+    out = map_units(
+        Y,
+        _fit_block,
+        _fit_spec(plan, return_weights),
+        chunk_units=chunk_units,
+        compute=compute,
+        shared=plan,
+        scoring=scoring,
+        return_weights=return_weights,
+        sample_dim=sample_dim,
+    )
+    return out, plan
+
+
+def _alpha_of(best: Any, alphas: np.ndarray) -> Any:
+    grid = np.concatenate([alphas, [np.nan]])
+    if isinstance(best, np.ndarray):
+        return grid[best]  # -1 -> nan
+    return best.map_blocks(lambda b: grid[b], dtype=np.float64)
+
+
+def _take_best(cv: Any, best: Any) -> Any:
+    def pick(c: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = c[np.where(b < 0, 0, b), np.arange(c.shape[1])]
+        return np.where(b < 0, np.nan, out)
+
+    if isinstance(cv, np.ndarray):
+        return pick(cv, best)
+    import dask.array as da
+
+    return da.map_blocks(pick, cv, best, drop_axis=0, dtype=np.float64)
+
+
+def _describe_cv(cv: Any) -> str:
+    if isinstance(cv, int | str):
+        return str(cv)
+    return type(cv).__name__
+
+
+def fit_ridge(
+    features: Any,
+    responses: Any,
+    *,
+    alphas: Iterable[float] | np.ndarray = DEFAULT_ALPHAS,
+    cv: Any = 5,
+    groups: Any = None,
+    scoring: Literal["r2", "r"] = "r2",
+    dtype: Literal["float32", "float64"] = "float32",
+    solver: Solver = "auto",
+    chunk_units: int | None = None,
+    return_weights: bool = True,
+    compute: bool = True,
+) -> xr.Dataset:
+    """Ridge regression of every unit on the features with its own cross-validated alpha.
+
+    For each training fold the features are decomposed once (``solver``); the
+    held-out R^2 and Pearson r of *every* alpha for *every* unit then follow
+    from matrix products with inner dimension ``rank(X_train)``. Each unit
+    keeps the alpha with the best mean held-out ``scoring`` and is refit on all
+    samples with it.
+
+    Parameters
+    ----------
+    features : DataArray (stimulus, feature) or (time, feature), one-layer DataTree, or array
+        One feature space, e.g. a layer ``members(acts)["layer3"]`` (its
+        ``unit`` dim is read as features). Aligned with ``responses`` by
+        stimulus id (time series: by position, same length and ``run``).
+    responses : DataArray (stimulus, unit) or (time, unit), numpy or dask-backed
+        Dask-backed responses are processed one unit chunk per task (the
+        stimulus axis is one chunk), so they never need to fit in memory.
+    alphas : sequence of float
+        Positive regularisation strengths to try (sorted internally).
+    cv : int, "leave-one-group-out", splitter, or iterable of (train, test)
+        Folds for choosing alpha. An int gives contiguous folds, or folds of
+        whole groups when ``groups`` is set. Explicit indices refer to the
+        samples in the features' order.
+    groups : str or array (sample,), optional
+        Group per sample (``"run"``: the coordinate of that name). Time series
+        with a ``run`` coordinate are grouped by run by default, so no run is
+        ever split between training and test.
+    scoring : {"r2", "r"}
+        Held-out score that chooses alpha (both are reported).
+    dtype : {"float32", "float64"}
+        Working precision of the large products (decompositions are float64).
+    solver : {"auto", "eigh", "svd", "kernel"}
+        See :data:`neurorep.encoding.SOLVERS`; ``"auto"`` takes the primal
+        ``"eigh"`` when ``n_train >= n_features``, else the dual ``"kernel"``.
+    chunk_units : int, optional
+        Units per chunk for in-memory responses (default about 4 M values per
+        chunk); with dask input, rechunks the unit axis (default: keep).
+    return_weights : bool
+        Refit on all samples and return ``weights`` and ``intercept``.
+    compute : bool
+        With dask input, compute the result (default) or return it lazily.
+
+    Returns
+    -------
+    Dataset
+        ``alpha`` (unit), ``score`` (unit; the mean held-out ``scoring`` at the
+        chosen alpha -- slightly optimistic, since alpha was chosen on the same
+        folds: use :func:`cross_validate_ridge` for an unbiased score), ``r``
+        and ``r2`` (unit), ``cv_r`` and ``cv_r2`` (alphas, unit), ``weights``
+        (feature, unit), ``intercept`` (unit). Constant units get NaN scores,
+        NaN alpha and zero weights (one :class:`neurorep.NeurorepWarning`).
+
+    Raises
+    ------
+    SchemaError
+        Wrong dims, NaN/inf values, empty inputs.
+    AlignmentError
+        Features and responses with different stimulus ids.
+    ValueError
+        Non-positive alphas, fewer samples (or groups) than folds, a bad option.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import data
+    >>> from neurorep.encoding import fit_ridge
+    >>> rng = np.random.default_rng(0)
+    >>> X = data.responses(rng.normal(size=(60, 5)))
+    >>> Y = data.responses(X.values @ rng.normal(size=(5, 3)) + rng.normal(size=(60, 3)))
+    >>> res = fit_ridge(X, Y, alphas=[0.1, 1, 10], cv=3)
+    >>> res["score"].dims, res["weights"].shape
+    (('unit',), (5, 3))
+    """
+    alphas_arr, dt = _check_common(alphas, dtype, solver, scoring)
+    prep = prepare(features, responses, groups=groups)
+    splits = make_splits(prep.X.shape[0], cv, groups=prep.groups)
+    out, plan = fit_arrays(
+        prep.X, prep.Y, splits, alphas=alphas_arr, solver=solver, dtype=dt, scoring=scoring,
+        chunk_units=chunk_units, return_weights=return_weights, compute=compute,
+        sample_dim=prep.sample_dim,
+    )
+    if isinstance(out["constant"], np.ndarray):
+        warn_constant(int(out["constant"].sum()), out["constant"].size)
+    params = {
+        "alphas": alphas_arr.tolist(), "cv": _describe_cv(cv), "n_folds": len(splits),
+        "scoring": scoring, "dtype": str(dt), "solver": plan.solver,
+        "grouped": int(prep.groups is not None),
+    }
+    return _result_dataset(prep, out, plan, params, return_weights, kind="fit_ridge")
+
+
+def _result_dataset(
+    prep: Prepared, out: dict[str, Any], plan: _Plan, params: dict[str, Any],
+    return_weights: bool, *, kind: str,
+) -> xr.Dataset:
+    alphas = plan.alphas
+    best = out["best"]
+    scoring = params["scoring"]
+    r2 = _take_best(out["cv_r2"], best)
+    r = _take_best(out["cv_r"], best)
+    data_vars: dict[str, Any] = {
+        "alpha": ("unit", _alpha_of(best, alphas)),
+        "score": ("unit", r2 if scoring == "r2" else r),
+        "r": ("unit", r),
+        "r2": ("unit", r2),
+        "cv_r": (("alphas", "unit"), out["cv_r"]),
+        "cv_r2": (("alphas", "unit"), out["cv_r2"]),
+    }
+    coords: dict[str, Any] = {**prep.unit_coords, "alphas": ("alphas", alphas)}
+    if return_weights:
+        data_vars["weights"] = (("feature", "unit"), out["weights"])
+        data_vars["intercept"] = ("unit", out["intercept"])
+        coords["feature"] = ("feature", prep.feature_ids)
+    ds = xr.Dataset(data_vars, coords=coords)
+    ds["score"].attrs = {"metric": scoring, "description": "mean held-out score at the chosen alpha"}
+    ds["alpha"].attrs = {"description": "cross-validated ridge penalty per unit"}
+    ds.attrs = {
+        "analysis": kind,
+        "neurorep_version": __version__,
+        "sample_dim": prep.sample_dim,
+        "n_samples": int(prep.X.shape[0]),
+        **params,
+        **prep.attrs,
+    }
+    return ds
+
+
+def predict_ridge(result: xr.Dataset, features: Any) -> xr.DataArray:
+    """Predict responses from new features with a :func:`fit_ridge` result.
+
+    Parameters
+    ----------
+    result : Dataset
+        With ``weights`` (feature, unit) and ``intercept`` (unit).
+    features : DataArray (stimulus or time, feature) or array
+        Features named like ``result.feature`` (matched by id when a DataArray
+        carries feature ids, else by position).
+
+    Returns
+    -------
+    DataArray (stimulus or time, unit)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.encoding import fit_ridge, predict_ridge
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.normal(size=(40, 3)), rng.normal(size=(40, 2))
+    >>> predict_ridge(fit_ridge(X, Y, cv=2), X[:5]).shape
+    (5, 2)
+    """
+    if "weights" not in result or "intercept" not in result:
+        raise SchemaError(
+            "predict_ridge: result has no 'weights'/'intercept'; fit with return_weights=True."
+        )
+    Xa = as_feature_array(features)
+    W = result["weights"]
+    if isinstance(Xa, xr.DataArray):
+        if Xa.ndim != 2:
+            raise SchemaError(f"predict_ridge: features must be 2-D; got dims {Xa.dims}.")
+        sample_dim, fdim = str(Xa.dims[0]), str(Xa.dims[1])
+        if fdim in Xa.coords and "feature" in W.coords:
+            ids = np.asarray(Xa[fdim].values)
+            wanted = np.asarray(W["feature"].values)
+            if set(ids.tolist()) != set(wanted.tolist()):
+                missing = [f for f in wanted.tolist() if f not in set(ids.tolist())][:5]
+                raise SchemaError(
+                    f"predict_ridge: features lack {len(wanted) - len(set(ids) & set(wanted))} "
+                    f"of the fitted features, e.g. {missing}; pass the same feature space."
+                )
+            Xa = Xa.sel({fdim: wanted})
+        X = np.asarray(Xa.values, dtype=np.float64)
+        sample_coords = {k: v for k, v in Xa.coords.items() if v.dims == (sample_dim,)}
+    else:
+        X = np.asarray(Xa, dtype=np.float64)
+        if X.ndim != 2:
+            raise SchemaError(f"predict_ridge: features must be 2-D; got shape {X.shape}.")
+        sample_dim = str(result.attrs.get("sample_dim", "stimulus"))
+        sample_coords = {}
+    if X.shape[1] != W.shape[0]:
+        raise SchemaError(
+            f"predict_ridge: features have {X.shape[1]} columns; the model was fit on {W.shape[0]}."
+        )
+    pred = X @ np.asarray(W.values, dtype=np.float64) + np.asarray(result["intercept"].values)
+    coords = {**sample_coords, **{k: v for k, v in result["intercept"].coords.items()}}
+    return xr.DataArray(pred, dims=(sample_dim, "unit"), coords=coords, name="prediction")
+
+
+# ----------------------------------------------------------------------------
+# nested cross-validation: unbiased held-out predictions
+# ----------------------------------------------------------------------------
+def _cross_validate_block(
+    Y: np.ndarray, plans: tuple[tuple[np.ndarray, np.ndarray, _Plan, np.ndarray], ...], *,
+    scoring: str, sample_dim: str,
+) -> dict[str, np.ndarray]:
+    Y = check_block(Y, sample_dim)
+    n, m = Y.shape
+    pred = np.full((n, m), np.nan)
+    alpha_idx = np.empty((len(plans), m), dtype=np.intp)
+    constant = np.ptp(Y, axis=0) == 0
+    for i, (train, test, plan, X_test) in enumerate(plans):
+        res = _fit_block(Y[train], plan, scoring=scoring, return_weights=True,
+                         sample_dim=sample_dim)
+        W = res["weights"].astype(np.float64)
+        pred[test] = X_test @ W + res["intercept"]
+        alpha_idx[i] = res["best"]
+    return {"prediction": pred, "alpha_index": alpha_idx, "constant": constant}
+
+
+def cross_validate_ridge(
+    features: Any,
+    responses: Any,
+    *,
+    alphas: Iterable[float] | np.ndarray = DEFAULT_ALPHAS,
+    cv: Any = 5,
+    inner_cv: Any = 5,
+    groups: Any = None,
+    scoring: Literal["r2", "r"] = "r2",
+    dtype: Literal["float32", "float64"] = "float32",
+    solver: Solver = "auto",
+    chunk_units: int | None = None,
+    n_permutations: int = 0,
+    n_bootstrap: int = 0,
+    block_size: int | None = None,
+    rng: np.random.Generator | int | None = None,
+    compute: bool = True,
+) -> xr.Dataset:
+    """Held-out predictions and unbiased scores by nested cross-validation.
+
+    Each outer fold's alphas are chosen by an inner cross-validation on its
+    training samples only (:func:`fit_ridge`), then the refit model predicts
+    the outer test samples. Scores compare the pooled held-out predictions
+    with the responses (:func:`neurorep.encoding.score_prediction`), with an
+    optional permutation test (block permutation for time series, FDR across
+    units) and bootstrap confidence interval.
+
+    Parameters
+    ----------
+    features, responses, alphas, groups, scoring, dtype, solver, chunk_units
+        As in :func:`fit_ridge`.
+    cv, inner_cv : int, "leave-one-group-out", splitter or splits
+        Outer folds (held-out predictions) and inner folds (alpha choice).
+        With ``groups`` both keep whole groups (runs) together.
+    n_permutations, n_bootstrap, block_size, rng
+        Passed to :func:`neurorep.encoding.score_prediction` (0 = skip).
+    compute : bool
+        With dask responses, compute (default) or return lazy predictions
+        (then without scores). The fits run chunk by chunk over units; the
+        scoring step holds the held-out predictions and the responses in
+        memory (``sample x unit`` float64 each).
+
+    Returns
+    -------
+    Dataset
+        ``prediction`` (sample, unit) held-out, ``score``, ``r``, ``r2``
+        (unit; over all held-out samples), ``fold_r``, ``fold_r2`` (fold,
+        unit), ``alpha`` (fold, unit); with permutations ``pvalue`` and
+        ``pvalue_fdr``; with bootstrap ``ci_low`` and ``ci_high``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.encoding import cross_validate_ridge
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(80, 4))
+    >>> Y = X @ rng.normal(size=(4, 2)) + rng.normal(size=(80, 2))
+    >>> res = cross_validate_ridge(X, Y, cv=4, inner_cv=3, alphas=[0.1, 10])
+    >>> bool((res["r"] > 0.5).all())
+    True
+    """
+    from neurorep.encoding._scoring import _fold_scores, score_prediction
+
+    alphas_arr, dt = _check_common(alphas, dtype, solver, scoring)
+    prep = prepare(features, responses, groups=groups)
+    n = prep.X.shape[0]
+    outer = make_splits(n, cv, groups=prep.groups)
+    seen = np.zeros(n, dtype=int)
+    for _, te in outer:
+        seen[te] += 1
+    if seen.max() > 1:
+        raise ValueError("cv: each sample may be held out by at most one outer fold.")
+    plans = []
+    for train, test in outer:
+        g_in = prep.groups[train] if prep.groups is not None else None
+        inner = make_splits(len(train), inner_cv, groups=g_in, name="inner_cv")
+        plan = build_plan(prep.X[train], inner, alphas=alphas_arr, solver=solver, dtype=dt)
+        plans.append((train, test, plan, prep.X[test]))
+    out = map_units(
+        prep.Y, _cross_validate_block,
+        {"prediction": ((n,), np.float64), "alpha_index": ((len(outer),), np.intp),
+         "constant": ((), bool)},
+        chunk_units=chunk_units, compute=compute, shared=tuple(plans), scoring=scoring,
+        sample_dim=prep.sample_dim,
+    )
+    if isinstance(out["constant"], np.ndarray):
+        warn_constant(int(out["constant"].sum()), out["constant"].size)
+    pred = xr.DataArray(
+        out["prediction"], dims=(prep.sample_dim, "unit"),
+        coords={**prep.sample_coords, **prep.unit_coords}, name="prediction",
+    )
+    resp = xr.DataArray(
+        prep.Y, dims=(prep.sample_dim, "unit"), coords={**prep.sample_coords, **prep.unit_coords},
+    )
+    tested = seen > 0
+    ds = xr.Dataset({"prediction": pred})
+    grid = np.concatenate([alphas_arr, [np.nan]])
+    aidx = out["alpha_index"]
+    ds["alpha"] = (("fold", "unit"), grid[aidx] if isinstance(aidx, np.ndarray)
+                   else aidx.map_blocks(lambda b: grid[b], dtype=np.float64))
+    if not (compute or not is_lazy(prep.Y)):
+        ds.attrs = {"analysis": "cross_validate_ridge", "neurorep_version": __version__}
+        return ds
+    import warnings
+
+    from neurorep._errors import NeurorepWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NeurorepWarning)  # constant units: warned above
+        scores = score_prediction(
+            pred.isel({prep.sample_dim: tested}), resp.isel({prep.sample_dim: tested}),
+            metric=scoring, n_permutations=n_permutations, n_bootstrap=n_bootstrap,
+            block_size=block_size,
+            groups=prep.groups[tested] if prep.groups is not None else None, rng=rng,
+        )
+        fold_r, fold_r2 = _fold_scores(np.asarray(pred.values), resp, outer)
+    for k in scores.data_vars:
+        if k != "null_distribution":
+            ds[k] = scores[k]
+    ds["fold_r"] = (("fold", "unit"), fold_r)
+    ds["fold_r2"] = (("fold", "unit"), fold_r2)
+    ds = ds.assign_coords(fold=np.arange(len(outer)))
+    ds.attrs = {
+        "analysis": "cross_validate_ridge", "neurorep_version": __version__,
+        "sample_dim": prep.sample_dim, "alphas": alphas_arr.tolist(), "cv": _describe_cv(cv),
+        "inner_cv": _describe_cv(inner_cv), "n_folds": len(outer), "scoring": scoring,
+        "dtype": str(dt), "solver": plans[0][2].solver, "grouped": int(prep.groups is not None),
+        **prep.attrs,
+    }
+    return ds

@@ -1,0 +1,360 @@
+"""Ridge decompositions and the chunk kernels that score every alpha at once.
+
+One decomposition per fold serves every alpha and every unit. Each solver in
+:data:`SOLVERS` turns the (centred) training features of a fold into
+
+* ``lam`` -- the non-zero eigenvalues of ``X_train^T X_train`` (== of the
+  linear kernel ``X_train X_train^T``), ``(k,)`` float64;
+* ``F`` -- a ``(feature, k)`` basis such that the ridge weights for any alpha
+  are ``W_alpha = F diag(1 / (lam + alpha)) B`` with ``B`` ``(k, unit)``;
+* how to get ``B`` from the responses: ``B = M^T Y_train`` (``M`` stored,
+  ``mode="direct"``) or, for ``mode="gram"``, ``B = F^T X_train^T Y_train``
+  computed from one ``X^T Y`` for all folds.
+
+Held-out predictions for alpha are then ``A diag(1 / (lam + alpha)) B`` with
+``A = X_test F`` ``(n_test, k)``: every matrix product has inner dimension
+``k = rank(X_train) <= min(n_train, n_features)`` (PERF.md, "minimum work").
+
+Solvers
+-------
+``"eigh"`` (primal)
+    float64 eigendecomposition of the ``(feature, feature)`` Gram matrix of
+    the training fold; ``B`` comes from one ``X^T Y`` per unit chunk reused by
+    every fold and the refit. Default when ``n_train >= n_features``.
+``"svd"`` (primal)
+    float64 thin SVD of the training fold (the decomposition himalaya uses);
+    ``B = (U S)^T Y_train``.
+``"kernel"`` (dual)
+    float64 eigendecomposition of the ``(sample, sample)`` linear kernel;
+    ``B = Q^T Y_train``. Default when ``n_train < n_features``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SOLVERS", "choose_solver"]
+
+_EPS64 = float(np.finfo(np.float64).eps)
+
+
+@dataclass(frozen=True)
+class _Decomposition:
+    """One fold's decomposition (see the module docstring)."""
+
+    lam: np.ndarray  # (k,) float64, descending, > 0
+    F: np.ndarray  # (p, k) working dtype
+    x_mean: np.ndarray  # (p,) float64 training mean of the (globally centred) features
+    mode: str  # "gram" or "direct"
+    M: np.ndarray | None = None  # (n_train, k) for mode "direct"
+    c: np.ndarray | None = None  # (k,) F^T x_mean for mode "gram"
+
+    @property
+    def rank(self) -> int:
+        return int(self.lam.shape[0])
+
+
+@dataclass(frozen=True)
+class _Fold:
+    train: np.ndarray
+    test: np.ndarray
+    dec: _Decomposition
+    A: np.ndarray  # (n_test, k) = (X_test - x_mean) F
+    a_ext: np.ndarray | None = None  # (n_test + 1, k) = [A; c^T] for mode "gram"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything the unit-chunk kernels need; built once from the features."""
+
+    X: np.ndarray  # (n, p) working dtype, globally centred
+    x_mean: np.ndarray  # (p,) float64 global mean of the raw features
+    folds: tuple[_Fold, ...]
+    full: _Decomposition  # refit decomposition on every sample
+    alphas: np.ndarray  # (n_alpha,) float64
+    dtype: np.dtype
+    solver: str
+    scale: np.ndarray | None = None  # (p,) feature scaling applied (banded ridge)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mode(self) -> str:
+        return self.full.mode
+
+
+def _keep(lam: np.ndarray, n: int, p: int) -> np.ndarray:
+    """Eigenvalues that are not numerically zero (relative to the largest)."""
+    top = float(lam.max()) if lam.size else 0.0
+    if top <= 0.0:
+        return np.zeros(lam.shape, dtype=bool)
+    return lam > top * max(n, p) * _EPS64 * 10
+
+
+def _decompose_eigh(Xtr: np.ndarray, dtype: np.dtype) -> _Decomposition:
+    x_mean = Xtr.mean(0)
+    Xc = Xtr - x_mean
+    gram = Xc.T @ Xc
+    lam, V = np.linalg.eigh(gram)
+    keep = _keep(lam, *Xtr.shape)
+    lam, V = lam[keep][::-1], V[:, keep][:, ::-1]
+    F = np.ascontiguousarray(V, dtype=dtype)
+    c = (V.T @ x_mean).astype(dtype)
+    return _Decomposition(np.ascontiguousarray(lam), F, x_mean, "gram", c=c)
+
+
+def _decompose_svd(Xtr: np.ndarray, dtype: np.dtype) -> _Decomposition:
+    x_mean = Xtr.mean(0)
+    Xc = Xtr - x_mean
+    U, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+    lam = s**2
+    keep = _keep(lam, *Xtr.shape)
+    U, s, Vt = U[:, keep], s[keep], Vt[keep]
+    F = np.ascontiguousarray(Vt.T, dtype=dtype)
+    M = np.ascontiguousarray(U * s, dtype=dtype)
+    return _Decomposition(np.ascontiguousarray(s**2), F, x_mean, "direct", M=M)
+
+
+def _decompose_kernel(Xtr: np.ndarray, dtype: np.dtype) -> _Decomposition:
+    x_mean = Xtr.mean(0)
+    Xc = Xtr - x_mean
+    K = Xc @ Xc.T
+    lam, Q = np.linalg.eigh(K)
+    keep = _keep(lam, *Xtr.shape)
+    lam, Q = lam[keep][::-1], Q[:, keep][:, ::-1]
+    F = np.ascontiguousarray(Xc.T @ Q, dtype=dtype)
+    M = np.ascontiguousarray(Q, dtype=dtype)
+    return _Decomposition(np.ascontiguousarray(lam), F, x_mean, "direct", M=M)
+
+
+#: Named decompositions (see the module docstring); "auto" picks eigh or kernel.
+SOLVERS: dict[str, Callable[[np.ndarray, np.dtype], _Decomposition]] = {
+    "eigh": _decompose_eigh,
+    "svd": _decompose_svd,
+    "kernel": _decompose_kernel,
+}
+
+
+def choose_solver(solver: str, n_train: int, n_features: int) -> str:
+    """Resolve ``"auto"``: primal (eigh) when n_train >= n_features, else dual (kernel)."""
+    if solver != "auto":
+        return solver
+    return "eigh" if n_train >= n_features else "kernel"
+
+
+_SMALL_DECOMPOSITION = 256
+_CONTROLLER: Any = None
+
+
+def _single_blas_thread() -> Any:
+    """A context limiting BLAS/LAPACK to one thread (small decompositions run faster so,
+    and do not stall when the cores are oversubscribed)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def build_plan(
+    X: np.ndarray,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    alphas: np.ndarray,
+    solver: str,
+    dtype: np.dtype,
+    scale: np.ndarray | None = None,
+    meta: dict[str, Any] | None = None,
+) -> _Plan:
+    """Decompose every training fold and the full data once (float64), cast to ``dtype``."""
+    X64 = np.asarray(X, dtype=np.float64)
+    if scale is not None:
+        X64 = X64 * scale
+    x_mean = X64.mean(0)
+    Xg = X64 - x_mean
+    n, p = Xg.shape
+    n_train_min = min((len(tr) for tr, _ in splits), default=n)
+    name = choose_solver(solver, n_train_min, p)
+    size = p if name != "kernel" else n
+    if size <= _SMALL_DECOMPOSITION:
+        with _single_blas_thread():
+            return _build_plan(Xg, x_mean, splits, alphas, name, dtype, scale, meta)
+    return _build_plan(Xg, x_mean, splits, alphas, name, dtype, scale, meta)
+
+
+def _build_plan(
+    Xg: np.ndarray,
+    x_mean: np.ndarray,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    alphas: np.ndarray,
+    name: str,
+    dtype: np.dtype,
+    scale: np.ndarray | None,
+    meta: dict[str, Any] | None,
+) -> _Plan:
+    decompose = SOLVERS[name]
+    folds = []
+    for train, test in splits:
+        dec = decompose(Xg[train], dtype)
+        A64 = (Xg[test] - dec.x_mean) @ dec.F.astype(np.float64)
+        A = np.ascontiguousarray(A64, dtype=dtype)
+        a_ext = None
+        if dec.mode == "gram":
+            assert dec.c is not None
+            a_ext = np.ascontiguousarray(np.vstack([A, dec.c[None, :]]), dtype=dtype)
+        folds.append(_Fold(np.asarray(train), np.asarray(test), dec, A, a_ext))
+    full = decompose(Xg, dtype)
+    return _Plan(
+        X=np.ascontiguousarray(Xg, dtype=dtype),
+        x_mean=x_mean,
+        folds=tuple(folds),
+        full=full,
+        alphas=np.asarray(alphas, dtype=np.float64),
+        dtype=np.dtype(dtype),
+        solver=name,
+        scale=scale,
+        meta=dict(meta or {}),
+    )
+
+
+# ----------------------------------------------------------------------------
+# chunk kernels (numpy in, numpy out; one unit chunk at a time)
+# ----------------------------------------------------------------------------
+def center_chunk(Y: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Centre a ``(sample, unit)`` chunk in float64, return it in ``dtype`` and its mean."""
+    mean = Y.mean(0, dtype=np.float64)
+    Yc = np.empty(Y.shape, dtype=dtype)
+    ref = mean.astype(Y.dtype) if Y.dtype.kind == "f" else mean
+    np.subtract(Y, ref, out=Yc, casting="unsafe")
+    return Yc, mean
+
+
+def _gram_xty(plan: _Plan, Yc: np.ndarray) -> np.ndarray | None:
+    if plan.mode != "gram":
+        return None
+    return plan.X.T @ Yc
+
+
+def _fold_projection(
+    fold: _Fold, Yc: np.ndarray, XtY: np.ndarray | None, s_all: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``B`` (k, m) of one fold and the held-out responses ``(n_test, m)`` (centred globally)."""
+    n_te = len(fold.test)
+    dec = fold.dec
+    if dec.mode == "gram":
+        assert XtY is not None and fold.a_ext is not None
+        buf = np.empty((n_te + 1, Yc.shape[1]), dtype=Yc.dtype)
+        np.take(Yc, fold.test, axis=0, out=buf[:n_te])
+        buf[n_te] = s_all
+        B = dec.F.T @ XtY
+        B -= fold.a_ext.T @ buf
+        return B, buf[:n_te]
+    assert dec.M is not None
+    B = dec.M.T @ Yc[fold.train]
+    return B, Yc[fold.test]
+
+
+def cv_scores_chunk(
+    plan: _Plan, Yc: np.ndarray, *, XtY: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out R^2 and Pearson r for every alpha, averaged over folds.
+
+    Parameters
+    ----------
+    Yc : ndarray (sample, unit)
+        A globally centred chunk (see :func:`center_chunk`), in ``plan.dtype``.
+
+    Returns
+    -------
+    r2, r : ndarray (alpha, unit), float64
+        NaN where a unit is constant in every test fold.
+    """
+    n_alpha = len(plan.alphas)
+    m = Yc.shape[1]
+    sum_r2 = np.zeros((n_alpha, m))
+    sum_r = np.zeros((n_alpha, m))
+    cnt_r2 = np.zeros((n_alpha, m))
+    cnt_r = np.zeros((n_alpha, m))
+    if XtY is None:
+        XtY = _gram_xty(plan, Yc)
+    s_all = Yc.sum(0)
+    for fold in plan.folds:
+        n_te = len(fold.test)
+        n_tr = len(fold.train)
+        B, Yte = _fold_projection(fold, Yc, XtY, s_all)
+        # centre the held-out responses on the training mean (the intercept)
+        s_te = Yte.sum(0, dtype=np.float64)
+        y_tr = (s_all.astype(np.float64) - s_te) / n_tr
+        Z = Yte - y_tr.astype(Yc.dtype)  # (n_te, m) new array, Yte may be a view
+        sz = Z.sum(0, dtype=np.float64)
+        szz = _sumsq(Z)
+        sst = szz - sz**2 / n_te
+        good = sst > 1e-12 * np.maximum(szz, 1e-300)
+        g = 1.0 / (fold.dec.lam[:, None] + plan.alphas[None, :])  # (k, n_alpha) float64
+        a_sum = fold.A.sum(0, dtype=np.float64)
+        SP = ((a_sum[:, None] * g).T.astype(Yc.dtype) @ B).astype(np.float64)  # (n_alpha, m)
+        P = np.empty((n_te, m), dtype=Yc.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for ai in range(n_alpha):
+                Ag = fold.A * g[:, ai].astype(Yc.dtype)
+                np.matmul(Ag, B, out=P)
+                spp = _sumsq(P)
+                spz = _sumprod(P, Z)
+                sp = SP[ai]
+                sse = szz - 2.0 * spz + spp
+                r2 = 1.0 - sse / sst
+                cov = spz - sp * sz / n_te
+                vp = spp - sp**2 / n_te
+                r = cov / np.sqrt(vp * sst)
+                r2 = np.where(good, r2, np.nan)
+                r = np.where(good & (vp > 0), r, np.nan)
+                ok2 = np.isfinite(r2)
+                ok = np.isfinite(r)
+                sum_r2[ai] += np.where(ok2, r2, 0.0)
+                cnt_r2[ai] += ok2
+                sum_r[ai] += np.where(ok, r, 0.0)
+                cnt_r[ai] += ok
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return sum_r2 / cnt_r2, sum_r / cnt_r
+
+
+def _sumsq(Z: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->j", Z, Z).astype(np.float64)
+
+
+def _sumprod(P: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->j", P, Z).astype(np.float64)
+
+
+def full_projection(plan: _Plan, Yc: np.ndarray, XtY: np.ndarray | None = None) -> np.ndarray:
+    """``B`` (k, unit) of the refit decomposition on every sample."""
+    dec = plan.full
+    if dec.mode == "gram":
+        assert dec.c is not None
+        if XtY is None:
+            XtY = plan.X.T @ Yc
+        B = dec.F.T @ XtY
+        B -= np.outer(dec.c, Yc.sum(0)).astype(B.dtype)
+        return B
+    assert dec.M is not None
+    return dec.M.T @ Yc
+
+
+def weights_from_projection(
+    dec: _Decomposition, B: np.ndarray, alphas: np.ndarray, alpha_index: np.ndarray
+) -> np.ndarray:
+    """Ridge weights ``(feature, unit)`` with one alpha per unit.
+
+    ``alpha_index`` indexes ``alphas`` per unit; units with a negative index
+    get zero weights. ``B`` is overwritten.
+    """
+    g = 1.0 / (dec.lam[:, None] + alphas[None, :])  # (k, n_alpha)
+    bad = alpha_index < 0
+    G = g[:, np.where(bad, 0, alpha_index)].astype(B.dtype)
+    G[:, bad] = 0.0
+    B *= G
+    return dec.F @ B
