@@ -20,6 +20,17 @@ from neurorep.datasets._simulate import (
     make_ring,
 )
 
+
+def __getattr__(name: str) -> object:
+    # make_concept_population lives with the captioning code (it needs its embedders);
+    # imported on first use so that neurorep.datasets stays below neurorep.selectivity
+    if name == "make_concept_population":
+        from neurorep.selectivity import make_concept_population
+
+        return make_concept_population
+    raise AttributeError(f"module 'neurorep.datasets' has no attribute {name!r}")
+
+
 __all__ = [
     "LOADERS",
     "FileEntry",
@@ -37,6 +48,7 @@ __all__ = [
     "load_pereira2018",
     "load_tuckute2024",
     "make_clusters",
+    "make_concept_population",
     "make_layered_brain",
     "make_model_activations",
     "make_ring",

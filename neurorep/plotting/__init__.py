@@ -17,6 +17,8 @@ _FUNCTIONS = {
     "plot_alpha_histogram": "encoding",
     "plot_split_scores": "encoding",
     "plot_score_map": "encoding",
+    "plot_caption_cards": "selectivity",
+    "plot_concept_map": "selectivity",
     "plot_rdm": "rsa",
     "plot_mds": "rsa",
     "plot_model_comparison": "rsa",
