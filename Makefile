@@ -19,12 +19,23 @@ $(BIN)/.installed: pyproject.toml Makefile
 demo: $(BIN)/.installed
 	$(BIN)/neurorep demo --out demo_output --overwrite
 
+$(BIN)/.docs-installed: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $@
+
+# executes every notebook (fails on a notebook error or any neurorep warning), then Sphinx
+docs: $(BIN)/.docs-installed
+	$(BIN)/python docs/build_gallery.py
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check neurorep tests benchmarks
 	$(BIN)/mypy
 
-test: $(BIN)/.installed lint
+# the whole suite: lint, the docs build (every notebook executed), then pytest
+# (tests/test_docs.py opens the built site in headless Chromium when it is installed)
+test: $(BIN)/.installed lint docs
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 clean:
-	rm -rf $(VENV) demo_output docs/_build
+	rm -rf $(VENV) demo_output docs/_build docs/gallery docs/api/generated

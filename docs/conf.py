@@ -1,0 +1,245 @@
+"""Sphinx configuration of the neurorep documentation.
+
+Build with ``make docs`` (see ``docs/README.md``): ``docs/build_gallery.py``
+first executes the notebooks into ``docs/gallery/``, then Sphinx renders them
+as they are (``nb_execution_mode = "off"``) with the pages written here and an
+API reference generated from the docstrings (one page per subpackage, written
+to ``docs/api/generated/`` when the build starts). Nothing is fetched from the
+network at build time (no intersphinx).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Any
+
+DOCS = Path(__file__).resolve().parent
+REPO = DOCS.parent
+sys.path.insert(0, str(REPO))
+
+import neurorep  # noqa: E402
+
+if not (DOCS / "gallery" / "index.md").is_file():
+    raise RuntimeError(
+        "docs/gallery/index.md is missing: the notebooks are executed before Sphinx runs. "
+        "Run `python docs/build_gallery.py` first (`make docs` runs both steps)."
+    )
+
+# -- project ------------------------------------------------------------------
+project = "neurorep"
+author = "the neurorep developers"
+copyright = "2026, the neurorep developers"
+release = version = neurorep.__version__
+
+# -- extensions ---------------------------------------------------------------
+extensions = [
+    "myst_nb",  # MyST markdown pages and the executed notebooks
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",  # numpydoc-style docstrings
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+]
+exclude_patterns = ["_build", "**/.ipynb_checkpoints", "README.md", "Thumbs.db", ".DS_Store"]
+templates_path: list[str] = []
+
+# MyST: $...$ and $$...$$ math, ::: fences, labelled headings
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+myst_dmath_double_inline = True
+
+# myst-nb: the notebooks were executed by build_gallery.py; render them as they are
+nb_execution_mode = "off"
+nb_merge_streams = True
+# stderr is progress bars and third-party chatter (tqdm, transformers); neurorep's own
+# warnings never reach here: build_gallery.py turns them into build errors
+nb_output_stderr = "remove"
+
+# autodoc / napoleon: types come from the numpydoc docstrings, not the annotations
+autodoc_typehints = "none"
+autodoc_preserve_defaults = True
+autodoc_member_order = "bysource"
+autosummary_generate = False
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = False
+napoleon_use_ivar = True
+
+# -- HTML -----------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"neurorep {release}"
+html_static_path = ["_static"]
+html_css_files = ["neurorep.css"]
+html_show_sourcelink = False
+html_theme_options = {
+    "navbar_align": "left",
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_context = {"default_mode": "light"}
+# no left sidebar where it would be empty or where code needs the width
+html_sidebars = {"index": [], "getting_started": [], "gallery/*": []}
+
+# -- API reference: one page per subpackage, from each package's __all__ --------
+SUBPACKAGES = {
+    "data": "Data model: constructors, validation, alignment, IO and bridges",
+    "datasets": "Datasets: manifests, fetch, local loaders and simulators",
+    "models": "Models: layer activations from torch and Hugging Face models",
+    "stats": "Statistics: noise ceilings, permutation, bootstrap, FDR",
+    "encoding": "Encoding models",
+    "rsa": "Representational similarity analysis",
+    "topology": "Topological RSA and persistent homology",
+    "selectivity": "Voxel-caption selectivity",
+    "alignment": "Layer-to-region alignment",
+    "plotting": "Plotting",
+}
+API_OUT = DOCS / "api" / "generated"
+
+
+def _public_names(pkg: Any) -> list[tuple[str, Any, str]]:
+    """(name, object, dotted path) of a package's public API.
+
+    Its ``__all__``; without one, the ``__all__`` of its private submodules,
+    documented where they can be imported from. Plotting also lists the
+    ``plot_*`` functions of its family modules that the package does not
+    re-export (yet).
+    """
+    out: list[tuple[str, Any, str]] = []
+    names = getattr(pkg, "__all__", None)
+    if names is not None:
+        for name in names:
+            out.append((name, getattr(pkg, name), f"{pkg.__name__}.{name}"))
+    else:
+        for info in pkgutil.iter_modules(pkg.__path__):
+            sub = importlib.import_module(f"{pkg.__name__}.{info.name}")
+            for name in getattr(sub, "__all__", []):
+                where = pkg.__name__ if hasattr(pkg, name) else sub.__name__
+                out.append((name, getattr(sub, name), f"{where}.{name}"))
+    if pkg.__name__ == "neurorep.plotting":
+        seen = {name for name, _, _ in out}
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if info.name.startswith("_"):
+                continue
+            sub = importlib.import_module(f"{pkg.__name__}.{info.name}")
+            for name, obj in vars(sub).items():
+                if (name.startswith("plot_") and name not in seen and inspect.isfunction(obj)
+                        and obj.__module__ == sub.__name__):
+                    out.append((name, obj, f"{sub.__name__}.{name}"))
+    return out
+
+
+def _describe_value(obj: Any) -> str:
+    if isinstance(obj, dict):
+        keys = ", ".join(f"``{k!r}``" for k in obj)
+        return f"Registry (dict) with keys {keys}." if keys else "An empty registry (dict)."
+    if getattr(obj, "__module__", None) == "typing" or "typing" in type(obj).__module__ \
+            or type(obj).__module__ == "collections.abc":
+        return f"Type alias: ``{obj!r}``."
+    text = repr(obj)
+    if len(text) > 300:
+        text = text[:297] + "..."
+    if "\n" in text or "``" in text:
+        return ""
+    return f"Value: ``{text}``."
+
+
+def _kind(obj: Any) -> str:
+    if inspect.isclass(obj):
+        return "exception" if issubclass(obj, BaseException) else "class"
+    if inspect.isfunction(obj) or inspect.isbuiltin(obj):
+        return "function"
+    return "data"
+
+
+def _own_members(cls: type) -> list[str]:
+    """Public methods and properties defined by neurorep in the class itself."""
+    out = []
+    for name, value in vars(cls).items():
+        if name.startswith("_"):
+            continue
+        func = value.fget if isinstance(value, property) else value
+        if isinstance(func, classmethod | staticmethod):
+            func = func.__func__
+        if inspect.isfunction(func) and func.__module__.startswith("neurorep"):
+            out.append(name)
+    return out
+
+
+def _entry(obj: Any, path: str) -> str:
+    kind = _kind(obj)
+    if kind == "exception":
+        return f".. autoexception:: {path}\n   :show-inheritance:\n"
+    if kind == "class":
+        members = _own_members(obj)
+        opts = f"   :members: {', '.join(members)}\n" if members else ""
+        return f".. autoclass:: {path}\n{opts}"
+    if kind == "function":
+        return f".. autofunction:: {path}\n"
+    # constants and registries: py:data with a description of the value (autodata would
+    # show the docstring of the value's type, e.g. dict's)
+    text = _describe_value(obj)
+    return f".. py:data:: {path}\n" + (f"\n   {text}\n" if text else "")
+
+
+def _api_page(short: str, title: str) -> str:
+    module = f"neurorep.{short}"
+    pkg = importlib.import_module(module)
+    items = _public_names(pkg)
+    head = f"``{module}``"
+    lines = [
+        f".. _api-{short}:", "",
+        head, "=" * len(head), "",
+        f"*{title}.*", "",
+        f".. automodule:: {module}", "   :no-members:", "",
+        f".. currentmodule:: {module}", "",
+    ]
+    if not items:
+        lines += [".. note::", "", "   This subpackage exports no public names yet.", ""]
+        return "\n".join(lines)
+    callables = [(n, o, p) for n, o, p in items if _kind(o) != "data"]
+    data = [(n, o, p) for n, o, p in items if _kind(o) == "data"]
+    if callables:
+        lines += ["Summary", "-------", "", ".. autosummary::", "   :nosignatures:", ""]
+        lines += [f"   {p[len(module) + 1:]}" for _, _, p in callables]
+        lines += [""]
+    if data:
+        lines += ["Constants and registries:", ""]
+        lines += [f"- :data:`{p[len(module) + 1:]}`" for _, _, p in data]
+        lines += [""]
+    lines += ["Reference", "---------", ""]
+    lines += [_entry(o, p) for _, o, p in callables + data]
+    return "\n".join(lines) + "\n"
+
+
+def _top_page() -> str:
+    items = [(n, getattr(neurorep, n), f"neurorep.{n}") for n in neurorep.__all__
+             if n[0].isupper()]
+    lines = ["``neurorep``", "============", "", ".. automodule:: neurorep", "   :no-members:", "",
+             "Errors and warnings", "-------------------", ""]
+    lines += [_entry(o, p) for _, o, p in items]
+    return "\n".join(lines) + "\n"
+
+
+def write_api_pages(app: Any = None) -> None:
+    """Write docs/api/generated/*.rst (only files whose text changed, for incremental builds)."""
+    API_OUT.mkdir(parents=True, exist_ok=True)
+    pages = {"neurorep": _top_page()}
+    pages.update({short: _api_page(short, title) for short, title in SUBPACKAGES.items()})
+    for short, text in pages.items():
+        dest = API_OUT / f"{short}.rst"
+        if not dest.is_file() or dest.read_text() != text:
+            dest.write_text(text)
+    for old in API_OUT.glob("*.rst"):
+        if old.stem not in pages:
+            old.unlink()
+
+
+def setup(app: Any) -> None:
+    app.connect("builder-inited", write_api_pages)

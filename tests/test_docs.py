@@ -1,0 +1,278 @@
+"""The documentation: the built gallery in a real browser, the build's strictness, the
+getting-started code.
+
+The browser tests open ``docs/_build/html`` (built by ``make docs``) in headless
+Chromium (Debian's ``/usr/bin/chromium``, driven by the ``playwright`` package)
+over a loopback HTTP server, and skip when the site or the browser is absent.
+Any request that would leave the machine is blocked and fails the test: the
+gallery must work offline.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import importlib.util
+import re
+import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+SITE = DOCS / "_build" / "html"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _load_build_gallery() -> Any:
+    name = "_neurorep_docs_build_gallery"
+    spec = importlib.util.spec_from_file_location(name, DOCS / "build_gallery.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+build_gallery = _load_build_gallery()
+
+
+# ----------------------------------------------------------------------------
+# the built site in headless Chromium
+# ----------------------------------------------------------------------------
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_url() -> Iterator[str]:
+    """The built HTML served on a loopback port (skips when `make docs` has not run)."""
+    if not (SITE / "gallery" / "index.html").is_file():
+        pytest.skip(f"built docs not found at {SITE}; run `make docs` first")
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium through playwright (never a downloaded browser)."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+_IMAGES_JS = """() => Array.from(document.images).map(img => ({
+    src: img.currentSrc || img.src, complete: img.complete, width: img.naturalWidth,
+    cls: img.className}))"""
+
+_ALL_IMAGES_SETTLED_JS = """() => Array.from(document.images).every(img => img.complete)"""
+
+
+def _open(browser: Any, url: str, site_url: str) -> tuple[Any, dict[str, list[str]]]:
+    """Open ``url``; block and record requests off the loopback server; record failures."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: dict[str, list[str]] = {"external": [], "failed": [], "console": []}
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(site_url) or r.request.url.startswith("data:"):
+            r.continue_()
+        else:
+            problems["external"].append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("response", lambda resp: resp.status >= 400 and problems["failed"].append(
+        f"{resp.status} {resp.url}"))
+    page.on("pageerror", lambda err: problems["console"].append(str(err)))
+    response = page.goto(url, wait_until="load")
+    assert response is not None and response.status == 200, f"{url}: {response and response.status}"
+    page.evaluate("() => document.querySelectorAll('img').forEach(img => img.loading = 'eager')")
+    page.wait_for_function(_ALL_IMAGES_SETTLED_JS, timeout=15_000)
+    return page, problems
+
+
+def _broken_images(page: Any) -> list[dict[str, Any]]:
+    return [img for img in page.evaluate(_IMAGES_JS) if not img["complete"] or img["width"] <= 0]
+
+
+def test_gallery_page_shows_a_loaded_thumbnail_per_notebook(browser: Any, site_url: str) -> None:
+    page, problems = _open(browser, f"{site_url}/gallery/index.html", site_url)
+    try:
+        assert "Gallery" in page.title()
+        images = page.evaluate(_IMAGES_JS)
+        thumbs = [img for img in images if "gallery-thumb" in img["cls"]]
+        notebooks = build_gallery.notebook_paths()
+        assert len(thumbs) == len(notebooks), (
+            f"{len(thumbs)} thumbnails for {len(notebooks)} notebooks in notebooks/: "
+            f"the site is stale, rerun `make docs`"
+        )
+        assert not _broken_images(page), _broken_images(page)
+        assert all(img["width"] >= 100 for img in thumbs), thumbs
+        links = page.eval_on_selector_all(
+            ".gallery-card strong a.reference.internal", "els => els.map(a => a.href)")
+        assert sorted(Path(link).stem for link in links) == [p.stem for p in notebooks]
+        assert problems == {"external": [], "failed": [], "console": []}, problems
+    finally:
+        page.close()
+
+
+def _png_outputs(nb_path: Path) -> int:
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    hidden = {"remove-cell", "remove-output", "remove_cell", "remove_output"}
+    return sum(
+        "image/png" in out.get("data", {})
+        for cell in nb.cells
+        if cell.cell_type == "code" and not hidden & set(cell.metadata.get("tags", []))
+        for out in cell.get("outputs", [])
+    )
+
+
+def test_every_gallery_notebook_page_shows_its_figures(browser: Any, site_url: str) -> None:
+    executed = sorted((DOCS / "gallery").glob("*.ipynb"))
+    assert executed, "docs/gallery/ holds no executed notebook"
+    for nb_path in executed:
+        page, problems = _open(browser, f"{site_url}/gallery/{nb_path.stem}.html", site_url)
+        try:
+            figures = page.eval_on_selector_all(
+                "article img", "els => els.filter(e => e.naturalWidth > 0).length")
+            assert not _broken_images(page), (nb_path.name, _broken_images(page))
+            assert figures >= _png_outputs(nb_path), (nb_path.name, figures)
+            assert problems == {"external": [], "failed": [], "console": []}, (
+                nb_path.name, problems)
+        finally:
+            page.close()
+
+
+# ----------------------------------------------------------------------------
+# the build is strict: notebook errors and neurorep warnings fail it
+# ----------------------------------------------------------------------------
+def _notebook(path: Path, source: str) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("source", "status"),
+    [
+        ("import warnings, neurorep\nwarnings.warn('x', neurorep.NeurorepWarning)", "failed"),
+        (  # a plain UserWarning attributed to a neurorep module (stacklevel pointing inside)
+            "import warnings\nwarnings.warn_explicit('x', UserWarning, 'f.py', 1,"
+            " module='neurorep.rsa._compare')",
+            "failed",
+        ),
+        ("raise ValueError('broken notebook')", "failed"),
+        ("import warnings\nwarnings.warn('not from neurorep', UserWarning)\nprint('ok')",
+         "executed"),
+    ],
+    ids=["neurorep-warning", "warning-from-neurorep-module", "error", "other-warning"],
+)
+def test_gallery_execution_fails_on_errors_and_neurorep_warnings(
+    tmp_path: Path, source: str, status: str
+) -> None:
+    nb_path = _notebook(tmp_path / "99_case.ipynb", source)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / nb_path.name).write_text("{}")  # a stale copy from an earlier build
+    outcome = build_gallery.execute(nb_path, timeout=120, force=True, out_dir=out_dir)
+    assert outcome.status == status, outcome.error
+    if status == "failed":
+        assert not (out_dir / nb_path.name).exists(), "a failed notebook left a stale copy"
+        assert outcome.error
+    else:
+        import nbformat
+
+        saved = nbformat.read(out_dir / nb_path.name, as_version=4)
+        assert len(saved.cells) == 1, "the injected strict-warnings cell must be removed"
+        assert saved.cells[0].outputs, "outputs are kept"
+
+
+def test_gallery_page_lists_thumbnails_and_titles(tmp_path: Path, monkeypatch: Any) -> None:
+    import base64
+
+    import nbformat
+    from PIL import Image
+
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    monkeypatch.setattr(build_gallery, "GALLERY", gallery)
+    monkeypatch.setattr(build_gallery, "THUMBS", gallery / "thumbnails")
+    red = tmp_path / "red.png"
+    Image.new("RGB", (60, 40), "red").save(red)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 07 · A title\n\nA summary with a [link](x.md)."),
+        nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output(
+            "display_data", data={"image/png": base64.b64encode(red.read_bytes()).decode()})]),
+    ]
+    nbformat.write(nb, gallery / "07_case.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(), gallery / "08_empty.ipynb")
+    index = build_gallery.write_gallery([gallery / "07_case.ipynb", gallery / "08_empty.ipynb"])
+    text = index.read_text()
+    assert "**[07 · A title](07_case.ipynb)**" in text
+    assert "A summary with a link." in text
+    assert ":target: 07_case.html" in text
+    assert re.search(r"```\{toctree\}\n:hidden:\n\n07_case\n08_empty\n```", text)
+    thumb = Image.open(gallery / "thumbnails" / "07_case.png").convert("RGB")
+    assert thumb.size == build_gallery.THUMB_SIZE
+    assert thumb.getpixel((thumb.width // 2, thumb.height // 2)) == (255, 0, 0)
+    assert (gallery / "thumbnails" / "08_empty.png").is_file()  # a placeholder
+
+
+# ----------------------------------------------------------------------------
+# the getting-started page's code runs as written
+# ----------------------------------------------------------------------------
+def test_getting_started_code_runs(data_home: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    import neurorep
+
+    text = (DOCS / "getting_started.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "getting_started.md has no python code block"
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", category=neurorep.NeurorepWarning)
+        warnings.filterwarnings("error", module=r"neurorep(\..*)?$")
+        for block in blocks:
+            exec(compile(block, str(DOCS / "getting_started.md"), "exec"), namespace)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    result = namespace["result"]
+    assert float(result["score"].sel(model="animacy")) > 0.2
+    assert (tmp_path / "models_of_human_IT.pdf").stat().st_size > 1000

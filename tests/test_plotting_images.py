@@ -1,0 +1,355 @@
+"""Image regression: every public ``plot_*`` function against a baseline PNG.
+
+Each case draws one figure from small fixed inputs (built by hand, so an analysis
+change cannot move a picture) under matplotlib's default rcParams, saves it at a
+fixed dpi and compares it with ``tests/baseline_images/<function>.png`` using
+``matplotlib.testing.compare.compare_images`` (RMS tolerance ``TOL``, which
+absorbs font-rendering noise but not a changed colour map, label or layout).
+
+After a deliberate change to a figure, regenerate the baselines and look at them:
+
+    python tests/make_baseline_images.py            # all
+    python tests/make_baseline_images.py plot_rdm   # some
+
+A failing comparison leaves ``<function>.png`` and ``<function>-failed-diff.png``
+in pytest's tmp_path for inspection.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pytest
+import xarray as xr
+
+BASELINE_DIR = Path(__file__).resolve().parent / "baseline_images"
+DPI = 72
+TOL = 5.0
+
+
+# ----------------------------------------------------------------------------
+# fixed inputs
+# ----------------------------------------------------------------------------
+def _rdm(n: int = 12, *, seed: int = 0) -> xr.DataArray:
+    from neurorep import data
+
+    g = np.random.default_rng(seed)
+    centres = np.repeat(np.eye(3) * 3.0, n // 3, axis=0)
+    points = centres + g.normal(size=(n, 3))
+    d = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1))
+    rdm = data.rdm(d, stimulus=[f"s{i:02d}" for i in range(n)], metric="euclidean")
+    return rdm.assign_coords(category=("stimulus_i", np.repeat(["face", "body", "object"], n // 3)))
+
+
+def _diagram() -> xr.Dataset:
+    birth = np.array([0.0, 0.0, 0.0, 0.0, 0.6, 0.9])
+    death = np.array([0.3, 0.5, 0.8, np.inf, 1.4, 1.1])
+    dimension = np.array([0, 0, 0, 0, 1, 1])
+    return xr.Dataset(
+        {"birth": ("bar", birth), "death": ("bar", death)},
+        coords={"dimension": ("bar", dimension)},
+        attrs={"maxdim": 1},
+    )
+
+
+def _scores() -> xr.Dataset:
+    regions, layers = ["V1", "V4", "IT"], ["conv1", "conv2", "conv3", "fc1", "fc2"]
+    peak = np.array([0, 2, 4])
+    x = np.arange(len(layers))
+    score = 0.6 * np.exp(-0.5 * ((x[None] - peak[:, None]) / 1.2) ** 2) + 0.1
+    return xr.Dataset(
+        {
+            "score": (("region", "layer"), score),
+            "ci_low": (("region", "layer"), score - 0.05),
+            "ci_high": (("region", "layer"), score + 0.05),
+            "ceiling": ("region", [0.8, 0.75, 0.7]),
+        },
+        coords={"region": regions, "layer": layers, "depth": ("layer", np.linspace(0, 1, 5))},
+        attrs={"metric": "cka"},
+    )
+
+
+def _voxel_result(variable: str, values: np.ndarray) -> xr.Dataset:
+    """Per-voxel values on a 6 x 5 x 1 slice, as from_nifti-based results carry them."""
+    i, j = np.meshgrid(np.arange(6), np.arange(5), indexing="ij")
+    k = np.zeros_like(i)
+    return xr.Dataset(
+        {variable: ("unit", values)},
+        coords={
+            "unit": [f"v{a}_{b}" for a, b in zip(i.ravel(), j.ravel(), strict=True)],
+            "i": ("unit", i.ravel()), "j": ("unit", j.ravel()), "k": ("unit", k.ravel()),
+            "x": ("unit", 3.0 * i.ravel()), "y": ("unit", 3.0 * j.ravel()),
+            "z": ("unit", np.zeros(30)),
+        },
+        attrs={"affine": (np.diag([3.0, 3.0, 3.0, 1.0])).ravel().tolist(),
+               "volume_shape": [6, 5, 1]},
+    )
+
+
+def _captions() -> xr.Dataset:
+    units = ["u0", "u1", "u2", "u3"]
+    keywords = np.array([
+        [["soup", "bread", "spicy"], ["", "", ""]],
+        [["guitar", "song", "piano"], ["drum", "album", ""]],
+        [["river", "forest", "hill"], ["", "", ""]],
+        [["soup", "cake", "baked"], ["", "", ""]],
+    ], dtype=object)
+    top_text = np.array([
+        ["The cook served the spicy soup.", "Fresh bread was baked at dawn."],
+        ["She played the guitar at the concert.", "The drum solo closed the album."],
+        ["The river ran through the forest.", "They climbed the green hill."],
+        ["He baked a sweet cake.", "The soup tasted salty."],
+    ], dtype=object)
+    g = np.random.default_rng(1)
+    return xr.Dataset(
+        {
+            "caption": ("unit", ["about soup, bread and spicy", "about guitar and drum",
+                                 "about river, forest and hill", "about soup, cake and baked"]),
+            "n_concepts": ("unit", [1, 2, 1, 1]),
+            "keywords": (("unit", "concept", "keyword"), keywords),
+            "concept_share": (("unit", "concept"), [[1.0, 0.0], [0.6, 0.4], [1.0, 0.0], [1.0, 0.0]]),
+            "top_text": (("unit", "rank"), top_text),
+            "top_concept": (("unit", "rank"), [[1, 1], [1, 2], [1, 1], [1, 1]]),
+            "projection": (("unit", "feature"), g.normal(size=(4, 6))),
+        },
+        coords={"unit": units, "rank": [1, 2], "concept": [1, 2],
+                "planted": ("unit", ["food", "music", "nature", "food"])},
+    )
+
+
+def _evaluation() -> xr.Dataset:
+    models = ["animacy", "categories", "HMAX", "monkey IT"]
+    pair = np.array([[np.nan, 0.2, 0.001, 0.4], [0.2, np.nan, 0.01, 0.5],
+                     [0.001, 0.01, np.nan, 0.02], [0.4, 0.5, 0.02, np.nan]])
+    return xr.Dataset(
+        {
+            "score": ("model", [0.39, 0.28, 0.05, 0.33]),
+            "ci_low": ("model", [0.11, 0.08, -0.06, 0.14]),
+            "ci_high": ("model", [0.66, 0.48, 0.17, 0.53]),
+            "pvalue": ("model", [0.01, 0.01, 0.3, 0.006]),
+            "pvalue_pairwise": (("model", "model_b"), pair),
+            "ceiling": ("bound", [0.39, 0.68]),
+        },
+        coords={"model": models, "model_b": models, "bound": ["lower", "upper"]},
+        attrs={"method": "corr"},
+    )
+
+
+# ----------------------------------------------------------------------------
+# one case per public plot function: () -> Figure
+# ----------------------------------------------------------------------------
+def _fig(obj: Any) -> Any:
+    return obj if hasattr(obj, "savefig") else obj.figure
+
+
+def _plot_score_matrix() -> Any:
+    from neurorep.plotting.alignment import plot_score_matrix
+
+    best = xr.Dataset({"best_layer": ("region", ["conv1", "conv3", "fc2"])},
+                      coords={"region": ["V1", "V4", "IT"]})
+    return plot_score_matrix(_scores(), best=best)
+
+
+def _plot_layer_profiles() -> Any:
+    from neurorep.plotting.alignment import plot_layer_profiles
+
+    return plot_layer_profiles(_scores())
+
+
+def _plot_best_layer_map() -> Any:
+    from neurorep.plotting.alignment import plot_best_layer_map
+
+    depth = np.tile(np.linspace(0, 1, 5), 6)
+    return plot_best_layer_map(_voxel_result("best_depth", depth), display_mode="z",
+                               cut_coords=[0.0], annotate=False, draw_cross=False)
+
+
+def _plot_score_vs_ceiling() -> Any:
+    from neurorep.plotting.encoding import plot_score_vs_ceiling
+
+    g = np.random.default_rng(2)
+    ceiling = g.uniform(0.2, 0.9, 60)
+    res = xr.Dataset({"score": ("unit", ceiling * g.uniform(0.3, 0.9, 60)),
+                      "ceiling": ("unit", ceiling)})
+    return plot_score_vs_ceiling(res)
+
+
+def _plot_alpha_histogram() -> Any:
+    from neurorep.plotting.encoding import plot_alpha_histogram
+
+    alphas = 10.0 ** np.arange(-2, 7)
+    chosen = alphas[np.r_[np.full(5, 2), np.full(12, 3), np.full(20, 4), np.full(8, 5), [8, 8]]]
+    return plot_alpha_histogram(xr.Dataset({"alpha": ("unit", chosen)},
+                                           attrs={"alphas": alphas.tolist()}))
+
+
+def _plot_split_scores() -> Any:
+    from neurorep.plotting.encoding import plot_split_scores
+
+    g = np.random.default_rng(3)
+    split = np.abs(g.normal(0.15, 0.1, size=(2, 20))) * [[1.0], [0.6]]
+    split[1, :3] = -0.03
+    return plot_split_scores(xr.Dataset({"split_score": (("space", "unit"), split)},
+                                        coords={"space": ["vision", "language"]}))
+
+
+def _plot_score_map() -> Any:
+    from neurorep.plotting.encoding import plot_score_map
+
+    values = np.linspace(-0.4, 0.6, 30)
+    return plot_score_map(_voxel_result("score", values))
+
+
+def _plot_rdm() -> Any:
+    from neurorep.plotting.rsa import plot_rdm
+
+    return plot_rdm(_rdm(), categories="category", title="toy RDM")
+
+
+def _plot_mds() -> Any:
+    from neurorep.plotting.rsa import plot_mds
+
+    return plot_mds(_rdm(), categories="category", title="toy MDS")
+
+
+def _plot_model_comparison() -> Any:
+    from neurorep.plotting.rsa import plot_model_comparison
+
+    return plot_model_comparison(_evaluation(), title="toy evaluation")
+
+
+def _plot_gt_transform() -> Any:
+    from neurorep.plotting.topology import plot_gt_transform
+
+    return plot_gt_transform(_rdm())
+
+
+def _plot_persistence_diagram() -> Any:
+    from neurorep.plotting.topology import plot_persistence_diagram
+
+    return plot_persistence_diagram(_diagram())
+
+
+def _plot_barcode() -> Any:
+    from neurorep.plotting.topology import plot_barcode
+
+    return plot_barcode(_diagram())
+
+
+def _plot_betti_curves() -> Any:
+    from neurorep.plotting.topology import plot_betti_curves
+
+    return plot_betti_curves(_diagram())
+
+
+def _plot_caption_cards() -> Any:
+    from neurorep.plotting.selectivity import plot_caption_cards
+
+    return plot_caption_cards(_captions(), units=["u0", "u1"], label="planted")
+
+
+def _plot_concept_map() -> Any:
+    from neurorep.plotting.selectivity import plot_concept_map
+
+    return plot_concept_map(_captions(), color="planted", annotate=2)
+
+
+CASES: dict[str, Callable[[], Any]] = {
+    "plot_score_matrix": _plot_score_matrix,
+    "plot_layer_profiles": _plot_layer_profiles,
+    "plot_best_layer_map": _plot_best_layer_map,
+    "plot_score_vs_ceiling": _plot_score_vs_ceiling,
+    "plot_alpha_histogram": _plot_alpha_histogram,
+    "plot_split_scores": _plot_split_scores,
+    "plot_score_map": _plot_score_map,
+    "plot_rdm": _plot_rdm,
+    "plot_mds": _plot_mds,
+    "plot_model_comparison": _plot_model_comparison,
+    "plot_gt_transform": _plot_gt_transform,
+    "plot_persistence_diagram": _plot_persistence_diagram,
+    "plot_barcode": _plot_barcode,
+    "plot_betti_curves": _plot_betti_curves,
+    "plot_caption_cards": _plot_caption_cards,
+    "plot_concept_map": _plot_concept_map,
+}
+
+
+def public_plot_functions() -> set[str]:
+    """Every ``plot_*`` function defined in a public module of neurorep.plotting."""
+    import neurorep.plotting as plotting
+
+    names = set(plotting.__all__)
+    for info in pkgutil.iter_modules(plotting.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"neurorep.plotting.{info.name}")
+        names |= {n for n, obj in vars(module).items()
+                  if n.startswith("plot_") and inspect.isfunction(obj)
+                  and obj.__module__ == module.__name__}
+    return {n for n in names if n.startswith("plot_")}
+
+
+def render(name: str, path: Path) -> Path:
+    """Draw case ``name`` under default rcParams and save it as a PNG at ``DPI``."""
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        matplotlib.rcParams["svg.hashsalt"] = "neurorep"
+        fig = _fig(CASES[name]())
+        try:
+            fig.savefig(path, dpi=DPI, metadata={"Software": None})
+        finally:
+            plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------
+# tests
+# ----------------------------------------------------------------------------
+def test_every_public_plot_function_has_a_case() -> None:
+    missing = public_plot_functions() - set(CASES)
+    assert not missing, (
+        f"plot functions without an image-regression case: {sorted(missing)}. Add a case to "
+        f"CASES in tests/test_plotting_images.py, then run "
+        f"`python tests/make_baseline_images.py {' '.join(sorted(missing))}`."
+    )
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_plot_matches_baseline(name: str, tmp_path: Path) -> None:
+    from matplotlib.testing.compare import compare_images
+
+    baseline = BASELINE_DIR / f"{name}.png"
+    if not baseline.is_file():
+        pytest.fail(f"no baseline {baseline}; run `python tests/make_baseline_images.py {name}`")
+    actual = render(name, tmp_path / f"{name}.png")
+    failure = compare_images(str(baseline), str(actual), tol=TOL)
+    assert failure is None, (
+        f"{name} no longer matches its baseline (RMS tolerance {TOL}): {failure}\n"
+        f"If the change is intended, run `python tests/make_baseline_images.py {name}` and "
+        f"look at the new image."
+    )
+
+
+def test_tolerance_detects_a_changed_plot(tmp_path: Path) -> None:
+    """The tolerance absorbs font noise, not a different colour map."""
+    from matplotlib.testing.compare import compare_images
+
+    from neurorep.plotting.rsa import plot_rdm
+
+    original = CASES["plot_rdm"]
+    try:
+        CASES["plot_rdm"] = lambda: plot_rdm(_rdm(), categories="category", title="toy RDM",
+                                             cmap="magma")
+        actual = render("plot_rdm", tmp_path / "plot_rdm.png")
+    finally:
+        CASES["plot_rdm"] = original
+    assert compare_images(str(BASELINE_DIR / "plot_rdm.png"), str(actual), tol=TOL) is not None
