@@ -189,3 +189,29 @@ def test_unit_layer_scores_and_brain_map(rng):
     assert (res.best_layer.values == planted).mean() > 0.9
     fig = plot_best_layer_map(res, display_mode="z", cut_coords=[1])
     assert fig.axes
+
+
+def test_cka_from_grams_equals_cka_linear(rng):
+    from neurorep.alignment._metrics import cka_from_grams
+
+    x, y = rng.standard_normal((25, 7)), rng.standard_normal((25, 30))
+    assert cka_from_grams(x @ x.T, y @ y.T) == pytest.approx(cka_linear(x, y), rel=1e-10)
+    idx = rng.integers(0, 25, 25)
+    gx, gy = x @ x.T, y @ y.T
+    assert cka_from_grams(gx[np.ix_(idx, idx)], gy[np.ix_(idx, idx)]) == pytest.approx(cka_linear(x[idx], y[idx]), rel=1e-10)
+
+
+@pytest.mark.parametrize("metric", ["cka", "rsa", "rsa_pearson"])
+def test_batched_bootstrap_path_matches_pairwise_scores(sim, metric):
+    """With a bootstrap, CKA/RSA use one matrix product per sample; the scores must not change."""
+    from neurorep.alignment import get_metric
+
+    fast = score_matrix(sim["brain"], sim["model"], metric=metric, n_boot=5, rng=0)
+    plain = score_matrix(sim["brain"], sim["model"], metric=metric, n_boot=0)
+    np.testing.assert_allclose(fast.score, plain.score, atol=1e-10)
+    met = get_metric(metric)
+    assert met.sample is not None
+    region, layer = data.members(sim["brain"])["late"], data.members(sim["model"])["layer2"]
+    pr, pl = met.prepare(region), met.prepare(layer)
+    idx = np.unique(np.random.default_rng(1).integers(0, 120, 120))
+    assert float(met.sample(pr, idx) @ met.sample(pl, idx)) == pytest.approx(met.score((pr, pl), idx), abs=1e-10)

@@ -62,6 +62,11 @@ class Metric:
     ceiling : callable(responses with repetitions) -> float, optional
         The region's noise ceiling on this metric's scale; default the
         split-half score of the metric itself, Spearman-Brown corrected.
+    sample : callable(prepared, idx) -> 1-D unit vector, optional
+        A fast path: when the score of a pair is the dot product of the two
+        representations' vectors on the same stimuli (CKA, Pearson/Spearman
+        RSA), every region x layer score of a bootstrap sample is one matrix
+        product.
     """
 
     prepare: Callable[[xr.DataArray], Any]
@@ -71,6 +76,7 @@ class Metric:
     min_stimuli: int = 4
     takes_rdms: bool = False
     ceiling: Callable[[xr.DataArray], float] | None = None
+    sample: Callable[[Any, Array | None], Array] | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,7 +121,21 @@ def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> 
         iu = np.triu_indices(a.shape[0], 1)
         return float(_compare_vectors(a[iu][None], b[iu][None], resolved)[0, 0])
 
+    def sample(prep: tuple[Array, Array], idx: Array | None) -> Array:
+        square, vec = prep
+        if idx is not None:
+            sub = square[np.ix_(idx, idx)]
+            vec = sub[np.triu_indices(len(idx), 1)]
+            if resolved == "spearman":
+                from scipy.stats import rankdata
+
+                vec = rankdata(vec)
+        v = vec - vec.mean() if resolved != "cosine" else vec
+        norm = np.linalg.norm(v)
+        return v / norm if norm > 0 else np.full_like(v, np.nan)
+
     return Metric(prepare=prepare, score=score, unique_rows=True, min_stimuli=4, takes_rdms=True,
+                  sample=sample if resolved in ("spearman", "corr", "cosine") else None,
                   params={"method": method, "rdm_metric": rdm_metric})
 
 
@@ -155,8 +175,42 @@ def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Me
                   ceiling=ceiling, params={"cv": cv, "inner_cv": inner_cv})
 
 
+_GRAM_MAX_STIMULI = 1500  # an n x n float64 Gram matrix per representation: 18 MB at 1500
+
+
+def cka_metric() -> Metric:
+    """Biased linear CKA; with up to 1500 stimuli each representation's Gram matrix is
+    computed once and every bootstrap sample or fold takes a sub-matrix of it."""
+
+    def prepare(x: xr.DataArray) -> tuple[str, Array]:
+        arr = _as_float(x)
+        if arr.shape[0] <= _GRAM_MAX_STIMULI:
+            return "gram", arr @ arr.T
+        return "features", arr
+
+    def score(state: Any, idx: Array | None) -> float:
+        (kind_x, a), (kind_y, b) = state
+        if kind_x == kind_y == "gram":
+            if idx is not None:
+                a, b = a[np.ix_(idx, idx)], b[np.ix_(idx, idx)]
+            return _metrics.cka_from_grams(a, b)
+        if kind_x == "gram" or kind_y == "gram":
+            raise ValueError("cka: both representations must be prepared the same way.")
+        return _metrics.cka_linear(a if idx is None else a[idx], b if idx is None else b[idx])
+
+    def sample(prep: tuple[str, Array], idx: Array | None) -> Array:
+        kind, g = prep
+        if kind != "gram":
+            raise ValueError("cka: the batched path needs Gram matrices.")
+        k = _metrics._center_gram(g if idx is None else g[np.ix_(idx, idx)]).ravel()
+        norm = np.linalg.norm(k)
+        return k / norm if norm > 0 else np.full_like(k, np.nan)
+
+    return Metric(prepare=prepare, score=score, sample=sample)
+
+
 METRICS: dict[str, Callable[[], Metric]] = {
-    "cka": lambda: _kernel_metric(_metrics.cka_linear),
+    "cka": cka_metric,
     "cka_debiased": lambda: _kernel_metric(_metrics.cka_debiased, min_stimuli=5),
     "procrustes": lambda: _kernel_metric(_metrics.procrustes_similarity),
     "rsa": lambda: rsa_metric(),
@@ -370,6 +424,11 @@ def score_matrix(
         return point, samples
 
     rkeys, lkeys = list(regions), list(layers)
+    batched = met.sample is not None and not multi and len(boots) > 0 and all(
+        not (isinstance(p, tuple) and isinstance(p[0], str) and p[0] == "features") for p in lprep.values()
+    )
+    if batched:
+        return _batched_score_matrix(met, regions, layers, lprep, boots, ci=ci, metric=metric, n=n)
     jobs = [(r, s, k) for r in rkeys for s in subjects for k in lkeys]
     if parallel:
         import dask
@@ -379,28 +438,49 @@ def score_matrix(
         results = [run(*j) for j in jobs]
     shape = (len(rkeys), len(subjects), len(lkeys))
     subj_score = np.array([p for p, _ in results]).reshape(shape)
-    alpha = (1 - ci) / 2
-    score = np.nanmean(subj_score, axis=1) if multi else subj_score[:, 0]
-    data_vars: dict[str, Any] = {"score": (("region", "layer"), score)}
     if multi:
-        valid = np.isfinite(subj_score)
+        return _assemble(met, regions, layers, np.nanmean(subj_score, axis=1), None, subj_score,
+                         ci=ci, metric=metric, n=n, n_boot=n_boot, gen=gen, subjects=subjects)
+    samples = np.stack([s for _, s in results]).reshape(len(rkeys), len(lkeys), len(boots))
+    return _assemble(met, regions, layers, subj_score[:, 0], samples, None, ci=ci, metric=metric,
+                     n=n, n_boot=n_boot, gen=gen)
+
+
+def _assemble(
+    met: Metric,
+    regions: dict[str, dict[str, xr.DataArray]],
+    layers: dict[str, xr.DataArray],
+    score: Array,
+    samples: Array | None,
+    subj_score: Array | None,
+    *,
+    ci: float,
+    metric: str | Metric,
+    n: int,
+    n_boot: int,
+    gen: np.random.Generator | None,
+    subjects: list[str] | None = None,
+) -> xr.Dataset:
+    """The result Dataset: CIs (stimulus bootstrap re-centred, or over subjects), p-values,
+    ceilings and provenance."""
+    rkeys, lkeys = list(regions), list(layers)
+    alpha = (1 - ci) / 2
+    data_vars: dict[str, Any] = {"score": (("region", "layer"), score)}
+    lo = hi = np.full_like(score, np.nan)
+    if subj_score is not None:
+        assert gen is not None and subjects is not None
         if n_boot:
             idx = gen.integers(0, len(subjects), size=(n_boot, len(subjects)))
             boot_means = np.nanmean(subj_score[:, idx, :], axis=2)  # (region, boot, layer)
             lo = np.nanquantile(boot_means, alpha, axis=1)
             hi = np.nanquantile(boot_means, 1 - alpha, axis=1)
-        else:
-            lo = hi = np.full_like(score, np.nan)
         data_vars["subject_score"] = (("subject", "region", "layer"), np.moveaxis(subj_score, 1, 0))
-        data_vars["pvalue"] = (("region", "layer"), _signflip_pvalue(subj_score, valid, gen))
-    else:
-        samples = np.stack([s for _, s in results]).reshape(len(rkeys), len(lkeys), len(boots))
-        if n_boot:
-            samples = samples - (np.nanmean(samples, axis=-1) - score)[..., None]
-            lo = np.nanquantile(samples, alpha, axis=-1)
-            hi = np.nanquantile(samples, 1 - alpha, axis=-1)
-        else:
-            lo = hi = np.full_like(score, np.nan)
+        data_vars["pvalue"] = (("region", "layer"), _signflip_pvalue(subj_score, np.isfinite(subj_score), gen))
+    elif samples is not None and n_boot:
+        # resampling stimuli with replacement biases similarity upward: re-centre on the estimate
+        samples = samples - (np.nanmean(samples, axis=-1) - score)[..., None]
+        lo = np.nanquantile(samples, alpha, axis=-1)
+        hi = np.nanquantile(samples, 1 - alpha, axis=-1)
     ceiling = np.full(len(rkeys), np.nan)
     ceiling_upper = np.full(len(rkeys), np.nan)
     for i, rk in enumerate(rkeys):
@@ -420,7 +500,7 @@ def score_matrix(
     if np.isfinite(ceiling_upper).any():
         data_vars["ceiling_upper"] = ("region", ceiling_upper)
     coords: dict[str, Any] = {"region": rkeys, "layer": lkeys, "depth": ("layer", _depths(layers))}
-    if multi:
+    if subjects is not None:
         coords["subject"] = subjects
     return xr.Dataset(
         data_vars,
@@ -430,11 +510,44 @@ def score_matrix(
             "metric_params": dict(met.params),
             "n_boot": n_boot,
             "ci": ci,
-            "bootstrap_over": "subjects" if multi else "stimuli",
+            "bootstrap_over": "subjects" if subjects is not None else "stimuli",
             "n_stimuli": n,
             "neurorep_version": __version__,
         },
     )
+
+
+def _batched_score_matrix(
+    met: Metric,
+    regions: dict[str, dict[str, xr.DataArray]],
+    layers: dict[str, xr.DataArray],
+    lprep: dict[str, Any],
+    boots: Array,
+    *,
+    ci: float,
+    metric: str | Metric,
+    n: int,
+) -> xr.Dataset:
+    """score_matrix's single-subject path when scores are dot products of sample vectors:
+    each bootstrap sample costs one vector per representation and one matrix product."""
+    assert met.sample is not None
+    rkeys, lkeys = list(regions), list(layers)
+    rprep = {k: met.prepare(subs["all"]) for k, subs in regions.items()}
+
+    def block(idx: Array | None) -> Array:
+        a = np.stack([met.sample(rprep[k], idx) for k in rkeys])  # type: ignore[misc]
+        b = np.stack([met.sample(lprep[k], idx) for k in lkeys])  # type: ignore[misc]
+        return a @ b.T
+
+    score = block(None)
+    samples = np.full((len(rkeys), len(lkeys), len(boots)), np.nan)
+    for bi, idx in enumerate(boots):
+        if met.unique_rows:
+            idx = np.unique(idx)
+        if len(idx) >= met.min_stimuli:
+            samples[:, :, bi] = block(idx)
+    return _assemble(met, regions, layers, score, samples, None, ci=ci, metric=metric, n=n,
+                     n_boot=len(boots), gen=None)
 
 
 def _signflip_pvalue(subj_score: Array, valid: Array, gen: np.random.Generator, n_perm: int = 10000) -> Array:
