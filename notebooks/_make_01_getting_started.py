@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _nbtools import write
 
 CELLS: list[tuple[str, str]] = [
     (
@@ -330,16 +327,5 @@ API reference for every function used here.""",
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nb.metadata["language_info"] = {"name": "python"}
-    for kind, src in CELLS:
-        nb.cells.append(new_markdown_cell(src) if kind == "md" else new_code_cell(src))
-    return nb
-
-
 if __name__ == "__main__":
-    out = Path(__file__).with_name("01_getting_started.ipynb")
-    nbformat.write(build(), out)
-    print(f"wrote {out}")
+    write(CELLS, "01_getting_started.ipynb")

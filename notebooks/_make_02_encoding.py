@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _nbtools import write
 
 CELLS: list[tuple[str, str]] = [
     ("md", """# 02 · Encoding models on real data: MiniLM → language network, categories → ventral cortex
@@ -184,16 +181,5 @@ category tuning are the ones the FIR model predicts.
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src)
-                for kind, src in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    return nb
-
-
 if __name__ == "__main__":
-    out = Path(__file__).with_name("02_encoding.ipynb")
-    nbformat.write(build(), out)
-    print(f"wrote {out}")
+    write(CELLS, "02_encoding.ipynb")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _nbtools import write
 
 CELLS: list[tuple[str, str]] = [
     (
@@ -216,20 +213,5 @@ ax = plot_model_comparison(res_f, title="finger RDMs (7 subjects, crossnobis)")"
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.cells = [
-        new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in CELLS
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    return nb
-
-
 if __name__ == "__main__":
-    out = Path(__file__).with_name("03_rsa.ipynb")
-    nbformat.write(build(), out)
-    print(f"wrote {out}")
+    write(CELLS, "03_rsa.ipynb")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _nbtools import write
 
 CELLS: list[tuple[str, str]] = [
     ("md", """# 05 · Voxel captions: what drives a unit, in words, scored on held-out data
@@ -240,16 +237,5 @@ should be judged by the same held-out score."""),
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src)
-                for kind, src in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    return nb
-
-
 if __name__ == "__main__":
-    out = Path(__file__).with_name("05_selectivity.ipynb")
-    nbformat.write(build(), out)
-    print(f"wrote {out}")
+    write(CELLS, "05_selectivity.ipynb")
