@@ -30,7 +30,7 @@ docs: $(BIN)/.docs-installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check neurorep tests benchmarks
-	$(BIN)/mypy
+	$(BIN)/mypy --no-incremental
 
 # the whole suite: lint, the docs build (every notebook executed), then pytest
 # (tests/test_docs.py opens the built site in headless Chromium when it is installed)

@@ -11,6 +11,8 @@ from neurorep.plotting._style import (
     CATEGORICAL,
     DOUBLE_COLUMN,
     FONT_SIZE,
+    SEQUENTIAL,
+    SINGLE_COLUMN,
     color_scale,
     labelled_colorbar,
     new_axes,
@@ -70,7 +72,14 @@ def plot_score_matrix(
 
 
 def plot_layer_profiles(result: xr.Dataset, *, ax: Any = None, normalized: bool = False) -> Any:
-    """Score against layer depth per region, with CI bands and ceiling lines."""
+    """Score against layer depth per region, with CI bands and ceiling lines.
+
+    The band's confidence level is read from ``result.attrs["ci"]`` (e.g. 0.95).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
     ax = new_axes(ax, figsize=(DOUBLE_COLUMN * 0.6, 3.0))
     import matplotlib as mpl
 
@@ -87,8 +96,14 @@ def plot_layer_profiles(result: xr.Dataset, *, ax: Any = None, normalized: bool 
     ax.set_xticks(x, [str(v) for v in result.layer.values], rotation=45, ha="right")
     ax.legend(fontsize=FONT_SIZE - 1, frameon=False)
     metric = result.attrs.get("metric", "score")
+    band = "CI"
+    ci = result.attrs.get("ci")
+    if ci is not None:
+        level = float(ci) / 100 if float(ci) > 1 else float(ci)
+        band = f"{level:.0%} CI" if round(level * 100) == level * 100 else f"{level:.1%} CI"
+    ceiling = "" if normalized else ", dashed: noise ceiling"
     tidy(ax, xlabel="model layer", ylabel=("normalised " if normalized else "") + metric,
-         title="Layer profiles (band: 95% CI, dashed: noise ceiling)")
+         title=f"Layer profiles (band: {band}{ceiling})")
     return ax
 
 
@@ -101,31 +116,52 @@ def plot_best_layer_map(result: xr.Dataset, *, ax: Any = None, variable: str = "
         From :func:`neurorep.alignment.unit_layer_scores` on responses whose
         units carry voxel indices ``i, j, k`` and attrs ``affine`` /
         ``volume_shape`` (as :func:`neurorep.data.from_nifti` writes them).
+    ax : matplotlib Axes, optional
+        Draw into this Axes' area (of its figure); default a new Figure.
     kwargs
         Passed to ``nilearn.plotting.plot_img`` (e.g. ``display_mode``, ``cut_coords``).
 
     Returns
     -------
     matplotlib.figure.Figure
+        The colour bar is labelled with the best layer depth (0 = first layer, 1 = last).
     """
+    import nibabel as nib
+    from matplotlib.figure import Figure
     from nilearn import plotting as nplot
 
     from neurorep.data import to_nifti
 
     values = result[variable].astype(float)
     values.attrs = dict(result.attrs)
-    import matplotlib.pyplot as plt
-    import nibabel as nib
 
     # voxels outside the units are 0 and drawn transparent (threshold); depth 0 is offset by 1e-3
     img = to_nifti(values + 1e-3)
     img = nib.Nifti1Image(np.asarray(img.get_fdata()), img.affine)
 
-    fig = ax.figure if ax is not None else plt.figure(figsize=(DOUBLE_COLUMN, 2.6))
+    if ax is not None:
+        fig = ax.figure
+    else:
+        mode = str(kwargs.get("display_mode", "ortho"))
+        cuts = kwargs.get("cut_coords")
+        if mode in ("x", "y", "z") or mode.endswith("mosaic"):
+            n = len(cuts) if isinstance(cuts, (list, tuple, np.ndarray)) else int(cuts or 7)
+        else:
+            n = 3 if mode == "ortho" else len(mode)
+        width = min(DOUBLE_COLUMN, max(SINGLE_COLUMN, 1.4 + 1.9 * n))
+        fig = Figure(figsize=(width, 2.6), layout="constrained")
+        ax = fig.add_subplot()  # nilearn draws inside this Axes' area
+    title = kwargs.pop("title", "Best layer per voxel")
     display = nplot.plot_img(
-        img, figure=fig, axes=ax, cmap=kwargs.pop("cmap", "viridis"), colorbar=True, threshold=1e-4,
-        vmin=0.0, vmax=1.0, black_bg=False, title=kwargs.pop("title", "best layer depth (0 = input)"),
-        **kwargs,
+        img, figure=fig, axes=ax, cmap=kwargs.pop("cmap", SEQUENTIAL), colorbar=True,
+        threshold=1e-4, vmin=0.0, vmax=1.0, black_bg=False, title=None, **kwargs,
     )
-    del display
+    if title:
+        display.title(title, size=FONT_SIZE + 1, color="k", bgcolor="w")
+    cbar = getattr(display, "_cbar", None)
+    if cbar is not None:
+        cbar.set_ticks([0.0, 0.25, 0.5, 0.75, 1.0])
+        cbar.ax.yaxis.tick_left()
+        cbar.set_label("best layer depth\n(0 = first layer, 1 = last)", fontsize=FONT_SIZE)
+        cbar.ax.tick_params(labelsize=FONT_SIZE - 1)
     return fig

@@ -10,8 +10,10 @@ import xarray as xr
 from neurorep._errors import SchemaError
 from neurorep.plotting._style import (
     CATEGORICAL,
-    DIVERGING,
+    DOUBLE_COLUMN,
     FONT_SIZE,
+    SINGLE_COLUMN,
+    color_scale,
     new_axes,
     tidy,
 )
@@ -137,6 +139,9 @@ def plot_alpha_histogram(result: xr.Dataset, *, ax: Any = None, bins: int | None
             ax.axvline(e, color="0.4", lw=0.8, ls=":")
     if spaces != [None]:
         ax.legend(fontsize=FONT_SIZE - 1, frameon=False)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # unit counts
     return tidy(ax, title="Chosen penalties", xlabel="log10 alpha", ylabel="units")
 
 
@@ -164,9 +169,9 @@ def plot_split_scores(
         raise SchemaError(f"{variable!r} needs a 'space' dim; got {split.dims}.")
     joint = np.asarray(split.sum("space").values, dtype=float)
     order = np.argsort(np.where(np.isfinite(joint), -joint, np.inf))[:max_units]
-    ax = new_axes(ax, figsize=(7.0, 3.0))
+    ax = new_axes(ax, figsize=(DOUBLE_COLUMN, 3.0))
     vals = np.asarray(split.transpose("space", "unit").values, dtype=float)[:, order]
-    x = np.arange(len(order))
+    x = np.arange(1, len(order) + 1)  # unit rank, 1 = best joint score
     pos = np.zeros(len(order))
     neg = np.zeros(len(order))
     for i, sp in enumerate(split["space"].values.tolist()):
@@ -177,9 +182,13 @@ def plot_split_scores(
         neg += np.clip(v, None, 0)
     ax.plot(x, joint[order], "k.", ms=3, label="joint")
     ax.axhline(0, color="0.4", lw=0.6)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(0.4, len(order) + 0.6)
     ax.legend(fontsize=FONT_SIZE - 1, frameon=False, ncols=min(4, vals.shape[0] + 1))
-    return tidy(ax, title="Split scores per unit", xlabel="unit (sorted by joint score)",
-                ylabel=variable)
+    return tidy(ax, title="Split scores per unit", xlabel="unit rank (by joint score)",
+                ylabel=variable.replace("_", " "))
 
 
 def plot_score_map(
@@ -191,7 +200,7 @@ def plot_score_map(
     ax: Any = None,
     display_mode: str = "z",
     cut_coords: Any = None,
-    cmap: str = DIVERGING,
+    cmap: str | None = None,
     title: str | None = None,
 ) -> Any:
     """A brain map of per-unit scores through nilearn (units need voxel coords).
@@ -208,12 +217,16 @@ def plot_score_map(
     bg_img : niimg, optional
         Anatomical background (default none: the map alone).
     ax : matplotlib Axes, optional
-    display_mode, cut_coords, cmap, title
+    display_mode, cut_coords, title
         Passed to :func:`nilearn.plotting.plot_stat_map`.
+    cmap : str, optional
+        Default: the shared neurorep style, a diverging map centred on 0 when
+        the values are signed, a sequential one otherwise.
 
     Returns
     -------
     matplotlib Figure
+        The colour bar is labelled with the variable (and its metric).
 
     Examples
     --------
@@ -240,19 +253,34 @@ def plot_score_map(
     data = values.fillna(0.0).assign_attrs({**attrs, **values.attrs})
     img = to_nifti(data)
     if ax is None:
-        fig = Figure(figsize=(4.0, 3.2), layout="constrained")
+        fig = Figure(figsize=(SINGLE_COLUMN, 2.8), layout="constrained")
         ax = fig.add_subplot()
     fig = ax.figure
     vals = np.asarray(values.values, dtype=float)
     vmax = float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 1.0
+    scale = color_scale(vals)
+    signed = "vmin" in scale and scale["vmin"] < 0
     if cut_coords is None and display_mode == "z":
         z = np.asarray(values["z"].values, dtype=float) if "z" in values.coords else np.zeros(1)
         cut_coords = [float(np.median(z))]
-    plotting.plot_stat_map(
+    range_kw: dict[str, Any] = (
+        {"symmetric_cbar": True, "vmax": vmax or 1.0} if signed
+        else {"symmetric_cbar": False, "vmin": min(scale.get("vmin", 0.0), 0.0),
+              "vmax": scale.get("vmax", 1.0) or 1.0}
+    )
+    display = plotting.plot_stat_map(
         img, bg_img=bg_img, axes=ax, figure=fig,
         display_mode=display_mode, cut_coords=cut_coords,
-        threshold=threshold if threshold is not None else 1e-9 * (vmax or 1.0), cmap=cmap,
-        vmax=vmax or 1.0, title=title or variable,
-        colorbar=True, annotate=False, draw_cross=False,
+        threshold=threshold if threshold is not None else 1e-9 * (vmax or 1.0),
+        cmap=cmap or scale["cmap"], title=None,
+        colorbar=True, annotate=False, draw_cross=False, black_bg=False, **range_kw,
     )
+    display.title(title or variable.replace("_", " "), size=FONT_SIZE + 1, color="k",
+                  bgcolor="w")
+    cbar = getattr(display, "_cbar", None)
+    if cbar is not None:
+        metric = values.attrs.get("metric", result.attrs.get("scoring", ""))
+        label = variable.replace("_", " ") + (f" ({metric})" if metric else "")
+        cbar.set_label(label, fontsize=FONT_SIZE)
+        cbar.ax.tick_params(labelsize=FONT_SIZE - 1)
     return fig

@@ -15,6 +15,15 @@ import numpy as np
 import xarray as xr
 
 from neurorep._errors import SchemaError
+from neurorep.plotting._style import (
+    DOUBLE_COLUMN,
+    FONT_SIZE,
+    SINGLE_COLUMN,
+    color_scale,
+    labelled_colorbar,
+    new_axes,
+    tidy,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -22,15 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["plot_mds", "plot_model_comparison", "plot_rdm"]
 
 _SQUARED = ("squared_euclidean", "mahalanobis", "crossnobis", "squared euclidean")
-
-
-def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    _, new = plt.subplots(figsize=figsize)
-    return new
 
 
 def _single_rdm(rdm: xr.DataArray, fn: str) -> xr.DataArray:
@@ -74,7 +74,7 @@ def plot_rdm(
     ax: Axes | None = None,
     categories: str | Sequence[Any] | None = None,
     rank: bool = False,
-    cmap: str = "viridis",
+    cmap: str | None = None,
     colorbar: bool = True,
     title: str | None = None,
 ) -> Axes:
@@ -91,10 +91,12 @@ def plot_rdm(
     rank : bool
         Show percentiles of the dissimilarities (rank-transformed, as in
         Kriegeskorte et al. 2008) instead of raw values.
-    cmap : str
-        Matplotlib colormap name.
+    cmap : str, optional
+        Matplotlib colormap name. Default: the shared neurorep style, a
+        sequential map, or a diverging one centred on 0 when the RDM holds
+        negative and positive values (e.g. crossnobis estimates).
     colorbar : bool
-        Add a colorbar labelled with the metric.
+        Add a colour bar labelled with the metric (``attrs["metric"]``).
 
     Returns
     -------
@@ -109,7 +111,7 @@ def plot_rdm(
     >>> ax = plot_rdm(r, categories=["x", "x", "y", "y"])
     """
     rdm = _single_rdm(rdm, "plot_rdm")
-    ax = _axes(ax, (5.0, 4.2))
+    ax = new_axes(ax, figsize=(SINGLE_COLUMN, 3.1))
     values = np.asarray(rdm.values, dtype=float)
     label = str(rdm.attrs.get("metric", "dissimilarity"))
     if rank:
@@ -122,7 +124,11 @@ def plot_rdm(
         values[iu] = pct
         values = values + values.T
         label = f"{label} (percentile)"
-    im = ax.imshow(values, cmap=cmap, interpolation="nearest")
+    scale = color_scale(values)
+    if cmap is not None:
+        scale["cmap"] = cmap
+    im = ax.imshow(values, interpolation="nearest", **scale)
+    tidy(ax, title=title)
     labels = _labels(rdm, categories)
     n = values.shape[0]
     if labels is not None:
@@ -134,22 +140,21 @@ def plot_rdm(
         centres = (bounds[:-1] + bounds[1:] - 1) / 2.0
         names = [labels[b] for b in bounds[:-1]]
         ax.set_xticks(centres)
-        ax.set_xticklabels(names, rotation=90, fontsize=8)
+        ax.set_xticklabels(names, rotation=90)
         ax.set_yticks(centres)
-        ax.set_yticklabels(names, fontsize=8)
+        ax.set_yticklabels(names)
     elif n <= 30:
         ids = np.asarray(rdm["stimulus_i"].values).astype(str)
         ax.set_xticks(np.arange(n))
-        ax.set_xticklabels(ids, rotation=90, fontsize=7)
+        ax.set_xticklabels(ids, rotation=90)
         ax.set_yticks(np.arange(n))
-        ax.set_yticklabels(ids, fontsize=7)
+        ax.set_yticklabels(ids)
+        ax.tick_params(labelsize=FONT_SIZE - 2 if n > 12 else FONT_SIZE - 1)
     else:
         ax.set_xticks([])
         ax.set_yticks([])
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=label)
-    if title is not None:
-        ax.set_title(title)
+        labelled_colorbar(im, ax, label.replace("_", " "))
     return ax
 
 
@@ -206,7 +211,7 @@ def plot_mds(
     >>> ax = plot_mds(r, labels=True)
     """
     rdm = _single_rdm(rdm, "plot_mds")
-    ax = _axes(ax, (4.5, 4.5))
+    ax = new_axes(ax, figsize=(SINGLE_COLUMN, SINGLE_COLUMN))
     if squared is None:
         squared = str(rdm.attrs.get("metric", "")) in _SQUARED
     xy, explained = _classical_mds(np.asarray(rdm.values, dtype=float), squared, 2)
@@ -217,16 +222,18 @@ def plot_mds(
         for i, c in enumerate(dict.fromkeys(cats.tolist())):
             sel = cats == c
             ax.scatter(xy[sel, 0], xy[sel, 1], s=25, color=f"C{i % 10}", label=c)
-        ax.legend(fontsize=7, frameon=False, loc="best")
+        ax.legend(fontsize=FONT_SIZE - 1, frameon=False, loc="best")
     if labels:
         for (x, y), name in zip(xy, rdm["stimulus_i"].values, strict=True):
-            ax.annotate(str(name), (x, y), fontsize=7, xytext=(2, 2), textcoords="offset points")
-    ax.set_xlabel(f"MDS 1 ({explained[0]:.0%})")
-    ax.set_ylabel(f"MDS 2 ({explained[1]:.0%})" if explained.size > 1 else "MDS 2")
+            ax.annotate(str(name), (x, y), fontsize=FONT_SIZE - 2, xytext=(2, 2),
+                        textcoords="offset points")
     ax.set_aspect("equal", adjustable="datalim")
-    if title is not None:
-        ax.set_title(title)
-    return ax
+    return tidy(
+        ax,
+        title=title,
+        xlabel=f"MDS 1 ({explained[0]:.0%})",
+        ylabel=f"MDS 2 ({explained[1]:.0%})" if explained.size > 1 else "MDS 2",
+    )
 
 
 def _fdr(p: np.ndarray) -> np.ndarray:
@@ -300,7 +307,8 @@ def plot_model_comparison(
             "plot_model_comparison: expected the Dataset returned by neurorep.rsa.evaluate() "
             "(variables score, ci_low, ci_high, ceiling over dim 'model')."
         )
-    ax = _axes(ax, (max(3.0, 0.6 * result.sizes["model"] + 1.5), 3.6))
+    n_models = result.sizes["model"]
+    ax = new_axes(ax, figsize=(min(DOUBLE_COLUMN, max(SINGLE_COLUMN, 0.45 * n_models + 1.6)), 3.2))
     score = np.asarray(result["score"].values, dtype=float)
     names = [str(v) for v in result["model"].values]
     order = np.argsort(score) if sort else np.arange(score.size)
@@ -318,12 +326,15 @@ def plot_model_comparison(
     top = float(np.nanmax(np.r_[high, s, 0.0]))
     span = top - min(0.0, float(np.nanmin(np.r_[low, s])))
     step = 0.06 * (span if span > 0 else 1.0)
+    marked = False
     if "pvalue" in result:
         p = np.asarray(result["pvalue"].values, dtype=float)
         p = _fdr(p) if correction else p
         for xi, pi, hi in zip(x, p[order], high, strict=True):
             if np.isfinite(pi) and pi < alpha:
-                ax.text(float(xi), hi + 0.2 * step, "*", ha="center", va="bottom", fontsize=11)
+                ax.text(float(xi), hi + 0.2 * step, "*", ha="center", va="bottom",
+                        fontsize=FONT_SIZE + 2)
+                marked = True
     if pairwise is None:
         pairwise = order.size <= 8
     level = top + 1.5 * step
@@ -341,12 +352,22 @@ def plot_model_comparison(
                 )
                 level += step
     ax.set_xticks(x)
-    ax.set_xticklabels([names[i] for i in order], rotation=45, ha="right")
+    ax.set_xticklabels([names[i] for i in order], rotation=45, ha="right",
+                       rotation_mode="anchor")
     ax.axhline(0, color="k", lw=0.8)
     method = result.attrs.get("method", "")
-    ax.set_ylabel(f"RDM correlation ({method})" if method else "score")
     ax.set_xlim(-0.6, order.size - 0.4)
     ax.set_ylim(top=max(level, top + 2 * step))
-    if title is not None:
-        ax.set_title(title)
-    return ax
+    handles, _ = ax.get_legend_handles_labels()
+    if marked:
+        from matplotlib.lines import Line2D
+
+        star = f"p < {alpha:g}" + (" (FDR)" if correction else "")
+        handles.append(Line2D([], [], ls="none", marker="$*$", color="k", ms=7, label=star))
+    if handles:
+        # headroom above the bars and brackets for a one-row legend
+        y0, y1 = ax.get_ylim()
+        ax.set_ylim(y0, y1 + 0.15 * (y1 - y0))
+        ax.legend(handles=handles, fontsize=FONT_SIZE - 1, frameon=False, loc="upper right",
+                  ncols=len(handles), handlelength=1.2, columnspacing=1.0, borderaxespad=0.2)
+    return tidy(ax, title=title, ylabel=f"RDM correlation ({method})" if method else "score")

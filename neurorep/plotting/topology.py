@@ -13,6 +13,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurorep.plotting._style import (
+    DOUBLE_COLUMN,
+    FONT_SIZE,
+    SEQUENTIAL,
+    SINGLE_COLUMN,
+    color_scale,
+    labelled_colorbar,
+    new_axes,
+    tidy,
+)
 from neurorep.topology import RGTM_REGIMES, betti_curve, gt_transform
 from neurorep.topology._persistence import check_diagram
 
@@ -20,12 +30,7 @@ _COLORS = ("C0", "C1", "C2", "C3")
 
 
 def _axes(ax: Any) -> Any:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    _, new = plt.subplots(figsize=(4, 4))
-    return new
+    return new_axes(ax, figsize=(SINGLE_COLUMN, 3.0))
 
 
 def _inf_level(diagram: xr.Dataset) -> float:
@@ -49,7 +54,7 @@ def plot_gt_transform(
     thresholds: Sequence[tuple[float, float]] | None = None,
     rank: bool = True,
     fig: Any = None,
-    cmap: str = "viridis",
+    cmap: str | None = None,
 ) -> Any:
     """RDM -> RGTM panel: the RDM next to its geo-topological transforms.
 
@@ -62,10 +67,18 @@ def plot_gt_transform(
     rank : bool
         As in :func:`neurorep.topology.gt_transform`.
     fig : matplotlib Figure, optional
+        Default: a new double-column (7 in) figure with constrained layout.
+    cmap : str, optional
+        Colormap of every panel. Default: the shared neurorep style (the RDM
+        sequential, or diverging around 0 when it holds signed values; the
+        RGTMs sequential on [0, 1]).
 
     Returns
     -------
     matplotlib.figure.Figure
+        The RDM panel has a colour bar labelled with its metric; the RGTM
+        panels share one colour bar (0: at or below the lower threshold,
+        1: at or above the upper one).
 
     Examples
     --------
@@ -76,8 +89,6 @@ def plot_gt_transform(
     >>> len(fig.axes) >= 5
     True
     """
-    import matplotlib.pyplot as plt
-
     if not isinstance(rdm, xr.DataArray) or rdm.ndim != 2:
         raise ValueError(
             "plot_gt_transform takes one RDM (stimulus_i, stimulus_j); select one from a stack, "
@@ -89,19 +100,34 @@ def plot_gt_transform(
         items = [(f"l={lo:g}, u={up:g}", float(lo), float(up)) for lo, up in thresholds]
     n = len(items) + 1
     if fig is None:
-        fig = plt.figure(figsize=(2.6 * n, 2.9))
-    axes = fig.subplots(1, n)
-    axes = np.atleast_1d(axes)
-    im = axes[0].imshow(np.asarray(rdm.values), cmap=cmap)
-    axes[0].set_title("RDM")
-    fig.colorbar(im, ax=axes[0], fraction=0.046, pad=0.04)
+        from matplotlib.figure import Figure
+
+        panel = (DOUBLE_COLUMN - 1.3) / max(n, 3)
+        fig = Figure(figsize=(DOUBLE_COLUMN, panel + 0.55), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, n))
+    values = np.asarray(rdm.values, dtype=float)
+    scale = color_scale(values)
+    if cmap is not None:
+        scale["cmap"] = cmap
+    im = axes[0].imshow(values, interpolation="nearest", **scale)
+    tidy(axes[0], title="RDM")
+    metric = str(rdm.attrs.get("metric", "dissimilarity")).replace("_", " ")
+    labelled_colorbar(im, axes[0], metric)
+    rgtm = None
+    what = "rank" if rank else "value"
     for ax, (name, lo, up) in zip(axes[1:], items, strict=True):
         t = gt_transform(rdm, lo, up, rank=rank)
-        ax.imshow(np.asarray(t.values), cmap=cmap, vmin=0, vmax=1)
-        ax.set_title(f"RGTM {name}\n[{lo:g}, {up:g}]", fontsize=9)
+        rgtm = ax.imshow(np.asarray(t.values), cmap=cmap or SEQUENTIAL, vmin=0, vmax=1,
+                         interpolation="nearest")
+        tidy(ax)
+        ax.set_title(f"RGTM {name}\n{what} [{lo:g}, {up:g}]", fontsize=FONT_SIZE)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
+    if rgtm is not None:
+        cb = fig.colorbar(rgtm, ax=list(axes[1:]), shrink=0.9)
+        cb.set_label("RGTM value", fontsize=FONT_SIZE)
+        cb.ax.tick_params(labelsize=FONT_SIZE - 1)
     return fig
 
 
@@ -109,6 +135,10 @@ def plot_persistence_diagram(
     diagram: xr.Dataset, *, ax: Any = None, dimensions: Sequence[int] | None = None
 ) -> Any:
     """Persistence diagram: one point per bar (birth, death), essential bars on the top line.
+
+    Returns
+    -------
+    matplotlib Axes
 
     Examples
     --------
@@ -129,19 +159,22 @@ def plot_persistence_diagram(
         ax.scatter(b, d, s=14, color=_COLORS[k % len(_COLORS)], label=f"H{k}", zorder=3)
     ax.plot([0, top], [0, top], color="0.5", lw=1)
     ax.axhline(top, color="0.7", lw=1, ls="--")
-    ax.text(0, top, "∞", va="bottom", ha="left", color="0.4")
+    ax.text(0, top, "∞", va="bottom", ha="left", color="0.4", fontsize=FONT_SIZE)
     ax.set_xlim(-0.02 * top, top * 1.02)
     ax.set_ylim(-0.02 * top, top * 1.06)
-    ax.set_xlabel("birth")
-    ax.set_ylabel("death")
-    ax.legend(loc="lower right", fontsize=8)
-    return ax
+    ax.set_aspect("equal")
+    ax.legend(loc="lower right", fontsize=FONT_SIZE - 1, frameon=False)
+    return tidy(ax, title="Persistence diagram", xlabel="birth", ylabel="death")
 
 
 def plot_barcode(
     diagram: xr.Dataset, *, ax: Any = None, dimensions: Sequence[int] | None = None
 ) -> Any:
     """Barcode: one horizontal bar per homology class, grouped by dimension.
+
+    Returns
+    -------
+    matplotlib Axes
 
     Examples
     --------
@@ -155,6 +188,7 @@ def plot_barcode(
     top = _inf_level(dg)
     dims = np.asarray(dg["dimension"].values)
     row = 0
+    centres, names = [], []
     for k in _dims(dg, dimensions):
         sel = dims == k
         b = dg["birth"].values[sel]
@@ -162,13 +196,16 @@ def plot_barcode(
         order = np.argsort(b - d)  # longest first
         y = row + np.arange(len(b))
         ax.hlines(y, b[order], d[order], color=_COLORS[k % len(_COLORS)], lw=2, label=f"H{k}")
+        if len(b):
+            centres.append(row + (len(b) - 1) / 2)
+            names.append(f"H{k}")
         row += len(b) + 1
     ax.axvline(top, color="0.7", lw=1, ls="--")
-    ax.set_xlabel("filtration value")
-    ax.set_yticks([])
+    ax.set_yticks(centres, names)
     ax.invert_yaxis()
-    if row:
-        ax.legend(loc="lower right", fontsize=8)
+    tidy(ax, title="Barcode", xlabel="filtration value")
+    ax.tick_params(axis="y", length=0)
+    ax.spines["left"].set_visible(False)
     return ax
 
 
@@ -179,6 +216,10 @@ def plot_betti_curves(curves: xr.DataArray | xr.Dataset, *, ax: Any = None) -> A
     ----------
     curves : DataArray ``(dimension, filtration)`` or a persistence diagram
         From :func:`neurorep.topology.betti_curve` (a diagram is converted).
+
+    Returns
+    -------
+    matplotlib Axes
 
     Examples
     --------
@@ -204,7 +245,6 @@ def plot_betti_curves(curves: xr.DataArray | xr.Dataset, *, ax: Any = None) -> A
             color=_COLORS[int(k) % 4],
             label=f"β{k}",
         )
-    ax.set_xlabel("filtration value")
-    ax.set_ylabel("Betti number")
-    ax.legend(fontsize=8)
-    return ax
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=FONT_SIZE - 1, frameon=False)
+    return tidy(ax, title="Betti curves", xlabel="filtration value", ylabel="Betti number")

@@ -1160,7 +1160,7 @@ def _full_weights(mods: _Models, vec: np.ndarray, method: str) -> dict[int, np.n
 
 def _default_k(n_pattern: int) -> int:
     """rsatoolbox's default number of stimulus folds for bootstrapped CV."""
-    eff = (1 - 1 / np.e) * n_pattern
+    eff = (1 - np.exp(-1.0)) * n_pattern
     if eff < 12:
         return 2
     if eff < 24:
