@@ -410,11 +410,12 @@ def score_matrix(
     lprep = {k: met.prepare(v) for k, v in layers.items()}
     boots = gen.integers(0, n, size=(n_boot if not multi else 0, n))
 
+    rprep = {(rk, s): met.prepare(da) for rk, subs in regions.items() for s, da in subs.items()}
+
     def run(rk: str, s: str, lk: str) -> tuple[float, Array]:
-        da = regions[rk].get(s)
-        if da is None:
+        if (rk, s) not in rprep:
             return float("nan"), np.full(len(boots), np.nan)
-        state = met.pair(met.prepare(da), lprep[lk])
+        state = met.pair(rprep[(rk, s)], lprep[lk])
         point = met.score(state, None)
         samples = np.empty(len(boots))
         for b, idx in enumerate(boots):
@@ -586,6 +587,9 @@ def best_layer(
     The stimuli are split into ``n_splits`` folds; in each, every layer is
     scored on the other folds, the best one is chosen there, and it is scored
     on the held-out fold, so no score reports the data that chose its layer.
+    With RSA metrics the held-out score is computed on the held-out fold's
+    stimuli only (an RDM over fewer stimuli), so it is not on the all-stimuli
+    scale of :func:`score_matrix`.
     (With ``metric="encoding"`` the per-stimulus predictions come from one
     nested cross-validation over all stimuli; the choice and the report then
     use disjoint stimuli's predictions.) Several subjects: their scores are
@@ -619,7 +623,8 @@ def best_layer(
     boot_held = np.zeros((len(rkeys), n_boot))
     full = np.zeros((len(rkeys), len(lkeys)))
     for ri, rk in enumerate(rkeys):
-        states = [[met.pair(met.prepare(da), lprep[k]) for k in lkeys] for da in regions[rk].values()]
+        rpreps = [met.prepare(da) for da in regions[rk].values()]
+        states = [[met.pair(rp, lprep[k]) for k in lkeys] for rp in rpreps]
 
         def mean_score(li: int, idx: Array | None, states: list[list[Any]] = states) -> float:
             return float(np.nanmean([met.score(st[li], idx) for st in states]))

@@ -127,7 +127,8 @@ def load_kriegeskorte2008_92img(data_home: str | Path | None = None, *, verify: 
     for m in alex:
         if _matlab_str(m["measModelName"]) == "complete":
             layer = _matlab_str(m["reprName"])
-            items[f"alexnet/{layer}"] = mk(np.asarray(m["RDM"], float).ravel(), "correlation")
+            # raw-feature distances from the A2020 file (values ~1e8: Euclidean-type, not 1 - r)
+            items[f"alexnet/{layer}"] = mk(np.asarray(m["RDM"], float).ravel(), "A2020 complete-feature distance")
     return _tree(manifest, items)
 
 

@@ -145,7 +145,7 @@ def choose_solver(solver: str, n_train: int, n_features: int) -> str:
     return "eigh" if n_train >= n_features else "kernel"
 
 
-_SMALL_DECOMPOSITION = 256
+_SMALL_DECOMPOSITION = 1024  # eigh of a few hundred is 5-10x slower on 2 busy BLAS threads
 _CONTROLLER: Any = None
 
 

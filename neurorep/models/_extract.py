@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -52,10 +53,14 @@ def resolve_model(name: str) -> str:
     )
 
 
-def _torch_threads() -> None:
-    import torch
+@functools.cache
+def _load_hf(path: str) -> tuple[Any, Any]:
+    """Tokenizer and model from a local folder, loaded once per process."""
+    from transformers import AutoModel, AutoTokenizer
 
-    torch.set_grad_enabled(False)
+    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    net = AutoModel.from_pretrained(path, local_files_only=True)
+    return tok, net.eval()
 
 
 def _pool(hidden: Any, mask: Any, pooling: str) -> Any:
@@ -181,13 +186,9 @@ def extract_text(
             return load(cache_path)
 
     import torch
-    from transformers import AutoModel, AutoTokenizer
 
-    _torch_threads()
     if isinstance(model, str):
-        path = resolve_model(model)
-        tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        net = AutoModel.from_pretrained(path, local_files_only=True)
+        tok, net = _load_hf(resolve_model(model))
     else:
         if tokenizer is None:
             raise ValueError("extract_text: pass tokenizer= with a loaded model.")
@@ -199,10 +200,13 @@ def extract_text(
 
         batches = tqdm(batches, desc=f"extract {name}")
     pooled: list[list[np.ndarray]] = []
+    # batches of similar length carry little padding; the original order is restored below
+    order = np.argsort([len(t) for t in sentences], kind="stable")
+    by_length = [sentences[i] for i in order]
     with torch.no_grad():
         for start in batches:
             enc = tok(
-                sentences[start : start + batch_size],
+                by_length[start : start + batch_size],
                 padding=True,
                 truncation=True,
                 max_length=max_length,
@@ -213,7 +217,12 @@ def extract_text(
             pooled.append([_pool(h, enc["attention_mask"], pooling).float().numpy() for h in hs])
     n_states = len(pooled[0])
     names = ["embeddings"] + [f"layer{i}" for i in range(1, n_states)]
-    stacked = {names[i]: np.concatenate([b[i] for b in pooled]) for i in range(n_states)}
+    stacked = {}
+    for i in range(n_states):
+        rows = np.concatenate([b[i] for b in pooled])
+        restored = np.empty_like(rows)
+        restored[order] = rows
+        stacked[names[i]] = restored
     if layers is not None:
         keep = [names[k] if isinstance(k, int) else str(k) for k in layers]
         bad = [k for k in keep if k not in stacked]

@@ -62,8 +62,8 @@ def plot_score_matrix(
         if best is not None and region in best.region.values:
             j = layers.index(str(best.best_layer.sel(region=region).item()))
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="k", linewidth=2))
-        elif np.isfinite(vals[i]).any():
-            ax.plot(int(np.nanargmax(vals[i])), i, "o", color="k", markersize=4)
+        elif np.isfinite(vals[i]).any():  # the row maximum: a dot in the cell's corner
+            ax.plot(int(np.nanargmax(vals[i])) + 0.32, i - 0.3, "o", color="k", markersize=3)
     metric = result.attrs.get("metric", "")
     labelled_colorbar(im, ax, f"{variable.replace('_', ' ')} ({metric})" if metric else variable)
     tidy(ax, xlabel="model layer", ylabel="brain region",
