@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _nbtools import write
 
 CELLS: list[tuple[str, str]] = [
     (
@@ -351,20 +348,5 @@ print(f"notebook ran in {time.perf_counter() - t_start:.1f} s")""",
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.cells = [
-        new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in CELLS
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    return nb
-
-
 if __name__ == "__main__":
-    out = Path(__file__).with_name("06_alignment.ipynb")
-    nbformat.write(build(), out)
-    print(f"wrote {out}")
+    write(CELLS, "06_alignment.ipynb")
