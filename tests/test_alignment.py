@@ -215,3 +215,10 @@ def test_batched_bootstrap_path_matches_pairwise_scores(sim, metric):
     pr, pl = met.prepare(region), met.prepare(layer)
     idx = np.unique(np.random.default_rng(1).integers(0, 120, 120))
     assert float(met.sample(pr, idx) @ met.sample(pl, idx)) == pytest.approx(met.score((pr, pl), idx), abs=1e-10)
+
+
+def test_encoding_batched_over_regions_equals_per_pair(sim):
+    """One ridge fit per layer for all regions gives the per-pair numbers (per-unit alphas)."""
+    fast = score_matrix(sim["brain"], sim["model"], metric="encoding", n_boot=0)
+    slow = score_matrix(sim["brain"], sim["model"], metric="encoding", n_boot=0, parallel=True)
+    np.testing.assert_allclose(fast.score, slow.score, atol=1e-10)

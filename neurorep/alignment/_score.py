@@ -67,6 +67,10 @@ class Metric:
         representations' vectors on the same stimuli (CKA, Pearson/Spearman
         RSA), every region x layer score of a bootstrap sample is one matrix
         product.
+    pair_many : callable(list of prepared regions, prepared layer) -> list of states, optional
+        ``pair`` for every region at once (encoding: one ridge fit per layer
+        for all regions' units together; per-unit alphas keep the numbers
+        identical).
     """
 
     prepare: Callable[[xr.DataArray], Any]
@@ -77,6 +81,7 @@ class Metric:
     takes_rdms: bool = False
     ceiling: Callable[[xr.DataArray], float] | None = None
     sample: Callable[[Any, Array | None], Array] | None = None
+    pair_many: Callable[[list[Any], Any], list[Any]] | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -171,8 +176,13 @@ def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Me
         res = noise_ceiling(da, method="split_half", metric="r", rng=0)
         return float(np.nanmean(np.asarray(res["ceiling"].values, float)))
 
+    def pair_many(pxs: list[Array], py: Array) -> list[tuple[Array, Array]]:
+        pred, _ = pair(np.concatenate(pxs, axis=1), py)
+        edges = np.cumsum([0] + [p.shape[1] for p in pxs])
+        return [(pred[:, a:b], px) for a, b, px in zip(edges[:-1], edges[1:], pxs, strict=True)]
+
     return Metric(prepare=_as_float, score=score, pair=pair, min_stimuli=max(2 * cv, 6),
-                  ceiling=ceiling, params={"cv": cv, "inner_cv": inner_cv})
+                  ceiling=ceiling, pair_many=pair_many, params={"cv": cv, "inner_cv": inner_cv})
 
 
 _GRAM_MAX_STIMULI = 1500  # an n x n float64 Gram matrix per representation: 18 MB at 1500
@@ -411,11 +421,19 @@ def score_matrix(
     boots = gen.integers(0, n, size=(n_boot if not multi else 0, n))
 
     rprep = {(rk, s): met.prepare(da) for rk, subs in regions.items() for s, da in subs.items()}
+    states: dict[tuple[str, str, str], Any] = {}
+    if met.pair_many is not None and not parallel:
+        keys = list(rprep)
+        for lk, lp in lprep.items():
+            for key, st in zip(keys, met.pair_many([rprep[k] for k in keys], lp), strict=True):
+                states[(*key, lk)] = st
 
     def run(rk: str, s: str, lk: str) -> tuple[float, Array]:
         if (rk, s) not in rprep:
             return float("nan"), np.full(len(boots), np.nan)
-        state = met.pair(rprep[(rk, s)], lprep[lk])
+        state = states.get((rk, s, lk))
+        if state is None:
+            state = met.pair(rprep[(rk, s)], lprep[lk])
         point = met.score(state, None)
         samples = np.empty(len(boots))
         for b, idx in enumerate(boots):
