@@ -54,8 +54,8 @@ def _vectors(values: np.ndarray) -> np.ndarray:
     """``(..., n, n)`` -> ``(k, m)`` condensed upper triangles (float64, C-contiguous)."""
     n = values.shape[-1]
     iu, ju = _triu(n)
-    flat = np.asarray(values, dtype=np.float64).reshape(-1, n, n)
-    return np.ascontiguousarray(flat[:, iu, ju])
+    flat = np.asarray(values, dtype=np.float64).reshape(-1, n * n)
+    return np.take(flat, iu * n + ju, axis=1)  # one contiguous gather per row
 
 
 def _n_from_m(m: int) -> int:
