@@ -443,7 +443,7 @@ def score_matrix(
         return point, samples
 
     rkeys, lkeys = list(regions), list(layers)
-    batched = met.sample is not None and not multi and len(boots) > 0 and all(
+    batched = met.sample is not None and not multi and not parallel and all(
         not (isinstance(p, tuple) and isinstance(p[0], str) and p[0] == "features") for p in lprep.values()
     )
     if batched:
