@@ -19,6 +19,7 @@ from neurorep.data._schema import (
     members,
     rdm,
     responses,
+    single_member,
     tree_from_members,
     validate,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "responses",
     "save",
     "select_stimuli",
+    "single_member",
     "stimulus_ids",
     "to_nifti",
     "to_rsatoolbox",

@@ -518,6 +518,36 @@ def members(obj: Any) -> dict[str, xr.DataArray]:
     )
 
 
+def single_member(obj: Any, *, name: str, hint: str = "pass one member") -> xr.DataArray | np.ndarray:
+    """One 2-D representation from a one-member DataTree / Dataset, a DataArray or an array.
+
+    A layer node of an activations tree gives its ``activations`` variable; a
+    tree with several members raises a SchemaError that names them and ends
+    with ``hint``. Arrays are returned as numeric numpy arrays.
+    """
+    if isinstance(obj, xr.DataTree):
+        if LAYER_VAR in obj.ds.data_vars:
+            return obj.ds[LAYER_VAR]
+        mem = members(obj)
+        if len(mem) != 1:
+            raise SchemaError(
+                f"{name}: got a DataTree with {len(mem)} members {list(mem)[:6]}; {hint}, e.g. "
+                f"members(tree)[{next(iter(mem), 'layer')!r}]."
+            )
+        return next(iter(mem.values()))
+    if isinstance(obj, xr.Dataset):
+        vars_ = list(obj.data_vars)
+        if len(vars_) != 1:
+            raise SchemaError(f"{name}: a Dataset must hold one variable; got {vars_}.")
+        return obj[vars_[0]]
+    if isinstance(obj, xr.DataArray):
+        return obj
+    arr = np.asarray(obj)
+    if arr.dtype == object or arr.dtype.kind not in "fiub":
+        raise SchemaError(f"{name}: expected a numeric 2-D array or DataArray; got dtype {arr.dtype}.")
+    return arr
+
+
 def tree_from_members(
     items: Mapping[str, xr.DataArray], *, attrs: Mapping[str, Any] | None = None
 ) -> xr.DataTree:

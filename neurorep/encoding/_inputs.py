@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep._errors import AlignmentError, NeurorepWarning, SchemaError
-from neurorep.data import LAYER_VAR, align, members
+from neurorep.data import align, members, single_member
 
 SAMPLE_DIMS = ("stimulus", "time")
 
@@ -39,28 +39,10 @@ class Prepared:
 
 def as_feature_array(features: Any, *, name: str = "features") -> xr.DataArray | np.ndarray:
     """A single feature space: DataArray (sample, feature), a one-layer DataTree, or an array."""
-    if isinstance(features, xr.DataTree):
-        if LAYER_VAR in features.ds.data_vars:
-            return features.ds[LAYER_VAR]
-        mem = members(features)
-        if len(mem) != 1:
-            raise SchemaError(
-                f"{name}: got a DataTree with {len(mem)} layers {list(mem)[:6]}; fit_ridge takes "
-                f"one feature space. Pass one layer, e.g. tree[{next(iter(mem), 'layer')!r}], or "
-                f"use fit_banded_ridge for several spaces."
-            )
-        return next(iter(mem.values()))
-    if isinstance(features, xr.Dataset):
-        vars_ = list(features.data_vars)
-        if len(vars_) != 1:
-            raise SchemaError(f"{name}: a Dataset must hold one variable; got {vars_}.")
-        return features[vars_[0]]
-    if isinstance(features, xr.DataArray):
-        return features
-    arr = np.asarray(features)
-    if arr.dtype == object:
-        raise SchemaError(f"{name}: expected a numeric 2-D array or DataArray; got dtype object.")
-    return arr
+    return single_member(
+        features, name=name,
+        hint="fit_ridge takes one feature space: pass one layer, or use fit_banded_ridge for several",
+    )
 
 
 def _check_2d(da: Any, name: str, *, second: str | None = None) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep._errors import SchemaError
-from neurorep.data import LAYER_VAR, members
+from neurorep.data import single_member
 
 #: Working set of one unit chunk, in bank entries (about 12 bytes each: the
 #: float32 score matrix plus argpartition's int64 indices), so ~200 MB.
@@ -48,27 +48,7 @@ def rows_or_none(x: np.ndarray) -> str:
 
 
 def _as_2d_da(obj: Any, name: str) -> xr.DataArray | np.ndarray:
-    if isinstance(obj, xr.DataTree):
-        if LAYER_VAR in obj.ds.data_vars:
-            return obj.ds[LAYER_VAR]
-        mem = members(obj)
-        if len(mem) != 1:
-            raise SchemaError(
-                f"{name}: got a DataTree with {len(mem)} members {list(mem)[:6]}; pass one "
-                f"embedding space, e.g. members(tree)[{next(iter(mem), 'layer6')!r}]."
-            )
-        return next(iter(mem.values()))
-    if isinstance(obj, xr.Dataset):
-        vars_ = list(obj.data_vars)
-        if len(vars_) != 1:
-            raise SchemaError(f"{name}: a Dataset must hold one variable; got {vars_}.")
-        return obj[vars_[0]]
-    if isinstance(obj, xr.DataArray):
-        return obj
-    arr = np.asarray(obj)
-    if arr.dtype == object or arr.dtype.kind not in "fiub":
-        raise SchemaError(f"{name}: expected a numeric 2-D array or DataArray; got dtype {arr.dtype}.")
-    return arr
+    return single_member(obj, name=name, hint="pass one embedding space")
 
 
 def check_finite_rows(X: np.ndarray, ids: np.ndarray, name: str, what: str) -> None:
