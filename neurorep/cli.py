@@ -70,6 +70,8 @@ def _align(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    import xarray as xr
+
     from neurorep import data, datasets
     from neurorep.alignment import best_layer, score_matrix
     from neurorep.plotting import plot_layer_profiles, plot_score_matrix
@@ -78,7 +80,7 @@ def _align(args: argparse.Namespace) -> int:
         raise ValueError("give exactly one of --brain FILE or --dataset NAME.")
     if args.brain is not None:
         obj = data.load(args.brain)
-        brain = data.members(obj) if isinstance(obj, xr_tree()) else {str(obj.name or "brain"): obj}
+        brain = {str(obj.name or "brain"): obj} if isinstance(obj, xr.DataArray) else data.members(obj)
     else:
         brain = data.members(datasets.load(args.dataset, args.data_home))
     if args.members:
@@ -108,12 +110,6 @@ def _align(args: argparse.Namespace) -> int:
               f"(score {float(scores.score.sel(region=region).max()):.3f}, ceiling {float(scores.ceiling.sel(region=region)):.3f})")
     print(f"results and figures in {out}")
     return 0
-
-
-def xr_tree() -> type:
-    import xarray as xr
-
-    return xr.DataTree
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep._errors import check_option
-from neurorep.data import activations, load, members, responses, save
+from neurorep.data import activations, load, responses, save
 
 
 def _minilm_path() -> str:
@@ -309,7 +309,3 @@ def extract_torch(
     vals = {name.replace(".", "_"): np.concatenate(store[name]) for name in layers}
     return activations(vals, stimulus=ids, model=model_name or type(module).__name__)
 
-
-def layer_names(acts: xr.DataTree) -> list[str]:
-    """Layer names of an activations tree, in order."""
-    return list(members(acts))
