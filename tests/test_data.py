@@ -49,7 +49,9 @@ def test_responses_from_dataframe():
 def test_repetition_and_time_forms(rng):
     r = data.responses(rng.standard_normal((4, 3, 2)), repetition=["r1", "r2", "r3"])
     assert r.dims == ("stimulus", "repetition", "unit")
-    t = data.responses(rng.standard_normal((10, 2)), time=True, stimulus_coords={"run": [0] * 5 + [1] * 5})
+    t = data.responses(
+        rng.standard_normal((10, 2)), time=True, stimulus_coords={"run": [0] * 5 + [1] * 5}
+    )
     assert t.dims == ("time", "unit") and list(t.run.values[:2]) == [0, 0]
 
 
@@ -73,7 +75,10 @@ def test_rdm_forms():
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda: data.responses(np.ones((2, 2)), stimulus=["a", "a"]), "stimulus ids must be unique"),
+        (
+            lambda: data.responses(np.ones((2, 2)), stimulus=["a", "a"]),
+            "stimulus ids must be unique",
+        ),
         (lambda: data.responses(np.zeros((0, 3))), "empty"),
         (lambda: data.responses(np.array([[1.0, np.nan]])), "must be finite"),
         (lambda: data.responses(np.ones((2, 2, 2, 2))), "must be 2-D"),
@@ -159,7 +164,9 @@ def test_roundtrip_tree_and_dataset(acts, tmp_path, ext):
     back = data.load(data.save(acts, tmp_path / f"a.{ext}"))
     assert isinstance(back, xr.DataTree)
     assert back.identical(acts)
-    ds = xr.Dataset({"score": ("region", [0.1, 0.2])}, coords={"region": ["V1", "IT"]}, attrs={"metric": "cka"})
+    ds = xr.Dataset(
+        {"score": ("region", [0.1, 0.2])}, coords={"region": ["V1", "IT"]}, attrs={"metric": "cka"}
+    )
     back_ds = data.load(data.save(ds, tmp_path / f"d.{ext}"))
     xr.testing.assert_identical(back_ds, ds)
 
@@ -256,3 +263,34 @@ def test_rsatoolbox_rdms_roundtrip_matches_calc_rdm(resp):
     again = data.to_rsatoolbox(ours.isel(rdm=0))
     np.testing.assert_allclose(again.get_vectors(), rdms.get_vectors())
     assert again.dissimilarity_measure == rdms.dissimilarity_measure
+
+
+def test_rdm_vectors_match_squareform_and_report_the_first_bad_value(rng):
+    from scipy.spatial.distance import squareform
+
+    n, k = 60, 40  # 40 RDMs of 60 stimuli span several check chunks
+    vecs = rng.random((k, n * (n - 1) // 2))
+    stack = data.rdm(vecs, stimulus=[f"s{i}" for i in range(n)], dim="subject")
+    got = data.rdm_vectors(stack)
+    np.testing.assert_array_equal(got, vecs)
+    np.testing.assert_array_equal(squareform(stack.values[7]), got[7])
+    out = np.empty_like(vecs)
+    assert data.rdm_vectors(stack, out=out) is out
+    with pytest.raises(ValueError, match="C-contiguous float64"):
+        data.rdm_vectors(stack, out=np.empty((k, 3)))
+
+    bad = stack.copy()
+    bad.values[33, 5, 2] = np.nan  # lower triangle of a later chunk
+    with pytest.raises(SchemaError, match=r"1 NaN/inf.*'subject': 33, 'stimulus_i': 5, "):
+        data.validate(bad)
+    tilted = stack.copy()
+    tilted.values[25, 1, 2] += 1e-3
+    with pytest.raises(SchemaError, match="symmetric"):
+        data.rdm_vectors(tilted)
+    tiny = stack.copy()
+    tiny.values[25, 1, 2] += 1e-9  # within the 1e-6 relative tolerance: upper triangle used
+    assert data.rdm_vectors(tiny)[25, n - 1] == tiny.values[25, 1, 2]  # pair (1, 2)
+    diag = stack.copy()
+    diag.values[39, 4, 4] = 0.5
+    with pytest.raises(SchemaError, match="zero diagonal"):
+        data.rdm_vectors(diag)

@@ -168,3 +168,42 @@ def test_not_an_rdm_is_rejected(rng):
     resp = data.responses(rng.normal(size=(4, 3)), stimulus=list("abcd"))
     with pytest.raises(SchemaError):
         rsa.compare(resp, resp)
+
+
+def test_ranks_equal_scipy_over_many_blocks_and_in_place(rng):
+    from scipy.stats import rankdata
+
+    from neurorep.rsa._compare import _ranks
+
+    x = rng.random((50, 3000))  # ~10 blocks, run on the thread pool
+    x[::3] = np.round(x[::3] * 4)  # ties
+    x[1] = -x[1]
+    ref = rankdata(x, axis=1)
+    np.testing.assert_array_equal(_ranks(x), ref)
+    y = x.copy()
+    assert _ranks(y, out=y) is not None
+    np.testing.assert_array_equal(y, ref)
+
+
+def test_whitened_closed_form_falls_back_near_the_null_pattern(rng):
+    """RDMs that are a constant plus 1e-5 noise: the closed form would lose digits."""
+    from neurorep.rsa._compare import _cov_closed_form
+
+    a = 1e3 + 1e-5 * rng.random((3, M))
+    b = 1e3 + 1e-5 * rng.random((2, M))
+    assert _cov_closed_form(a, b, centred=True) is None
+    ra = data.rdm(a, stimulus=IDS, dim="model")
+    rb = data.rdm(b, stimulus=IDS, dim="subject")
+    ref = rsa_compare(data.to_rsatoolbox(ra), data.to_rsatoolbox(rb), method="corr_cov")
+    np.testing.assert_allclose(rsa.compare(ra, rb, method="corr_cov").values, ref, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["corr", "spearman", "rho-a", "cosine_cov"])
+def test_results_do_not_alias_the_reused_scratch_arrays(stacks, rng, method):
+    ra, rb = stacks
+    first = rsa.compare(ra, rb, method=method)
+    kept = first.values.copy()
+    other = data.rdm(rng.random((5, M)), stimulus=IDS, dim="model")
+    rsa.compare(other, rb, method=method)
+    np.testing.assert_array_equal(first.values, kept)
+    np.testing.assert_array_equal(ra.values, stacks[0].values)  # inputs untouched

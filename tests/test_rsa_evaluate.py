@@ -15,6 +15,7 @@ from rsatoolbox.inference import (  # noqa: E402
     eval_bootstrap,
     eval_bootstrap_pattern,
     eval_bootstrap_rdm,
+    eval_dual_bootstrap,
 )
 from rsatoolbox.model import ModelFixed, ModelWeighted  # noqa: E402
 from rsatoolbox.model.fitter import fit_regress_nn  # noqa: E402
@@ -99,6 +100,54 @@ def test_t_tests_equal_rsatoolbox_result(monkeypatch, problem, kind):
     np.testing.assert_allclose(pnc, res.test_noise(), atol=1e-10)
     np.testing.assert_allclose(ppair, res.test_pairwise(), atol=1e-10)
     np.testing.assert_allclose([low, high], res.get_ci(0.95), atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["corr", "spearman"])
+def test_dual_bootstrap_equals_rsatoolbox(monkeypatch, problem, method):
+    """eval_dual_bootstrap: same draws -> the three sample sets and the corrected tests."""
+    models, subjects = problem
+    rmodels = [ModelFixed(f"m{k}", RDMs(models[k : k + 1])) for k in range(3)]
+    res, draws = _recorded(
+        monkeypatch, eval_dual_bootstrap, rmodels, RDMs(subjects), method=method, N=30
+    )
+    subj, stim = np.stack(draws[0::2]), np.stack(draws[1::2])
+    mods = _Models(["m0", "m1", "m2"], fixed_rows={k: models[k] for k in range(3)})
+    sets = [
+        _bootstrap_engine(mods, subjects, method, N, a, b)
+        for a, b in ((subj, stim), (subj, None), (None, stim))
+    ]
+    for t, (sc, ce) in enumerate(sets):  # both, subjects only, stimuli only
+        np.testing.assert_allclose(sc, res.evaluations[:, :, 0, 0, t], atol=1e-12)
+        np.testing.assert_allclose(ce.T, res.noise_ceiling[:, :, 0, t], atol=1e-12)
+    n_subj = subjects.shape[0]
+    _, _, p0, pnc, ppair = _inference(
+        sets[0][0],
+        sets[0][1],
+        sets[0][0].mean(axis=0),
+        n_eff=min(n_subj, N),
+        dof=min(n_subj, N) - 1,
+        test="t",
+        ci=0.95,
+        dual=(sets, n_subj, N),
+    )
+    np.testing.assert_allclose(p0, res.test_zero(), atol=1e-12)
+    np.testing.assert_allclose(pnc, res.test_noise(), atol=1e-10)
+    np.testing.assert_allclose(ppair, res.test_pairwise(), atol=1e-10)
+
+
+def test_dual_bootstrap_through_evaluate(problem):
+    models, subjects = problem
+    mods = data.rdm(models, stimulus=IDS, dim="model")
+    subj = data.rdm(subjects, stimulus=IDS, dim="subject")
+    both = rsa.evaluate(mods, subj, bootstrap="both", n_bootstrap=300, rng=1)
+    dual = rsa.evaluate(mods, subj, bootstrap="dual", n_bootstrap=300, rng=1)
+    assert dual.attrs["bootstrap"] == "dual"
+    np.testing.assert_allclose(dual.score, both.score)
+    np.testing.assert_allclose(dual.score_samples, both.score_samples)  # same draws
+    # the correction can only shrink the two-factor variance (it is clipped to V_both)
+    assert ((dual.ci_high - dual.ci_low) <= (both.ci_high - both.ci_low) + 1e-12).all()
+    with pytest.raises(ValueError, match="test='bootstrap'"):
+        rsa.evaluate(mods, subj, bootstrap="dual", test="bootstrap")
 
 
 @pytest.mark.parametrize("method", ["corr", "spearman", "cosine", "tau-a"])

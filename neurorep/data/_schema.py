@@ -21,6 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from neurorep._errors import SchemaError
+from neurorep._workspace import scratch
 
 RESPONSE_DIMS: tuple[tuple[str, ...], ...] = (
     ("stimulus", "unit"),
@@ -163,7 +164,10 @@ def responses(
     n_unit = values.shape[-1]
     for cname, cval in (("region", region), ("subject", subject)):
         if cval is not None:
-            coords[cname] = ("unit", _broadcast_coord(cval, n_unit, coord=cname, dim="unit", name=name))
+            coords[cname] = (
+                "unit",
+                _broadcast_coord(cval, n_unit, coord=cname, dim="unit", name=name),
+            )
     for cname, cval in (unit_coords or {}).items():
         coords[cname] = ("unit", _broadcast_coord(cval, n_unit, coord=cname, dim="unit", name=name))
     for cname, cval in (stimulus_coords or {}).items():
@@ -290,9 +294,7 @@ def rdm(
     coords["stimulus_j"] = ids
     if stacked:
         assert dim is not None
-        coords[dim] = (
-            np.asarray(index) if index is not None else np.arange(arr.shape[0])
-        )
+        coords[dim] = np.asarray(index) if index is not None else np.arange(arr.shape[0])
         out = xr.DataArray(arr, dims=(dim, *RDM_DIMS), coords=coords, name=name)
     else:
         out = xr.DataArray(arr[0], dims=RDM_DIMS, coords=coords, name=name)
@@ -371,7 +373,8 @@ def _validate_responses(da: xr.DataArray, name: str) -> None:
     _check_finite(da, name)
 
 
-def _validate_rdm(da: xr.DataArray, name: str) -> None:
+def _validate_rdm_layout(da: xr.DataArray, name: str) -> None:
+    """The cheap part of an RDM's validation: dims, shape and stimulus ids (no value scan)."""
     if da.dims[-2:] != RDM_DIMS:
         raise SchemaError(f"{name}: an RDM's last two dims must be {RDM_DIMS}; got {da.dims}.")
     n_i, n_j = da.shape[-2:]
@@ -388,24 +391,112 @@ def _validate_rdm(da: xr.DataArray, name: str) -> None:
             f"{name}: stimulus_i and stimulus_j must list the same ids in the same order."
         )
     _check_unique(si, dim="stimulus", name=name)
-    _check_finite(da, name)
-    vals = np.asarray(da.values, dtype=float)
-    diag = float(np.abs(np.diagonal(vals, axis1=-2, axis2=-1)).max())
-    exact = np.array_equal(vals, np.swapaxes(vals, -1, -2))  # the usual case, one cheap pass
-    if exact and diag == 0.0:
-        return
-    scale = max(float(np.abs(vals).max()), 1e-12)
-    asym = 0.0 if exact else float(np.abs(vals - np.swapaxes(vals, -1, -2)).max())
+    if da.dtype.kind not in "fiub":
+        raise SchemaError(f"{name}: values must be numeric; got dtype {da.dtype}.")
+
+
+_CHUNK_BYTES = 1 << 20  # RDMs are checked a few at a time, so the temporaries stay small
+
+
+def rdm_vectors(
+    da: xr.DataArray,
+    name: str = "rdm",
+    *,
+    check_layout: bool = True,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Validate an RDM (stack) and return its condensed upper triangles.
+
+    One pass over the values, a few RDMs at a time: each chunk's upper
+    triangle is gathered into the result, compared with its lower triangle
+    (symmetry; NaN/inf caught there too) and its diagonal checked, so the
+    temporaries stay small. Returns a C-contiguous float64 array ``(k, m)``
+    (``k`` = product of the leading dims, ``m = n (n - 1) / 2``) in scipy's
+    ``squareform`` order; ``out`` (float64, C-contiguous, that shape) receives
+    it instead of a new array.
+
+    Raises
+    ------
+    SchemaError
+        On the layout errors of :func:`validate`, NaN/inf values, an
+        asymmetric RDM or a non-zero diagonal (beyond 1e-6 of the largest
+        value of the RDMs checked together).
+
+    Examples
+    --------
+    >>> from neurorep import data
+    >>> d = data.rdm([1.0, 2.0, 3.0], stimulus=["x", "y", "z"])
+    >>> data.rdm_vectors(d)
+    array([[1., 2., 3.]])
+    """
+    if check_layout:
+        _validate_rdm_layout(da, name)
+    n = da.shape[-1]
+    values = np.asarray(da.values, dtype=np.float64).reshape(-1, n, n)
+    k = values.shape[0]
+    iu, ju = np.triu_indices(n, 1)
+    upper, lower = iu * n + ju, ju * n + iu
+    if out is None:
+        out = np.empty((k, iu.size))
+    elif out.shape != (k, iu.size) or out.dtype != np.float64 or not out.flags.c_contiguous:
+        raise ValueError(
+            f"out must be a C-contiguous float64 array of shape {(k, iu.size)}; got "
+            f"{out.dtype} {out.shape}."
+        )
+    step = max(1, _CHUNK_BYTES // (8 * n * n))
+
+    def check(s: int, e: int) -> None:
+        block = values[s:e].reshape(-1, n * n)
+        up = np.take(block, upper, axis=1, out=out[s:e])
+        lo = np.take(block, lower, axis=1, out=scratch("rdm_lower", (e - s, iu.size)))
+        diag = block[:, :: n + 1]
+        if not (np.array_equal(up, lo) and not diag.any() and np.isfinite(up).all()):
+            _report_rdm_values(da, values, s, block, up, lo, diag, name)
+
+    for s in range(0, k, step):
+        check(s, min(s + step, k))
+    return out
+
+
+def _report_rdm_values(
+    da: xr.DataArray,
+    values: np.ndarray,
+    start: int,
+    block: np.ndarray,
+    up: np.ndarray,
+    lo: np.ndarray,
+    diag: np.ndarray,
+    name: str,
+) -> None:
+    """Raise the right error for a chunk of RDMs that failed the fast check."""
+    finite = np.isfinite(block)
+    if not finite.all():
+        total = int((~np.isfinite(values)).sum())
+        flat = start * block.shape[1] + int(np.argmin(finite.ravel()))
+        where = [int(i) for i in np.unravel_index(flat, da.shape)]
+        raise SchemaError(
+            f"{name}: values must be finite; got {total} NaN/inf value(s), the first at index "
+            f"{dict(zip(da.dims, where, strict=True))}. Drop those stimuli/units "
+            f"(e.g. obj.dropna('unit')) or impute them before the analysis."
+        )
+    scale = max(float(np.abs(block).max()), 1e-12)
+    asym = float(np.abs(up - lo).max())
     if asym > 1e-6 * scale:
         raise SchemaError(
             f"{name}: an RDM must be symmetric; the largest |d_ij - d_ji| is {asym:.3g}. "
             f"Symmetrise with (rdm + rdm.T) / 2 if that is what you meant."
         )
-    if diag > 1e-6 * scale:
+    big = float(np.abs(diag).max())
+    if big > 1e-6 * scale:
         raise SchemaError(
-            f"{name}: an RDM must have a zero diagonal; got |d_ii| up to {diag:.3g}. "
+            f"{name}: an RDM must have a zero diagonal; got |d_ii| up to {big:.3g}. "
             f"If this is a similarity matrix, convert it (e.g. 1 - r)."
         )
+
+
+def _validate_rdm(da: xr.DataArray, name: str) -> None:
+    _validate_rdm_layout(da, name)
+    rdm_vectors(da, name, check_layout=False)
 
 
 def _validate_activations(tree: xr.DataTree, name: str) -> None:
@@ -518,7 +609,9 @@ def members(obj: Any) -> dict[str, xr.DataArray]:
     )
 
 
-def single_member(obj: Any, *, name: str, hint: str = "pass one member") -> xr.DataArray | np.ndarray:
+def single_member(
+    obj: Any, *, name: str, hint: str = "pass one member"
+) -> xr.DataArray | np.ndarray:
     """One 2-D representation from a one-member DataTree / Dataset, a DataArray or an array.
 
     A layer node of an activations tree gives its ``activations`` variable; a
@@ -544,7 +637,9 @@ def single_member(obj: Any, *, name: str, hint: str = "pass one member") -> xr.D
         return obj
     arr = np.asarray(obj)
     if arr.dtype == object or arr.dtype.kind not in "fiub":
-        raise SchemaError(f"{name}: expected a numeric 2-D array or DataArray; got dtype {arr.dtype}.")
+        raise SchemaError(
+            f"{name}: expected a numeric 2-D array or DataArray; got dtype {arr.dtype}."
+        )
     return arr
 
 

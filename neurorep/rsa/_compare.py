@@ -34,7 +34,9 @@ import scipy.sparse
 import xarray as xr
 
 from neurorep._errors import NeurorepWarning, SchemaError, check_option
-from neurorep.data import RDM_DIMS, align, infer_kind, members, validate
+from neurorep._workspace import run_blocks, scratch
+from neurorep.data import RDM_DIMS, align, infer_kind, members, rdm_vectors, validate
+from neurorep.data._schema import _validate_rdm_layout
 
 CompareMethod = Literal[
     "corr", "pearson", "spearman", "rho-a", "tau-a", "cosine", "cosine_cov", "corr_cov"
@@ -87,7 +89,7 @@ def _controller() -> Any:
     return ThreadpoolController()
 
 
-_SMALL_GEMM = 2e8  # multiply-adds below which one BLAS thread is used
+_SMALL_GEMM = 2e7  # multiply-adds below which one BLAS thread is used
 
 
 def _gram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -112,57 +114,85 @@ def _cos(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.clip(out, -1.0, 1.0)
 
 
-def _center(x: np.ndarray) -> np.ndarray:
-    return x - x.mean(axis=1, keepdims=True)
+def _center(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    mean = x.mean(axis=1, keepdims=True)
+    if inplace:
+        x -= mean
+        return x
+    return x - mean
 
 
-def _ranks(x: np.ndarray) -> np.ndarray:
+def _rank_block(x: np.ndarray, out: np.ndarray) -> None:
+    """Average ranks of the rows of ``x`` (r, m) written into ``out`` (may be ``x``)."""
+    r, m = x.shape
+    order = np.argsort(x, axis=1)  # SIMD quicksort; the order within ties does not matter
+    flat = order + (np.arange(r) * m)[:, None]
+    flat = flat.ravel()
+    sv = x.ravel().take(flat)
+    new = np.empty(sv.size, dtype=bool)
+    np.not_equal(sv[1:], sv[:-1], out=new[1:])
+    new[::m] = True  # each row starts a group
+    if new.all():  # no ties: the rank of the k-th smallest is k
+        rank_sorted = np.tile(np.arange(1.0, m + 1.0), r)
+    else:  # tied values share the mean of their positions
+        starts = np.flatnonzero(new)
+        counts = np.diff(np.append(starts, sv.size))
+        rank_sorted = np.repeat((starts % m) + (counts + 1) / 2.0, counts)
+    out.ravel()[flat] = rank_sorted
+
+
+def _ranks(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Average ranks (1-based, ties averaged) along the last axis, as scipy's rankdata.
 
-    One SIMD quicksort per row (the order within ties does not matter: tied
-    values share their group's mean rank), then the tie groups from one
-    comparison of neighbours.
+    Rows are ranked a few at a time (the sort indices stay in cache) and the
+    blocks run on the shared thread pool: numpy's sort releases the GIL. Pass
+    ``out=x`` to rank in place.
     """
     if x.shape[-1] == 0:
         return x.astype(np.float64)
     shape = x.shape
     m = shape[-1]
-    x2 = np.ascontiguousarray(x).reshape(-1, m)
-    order = np.argsort(x2, axis=1)
-    offs = (np.arange(x2.shape[0]) * m)[:, None]
-    sv = x2.ravel()[order + offs]
-    pos = np.broadcast_to(np.arange(1.0, m + 1.0), sv.shape)
-    diff = sv[:, 1:] != sv[:, :-1]
-    if diff.all():
-        rank_sorted = pos
-    else:
-        ones = np.ones((x2.shape[0], 1), dtype=bool)
-        first = np.concatenate([ones, diff], axis=1)
-        last = np.concatenate([diff, ones], axis=1)
-        idx = np.arange(m)
-        start = np.maximum.accumulate(np.where(first, idx, 0), axis=1)
-        end = np.minimum.accumulate(np.where(last, idx, m - 1)[:, ::-1], axis=1)[:, ::-1]
-        rank_sorted = (start + end) / 2.0 + 1.0
-    out = np.empty(x2.size)
-    out[(order + offs).ravel()] = np.asarray(rank_sorted, dtype=np.float64).ravel()
-    return out.reshape(shape)
+    x2 = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, m)
+    res = np.empty(x2.shape) if out is None else out.reshape(-1, m)
+    rows = max(1, (1 << 15) // m)  # ~256 KB of values per block
+
+    def block(s: int, e: int) -> None:
+        _rank_block(x2[s:e], res[s:e])
+
+    run_blocks(block, x2.shape[0], rows)
+    return res.reshape(shape)
 
 
-def _cmp_cosine(x: np.ndarray, y: np.ndarray, **_: Any) -> np.ndarray:
+def _prepared(x: np.ndarray, method: str, *, own: bool = False) -> np.ndarray:
+    """Rows transformed once so that every score is a cosine (or scaled dot) of rows.
+
+    ``own=True``: ``x`` is a scratch array of the caller's and may be overwritten.
+    """
+    if method == "cosine":
+        return x
+    if method == "corr":
+        return _center(x, inplace=own)
+    # spearman, rho-a: average ranks, centred (their mean is exactly (m + 1) / 2)
+    r = _ranks(x, out=x if own else None)
+    r -= (x.shape[1] + 1) / 2.0
+    return r
+
+
+def _cmp_cosine(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
     return _cos(x, y)
 
 
-def _cmp_corr(x: np.ndarray, y: np.ndarray, **_: Any) -> np.ndarray:
-    return _cos(_center(x), _center(y))
+def _cmp_corr(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
+    return _cos(_prepared(x, "corr", own=own), _prepared(y, "corr", own=own))
 
 
-def _cmp_spearman(x: np.ndarray, y: np.ndarray, **_: Any) -> np.ndarray:
-    return _cos(_center(_ranks(x)), _center(_ranks(y)))
+def _cmp_spearman(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
+    return _cos(_prepared(x, "spearman", own=own), _prepared(y, "spearman", own=own))
 
 
-def _cmp_rho_a(x: np.ndarray, y: np.ndarray, **_: Any) -> np.ndarray:
+def _cmp_rho_a(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
     m = x.shape[1]
-    rx, ry = _center(_ranks(x)), _center(_ranks(y))
+    rx, ry = _prepared(x, "rho-a", own=own), _prepared(y, "rho-a", own=own)
     return _gram(rx, ry) * (12.0 / (m**3 - m))
 
 
@@ -190,17 +220,19 @@ def _cmp_tau_a(x: np.ndarray, y: np.ndarray, **kw: Any) -> np.ndarray:
     """Kendall tau-a for all row pairs; ranks and orders computed once per row.
 
     For each row of ``x``: all rows of ``y`` are put in its order with one
-    gather, then each pair costs one O(m log m) discordant-pair count.
+    gather, then each pair costs one O(m log m) discordant-pair count. Rows of
+    ``x`` run on the shared thread pool (the count releases the GIL).
     """
     m = x.shape[1]
     tot = m * (m - 1) // 2
-    px = [_dense_ranks(v) for v in x]
     py = [_dense_ranks(v) for v in y]
     dense_y = np.stack([d for _, d, _ in py])  # (b, m) intp
     ties_y = np.array([t for _, _, t in py], dtype=np.int64)
     max_y = dense_y.max(axis=1).astype(np.int64) + 1
     out = np.empty((x.shape[0], y.shape[0]))
-    for i, (ox, dx, tx) in enumerate(px):
+
+    def row(i: int) -> None:
+        ox, dx, tx = _dense_ranks(x[i])
         xs = np.ascontiguousarray(dx[ox])
         ys_all = np.ascontiguousarray(dense_y[:, ox])  # every y in x's order
         for j in range(y.shape[0]):
@@ -220,10 +252,17 @@ def _cmp_tau_a(x: np.ndarray, y: np.ndarray, **kw: Any) -> np.ndarray:
                 tau_b = kendalltau(x[i], y[j]).statistic
                 num = tau_b * np.sqrt(float(tot - tx) * float(tot - ties_y[j]))
             out[i, j] = num / tot
+
+    def rows(s: int, e: int) -> None:
+        for i in range(s, e):
+            row(i)
+
+    run_blocks(rows, x.shape[0], 1)
     return np.clip(out, -1.0, 1.0)
 
 
 # --- whitened (cov) methods ----------------------------------------------------
+@functools.lru_cache(maxsize=8)
 def _incidence(n: int) -> scipy.sparse.csr_matrix:
     """``(m, n)`` sparse matrix with ones at the two stimuli of each pair."""
     iu, ju = _triu(n)
@@ -257,18 +296,28 @@ def _cov_weighting(v: np.ndarray, sigma_k: np.ndarray | None = None) -> np.ndarr
 
 
 def _cov_weighting_masked(v: np.ndarray, valid: np.ndarray, n: int) -> np.ndarray:
-    """rsatoolbox's ``_cov_weighting`` NaN branch: ``v`` holds only the valid pairs."""
+    """rsatoolbox's ``_cov_weighting`` NaN branch: ``v`` holds only the valid pairs.
+
+    The row and column effects of ``-D/2`` are removed by weighted least
+    squares over the valid pairs (``(k, m' + n)`` result); the design is a
+    sparse incidence matrix, so each call costs a few passes over ``v`` and one
+    ``n x n`` inverse.
+    """
     k = v.shape[0]
     iu, ju = _triu(n)
     iu, ju = iu[valid], ju[valid]
     n_dist = iu.size
-    sum_i = np.zeros((n_dist + n, n))
-    sum_i[np.arange(n_dist), iu] += 1.0
-    sum_i[np.arange(n_dist), ju] += 1.0
-    sum_i[n_dist + np.arange(n), np.arange(n)] = 1.0  # (row + col indicator) / 2
-    w = np.r_[np.full(n_dist, 0.5), np.ones(n)][:, None]
-    vw = -0.5 * np.c_[v, np.zeros((k, n))]
-    vw = vw - ((vw @ sum_i) @ np.linalg.inv(sum_i.T @ (w * sum_i))) @ (w * sum_i).T
+    rows = np.r_[np.arange(n_dist), np.arange(n_dist), n_dist + np.arange(n)]
+    cols = np.r_[iu, ju, np.arange(n)]
+    design = scipy.sparse.csr_matrix(
+        (np.ones(rows.size), (rows, cols)), shape=(n_dist + n, n)
+    )  # (row + col indicator) for each pair, then the diagonal
+    w = np.r_[np.full(n_dist, 0.5), np.ones(n)]
+    gram = (design.T @ scipy.sparse.diags(w) @ design).toarray()
+    vw = np.zeros((k, n_dist + n))
+    vw[:, :n_dist] = -0.5 * v
+    coef = np.asarray((design.T @ vw.T).T) @ np.linalg.inv(gram)  # (k, n)
+    vw -= np.asarray((design @ coef.T).T) * w
     vw[:, :n_dist] *= np.sqrt(2.0)
     return vw
 
@@ -290,6 +339,10 @@ def _cmp_cov(
     valid: np.ndarray | None = None,
     n: int | None = None,
 ) -> np.ndarray:
+    if valid is None and sigma_k is None:
+        closed = _cov_closed_form(x, y, centred=center)
+        if closed is not None:
+            return closed
     if center:
         x, y = _center(x), _center(y)
     if valid is not None:
@@ -310,6 +363,46 @@ def _cmp_cov(
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.clip(cross / nx[:, None] / ny[None, :], -1.0, 1.0)
     return _cos(_cov_weighting(x, sigma_k), _cov_weighting(y, sigma_k))
+
+
+_COV_CONDITION = 1e4  # beyond this ratio of raw to whitened norm the closed form loses digits
+
+
+def _cov_closed_form(x: np.ndarray, y: np.ndarray, *, centred: bool) -> np.ndarray | None:
+    """cosine_cov / corr_cov (identity sigma_k) from one GEMM of the raw vectors.
+
+    For RDMs ``D``, ``E`` (row sums ``R``, totals ``T``) the Frobenius product of
+    the double-centred matrices is ``<HDH, HEH> = <D, E> - 2 R_D.R_E / n +
+    T_D T_E / n**2``, with ``<D, E> = 2 x.y`` on the condensed vectors; the
+    ``corr_cov`` variant (each vector minus its mean ``c``, i.e. ``D - c(11' - I)``)
+    adds ``-c_E T_D / n - c_D T_E / n + c_D c_E (n - 1)``. Equal to rsatoolbox's
+    explicit weighting; ``None`` when an RDM is so close to its null pattern that
+    the subtraction would lose more than ~4 digits (the caller then whitens explicitly).
+    """
+    n = _n_from_m(x.shape[1])
+    inc = _incidence(n)
+
+    def parts(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        r = np.asarray((inc.T @ v.T).T)  # (k, n) row sums of the square RDMs
+        t = r.sum(axis=1)
+        c = v.mean(axis=1) if centred else np.zeros(v.shape[0])
+        return r, t, c, 2.0 * np.einsum("ij,ij->i", v, v, optimize=True)
+
+    rx, tx, cx, raw_x = parts(x)
+    ry, ty, cy, raw_y = parts(y)
+
+    def self_norm(r: np.ndarray, t: np.ndarray, c: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        base = raw - 2.0 * np.einsum("ij,ij->i", r, r) / n + t * t / n**2
+        return base - 2.0 * c * t / n + c * c * (n - 1)
+
+    nx, ny = self_norm(rx, tx, cx, raw_x), self_norm(ry, ty, cy, raw_y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cond = max(float(np.max(raw_x / nx)), float(np.max(raw_y / ny)))
+    if not np.isfinite(cond) or cond > _COV_CONDITION or (nx <= 0).any() or (ny <= 0).any():
+        return None
+    num = 2.0 * _gram(x, y) - 2.0 * _gram(rx, ry) / n + np.outer(tx, ty) / n**2
+    num += (-np.outer(tx, cy) - np.outer(cx, ty)) / n + np.outer(cx, cy) * (n - 1)
+    return np.clip(num / np.sqrt(nx)[:, None] / np.sqrt(ny)[None, :], -1.0, 1.0)
 
 
 def _cmp_cosine_cov(x: np.ndarray, y: np.ndarray, **kw: Any) -> np.ndarray:
@@ -346,17 +439,23 @@ def _compare_vectors(
     sigma_k: np.ndarray | None = None,
     valid: np.ndarray | None = None,
     n: int | None = None,
+    own: bool = False,
 ) -> np.ndarray:
     """Score every row of ``x`` against every row of ``y``: ``(a, m), (b, m) -> (a, b)``.
 
     ``valid`` restricts the comparison to some dissimilarities (rsatoolbox's
     NaN convention); for the cov methods ``n`` (number of stimuli) is then needed.
+    ``own=True``: ``x`` and ``y`` are the caller's scratch arrays and may be
+    overwritten (saves a copy of each). They must then not be the same array.
     """
     if valid is not None:
         x, y = x[:, valid], y[:, valid]
+        own = True  # fresh copies
     if method in ("cosine_cov", "corr_cov"):
         return COMPARE_METHODS[method](x, y, sigma_k=sigma_k, valid=valid, n=n)
-    return COMPARE_METHODS[method](x, y)
+    if method == "tau-a":
+        return _cmp_tau_a(x, y)
+    return COMPARE_METHODS[method](x, y, own=own)
 
 
 # ----------------------------------------------------------------------------
@@ -405,8 +504,9 @@ def stack_rdms(
 
 
 def _as_rdm(obj: Any, name: str, default_dim: str) -> xr.DataArray:
+    """An RDM stack with its layout checked; the values are checked by ``rdm_vectors``."""
     if isinstance(obj, xr.DataArray):
-        validate(obj, kind="rdm", name=name)
+        _validate_rdm_layout(obj, name)
         return obj
     if infer_kind(obj) == "set":
         return stack_rdms(obj, dim=default_dim)
@@ -482,9 +582,12 @@ def compare(
     lead_a = list(ra.dims[:-2])
     lead_b = list(rb.dims[:-2])
     rename = {d: f"{d}_b" for d in lead_b if d in lead_a}
-    x = _vectors(ra.values)
-    y = _vectors(rb.values)
-    scores = _compare_vectors(x, y, meth, sigma_k=sigma_k)
+    m = n * (n - 1) // 2
+    shape_a, shape_b = (int(np.prod(ra.shape[:-2])), m), (int(np.prod(rb.shape[:-2])), m)
+    # values checked while gathered, into reused scratch arrays
+    x = rdm_vectors(ra, "a", check_layout=False, out=scratch("compare_a", shape_a))
+    y = rdm_vectors(rb, "b", check_layout=False, out=scratch("compare_b", shape_b))
+    scores = _compare_vectors(x, y, meth, sigma_k=sigma_k, own=True)
     if np.isnan(scores).any():
         warnings.warn(
             "compare: some RDMs are constant (or zero), so their correlation/cosine with "

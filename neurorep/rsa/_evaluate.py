@@ -14,6 +14,13 @@ The statistics follow rsatoolbox (Schuett et al. 2023, eLife 12:e82566):
   weighted ranks), which gives rsatoolbox's numbers with one batched matrix
   product per chunk of samples.
 * **both** resamples subjects and stimuli in every sample.
+* **dual** (rsatoolbox ``eval_dual_bootstrap``) draws as ``both`` and also
+  scores each sample's subject draw alone and stimulus draw alone; the t tests
+  then use the corrected variance ``n_s/(n_s-1) V_subj + n_c/(n_c-1) V_stim -
+  n_s n_c/((n_s-1)(n_c-1)) (V_both - V_subj - V_stim)``, clipped to
+  ``[max(scaled V_subj, scaled V_stim), V_both]``: the two-factor bootstrap
+  counts the noise variance twice, this removes the excess (Schuett et al.
+  2023, eq. 7).
 * **noise ceilings** are rsatoolbox's ``boot_noise_ceiling``: the upper bound
   compares each subject with the pooled RDM of all subjects, the lower bound
   with the pooled RDM of the other subjects (leave one subject out); pooling
@@ -58,11 +65,11 @@ from neurorep.stats._bootstrap import (
     percentile_ci,
 )
 
-Bootstrap = Literal["subject", "stimulus", "both", "none"]
+Bootstrap = Literal["subject", "stimulus", "both", "dual", "none"]
 
 __all__ = ["BOOTSTRAPS", "compute_ceiling", "evaluate", "fit_weights"]
 
-BOOTSTRAPS = ("subject", "stimulus", "both", "none")
+BOOTSTRAPS = ("subject", "stimulus", "both", "dual", "none")
 _VECTORISED = ("corr", "cosine", "spearman", "rho-a")
 _FITTABLE = ("corr", "cosine")
 _RANKED = ("spearman", "rho-a", "tau-a")
@@ -405,6 +412,33 @@ def _pool(v: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
     return out
 
 
+def _pools_loo(v: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
+    """The pooled RDM of all subjects, then of all but each one: ``(1 + S, m)``.
+
+    Each subject's RDM is normalised (or ranked) once; the leave-one-out pools
+    are the weighted total minus that subject.
+    """
+    if method in ("cosine", "cosine_cov"):
+        vn = v / np.sqrt(np.mean(v * v, axis=1, keepdims=True))
+    elif method in ("corr", "corr_cov"):
+        vn = v - v.mean(axis=1, keepdims=True)
+        vn = vn / vn.std(axis=1, keepdims=True)
+    else:
+        vn = _ranks(v)
+    weighted = u[:, None] * vn
+    total = weighted.sum(axis=0)
+    out = np.empty((v.shape[0] + 1, v.shape[1]))
+    out[0] = total / u.sum()
+    if v.shape[0] > 1:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[1:] = (total[None, :] - weighted) / (u.sum() - u)[:, None]
+    else:
+        out[1:] = out[0]
+    if method in ("corr", "corr_cov"):
+        out -= out.min(axis=1, keepdims=True)
+    return out
+
+
 def _nnls_fit(components: np.ndarray, target: np.ndarray, method: str) -> np.ndarray:
     """rsatoolbox ``fit_regress_nn``: non-negative weights of ``(c, m)`` components."""
     a = components - components.mean(axis=1, keepdims=True) if method == "corr" else components
@@ -474,23 +508,22 @@ def _score_block(
     per_subject = _compare_vectors(full_pred, full_test, method, **kw)  # (K, S')
     scores = per_subject @ up / up.sum()
     n_present = dp.shape[0]
-    upper_pool = _pool(test, up, method)
-    lower = np.empty(n_present)
-    upper = np.empty(n_present)
-    for s in range(n_present):
-        pools = [upper_pool]
-        if n_present > 1:
-            others = np.arange(n_present) != s
-            pools.append(_pool(test[others], up[others], method))
-        pv = np.stack(pools)
-        one = full_test[s : s + 1]
-        if valid_test is not None:
-            pfull = np.zeros((pv.shape[0], valid_test.size))
-            pfull[:, valid_test] = pv
-            pv = pfull
-        sc = _compare_vectors(pv, one, method, **kw)[:, 0]
-        upper[s] = sc[0]
-        lower[s] = sc[1] if n_present > 1 else sc[0]
+    pools = _pools_loo(test, up, method)  # (1 + S', m): all subjects, then leave-one-out
+    if valid_test is not None:
+        pfull = np.zeros((pools.shape[0], valid_test.size))
+        pfull[:, valid_test] = pools
+        pools = pfull
+    if method == "tau-a":  # O(m log m) per pair: only the pairs needed
+        upper = np.empty(n_present)
+        lower = np.empty(n_present)
+        for s in range(n_present):
+            rows = [0, 1 + s] if n_present > 1 else [0]
+            sc = _compare_vectors(pools[rows], full_test[s : s + 1], method, **kw)[:, 0]
+            upper[s], lower[s] = sc[0], sc[-1]
+    else:  # one call for every pool against every subject, then the needed entries
+        sc = _compare_vectors(pools, full_test, method, **kw)
+        upper = sc[0]
+        lower = np.diagonal(sc[1:]) if n_present > 1 else upper
     return scores, np.array([lower.mean(), upper.mean()]), thetas
 
 
@@ -655,9 +688,12 @@ def _bootstrap_engine(
 # inference (rsatoolbox's Result.test_* with t or bootstrap statistics)
 # ----------------------------------------------------------------------------
 def _variances(
-    scores: np.ndarray, ceil: np.ndarray, n_eff: int
+    scores: np.ndarray, ceil: np.ndarray, n_eff: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Model, pairwise-difference and model-minus-ceiling variances (rsatoolbox)."""
+    """Model, pairwise-difference and model-minus-ceiling variances (rsatoolbox).
+
+    Scaled by ``n_eff / (n_eff - 1)``; ``n_eff=None``: not scaled.
+    """
     ok = ~np.isnan(scores).any(axis=1) & ~np.isnan(ceil).any(axis=1)
     mat = np.concatenate([scores[ok], ceil[ok]], axis=1)
     cov = np.atleast_2d(np.cov(mat.T))
@@ -666,8 +702,24 @@ def _variances(
     nc_var = model_var[:, None] - 2 * cov[:k, k:] + np.diag(cov)[k:][None, :]
     ii, jj = np.triu_indices(k, 1)
     diff_var = cov[ii, ii] + cov[jj, jj] - 2 * cov[ii, jj]
-    scale = n_eff / (n_eff - 1) if n_eff > 1 else np.nan
+    if n_eff is None:
+        scale = 1.0
+    else:
+        scale = n_eff / (n_eff - 1) if n_eff > 1 else np.nan
     return model_var * scale, diff_var * scale, nc_var * scale
+
+
+def _dual_variances(
+    sets: list[tuple[np.ndarray, np.ndarray]], n_subj: int, n_stim: int
+) -> tuple[np.ndarray, ...]:
+    """rsatoolbox's dual-bootstrap correction of the (both, subject, stimulus) variances."""
+    both, subj, stim = (_variances(sc, np.nan_to_num(ce), None) for sc, ce in sets)
+    a, b = n_subj / (n_subj - 1), n_stim / (n_stim - 1)
+    out = []
+    for v_both, v_subj, v_stim in zip(both, subj, stim, strict=True):
+        v = a * v_subj + b * v_stim - a * b * (v_both - v_subj - v_stim)
+        out.append(np.minimum(np.maximum(np.maximum(v, a * v_subj), b * v_stim), v_both))
+    return tuple(out)
 
 
 def _square(values: np.ndarray, k: int, diag: float) -> np.ndarray:
@@ -687,23 +739,32 @@ def _inference(
     dof: int,
     test: str,
     ci: float,
+    dual: tuple[list[tuple[np.ndarray, np.ndarray]], int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """CIs and p-values (vs 0, vs lower ceiling, pairwise) from bootstrap samples.
 
     ``test="t"`` reproduces rsatoolbox's ``Result.test_zero / test_noise /
     test_pairwise`` (t statistics on the bootstrap mean); the CI is
     ``score +- t * sem``. ``test="bootstrap"``: percentile CI, bootstrap p-values.
+    ``dual``: the (both, subject, stimulus) sample sets and the numbers of
+    subjects and stimuli, for the dual-bootstrap variance (t tests only); the
+    bootstrap means then average the three sets, as rsatoolbox does.
     """
     k = samples.shape[1]
     ok = ~np.isnan(samples).any(axis=1)
     ii, jj = np.triu_indices(k, 1)
     if test == "t":
-        boot_mean = np.nanmean(samples, axis=0)
-        model_var, diff_var, nc_var = _variances(samples, np.nan_to_num(ceil_samples), n_eff)
+        sets = [(samples, ceil_samples)] if dual is None else dual[0]
+        boot_mean = np.mean([np.nanmean(sc, axis=0) for sc, _ in sets], axis=0)
+        if dual is None:
+            model_var, diff_var, nc_var = _variances(samples, np.nan_to_num(ceil_samples), n_eff)
+        else:
+            model_var, diff_var, nc_var = _dual_variances(*dual)
         eps = np.finfo(float).eps
         tdist = scipy.stats.t
         p0 = 1 - tdist.cdf(boot_mean / np.sqrt(np.maximum(model_var, eps)), dof)
-        finite = ceil_samples[np.isfinite(ceil_samples[:, 0]), 0]
+        lowers = np.concatenate([ce[:, 0] for _, ce in sets])
+        finite = lowers[np.isfinite(lowers)]
         nc_lower = finite.mean() if finite.size else np.nan
         tnc = (boot_mean - nc_lower) / np.sqrt(np.maximum(nc_var[:, 0], eps))
         pnc = 2 * (1 - tdist.cdf(np.abs(tnc), dof))
@@ -919,9 +980,12 @@ def evaluate(
         Comparison method (:data:`~neurorep.rsa.COMPARE_METHODS`). corr,
         cosine, spearman and rho-a are fully vectorised; tau-a and the
         ``*_cov`` methods, and weighted models, run one sample at a time.
-    bootstrap : {"both", "subject", "stimulus", "none"}
+    bootstrap : {"both", "subject", "stimulus", "dual", "none"}
         What to resample: subjects (generalise to new subjects), stimuli
-        (new stimuli) or both. ``"none"`` gives scores and ceilings only.
+        (new stimuli) or both. ``"dual"``: both, with rsatoolbox's
+        dual-bootstrap variance correction (t tests; the plain two-factor
+        bootstrap overestimates the variance). ``"none"`` gives scores and
+        ceilings only.
     n_bootstrap : int
         Number of bootstrap samples.
     test : {"t", "bootstrap"}
@@ -999,10 +1063,13 @@ def evaluate(
         sigma_k = np.asarray(sigma_k, dtype=np.float64)
         if method not in ("cosine_cov", "corr_cov"):
             raise ValueError(f"sigma_k is only used by the *_cov methods; got {method!r}.")
-        if bootstrap in ("stimulus", "both"):
+        if bootstrap in ("stimulus", "both", "dual"):
             raise ValueError(
-                "sigma_k with a stimulus bootstrap is not supported (rsatoolbox cannot "
-                "whiten RDMs with excluded pairs either); use bootstrap='subject'."
+                "sigma_k with a stimulus bootstrap is not supported: a stimulus drawn twice "
+                "makes the covariance of the resampled dissimilarities singular, so they "
+                "cannot be whitened (rsatoolbox's bootstrap never passes sigma_k either). Use "
+                "bootstrap='subject', or drop sigma_k (identity whitening works with every "
+                "bootstrap)."
             )
     if cv_folds is None:
         cv_folds = _default_k(n) if mods.any_weighted else 1
@@ -1018,8 +1085,13 @@ def evaluate(
             NeurorepWarning,
             stacklevel=2,
         )
-    by_subject = bootstrap in ("subject", "both")
-    by_stimulus = bootstrap in ("stimulus", "both")
+    if bootstrap == "dual" and test != "t":
+        raise ValueError(
+            "bootstrap='dual' corrects the variance used by the t tests; with "
+            "test='bootstrap' (percentiles) use bootstrap='both'."
+        )
+    by_subject = bootstrap in ("subject", "both", "dual")
+    by_stimulus = bootstrap in ("stimulus", "both", "dual")
     if by_subject and n_subj < 3:
         raise SchemaError(
             f"evaluate: bootstrapping subjects needs at least 3 subjects along {sdim!r}; got "
@@ -1055,7 +1127,7 @@ def evaluate(
     weights = _full_weights(mods, vec, method)
 
     k = len(mods.names)
-    n_eff = {"subject": n_subj, "stimulus": n, "both": min(n_subj, n)}.get(bootstrap, 0)
+    n_eff = {"subject": n_subj, "stimulus": n}.get(bootstrap, min(n_subj, n))
     samples = np.full((0, k), np.nan)
     ceil_samples = np.full((0, 2), np.nan)
     p0 = np.full(k, np.nan)
@@ -1088,8 +1160,22 @@ def evaluate(
             )
         if n_subj < 2:
             ceil_samples[:] = np.nan
+        dual = None
+        if bootstrap == "dual":  # the same draws, one factor at a time
+            sets = [(samples, ceil_samples)]
+            for s_idx, c_idx in ((subj_idx, None), (None, stim_idx)):
+                sets.append(
+                    _bootstrap_engine(
+                        mods, vec, method, n, s_idx, c_idx, cv_folds=cv_folds, rng=gen
+                    )
+                )
+            bad = np.isnan(samples).any(axis=1)  # rsatoolbox drops the whole sample
+            for sc, ce in sets:
+                sc[bad] = np.nan
+                ce[bad] = np.nan
+            dual = (sets, n_subj, n)
         low, high, p0, pnc, ppair = _inference(
-            samples, ceil_samples, score, n_eff=n_eff, dof=dof, test=test, ci=ci
+            samples, ceil_samples, score, n_eff=n_eff, dof=dof, test=test, ci=ci, dual=dual
         )
         if n_subj < 2:
             pnc[:] = np.nan
