@@ -8,7 +8,9 @@ Three workloads (full sizes; ``--quick`` shrinks them for a smoke run):
    cosine_cov, tau-a; and 20 x 20 RDMs of 1000 conditions (corr, spearman).
 3. bootstrap evaluation over subjects and stimuli: 1000 samples, 10 subjects,
    8 fixed models, 92 conditions, corr and spearman (rsatoolbox
-   ``eval_bootstrap``; neurorep ``evaluate``, inference included).
+   ``eval_bootstrap``; neurorep ``evaluate``, inference included); the
+   whitened methods and tau-a with 100 samples; the dual bootstrap
+   (``eval_dual_bootstrap``) with 300.
 
 For each: median wall time (of ``--repeat`` runs for the fast side; slow
 rsatoolbox runs are timed once), the ratio, and the largest absolute
@@ -126,6 +128,13 @@ def bench_compare(n_a: int, n_b: int, n_cond: int, repeat: int, methods: list[st
     a = data.rdm(va, stimulus=ids, dim="model")
     b = data.rdm(vb, stimulus=ids, dim="subject")
     ra, rb = RDMs(va), RDMs(vb)
+    t_vec, _ = _time(lambda: (data.rdm_vectors(a), data.rdm_vectors(b)), repeat)
+    x, y = data.rdm_vectors(a), data.rdm_vectors(b)
+    t_gemm, _ = _time(lambda: x @ y.T, repeat)
+    print(
+        f"  (of neurorep's time: checking + gathering the square RDMs {1e3 * t_vec:.1f} ms, "
+        f"which rsatoolbox's stored vectors skip; one GEMM of the vectors {1e3 * t_gemm:.1f} ms)"
+    )
     for method in methods:
         t_o, r_o = _time(lambda method=method: rsa.compare(a, b, method=method), repeat)
         slow = method == "tau-a"
@@ -153,9 +162,9 @@ def _record_randint(fn: Callable[[], Any]) -> tuple[Any, list[np.ndarray]]:
 
 
 def bench_bootstrap(
-    n_samples: int, n_subj: int, n_models: int, n_cond: int, methods: list[str]
+    n_samples: int, n_subj: int, n_models: int, n_cond: int, methods: list[str], kind: str = "both"
 ) -> None:
-    from rsatoolbox.inference import eval_bootstrap
+    from rsatoolbox.inference import eval_bootstrap, eval_dual_bootstrap
     from rsatoolbox.model import ModelFixed
     from rsatoolbox.rdm import RDMs
 
@@ -163,7 +172,7 @@ def bench_bootstrap(
     from neurorep.rsa._evaluate import _bootstrap_engine, _Models
 
     print(
-        f"\n== bootstrap evaluation (subjects and stimuli): {n_samples} samples, "
+        f"\n== bootstrap evaluation ({kind}: subjects and stimuli): {n_samples} samples, "
         f"{n_subj} subjects, {n_models} models, {n_cond} conditions =="
     )
     g = np.random.default_rng(2)
@@ -177,16 +186,20 @@ def bench_bootstrap(
     subj = data.rdm(subjects, stimulus=ids, dim="subject")
     r_models = [ModelFixed(f"m{k}", RDMs(models[k : k + 1])) for k in range(n_models)]
     r_data = RDMs(subjects)
+    engine = _Models(
+        [f"m{k}" for k in range(n_models)], fixed_rows={k: models[k] for k in range(n_models)}
+    )
     for method in methods:
         t_o, _ = _time(
             lambda method=method: rsa.evaluate(
-                mods, subj, method=method, bootstrap="both", n_bootstrap=n_samples, rng=0
+                mods, subj, method=method, bootstrap=kind, n_bootstrap=n_samples, rng=0
             ),
             1,
         )
 
         def run_rsatoolbox(method: str = method) -> Any:
-            res = eval_bootstrap(r_models, r_data, method=method, N=n_samples)
+            fn = eval_dual_bootstrap if kind == "dual" else eval_bootstrap
+            res = fn(r_models, r_data, method=method, N=n_samples)
             res.test_zero(), res.test_pairwise(), res.test_noise()
             return res
 
@@ -196,14 +209,21 @@ def bench_bootstrap(
             res, draws = _record_randint(run_rsatoolbox)
             t_r = time.perf_counter() - t0
         subj_idx, stim_idx = np.stack(draws[0::2]), np.stack(draws[1::2])
-        engine = _Models(
-            [f"m{k}" for k in range(n_models)], fixed_rows={k: models[k] for k in range(n_models)}
-        )
-        scores, ceil = _bootstrap_engine(engine, subjects, method, n_cond, subj_idx, stim_idx)
-        diff = max(
-            float(np.nanmax(np.abs(scores - res.evaluations))),
-            float(np.nanmax(np.abs(ceil.T - res.noise_ceiling))),
-        )
+        draw_sets = [(subj_idx, stim_idx)]
+        if kind == "dual":
+            draw_sets += [(subj_idx, None), (None, stim_idx)]
+        diff = 0.0
+        for t, (s_idx, c_idx) in enumerate(draw_sets):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scores, ceil = _bootstrap_engine(engine, subjects, method, n_cond, s_idx, c_idx)
+            ref_s = res.evaluations if kind != "dual" else res.evaluations[:, :, 0, 0, t]
+            ref_c = res.noise_ceiling if kind != "dual" else res.noise_ceiling[:, :, 0, t]
+            diff = max(
+                diff,
+                float(np.nanmax(np.abs(scores - ref_s))),
+                float(np.nanmax(np.abs(ceil.T - ref_c))),
+            )
         _row(method, t_o, t_r, diff)
 
 
@@ -233,15 +253,25 @@ def main() -> None:
         )
     if args.quick:
         bench_rdm(300, 3000, args.repeat, not args.no_memory)
-        bench_compare(20, 20, 92, args.repeat, ["corr", "spearman", "rho-a", "cosine_cov", "tau-a"])
-        bench_bootstrap(30, 10, 8, 92, ["corr", "spearman"])
+        bench_compare(
+            20, 20, 92, args.repeat, ["corr", "spearman", "rho-a", "cosine_cov", "corr_cov", "tau-a"]
+        )
+        bench_bootstrap(30, 10, 8, 92, ["corr", "spearman", "cosine_cov", "tau-a"])
+        bench_bootstrap(20, 10, 8, 92, ["corr"], kind="dual")
     else:
         bench_rdm(1000, 10_000, args.repeat, not args.no_memory)
         bench_compare(
-            100, 100, 92, args.repeat, ["corr", "spearman", "rho-a", "cosine_cov", "tau-a"]
+            100,
+            100,
+            92,
+            args.repeat,
+            ["corr", "spearman", "rho-a", "cosine", "cosine_cov", "corr_cov", "tau-a"],
         )
         bench_compare(20, 20, 1000, 1, ["corr", "spearman"])  # PERF.md's ranking-bound case
         bench_bootstrap(1000, 10, 8, 92, ["corr", "spearman"])
+        # rsatoolbox needs ~0.4 s (whitened) / ~0.07 s (tau-a) per sample: 100 samples here
+        bench_bootstrap(100, 10, 8, 92, ["cosine_cov", "corr_cov", "tau-a"])
+        bench_bootstrap(300, 10, 8, 92, ["corr"], kind="dual")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nprocess peak RSS: {peak:.0f} MB; load average after the run: {os.getloadavg()}")
 
