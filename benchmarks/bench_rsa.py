@@ -128,8 +128,8 @@ def bench_compare(n_a: int, n_b: int, n_cond: int, repeat: int, methods: list[st
     a = data.rdm(va, stimulus=ids, dim="model")
     b = data.rdm(vb, stimulus=ids, dim="subject")
     ra, rb = RDMs(va), RDMs(vb)
-    t_vec, _ = _time(lambda: (data.rdm_vectors(a), data.rdm_vectors(b)), repeat)
     x, y = data.rdm_vectors(a), data.rdm_vectors(b)
+    t_vec, _ = _time(lambda: (data.rdm_vectors(a, out=x), data.rdm_vectors(b, out=y)), repeat)
     t_gemm, _ = _time(lambda: x @ y.T, repeat)
     print(
         f"  (of neurorep's time: checking + gathering the square RDMs {1e3 * t_vec:.1f} ms, "

@@ -61,6 +61,10 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=n_threads(), thread_name_prefix="neurorep")
 
 
+if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads
+    os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
 def run_blocks(fn: Callable[[int, int], None], n_rows: int, rows_per_block: int) -> None:
     """Call ``fn(start, stop)`` for row blocks, on the shared pool when there are several.
 

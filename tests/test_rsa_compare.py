@@ -207,3 +207,17 @@ def test_results_do_not_alias_the_reused_scratch_arrays(stacks, rng, method):
     rsa.compare(other, rb, method=method)
     np.testing.assert_array_equal(first.values, kept)
     np.testing.assert_array_equal(ra.values, stacks[0].values)  # inputs untouched
+
+
+def test_ranks_after_fork_use_a_fresh_pool(rng):
+    """A forked child (multiprocessing's default on Linux) must not wait on the parent's threads."""
+    import multiprocessing as mp
+
+    from neurorep.rsa._compare import _ranks
+
+    x = rng.random((60, 2000))
+    _ranks(x)  # the parent's pool exists now
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(_ranks, (x,)).get(timeout=60)
+    np.testing.assert_array_equal(got, _ranks(x))
