@@ -13,6 +13,7 @@ Everything is plain xarray:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
@@ -398,6 +399,16 @@ def _validate_rdm_layout(da: xr.DataArray, name: str) -> None:
 _CHUNK_BYTES = 1 << 20  # RDMs are checked a few at a time, so the temporaries stay small
 
 
+@functools.lru_cache(maxsize=8)
+def _triangle_offsets(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat offsets of the upper triangle (row-major, as squareform) and of its mirror."""
+    iu, ju = np.triu_indices(n, 1)
+    upper, lower = iu * n + ju, ju * n + iu
+    upper.setflags(write=False)
+    lower.setflags(write=False)
+    return upper, lower
+
+
 def rdm_vectors(
     da: xr.DataArray,
     name: str = "rdm",
@@ -434,13 +445,13 @@ def rdm_vectors(
     n = da.shape[-1]
     values = np.asarray(da.values, dtype=np.float64).reshape(-1, n, n)
     k = values.shape[0]
-    iu, ju = np.triu_indices(n, 1)
-    upper, lower = iu * n + ju, ju * n + iu
+    upper, lower = _triangle_offsets(n)
+    m = upper.size
     if out is None:
-        out = np.empty((k, iu.size))
-    elif out.shape != (k, iu.size) or out.dtype != np.float64 or not out.flags.c_contiguous:
+        out = np.empty((k, m))
+    elif out.shape != (k, m) or out.dtype != np.float64 or not out.flags.c_contiguous:
         raise ValueError(
-            f"out must be a C-contiguous float64 array of shape {(k, iu.size)}; got "
+            f"out must be a C-contiguous float64 array of shape {(k, m)}; got "
             f"{out.dtype} {out.shape}."
         )
     step = max(1, _CHUNK_BYTES // (8 * n * n))
@@ -448,7 +459,7 @@ def rdm_vectors(
     def check(s: int, e: int) -> None:
         block = values[s:e].reshape(-1, n * n)
         up = np.take(block, upper, axis=1, out=out[s:e])
-        lo = np.take(block, lower, axis=1, out=scratch("rdm_lower", (e - s, iu.size)))
+        lo = np.take(block, lower, axis=1, out=scratch("rdm_lower", (e - s, m)))
         diag = block[:, :: n + 1]
         if not (np.array_equal(up, lo) and not diag.any() and np.isfinite(up).all()):
             _report_rdm_values(da, values, s, block, up, lo, diag, name)
