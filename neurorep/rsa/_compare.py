@@ -36,7 +36,7 @@ import xarray as xr
 from neurorep._errors import NeurorepWarning, SchemaError, check_option
 from neurorep._workspace import run_blocks, scratch
 from neurorep.data import RDM_DIMS, align, infer_kind, members, rdm_vectors, validate
-from neurorep.data._schema import _validate_rdm_layout
+from neurorep.data._schema import _triangle_offsets, _validate_rdm_layout
 
 CompareMethod = Literal[
     "corr", "pearson", "spearman", "rho-a", "tau-a", "cosine", "cosine_cov", "corr_cov"
@@ -55,9 +55,8 @@ def _triu(n: int) -> tuple[np.ndarray, np.ndarray]:
 def _vectors(values: np.ndarray) -> np.ndarray:
     """``(..., n, n)`` -> ``(k, m)`` condensed upper triangles (float64, C-contiguous)."""
     n = values.shape[-1]
-    iu, ju = _triu(n)
     flat = np.asarray(values, dtype=np.float64).reshape(-1, n * n)
-    return np.take(flat, iu * n + ju, axis=1)  # one contiguous gather per row
+    return np.take(flat, _triangle_offsets(n)[0], axis=1)  # unchecked: see data.rdm_vectors
 
 
 def _n_from_m(m: int) -> int:

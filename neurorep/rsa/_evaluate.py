@@ -397,16 +397,19 @@ def _vectorised_scores(
 # ----------------------------------------------------------------------------
 # general (per-sample) path: any method, fitted models, cross-validation
 # ----------------------------------------------------------------------------
+def _pool_rows(v: np.ndarray, method: str) -> np.ndarray:
+    """Each RDM normalised as rsatoolbox's ``pool_rdm`` does before averaging."""
+    if method in ("cosine", "cosine_cov"):
+        return v / np.sqrt(np.mean(v * v, axis=1, keepdims=True))
+    if method in ("corr", "corr_cov"):
+        c = v - v.mean(axis=1, keepdims=True)
+        return c / c.std(axis=1, keepdims=True)
+    return _ranks(v)
+
+
 def _pool(v: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
     """rsatoolbox ``pool_rdm``: ``(S, m)`` with subject weights ``u`` -> ``(m,)``."""
-    if method in ("cosine", "cosine_cov"):
-        v = v / np.sqrt(np.mean(v * v, axis=1, keepdims=True))
-    elif method in ("corr", "corr_cov"):
-        v = v - v.mean(axis=1, keepdims=True)
-        v = v / v.std(axis=1, keepdims=True)
-    else:
-        v = _ranks(v)
-    out = (u[:, None] * v).sum(axis=0) / u.sum()
+    out = (u[:, None] * _pool_rows(v, method)).sum(axis=0) / u.sum()
     if method in ("corr", "corr_cov"):
         out = out - out.min()
     return out
@@ -418,14 +421,7 @@ def _pools_loo(v: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
     Each subject's RDM is normalised (or ranked) once; the leave-one-out pools
     are the weighted total minus that subject.
     """
-    if method in ("cosine", "cosine_cov"):
-        vn = v / np.sqrt(np.mean(v * v, axis=1, keepdims=True))
-    elif method in ("corr", "corr_cov"):
-        vn = v - v.mean(axis=1, keepdims=True)
-        vn = vn / vn.std(axis=1, keepdims=True)
-    else:
-        vn = _ranks(v)
-    weighted = u[:, None] * vn
+    weighted = u[:, None] * _pool_rows(v, method)
     total = weighted.sum(axis=0)
     out = np.empty((v.shape[0] + 1, v.shape[1]))
     out[0] = total / u.sum()
