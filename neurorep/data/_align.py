@@ -9,7 +9,7 @@ import pandas as pd
 import xarray as xr
 
 from neurorep._errors import AlignmentError, SchemaError
-from neurorep.data._schema import RDM_DIMS, infer_kind, members
+from neurorep.data._schema import RDM_DIMS, coord_index, infer_kind, members
 
 T = TypeVar("T", xr.DataArray, xr.DataTree)
 
@@ -18,7 +18,11 @@ def stimulus_ids(obj: Any, *, name: str = "object") -> np.ndarray:
     """The stimulus ids of a responses, RDM or activations object, in order."""
     kind = infer_kind(obj)
     if kind == "rdm":
-        ids = obj["stimulus_i"].values
+        index = coord_index(obj, "stimulus_i")
+        if not index.is_unique:
+            dup = index[index.duplicated()].unique()[:5].tolist()
+            raise AlignmentError(f"{name}: duplicated stimulus ids {dup}; ids must be unique.")
+        return np.asarray(obj.coords.variables["stimulus_i"].values)
     elif kind in ("activations", "set"):
         mem = members(obj)
         if not mem:

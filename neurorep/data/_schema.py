@@ -69,8 +69,17 @@ def _as_ids(values: Any, n: int, *, what: str, name: str) -> np.ndarray:
     return ids
 
 
-def _check_unique(ids: np.ndarray, *, dim: str, name: str) -> None:
-    index = pd.Index(ids)
+def coord_index(da: xr.DataArray, dim: str) -> pd.Index:
+    """The ids along ``dim`` as a pandas Index: xarray's own when the dim is indexed
+    (no copy; pandas caches its uniqueness), else built from the coordinate."""
+    index = da.indexes.get(dim)
+    if isinstance(index, pd.Index):
+        return index
+    return pd.Index(np.asarray(da[dim].values))
+
+
+def _check_unique(ids: np.ndarray | pd.Index, *, dim: str, name: str) -> None:
+    index = ids if isinstance(ids, pd.Index) else pd.Index(ids)
     if not index.is_unique:
         dup = index[index.duplicated()].unique()[:5].tolist()
         raise SchemaError(
@@ -386,12 +395,12 @@ def _validate_rdm_layout(da: xr.DataArray, name: str) -> None:
     for d in RDM_DIMS:
         if d not in da.coords:
             raise SchemaError(f"{name}: dim {d!r} needs a coordinate of stimulus ids.")
-    si, sj = np.asarray(da["stimulus_i"].values), np.asarray(da["stimulus_j"].values)
+    si, sj = (np.asarray(da.coords.variables[d].values) for d in RDM_DIMS)
     if not np.array_equal(si, sj):
         raise SchemaError(
             f"{name}: stimulus_i and stimulus_j must list the same ids in the same order."
         )
-    _check_unique(si, dim="stimulus", name=name)
+    _check_unique(coord_index(da, "stimulus_i"), dim="stimulus", name=name)
     if da.dtype.kind not in "fiub":
         raise SchemaError(f"{name}: values must be numeric; got dtype {da.dtype}.")
 
