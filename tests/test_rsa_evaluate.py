@@ -293,6 +293,22 @@ def test_bad_options(problem):
         rsa.evaluate({"w": comps}, subj, cv_folds=5)
 
 
+def test_bad_rdm_values_are_named(problem):
+    """NaN or asymmetry in a model or a subject RDM: SchemaError naming the culprit."""
+    models, subjects = problem
+    mods, subj = _rdms(models, "model"), _rdms(subjects, "subject")
+    bad = subj.copy()
+    bad.values[3, 2, 7] = np.nan
+    with pytest.raises(SchemaError, match=r"^data: values must be finite.*'subject': 3"):
+        rsa.evaluate(mods, bad, bootstrap="none")
+    tilted = mods.isel(model=1).copy()
+    tilted.values[0, 1] += 0.5
+    with pytest.raises(SchemaError, match=r"^models\['tilted'\]: an RDM must be symmetric"):
+        rsa.evaluate({"ok": mods.isel(model=0), "tilted": tilted}, subj, bootstrap="none")
+    with pytest.raises(SchemaError, match=r"^data: values must be finite"):
+        rsa.compute_ceiling(bad)
+
+
 def test_mismatched_stimuli_are_rejected(problem):
     from neurorep import AlignmentError
 

@@ -49,13 +49,13 @@ import scipy.stats
 import xarray as xr
 
 from neurorep._errors import NeurorepWarning, SchemaError, check_option
-from neurorep.data import RDM_DIMS, align, infer_kind, members, validate
+from neurorep.data import RDM_DIMS, align, infer_kind, members, rdm_vectors
+from neurorep.data._schema import _validate_rdm_layout
 from neurorep.rsa._compare import (
     CompareMethod,
     _compare_vectors,
     _ranks,
     _resolve_method,
-    _vectors,
 )
 from neurorep.stats._bootstrap import (
     as_generator,
@@ -781,7 +781,7 @@ def _inference(
 # ----------------------------------------------------------------------------
 def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
     if isinstance(models, xr.DataArray):
-        validate(models, kind="rdm", name="models")
+        _validate_rdm_layout(models, "models")
         if models.ndim == 2:
             mapping: dict[str, xr.DataArray] = {str(models.attrs.get("name", "model")): models}
         elif models.ndim == 3:
@@ -804,7 +804,7 @@ def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
     out = _Models(list(mapping))
     arrays = []
     for name, da in mapping.items():
-        validate(da, kind="rdm", name=f"models[{name!r}]")
+        _validate_rdm_layout(da, f"models[{name!r}]")
         if da.ndim not in (2, 3):
             raise SchemaError(
                 f"models[{name!r}]: a fixed model is one RDM (2-D), a weighted model a stack of "
@@ -815,7 +815,7 @@ def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
 
 
 def _data_stack(data: xr.DataArray, dim: str | None) -> tuple[xr.DataArray, str]:
-    validate(data, kind="rdm", name="data")
+    _validate_rdm_layout(data, "data")
     lead = list(data.dims[:-2])
     if not lead:
         data = data.expand_dims("subject")
@@ -869,7 +869,7 @@ def compute_ceiling(
             f"compute_ceiling: a leave-one-out noise ceiling needs at least 2 data RDMs; got "
             f"{stack.shape[0]}."
         )
-    vec = _vectors(stack.values)
+    vec = rdm_vectors(stack, "data", check_layout=False)
     n = stack.sizes["stimulus_i"]
     m = vec.shape[1]
     pairs = np.arange(m)
@@ -925,7 +925,7 @@ def fit_weights(
     True
     """
     check_option("method", method, _FITTABLE)
-    validate(components, kind="rdm", name="components")
+    _validate_rdm_layout(components, "components")
     if components.ndim != 3:
         raise SchemaError(
             f"fit_weights: components must be a stack (component, stimulus_i, stimulus_j); got "
@@ -933,8 +933,8 @@ def fit_weights(
         )
     stack, _ = _data_stack(data, None)
     components, stack = align(components, stack, names=("components", "data"))
-    comps = _vectors(components.values)
-    vec = _vectors(stack.values)
+    comps = rdm_vectors(components, "components", check_layout=False)
+    vec = rdm_vectors(stack, "data", check_layout=False)
     theta = _nnls_fit(comps, _pool(vec, np.ones(vec.shape[0]), method), method)
     lead = components.dims[0]
     return xr.DataArray(
@@ -1049,9 +1049,12 @@ def evaluate(
         raise SchemaError(f"evaluate: needs at least 3 stimuli; got {n}.")
     for i, da in enumerate(aligned):
         if da.ndim == 2:
-            mods.fixed_rows[i] = _vectors(da.values)[0]
+            label = f"models[{mods.names[i]!r}]"
+            mods.fixed_rows[i] = rdm_vectors(da, label, check_layout=False)[0]
         else:
-            mods.weighted[i] = _vectors(da.values)
+            mods.weighted[i] = rdm_vectors(
+                da, f"models[{mods.names[i]!r}]", check_layout=False
+            )
             mods.components[i] = [str(c) for c in da[da.dims[0]].values]
     if mods.any_weighted:
         check_option("method (for weighted models)", method, _FITTABLE)
@@ -1096,7 +1099,7 @@ def evaluate(
     if bootstrap != "none" and n_bootstrap < 2:
         raise ValueError(f"n_bootstrap must be >= 2; got {n_bootstrap}.")
     gen = as_generator(rng)
-    vec = _vectors(stack.values)
+    vec = rdm_vectors(stack, "data", check_layout=False)
 
     # full-data estimates
     point_reps = 5 if cv_folds > 1 else 1
