@@ -206,43 +206,68 @@ def _dense_ranks(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Stable order, dense ranks (1-based, intp) and number of tied pairs of one vector."""
     order = np.argsort(v)  # ties are grouped below; their order does not matter
     sv = v[order]
-    new = np.r_[True, sv[1:] != sv[:-1]]
+    new = np.empty(sv.size, dtype=bool)
+    new[0] = True
+    np.not_equal(sv[1:], sv[:-1], out=new[1:])
     dense_sorted = np.cumsum(new, dtype=np.intp)
     dense = np.empty_like(dense_sorted)
     dense[order] = dense_sorted
-    cnt = np.diff(np.r_[np.flatnonzero(new), v.size]).astype(np.int64)
-    ties = int((cnt * (cnt - 1) // 2).sum())
-    return order, dense, ties
+    return order, dense, _tied_pairs(new)
 
 
-def _cmp_tau_a(x: np.ndarray, y: np.ndarray, **kw: Any) -> np.ndarray:
-    """Kendall tau-a for all row pairs; ranks and orders computed once per row.
+def _tied_pairs(new: np.ndarray) -> int:
+    """Number of tied pairs, from the group-start flags of a sorted vector."""
+    if new.all():
+        return 0
+    cnt = np.diff(np.append(np.flatnonzero(new), new.size))
+    return int((cnt * (cnt - 1) // 2).sum())
 
-    For each row of ``x``: all rows of ``y`` are put in its order with one
-    gather, then each pair costs one O(m log m) discordant-pair count. Rows of
-    ``x`` run on the shared thread pool; scipy's count holds the GIL for part of
-    its work, so threads gain ~1.5x, not the number of cores.
+
+def _cmp_tau_a(
+    x: np.ndarray, y: np.ndarray, *, pairs: np.ndarray | None = None, **kw: Any
+) -> np.ndarray:
+    """Kendall tau-a for all row pairs (or only ``pairs``, ``(P, 2)`` row indices -> ``(P,)``).
+
+    Ranks and orders are computed once per row. For each row of ``x``, the rows
+    of ``y`` it meets are put in its order with one gather, then each pair costs
+    one O(m log m) discordant-pair count. Rows of ``x`` run on the shared thread
+    pool; scipy's count holds the GIL for part of its work, so threads gain
+    little.
     """
     m = x.shape[1]
     tot = m * (m - 1) // 2
+    out: np.ndarray
+    if pairs is None:
+        todo = {i: np.arange(y.shape[0]) for i in range(x.shape[0])}
+        out = np.empty((x.shape[0], y.shape[0]))
+        slots = {i: i * y.shape[0] + todo[i] for i in todo}
+    else:
+        pairs = np.asarray(pairs, dtype=np.intp).reshape(-1, 2)
+        out = np.empty(pairs.shape[0])
+        todo, slots = {}, {}
+        for i in np.unique(pairs[:, 0]):
+            sel = np.flatnonzero(pairs[:, 0] == i)
+            todo[int(i)], slots[int(i)] = pairs[sel, 1], sel
     py = [_dense_ranks(v) for v in y]
     dense_y = np.stack([d for _, d, _ in py])  # (b, m) intp
     ties_y = np.array([t for _, _, t in py], dtype=np.int64)
     max_y = dense_y.max(axis=1).astype(np.int64) + 1
-    out = np.empty((x.shape[0], y.shape[0]))
+    flat = out.reshape(-1)
+    rows_x = list(todo)
 
     def row(i: int) -> None:
         ox, dx, tx = _dense_ranks(x[i])
         xs = np.ascontiguousarray(dx[ox])
-        ys_all = np.ascontiguousarray(dense_y[:, ox])  # every y in x's order
-        for j in range(y.shape[0]):
-            ys = ys_all[j]
+        js = todo[i]
+        ys_all = np.ascontiguousarray(dense_y[js][:, ox])  # those y in x's order
+        for slot, j, ys in zip(slots[i], js, ys_all, strict=True):
             joint = 0
-            if tx and ties_y[j]:
+            if tx and ties_y[j]:  # pairs tied in both
                 key = np.sort(xs.astype(np.int64) * max_y[j] + ys)
-                new = np.r_[True, key[1:] != key[:-1]]
-                cnt = np.diff(np.r_[np.flatnonzero(new), m]).astype(np.int64)
-                joint = int((cnt * (cnt - 1) // 2).sum())
+                new = np.empty(m, dtype=bool)
+                new[0] = True
+                np.not_equal(key[1:], key[:-1], out=new[1:])
+                joint = _tied_pairs(new)
             if _scipy_kendall_dis is not None:
                 dis = int(_scipy_kendall_dis(xs, ys))
                 num = tot - tx - int(ties_y[j]) + joint - 2 * dis
@@ -251,13 +276,13 @@ def _cmp_tau_a(x: np.ndarray, y: np.ndarray, **kw: Any) -> np.ndarray:
 
                 tau_b = kendalltau(x[i], y[j]).statistic
                 num = tau_b * np.sqrt(float(tot - tx) * float(tot - ties_y[j]))
-            out[i, j] = num / tot
+            flat[slot] = num / tot
 
     def rows(s: int, e: int) -> None:
-        for i in range(s, e):
-            row(i)
+        for k in range(s, e):
+            row(rows_x[k])
 
-    run_blocks(rows, x.shape[0], 1)
+    run_blocks(rows, len(rows_x), 1)
     return np.clip(out, -1.0, 1.0)
 
 

@@ -53,6 +53,7 @@ from neurorep.data import RDM_DIMS, align, infer_kind, members, rdm_vectors
 from neurorep.data._schema import _validate_rdm_layout
 from neurorep.rsa._compare import (
     CompareMethod,
+    _cmp_tau_a,
     _compare_vectors,
     _ranks,
     _resolve_method,
@@ -491,36 +492,38 @@ def _score_block(
             preds.append(theta @ comps[:, pairs_test])
         else:
             preds.append(models.fixed_rows[i][pairs_test])
-    kw: dict[str, Any] = {"sigma_k": sigma_k}
-    if valid_test is not None:
-        kw.update(valid=valid_test, n=n_sample)
     pred = np.stack(preds)
-    full_pred, full_test = pred, test
-    if valid_test is not None:  # kernels take full-length vectors plus the mask
-        full_pred = np.zeros((pred.shape[0], valid_test.size))
-        full_pred[:, valid_test] = pred
-        full_test = np.zeros((test.shape[0], valid_test.size))
-        full_test[:, valid_test] = test
-    per_subject = _compare_vectors(full_pred, full_test, method, **kw)  # (K, S')
-    scores = per_subject @ up / up.sum()
     n_present = dp.shape[0]
     pools = _pools_loo(test, up, method)  # (1 + S', m): all subjects, then leave-one-out
-    if valid_test is not None:
-        pfull = np.zeros((pools.shape[0], valid_test.size))
-        pfull[:, valid_test] = pools
-        pools = pfull
-    if method == "tau-a":  # O(m log m) per pair: only the pairs needed
-        upper = np.empty(n_present)
-        lower = np.empty(n_present)
-        for s in range(n_present):
-            rows = [0, 1 + s] if n_present > 1 else [0]
-            sc = _compare_vectors(pools[rows], full_test[s : s + 1], method, **kw)[:, 0]
-            upper[s], lower[s] = sc[0], sc[-1]
-    else:  # one call for every pool against every subject, then the needed entries
-        sc = _compare_vectors(pools, full_test, method, **kw)
+    if method == "tau-a":  # O(m log m) per pair: one call for the pairs needed, ranks once
+        k, subj = pred.shape[0], np.arange(n_present)
+        kk, ss = np.meshgrid(np.arange(k), subj, indexing="ij")
+        blocks = [np.stack([kk.ravel(), ss.ravel()], axis=1), np.stack([k + 0 * subj, subj], 1)]
+        if n_present > 1:
+            blocks.append(np.stack([k + 1 + subj, subj], axis=1))
+        sc = _cmp_tau_a(np.concatenate([pred, pools]), test, pairs=np.concatenate(blocks))
+        per_subject = sc[: k * n_present].reshape(k, n_present)
+        upper = sc[k * n_present : (k + 1) * n_present]
+        lower = sc[(k + 1) * n_present :] if n_present > 1 else upper
+    else:
+        kw: dict[str, Any] = {"sigma_k": sigma_k}
+        full_pred, full_test = pred, test
+        if valid_test is not None:  # kernels take full-length vectors plus the mask
+            kw.update(valid=valid_test, n=n_sample)
+            full_pred, full_test, pools = (_pad(v, valid_test) for v in (pred, test, pools))
+        per_subject = _compare_vectors(full_pred, full_test, method, **kw)  # (K, S')
+        sc = _compare_vectors(pools, full_test, method, **kw)  # every pool vs every subject
         upper = sc[0]
         lower = np.diagonal(sc[1:]) if n_present > 1 else upper
+    scores = per_subject @ up / up.sum()
     return scores, np.array([lower.mean(), upper.mean()]), thetas
+
+
+def _pad(v: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Vectors of the valid pairs -> full length (zeros elsewhere), as the masked kernels take."""
+    out = np.zeros((v.shape[0], valid.size))
+    out[:, valid] = v
+    return out
 
 
 def _folds(n_items: int, k: int, gen: np.random.Generator) -> list[np.ndarray]:
