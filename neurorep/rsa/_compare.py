@@ -259,7 +259,8 @@ def _cmp_tau_a(
         ox, dx, tx = _dense_ranks(x[i])
         xs = np.ascontiguousarray(dx[ox])
         js = todo[i]
-        ys_all = np.ascontiguousarray(dense_y[js][:, ox])  # those y in x's order
+        src = dense_y if js.size == dense_y.shape[0] and pairs is None else dense_y[js]
+        ys_all = np.take(src, ox, axis=1)  # those y in x's order (C-contiguous rows)
         for slot, j, ys in zip(slots[i], js, ys_all, strict=True):
             joint = 0
             if tx and ties_y[j]:  # pairs tied in both
