@@ -223,6 +223,18 @@ def _tied_pairs(new: np.ndarray) -> int:
     return int((cnt * (cnt - 1) // 2).sum())
 
 
+def _tied_pairs_rows(sorted_rows: np.ndarray) -> np.ndarray:
+    """Tied pairs in each row of a row-sorted ``(r, m)`` array: sum of c (c - 1) / 2 over runs."""
+    r, m = sorted_rows.shape
+    new = np.empty(sorted_rows.shape, dtype=bool)
+    new[:, 0] = True
+    np.not_equal(sorted_rows[:, 1:], sorted_rows[:, :-1], out=new[:, 1:])
+    starts = np.flatnonzero(new)  # run starts, row-major; every row starts a run
+    counts = np.diff(np.append(starts, r * m))
+    first = np.searchsorted(starts, np.arange(r) * m)  # index of each row's first run
+    return np.add.reduceat(counts * (counts - 1) // 2, first)
+
+
 def _cmp_tau_a(
     x: np.ndarray, y: np.ndarray, *, pairs: np.ndarray | None = None, **kw: Any
 ) -> np.ndarray:
@@ -261,14 +273,13 @@ def _cmp_tau_a(
         js = todo[i]
         src = dense_y if js.size == dense_y.shape[0] and pairs is None else dense_y[js]
         ys_all = np.take(src, ox, axis=1)  # those y in x's order (C-contiguous rows)
-        for slot, j, ys in zip(slots[i], js, ys_all, strict=True):
-            joint = 0
-            if tx and ties_y[j]:  # pairs tied in both
-                key = np.sort(xs.astype(np.int64) * max_y[j] + ys)
-                new = np.empty(m, dtype=bool)
-                new[0] = True
-                np.not_equal(key[1:], key[:-1], out=new[1:])
-                joint = _tied_pairs(new)
+        joints = np.zeros(js.size, dtype=np.int64)
+        both = np.flatnonzero(ties_y[js] > 0) if tx else np.empty(0, dtype=np.intp)
+        if both.size:  # pairs tied in x and in y: runs of equal (x, y), all such y at once
+            keys = xs.astype(np.int64)[None, :] * max_y[js[both], None] + ys_all[both]
+            keys.sort(axis=1)
+            joints[both] = _tied_pairs_rows(keys)
+        for slot, j, ys, joint in zip(slots[i], js, ys_all, joints.tolist(), strict=True):
             if _scipy_kendall_dis is not None:
                 dis = int(_scipy_kendall_dis(xs, ys))
                 num = tot - tx - int(ties_y[j]) + joint - 2 * dis
