@@ -185,6 +185,28 @@ def test_ranks_equal_scipy_over_many_blocks_and_in_place(rng):
     np.testing.assert_array_equal(y, ref)
 
 
+def test_ranks_exact_where_the_packed_sort_keys_collide(rng):
+    """Values equal in all but their last bits, signed zeros, denormals, inf and NaN."""
+    from scipy.stats import rankdata
+
+    from neurorep.rsa._compare import _ranks
+
+    m = 1000
+    x = rng.random((6, m))
+    base = np.float64(0.7)
+    near = base + np.arange(-20, 20) * np.spacing(base)  # collide in the packed key
+    x[0, : near.size] = near[::-1]  # descending: the packed sort gets them out of order
+    x[1, :40] = rng.permutation(near)
+    x[2, :6] = [-0.0, 0.0, 5e-324, -5e-324, np.inf, -np.inf]
+    x[3, :4] = [1e-300, -1e-300, 0.0, -0.0]
+    x[4, ::7] = x[4, 3]  # a big tie group
+    np.testing.assert_array_equal(_ranks(x[:5]), rankdata(x[:5], axis=1))
+    x[5, 10] = np.nan  # NaN sorts last, as with argsort
+    got = _ranks(x[5:])
+    np.testing.assert_array_equal(np.delete(got[0], 10), rankdata(np.delete(x[5], 10)))
+    assert got[0, 10] == m
+
+
 def test_whitened_closed_form_falls_back_near_the_null_pattern(rng):
     """RDMs that are a constant plus 1e-5 noise: the closed form would lose digits."""
     from neurorep.rsa._compare import _cov_closed_form
