@@ -467,8 +467,8 @@ def rdm_vectors(
 
     def check(s: int, e: int) -> None:
         block = values[s:e].reshape(-1, n * n)
-        up = np.take(block, upper, axis=1, out=out[s:e])
-        lo = np.take(block, lower, axis=1, out=scratch("rdm_lower", (e - s, m)))
+        up = np.take(block, upper, axis=1, out=out[s:e], mode="clip")
+        lo = np.take(block, lower, axis=1, out=scratch("rdm_lower", (e - s, m)), mode="clip")
         diag = block[:, :: n + 1]
         if not (np.array_equal(up, lo) and not diag.any() and np.isfinite(up).all()):
             _report_rdm_values(da, values, s, block, up, lo, diag, name)

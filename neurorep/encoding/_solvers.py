@@ -248,7 +248,7 @@ def _fold_projection(
     if dec.mode == "gram":
         assert XtY is not None and fold.a_ext is not None
         buf = np.empty((n_te + 1, Yc.shape[1]), dtype=Yc.dtype)
-        np.take(Yc, fold.test, axis=0, out=buf[:n_te])
+        np.take(Yc, fold.test, axis=0, out=buf[:n_te], mode="clip")  # valid indices; "raise" buffers a copy
         buf[n_te] = s_all
         B = dec.F.T @ XtY
         B -= fold.a_ext.T @ buf

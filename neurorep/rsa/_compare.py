@@ -167,7 +167,7 @@ def _sort_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     key += np.arange(0, r * m, m, dtype=np.int64)[:, None]
     flat = key.reshape(-1)
     sv = scratch("sort_values", (r * m,))
-    np.take(x.reshape(-1), flat, out=sv)
+    np.take(x.reshape(-1), flat, out=sv, mode="clip")
     ok = scratch("sort_ok", (r * m,), np.bool_)
     np.greater_equal(sv[1:], sv[:-1], out=ok[1:])  # False on a descent or NaN
     ok[::m] = True  # row boundaries
