@@ -69,6 +69,29 @@ def test_tau_a_equals_its_definition(rng):
     assert _cmp_tau_a(u[None], v[None])[0, 0] == pytest.approx(kendalltau(u, v)[0], abs=1e-12)
 
 
+def test_tau_a_many_rows_and_pairs_equal_the_definition(rng):
+    """Rows with and without ties on both sides (the batched joint-tie count), all pairs
+    and a subset of pairs."""
+    from neurorep.rsa._compare import _cmp_tau_a
+
+    m = 300
+    x = rng.random((4, m))
+    x[0] = np.round(x[0] * 4)
+    x[2] = -np.round(x[2] * 9)
+    y = rng.random((5, m))
+    y[1] = np.round(y[1] * 3)
+    y[3] = np.round(y[3] * 20)
+    y[4] = x[0]  # identical rows: tau-a is 1 - ties / total
+    i, j = np.triu_indices(m, 1)
+    sx, sy = np.sign(x[:, i] - x[:, j]), np.sign(y[:, i] - y[:, j])
+    brute = sx @ sy.T / i.size
+    np.testing.assert_allclose(_cmp_tau_a(x, y), brute, atol=1e-14)
+    pairs = np.array([[3, 4], [0, 1], [0, 4], [2, 2], [0, 1]])
+    np.testing.assert_allclose(
+        _cmp_tau_a(x, y, pairs=pairs), brute[pairs[:, 0], pairs[:, 1]], atol=1e-14
+    )
+
+
 def test_cosine_cov_is_cka_of_double_centred_kernels(stacks):
     ra, rb = stacks
     h = np.eye(N) - 1.0 / N

@@ -333,7 +333,10 @@ def _cmp_tau_a(
         joints = np.zeros(js.size, dtype=np.int64)
         both = np.flatnonzero(ties_y[js] > 0) if tx else np.empty(0, dtype=np.intp)
         if both.size:  # pairs tied in x and in y: runs of equal (x, y), all such y at once
-            keys = xs.astype(np.int64)[None, :] * max_y[js[both], None] + ys_all[both]
+            mult = max_y[js[both], None]
+            small = (int(xs[-1]) + 1) * int(mult.max()) < 2**31  # int32 keys sort 2x faster
+            kt = np.int32 if small else np.int64
+            keys = xs.astype(kt)[None, :] * mult.astype(kt) + ys_all[both].astype(kt)
             keys.sort(axis=1)
             joints[both] = _tied_pairs_rows(_group_starts(keys.reshape(-1), m), m)
         for slot, j, ys, joint in zip(slots[i], js, ys_all, joints.tolist(), strict=True):
