@@ -291,9 +291,19 @@ def _dense_rows(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 
 def _cmp_tau_a(
-    x: np.ndarray, y: np.ndarray, *, pairs: np.ndarray | None = None, **kw: Any
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    pairs: np.ndarray | None = None,
+    shared_ties: int = 0,
+    **kw: Any,
 ) -> np.ndarray:
     """Kendall tau-a for all row pairs (or only ``pairs``, ``(P, 2)`` row indices -> ``(P,)``).
+
+    ``shared_ties``: tied pairs that every row of ``x`` and ``y`` has at the same
+    positions (a stimulus bootstrap repeats the dissimilarities of a stimulus
+    drawn twice). A row with no other ties then shares exactly those with any
+    other row, which spares counting the pairs tied in both.
 
     Ranks and orders are computed once per row, a block of rows at a time. For
     each row of ``x``, the rows of ``y`` it meets are put in its order with one
@@ -322,6 +332,8 @@ def _cmp_tau_a(
         _, dense_y[s:e], _, ties_y[s:e] = _dense_rows(y[s:e])
 
     run_blocks(prep_y, y.shape[0], max_rows)
+    if shared_ties and ties_y.min() < shared_ties:
+        raise ValueError(f"shared_ties={shared_ties} exceeds the ties of a row of y.")
     max_y = dense_y.max(axis=1).astype(np.int64) + 1
     flat = out.reshape(-1)
     rows_x = list(todo)
@@ -330,8 +342,9 @@ def _cmp_tau_a(
         js = todo[i]
         src = dense_y if js.size == y.shape[0] and pairs is None else dense_y[js]
         ys_all = np.take(src, ox, axis=1)  # those y in x's order (C-contiguous rows)
-        joints = np.zeros(js.size, dtype=np.int64)
-        both = np.flatnonzero(ties_y[js] > 0) if tx else np.empty(0, dtype=np.intp)
+        # pairs tied in both: ``shared_ties`` when either row has no other ties
+        joints = np.full(js.size, shared_ties, dtype=np.int64)
+        both = np.flatnonzero(ties_y[js] > shared_ties) if tx > shared_ties else js[:0]
         if both.size:  # pairs tied in x and in y: runs of equal (x, y), all such y at once
             mult = max_y[js[both], None]
             small = (int(xs[-1]) + 1) * int(mult.max()) < 2**31  # int32 keys sort 2x faster
@@ -354,6 +367,8 @@ def _cmp_tau_a(
         for c in range(s, e, max_rows):
             idx = rows_x[c : min(c + max_rows, e)]
             order, _, xs_sorted, ties = _dense_rows(x[idx])
+            if shared_ties and ties.min() < shared_ties:
+                raise ValueError(f"shared_ties={shared_ties} exceeds the ties of a row of x.")
             for k, i in enumerate(idx):
                 row(i, order[k], xs_sorted[k], int(ties[k]))
 

@@ -470,12 +470,14 @@ def _score_block(
     sigma_k: np.ndarray | None,
     valid_test: np.ndarray | None,
     n_sample: int | None,
+    shared_ties: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """Scores of all models and (lower, upper) ceiling on one train/test split.
 
     ``data`` ``(S, M)`` holds the (materialised) data vectors, ``u`` subject
     counts; ``pairs_*`` index columns of ``data``. ``valid_test``/``n_sample``
-    are passed to the cov methods (mask within the materialised RDM).
+    are passed to the cov methods (mask within the materialised RDM);
+    ``shared_ties`` to tau-a (ties every test vector has: repeated stimuli).
     """
     present = u > 0
     dp = data[present]
@@ -501,7 +503,12 @@ def _score_block(
         blocks = [np.stack([kk.ravel(), ss.ravel()], axis=1), np.stack([k + 0 * subj, subj], 1)]
         if n_present > 1:
             blocks.append(np.stack([k + 1 + subj, subj], axis=1))
-        sc = _cmp_tau_a(np.concatenate([pred, pools]), test, pairs=np.concatenate(blocks))
+        sc = _cmp_tau_a(
+            np.concatenate([pred, pools]),
+            test,
+            pairs=np.concatenate(blocks),
+            shared_ties=shared_ties,
+        )
         per_subject = sc[: k * n_present].reshape(k, n_present)
         upper = sc[k * n_present : (k + 1) * n_present]
         lower = sc[(k + 1) * n_present :] if n_present > 1 else upper
@@ -517,6 +524,13 @@ def _score_block(
         lower = np.diagonal(sc[1:]) if n_present > 1 else upper
     scores = per_subject @ up / up.sum()
     return scores, np.array([lower.mean(), upper.mean()]), thetas
+
+
+def _repeated_pairs(cols: np.ndarray) -> int:
+    """Pairs of positions holding the same original dissimilarity (a stimulus drawn twice):
+    tied in every materialised vector."""
+    c = np.bincount(cols)
+    return int((c * (c - 1) // 2).sum())
 
 
 def _pad(v: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -576,6 +590,7 @@ def _general_sample(
             sigma_k=sigma_k if not whole else None,
             valid_test=valid if (cov and whole) else None,
             n_sample=n_s,
+            shared_ties=_repeated_pairs(orig[pairs]),
         )
         return sc, ce
     uniq = np.unique(stim_idx)
@@ -604,16 +619,18 @@ def _general_sample(
                 n_sample=sub.size,
             )
         else:
+            test_pairs = np.flatnonzero(test_mask)
             sc, ce, _ = _score_block(
                 mat_models,
                 mat_data,
                 u,
                 method,
                 np.flatnonzero(train_mask),
-                np.flatnonzero(test_mask),
+                test_pairs,
                 sigma_k=None,
                 valid_test=None,
                 n_sample=None,
+                shared_ties=_repeated_pairs(orig[test_pairs]),
             )
         all_sc.append(sc)
         all_ce.append(ce)
