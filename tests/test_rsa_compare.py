@@ -86,6 +86,25 @@ def test_tau_a_many_rows_and_pairs_equal_the_definition(rng):
     sx, sy = np.sign(x[:, i] - x[:, j]), np.sign(y[:, i] - y[:, j])
     brute = sx @ sy.T / i.size
     np.testing.assert_allclose(_cmp_tau_a(x, y), brute, atol=1e-14)
+    # a stimulus bootstrap: stimuli drawn twice repeat dissimilarities in every vector
+    n = 25
+    draw = np.sort(rng.integers(0, n, n))
+    a, b = np.triu_indices(n, 1)
+    keep = draw[a] != draw[b]
+    lo, hi = np.minimum(draw[a], draw[b])[keep], np.maximum(draw[a], draw[b])[keep]
+    cols = lo * n - lo * (lo + 1) // 2 + hi - lo - 1  # condensed index of each drawn pair
+    counts = np.bincount(cols)
+    shared = int((counts * (counts - 1) // 2).sum())
+    assert shared > 0
+    full_x, full_y = rng.random((3, a.size)), rng.random((4, a.size))
+    full_x[0] = np.round(full_x[0] * 3)  # ties beyond the shared ones, on both sides
+    full_y[2] = np.round(full_y[2] * 5)
+    bx, by = full_x[:, cols], full_y[:, cols]
+    np.testing.assert_array_equal(
+        _cmp_tau_a(bx, by, shared_ties=shared), _cmp_tau_a(bx, by, shared_ties=0)
+    )
+    with pytest.raises(ValueError, match="shared_ties"):
+        _cmp_tau_a(bx, by, shared_ties=shared + 1)
     pairs = np.array([[3, 4], [0, 1], [0, 4], [2, 2], [0, 1]])
     np.testing.assert_allclose(
         _cmp_tau_a(x, y, pairs=pairs), brute[pairs[:, 0], pairs[:, 1]], atol=1e-14
