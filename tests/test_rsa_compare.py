@@ -243,6 +243,9 @@ def test_ranks_exact_where_the_packed_sort_keys_collide(rng):
     x[3, :4] = [1e-300, -1e-300, 0.0, -0.0]
     x[4, ::7] = x[4, 3]  # a big tie group
     np.testing.assert_array_equal(_ranks(x[:5]), rankdata(x[:5], axis=1))
+    big = rng.random((2, 300_000))  # ~10 natural collisions of 300,000 packed keys per row
+    big[1, ::3] = big[1, 0] * (1 + np.spacing(1.0) * (np.arange(100_000) % 7))  # long runs
+    np.testing.assert_array_equal(_ranks(big), rankdata(big, axis=1))
     x[5, 10] = np.nan  # NaN sorts last, as with argsort
     got = _ranks(x[5:])
     np.testing.assert_array_equal(np.delete(got[0], 10), rankdata(np.delete(x[5], 10)))

@@ -171,13 +171,37 @@ def _sort_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ok = scratch("sort_ok", (r * m,), np.bool_)
     np.greater_equal(sv[1:], sv[:-1], out=ok[1:])  # False on a descent or NaN
     ok[::m] = True  # row boundaries
-    if not ok.all():  # rare: exact order for the affected rows
-        bad = np.flatnonzero(~ok.reshape(r, m).all(axis=1))
-        order = np.argsort(x[bad], axis=1)
-        order += (bad * m)[:, None]
-        flat.reshape(r, m)[bad] = order
-        sv.reshape(r, m)[bad] = np.take(x.reshape(-1), order)
+    if not ok.all():  # some rows need the exact order within colliding keys
+        for i in np.flatnonzero(~ok.reshape(r, m).all(axis=1)):
+            _order_collisions(x[i], flat[i * m : (i + 1) * m], sv[i * m : (i + 1) * m], low, i * m)
     return flat, sv
+
+
+def _order_collisions(
+    row: np.ndarray, flat: np.ndarray, sv: np.ndarray, low: np.int64, offset: int
+) -> None:
+    """Fix one row of :func:`_sort_rows` in place (``flat`` holds ``offset`` + positions):
+    values whose packed keys share their high bits came out in position order; sort
+    each such run by value. Runs are short and few, except for RDMs with many values
+    within ~1e-10 of each other. Rows with NaN are argsorted (NaN last)."""
+    if np.isnan(sv).any():  # NaN last, as argsort puts it
+        order = np.argsort(row)
+        flat[:] = order + offset
+        sv[:] = row[order]
+        return
+    bits = sv.view(np.int64)
+    high = ((bits >> 63) | _SIGN_BIT) ^ bits
+    high &= ~low
+    same = high[1:] == high[:-1]  # neighbours with the same packed high bits
+    in_run = np.zeros(sv.size, dtype=bool)
+    in_run[1:] = same
+    in_run[:-1] |= same
+    idx = np.flatnonzero(in_run)  # few: cumulative sums run on these only
+    joined = (np.diff(idx) == 1) & same[idx[:-1]]  # next element continues the run
+    run_id = np.cumsum(np.r_[True, ~joined])
+    order = np.lexsort((sv[idx], run_id))  # runs stay in place, each sorted by value
+    flat[idx] = flat[idx][order]
+    sv[idx] = sv[idx][order]
 
 
 def _rank_block(x: np.ndarray, out: np.ndarray) -> None:
