@@ -294,3 +294,18 @@ def test_rdm_vectors_match_squareform_and_report_the_first_bad_value(rng):
     diag.values[39, 4, 4] = 0.5
     with pytest.raises(SchemaError, match="zero diagonal"):
         data.rdm_vectors(diag)
+
+
+def test_rdm_vectors_of_a_big_stack_run_threaded_and_report_the_first_bad_rdm(rng):
+    from neurorep.data._schema import _THREADED_BYTES
+
+    n = 700
+    k = _THREADED_BYTES // (8 * n * n) + 2  # just over the threaded size
+    vecs = rng.random((k, n * (n - 1) // 2))
+    stack = data.rdm(vecs, stimulus=[f"s{i}" for i in range(n)], dim="subject")
+    assert stack.nbytes >= _THREADED_BYTES
+    np.testing.assert_array_equal(data.rdm_vectors(stack), vecs)
+    stack.values[k - 1, 3, 3] = 1.0  # a later chunk fails too: the first bad one is named
+    stack.values[2, 9, 4] = np.inf
+    with pytest.raises(SchemaError, match=r"'subject': 2, 'stimulus_i': 9, 'stimulus_j': 4"):
+        data.rdm_vectors(stack)

@@ -22,7 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from neurorep._errors import SchemaError
-from neurorep._workspace import scratch
+from neurorep._workspace import run_blocks, scratch
 
 RESPONSE_DIMS: tuple[tuple[str, ...], ...] = (
     ("stimulus", "unit"),
@@ -406,6 +406,7 @@ def _validate_rdm_layout(da: xr.DataArray, name: str) -> None:
 
 
 _CHUNK_BYTES = 1 << 20  # RDMs are checked a few at a time, so the temporaries stay small
+_THREADED_BYTES = 32 << 20  # stacks from this size are checked on the thread pool
 
 
 @functools.lru_cache(maxsize=8)
@@ -473,8 +474,11 @@ def rdm_vectors(
         if not (np.array_equal(up, lo) and not diag.any() and np.isfinite(up).all()):
             _report_rdm_values(da, values, s, block, up, lo, diag, name)
 
-    for s in range(0, k, step):
-        check(s, min(s + step, k))
+    if values.nbytes >= _THREADED_BYTES:  # big stacks: chunks on the shared thread pool
+        run_blocks(check, k, step)
+    else:
+        for s in range(0, k, step):
+            check(s, min(s + step, k))
     return out
 
 
