@@ -738,14 +738,17 @@ def compare(
     dims = lead_a + [rename.get(d, d) for d in lead_b]
     out_coords: dict[str, Any] = {}
     for src, names in ((ra, lead_a), (rb, lead_b)):
-        for name, c in src.coords.items():
-            if name in RDM_DIMS or not set(c.dims) <= set(names):
+        indexes = src.xindexes
+        for name, var in src.coords.variables.items():
+            if name in RDM_DIMS or not set(var.dims) <= set(names):
                 continue
-            new_dims = tuple(rename.get(d, d) if src is rb else d for d in c.dims)
+            new_dims = tuple(rename.get(d, d) if src is rb else d for d in var.dims)
             new_name = rename.get(str(name), str(name)) if src is rb else str(name)
             if src is rb and new_name in out_coords and new_name not in rename.values():
                 new_name = f"{new_name}_b"
-            out_coords[new_name] = (new_dims, np.asarray(c.values))
+            # an index coordinate passes its pandas index (not rebuilt from the values)
+            values = indexes[name].to_pandas_index() if name in indexes else var.values
+            out_coords[new_name] = (new_dims, values)
     return xr.DataArray(
         scores.reshape(shape),
         dims=dims,
