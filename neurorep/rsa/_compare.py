@@ -150,8 +150,9 @@ def _sort_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     is packed with its position into one integer key: the float's bits made
     order-preserving, with the last ``b`` bits (b = bits of ``m - 1``) replaced
     by the position. Values that differ only in those last bits (relative
-    difference below ``2**(b - 52)``) can then come out of order; the sorted
-    values are checked, and such rows (and NaN) fall back to ``argsort``.
+    difference below ``2**(b - 52)``) can then come out in position order; the
+    sorted values are checked and such runs reordered by value
+    (:func:`_order_collisions`). Rows with NaN are argsorted (NaN last).
     """
     r, m = x.shape
     low = np.int64((1 << max(1, (m - 1).bit_length())) - 1)
