@@ -153,7 +153,8 @@ plot_alpha_histogram(full, ax=fig.add_subplot(grid[1]))
 cats = [str(c) for c in np.unique(bold["label"].values) if c != "rest"]
 profile = np.stack([[bold.values[(bold["run"].values == r) & (bold["label"].values == c)].mean(0)
                      for r in np.unique(bold["run"].values)] for c in cats])
-profiles = data.responses(profile, stimulus=cats, unit=bold["unit"].values)
+profiles = data.responses(profile, dims=("stimulus", "repetition", "unit"), stimulus=cats,
+                          unit=bold["unit"].values)
 ceiling = noise_ceiling(profiles, method="split_half", metric="r", rng=0)
 plot_score_vs_ceiling(hax.assign(score=hax["r"]), ceiling, ax=fig.add_subplot(grid[2]))
 print("correlation between held-out r and category-profile reliability:",

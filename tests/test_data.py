@@ -81,7 +81,7 @@ def test_rdm_forms():
         ),
         (lambda: data.responses(np.zeros((0, 3))), "empty"),
         (lambda: data.responses(np.array([[1.0, np.nan]])), "must be finite"),
-        (lambda: data.responses(np.ones((2, 2, 2, 2))), "must be 2-D"),
+        (lambda: data.responses(np.ones((2, 2, 2, 2, 2))), "must be 2-D"),
         (lambda: data.responses(np.ones((2, 2)), stimulus=["a"]), "expected 2 stimulus ids"),
         (lambda: data.rdm([[0, 1], [2, 0]]), "symmetric"),
         (lambda: data.rdm([[1, 1], [1, 1]]), "zero diagonal"),
@@ -309,3 +309,355 @@ def test_rdm_vectors_of_a_big_stack_run_threaded_and_report_the_first_bad_rdm(rn
     stack.values[2, 9, 4] = np.inf
     with pytest.raises(SchemaError, match=r"'subject': 2, 'stimulus_i': 9, 'stimulus_j': 4"):
         data.rdm_vectors(stack)
+
+
+# ----------------------------------------------------------------------------- axes are named
+@pytest.mark.parametrize("shape", [(6, 4, 3), (6, 2, 4, 3)])
+def test_3d_and_4d_values_without_named_axes_are_refused(rng, shape):
+    with pytest.raises(SchemaError, match=r"ambiguous.*dims=\('stimulus', 'time', 'unit'\)"):
+        data.responses(rng.standard_normal(shape))
+    with pytest.raises(SchemaError, match="already an xarray DataArray"):
+        data.responses(xr.DataArray(rng.standard_normal(shape)))
+
+
+def test_named_axes_give_repetitions_epochs_or_both(rng):
+    vals = rng.standard_normal((5, 3, 2))
+    by_dims = data.responses(vals, dims=("stimulus", "repetition", "unit"))
+    by_ids = data.responses(vals, repetition=["run1", "run2", "run3"])
+    assert by_dims.dims == by_ids.dims == ("stimulus", "repetition", "unit")
+    times = [-0.1, 0.0, 0.25]
+    eeg = data.responses(vals, dims=("stimulus", "time", "unit"), time=times)
+    assert eeg.dims == ("stimulus", "time", "unit")
+    np.testing.assert_array_equal(eeg.time.values, times)
+    assert data.responses(vals, time=times).dims == eeg.dims  # the times name the axis
+    assert data.validate(eeg) == data.infer_kind(eeg) == "epochs"
+    both = data.responses(
+        rng.standard_normal((5, 2, 4, 3)), repetition=["a", "b"], time=np.arange(4) / 250
+    )
+    assert both.dims == ("stimulus", "repetition", "time", "unit")
+    assert data.validate(both) == "epochs"
+    # the time series form is unchanged
+    ts = data.responses(rng.standard_normal((8, 3)), time=True)
+    assert ts.dims == ("time", "unit") and data.validate(ts) == "responses"
+    np.testing.assert_array_equal(ts.time.values, np.arange(8))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"dims": ("stimulus", "time", "unit")}, "need their sample times"),
+        ({"dims": ("stimulus", "repetition", "unit"), "time": [0, 1, 2]}, "no 'time' dim"),
+        ({"dims": ("stimulus", "time", "unit"), "time": [0, 1, 2], "repetition": list("abc")},
+         "no 'repetition' dim"),
+        ({"dims": ("stimulus", "unit", "time"), "time": [0, 1, 2]}, "dims must be one of"),
+        ({"dims": ("stimulus", "unit")}, "names 2 axes"),
+        ({"dims": "stimulus time unit"}, "tuple of dim names"),
+        ({"time": [0.0, 0.2, 0.1]}, "strictly increasing"),
+        ({"time": [0.0, 0.1]}, "one time"),
+        ({"time": True}, "time=True marks a 2-D"),
+        ({"time": ["a", "b", "c"]}, "numeric"),
+    ],
+)
+def test_contradictory_layouts_are_refused(rng, kwargs, match):
+    with pytest.raises(SchemaError, match=match):
+        data.responses(rng.standard_normal((4, 3, 2)), **kwargs)
+
+
+def test_validate_refuses_epochs_where_one_pattern_per_stimulus_is_needed(rng):
+    da = xr.DataArray(
+        rng.standard_normal((4, 6, 3)),
+        dims=("stimulus", "time", "unit"),
+        coords={"stimulus": list("wxyz"), "time": np.linspace(0, 0.5, 6), "unit": list("pqr")},
+    )
+    assert data.validate(da) == "epochs"
+    with pytest.raises(SchemaError, match=r"^meg has a 'time' dim .*meg\.sel\(time=slice"):
+        data.validate(da, kind="responses", name="meg")
+    window = da.sel(time=slice(0.1, 0.3)).mean("time")
+    assert data.validate(window, kind="responses") == "responses"
+    with pytest.raises(SchemaError, match=r"Transpose, e\.g\. obj\.transpose"):
+        data.validate(da.transpose("stimulus", "unit", "time"), kind="epochs")
+    with pytest.raises(SchemaError, match="'time' coordinate in seconds"):
+        data.validate(da.drop_vars("time"))
+    with pytest.raises(SchemaError, match="strictly increasing"):
+        data.validate(da.isel(time=[0, 2, 1, 3, 4, 5]))
+    # a set holding epochs is a valid set, but not analysis-ready responses
+    assert data.validate({"MEG": da}) == "set"
+
+
+def _epochs(rng, ids):
+    return data.responses(
+        rng.standard_normal((len(ids), 3, 5, 6)),
+        repetition=["run1", "run2", "run3"],
+        time=np.arange(5) / 100,
+        stimulus=ids,
+        region="occipital",
+    )
+
+
+def test_every_family_refuses_epochs_instead_of_reading_time_as_repetitions(rng):
+    from neurorep import alignment, encoding, rsa, selectivity, stats, topology
+
+    ids = [f"s{i:02d}" for i in range(12)]
+    meg = _epochs(rng, ids)
+    avg = meg.mean("repetition")  # (stimulus, time, unit): the layout that used to be misread
+    feats = data.responses(rng.standard_normal((12, 4)), stimulus=ids)
+    acts = data.activations({"l1": feats.values}, stimulus=ids)
+    calls = {
+        "compute_rdm": lambda: rsa.compute_rdm(avg, metric="correlation"),
+        "crossnobis": lambda: rsa.compute_rdm(meg, metric="crossnobis"),
+        "compute_rdm on a set": lambda: rsa.compute_rdm({"occipital": avg}),
+        "noise precision": lambda: rsa.compute_noise_precision(meg),
+        "noise_ceiling": lambda: stats.noise_ceiling(avg),
+        "noise_ceiling 4-D": lambda: stats.noise_ceiling(meg),
+        "fit_ridge": lambda: encoding.fit_ridge(feats, avg, cv=3),
+        "fit_ridge features": lambda: encoding.fit_ridge(avg, feats.isel(unit=[0]), cv=3),
+        "score_matrix": lambda: alignment.score_matrix({"occipital": avg}, acts, n_boot=0),
+        "persistence": lambda: topology.persistence(avg),
+        "score_captions": lambda: selectivity.score_captions(
+            {u: "word" for u in avg.unit.values}, avg, embed=selectivity.hashing_embedder(8)
+        ),
+    }
+    for label, call in calls.items():
+        with pytest.raises(SchemaError, match=r"'time' dim .*sel\(time=slice"):
+            call()
+        assert label
+    # averaging a window gives the one-pattern-per-stimulus responses the analyses take
+    window = avg.sel(time=slice(0.01, 0.03)).mean("time")
+    got = rsa.compute_rdm(window, metric="euclidean")
+    manual = data.responses(avg.values[:, 1:4].mean(1), stimulus=ids)
+    np.testing.assert_allclose(got.values, rsa.compute_rdm(manual, metric="euclidean").values)
+    assert stats.noise_ceiling(meg.sel(time=0.02)).sizes["unit"] == 6
+
+
+def test_epochs_round_trip_through_files_and_rsatoolbox(rng, tmp_path):
+    from rsatoolbox.data import TemporalDataset
+
+    meg = _epochs(rng, ["b", "a", "c"])
+    for ext in ("nc", "zarr"):
+        xr.testing.assert_identical(data.load(data.save(meg, tmp_path / f"m.{ext}")), meg)
+    ds = data.to_rsatoolbox(meg)
+    assert isinstance(ds, TemporalDataset) and ds.measurements.shape == (9, 6, 5)
+    np.testing.assert_allclose(ds.measurements[4], meg.sel(stimulus="a", repetition="run2").T)
+    back = data.from_rsatoolbox(ds, repetition="repetition")
+    xr.testing.assert_allclose(back, meg)
+    assert list(back.region.values) == ["occipital"] * 6
+
+
+# ----------------------------------------------------------------------------- nothing dropped
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda v: data.responses(v.astype(np.complex64) * 1j),
+        lambda v: data.activations({"conv": v + 0.5j}),
+        lambda v: data.rdm(np.array([1.0, 2.0, 4.0]) + 1e-3j, stimulus=list("xyz")),
+        lambda v: data.validate(xr.DataArray(v + 0j, dims=("stimulus", "unit"),
+                                             coords={"stimulus": list("pqrs"), "unit": list("uvw")})),
+    ],
+)
+def test_complex_values_are_refused(rng, make):
+    with pytest.raises(SchemaError, match=r"must be real; got complex.*np\.abs"):
+        make(rng.standard_normal((4, 3)))
+
+
+@pytest.mark.parametrize(
+    ("scale", "dtype"), [(1e180, np.float64), (1e300, np.float64), (1e21, np.float32)]
+)
+def test_values_whose_squares_overflow_are_refused(rng, scale, dtype):
+    from neurorep import rsa
+
+    vals = (rng.standard_normal((6, 4)) * scale).astype(dtype)
+    with pytest.raises(SchemaError, match="too large.*Rescale"):
+        data.responses(vals)
+    with pytest.raises(SchemaError, match="too large.*Rescale"):
+        data.activations({"fc": vals})
+    # what the guard prevents: the distances of such values are not finite
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.isfinite(((vals[:, None].astype(dtype) - vals[None]) ** 2).sum(-1)).all()
+    ok = data.responses(vals / scale)  # rescaled, the same data pass
+    assert np.isfinite(rsa.compute_rdm(ok).values).all()
+    with pytest.raises(SchemaError, match="dissimilarities are too large"):
+        data.rdm(np.array([1.0, 3.0, 2.0]) * (1e160 if dtype == np.float32 else scale))
+    # NaN is still reported as NaN (not as "too large")
+    vals[2, 1] = np.nan
+    with pytest.raises(SchemaError, match="must be finite"):
+        data.responses(vals)
+
+
+def test_large_but_safe_values_pass(rng):
+    vals = rng.standard_normal((5, 3)) * 1e100
+    r = data.responses(vals)
+    np.testing.assert_array_equal(r.values, vals)
+    assert data.validate(data.rdm(np.array([1.0, 2.0, 3.0]) * 1e150)) == "rdm"
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        {"subj01": 0, "subj01/IT": 1},
+        {"a/b/c": 0, "a/b": 1},
+        {"V1": 0, "/V1": 1},
+        {"models//x": 0},
+        {"": 0},
+        {7: 0, "7": 1},
+    ],
+)
+def test_tree_members_that_would_be_dropped_are_refused(rng, items):
+    reps = [data.responses(rng.standard_normal((3, 2))) for _ in range(2)]
+    with pytest.raises(SchemaError, match="dropped|not a valid tree path"):
+        data.tree_from_members({k: reps[v] for k, v in items.items()})
+
+
+def test_members_keep_every_member(rng):
+    a, b = (data.responses(rng.standard_normal((3, 2))) for _ in range(2))
+    tree = data.tree_from_members({"s1/IT": a, "s1/V1": b, "s2": a})
+    assert sorted(data.members(tree)) == ["s1/IT", "s1/V1", "s2"]
+    with pytest.raises(SchemaError, match="same name '3'"):
+        data.members({3: a, "3": b})
+    with pytest.raises(SchemaError, match="same name '0.5'"):
+        data.activations({0.5: a.values, "0.5": b.values})
+    inner = xr.DataTree.from_dict({"/x": a.to_dataset(name="r"), "/x/y": b.to_dataset(name="r")})
+    with pytest.raises(SchemaError, match="node 'x' holds data variables"):
+        data.members(inner)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"unit_coords": {"unit": ["u", "v"]}}, r"replace the 'unit'.*pass the ids with unit="),
+        ({"unit_coords": {"repetition": [1, 2]}}, "replace the 'repetition'"),
+        ({"stimulus_coords": {"stimulus": ["p", "q", "r"]}}, "replace the 'stimulus'"),
+        ({"stimulus_coords": {"time": [0, 1, 2]}}, "replace the 'time'"),
+        ({"subject": "s1", "unit_coords": {"subject": ["s1", "s2"]}}, "given twice"),
+        ({"stimulus_coords": {"subject": ["a", "b", "c"]}}, "per-unit coordinate"),
+        ({"unit_coords": {"hemi": ["L", "R"]}, "stimulus_coords": {"hemi": [0, 1, 0]}},
+         "both unit_coords and stimulus_coords"),
+    ],
+)
+def test_coordinates_that_would_replace_ids_are_refused(rng, kwargs, match):
+    with pytest.raises(SchemaError, match=match):
+        data.responses(rng.standard_normal((3, 2)), stimulus=["s1", "s2", "s3"], **kwargs)
+
+
+def test_select_stimuli_refuses_repeated_or_missing_ids(rng, acts):
+    r = data.responses(rng.standard_normal((4, 2)), stimulus=list("pqrs"))
+    with pytest.raises(AlignmentError, match=r"distinct.*\['q'\]"):
+        data.select_stimuli(r, ["q", "s", "q"])
+    with pytest.raises(AlignmentError, match=r"not in the responses.*\['t'\]"):
+        data.select_stimuli(r, ["p", "t"])
+    d = data.rdm(rng.random(6), stimulus=list("pqrs"))
+    with pytest.raises(AlignmentError, match="distinct"):
+        data.select_stimuli(d, ["p", "p"])
+    with pytest.raises(AlignmentError, match="distinct"):
+        data.select_stimuli(acts, ["a", "b", "a"])
+    assert list(data.select_stimuli(r, ["s", "p"]).stimulus.values) == ["s", "p"]
+
+
+def test_select_and_align_reorder_the_rdm_nodes_of_a_tree(rng):
+    resp = data.responses(rng.standard_normal((4, 3)), stimulus=list("abcd"))
+    model = data.rdm(rng.random(6), stimulus=list("abcd"), metric="model")
+    tree = data.tree_from_members({"brain": resp, "models/m": model})
+    other = data.responses(rng.standard_normal((4, 2)), stimulus=list("dbca"))
+    _, t2 = data.align(other, tree)
+    got = data.members(t2)["models/m"]
+    assert list(got.stimulus_i.values) == list("dbca") == list(got.stimulus_j.values)
+    xr.testing.assert_identical(got, model.sel(stimulus_i=list("dbca"), stimulus_j=list("dbca")))
+    assert list(data.members(t2)["brain"].stimulus.values) == list("dbca")
+
+
+# ----------------------------------------------------------------------------- clear errors
+def test_activations_needs_a_mapping_and_a_depth_per_layer(rng):
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    with pytest.raises(SchemaError, match=r"mapping \{layer_name: values\}.*got a tuple"):
+        data.activations((x, y))
+    acts = data.activations({"a": x, "b": y})
+    with pytest.raises(SchemaError, match="already a DataTree"):
+        data.activations(acts)
+    with pytest.raises(SchemaError, match=r"missing \['b'\], unknown \[\]"):
+        data.activations({"a": x, "b": y}, depth={"a": 0.2})
+    with pytest.raises(SchemaError, match=r"missing \[\], unknown \['c'\]"):
+        data.activations({"a": x, "b": y}, depth={"a": 0.2, "b": 0.4, "c": 1.0})
+    ok = data.activations({"a": x, "b": y}, depth={"b": 0.9, "a": 0.1})
+    assert ok["a"].attrs["depth"] == 0.1 and ok["b"].attrs["depth"] == 0.9
+
+
+@pytest.mark.parametrize("obj", ["dataset.npy", np.eye(3), {"stimulus": ["a"]}])
+def test_from_rsatoolbox_names_what_it_takes(obj):
+    with pytest.raises(SchemaError, match=r"rsatoolbox\.data\.Dataset or rsatoolbox\.rdm\.RDMs; got"):
+        data.from_rsatoolbox(obj)
+
+
+def test_from_rsatoolbox_refuses_two_observations_in_one_repetition(rng):
+    from rsatoolbox.data import Dataset
+
+    ds = Dataset(
+        rng.standard_normal((6, 2)),
+        obs_descriptors={"stimulus": list("xxyyzz"), "session": [1, 2, 1, 2, 2, 2]},
+    )
+    with pytest.raises(SchemaError, match="'z' has 2 observations in repetition '2'"):
+        data.from_rsatoolbox(ds, repetition="session")
+
+
+# ----------------------------------------------------------------------------- NIfTI as it is
+def _volumes(rng, shape=(5, 4, 3), n=4, affine=None):
+    import nibabel as nib
+
+    affine = np.diag([2.0, 2.0, 2.5, 1.0]) if affine is None else affine
+    vols = rng.standard_normal((*shape, n)).astype(np.float32)
+    mask = np.zeros(shape, dtype=np.uint8)
+    mask[1:4, 1:3, 1:3] = 1
+    return vols, mask, affine, nib.Nifti1Image(mask, affine)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_from_nifti_refuses_non_finite_voxels_inside_the_mask(rng, bad):
+    import nibabel as nib
+
+    vols, mask, affine, mimg = _volumes(rng)
+    vols[0, 0, 0, :] = np.nan  # outside the mask: never read, allowed
+    r = data.from_nifti(nib.Nifti1Image(vols, affine), mimg)
+    assert np.isfinite(r.values).all() and r.sizes["unit"] == int(mask.sum())
+    vols[2, 2, 1, 3] = bad  # inside: nilearn's masker would return 0 here
+    with pytest.raises(SchemaError, match=r"1 NaN/inf value\(s\) in 1 in-mask voxel.*\(2, 2, 1\)"):
+        data.from_nifti(nib.Nifti1Image(vols, affine), mimg, stimulus=list("abcd"))
+    with pytest.raises(SchemaError, match="in-mask voxel"):  # a list of 3-D images too
+        data.from_nifti([nib.Nifti1Image(vols[..., t], affine) for t in range(4)], mimg)
+
+
+def test_from_nifti_refuses_a_mask_on_another_grid(rng):
+    import nibabel as nib
+
+    vols, mask, affine, _ = _volumes(rng)
+    img = nib.Nifti1Image(vols, affine)
+    finer = nib.Nifti1Image(np.ones((10, 8, 6), dtype=np.uint8), np.diag([1.0, 1.0, 1.25, 1.0]))
+    with pytest.raises(SchemaError, match=r"another grid.*mask shape \(10, 8, 6\).*resample_to_img"):
+        data.from_nifti(img, finer)
+    shifted = affine.copy()
+    shifted[:3, 3] = [4.0, 0.0, 0.0]  # same shape, other place in the world
+    with pytest.raises(SchemaError, match="another grid"):
+        data.from_nifti(img, nib.Nifti1Image(mask, shifted))
+
+
+def test_from_nifti_on_the_real_haxby_slice(data_home):
+    import nibabel as nib
+    from nilearn.image import resample_img
+
+    folder = data_home / "haxby2001_subj1_slice_pymvpa"
+    bold, mask = nib.load(folder / "bold.nii.gz"), nib.load(folder / "mask.nii.gz")
+    vols = np.asarray(bold.dataobj)
+    in_mask = np.asarray(mask.dataobj) != 0
+    r = data.from_nifti(bold, mask)
+    assert r.dims == ("time", "unit") and r.shape == (1452, 530)
+    np.testing.assert_array_equal(r.values, vols[in_mask].T.astype(np.float32))
+    # a float copy with one dropped-out sample inside the mask
+    holes = vols.astype(np.float32)
+    i, j, k = np.argwhere(in_mask)[100]
+    holes[i, j, k, 700] = np.nan
+    with pytest.raises(SchemaError, match=rf"in-mask voxel.*\({i}, {j}, {k}\)"):
+        data.from_nifti(nib.Nifti1Image(holes, bold.affine), mask)
+    # the mask at twice the voxel size: nilearn would resample the BOLD to it
+    coarse = resample_img(
+        mask, target_affine=np.diag([6.2, 7.5, 3.75]), interpolation="nearest",
+        force_resample=True, copy_header=True,
+    )
+    with pytest.raises(SchemaError, match="another grid"):
+        data.from_nifti(bold, coarse)

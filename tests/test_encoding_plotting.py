@@ -32,7 +32,7 @@ def voxel_result(rng):
 
 def test_score_vs_ceiling_and_alpha_histogram(voxel_result, rng):
     reps = rng.normal(size=(20, 3, voxel_result.sizes["unit"]))
-    ceil = noise_ceiling(data.responses(reps, unit=voxel_result["unit"].values), metric="r2")
+    ceil = noise_ceiling(data.responses(reps, dims=("stimulus", "repetition", "unit"), unit=voxel_result["unit"].values), metric="r2")
     ax = plot_score_vs_ceiling(voxel_result, ceil, color="region")
     assert len(ax.collections[0].get_offsets()) == voxel_result.sizes["unit"]
     ax2 = plot_score_vs_ceiling(normalize_score(voxel_result, np.ones(12)))

@@ -174,7 +174,10 @@ def test_bad_inputs(rng):
     b2 = data.responses(Y, stimulus=[f"a{i}" for i in range(29)] + ["zz"])
     with pytest.raises(AlignmentError, match="different stimuli"):
         fit_ridge(a, b2)
-    cube = data.responses(np.ones((30, 2, 2)), stimulus=[f"a{i}" for i in range(30)])
+    cube = data.responses(
+        np.ones((30, 2, 2)), dims=("stimulus", "repetition", "unit"),
+        stimulus=[f"a{i}" for i in range(30)],
+    )
     with pytest.raises(SchemaError, match="repetition"):
         fit_ridge(a, cube)
     with pytest.raises(AlignmentError, match="same number of rows"):

@@ -119,10 +119,15 @@ def test_crossnobis_is_unbiased(rng):
     expected = pdist(truth[:, 0], "sqeuclidean") / p
     vals = []
     for _ in range(30):
-        y = data.responses(truth + 2.0 * rng.normal(size=(3, n_run, p)), stimulus=list("abc"))
+        y = data.responses(
+            truth + 2.0 * rng.normal(size=(3, n_run, p)), dims=("stimulus", "repetition", "unit"),
+            stimulus=list("abc"),
+        )
         vals.append(_vec(rsa.compute_rdm(y, metric="crossnobis").values))
     np.testing.assert_allclose(np.mean(vals, axis=0), expected, rtol=0.08)
-    noise_only = data.responses(rng.normal(size=(3, n_run, p)), stimulus=list("abc"))
+    noise_only = data.responses(
+        rng.normal(size=(3, n_run, p)), dims=("stimulus", "repetition", "unit"), stimulus=list("abc")
+    )
     assert np.abs(_vec(rsa.compute_rdm(noise_only, metric="crossnobis").values)).max() < 0.15
     # the naive (non-cross-validated) distance is biased upwards by the noise
     naive = _vec(rsa.compute_rdm(noise_only, metric="squared_euclidean").values)

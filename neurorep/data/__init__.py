@@ -8,6 +8,7 @@ from neurorep.data._io import load, save
 from neurorep.data._nifti import from_nifti, to_nifti
 from neurorep.data._rsatoolbox import from_rsatoolbox, to_rsatoolbox
 from neurorep.data._schema import (
+    EPOCH_DIMS,
     LAYER_VAR,
     RDM_DIMS,
     RDM_VAR,
@@ -19,6 +20,7 @@ from neurorep.data._schema import (
     members,
     rdm,
     rdm_vectors,
+    reject_epochs,
     responses,
     single_member,
     tree_from_members,
@@ -26,6 +28,7 @@ from neurorep.data._schema import (
 )
 
 __all__ = [
+    "EPOCH_DIMS",
     "LAYER_VAR",
     "RDM_DIMS",
     "RDM_VAR",
@@ -41,6 +44,7 @@ __all__ = [
     "members",
     "rdm",
     "rdm_vectors",
+    "reject_epochs",
     "responses",
     "save",
     "select_stimuli",

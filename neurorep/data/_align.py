@@ -36,7 +36,7 @@ def stimulus_ids(obj: Any, *, name: str = "object") -> np.ndarray:
                     f"align the members first with neurorep.data.align()."
                 )
         return first
-    elif kind == "responses":
+    elif kind in ("responses", "epochs"):
         if "stimulus" not in obj.dims:
             raise SchemaError(
                 f"{name}: has no 'stimulus' dim (dims {obj.dims}); time series are aligned by "
@@ -54,14 +54,67 @@ def stimulus_ids(obj: Any, *, name: str = "object") -> np.ndarray:
 
 
 def select_stimuli(obj: T, ids: Any) -> T:
-    """Reorder/subset ``obj`` to the given stimulus ids (all must be present)."""
+    """Reorder/subset ``obj`` to the given stimulus ids.
+
+    Parameters
+    ----------
+    obj : responses, RDM or DataTree
+        In a DataTree every node is subset: its ``stimulus`` dim, and both
+        ``stimulus_i`` / ``stimulus_j`` dims of RDM nodes.
+    ids : sequence
+        Distinct stimulus ids, all present in ``obj``; the result follows
+        their order.
+
+    Raises
+    ------
+    AlignmentError
+        On duplicated ids (the result would repeat stimuli) or ids missing
+        from ``obj``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import data
+    >>> r = data.responses(np.arange(6.0).reshape(3, 2), stimulus=["a", "b", "c"])
+    >>> data.select_stimuli(r, ["c", "a"]).stimulus.values.tolist()
+    ['c', 'a']
+    """
     ids = np.asarray(ids)
-    if isinstance(obj, xr.DataTree):
-        return obj.map_over_datasets(  # type: ignore[return-value]
-            lambda ds: ds.sel(stimulus=ids) if "stimulus" in ds.dims else ds
+    if ids.ndim != 1:
+        raise AlignmentError(f"select_stimuli: ids must be 1-D; got shape {ids.shape}.")
+    index = pd.Index(ids)
+    if not index.is_unique:
+        dup = index[index.duplicated()].unique()[:5].tolist()
+        raise AlignmentError(
+            f"select_stimuli: ids must be distinct; got {int(index.duplicated().sum())} "
+            f"repeated id(s), e.g. {dup}, which would duplicate stimuli. Pass each id once "
+            f"(e.g. list(dict.fromkeys(ids)))."
         )
+
+    def check(present: pd.Index, where: str) -> None:
+        missing = index[~index.isin(present)]
+        if len(missing):
+            raise AlignmentError(
+                f"select_stimuli: {len(missing)} id(s) are not in {where}, e.g. "
+                f"{missing[:5].tolist()}; select only ids the object holds (it has e.g. "
+                f"{present[:3].tolist()})."
+            )
+
+    if isinstance(obj, xr.DataTree):
+
+        def select(ds: xr.Dataset) -> xr.Dataset:
+            sel: dict[str, Any] = {}
+            for dim in ("stimulus", *RDM_DIMS):
+                if dim in ds.dims:
+                    check(pd.Index(np.asarray(ds[dim].values)), f"dim {dim!r}")
+                    sel[dim] = ids
+            return ds.sel(sel) if sel else ds
+
+        return obj.map_over_datasets(select)  # type: ignore[return-value]
     if obj.dims[-2:] == RDM_DIMS:
+        check(coord_index(obj, "stimulus_i"), "the RDM")
         return obj.sel(stimulus_i=ids, stimulus_j=ids)
+    check(coord_index(obj, "stimulus"), "the responses")
     return obj.sel(stimulus=ids)
 
 

@@ -30,27 +30,73 @@ def from_nifti(
     (mm); the affine and volume shape go to attrs, so :func:`to_nifti` puts
     values back into the same voxels even after a netCDF/zarr round trip.
 
+    The values are read as they are: the mask must already be on the
+    images' grid (nothing is resampled), and in-mask voxels must be finite
+    (nothing is zero-filled).
+
     Parameters
     ----------
     imgs : niimg-like
         A 4-D image, a path to one, or a list of 3-D images.
     mask_img : niimg-like
-        Binary mask in the same space.
+        Binary mask with the images' shape and affine.
     stimulus : sequence, optional
         One id per volume; omit for a time series.
     stimulus_coords : mapping, optional
         Per-volume coordinates (``run``, ``label``...).
+    region, subject : scalar or sequence, optional
+        Per-voxel coordinates.
+    attrs : mapping, optional
+        Provenance, stored with ``affine`` and ``volume_shape``.
+
+    Returns
+    -------
+    DataArray
+        ``(stimulus, unit)`` or ``(time, unit)``.
+
+    Raises
+    ------
+    SchemaError
+        When the mask is on another grid (shape or affine) than the images,
+        selects no voxel, or when in-mask voxels hold NaN/inf.
+
+    Examples
+    --------
+    >>> import numpy as np, nibabel as nib
+    >>> from neurorep import data
+    >>> vols = nib.Nifti1Image(np.arange(24.0).reshape(2, 2, 2, 3), np.eye(4))
+    >>> mask = nib.Nifti1Image(np.ones((2, 2, 2), dtype=np.uint8), np.eye(4))
+    >>> data.from_nifti(vols, mask, stimulus=["a", "b", "c"]).shape
+    (3, 8)
     """
-    from nilearn.image import load_img
+    from nilearn.image import load_img, new_img_like
     from nilearn.maskers import NiftiMasker
 
     mask = load_img(mask_img)
-    masker = NiftiMasker(mask_img=mask, standardize=None, detrend=False).fit()
-    values = masker.transform(imgs)
-    if values.shape[1] == 0:
+    img = load_img(imgs)
+    if img.shape[:3] != mask.shape[:3] or not np.allclose(img.affine, mask.affine):
+        raise SchemaError(
+            f"from_nifti: the mask is on another grid than the images (mask shape "
+            f"{mask.shape[:3]}, affine {np.round(mask.affine, 3).tolist()}; images shape "
+            f"{img.shape[:3]}, affine {np.round(img.affine, 3).tolist()}); neurorep does not "
+            f"resample silently. Resample the mask onto the images first: "
+            f"nilearn.image.resample_to_img(mask_img, imgs, interpolation='nearest')."
+        )
+    in_mask = np.asarray(mask.get_fdata()) != 0
+    if not in_mask.any():
         raise SchemaError("from_nifti: the mask selects no voxel; check mask_img.")
-    mask_data = np.asarray(mask.get_fdata()) != 0
-    ijk = np.argwhere(mask_data)
+    arr = np.asanyarray(img.dataobj)
+    if arr.dtype.kind not in "iub":
+        _check_voxels_finite(arr, in_mask)
+    masker = NiftiMasker(mask_img=mask, standardize=None, detrend=False).fit()
+    values = masker.transform(new_img_like(img, arr, copy_header=True))
+    values = values.reshape(-1, values.shape[-1])  # a single 3-D image: one row
+    ijk = np.argwhere(in_mask)
+    if values.shape[1] != len(ijk):  # nilearn read the mask otherwise: voxel labels would be wrong
+        raise SchemaError(
+            f"from_nifti: the masker kept {values.shape[1]} voxels but the mask has "
+            f"{len(ijk)} non-zero voxels; pass a binary (0/1) mask."
+        )
     # nilearn orders in-mask voxels as numpy's C-order boolean indexing does
     xyz = (mask.affine @ np.c_[ijk, np.ones(len(ijk))].T).T[:, :3]
     unit_coords = {
@@ -77,6 +123,22 @@ def from_nifti(
         stimulus_coords=stimulus_coords,
         unit_coords=unit_coords,
         attrs=meta,
+    )
+
+
+def _check_voxels_finite(arr: np.ndarray, in_mask: np.ndarray) -> None:
+    """Refuse NaN/inf in in-mask voxels (nilearn's masker would turn them into 0)."""
+    voxels = arr[in_mask]  # (n_voxel,) or (n_voxel, n_volume)
+    bad = ~np.isfinite(voxels)
+    if not bad.any():
+        return
+    bad_voxel = bad if bad.ndim == 1 else bad.any(axis=1)
+    first = np.argwhere(in_mask)[int(np.argmax(bad_voxel))].tolist()
+    raise SchemaError(
+        f"from_nifti: {int(bad.sum())} NaN/inf value(s) in {int(bad_voxel.sum())} in-mask "
+        f"voxel(s), e.g. voxel (i, j, k) = {tuple(first)}; they would be read as 0. Drop "
+        f"those voxels from the mask (e.g. mask & np.isfinite(data).all(axis=-1)) or impute "
+        f"them first."
     )
 
 

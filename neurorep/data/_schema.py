@@ -3,7 +3,9 @@
 Everything is plain xarray:
 
 * responses -- ``DataArray`` with dims ``("stimulus", "unit")``,
-  ``("stimulus", "repetition", "unit")`` or ``("time", "unit")``;
+  ``("stimulus", "repetition", "unit")`` or ``("time", "unit")`` (a continuous
+  time series); epochs (EEG, MEG, spikes) add a ``time`` dim in seconds:
+  ``("stimulus", "time", "unit")`` or ``("stimulus", "repetition", "time", "unit")``;
 * activations -- ``DataTree`` with one child node per layer, each holding a
   variable ``"activations"`` with dims ``("stimulus", "unit")``;
 * RDM -- ``DataArray`` whose last two dims are ``("stimulus_i", "stimulus_j")``
@@ -24,11 +26,19 @@ import xarray as xr
 from neurorep._errors import SchemaError
 from neurorep._workspace import run_blocks, scratch
 
+EPOCH_DIMS: tuple[tuple[str, ...], ...] = (
+    ("stimulus", "time", "unit"),
+    ("stimulus", "repetition", "time", "unit"),
+)
 RESPONSE_DIMS: tuple[tuple[str, ...], ...] = (
     ("stimulus", "unit"),
     ("stimulus", "repetition", "unit"),
     ("time", "unit"),
+    *EPOCH_DIMS,
 )
+_DIM_NAMES = ("stimulus", "repetition", "time", "unit")
+# coordinates DESIGN.md puts on the units; a stimulus coordinate may not take these names
+UNIT_COORDS = ("region", "subject")
 RDM_DIMS = ("stimulus_i", "stimulus_j")
 LAYER_VAR = "activations"
 RESPONSES_VAR = "responses"
@@ -44,7 +54,7 @@ RESULT_VARS = (
     "null_distribution",
 )
 
-Kind = Literal["responses", "activations", "rdm", "result", "set"]
+Kind = Literal["responses", "epochs", "activations", "rdm", "result", "set"]
 IdsLike: TypeAlias = Sequence[Hashable] | np.ndarray | pd.Index
 
 
@@ -101,13 +111,192 @@ def _broadcast_coord(value: Any, n: int, *, coord: str, dim: str, name: str) -> 
     return arr
 
 
+def _member_keys(keys: Sequence[Any], *, name: str, nested: bool = True) -> list[str]:
+    """Member names as DataTree paths: stringified, distinct, and none a parent of another.
+
+    ``nested=False`` (layer names) refuses ``'/'`` altogether. Raises a
+    SchemaError naming the offending keys instead of letting a tree drop or
+    merge a member.
+    """
+    out = [str(k) for k in keys]
+    for key, orig in zip(out, keys, strict=True):
+        parts = key.split("/")
+        if not nested and len(parts) > 1:
+            raise SchemaError(f"{name}: layer names cannot contain '/'; got {orig!r}.")
+        if any(p in ("", ".", "..") for p in parts):
+            raise SchemaError(
+                f"{name}: member name {orig!r} is not a valid tree path (empty, '.' or '..' "
+                f"parts, or a leading/trailing '/'); use names like 'IT' or 'subj01/IT'."
+            )
+    seen: dict[str, Any] = {}
+    for key, orig in zip(out, keys, strict=True):
+        if key in seen:
+            raise SchemaError(
+                f"{name}: member names {seen[key]!r} and {orig!r} are the same name {key!r} as "
+                f"text, so one would be dropped; give each member a distinct str name."
+            )
+        seen[key] = orig
+    if nested:
+        for key in out:
+            parts = key.split("/")
+            for cut in range(1, len(parts)):
+                parent = "/".join(parts[:cut])
+                if parent in seen:
+                    raise SchemaError(
+                        f"{name}: member {parent!r} would become the parent node of member "
+                        f"{key!r} and be dropped from the set; rename one of them (e.g. "
+                        f"{parent + '_all'!r})."
+                    )
+    return out
+
+
+def _time_values(time: Any, n: int, *, name: str, label: str = "time=") -> np.ndarray:
+    """Epoch times (s): a 1-D, finite, strictly increasing numeric array of length ``n``."""
+    arr = np.asarray(time)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise SchemaError(
+            f"{name}: {label} must give one time (in seconds) per sample of the time axis "
+            f"({n}); got shape {arr.shape}. E.g. time=np.arange({n}) / sfreq + tmin."
+        )
+    if arr.dtype.kind not in "iuf":
+        raise SchemaError(
+            f"{name}: {label} must be numeric (seconds); got dtype {arr.dtype}. Convert it, "
+            f"e.g. np.asarray(times, dtype=float)."
+        )
+    if not np.isfinite(arr).all() or (n > 1 and not (np.diff(arr) > 0).all()):
+        raise SchemaError(
+            f"{name}: {label} must be finite and strictly increasing; got {arr[:5].tolist()}"
+            f"{'...' if n > 5 else ''}. Sort the samples by time (obj.sortby('time'))."
+        )
+    return arr
+
+
+_LAYOUT_HINT = (
+    "Name the axes: dims=('stimulus', 'repetition', 'unit') for repeated presentations (or "
+    "give repetition= ids), dims=('stimulus', 'time', 'unit') with time= (seconds) for "
+    "epochs, or dims=('stimulus', 'repetition', 'time', 'unit') for both."
+)
+
+
+def _response_layout(
+    shape: tuple[int, ...],
+    *,
+    dims: Sequence[str] | None,
+    repetition: Any,
+    time: Any,
+    name: str,
+) -> tuple[str, ...]:
+    """The dims of a responses array: given, or stated by the ids; never guessed."""
+    has_times = not isinstance(time, bool | np.bool_)  # an array of times (epochs)
+    if dims is not None:
+        if isinstance(dims, str):
+            raise SchemaError(
+                f"{name}: dims must be a tuple of dim names, one per axis; got the string "
+                f"{dims!r}. Pass e.g. dims=('stimulus', 'time', 'unit')."
+            )
+        layout = tuple(str(d) for d in dims)
+        if layout not in RESPONSE_DIMS:
+            raise SchemaError(
+                f"{name}: dims must be one of {[list(d) for d in RESPONSE_DIMS]}; got "
+                f"{list(layout)}. Transpose the values to one of these layouts first."
+            )
+        if len(layout) != len(shape):
+            raise SchemaError(
+                f"{name}: dims={layout} names {len(layout)} axes but the values are "
+                f"{len(shape)}-D (shape {shape})."
+            )
+        if repetition is not None and "repetition" not in layout:
+            raise SchemaError(
+                f"{name}: repetition= ids were given but dims={layout} has no 'repetition' dim."
+            )
+        if (has_times or time is True) and "time" not in layout:
+            raise SchemaError(f"{name}: time= was given but dims={layout} has no 'time' dim.")
+        if layout in EPOCH_DIMS and not has_times:
+            raise SchemaError(
+                f"{name}: epochs {layout} need their sample times: pass time= with one time "
+                f"in seconds per sample ({shape[layout.index('time')]}), e.g. "
+                f"time=np.arange(n) / sfreq + tmin."
+            )
+        return layout
+    ndim = len(shape)
+    if ndim == 2:
+        if has_times or time is True:
+            return ("time", "unit")
+        return ("stimulus", "unit")
+    if time is True:
+        raise SchemaError(
+            f"{name}: time=True marks a 2-D (time, unit) time series; got {ndim}-D values "
+            f"(shape {shape}). For epochs pass time= the sample times (s) and dims=."
+        )
+    if ndim == 3 and repetition is not None and not has_times:
+        return ("stimulus", "repetition", "unit")
+    if ndim == 3 and has_times and repetition is None:
+        return ("stimulus", "time", "unit")
+    if ndim == 4 and repetition is not None and has_times:
+        return ("stimulus", "repetition", "time", "unit")
+    if ndim in (3, 4):
+        raise SchemaError(
+            f"{name}: {ndim}-D values (shape {shape}) are ambiguous: the axes could be "
+            f"repetitions or time points, and neurorep never guesses. {_LAYOUT_HINT}"
+        )
+    raise SchemaError(
+        f"{name}: values must be 2-D (stimulus, unit) or (time, unit), 3-D or 4-D with dims=; "
+        f"got {ndim}-D shape {shape}."
+    )
+
+
+def _check_coord_names(
+    unit_coords: Mapping[str, Any],
+    stimulus_coords: Mapping[str, Any],
+    *,
+    dims: tuple[str, ...],
+    given: Sequence[str],
+    name: str,
+) -> None:
+    """Refuse extra coordinates that would replace ids, a dim or another coordinate."""
+    first = dims[0]
+    for label, coords_, dim in (
+        ("unit_coords", unit_coords, "unit"),
+        ("stimulus_coords", stimulus_coords, first),
+    ):
+        for key in coords_:
+            if not isinstance(key, str):
+                raise SchemaError(
+                    f"{name}: {label} names must be str; got {key!r} ({type(key).__name__})."
+                )
+            if key in _DIM_NAMES:
+                ids = f"; pass the ids with {key}=" if key in dims else ""
+                raise SchemaError(
+                    f"{name}: {label}[{key!r}] would replace the {key!r} dim or its ids{ids}. "
+                    f"Give this coordinate another name (e.g. {key + '_label'!r})."
+                )
+            if key in given:
+                raise SchemaError(
+                    f"{name}: coordinate {key!r} is given twice ({key}= and {label}[{key!r}]); "
+                    f"pass it once."
+                )
+            if dim != "unit" and key in UNIT_COORDS:
+                raise SchemaError(
+                    f"{name}: {label}[{key!r}]: {key!r} is a per-unit coordinate in the neurorep "
+                    f"data model (units are split by it); pass it with {key}= or unit_coords=, "
+                    f"or give this per-{dim} coordinate another name."
+                )
+    both = sorted(set(unit_coords) & set(stimulus_coords))
+    if both:
+        raise SchemaError(
+            f"{name}: coordinate(s) {both} appear in both unit_coords and stimulus_coords; "
+            f"one name per coordinate."
+        )
+
+
 def responses(
     values: Any,
     *,
+    dims: Sequence[str] | None = None,
     stimulus: IdsLike | None = None,
     unit: IdsLike | None = None,
     repetition: IdsLike | None = None,
-    time: bool = False,
+    time: bool | Sequence[float] | np.ndarray = False,
     region: Any = None,
     subject: Any = None,
     stimulus_coords: Mapping[str, Any] | None = None,
@@ -117,23 +306,57 @@ def responses(
 ) -> xr.DataArray:
     """Build a schema-valid responses ``DataArray``.
 
+    The layout of 2-D values is ``(stimulus, unit)`` (or ``(time, unit)``
+    with ``time=True``). The axes of 3-D and 4-D values are never guessed:
+    name them with ``dims=``, or state them with the ids of the middle axes
+    (``repetition=`` ids make 3-D values ``(stimulus, repetition, unit)``,
+    ``time=`` sample times make them ``(stimulus, time, unit)`` epochs, both
+    make 4-D values ``(stimulus, repetition, time, unit)``). Anything else
+    raises a :class:`~neurorep.SchemaError` that shows these fixes.
+
     Parameters
     ----------
     values : array-like or pandas.DataFrame
-        ``(stimulus, unit)``; ``(stimulus, repetition, unit)`` when 3-D; or
-        ``(time, unit)`` when ``time=True``. A DataFrame gives stimulus ids
-        from its index and unit ids from its columns.
+        The responses, laid out as ``dims``. A DataFrame is ``(stimulus,
+        unit)`` and gives stimulus ids from its index and unit ids from its
+        columns. Values must be real, finite and small enough that sums of
+        their squares stay finite.
+    dims : tuple of str, optional
+        One name per axis, one of :data:`RESPONSE_DIMS`:
+        ``("stimulus", "unit")``, ``("stimulus", "repetition", "unit")``,
+        ``("time", "unit")``, ``("stimulus", "time", "unit")`` or
+        ``("stimulus", "repetition", "time", "unit")``.
     stimulus, unit, repetition : sequence, optional
-        Ids along each dim (stringified). Default ``stim000``, ``unit000``...
-    time : bool
-        Values are a time series ``(time, unit)``; stimulus-level coordinates
-        (``run``, ``label``) then go in ``stimulus_coords`` and follow ``time``.
+        Ids along each dim (stringified). Default ``stim000``, ``unit000``,
+        ``repetition0``...
+    time : bool or sequence of float
+        ``True``: the 2-D values are a continuous time series ``(time, unit)``
+        (time coordinate = sample index; stimulus-level coordinates such as
+        ``run`` and ``label`` then go in ``stimulus_coords`` and follow
+        ``time``). A sequence: the sample times in seconds of an epochs
+        ``time`` axis (finite, strictly increasing).
     region, subject : scalar or sequence, optional
         Per-unit coordinates (a scalar is broadcast to every unit).
     stimulus_coords, unit_coords : mapping, optional
-        Extra coordinates along the stimulus (or time) and unit dims.
+        Extra coordinates along the stimulus (or time) and unit dims. Names
+        of dims (``stimulus``, ``unit``, ``repetition``, ``time``) and of
+        coordinates given by keyword are refused: they would replace ids.
     attrs : mapping, optional
         Provenance kept in ``.attrs``.
+    name : str
+        Name of the DataArray (and the label in error messages).
+
+    Returns
+    -------
+    DataArray
+        Dims as above, with the id coordinates and the extra coordinates.
+
+    Raises
+    ------
+    SchemaError
+        For ambiguous 3-D/4-D values, ids of the wrong length or duplicated,
+        complex, non-finite or overflowing values, and coordinates that would
+        replace ids.
 
     Examples
     --------
@@ -142,6 +365,13 @@ def responses(
     >>> r = data.responses(np.ones((3, 2)), stimulus=["a", "b", "c"], region="V1")
     >>> r.dims
     ('stimulus', 'unit')
+    >>> reps = data.responses(np.ones((3, 4, 2)), repetition=["r1", "r2", "r3", "r4"])
+    >>> reps.dims
+    ('stimulus', 'repetition', 'unit')
+    >>> eeg = data.responses(np.ones((3, 5, 2)), dims=("stimulus", "time", "unit"),
+    ...                      time=np.arange(5) / 100)
+    >>> eeg.dims, float(eeg.time[1])
+    (('stimulus', 'time', 'unit'), 0.01)
     """
     if isinstance(values, pd.DataFrame):
         if stimulus is None:
@@ -149,28 +379,42 @@ def responses(
         if unit is None:
             unit = list(values.columns)
         values = values.to_numpy()
+    if isinstance(values, xr.DataArray | xr.Dataset | xr.DataTree):
+        raise SchemaError(
+            f"{name}: values are already an xarray {type(values).__name__}; check one with "
+            f"neurorep.data.validate(obj), or pass obj.values with dims=obj.dims and its ids "
+            f"(the constructor does not read coordinates)."
+        )
     if not hasattr(values, "ndim"):
         values = np.asarray(values)
-    if values.ndim == 2:
-        dims: tuple[str, ...] = ("time", "unit") if time else ("stimulus", "unit")
-    elif values.ndim == 3 and not time:
-        dims = ("stimulus", "repetition", "unit")
-    else:
-        raise SchemaError(
-            f"{name}: values must be 2-D (stimulus, unit), 3-D (stimulus, repetition, unit) "
-            f"or 2-D (time, unit) with time=True; got {values.ndim}-D shape {values.shape}."
-        )
+    dims_ = _response_layout(
+        tuple(values.shape), dims=dims, repetition=repetition, time=time, name=name
+    )
     if 0 in values.shape:
         raise SchemaError(f"{name}: values are empty (shape {values.shape}); nothing to analyse.")
+    _check_real(values.dtype, name)
+    sizes = dict(zip(dims_, values.shape, strict=True))
+    given = [c for c, v in (("region", region), ("subject", subject)) if v is not None]
+    _check_coord_names(
+        dict(unit_coords or {}), dict(stimulus_coords or {}), dims=dims_, given=given, name=name
+    )
     coords: dict[str, Any] = {}
-    first = dims[0]
-    if time:
-        coords["time"] = np.arange(values.shape[0])
+    first = dims_[0]
+    if first == "time":  # a continuous time series: sample index unless times are given
+        coords["time"] = (
+            np.arange(values.shape[0])
+            if isinstance(time, bool | np.bool_)
+            else _time_values(time, values.shape[0], name=name)
+        )
     else:
         coords["stimulus"] = _as_ids(stimulus, values.shape[0], what="stimulus", name=name)
     coords["unit"] = _as_ids(unit, values.shape[-1], what="unit", name=name)
-    if values.ndim == 3:
-        coords["repetition"] = _as_ids(repetition, values.shape[1], what="repetition", name=name)
+    if "repetition" in sizes:
+        coords["repetition"] = _as_ids(
+            repetition, sizes["repetition"], what="repetition", name=name
+        )
+    if first != "time" and "time" in sizes:
+        coords["time"] = _time_values(time, sizes["time"], name=name)
     n_unit = values.shape[-1]
     for cname, cval in (("region", region), ("subject", subject)):
         if cval is not None:
@@ -185,8 +429,8 @@ def responses(
             first,
             _broadcast_coord(cval, values.shape[0], coord=cname, dim=first, name=name),
         )
-    out = xr.DataArray(values, dims=dims, coords=coords, name=name, attrs=dict(attrs or {}))
-    validate(out, kind="responses", name=name)
+    out = xr.DataArray(values, dims=dims_, coords=coords, name=name, attrs=dict(attrs or {}))
+    validate(out, kind="epochs" if dims_ in EPOCH_DIMS else "responses", name=name)
     return out
 
 
@@ -203,14 +447,25 @@ def activations(
     Parameters
     ----------
     layers : mapping of layer name -> array-like ``(stimulus, unit)`` or responses DataArray
-        In network order (first = closest to the input).
+        In network order (first = closest to the input). Names are
+        stringified and must stay distinct (``1`` and ``"1"`` collide) and
+        contain no ``'/'``.
     stimulus : sequence, optional
         Stimulus ids shared by every layer (ignored for DataArray members,
         which keep their own ids and must agree with each other).
     model : str
         Model name, stored as the root ``model`` attr.
     depth : mapping, optional
-        Normalised depth (0..1) per layer; default evenly spaced in the given order.
+        Normalised depth (0..1) for every layer; default evenly spaced in the
+        given order.
+    attrs : mapping, optional
+        Root attrs (provenance).
+
+    Returns
+    -------
+    DataTree
+        One child node per layer holding ``activations`` ``(stimulus, unit)``
+        with node attrs ``layer`` and ``depth``; root attr ``model``.
 
     Examples
     --------
@@ -221,24 +476,55 @@ def activations(
     >>> list(acts.children)
     ['l1', 'l2']
     """
+    if isinstance(layers, xr.DataTree) or not isinstance(layers, Mapping):
+        what = type(layers).__name__
+        hint = (
+            " It is already a DataTree: check it with neurorep.data.validate(tree)."
+            if isinstance(layers, xr.DataTree)
+            else " Name each layer, e.g. activations({'layer1': X1, 'layer2': X2})."
+        )
+        raise SchemaError(
+            f"activations: layers must be a mapping {{layer_name: values}} in network order; "
+            f"got a {what}.{hint}"
+        )
     if not layers:
         raise SchemaError("activations: got no layers; pass a mapping {layer_name: values}.")
     names = list(layers)
+    keys = _member_keys(names, name="activations", nested=False)
     n = len(names)
+    depth_keys: dict[str, Any] = {}
+    if depth is not None:
+        if not isinstance(depth, Mapping):
+            raise SchemaError(
+                f"activations: depth must be a mapping {{layer_name: depth in [0, 1]}}; got a "
+                f"{type(depth).__name__}."
+            )
+        depth_keys = dict(
+            zip(_member_keys(list(depth), name="depth", nested=False), depth, strict=True)
+        )
+        missing = [k for k in keys if k not in depth_keys]
+        extra = [k for k in depth_keys if k not in keys]
+        if missing or extra:
+            raise SchemaError(
+                f"activations: depth must give one depth per layer; missing {missing}, unknown "
+                f"{extra} (layers: {keys}). Give every layer a depth in [0, 1], or omit depth= "
+                f"for evenly spaced depths."
+            )
     nodes: dict[str, xr.Dataset] = {}
-    for i, layer in enumerate(names):
-        if "/" in str(layer):
-            raise SchemaError(f"activations: layer names cannot contain '/'; got {layer!r}.")
+    for i, (layer, key) in enumerate(zip(names, keys, strict=True)):
         vals = layers[layer]
         if isinstance(vals, xr.DataArray):
             da = vals.rename(LAYER_VAR)
             validate(da, kind="responses", name=f"activations[{layer!r}]")
         else:
             da = responses(vals, stimulus=stimulus, name=LAYER_VAR)
-        d = float(depth[layer]) if depth is not None else (i / (n - 1) if n > 1 else 0.0)
+        if depth is not None:
+            d = float(depth[depth_keys[key]])
+        else:
+            d = i / (n - 1) if n > 1 else 0.0
         ds = da.to_dataset()
-        ds.attrs = {"layer": str(layer), "depth": d}
-        nodes[str(layer)] = ds
+        ds.attrs = {"layer": key, "depth": d}
+        nodes[key] = ds
     root = xr.Dataset(attrs={"model": model, **dict(attrs or {})})
     tree = xr.DataTree.from_dict({"/": root, **{f"/{k}": v for k, v in nodes.items()}})
     validate(tree, kind="activations", name="activations")
@@ -276,7 +562,9 @@ def rdm(
     >>> r.shape
     (3, 3)
     """
-    arr = np.asarray(values, dtype=float)
+    raw = np.asarray(values)
+    _check_real(raw.dtype, name)
+    arr = raw.astype(float, copy=False)
     stacked = dim is not None
     if not stacked:
         arr = arr[None]
@@ -317,7 +605,19 @@ def rdm(
 # validation
 # ----------------------------------------------------------------------------
 def infer_kind(obj: Any) -> Kind:
-    """Which part of the data model ``obj`` is: responses, activations, rdm, result or set."""
+    """Which part of the data model ``obj`` is.
+
+    ``"epochs"`` (responses with a ``time`` dim next to ``stimulus``),
+    ``"responses"``, ``"rdm"`` (last two dims ``stimulus_i, stimulus_j``),
+    ``"activations"``, ``"result"`` (a Dataset) or ``"set"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import data
+    >>> data.infer_kind(data.responses(np.ones((3, 2))))
+    'responses'
+    """
     if isinstance(obj, xr.DataTree):
         leaves = [n for n in obj.subtree if not n.children and n is not obj]
         if leaves and all(LAYER_VAR in n.ds.data_vars for n in leaves):
@@ -328,6 +628,8 @@ def infer_kind(obj: Any) -> Kind:
     if isinstance(obj, xr.DataArray):
         if obj.dims[-2:] == RDM_DIMS:
             return "rdm"
+        if _is_epochs(obj):
+            return "epochs"
         return "responses"
     if isinstance(obj, Mapping):
         return "set"
@@ -337,14 +639,96 @@ def infer_kind(obj: Any) -> Kind:
     )
 
 
+def _is_epochs(da: xr.DataArray) -> bool:
+    return "time" in da.dims and "stimulus" in da.dims
+
+
+def reject_epochs(obj: Any, *, name: str = "responses") -> None:
+    """Refuse time-resolved responses (epochs) where one pattern per stimulus is needed.
+
+    Every analysis that does not (yet) handle a ``time`` dim calls this (or
+    :func:`validate` with ``kind="responses"``, which does), so an epochs
+    array ``(stimulus, [repetition,] time, unit)`` is never read as
+    repetitions or units.
+
+    Parameters
+    ----------
+    obj : any
+        Checked when it is a DataArray with both a ``stimulus`` and a
+        ``time`` dim; anything else passes.
+    name : str
+        The argument's name, for the message.
+
+    Raises
+    ------
+    SchemaError
+        Saying how to select or average a time window.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import data
+    >>> eeg = data.responses(np.ones((3, 4, 2)), dims=("stimulus", "time", "unit"),
+    ...                      time=[0.0, 0.1, 0.2, 0.3])
+    >>> data.reject_epochs(eeg.sel(time=slice(0.1, 0.2)).mean("time"))  # one pattern: passes
+    >>> data.reject_epochs(eeg)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    neurorep._errors.SchemaError: responses has a 'time' dim ...
+    """
+    if not (isinstance(obj, xr.DataArray) and _is_epochs(obj)):
+        return
+    times = obj["time"].values if "time" in obj.coords else None
+    span = ""
+    if times is not None and times.size and np.asarray(times).dtype.kind in "iuf":
+        span = f", {times.size} time points from {times.min():g} to {times.max():g} s"
+    var = name if name.isidentifier() else "obj"
+    raise SchemaError(
+        f"{name} has a 'time' dim (epochs, dims {tuple(obj.dims)}{span}); this analysis takes "
+        f"one pattern per stimulus and does not support time-resolved responses yet. Select or "
+        f"average a time window first, e.g. {var}.sel(time=slice(0.1, 0.2)).mean('time'), or "
+        f"run it per time point ({var}.isel(time=i))."
+    )
+
+
+def _sum_of_squares_fits(flat: np.ndarray) -> bool:
+    """Whether ``4 * sum(x ** 2)`` is finite in the values' precision (False on NaN/inf).
+
+    One BLAS pass. The factor 4 covers squared differences of two values
+    (``(x - y) ** 2 <= 2 x ** 2 + 2 y ** 2``), so distances, variances and
+    Gram matrices of any subset of the values stay finite.
+    """
+    if flat.dtype.kind != "f" or flat.dtype.itemsize < 4:
+        flat = flat.astype(np.float32 if flat.dtype.kind == "f" else np.float64)
+    with np.errstate(all="ignore"):
+        total = np.dot(flat, flat)
+    return bool(total <= np.finfo(flat.dtype).max / 4)
+
+
+def _check_real(dtype: np.dtype, name: str) -> None:
+    if dtype.kind == "c":
+        raise SchemaError(
+            f"{name}: values must be real; got complex dtype {dtype} (its imaginary part would "
+            f"be dropped). Pass the part you mean explicitly: np.abs(values) (amplitude), "
+            f"values.real, or np.angle(values) (phase)."
+        )
+    if dtype.kind not in "fiub":
+        raise SchemaError(
+            f"{name}: values must be numeric; got dtype {dtype}. Convert them, e.g. "
+            f"np.asarray(values, dtype=float)."
+        )
+
+
 def _check_finite(da: xr.DataArray, name: str) -> None:
+    """Real, finite values whose squares sum without overflow (in-memory arrays only)."""
+    _check_real(da.dtype, name)
     data = da.data
     if not isinstance(data, np.ndarray):  # dask or other lazy arrays: checked chunk-wise later
         return
-    if data.dtype.kind not in "fc":
-        if data.dtype.kind in "iub":
-            return
-        raise SchemaError(f"{name}: values must be numeric; got dtype {data.dtype}.")
+    if data.dtype.kind != "f" or data.size == 0:  # integers cannot overflow float64 sums
+        return
+    if _sum_of_squares_fits(data.reshape(-1)):
+        return
     finite = np.isfinite(data)
     if not finite.all():
         bad = int((~finite).sum())
@@ -354,25 +738,44 @@ def _check_finite(da: xr.DataArray, name: str) -> None:
             f"{dict(zip(da.dims, where, strict=True))}. Drop those stimuli/units "
             f"(e.g. obj.dropna('unit')) or impute them before the analysis."
         )
+    big = np.abs(data)
+    where = np.unravel_index(int(np.argmax(big)), data.shape)
+    raise SchemaError(
+        f"{name}: values are too large: |x| up to {float(big.max()):.3g} (at index "
+        f"{dict(zip(da.dims, (int(w) for w in where), strict=True))}), so sums of their "
+        f"squares overflow to inf/NaN in {data.dtype} arithmetic. Rescale them (e.g. divide "
+        f"by their standard deviation, or express them in other units)."
+    )
 
 
-def _validate_responses(da: xr.DataArray, name: str) -> None:
-    if tuple(da.dims) not in RESPONSE_DIMS:
-        fix = ""
-        if "unit" not in da.dims and len(da.dims) == 2:
-            fix = f" Rename, e.g. obj.rename({{{da.dims[1]!r}: 'unit'}})."
-        elif len(da.dims) == 2 and da.dims[1] != "unit":
-            fix = f" Rename, e.g. obj.rename({{{da.dims[1]!r}: 'unit'}})."
-        elif len(da.dims) == 2:
-            fix = f" Rename, e.g. obj.rename({{{da.dims[0]!r}: 'stimulus'}}), or transpose."
+def _layout_hint(da: xr.DataArray, allowed: tuple[tuple[str, ...], ...]) -> str:
+    dims = tuple(str(d) for d in da.dims)
+    for layout in allowed:
+        if sorted(layout) == sorted(dims):
+            return f" Transpose, e.g. obj.transpose{layout}."
+    if len(dims) == 2 and dims[1] != "unit":
+        return f" Rename, e.g. obj.rename({{{dims[1]!r}: 'unit'}})."
+    if len(dims) == 2:
+        return f" Rename, e.g. obj.rename({{{dims[0]!r}: 'stimulus'}}), or transpose."
+    return ""
+
+
+def _validate_responses(da: xr.DataArray, name: str, *, epochs: bool = False) -> None:
+    """Responses (``epochs=False``: one pattern per stimulus or a time series) or epochs."""
+    if not epochs:
+        reject_epochs(da, name=name)
+    allowed = EPOCH_DIMS if epochs else tuple(d for d in RESPONSE_DIMS if d not in EPOCH_DIMS)
+    if tuple(da.dims) not in allowed:
+        expected = ", ".join(str(d) for d in allowed[:-1]) + f" or {allowed[-1]}"
         raise SchemaError(
-            f"{name} must have dims ('stimulus', 'unit'), ('stimulus', 'repetition', 'unit') "
-            f"or ('time', 'unit'); got {tuple(da.dims)}.{fix}"
+            f"{name} must have dims {expected}; got {tuple(da.dims)}.{_layout_hint(da, allowed)}"
         )
     if 0 in da.shape:
         raise SchemaError(f"{name} is empty (shape {da.shape}); nothing to analyse.")
     for dim in da.dims:
         if dim == "time":
+            if epochs:
+                _check_epoch_times(da, name)
             continue
         if dim not in da.coords:
             raise SchemaError(
@@ -381,6 +784,17 @@ def _validate_responses(da: xr.DataArray, name: str) -> None:
             )
         _check_unique(np.asarray(da[dim].values), dim=str(dim), name=name)
     _check_finite(da, name)
+
+
+def _check_epoch_times(da: xr.DataArray, name: str) -> None:
+    if "time" not in da.coords:
+        raise SchemaError(
+            f"{name}: epochs need a 'time' coordinate in seconds; assign one, e.g. "
+            f"obj.assign_coords(time=np.arange(obj.sizes['time']) / sfreq + tmin)."
+        )
+    _time_values(
+        da["time"].values, da.sizes["time"], name=name, label="the 'time' coordinate"
+    )
 
 
 def _validate_rdm_layout(da: xr.DataArray, name: str) -> None:
@@ -439,9 +853,10 @@ def rdm_vectors(
     Raises
     ------
     SchemaError
-        On the layout errors of :func:`validate`, NaN/inf values, an
-        asymmetric RDM or a non-zero diagonal (beyond 1e-6 of the largest
-        value of the RDMs checked together).
+        On the layout errors of :func:`validate`, NaN/inf values, values so
+        large that sums of their squares overflow, an asymmetric RDM or a
+        non-zero diagonal (beyond 1e-6 of the largest value of the RDMs
+        checked together).
 
     Examples
     --------
@@ -465,13 +880,21 @@ def rdm_vectors(
             f"{out.dtype} {out.shape}."
         )
     step = max(1, _CHUNK_BYTES // (8 * n * n))
+    # |d| up to this keeps 4 * sum(d ** 2) of one RDM finite (no BLAS here: this runs on the
+    # thread pool); max/min propagate NaN and see inf, so the bound also checks finiteness
+    limit = float(np.sqrt(np.finfo(np.float64).max / (4.0 * max(m, 1))))
 
     def check(s: int, e: int) -> None:
         block = values[s:e].reshape(-1, n * n)
         up = np.take(block, upper, axis=1, out=out[s:e], mode="clip")
         lo = np.take(block, lower, axis=1, out=scratch("rdm_lower", (e - s, m)), mode="clip")
         diag = block[:, :: n + 1]
-        if not (np.array_equal(up, lo) and not diag.any() and np.isfinite(up).all()):
+        if not (
+            np.array_equal(up, lo)
+            and not diag.any()
+            and up.max(initial=0.0) <= limit
+            and up.min(initial=0.0) >= -limit
+        ):
             _report_rdm_values(da, values, s, block, up, lo, diag, name)
 
     if values.nbytes >= _THREADED_BYTES:  # big stacks: chunks on the shared thread pool
@@ -516,6 +939,13 @@ def _report_rdm_values(
             f"{name}: an RDM must have a zero diagonal; got |d_ii| up to {big:.3g}. "
             f"If this is a similarity matrix, convert it (e.g. 1 - r)."
         )
+    for row in up:  # a value beyond the bound is fine when the RDM's other values are small
+        if not _sum_of_squares_fits(row):
+            raise SchemaError(
+                f"{name}: dissimilarities are too large: |d| up to {scale:.3g}, so sums of "
+                f"their squares overflow to inf/NaN in float64. Rescale the RDM (e.g. divide "
+                f"it by its largest value)."
+            )
 
 
 def _validate_rdm(da: xr.DataArray, name: str) -> None:
@@ -552,11 +982,40 @@ def _validate_activations(tree: xr.DataTree, name: str) -> None:
             raise SchemaError(f"{lname}: attr 'depth' must lie in [0, 1]; got {depth}.")
 
 
+KINDS = ("responses", "epochs", "activations", "rdm", "result", "set")
+
+
 def validate(obj: Any, *, kind: Kind | None = None, name: str | None = None) -> Kind:
     """Check ``obj`` against the neurorep data model and return its kind.
 
-    Raises :class:`neurorep.SchemaError` with what was expected, what was
-    received and how to fix it. Lazy (dask) values are not scanned for NaN here.
+    Parameters
+    ----------
+    obj : DataArray, Dataset, DataTree or mapping
+        The object to check.
+    kind : {"responses", "epochs", "activations", "rdm", "result", "set"}, optional
+        What ``obj`` must be; default what :func:`infer_kind` finds.
+        ``"responses"`` means one pattern per stimulus (or a continuous
+        ``(time, unit)`` time series): epochs -- responses with a ``time``
+        dim next to ``stimulus`` -- are refused with a message saying how to
+        select or average a time window, so an analysis that calls
+        ``validate(x, kind="responses")`` never reads time points as
+        repetitions or units. ``"epochs"`` checks ``(stimulus, time, unit)``
+        or ``(stimulus, repetition, time, unit)`` with a ``time``
+        coordinate in seconds.
+    name : str, optional
+        The object's name in error messages; default the kind.
+
+    Returns
+    -------
+    str
+        The kind.
+
+    Raises
+    ------
+    SchemaError
+        With what was expected, what was received and how to fix it. Values
+        must be real and finite, and small enough that sums of their squares
+        do not overflow; lazy (dask) values are not scanned here.
 
     Examples
     --------
@@ -568,10 +1027,10 @@ def validate(obj: Any, *, kind: Kind | None = None, name: str | None = None) -> 
     found = infer_kind(obj)
     kind = kind or found
     label = name or kind
-    if kind == "responses":
+    if kind in ("responses", "epochs"):
         if not isinstance(obj, xr.DataArray):
             raise SchemaError(f"{label}: expected a DataArray; got {type(obj).__name__}.")
-        _validate_responses(obj, label)
+        _validate_responses(obj, label, epochs=kind == "epochs")
     elif kind == "rdm":
         if not isinstance(obj, xr.DataArray):
             raise SchemaError(f"{label}: expected a DataArray; got {type(obj).__name__}.")
@@ -590,10 +1049,7 @@ def validate(obj: Any, *, kind: Kind | None = None, name: str | None = None) -> 
         if not isinstance(obj, xr.Dataset):
             raise SchemaError(f"{label}: expected a Dataset; got {type(obj).__name__}.")
     else:
-        raise SchemaError(
-            f"kind must be one of ['responses', 'activations', 'rdm', 'result', 'set']; "
-            f"got {kind!r}."
-        )
+        raise SchemaError(f"kind must be one of {list(KINDS)}; got {kind!r}.")
     return kind
 
 
@@ -616,6 +1072,13 @@ def members(obj: Any) -> dict[str, xr.DataArray]:
         out: dict[str, xr.DataArray] = {}
         for node in obj.subtree:
             if node is obj or node.children:
+                if node.ds.data_vars:
+                    where = "the root" if node is obj else f"node {node.relative_to(obj)!r}"
+                    raise SchemaError(
+                        f"set: {where} holds data variables {list(node.ds.data_vars)[:5]} and "
+                        f"child nodes; only leaf nodes are set members, so these would be "
+                        f"dropped. Move them into a leaf node of their own."
+                    )
                 continue
             vars_ = list(node.ds.data_vars)
             if len(vars_) != 1:
@@ -627,7 +1090,18 @@ def members(obj: Any) -> dict[str, xr.DataArray]:
             out[node.relative_to(obj)] = da
         return out
     if isinstance(obj, Mapping):
-        return {str(k): v for k, v in obj.items()}
+        out = {str(k): v for k, v in obj.items()}
+        if len(out) != len(obj):
+            seen: dict[str, Any] = {}
+            for k in obj:
+                if str(k) in seen:
+                    raise SchemaError(
+                        f"set: member names {seen[str(k)]!r} and {k!r} are the same name "
+                        f"{str(k)!r} as text, so one would be dropped; give each member a "
+                        f"distinct str name."
+                    )
+                seen[str(k)] = k
+        return out
     raise SchemaError(
         f"expected a DataTree or a mapping name -> DataArray; got {type(obj).__name__}."
     )
@@ -670,9 +1144,48 @@ def single_member(
 def tree_from_members(
     items: Mapping[str, xr.DataArray], *, attrs: Mapping[str, Any] | None = None
 ) -> xr.DataTree:
-    """Build a DataTree with one node per member (paths may contain '/')."""
+    """Build a DataTree with one leaf node per member (names may be paths with '/').
+
+    Parameters
+    ----------
+    items : mapping of name -> DataArray
+        Names are stringified; they must stay distinct, and no name may be
+        the parent path of another (``"x"`` and ``"x/y"``): the tree would
+        turn ``x`` into an inner node and drop it from the set.
+    attrs : mapping, optional
+        Root attrs.
+
+    Returns
+    -------
+    DataTree
+        :func:`members` of it gives back ``items`` (as str keys).
+
+    Raises
+    ------
+    SchemaError
+        On colliding or invalid names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import data
+    >>> r = data.responses(np.ones((3, 2)))
+    >>> list(data.members(data.tree_from_members({"s1/IT": r, "s1/V1": r})))
+    ['s1/IT', 's1/V1']
+    """
+    if not isinstance(items, Mapping) or isinstance(items, xr.DataTree):
+        raise SchemaError(
+            f"tree_from_members: items must be a mapping {{name: DataArray}}; got "
+            f"{type(items).__name__}."
+        )
+    keys = _member_keys(list(items), name="tree_from_members")
     nodes: dict[str, xr.Dataset] = {"/": xr.Dataset(attrs=dict(attrs or {}))}
-    for key, da in items.items():
+    for key, da in zip(keys, items.values(), strict=True):
+        if not isinstance(da, xr.DataArray):
+            raise SchemaError(
+                f"tree_from_members: member {key!r} must be a DataArray; got "
+                f"{type(da).__name__}."
+            )
         var = da.name if isinstance(da.name, str) and da.name else RESPONSES_VAR
         ds = da.to_dataset(name=var)
         ds.attrs = dict(da.attrs)

@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep._errors import AlignmentError, NeurorepWarning, SchemaError
-from neurorep.data import align, members, single_member
+from neurorep.data import align, members, reject_epochs, single_member
 
 SAMPLE_DIMS = ("stimulus", "time")
 
@@ -106,6 +106,8 @@ def prepare(
         responses = xr.DataArray(arr, dims=("stimulus" if not isinstance(Xa, xr.DataArray)
                                             or Xa.dims[0] == "stimulus" else "time", "unit"))
     Ya = responses
+    reject_epochs(Xa, name=feature_name)
+    reject_epochs(Ya, name="responses")
     _check_2d(Xa, feature_name, second="feature")
     _check_2d(Ya, "responses")
     if isinstance(Xa, xr.DataArray):

@@ -306,7 +306,7 @@ def compute_noise_precision(
     >>> import numpy as np
     >>> from neurorep import data, rsa
     >>> y = np.random.default_rng(0).normal(size=(4, 3, 5))
-    >>> r = data.responses(y, stimulus=list("abcd"))
+    >>> r = data.responses(y, dims=("stimulus", "repetition", "unit"), stimulus=list("abcd"))
     >>> rsa.compute_noise_precision(r, method="diag").shape
     (5, 5)
     """
@@ -473,7 +473,7 @@ def compute_rdm(
     if isinstance(noise, str):
         attrs["noise"] = noise
     kind = infer_kind(obj)
-    if kind == "responses":
+    if kind in ("responses", "epochs"):  # epochs are refused by validate, with the fix
         assert isinstance(obj, xr.DataArray)
         validate(obj, kind="responses", name="responses")
         vals = _rdm_values(obj, metric, noise, normalize, "responses")

@@ -25,6 +25,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep._errors import NeurorepWarning, SchemaError, check_option
+from neurorep.data import reject_epochs
 from neurorep.stats._bootstrap import as_generator
 
 __all__ = ["CEILING_METHODS", "noise_ceiling", "normalize_score"]
@@ -35,11 +36,12 @@ CEILING_METRICS = ("r", "r2")
 
 def _cube(responses: Any) -> tuple[np.ndarray, dict[str, Any]]:
     if isinstance(responses, xr.DataArray):
+        reject_epochs(responses, name="responses")
         if tuple(responses.dims) != ("stimulus", "repetition", "unit"):
             raise SchemaError(
                 f"noise_ceiling: responses must have dims ('stimulus', 'repetition', 'unit'); got "
                 f"{responses.dims}. Keep repeated presentations on a 'repetition' dim "
-                f"(neurorep.data.responses(values_3d, ...))."
+                f"(neurorep.data.responses(values_3d, dims=('stimulus', 'repetition', 'unit')))."
             )
         coords: dict[str, Any] = {
             str(k): v for k, v in responses.coords.items() if v.dims == ("unit",)
