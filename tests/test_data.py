@@ -661,3 +661,142 @@ def test_from_nifti_on_the_real_haxby_slice(data_home):
     )
     with pytest.raises(SchemaError, match="another grid"):
         data.from_nifti(bold, coarse)
+
+
+# ----------------------------------------------------------------------------- nothing lost on disk
+def _leftovers(folder, keep):
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep and not p.name.endswith(".lock"))
+
+
+@pytest.mark.parametrize("ext", ["nc", "zarr"])
+def test_unnamed_dataarray_round_trips(rng, tmp_path, ext):
+    da = xr.DataArray(rng.standard_normal((3, 2)), dims=("x", "y"), coords={"x": [1, 2, 3]},
+                      attrs={"units": "mV"})
+    back = data.load(data.save(da, tmp_path / f"u.{ext}"))
+    assert back.name is None
+    xr.testing.assert_identical(back, da)
+    named = data.load(data.save(da.rename("lfp"), tmp_path / f"n.{ext}"))
+    assert named.name == "lfp"
+
+
+@pytest.mark.parametrize("ext", ["nc", "zarr"])
+def test_save_into_a_missing_folder_says_so(resp, tmp_path, ext):
+    target = tmp_path / "results" / "run1" / f"r.{ext}"
+    with pytest.raises(FileNotFoundError, match=r"folder .*run1' does not exist.*mkdir\(parents=True\)"):
+        data.save(resp, target)
+    assert not (tmp_path / "results").exists()
+
+
+def _failing_copy(da):
+    """``da`` with lazy values whose second chunk fails to compute (a write that dies midway)."""
+    import dask.array as dsk
+
+    def values(block, block_info=None):
+        if block_info[None]["chunk-location"][0] == 1:
+            raise OSError("simulated disk failure")
+        return block * 2
+
+    lazy = dsk.from_array(da.values, chunks=(2, -1)).map_blocks(values, dtype=da.dtype)
+    return da.copy(data=lazy)
+
+
+@pytest.mark.parametrize("ext", ["nc", "zarr"])
+def test_a_failed_overwrite_keeps_the_old_object_and_leaves_no_temporaries(resp, tmp_path, ext):
+    path = data.save(resp, tmp_path / f"r.{ext}")
+    with pytest.raises(OSError, match="simulated disk failure"):
+        data.save(_failing_copy(resp), path, overwrite=True)
+    xr.testing.assert_identical(data.load(path), resp)
+    assert _leftovers(tmp_path, {path.name}) == []
+    with pytest.raises(SchemaError, match="cannot be saved"):  # fails before touching the disk
+        data.save(resp.assign_attrs(fit=object()), path, overwrite=True)
+    xr.testing.assert_identical(data.load(path), resp)
+    data.save(resp * 3, path, overwrite=True)  # and a good overwrite still works
+    np.testing.assert_allclose(data.load(path).values, resp.values * 3)
+    assert _leftovers(tmp_path, {path.name}) == []
+
+
+def test_a_failed_zarr_swap_puts_the_old_folder_back(resp, tmp_path, monkeypatch):
+    import os
+
+    from neurorep.data import _io
+
+    path = data.save(resp, tmp_path / "r.zarr")
+    real = os.replace
+
+    def replace(src, dst):
+        if str(src).endswith(".partial"):
+            raise OSError("simulated rename failure")
+        real(src, dst)
+
+    monkeypatch.setattr(_io.os, "replace", replace)
+    with pytest.raises(OSError, match="simulated rename failure"):
+        data.save(resp * 5, path, overwrite=True)
+    monkeypatch.undo()
+    xr.testing.assert_identical(data.load(path), resp)
+    assert _leftovers(tmp_path, {path.name}) == []
+
+
+def test_leftovers_of_a_writer_that_died_are_cleaned_up(resp, tmp_path):
+    nc = data.save(resp, tmp_path / "r.nc")
+    (tmp_path / ".r.nc.0123abcd.partial").write_bytes(b"half a file")
+    (tmp_path / "r.nc.partial").write_bytes(b"an earlier version's temporary")
+    data.save(resp * 2, nc, overwrite=True)
+    assert _leftovers(tmp_path, {"r.nc"}) == []
+    # a zarr swap that died between its two renames: the old folder is put back
+    z = data.save(resp, tmp_path / "z.zarr")
+    z.rename(tmp_path / ".z.zarr.feedbeef.old")
+    (tmp_path / ".z.zarr.cafe.partial").mkdir()
+    with pytest.raises(FileExistsError):
+        data.save(resp * 7, z)
+    xr.testing.assert_identical(data.load(z), resp)
+    assert _leftovers(tmp_path, {"r.nc", "z.zarr"}) == []
+
+
+def _save_in_a_process(path, seed, overwrite, barrier, results):
+    """Runs in a child process: build an object, wait for the others, save."""
+    import numpy as np
+
+    from neurorep import data
+
+    values = np.random.default_rng(seed).standard_normal((600, 400))
+    obj = data.responses(values, attrs={"writer": seed})
+    barrier.wait()
+    try:
+        data.save(obj, path, overwrite=overwrite)
+        results.put((seed, "saved"))
+    except FileExistsError:
+        results.put((seed, "exists"))
+    except BaseException as err:  # reported to the test
+        results.put((seed, repr(err)))
+
+
+@pytest.mark.parametrize(("ext", "overwrite"), [("nc", False), ("zarr", False), ("zarr", True)])
+def test_concurrent_saves_to_one_path_never_both_succeed_silently(tmp_path, ext, overwrite):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    n = 3
+    path = tmp_path / f"shared.{ext}"
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [
+        ctx.Process(target=_save_in_a_process, args=(path, seed, overwrite, barrier, results))
+        for seed in range(n)
+    ]
+    for p in procs:
+        p.start()
+    outcome = dict(results.get(timeout=240) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+    saved = sorted(seed for seed, what in outcome.items() if what == "saved")
+    assert all(what in ("saved", "exists") for what in outcome.values()), outcome
+    if overwrite:
+        assert saved == list(range(n))  # serialised: each replaced the previous one
+    else:
+        assert len(saved) == 1 and list(outcome.values()).count("exists") == n - 1, outcome
+    back = data.load(path)
+    writer = back.attrs["writer"]
+    if not overwrite:
+        assert writer == saved[0]
+    expected = np.random.default_rng(writer).standard_normal((600, 400))
+    np.testing.assert_array_equal(back.values, expected)  # one complete object, not a mix
+    assert _leftovers(tmp_path, {path.name}) == []

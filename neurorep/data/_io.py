@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,9 @@ from neurorep._errors import SchemaError
 _JSON = "__json__:"
 _OBJECT_ATTR = "neurorep_object"
 _NAME_ATTR = "neurorep_name"
+_NAMED_ATTR = "neurorep_named"
+# the variable of an unnamed DataArray (xarray's own "__values__" reads back as the name None)
+_VALUES_VAR = "__neurorep_values__"
 
 
 def _encode_value(value: Any) -> Any:
@@ -73,11 +79,124 @@ def _engine(path: Path) -> str:
     )
 
 
-def save(obj: xr.DataArray | xr.Dataset | xr.DataTree, path: str | Path, *, overwrite: bool = False) -> Path:
+def _to_tree(obj: Any) -> xr.DataTree:
+    """The tree :func:`save` writes: attrs encoded, object kind recorded (no disk access)."""
+    if isinstance(obj, xr.DataArray):
+        ds = obj.to_dataset(name=_VALUES_VAR) if obj.name is None else obj.to_dataset()
+        name = _VALUES_VAR if obj.name is None else obj.name
+        ds.attrs = {
+            _OBJECT_ATTR: "DataArray",
+            _NAME_ATTR: str(name),
+            _NAMED_ATTR: obj.name is not None,
+        }
+        return xr.DataTree(_map_attrs(ds, _encode_value))
+    if isinstance(obj, xr.Dataset):
+        ds = obj.copy()
+        ds.attrs = {**obj.attrs, _OBJECT_ATTR: "Dataset"}
+        return xr.DataTree(_map_attrs(ds, _encode_value))
+    if isinstance(obj, xr.DataTree):
+        tree = obj.copy().map_over_datasets(lambda d: _map_attrs(d, _encode_value))
+        tree.attrs = {
+            **{k: _encode_value(v) for k, v in obj.attrs.items()},
+            _OBJECT_ATTR: "DataTree",
+        }
+        return tree
+    raise TypeError(
+        f"save() takes an xarray DataArray, Dataset or DataTree; got {type(obj).__name__}."
+    )
+
+
+def _sibling(path: Path, tag: str) -> Path:
+    """A hidden file next to ``path``: ``.<name>.<tag>``."""
+    return path.with_name(f".{path.name}.{tag}")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _recover(path: Path) -> None:
+    """Clean up after a writer that died (called with the path's lock held).
+
+    Unfinished temporaries (``.<name>.*.partial``, and ``<name>.partial`` of
+    earlier versions) are removed. A zarr folder moved aside for a
+    replacement (``.<name>.*.old``) is put back if the new one never
+    arrived, otherwise removed.
+    """
+    pattern = glob.escape(f".{path.name}.")
+    for tmp in [*path.parent.glob(pattern + "*.partial"), path.with_name(path.name + ".partial")]:
+        if tmp.exists() or tmp.is_symlink():
+            _remove(tmp)
+    asides = sorted(path.parent.glob(pattern + "*.old"), key=lambda p: p.stat().st_mtime)
+    if asides and not path.exists():
+        os.replace(asides.pop(), path)
+    for old in asides:
+        _remove(old)
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    """Move the finished ``tmp`` onto ``path`` so that a reader sees the old or the new object.
+
+    A file is replaced atomically (``os.replace``). A zarr folder cannot be:
+    the old folder is renamed aside, the new one renamed in, then the old one
+    deleted; if the second rename fails the old folder is put back.
+    """
+    if not tmp.is_dir() or not path.exists():
+        os.replace(tmp, path)
+        return
+    aside = _sibling(path, f"{uuid.uuid4().hex}.old")
+    os.replace(path, aside)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.replace(aside, path)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)  # a leftover is removed by the next save
+
+
+def save(
+    obj: xr.DataArray | xr.Dataset | xr.DataTree, path: str | Path, *, overwrite: bool = False
+) -> Path:
     """Write a DataArray, Dataset or DataTree to netCDF (``.nc``) or zarr (``.zarr``).
 
-    Coordinates, attrs (any JSON-able value) and the tree structure survive
-    :func:`load`. An existing path is never replaced unless ``overwrite=True``.
+    Coordinates, attrs (any JSON-able value), the name (or its absence) and
+    the tree structure survive :func:`load`.
+
+    Nothing is lost on disk: the object is written to a temporary sibling
+    (``.<name>.<random>.partial``) which then replaces ``path`` (atomically
+    for a ``.nc`` file; a ``.zarr`` folder is swapped by two renames and put
+    back on failure), so a write that fails leaves the old object intact and
+    no temporary behind. Saves to one path are serialised by a lock file
+    (``.<name>.lock``, left in place): of several processes saving with
+    ``overwrite=False`` exactly one succeeds, the others raise
+    ``FileExistsError``; with ``overwrite=True`` they write one after the
+    other and the path holds one complete object.
+
+    Parameters
+    ----------
+    obj : DataArray, Dataset or DataTree
+        What to write.
+    path : str or Path
+        Ends in ``.nc`` or ``.zarr``; its folder must exist.
+    overwrite : bool
+        Replace an existing object at ``path``; otherwise it is never replaced.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the folder of ``path`` does not exist.
+    FileExistsError
+        When ``path`` exists and ``overwrite`` is False.
+    SchemaError
+        When an attr cannot be saved (nothing is written).
 
     Examples
     --------
@@ -88,46 +207,38 @@ def save(obj: xr.DataArray | xr.Dataset | xr.DataTree, path: str | Path, *, over
     >>> data.load(p).identical(r)
     True
     """
+    from filelock import FileLock
+
     path = Path(path)
     engine = _engine(path)
-    if path.exists():
-        if not overwrite:
+    folder = path.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"cannot save to {str(path)!r}: the folder {str(folder)!r} does not exist. Create it "
+            f"first (pathlib.Path({str(folder)!r}).mkdir(parents=True)) or choose another path."
+        )
+
+    def refuse_existing() -> None:
+        if path.exists() and not overwrite:
             raise FileExistsError(
                 f"{str(path)!r} exists; pass overwrite=True to replace it, or choose another path."
             )
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    if isinstance(obj, xr.DataArray):
-        name = obj.name if obj.name is not None else "__values__"
-        ds = obj.to_dataset(name=name)
-        ds.attrs = {_OBJECT_ATTR: "DataArray", _NAME_ATTR: str(name)}
-        tree = xr.DataTree(_map_attrs(ds, _encode_value))
-    elif isinstance(obj, xr.Dataset):
-        ds = obj.copy()
-        ds.attrs = {**obj.attrs, _OBJECT_ATTR: "Dataset"}
-        tree = xr.DataTree(_map_attrs(ds, _encode_value))
-    elif isinstance(obj, xr.DataTree):
-        tree = obj.copy().map_over_datasets(lambda d: _map_attrs(d, _encode_value))
-        tree.attrs = {**{k: _encode_value(v) for k, v in obj.attrs.items()}, _OBJECT_ATTR: "DataTree"}
-    else:
-        raise TypeError(
-            f"save() takes an xarray DataArray, Dataset or DataTree; got {type(obj).__name__}."
-        )
-    tmp = path.with_name(path.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-    try:
-        if engine == "netcdf":
-            tree.to_netcdf(tmp)
-        else:
-            tree.to_zarr(tmp, zarr_format=2, consolidated=True)
-        tmp.rename(path)
-    except BaseException:
-        if tmp.exists():
-            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-        raise
+
+    refuse_existing()
+    tree = _to_tree(obj)  # encoding errors raise here, before anything is written
+    with FileLock(_sibling(path, "lock")):
+        _recover(path)
+        refuse_existing()
+        tmp = _sibling(path, f"{uuid.uuid4().hex}.partial")
+        try:
+            if engine == "netcdf":
+                tree.to_netcdf(tmp)
+            else:
+                tree.to_zarr(tmp, zarr_format=2, consolidated=True)
+            _replace(tmp, path)
+        finally:
+            if tmp.exists() or tmp.is_symlink():
+                _remove(tmp)
     return path
 
 
@@ -140,6 +251,19 @@ def load(path: str | Path, *, chunks: Any = None) -> Any:
         A ``.nc`` file or ``.zarr`` folder.
     chunks : optional
         Keep the values lazy (dask) with these chunks; default loads into memory.
+
+    Returns
+    -------
+    DataArray, Dataset or DataTree
+        What was saved.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib, xarray as xr
+    >>> from neurorep import data
+    >>> p = data.save(xr.DataArray(np.ones(3)), pathlib.Path(tempfile.mkdtemp()) / "x.zarr")
+    >>> data.load(p).name is None
+    True
     """
     path = Path(path)
     engine = _engine(path)
@@ -157,8 +281,10 @@ def load(path: str | Path, *, chunks: Any = None) -> Any:
     if kind == "DataArray":
         ds = tree.to_dataset()
         name = ds.attrs[_NAME_ATTR]
+        if name not in ds.data_vars and len(ds.data_vars) == 1:
+            name = next(iter(ds.data_vars))  # files of earlier versions: an unnamed array
         da = ds[name]
-        if name == "__values__":
+        if name in (_VALUES_VAR, None) or ds.attrs.get(_NAMED_ATTR) is False:
             da.name = None
         return da
     if kind == "Dataset":
