@@ -336,10 +336,14 @@ def test_named_axes_give_repetitions_epochs_or_both(rng):
     )
     assert both.dims == ("stimulus", "repetition", "time", "unit")
     assert data.validate(both) == "epochs"
-    # the time series form is unchanged
+    # the time series form is unchanged; numpy booleans and None read as the flag they are
     ts = data.responses(rng.standard_normal((8, 3)), time=True)
     assert ts.dims == ("time", "unit") and data.validate(ts) == "responses"
     np.testing.assert_array_equal(ts.time.values, np.arange(8))
+    assert data.responses(rng.standard_normal((8, 3)), time=np.True_).dims == ("time", "unit")
+    assert data.responses(rng.standard_normal((8, 3)), time=None).dims == ("stimulus", "unit")
+    with pytest.raises(SchemaError, match="ambiguous"):
+        data.responses(vals, time=np.False_)
 
 
 @pytest.mark.parametrize(
@@ -518,6 +522,7 @@ def test_members_keep_every_member(rng):
     inner = xr.DataTree.from_dict({"/x": a.to_dataset(name="r"), "/x/y": b.to_dataset(name="r")})
     with pytest.raises(SchemaError, match="node 'x' holds data variables"):
         data.members(inner)
+    assert data.members(xr.DataTree(a.to_dataset(name="r"))) == {}  # a lone node is no set
 
 
 @pytest.mark.parametrize(

@@ -147,7 +147,7 @@ def align(
     >>> x = data.responses(np.arange(6.).reshape(3, 2), stimulus=["a", "b", "c"])
     >>> y = data.responses(np.arange(6.).reshape(3, 2), stimulus=["c", "a", "b"])
     >>> x2, y2 = data.align(x, y)
-    >>> list(y2.stimulus.values)
+    >>> y2.stimulus.values.tolist()
     ['a', 'b', 'c']
     """
     if join not in ("exact", "inner"):

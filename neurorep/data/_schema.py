@@ -188,6 +188,7 @@ def _response_layout(
 ) -> tuple[str, ...]:
     """The dims of a responses array: given, or stated by the ids; never guessed."""
     has_times = not isinstance(time, bool | np.bool_)  # an array of times (epochs)
+    time = has_times or bool(time)  # True: a time axis, by flag or by times
     if dims is not None:
         if isinstance(dims, str):
             raise SchemaError(
@@ -209,7 +210,7 @@ def _response_layout(
             raise SchemaError(
                 f"{name}: repetition= ids were given but dims={layout} has no 'repetition' dim."
             )
-        if (has_times or time is True) and "time" not in layout:
+        if time and "time" not in layout:
             raise SchemaError(f"{name}: time= was given but dims={layout} has no 'time' dim.")
         if layout in EPOCH_DIMS and not has_times:
             raise SchemaError(
@@ -220,10 +221,8 @@ def _response_layout(
         return layout
     ndim = len(shape)
     if ndim == 2:
-        if has_times or time is True:
-            return ("time", "unit")
-        return ("stimulus", "unit")
-    if time is True:
+        return ("time", "unit") if time else ("stimulus", "unit")
+    if time and not has_times:
         raise SchemaError(
             f"{name}: time=True marks a 2-D (time, unit) time series; got {ndim}-D values "
             f"(shape {shape}). For epochs pass time= the sample times (s) and dims=."
@@ -387,6 +386,8 @@ def responses(
         )
     if not hasattr(values, "ndim"):
         values = np.asarray(values)
+    if time is None:
+        time = False
     dims_ = _response_layout(
         tuple(values.shape), dims=dims, repetition=repetition, time=time, name=name
     )
@@ -1072,7 +1073,7 @@ def members(obj: Any) -> dict[str, xr.DataArray]:
         out: dict[str, xr.DataArray] = {}
         for node in obj.subtree:
             if node is obj or node.children:
-                if node.ds.data_vars:
+                if node.children and node.ds.data_vars:
                     where = "the root" if node is obj else f"node {node.relative_to(obj)!r}"
                     raise SchemaError(
                         f"set: {where} holds data variables {list(node.ds.data_vars)[:5]} and "

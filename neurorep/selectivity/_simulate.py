@@ -125,7 +125,8 @@ def make_concept_population(
     -------
     DataTree
         ``brain``: responses (stimulus, unit) with unit coord ``concept``
-        (planted, e.g. ``"food"`` or ``"food+music"``); ``model/embeddings``:
+        (planted, e.g. ``"food"`` or ``"food+music"``) and stimulus coords
+        ``text`` and ``sentence_concept``; ``model/embeddings``:
         the bank as activations (stimulus, unit=embedding dim) with stimulus
         coords ``text`` and ``concept``; ``truth``: ``weights`` (feature,
         unit), ``concept`` and ``n_concepts`` (unit).
@@ -176,8 +177,10 @@ def make_concept_population(
     stim = [f"sent{i:04d}" for i in range(len(texts))]
     units = [f"unit{u:03d}" for u in range(n_units)]
     dims_ids = [f"dim{i:03d}" for i in range(d)]
+    # the sentences' concept is "sentence_concept" here: "concept" is the units' planted concept
     brain = responses(Y, stimulus=stim, unit=units, unit_coords={"concept": unit_concepts},
-                      stimulus_coords={"text": texts, "concept": labels}, region="simulated")
+                      stimulus_coords={"text": texts, "sentence_concept": labels},
+                      region="simulated")
     bank = responses(E, stimulus=stim, unit=dims_ids, name="activations",
                      stimulus_coords={"text": texts, "concept": labels})
     truth = xr.Dataset(
