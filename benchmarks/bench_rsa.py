@@ -77,7 +77,9 @@ def bench_rdm(n_cond: int, n_chan: int, repeat: int, memory: bool) -> None:
     resp = data.responses(x, stimulus=ids)
     ds = Dataset(x, obs_descriptors={"stimulus": np.array(ids)})
     runs = g.normal(size=(n_cond, 2, n_chan))
-    cube = data.responses(runs, stimulus=ids, repetition=["r1", "r2"])
+    cube = data.responses(
+        runs, dims=("stimulus", "repetition", "unit"), stimulus=ids, repetition=["r1", "r2"]
+    )
     ds_cv = data.to_rsatoolbox(cube)
     iu = np.triu_indices(n_cond, 1)
     cases = [

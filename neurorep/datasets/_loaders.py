@@ -259,6 +259,7 @@ def load_ejaz2015_finger7T(data_home: str | Path | None = None, *, verify: bool 
                 cube[c - 1, ri] = y[rows[0]]
         items[f"subj{s + 1:02d}"] = responses(
             cube,
+            dims=("stimulus", "repetition", "unit"),
             stimulus=fingers,
             repetition=[f"run{r}" for r in runs],
             unit=[f"voxel{v:04d}" for v in range(y.shape[1])],

@@ -129,6 +129,7 @@ def make_layered_brain(
         obs = signal[:, None, :] + noise * gen.standard_normal((len(stim), n_repetitions, n_units))
         brain[region] = responses(
             obs,
+            dims=("stimulus", "repetition", "unit"),
             stimulus=stim,
             repetition=[f"rep{i}" for i in range(n_repetitions)],
             unit=[f"{region}_u{u:03d}" for u in range(n_units)],
