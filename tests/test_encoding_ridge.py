@@ -247,7 +247,7 @@ def test_cross_validate_ridge_null_data_is_not_optimistic(rng):
     assert int((res["pvalue_fdr"] < 0.05).sum()) <= 2
     biased = fit_ridge(X, Y, cv=4, scoring="r", alphas=alphas)
     assert float(biased["score"].mean()) > float(res["r"].mean())
-    for j in range(8):
+    for j in range(4):
         ref = cross_val_predict(
             RidgeCV(alphas=alphas, cv=KFold(3), scoring="neg_mean_squared_error"), X, Y[:, j],
             cv=KFold(4))
@@ -289,7 +289,7 @@ def test_nested_cv_low_dim_baseline_matches_sklearn(rng):
     res = cross_validate_ridge(X, Y, alphas=alphas, cv=5, inner_cv=5, scoring="r",
                                dtype="float64")
     assert (res["alpha"] < alphas[-1]).all()
-    for j in range(Y.shape[1]):
+    for j in range(2):
         # scikit-learn: cross_val_predict of RidgeCV choosing alpha by squared error
         ref = cross_val_predict(
             RidgeCV(alphas=alphas, cv=KFold(5), scoring="neg_mean_squared_error"), X, Y[:, j],
