@@ -47,3 +47,15 @@ def test_xarray_inputs_aligned_by_id_and_groups(rng):
     np.testing.assert_allclose(est2.coef_, est.coef_[0], rtol=1e-4)
     with pytest.raises(ValueError, match="folds need at least 5 samples"):
         RidgeEncoder(cv=5).fit(X[:3], y[:3])
+
+
+def test_alpha_choice_ignores_scoring_and_bad_chunk_units(rng):
+    X = rng.normal(size=(60, 2))
+    y = 0.2 * X[:, 0] + rng.normal(size=60)
+    alphas = np.logspace(-2, 6, 9)
+    by_r = RidgeEncoder(alphas=alphas, cv=5, scoring="r", dtype="float64").fit(X, y)
+    by_r2 = RidgeEncoder(alphas=alphas, cv=5, scoring="r2", dtype="float64").fit(X, y)
+    assert by_r.alpha_ == by_r2.alpha_ < alphas[-1]
+    np.testing.assert_allclose(by_r.cv_scores_, by_r2.result_["cv_r"].values)
+    with pytest.raises(ValueError, match="chunk_units must be a positive int"):
+        RidgeEncoder(chunk_units=-1).fit(X, y)

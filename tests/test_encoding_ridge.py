@@ -7,12 +7,16 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
-from sklearn.linear_model import Ridge
-from sklearn.model_selection import KFold
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.linear_model import Ridge, RidgeCV
+from sklearn.metrics import r2_score
+from sklearn.model_selection import KFold, cross_val_predict
 
 from neurorep import AlignmentError, NeurorepWarning, SchemaError, data
 from neurorep.encoding import (
     SOLVERS,
+    RidgeEncoder,
     cross_validate_ridge,
     fit_ridge,
     make_splits,
@@ -30,17 +34,20 @@ def _problem(rng, n=90, p=12, m=7, offset=5.0):
     return X, Y
 
 
+def _pearson(pred, y):
+    pc, yc = pred - pred.mean(0), y - y.mean(0)
+    return (pc * yc).sum(0) / np.sqrt((pc**2).sum(0) * (yc**2).sum(0))
+
+
 def _sklearn_cv(X, Y, alphas, splits):
+    """scikit-learn's cross_val_predict, then R^2 and r of the pooled held-out predictions."""
     r2 = np.zeros((len(alphas), Y.shape[1]))
     r = np.zeros_like(r2)
     for ai, a in enumerate(alphas):
-        for tr, te in splits:
-            pred = Ridge(alpha=a).fit(X[tr], Y[tr]).predict(X[te])
-            yt = Y[te]
-            r2[ai] += 1 - ((yt - pred) ** 2).sum(0) / ((yt - yt.mean(0)) ** 2).sum(0)
-            pc, yc = pred - pred.mean(0), yt - yt.mean(0)
-            r[ai] += (pc * yc).sum(0) / np.sqrt((pc**2).sum(0) * (yc**2).sum(0))
-    return r2 / len(splits), r / len(splits)
+        pred = cross_val_predict(Ridge(alpha=a), X, Y, cv=splits)
+        r2[ai] = r2_score(Y, pred, multioutput="raw_values")
+        r[ai] = _pearson(pred, Y)
+    return r2, r
 
 
 @pytest.mark.parametrize("solver", sorted(SOLVERS))
@@ -78,19 +85,27 @@ def test_dual_and_primal_agree_when_features_exceed_samples(rng):
 def test_matches_himalaya_ridgecv(rng):
     himalaya = pytest.importorskip("himalaya")
     from himalaya.backend import set_backend
-    from himalaya.ridge import RidgeCV
-    from himalaya.scoring import r2_score
+    from himalaya.ridge import RidgeCV as HimalayaRidgeCV
 
     set_backend("numpy")
     X, Y = _problem(rng, n=120, p=20, m=30)
     alphas = np.logspace(-2, 5, 8)
-    h = RidgeCV(alphas=alphas, cv=KFold(5), fit_intercept=True,
-                solver_params=dict(score_func=r2_score)).fit(X, Y)
-    ours = fit_ridge(X, Y, alphas=alphas, cv=5, dtype="float64")
-    assert himalaya.__version__
-    np.testing.assert_allclose(ours["alpha"].values, np.asarray(h.best_alphas_), rtol=1e-10)
-    np.testing.assert_allclose(ours["score"].values, np.asarray(h.cv_scores_), atol=1e-8)
-    np.testing.assert_allclose(ours["weights"].values, np.asarray(h.coef_), atol=1e-8)
+
+    def neg_mse(y_true, y_pred):
+        return -((y_true - y_pred) ** 2).mean(-2)  # predictions: (alpha, sample, target)
+
+    # himalaya choosing by mean held-out squared error over 5 equal folds of 24 == the
+    # least pooled squared error, fit_ridge's criterion (whatever its reported scoring)
+    h = HimalayaRidgeCV(alphas=alphas, cv=KFold(5), fit_intercept=True,
+                solver_params=dict(score_func=neg_mse)).fit(X, Y)
+    sst = ((Y - Y.mean(0)) ** 2).sum(0)
+    for scoring in ("r2", "r"):
+        ours = fit_ridge(X, Y, alphas=alphas, cv=5, dtype="float64", scoring=scoring)
+        assert himalaya.__version__
+        np.testing.assert_allclose(ours["alpha"].values, np.asarray(h.best_alphas_), rtol=1e-10)
+        np.testing.assert_allclose(ours["r2"].values, 1 + 120 * np.asarray(h.cv_scores_) / sst,
+                                   atol=1e-8)
+        np.testing.assert_allclose(ours["weights"].values, np.asarray(h.coef_), atol=1e-8)
 
 
 def test_recovers_planted_alpha(rng):
@@ -219,15 +234,204 @@ def test_cross_validate_ridge_is_nested(rng):
 
 
 def test_cross_validate_ridge_null_data_is_not_optimistic(rng):
-    # pure noise: fit_ridge's score (alpha chosen on the same folds) is biased up, the nested
-    # held-out r is centred on zero, and FDR keeps (almost) nothing.
+    # pure noise: the nested held-out r is not positive, FDR keeps (almost) nothing, and
+    # fit_ridge's score (alpha chosen on the same folds) is biased up. With no signal the
+    # least squared error shrinks the predictions to each fold's training mean, which moves
+    # against the held-out mean: the pooled r is then slightly negative -- as with
+    # scikit-learn's cross_val_predict of RidgeCV, which gives the same predictions.
     X = rng.normal(size=(120, 10))
     Y = rng.normal(size=(120, 40))
+    alphas = np.logspace(-1, 4, 6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NeurorepWarning)
         res = cross_validate_ridge(X, Y, cv=4, inner_cv=3, scoring="r", n_permutations=99,
-                                   rng=0, alphas=np.logspace(-1, 4, 6))
-    assert abs(float(res["r"].mean())) < 0.08
+                                   rng=0, alphas=alphas, dtype="float64")
+    assert float(res["r"].mean()) < 0.02
     assert int((res["pvalue_fdr"] < 0.05).sum()) <= 2
-    biased = fit_ridge(X, Y, cv=4, scoring="r", alphas=np.logspace(-1, 4, 6))
+    biased = fit_ridge(X, Y, cv=4, scoring="r", alphas=alphas)
     assert float(biased["score"].mean()) > float(res["r"].mean())
+    for j in range(4):
+        ref = cross_val_predict(
+            RidgeCV(alphas=alphas, cv=KFold(3), scoring="neg_mean_squared_error"), X, Y[:, j],
+            cv=KFold(4))
+        np.testing.assert_allclose(res["prediction"].values[:, j], ref, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------
+# alpha choice: by held-out squared error whatever the reported score (issue #13)
+# ----------------------------------------------------------------------------
+def _weak_low_dim(rng, n=150):
+    """A count-like feature and its log (a length baseline) with a weak linear effect."""
+    count = rng.integers(4, 30, size=n).astype(float)
+    X = np.c_[count, np.log(count)]
+    y = 0.03 * count + rng.normal(size=n) * 0.4
+    Y = np.c_[y, y + rng.normal(size=n) * 0.3, -0.5 * y + rng.normal(size=n) * 0.2]
+    return X, Y
+
+
+def test_alpha_choice_does_not_depend_on_scoring_low_dim(rng):
+    # Pearson r cannot see shrinkage: choosing by it drifts to the largest alpha on weak,
+    # low-dimensional features, and the pooled held-out predictions of that alpha are the
+    # fold means (r collapses). Alphas are chosen by squared error for either scoring.
+    X, Y = _weak_low_dim(rng)
+    alphas = np.logspace(-2, 6, 9)
+    by_r = fit_ridge(X, Y, alphas=alphas, cv=5, scoring="r", dtype="float64")
+    by_r2 = fit_ridge(X, Y, alphas=alphas, cv=5, scoring="r2", dtype="float64")
+    np.testing.assert_array_equal(by_r["alpha"], by_r2["alpha"])
+    np.testing.assert_allclose(by_r["score"], by_r2["r"])
+    assert (by_r["alpha"] < alphas[-1]).all()
+    # scikit-learn's RidgeCV choosing by squared error on the same folds picks the same alphas
+    for j in range(Y.shape[1]):
+        ref = RidgeCV(alphas=alphas, cv=KFold(5), scoring="neg_mean_squared_error").fit(X, Y[:, j])
+        assert float(by_r["alpha"][j]) == pytest.approx(ref.alpha_)
+
+
+def test_nested_cv_low_dim_baseline_matches_sklearn(rng):
+    X, Y = _weak_low_dim(rng, n=200)
+    alphas = np.logspace(-2, 6, 9)
+    res = cross_validate_ridge(X, Y, alphas=alphas, cv=5, inner_cv=5, scoring="r",
+                               dtype="float64")
+    assert (res["alpha"] < alphas[-1]).all()
+    for j in range(2):
+        # scikit-learn: cross_val_predict of RidgeCV choosing alpha by squared error
+        ref = cross_val_predict(
+            RidgeCV(alphas=alphas, cv=KFold(5), scoring="neg_mean_squared_error"), X, Y[:, j],
+            cv=KFold(5))
+        np.testing.assert_allclose(res["prediction"].values[:, j], ref, atol=1e-9)
+        assert float(res["r"][j]) == pytest.approx(np.corrcoef(ref, Y[:, j])[0, 1], abs=1e-10)
+        # one feature (the count alone): the held-out r is near the raw |correlation|
+        raw = abs(np.corrcoef(X[:, 0], Y[:, j])[0, 1])
+        one = cross_validate_ridge(X[:, :1], Y[:, j], alphas=alphas, cv=5, inner_cv=5,
+                                   scoring="r", dtype="float64")
+        assert float(one["r"][0]) == pytest.approx(raw, abs=0.05)
+
+
+# ----------------------------------------------------------------------------
+# scores of pooled out-of-fold predictions (issue #13): |r| <= 1, R^2 <= 1 for any cv
+# ----------------------------------------------------------------------------
+def test_leave_one_out_matches_sklearn_gcv(rng):
+    # leave-one-out: every fold holds one sample. RidgeCV's efficient LOO (alpha_per_target)
+    # chooses each target's alpha by the pooled LOO squared error, as fit_ridge does.
+    X, Y = _problem(rng, n=35, p=3, m=6)
+    alphas = np.logspace(-3, 4, 8)
+    res = fit_ridge(X, Y, alphas=alphas, cv=35, dtype="float64")
+    ref = RidgeCV(alphas=alphas, alpha_per_target=True).fit(X, Y)
+    np.testing.assert_allclose(res["alpha"].values, ref.alpha_)
+    sst = ((Y - Y.mean(0)) ** 2).sum(0)
+    np.testing.assert_allclose(res["r2"].values, 1 + 35 * np.asarray(ref.best_score_) / sst,
+                               rtol=1e-9)
+    ref_r2, ref_r = _sklearn_cv(X, Y, alphas, list(KFold(35).split(X)))
+    np.testing.assert_allclose(res["cv_r2"].values, ref_r2, atol=1e-9)
+    np.testing.assert_allclose(res["cv_r"].values, ref_r, atol=1e-9)
+
+
+@pytest.mark.parametrize(("n", "cv"), [(30, 30), (24, 12), (17, 8)])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_tiny_test_folds_score_pooled_predictions(rng, n, cv, dtype):
+    X, Y = _problem(rng, n=n, p=2, m=5)
+    alphas = np.logspace(-2, 5, 8)
+    res = fit_ridge(X, Y, alphas=alphas, cv=cv, dtype=dtype)
+    ref_r2, ref_r = _sklearn_cv(X, Y, alphas, list(KFold(cv).split(X)))
+    tol = 1e-8 if dtype == "float64" else 1e-3
+    np.testing.assert_allclose(res["cv_r2"].values, ref_r2, atol=tol)
+    np.testing.assert_allclose(res["cv_r"].values, ref_r, atol=tol)
+    assert (np.abs(res["cv_r"]) <= 1).all() and (res["cv_r2"] <= 1).all()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(4, 30), p=st.integers(1, 4), fold_frac=st.floats(0.0, 1.0),
+    signal=st.sampled_from([0.0, 0.3, 3.0]), offset=st.sampled_from([0.0, 1e3]),
+    dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16),
+)
+def test_scores_are_bounded_for_any_folds(n, p, fold_frac, signal, offset, dtype, seed):
+    gen = np.random.default_rng(seed)
+    cv = 2 + int(round(fold_frac * (n - 2)))  # 2..n folds (n: leave-one-out)
+    X = gen.normal(size=(n, p)) + offset
+    Y = signal * (X - offset) @ gen.normal(size=(p, 3)) + gen.normal(size=(n, 3)) + offset
+    res = fit_ridge(X, Y, alphas=np.logspace(-3, 6, 10), cv=cv, dtype=dtype)
+    for var in ("cv_r", "cv_r2", "r", "r2", "score"):
+        vals = res[var].values
+        assert np.isfinite(vals).all(), var
+    assert (np.abs(res["cv_r"].values) <= 1).all()
+    assert (res["cv_r2"].values <= 1).all()
+
+
+# ----------------------------------------------------------------------------
+# clear errors instead of silent wrong results (issue #13)
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", [-1, 0, 2.5, True, "100"])
+def test_chunk_units_must_be_a_positive_int(rng, bad):
+    X, Y = _problem(rng, n=30, p=3, m=4)
+    for call in (lambda: fit_ridge(X, Y, chunk_units=bad),
+                 lambda: cross_validate_ridge(X, Y, chunk_units=bad, cv=3, inner_cv=3)):
+        with pytest.raises(ValueError, match=r"chunk_units must be a positive int .* got"):
+            call()
+
+
+def test_values_whose_squares_overflow_or_underflow_are_refused(rng):
+    X, Y = _problem(rng, n=25, p=3, m=2)
+    with pytest.raises(SchemaError, match=r"features: values spread up to .* too large for float32"):
+        fit_ridge(X * 1e170, Y, cv=3)
+    with pytest.raises(SchemaError, match=r"responses: values spread up to .* z-score"):
+        fit_ridge(X, Y * 1e160, cv=3, dtype="float64")
+    # float32 arithmetic overflows much earlier: the error offers float64
+    with pytest.raises(SchemaError, match=r"pass dtype='float64'"):
+        fit_ridge(X, Y * 1e25, cv=3)
+    fine = fit_ridge(X, Y * 1e25, cv=3, dtype="float64")
+    ref = fit_ridge(X, Y, cv=3, dtype="float64")
+    np.testing.assert_allclose(fine["r2"], ref["r2"], rtol=1e-8)
+    with pytest.raises(SchemaError, match=r"features: values spread at most .* too small"):
+        fit_ridge(X * 1e-170, Y, cv=3, dtype="float64")
+    with pytest.raises(SchemaError, match=r"responses: .* too small"):
+        cross_validate_ridge(X, Y * 1e-30, cv=3, inner_cv=3)
+
+
+def test_complex_inputs_are_refused(rng):
+    X, Y = _problem(rng, n=30, p=3, m=2)
+    ids = [f"s{i}" for i in range(30)]
+    with pytest.raises(SchemaError, match=r"features: complex values .*\(x\.real\)"):
+        fit_ridge(X * (1 + 0.5j), Y)
+    with pytest.raises(SchemaError, match="responses: complex values"):
+        fit_ridge(X, Y + 1j)
+    with pytest.raises(SchemaError, match="responses: complex values"):
+        cross_validate_ridge(data.responses(X, stimulus=ids),
+                             xr.DataArray(Y + 1j, dims=("stimulus", "unit"),
+                                          coords={"stimulus": ids}), cv=3)
+    with pytest.raises(SchemaError, match="alphas: complex"):
+        fit_ridge(X, Y, alphas=[1.0 + 1j, 2.0])
+    res = fit_ridge(X, Y, cv=3)
+    with pytest.raises(SchemaError, match="predict_ridge: features: complex"):
+        predict_ridge(res, X + 1j)
+    with pytest.raises(SchemaError, match="predict_ridge: features: complex"):
+        predict_ridge(res, xr.DataArray(X + 1j, dims=("stimulus", "feature"),
+                                        coords={"feature": res["feature"].values}))
+
+
+# ----------------------------------------------------------------------------
+# memory: refuse before an allocation beyond the budget (issue #13)
+# ----------------------------------------------------------------------------
+def test_fit_refuses_an_allocation_beyond_the_budget(rng, monkeypatch):
+    X, Y = _problem(rng, n=400, p=300, m=3)
+    # leave-one-out keeps 400 decompositions of 300 x 300 (about 0.3 GB in float64)
+    with pytest.raises(MemoryError, match=r"fit_ridge \(fold decompositions 0\.\d+ GB.* GB"
+                                          r".*memory_limit=100000000\.0.*fewer folds"):
+        fit_ridge(X, Y, cv=400, dtype="float64", memory_limit=1e8)
+    with pytest.raises(MemoryError, match=r"cross_validate_ridge .* inner_cv=5"):
+        cross_validate_ridge(X, Y, cv=5, inner_cv=300, memory_limit=1e8)
+    # the default budget: a fraction of the memory available now
+    import neurorep._memory as memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: int(2e8))
+    with pytest.raises(MemoryError, match=r"75% of the 0\.2 GB available"):
+        fit_ridge(X, Y, cv=400, dtype="float64")
+    with pytest.raises(MemoryError, match=r"RidgeEncoder .* GB"):
+        RidgeEncoder(cv=400, dtype="float64").fit(X, Y)
+    ok = fit_ridge(X, Y, cv=5, dtype="float64", memory_limit=1e9)  # fits: runs
+    assert ok.sizes["unit"] == 3
+    # many units x alphas: the per-unit results are counted
+    with pytest.raises(MemoryError, match=r"per-unit results .*fewer alphas"):
+        fit_ridge(X[:12, :2], np.repeat(Y[:12], 20000, axis=1), alphas=np.logspace(-3, 6, 300),
+                  cv=3, memory_limit=1e8)
+    with pytest.raises(ValueError, match=r"memory_limit must be a fraction"):
+        fit_ridge(X, Y, memory_limit=-1)

@@ -8,7 +8,7 @@ import xarray as xr
 from scipy import stats as sps
 from sklearn.metrics import r2_score
 
-from neurorep import AlignmentError, data
+from neurorep import AlignmentError, SchemaError, data
 from neurorep.encoding import score_prediction
 from neurorep.stats._fdr import fdr
 from neurorep.stats._permutation import make_blocks, permutation_indices, permutation_test
@@ -92,3 +92,61 @@ def test_score_prediction_reference_and_ci(rng):
     np.testing.assert_allclose(res2["r"], res["r"])
     with pytest.raises(AlignmentError):
         score_prediction(pa, ya.assign_coords(stimulus=[f"t{i}" for i in range(80)]))
+
+
+def test_score_prediction_matches_units_by_id(rng):
+    # the units of the prediction in another order score as in the responses' order
+    ids = [f"s{i}" for i in range(40)]
+    units = ["FFA", "PPA", "EBA", "LOC"]
+    y = rng.normal(size=(40, 4))
+    p = y + rng.normal(size=(40, 4)) * np.array([0.1, 0.5, 1.0, 3.0])
+    ya = data.responses(y, stimulus=ids, unit=units)
+    pa = data.responses(p, stimulus=ids, unit=units)
+    ref = score_prediction(pa, ya)
+    order = [2, 3, 0, 1]
+    both = score_prediction(pa.isel(unit=order, stimulus=rng.permutation(40)), ya)
+    np.testing.assert_allclose(both["r"], ref["r"], rtol=1e-12)
+    assert list(both["unit"].values) == units  # the responses' order
+    for j in range(4):
+        assert float(ref["r"][j]) == pytest.approx(sps.pearsonr(p[:, j], y[:, j])[0], abs=1e-12)
+    # reordered responses: the result follows them, values stay with their unit
+    flipped = score_prediction(pa, ya.isel(unit=order))
+    np.testing.assert_allclose(flipped["r"].sel(unit=units), ref["r"].values, rtol=1e-12)
+    with pytest.raises(AlignmentError, match="share no unit id"):
+        score_prediction(pa.assign_coords(unit=["a", "b", "c", "d"]), ya)
+    with pytest.raises(AlignmentError, match=r"different units: .* only in prediction e.g. \['MT'\]"):
+        score_prediction(pa.assign_coords(unit=["FFA", "PPA", "EBA", "MT"]), ya)
+    with pytest.raises(AlignmentError, match="duplicated unit ids"):
+        score_prediction(pa.assign_coords(unit=["FFA", "FFA", "EBA", "LOC"]), ya)
+    with pytest.raises(AlignmentError, match="different stimuli"):
+        score_prediction(pa.isel(stimulus=slice(1, None)), ya)
+    # plain arrays carry no ids: matched by position
+    np.testing.assert_allclose(score_prediction(p, y)["r"], ref["r"].values)
+    # time series: by position, with the same time coordinate when both carry one
+    ts_y = xr.DataArray(y, dims=("time", "unit"), coords={"time": np.arange(40)})
+    ts_p = xr.DataArray(p, dims=("time", "unit"), coords={"time": np.arange(40)})
+    np.testing.assert_allclose(score_prediction(ts_p, ts_y)["r"], ref["r"].values)
+    with pytest.raises(AlignmentError, match="different 'time' coordinates"):
+        score_prediction(ts_p.assign_coords(time=np.arange(40)[::-1]), ts_y)
+
+
+def test_score_prediction_refuses_complex_and_huge_resampling(rng):
+    y = rng.normal(size=(30, 2))
+    with pytest.raises(SchemaError, match=r"prediction: complex values .*\(x\.real\)"):
+        score_prediction(y + 0.5j, y)
+    with pytest.raises(SchemaError, match="responses: complex values"):
+        score_prediction(y, xr.DataArray(y + 1j, dims=("stimulus", "unit")))
+    with pytest.raises(MemoryError, match=r"score_prediction .* GB.*fewer bootstrap samples"):
+        score_prediction(y, y, n_bootstrap=10**12)
+    with pytest.raises(MemoryError, match=r"GB.*fewer permutations"):
+        score_prediction(y, y, n_permutations=10**12)
+
+
+def test_score_prediction_r_is_bounded(rng):
+    # nearly identical, large-offset columns: round-off must not push |r| above 1
+    base = rng.normal(size=(200, 3))
+    y = 1e8 + base
+    res = score_prediction(y * (1 + 1e-15), y)
+    assert (np.abs(res["r"]) <= 1).all() and (res["r2"] <= 1).all()
+    boot = score_prediction(y, y, n_bootstrap=200, rng=0)
+    assert (boot["ci_high"] <= 1).all()

@@ -69,3 +69,50 @@ def test_time_series_cv_is_by_run_and_recovers_a_delayed_response(rng):
     other = resp.assign_coords(run=("time", runs[::-1]))
     with pytest.raises(Exception, match="different 'run'"):
         fit_ridge(X, other)
+
+
+def test_make_delays_refuses_runs_out_of_order():
+    x = np.arange(1.0, 9.0)[:, None]
+    # alternating runs: every "segment" is one sample, so every delayed column would be 0
+    with pytest.raises(SchemaError, match=r"run 0 are not contiguous.*position 2, after run 1"):
+        make_delays(x, delays=[1], run=[0, 1, 0, 1, 0, 1, 0, 1])
+    # a run split in two blocks
+    with pytest.raises(SchemaError, match=r"run 'a' are not contiguous.*sortby\(\['run', 'time'\]\)"):
+        make_delays(x, delays=[1], run=["a", "a", "b", "b", "b", "a", "a", "a"])
+    # runs in any label order are fine when each is one block
+    d = make_delays(x, delays=[1], run=[5, 5, 5, 2, 2, 2, 2, 9])
+    np.testing.assert_array_equal(d.values[:, 0], [0, 1, 2, 0, 4, 5, 6, 0])
+    # a time coordinate that goes backwards inside a run
+    t = xr.DataArray(x, dims=("time", "feature"),
+                     coords={"time": [0, 1, 3, 2, 0, 1, 2, 3], "run": ("time", [0] * 4 + [1] * 4)})
+    with pytest.raises(SchemaError, match=r"'time' coordinate does not increase within run 0"):
+        make_delays(t, delays=[1])
+    ok = make_delays(t.sortby(["run", "time"]), delays=[1])
+    np.testing.assert_array_equal(ok.values[:4, 0], [0, 1, 2, 4])
+
+
+def test_make_regressors_refuses_unknown_or_repeated_conditions(rng):
+    runs, labels = _series(rng, n_runs=2, per_run=10)
+    ts = data.responses(rng.normal(size=(runs.size, 2)), time=True,
+                        stimulus_coords={"run": runs, "label": labels})
+    with pytest.raises(SchemaError, match=r"conditions \['faces'\] do not occur .* all zeros.*"
+                                          r"\['face', 'house', 'rest'\]"):
+        make_regressors(ts, conditions=["face", "faces"])
+    with pytest.raises(SchemaError, match=r"conditions \['house'\] are listed more than once"):
+        make_regressors(ts, conditions=["house", "face", "house"])
+    with pytest.raises(SchemaError, match=r"conditions must be a list .* conditions=\['face'\]"):
+        make_regressors(ts, conditions="face")
+    X = make_regressors(ts, conditions=["house", "rest"])
+    assert list(X["feature"].values) == ["house", "rest"]
+    np.testing.assert_array_equal(X.sel(feature="rest").values, labels == "rest")
+
+
+def test_time_series_helpers_refuse_complex_and_huge_designs():
+    z = np.ones((6, 2)) * (1 + 2j)
+    with pytest.raises(SchemaError, match=r"make_delays: complex values .*\(x\.real\)"):
+        make_delays(z, run=None)
+    with pytest.raises(SchemaError, match="zscore_runs: complex values"):
+        zscore_runs(xr.DataArray(z, dims=("time", "unit")), run=None)
+    with pytest.raises(MemoryError, match=r"make_delays: 1000000 delays x 2 features x 6000 "
+                                          r"samples .* GB.*fewer delays"):
+        make_delays(np.zeros((6000, 2)), delays=range(10**6), run=None)

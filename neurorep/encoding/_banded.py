@@ -5,18 +5,22 @@ Writing ``alpha_s = alpha / gamma_s`` with weights ``gamma`` on the simplex,
 it is plain ridge with penalty ``alpha`` on the rescaled features
 ``sqrt(gamma_s) X_s``: each candidate ``gamma`` needs one decomposition per
 fold, and that decomposition serves the whole alpha grid for every unit
-(the same machinery as :func:`fit_ridge`). Each unit keeps its best
-``(gamma, alpha)`` pair by cross-validation.
+(the same machinery as :func:`fit_ridge`). Each unit keeps the
+``(gamma, alpha)`` pair with the least held-out squared error (the best
+pooled R^2), whatever score is reported.
 
-Split scores (the product measure of St-Yves & Naselaris 2018 and himalaya's
-``r2_score_split``) attribute the held-out score to the spaces exactly:
-with held-out responses ``y`` centred on their mean and the per-space
-predictions ``p_s`` centred likewise, ``P = sum_s p_s``,
+Scores are those of the pooled out-of-fold predictions (as in
+:func:`fit_ridge`). Split scores (the product measure of St-Yves & Naselaris
+2018 and himalaya's ``r2_score_split``) attribute them to the spaces exactly:
+with the held-out responses ``y`` centred on their pooled mean, the
+per-space predictions ``p_s`` centred likewise and ``P`` the whole centred
+prediction (the spaces plus each fold's intercept),
 
 * ``r_s = y . p_s / (|y| |P|)``, which sums to Pearson r;
-* ``R2_s = (2 y . p_s - p_s . P) / |y|^2 - n c^2 / (S |y|^2)``, which sums to
-  R^2; ``c`` is the held-out mean error of the intercept, shared equally by
-  the ``S`` spaces (it is O(1/n) and belongs to no space).
+* ``R2_s = (2 y . p_s - p_s . P) / |y|^2``, which sums to R^2;
+
+except for the intercept's own share (which differs between folds and
+belongs to no space, O(1/n)), divided equally between the ``S`` spaces.
 """
 
 from __future__ import annotations
@@ -29,20 +33,26 @@ import xarray as xr
 
 from neurorep import __version__
 from neurorep._errors import SchemaError
+from neurorep._memory import check_allocation
 from neurorep.data import align, members
 from neurorep.encoding._chunks import check_block, map_units
 from neurorep.encoding._cv import make_splits
 from neurorep.encoding._inputs import (
     as_feature_array,
+    complex_error,
+    is_lazy,
     prepare,
     warn_constant,
 )
 from neurorep.encoding._ridge import (
     DEFAULT_ALPHAS,
+    FIX_FOLDS,
     Solver,
     _check_common,
     _describe_cv,
     _select,
+    _unit_parts,
+    check_memory,
 )
 from neurorep.encoding._solvers import (
     _fold_projection,
@@ -51,6 +61,7 @@ from neurorep.encoding._solvers import (
     center_chunk,
     cv_scores_chunk,
     full_projection,
+    plan_nbytes,
     weights_from_projection,
 )
 from neurorep.stats._bootstrap import as_generator
@@ -75,8 +86,15 @@ def default_space_weights(
     """
     if n_spaces < 1:
         raise ValueError(f"n_spaces must be >= 1; got {n_spaces}.")
-    if n_candidates < 1:
-        raise ValueError(f"n_candidates must be >= 1; got {n_candidates}.")
+    if isinstance(n_candidates, bool) or not isinstance(n_candidates, int | np.integer) or (
+        n_candidates < 1
+    ):
+        raise ValueError(f"n_candidates must be a positive int; got {n_candidates!r}.")
+    check_allocation(
+        3.0 * 8 * n_candidates * max(n_spaces, 2),
+        what=f"default_space_weights: {n_candidates} candidates x {n_spaces} spaces",
+        fix="Pass fewer candidates (n_candidates=9 to 50 cover two spaces well).", name=None,
+    )
     if n_spaces == 1:
         return np.ones((1, 1))
     if n_spaces == 2:
@@ -115,11 +133,10 @@ def _banded_block(
     sample_dim: str,
 ) -> dict[str, np.ndarray]:
     plans, slices = shared
-    Y = check_block(Y, sample_dim)
-    m = Y.shape[1]
-    n_spaces = len(slices)
-    constant = np.ptp(Y, axis=0) == 0
     dtype = plans[0].dtype
+    Y, spread = check_block(Y, sample_dim, dtype)
+    m = Y.shape[1]
+    constant = spread == 0
     Yc, y_mean = center_chunk(Y, dtype)
     if constant.any():
         Yc[:, constant] = 0
@@ -128,13 +145,14 @@ def _banded_block(
     best_score = np.full(m, -np.inf)
     best_c = np.full(m, -1, dtype=np.intp)
     best_a = np.full(m, -1, dtype=np.intp)
+    cols = np.arange(m)
     for ci, plan in enumerate(plans):
         XtY = plan.X.T @ Yc if plan.mode == "gram" else None
         r2, r = cv_scores_chunk(plan, Yc, XtY=XtY)
-        b = _select(r2, r, scoring)
-        sel = r2 if scoring == "r2" else r
-        s = np.where(b >= 0, sel[np.where(b < 0, 0, b), np.arange(m)], np.nan)
-        cv_best[ci] = s
+        b = _select(r2)  # least pooled squared error, whatever the reported scoring
+        at = np.where(b < 0, 0, b)
+        s = np.where(b >= 0, r2[at, cols], np.nan)
+        cv_best[ci] = np.where(b >= 0, (r2 if scoring == "r2" else r)[at, cols], np.nan)
         better = np.where(np.isnan(s), False, s > best_score)
         best_score[better] = s[better]
         best_c[better] = ci
@@ -142,10 +160,8 @@ def _banded_block(
     p = plans[0].X.shape[1]
     W = np.zeros((p, m), dtype=dtype)
     intercept = y_mean.copy()
-    split_r = np.zeros((n_spaces, m))
-    split_r2 = np.zeros((n_spaces, m))
-    cnt_r = np.zeros(m)
-    cnt_r2 = np.zeros(m)
+    split_r = np.full((len(slices), m), np.nan)
+    split_r2 = np.full((len(slices), m), np.nan)
     for ci in np.unique(best_c[best_c >= 0]):
         units = np.flatnonzero(best_c == ci)
         plan = plans[ci]
@@ -156,41 +172,87 @@ def _banded_block(
         intercept[units] = y_mean[units] - plan.x_mean @ Wz.astype(np.float64)
         assert plan.scale is not None
         W[:, units] = Wz * plan.scale[:, None].astype(dtype)
-        s_all = Ys.sum(0)
-        for fold in plan.folds:
-            B, Yte = _fold_projection(fold, Ys, XtY, s_all)
-            Wf = weights_from_projection(fold.dec, B, plan.alphas, a_idx)
-            Xte = plan.X[fold.test] - fold.dec.x_mean.astype(dtype)
-            y = np.asarray(Yte, dtype=np.float64)
-            n_te = y.shape[0]
-            y_tr = (s_all.astype(np.float64) - y.sum(0)) / len(fold.train)
-            yc = y - y.mean(0)
-            parts = [np.asarray(Xte[:, sl] @ Wf[sl], dtype=np.float64) for sl in slices]
-            c = y_tr - y.mean(0) + sum(q.mean(0) for q in parts)
-            pc = [q - q.mean(0) for q in parts]
-            Ptot = sum(pc)
-            syy = np.einsum("ij,ij->j", yc, yc)
-            spp = np.einsum("ij,ij->j", Ptot, Ptot)
-            ok2 = syy > 1e-12 * np.maximum(np.einsum("ij,ij->j", y, y), 1e-300)
-            ok = ok2 & (spp > 0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                for si, q in enumerate(pc):
-                    ypq = np.einsum("ij,ij->j", yc, q)
-                    r2_s = (2 * ypq - np.einsum("ij,ij->j", q, Ptot)) / syy - n_te * c**2 / (
-                        n_spaces * syy
-                    )
-                    r_s = ypq / np.sqrt(syy * spp)
-                    split_r2[si, units] += np.where(ok2, r2_s, 0.0)
-                    split_r[si, units] += np.where(ok, r_s, 0.0)
-            cnt_r2[units] += ok2
-            cnt_r[units] += ok
-    with np.errstate(divide="ignore", invalid="ignore"):
-        split_r2 = split_r2 / cnt_r2
-        split_r = split_r / cnt_r
+        split_r[:, units], split_r2[:, units] = _split_scores(plan, Ys, XtY, a_idx, slices)
     return {
         "cv_best": cv_best, "best_c": best_c, "best_a": best_a, "weights": W,
         "intercept": intercept, "split_r": split_r, "split_r2": split_r2, "constant": constant,
     }
+
+
+def _split_scores(
+    plan: _Plan, Ys: np.ndarray, XtY: np.ndarray | None, a_idx: np.ndarray,
+    slices: tuple[slice, ...],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split r and R^2 (space, unit) of the pooled out-of-fold predictions.
+
+    Rows ``i`` run over every held-out sample of every fold: responses ``y``,
+    per-space predictions ``q_s`` and the fold's intercept ``k`` (its training
+    mean), so the prediction is ``k + sum_s q_s``. With ``c`` meaning centred
+    on the pooled mean, ``C = sum_s q_s^c + k^c`` the centred prediction and
+    ``e`` the pooled mean error, the product measure gives each space
+    ``(2 y^c.q_s^c - q_s^c.C) / |y^c|^2`` (R^2) and ``y^c.q_s^c / (|y^c| |C|)`` (r);
+    the intercept's own share (``k^c`` in place of ``q_s^c``, minus
+    ``n e^2 / |y^c|^2`` for R^2) belongs to no space and is divided equally.
+    The shares add up to the pooled R^2 and r of :func:`cv_scores_chunk`.
+    """
+    n_s = len(slices)
+    m = Ys.shape[1]
+    n = 0
+    sy, syy, sk, skk, sky = (np.zeros(m) for _ in range(5))
+    sq, syq, sqk = (np.zeros((n_s, m)) for _ in range(3))
+    sqq = np.zeros((n_s, n_s, m))  # sum q_s q_t
+    s_all = Ys.sum(0)
+    for fold in plan.folds:
+        B, Yte = _fold_projection(fold, Ys, XtY, s_all)
+        Wf = weights_from_projection(fold.dec, B, plan.alphas, a_idx)
+        Xte = plan.X[fold.test] - fold.dec.x_mean.astype(plan.dtype)
+        y = np.asarray(Yte, dtype=np.float64)
+        n_te = y.shape[0]
+        k = (s_all.astype(np.float64) - y.sum(0)) / len(fold.train)  # the fold's intercept
+        parts = [np.asarray(Xte[:, sl] @ Wf[sl], dtype=np.float64) for sl in slices]
+        n += n_te
+        ysum = y.sum(0)
+        sy += ysum
+        syy += np.einsum("ij,ij->j", y, y)
+        sk += n_te * k
+        skk += n_te * k**2
+        sky += k * ysum
+        for si, q in enumerate(parts):
+            qsum = q.sum(0)
+            sq[si] += qsum
+            syq[si] += np.einsum("ij,ij->j", y, q)
+            sqk[si] += k * qsum
+            for ti in range(si, n_s):
+                sqq[si, ti] += np.einsum("ij,ij->j", q, parts[ti])
+    for si in range(n_s):
+        for ti in range(si):
+            sqq[si, ti] = sqq[ti, si]
+    n = max(n, 1)
+    yy = syy - sy**2 / n  # |y^c|^2
+    yq = syq - sy * sq / n  # y^c . q_s^c
+    yk = sky - sy * sk / n
+    kk = skk - sk**2 / n
+    qk = sqk - sq * sk / n
+    qq = sqq - sq[:, None] * sq[None, :] / n  # q_s^c . q_t^c
+    qC = qq.sum(1) + qk  # q_s^c . C
+    kC = qk.sum(0) + kk  # k^c . C
+    CC = qC.sum(0) + kC
+    e = (sq.sum(0) + sk - sy) / n
+    good = yy > 1e-12 * np.maximum(syy, 1e-300)
+    ok = good & (CC > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share_r2 = (2 * yk - kC - n * e**2) / yy / n_s
+        split_r2 = (2 * yq - qC) / yy + share_r2
+        norm = np.sqrt(yy * CC)
+        split_r = yq / norm + yk / norm / n_s
+    split_r2 = np.where(good, split_r2, np.nan)
+    split_r = np.where(ok, split_r, np.nan)
+    # the parts add up to the pooled scores; keep the sums within R^2 <= 1, |r| <= 1
+    tot2, tot = split_r2.sum(0), split_r.sum(0)
+    with np.errstate(invalid="ignore"):
+        split_r2 -= np.where(tot2 > 1, (tot2 - 1) / n_s, 0.0)
+        split_r -= np.where(np.abs(tot) > 1, (tot - np.clip(tot, -1, 1)) / n_s, 0.0)
+    return split_r, split_r2
 
 
 def fit_banded_ridge(
@@ -208,6 +270,7 @@ def fit_banded_ridge(
     chunk_units: int | None = None,
     rng: np.random.Generator | int | None = None,
     compute: bool = True,
+    memory_limit: float | None = None,
 ) -> xr.Dataset:
     """Banded ridge over several feature spaces, with a penalty per space and split scores.
 
@@ -225,8 +288,13 @@ def fit_banded_ridge(
         :func:`default_space_weights`.
     n_candidates : int
         Size of the default candidate set.
-    cv, groups, scoring, dtype, solver, chunk_units, compute
-        As in :func:`fit_ridge`.
+    cv, groups, dtype, solver, chunk_units, compute, memory_limit
+        As in :func:`fit_ridge` (each candidate holds one decomposition per
+        fold: the memory check counts them all).
+    scoring : {"r2", "r"}
+        Score reported as ``score``, ``split_score`` and ``cv_score``. The
+        candidate and alpha of each unit are always chosen by held-out squared
+        error (pooled R^2): Pearson r cannot see over-shrinkage.
     rng : Generator or int, optional
         For the random candidates with three or more spaces.
 
@@ -234,11 +302,22 @@ def fit_banded_ridge(
     -------
     Dataset
         ``alpha`` (space, unit) per-space penalties; ``score``, ``r``, ``r2``
-        (unit) mean held-out scores at the chosen penalties; ``split_score``,
-        ``split_r``, ``split_r2`` (space, unit) that sum over ``space`` to
-        ``score``, ``r``, ``r2``; ``weights`` (feature, unit) with a ``space``
-        coord per feature; ``intercept`` (unit); ``cv_score`` (candidate,
-        unit) and ``space_weight`` (candidate, space).
+        (unit) held-out scores of the pooled out-of-fold predictions at the
+        chosen penalties; ``split_score``, ``split_r``, ``split_r2`` (space,
+        unit) that sum over ``space`` to ``score``, ``r``, ``r2``; ``weights``
+        (feature, unit) with a ``space`` coord per feature; ``intercept``
+        (unit); ``cv_score`` (candidate, unit; the pooled held-out ``scoring``
+        of each candidate at its best alpha) and ``space_weight`` (candidate,
+        space).
+
+    Raises
+    ------
+    SchemaError, AlignmentError, ValueError
+        As :func:`fit_ridge`; also bad ``space_weights`` or ``n_candidates``.
+    MemoryError
+        The candidates' decompositions or results would need more than
+        ``memory_limit``: pass fewer candidates, fewer folds or dask-backed
+        responses.
 
     Examples
     --------
@@ -253,7 +332,7 @@ def fit_banded_ridge(
     >>> bool((res["split_r2"].sel(space="a") > res["split_r2"].sel(space="b")).all())
     True
     """
-    alphas_arr, dt = _check_common(alphas, dtype, solver, scoring)
+    alphas_arr, dt = _check_common(alphas, dtype, solver, scoring, chunk_units)
     items = _spaces(spaces)
     names = list(items)
     first = None
@@ -280,6 +359,35 @@ def fit_banded_ridge(
     bounds = np.r_[0, np.cumsum(sizes)]
     slices = tuple(slice(int(bounds[i]), int(bounds[i + 1])) for i in range(len(sizes)))
     X = np.concatenate(Xs, axis=1)
+    n, p = X.shape
+    m = prep.Y.shape[1]
+    splits = make_splits(n, cv, groups=prep.groups)
+    if space_weights is None:
+        if isinstance(n_candidates, bool) or not isinstance(n_candidates, int | np.integer) or (
+            n_candidates < 1
+        ):
+            raise ValueError(f"n_candidates must be a positive int; got {n_candidates!r}.")
+        n_c = int(n_candidates) if len(names) > 1 else 1
+    else:
+        raw = np.atleast_2d(np.asarray(space_weights))
+        if raw.dtype.kind == "c":
+            raise complex_error("space_weights", raw.dtype)
+        n_c = raw.shape[0]
+    fix_c = (
+        "Pass fewer candidates (n_candidates=9 to 50 cover two spaces well; with more spaces "
+        "pass the few space_weights rows you need)."
+    )
+    check_memory(
+        {
+            f"{n_c} candidates' fold decompositions": (
+                n_c * plan_nbytes(n, p, splits, solver=solver, dtype=dt), f"{fix_c} {FIX_FOLDS}"),
+            "per-candidate scores": (8.0 * n_c * (m + 3 * len(names)), fix_c),
+            **_unit_parts(n, m, p, len(alphas_arr), dt, chunk_units=chunk_units,
+                          lazy=is_lazy(prep.Y), compute=compute, return_weights=True,
+                          n_out=2 * len(names) + 2),
+        },
+        func="fit_banded_ridge", limit=memory_limit,
+    )
     if space_weights is None:
         gammas = default_space_weights(len(names), n_candidates=n_candidates, rng=rng)
     else:
@@ -290,13 +398,12 @@ def fit_banded_ridge(
                 f"shape {gammas.shape}."
             )
         gammas = gammas / gammas.sum(1, keepdims=True)
-    splits = make_splits(X.shape[0], cv, groups=prep.groups)
     plans = []
     for g in gammas:
         scale = np.concatenate([np.full(s, np.sqrt(gi)) for s, gi in zip(sizes, g, strict=True)])
-        plans.append(build_plan(X, splits, alphas=alphas_arr, solver=solver, dtype=dt, scale=scale))
+        plans.append(build_plan(X, splits, alphas=alphas_arr, solver=solver, dtype=dt, scale=scale,
+                                name="spaces (scaled by the space weights)"))
     n_c = len(plans)
-    p = X.shape[1]
     spec = {
         "cv_best": ((n_c,), np.float64), "best_c": ((), np.intp), "best_a": ((), np.intp),
         "weights": ((p,), dt), "intercept": ((), np.float64),
@@ -352,12 +459,16 @@ def fit_banded_ridge(
             "candidate": ("candidate", np.arange(n_c)),
         },
     )
-    ds["score"].attrs = {"metric": scoring}
+    ds["score"].attrs = {
+        "metric": scoring,
+        "description": "held-out score of the pooled out-of-fold predictions",
+    }
     ds.attrs = {
         "analysis": "fit_banded_ridge", "neurorep_version": __version__,
         "sample_dim": prep.sample_dim, "n_samples": int(X.shape[0]), "alphas": alphas_arr.tolist(),
         "cv": _describe_cv(cv), "n_folds": len(splits), "scoring": scoring, "dtype": str(dt),
         "solver": plans[0].solver, "grouped": int(prep.groups is not None),
-        "split": "product measure; intercept offset shared equally", **prep.attrs,
+        "split": "product measure; intercept offset shared equally",
+        "alpha_selection": "held-out squared error (pooled R^2)", **prep.attrs,
     }
     return ds

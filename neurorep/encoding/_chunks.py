@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from neurorep._errors import SchemaError
+from neurorep.encoding._inputs import check_scale, complex_error
 
 #: Units per chunk for in-memory responses when the caller does not choose.
 DEFAULT_CHUNK_ELEMENTS = 4_000_000
@@ -38,9 +39,16 @@ def blas_threads() -> int:
     return max(1, min(counts)) if counts else 1
 
 
-def check_block(Y: np.ndarray, sample_dim: str) -> np.ndarray:
-    """Finite numeric check of one chunk (lazy inputs are only checked here)."""
+def check_block(Y: np.ndarray, sample_dim: str, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Check one chunk (lazy inputs are only checked here); return it and each unit's range.
+
+    Values must be finite, and their range small enough (and large enough)
+    for sums of squares in the working ``dtype`` (see
+    :func:`neurorep.encoding._inputs.check_scale`).
+    """
     Y = np.asarray(Y)
+    if Y.dtype.kind == "c":
+        raise complex_error("responses", Y.dtype)
     if Y.dtype.kind == "f" and not np.isfinite(Y).all():
         rows = np.flatnonzero(~np.isfinite(Y).all(1))
         raise SchemaError(
@@ -48,7 +56,13 @@ def check_block(Y: np.ndarray, sample_dim: str) -> np.ndarray:
             f"e.g. rows {rows[:5].tolist()}. Drop them (obj.dropna('{sample_dim}', how='any')) "
             f"or impute them before fitting."
         )
-    return Y
+    if Y.size:
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread = Y.max(0).astype(np.float64) - Y.min(0).astype(np.float64)
+    else:
+        spread = np.zeros(Y.shape[1])
+    check_scale(spread, name="responses", dtype=np.dtype(dtype), n=Y.shape[0], what="unit")
+    return Y, spread
 
 
 def map_units(

@@ -37,7 +37,9 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     cv : int, "leave-one-group-out", splitter or splits
         Folds for choosing alpha (``fit(X, y, groups=...)`` keeps groups together).
     scoring : {"r2", "r"}
-        Held-out score that chooses alpha.
+        Held-out score reported in ``cv_scores_`` and ``best_score_``. Alpha
+        is always chosen by held-out squared error (pooled R^2): Pearson r
+        cannot see over-shrinkage.
     dtype : {"float32", "float64"}
         Working precision of the large products.
     solver : {"auto", "eigh", "svd", "kernel"}
@@ -51,7 +53,7 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     alpha_ : ndarray (n_targets,) or float
         Chosen penalty per target (NaN for constant targets).
     cv_scores_ : ndarray (n_alphas, n_targets)
-        Mean held-out ``scoring`` per alpha.
+        Held-out ``scoring`` of the pooled out-of-fold predictions per alpha.
     best_score_ : ndarray (n_targets,) or float
     result_ : Dataset
         The full :func:`fit_ridge` result (with xarray inputs, their coords).
@@ -97,7 +99,8 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         xarray inputs (DataArray features and responses) are aligned by
         stimulus id; ``groups`` may then name a coordinate (``"run"``).
         """
-        alphas, dt = _check_common(self.alphas, self.dtype, self.solver, self.scoring)
+        alphas, dt = _check_common(self.alphas, self.dtype, self.solver, self.scoring,
+                                   self.chunk_units)
         if isinstance(X, xr.DataArray) and isinstance(y, xr.DataArray):
             res = fit_ridge(
                 X, y if y.ndim == 2 else y.expand_dims(unit=["y"], axis=-1), alphas=alphas,
@@ -125,7 +128,7 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         out, plan = fit_arrays(
             prep.X, prep.Y, splits, alphas=alphas, solver=self.solver, dtype=dt,
             scoring=self.scoring, chunk_units=self.chunk_units, return_weights=True,
-            compute=True,
+            compute=True, func="RidgeEncoder",
         )
         warn_constant(int(out["constant"].sum()), out["constant"].size)
         params = {"alphas": alphas.tolist(), "cv": str(self.cv) if isinstance(self.cv, int | str)

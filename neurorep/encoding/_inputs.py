@@ -37,8 +37,45 @@ class Prepared:
         return not isinstance(self.Y, np.ndarray)
 
 
+def complex_error(name: str, dtype: Any) -> SchemaError:
+    """The error for complex input: the imaginary part must never be dropped silently."""
+    return SchemaError(
+        f"{name}: complex values (dtype {dtype}) are not supported; the imaginary part would be "
+        f"lost. Pass a real array: the real part (x.real), the magnitude (np.abs(x)), or the "
+        f"real and imaginary parts as separate features (np.concatenate([x.real, x.imag], axis=1))."
+    )
+
+
+def reject_complex(obj: Any, name: str) -> None:
+    """Raise :func:`complex_error` for a complex array, DataArray or member of a set."""
+    if isinstance(obj, xr.DataTree | Mapping):
+        try:
+            mem = members(obj)
+        except Exception:  # not a representation set: let the schema check speak
+            return
+        for key, da in mem.items():
+            reject_complex(da, f"{name}[{key!r}]")
+        return
+    dtype = getattr(obj, "dtype", None)
+    if dtype is None and isinstance(obj, list | tuple):
+        dtype = np.asarray(obj).dtype
+    if dtype is not None and np.dtype(dtype).kind == "c":
+        raise complex_error(name, dtype)
+
+
+def as_real_float(values: Any, name: str) -> np.ndarray:
+    """``np.asarray(values, float64)`` that refuses complex input instead of dropping ``.imag``."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "c":
+        raise complex_error(name, arr.dtype)
+    if arr.dtype.kind not in "fiub":
+        raise SchemaError(f"{name}: values must be numeric; got dtype {arr.dtype}.")
+    return arr.astype(np.float64, copy=False)
+
+
 def as_feature_array(features: Any, *, name: str = "features") -> xr.DataArray | np.ndarray:
     """A single feature space: DataArray (sample, feature), a one-layer DataTree, or an array."""
+    reject_complex(features, name)
     return single_member(
         features, name=name,
         hint="fit_ridge takes one feature space: pass one layer, or use fit_banded_ridge for several",
@@ -64,6 +101,8 @@ def _check_2d(da: Any, name: str, *, second: str | None = None) -> None:
 
 
 def _finite_numpy(arr: np.ndarray, name: str, dim0: str) -> np.ndarray:
+    if arr.dtype.kind == "c":
+        raise complex_error(name, arr.dtype)
     if arr.dtype.kind not in "fiub":
         raise SchemaError(f"{name}: values must be numeric; got dtype {arr.dtype}.")
     if arr.dtype.kind == "f":
@@ -167,6 +206,8 @@ def prepare(
     data = Ya.data
     if is_lazy(data):
         Y = data
+        if Y.dtype.kind == "c":
+            raise complex_error("responses", Y.dtype)
         if Y.dtype.kind not in "fiub":
             raise SchemaError(f"responses: values must be numeric; got dtype {Y.dtype}.")
     else:
@@ -212,7 +253,10 @@ def prepare(
 
 
 def check_alphas(alphas: Any) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(alphas, dtype=np.float64))
+    raw = np.atleast_1d(np.asarray(alphas))
+    if raw.dtype.kind == "c":
+        raise complex_error("alphas", raw.dtype)
+    arr = raw.astype(np.float64)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"alphas must be a non-empty 1-D sequence of positive numbers; got {alphas!r}.")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
@@ -231,6 +275,63 @@ def check_dtype(dtype: Any) -> np.dtype:
     if dtype in ("float64", np.float64, float):
         return np.dtype(np.float64)
     raise ValueError(f"dtype must be one of ['float32', 'float64']; got {dtype!r}.")
+
+
+def check_chunk_units(chunk_units: Any) -> None:
+    """``chunk_units`` is None (the default size) or a positive int."""
+    if chunk_units is None:
+        return
+    if isinstance(chunk_units, bool) or not isinstance(chunk_units, int | np.integer) or chunk_units < 1:
+        raise ValueError(
+            f"chunk_units must be a positive int (units per chunk) or None for the default "
+            f"(about 4 M response values per chunk); got {chunk_units!r}. Use e.g. chunk_units=1024."
+        )
+
+
+def _scale_limits(dtype: np.dtype, n: int, n_cols: int) -> tuple[float, float]:
+    """Largest and smallest value spread whose sums of squares stay finite and normal."""
+    info = np.finfo(dtype)
+    high = float(np.sqrt(float(info.max) / (16.0 * max(n, 1) * max(n_cols, 1))))
+    low = float(np.sqrt(float(info.tiny))) * 100.0
+    return high, low
+
+
+def check_scale(spread: np.ndarray, *, name: str, dtype: np.dtype, n: int, n_cols: int = 1,
+                what: str = "column") -> None:
+    """Refuse values whose products overflow (or underflow) in the working ``dtype``.
+
+    ``spread`` holds, per column, the largest distance of a value from the
+    column's centre (or its range). Ridge sums squares and cross-products of
+    ``n`` such values over ``n_cols`` columns: values that large give inf/NaN,
+    values that small give exact zeros (a zero-rank fit); both would be wrong
+    results, not errors, further down.
+    """
+    spread = np.asarray(spread, dtype=np.float64)
+    if spread.size == 0:
+        return
+    top = float(np.max(spread))
+    high, low = _scale_limits(dtype, n, n_cols)
+    fix = (
+        f"Rescale them, e.g. z-score each {what} ((x - x.mean(0)) / x.std(0)) or multiply by a "
+        f"constant"
+    )
+    if not np.isfinite(top) or top > high:
+        alt = ""
+        if np.dtype(dtype) == np.float32:
+            high64, _ = _scale_limits(np.dtype(np.float64), n, n_cols)
+            if np.isfinite(top) and top <= high64:
+                alt = f"; or pass dtype='float64', which allows a spread up to {high64:.1e}"
+        raise SchemaError(
+            f"{name}: values spread up to {top:.3g} within a {what}, too large for {np.dtype(dtype)} "
+            f"ridge arithmetic on {n} samples (sums of squares overflow above a spread of "
+            f"{high:.1e}). {fix}{alt}."
+        )
+    if 0 < top < low:
+        raise SchemaError(
+            f"{name}: values spread at most {top:.3g} within a {what}, too small for "
+            f"{np.dtype(dtype)} ridge arithmetic (squares underflow to zero below a spread of "
+            f"{low:.1e}). {fix}."
+        )
 
 
 def warn_constant(n_constant: int, n_units: int) -> None:

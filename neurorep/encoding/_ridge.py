@@ -10,12 +10,15 @@ import xarray as xr
 
 from neurorep import __version__
 from neurorep._errors import SchemaError, check_option
+from neurorep._memory import check_allocation
 from neurorep.encoding._chunks import check_block, map_units
 from neurorep.encoding._cv import make_splits
 from neurorep.encoding._inputs import (
     Prepared,
     as_feature_array,
+    as_real_float,
     check_alphas,
+    check_chunk_units,
     check_dtype,
     is_lazy,
     prepare,
@@ -28,44 +31,55 @@ from neurorep.encoding._solvers import (
     center_chunk,
     cv_scores_chunk,
     full_projection,
+    plan_nbytes,
     weights_from_projection,
 )
 
 __all__ = ["SCORINGS", "cross_validate_ridge", "fit_ridge", "predict_ridge"]
 
-#: Held-out scores that can choose alpha: R^2 and Pearson r (both are always reported).
+#: Held-out scores reported as ``score``: R^2 and Pearson r (both are always reported).
+#: Alphas are chosen by held-out squared error (pooled R^2) whatever the scoring: Pearson
+#: r ignores the scale of the predictions, so it cannot see over-shrinkage.
 SCORINGS = ("r2", "r")
 DEFAULT_ALPHAS = np.logspace(-2, 6, 9)
 Solver = Literal["auto", "eigh", "svd", "kernel"]
 
 
-def _check_common(alphas: Any, dtype: Any, solver: str, scoring: str) -> tuple[np.ndarray, np.dtype]:
+def _check_common(
+    alphas: Any, dtype: Any, solver: str, scoring: str, chunk_units: Any = None
+) -> tuple[np.ndarray, np.dtype]:
     check_option("solver", solver, ("auto", *SOLVERS))
     check_option("scoring", scoring, SCORINGS)
+    check_chunk_units(chunk_units)
     return check_alphas(alphas), check_dtype(dtype)
 
 
-def _select(cv_r2: np.ndarray, cv_r: np.ndarray, scoring: str) -> np.ndarray:
-    """Per-unit index of the best alpha (first of ties); -1 where every score is NaN."""
-    sel = cv_r2 if scoring == "r2" else cv_r
-    filled = np.where(np.isnan(sel), -np.inf, sel)
+def _select(cv_r2: np.ndarray) -> np.ndarray:
+    """Per-unit index of the alpha with the best pooled held-out R^2 (least squared error;
+    the smallest alpha of ties); -1 where every score is NaN.
+
+    The choice never uses Pearson r: r is blind to the scale of the predictions, so it
+    cannot see over-shrinkage and drifts to the largest alpha on weak, low-dimensional
+    features (scikit-learn's RidgeCV and himalaya choose by squared error or R^2 too).
+    """
+    filled = np.where(np.isnan(cv_r2), -np.inf, cv_r2)
     best = np.argmax(filled, axis=0)
-    best[np.all(np.isnan(sel), axis=0)] = -1
+    best[np.all(np.isnan(cv_r2), axis=0)] = -1
     return best
 
 
 def _fit_block(
-    Y: np.ndarray, plan: _Plan, *, scoring: str, return_weights: bool, sample_dim: str = "stimulus"
+    Y: np.ndarray, plan: _Plan, *, return_weights: bool, sample_dim: str = "stimulus"
 ) -> dict[str, np.ndarray]:
     """The per-chunk kernel of :func:`fit_ridge` (numpy in, numpy out)."""
-    Y = check_block(Y, sample_dim)
-    constant = np.ptp(Y, axis=0) == 0
+    Y, spread = check_block(Y, sample_dim, plan.dtype)
+    constant = spread == 0
     Yc, y_mean = center_chunk(Y, plan.dtype)
     if constant.any():
         Yc[:, constant] = 0
     XtY = plan.X.T @ Yc if plan.mode == "gram" else None
     cv_r2, cv_r = cv_scores_chunk(plan, Yc, XtY=XtY)
-    best = _select(cv_r2, cv_r, scoring)
+    best = _select(cv_r2)
     out = {"cv_r2": cv_r2, "cv_r": cv_r, "best": best, "constant": constant}
     if return_weights:
         B = full_projection(plan, Yc, XtY)
@@ -104,8 +118,26 @@ def fit_arrays(
     return_weights: bool,
     compute: bool,
     sample_dim: str = "stimulus",
+    memory_limit: float | None = None,
+    func: str = "fit_ridge",
 ) -> tuple[dict[str, Any], _Plan]:
-    """Array-level core shared by :func:`fit_ridge` and :class:`RidgeEncoder`."""
+    """Array-level core shared by :func:`fit_ridge` and :class:`RidgeEncoder`.
+
+    ``scoring`` is not used here (alphas are chosen by pooled R^2); it is
+    kept so callers pass their options through unchanged.
+    """
+    n, p = X.shape
+    m = Y.shape[1]
+    lazy = is_lazy(Y)
+    check_memory(
+        {
+            "fold decompositions": (
+                plan_nbytes(n, p, splits, solver=solver, dtype=dtype), FIX_FOLDS),
+            **_unit_parts(n, m, p, len(alphas), dtype, chunk_units=chunk_units, lazy=lazy,
+                          compute=compute, return_weights=return_weights),
+        },
+        func=func, limit=memory_limit, name="memory_limit" if func != "RidgeEncoder" else None,
+    )
     plan = build_plan(X, splits, alphas=alphas, solver=solver, dtype=dtype)
     out = map_units(
         Y,
@@ -114,11 +146,53 @@ def fit_arrays(
         chunk_units=chunk_units,
         compute=compute,
         shared=plan,
-        scoring=scoring,
         return_weights=return_weights,
         sample_dim=sample_dim,
     )
     return out, plan
+
+
+FIX_FOLDS = (
+    "Use fewer folds (e.g. cv=5 rather than leave-one-out) or fewer features (e.g. the first "
+    "principal components)."
+)
+FIX_UNITS = (
+    "Use fewer alphas, fit the units in parts (responses.isel(unit=slice(...))), or pass "
+    "dask-backed responses (responses.chunk(unit=1000)) with compute=False."
+)
+FIX_CHUNKS = "Use a smaller chunk_units."
+
+
+def _unit_parts(
+    n: int, m: int, p: int, n_alpha: int, dtype: np.dtype, *, chunk_units: int | None,
+    lazy: bool, compute: bool, return_weights: bool, n_out: int = 0,
+) -> dict[str, tuple[float, str]]:
+    """Bytes of the per-unit results (``n_alpha`` scores, weights, ``n_out`` extra values
+    per unit) and of the unit chunks in flight at once."""
+    item = np.dtype(dtype).itemsize
+    parts: dict[str, tuple[float, str]] = {}
+    if compute or not lazy:
+        per_unit = 8.0 * (2 * n_alpha + 4 + n_out) + (p * item if return_weights else 0)
+        parts["per-unit results"] = (per_unit * m, FIX_UNITS)
+    if not lazy:
+        from neurorep.encoding._chunks import blas_threads, default_chunk_units
+
+        width = min(m, chunk_units or default_chunk_units(n, m))
+        workers = min(blas_threads(), -(-m // max(width, 1)))
+        per_col = 3.0 * n * item + 3.0 * (p + min(n, p)) * item + 10.0 * 8 * n_alpha
+        parts["unit chunks in flight"] = (per_col * width * workers, FIX_CHUNKS)
+    return parts
+
+
+def check_memory(
+    parts: dict[str, tuple[float, str]], *, func: str, limit: float | None,
+    name: str | None = "memory_limit",
+) -> None:
+    """Refuse (MemoryError) when the named parts together exceed the memory budget."""
+    total = float(sum(b for b, _ in parts.values()))
+    desc = ", ".join(f"{k} {b / 1e9:.3g} GB" for k, (b, _) in parts.items())
+    fixes = dict.fromkeys(fix for b, fix in parts.values() if b >= 0.2 * total)
+    check_allocation(total, what=f"{func} ({desc})", fix=" ".join(fixes), limit=limit, name=name)
 
 
 def _alpha_of(best: Any, alphas: np.ndarray) -> Any:
@@ -159,14 +233,23 @@ def fit_ridge(
     chunk_units: int | None = None,
     return_weights: bool = True,
     compute: bool = True,
+    memory_limit: float | None = None,
 ) -> xr.Dataset:
     """Ridge regression of every unit on the features with its own cross-validated alpha.
 
     For each training fold the features are decomposed once (``solver``); the
     held-out R^2 and Pearson r of *every* alpha for *every* unit then follow
     from matrix products with inner dimension ``rank(X_train)``. Each unit
-    keeps the alpha with the best mean held-out ``scoring`` and is refit on all
-    samples with it.
+    keeps the alpha with the least held-out squared error (the best pooled
+    held-out R^2) and is refit on all samples with it.
+
+    Held-out scores are computed on the **pooled out-of-fold predictions**
+    (each sample predicted by the model that did not see it, with that
+    model's intercept), as scikit-learn's ``cross_val_predict`` followed by a
+    score -- not as a mean of per-fold scores, which is undefined for folds of
+    one sample and wild for folds of a few (per-fold R^2 divides by the tiny
+    variance of a few held-out samples). So ``|r| <= 1`` and ``R^2 <= 1``
+    for any ``cv``, leave-one-out included.
 
     Parameters
     ----------
@@ -188,7 +271,9 @@ def fit_ridge(
         with a ``run`` coordinate are grouped by run by default, so no run is
         ever split between training and test.
     scoring : {"r2", "r"}
-        Held-out score that chooses alpha (both are reported).
+        Held-out score reported as ``score`` (both are reported as ``r2`` and
+        ``r``). It does not choose alpha: alphas are always chosen by held-out
+        squared error, since Pearson r cannot see over-shrinkage.
     dtype : {"float32", "float64"}
         Working precision of the large products (decompositions are float64).
     solver : {"auto", "eigh", "svd", "kernel"}
@@ -201,25 +286,34 @@ def fit_ridge(
         Refit on all samples and return ``weights`` and ``intercept``.
     compute : bool
         With dask input, compute the result (default) or return it lazily.
+    memory_limit : float, optional
+        Refuse (``MemoryError``, before allocating) a fit whose decompositions,
+        results and chunks in flight would need more than this: a fraction of
+        the memory available when the call starts (default 0.75) or, above 1,
+        a number of bytes.
 
     Returns
     -------
     Dataset
-        ``alpha`` (unit), ``score`` (unit; the mean held-out ``scoring`` at the
-        chosen alpha -- slightly optimistic, since alpha was chosen on the same
-        folds: use :func:`cross_validate_ridge` for an unbiased score), ``r``
-        and ``r2`` (unit), ``cv_r`` and ``cv_r2`` (alphas, unit), ``weights``
-        (feature, unit), ``intercept`` (unit). Constant units get NaN scores,
-        NaN alpha and zero weights (one :class:`neurorep.NeurorepWarning`).
+        ``alpha`` (unit), ``score`` (unit; the pooled held-out ``scoring`` at
+        the chosen alpha -- slightly optimistic, since alpha was chosen on the
+        same folds: use :func:`cross_validate_ridge` for an unbiased score),
+        ``r`` and ``r2`` (unit), ``cv_r`` and ``cv_r2`` (alphas, unit; pooled
+        held-out scores of every alpha), ``weights`` (feature, unit),
+        ``intercept`` (unit). Constant units get NaN scores, NaN alpha and
+        zero weights (one :class:`neurorep.NeurorepWarning`).
 
     Raises
     ------
     SchemaError
-        Wrong dims, NaN/inf values, empty inputs.
+        Wrong dims, NaN/inf or complex values, empty inputs, values so large
+        (or small) that their squares overflow (underflow) in ``dtype``.
     AlignmentError
         Features and responses with different stimulus ids.
     ValueError
         Non-positive alphas, fewer samples (or groups) than folds, a bad option.
+    MemoryError
+        The fit would need more than ``memory_limit``.
 
     Examples
     --------
@@ -233,13 +327,13 @@ def fit_ridge(
     >>> res["score"].dims, res["weights"].shape
     (('unit',), (5, 3))
     """
-    alphas_arr, dt = _check_common(alphas, dtype, solver, scoring)
+    alphas_arr, dt = _check_common(alphas, dtype, solver, scoring, chunk_units)
     prep = prepare(features, responses, groups=groups)
     splits = make_splits(prep.X.shape[0], cv, groups=prep.groups)
     out, plan = fit_arrays(
         prep.X, prep.Y, splits, alphas=alphas_arr, solver=solver, dtype=dt, scoring=scoring,
         chunk_units=chunk_units, return_weights=return_weights, compute=compute,
-        sample_dim=prep.sample_dim,
+        sample_dim=prep.sample_dim, memory_limit=memory_limit,
     )
     if isinstance(out["constant"], np.ndarray):
         warn_constant(int(out["constant"].sum()), out["constant"].size)
@@ -274,13 +368,17 @@ def _result_dataset(
         data_vars["intercept"] = ("unit", out["intercept"])
         coords["feature"] = ("feature", prep.feature_ids)
     ds = xr.Dataset(data_vars, coords=coords)
-    ds["score"].attrs = {"metric": scoring, "description": "mean held-out score at the chosen alpha"}
+    ds["score"].attrs = {
+        "metric": scoring,
+        "description": "held-out score of the pooled out-of-fold predictions at the chosen alpha",
+    }
     ds["alpha"].attrs = {"description": "cross-validated ridge penalty per unit"}
     ds.attrs = {
         "analysis": kind,
         "neurorep_version": __version__,
         "sample_dim": prep.sample_dim,
         "n_samples": int(prep.X.shape[0]),
+        "alpha_selection": "held-out squared error (pooled R^2)",
         **params,
         **prep.attrs,
     }
@@ -315,7 +413,7 @@ def predict_ridge(result: xr.Dataset, features: Any) -> xr.DataArray:
         raise SchemaError(
             "predict_ridge: result has no 'weights'/'intercept'; fit with return_weights=True."
         )
-    Xa = as_feature_array(features)
+    Xa = as_feature_array(features, name="predict_ridge: features")
     W = result["weights"]
     if isinstance(Xa, xr.DataArray):
         if Xa.ndim != 2:
@@ -331,10 +429,10 @@ def predict_ridge(result: xr.Dataset, features: Any) -> xr.DataArray:
                     f"of the fitted features, e.g. {missing}; pass the same feature space."
                 )
             Xa = Xa.sel({fdim: wanted})
-        X = np.asarray(Xa.values, dtype=np.float64)
+        X = as_real_float(Xa.values, "predict_ridge: features")
         sample_coords = {k: v for k, v in Xa.coords.items() if v.dims == (sample_dim,)}
     else:
-        X = np.asarray(Xa, dtype=np.float64)
+        X = as_real_float(Xa, "predict_ridge: features")
         if X.ndim != 2:
             raise SchemaError(f"predict_ridge: features must be 2-D; got shape {X.shape}.")
         sample_dim = str(result.attrs.get("sample_dim", "stimulus"))
@@ -353,16 +451,15 @@ def predict_ridge(result: xr.Dataset, features: Any) -> xr.DataArray:
 # ----------------------------------------------------------------------------
 def _cross_validate_block(
     Y: np.ndarray, plans: tuple[tuple[np.ndarray, np.ndarray, _Plan, np.ndarray], ...], *,
-    scoring: str, sample_dim: str,
+    sample_dim: str,
 ) -> dict[str, np.ndarray]:
-    Y = check_block(Y, sample_dim)
+    Y, spread = check_block(Y, sample_dim, plans[0][2].dtype)
     n, m = Y.shape
     pred = np.full((n, m), np.nan)
     alpha_idx = np.empty((len(plans), m), dtype=np.intp)
-    constant = np.ptp(Y, axis=0) == 0
+    constant = spread == 0
     for i, (train, test, plan, X_test) in enumerate(plans):
-        res = _fit_block(Y[train], plan, scoring=scoring, return_weights=True,
-                         sample_dim=sample_dim)
+        res = _fit_block(Y[train], plan, return_weights=True, sample_dim=sample_dim)
         W = res["weights"].astype(np.float64)
         pred[test] = X_test @ W + res["intercept"]
         alpha_idx[i] = res["best"]
@@ -386,20 +483,25 @@ def cross_validate_ridge(
     block_size: int | None = None,
     rng: np.random.Generator | int | None = None,
     compute: bool = True,
+    memory_limit: float | None = None,
 ) -> xr.Dataset:
     """Held-out predictions and unbiased scores by nested cross-validation.
 
     Each outer fold's alphas are chosen by an inner cross-validation on its
-    training samples only (:func:`fit_ridge`), then the refit model predicts
-    the outer test samples. Scores compare the pooled held-out predictions
+    training samples only (:func:`fit_ridge`: least pooled held-out squared
+    error, whatever ``scoring``), then the refit model predicts the outer
+    test samples. Scores compare the pooled held-out predictions
     with the responses (:func:`neurorep.encoding.score_prediction`), with an
     optional permutation test (block permutation for time series, FDR across
     units) and bootstrap confidence interval.
 
     Parameters
     ----------
-    features, responses, alphas, groups, scoring, dtype, solver, chunk_units
+    features, responses, alphas, groups, dtype, solver, chunk_units, memory_limit
         As in :func:`fit_ridge`.
+    scoring : {"r2", "r"}
+        Held-out score reported as ``score`` and tested (both are reported);
+        it never chooses alpha.
     cv, inner_cv : int, "leave-one-group-out", splitter or splits
         Outer folds (held-out predictions) and inner folds (alpha choice).
         With ``groups`` both keep whole groups (runs) together.
@@ -415,9 +517,18 @@ def cross_validate_ridge(
     -------
     Dataset
         ``prediction`` (sample, unit) held-out, ``score``, ``r``, ``r2``
-        (unit; over all held-out samples), ``fold_r``, ``fold_r2`` (fold,
-        unit), ``alpha`` (fold, unit); with permutations ``pvalue`` and
-        ``pvalue_fdr``; with bootstrap ``ci_low`` and ``ci_high``.
+        (unit; of the pooled held-out predictions), ``fold_r``, ``fold_r2``
+        (fold, unit; per outer fold, NaN for folds under 2 samples and noisy
+        for small ones), ``alpha`` (fold, unit); with permutations ``pvalue``
+        and ``pvalue_fdr``; with bootstrap ``ci_low`` and ``ci_high``.
+
+    Raises
+    ------
+    SchemaError, AlignmentError, ValueError
+        As :func:`fit_ridge`; also outer folds that hold a sample out twice.
+    MemoryError
+        The outer folds' decompositions and the held-out predictions would
+        need more than ``memory_limit``.
 
     Examples
     --------
@@ -430,28 +541,45 @@ def cross_validate_ridge(
     >>> bool((res["r"] > 0.5).all())
     True
     """
-    from neurorep.encoding._scoring import _fold_scores, score_prediction
+    from neurorep.encoding._scoring import _fold_scores, _score_parts, score_prediction
 
-    alphas_arr, dt = _check_common(alphas, dtype, solver, scoring)
+    alphas_arr, dt = _check_common(alphas, dtype, solver, scoring, chunk_units)
     prep = prepare(features, responses, groups=groups)
-    n = prep.X.shape[0]
+    n, p = prep.X.shape
+    m = prep.Y.shape[1]
     outer = make_splits(n, cv, groups=prep.groups)
     seen = np.zeros(n, dtype=int)
     for _, te in outer:
         seen[te] += 1
     if seen.max() > 1:
         raise ValueError("cv: each sample may be held out by at most one outer fold.")
-    plans = []
-    for train, test in outer:
+    inners = []
+    for train, _ in outer:
         g_in = prep.groups[train] if prep.groups is not None else None
-        inner = make_splits(len(train), inner_cv, groups=g_in, name="inner_cv")
+        inners.append(make_splits(len(train), inner_cv, groups=g_in, name="inner_cv"))
+    lazy = is_lazy(prep.Y)
+    check_memory(
+        {
+            "fold decompositions": (
+                sum(plan_nbytes(len(tr), p, inner, solver=solver, dtype=dt)
+                    for (tr, _), inner in zip(outer, inners, strict=True)),
+                FIX_FOLDS.replace("cv=5", "cv=5, inner_cv=5"),
+            ),
+            **_unit_parts(n, m, p, len(alphas_arr), dt, chunk_units=chunk_units, lazy=lazy,
+                          compute=compute, return_weights=True, n_out=len(outer) + 6 * n),
+            **_score_parts(n, m, n_permutations=n_permutations, n_bootstrap=n_bootstrap),
+        },
+        func="cross_validate_ridge", limit=memory_limit,
+    )
+    plans = []
+    for (train, test), inner in zip(outer, inners, strict=True):
         plan = build_plan(prep.X[train], inner, alphas=alphas_arr, solver=solver, dtype=dt)
         plans.append((train, test, plan, prep.X[test]))
     out = map_units(
         prep.Y, _cross_validate_block,
         {"prediction": ((n,), np.float64), "alpha_index": ((len(outer),), np.intp),
          "constant": ((), bool)},
-        chunk_units=chunk_units, compute=compute, shared=tuple(plans), scoring=scoring,
+        chunk_units=chunk_units, compute=compute, shared=tuple(plans),
         sample_dim=prep.sample_dim,
     )
     if isinstance(out["constant"], np.ndarray):

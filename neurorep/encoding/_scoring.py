@@ -6,11 +6,14 @@ import warnings
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from neurorep import __version__
 from neurorep._errors import AlignmentError, NeurorepWarning, SchemaError, check_option
+from neurorep._memory import check_allocation
 from neurorep.data import align
+from neurorep.encoding._inputs import as_real_float, complex_error
 from neurorep.stats._bootstrap import as_generator, bootstrap_indices, percentile_ci
 from neurorep.stats._fdr import fdr
 from neurorep.stats._permutation import make_blocks, permutation_test
@@ -31,7 +34,7 @@ def _r_r2(pred: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where((syy > 0) & (spp > 0), spy / np.sqrt(syy * spp), np.nan)
         r2 = np.where(syy > 0, 1.0 - sse / syy, np.nan)
-    return r, r2
+    return np.clip(r, -1.0, 1.0), r2  # |r| <= 1 up to round-off
 
 
 def _fold_scores(
@@ -64,19 +67,61 @@ def _weighted_scores(
         r2 = 1.0 - sse / vy
     tol = 1e-12 * np.maximum(syy, 1e-300)
     r = np.where((vy > tol) & (vp > 1e-12 * np.maximum(spp, 1e-300)), r, np.nan)
-    r2 = np.where(vy > tol, r2, np.nan)
-    return r, r2
+    r2 = np.where(vy > tol, np.minimum(r2, 1.0), np.nan)
+    return np.clip(r, -1.0, 1.0), r2
+
+
+def _as_array(values: Any, name: str, dims: tuple[str, ...]) -> xr.DataArray:
+    if isinstance(values, xr.DataArray):
+        if values.dtype.kind == "c":
+            raise complex_error(f"score_prediction: {name}", values.dtype)
+        return values
+    arr = as_real_float(values, f"score_prediction: {name}")
+    return xr.DataArray(arr[:, None] if arr.ndim == 1 else arr, dims=dims)
+
+
+def _align_units(prediction: xr.DataArray, responses: xr.DataArray) -> xr.DataArray:
+    """``prediction`` with its units in the responses' order, matched by unit id."""
+    if "unit" not in prediction.coords or "unit" not in responses.coords:
+        if prediction.shape[1] != responses.shape[1]:
+            raise SchemaError(
+                f"score_prediction: prediction has {prediction.shape[1]} units, responses "
+                f"{responses.shape[1]}."
+            )
+        return prediction  # plain arrays (no unit ids): matched by position
+    ip = pd.Index(np.asarray(prediction["unit"].values))
+    iy = pd.Index(np.asarray(responses["unit"].values))
+    if ip.equals(iy):
+        return prediction  # same ids in the same order
+    for index, name in ((ip, "prediction"), (iy, "responses")):
+        if not index.is_unique:
+            dup = index[index.duplicated()].unique()[:5].tolist()
+            raise AlignmentError(
+                f"score_prediction: {name} has duplicated unit ids {dup}; unit ids must be unique "
+                f"to match predictions with responses."
+            )
+    shared = iy.intersection(ip)
+    if len(shared) == 0:
+        raise AlignmentError(
+            f"score_prediction: prediction and responses share no unit id (prediction e.g. "
+            f"{ip[:3].tolist()}, responses e.g. {iy[:3].tolist()}). Units are matched by id; "
+            f"predict the same units as the responses (or assign their ids with "
+            f"prediction.assign_coords(unit=responses['unit'].values))."
+        )
+    if len(shared) != len(iy) or len(shared) != len(ip):
+        raise AlignmentError(
+            f"score_prediction: prediction and responses have different units: {len(ip)} vs "
+            f"{len(iy)} ids, {len(shared)} shared; only in prediction e.g. "
+            f"{ip.difference(iy)[:5].tolist()}, only in responses e.g. "
+            f"{iy.difference(ip)[:5].tolist()}. Select the shared units first "
+            f"(responses.sel(unit=ids), prediction.sel(unit=ids))."
+        )
+    return prediction.isel(unit=ip.get_indexer(iy))
 
 
 def _as_pair(prediction: Any, responses: Any) -> tuple[xr.DataArray, xr.DataArray]:
-    if not isinstance(prediction, xr.DataArray):
-        p = np.asarray(prediction, dtype=np.float64)
-        p = p[:, None] if p.ndim == 1 else p
-        prediction = xr.DataArray(p, dims=("stimulus", "unit"))
-    if not isinstance(responses, xr.DataArray):
-        y = np.asarray(responses, dtype=np.float64)
-        y = y[:, None] if y.ndim == 1 else y
-        responses = xr.DataArray(y, dims=prediction.dims)
+    prediction = _as_array(prediction, "prediction", ("stimulus", "unit"))
+    responses = _as_array(responses, "responses", prediction.dims)
     for da, name in ((prediction, "prediction"), (responses, "responses")):
         if da.ndim != 2 or da.dims[1] != "unit" or da.dims[0] not in ("stimulus", "time"):
             raise SchemaError(
@@ -87,23 +132,47 @@ def _as_pair(prediction: Any, responses: Any) -> tuple[xr.DataArray, xr.DataArra
             f"score_prediction: prediction runs along {prediction.dims[0]!r} but responses along "
             f"{responses.dims[0]!r}."
         )
-    if prediction.dims[0] == "stimulus" and "stimulus" in prediction.coords and "stimulus" in responses.coords:
-        prediction, responses = align(prediction, responses, names=("prediction", "responses"))
+    dim = str(prediction.dims[0])
+    if dim in prediction.coords and dim in responses.coords:
+        if dim == "stimulus":
+            prediction, responses = align(prediction, responses, names=("prediction", "responses"))
+        elif not np.array_equal(np.asarray(prediction[dim].values),
+                                np.asarray(responses[dim].values)):
+            raise AlignmentError(
+                f"score_prediction: prediction and responses have different {dim!r} coordinates "
+                f"(time points are matched by position, so both must list the same times in the "
+                f"same order). Predict the responses' own time points."
+            )
     elif prediction.shape[0] != responses.shape[0]:
         raise AlignmentError(
             f"score_prediction: prediction has {prediction.shape[0]} samples, responses "
             f"{responses.shape[0]}."
         )
-    if prediction.shape[1] != responses.shape[1]:
-        raise SchemaError(
-            f"score_prediction: prediction has {prediction.shape[1]} units, responses "
-            f"{responses.shape[1]}."
-        )
+    prediction = _align_units(prediction, responses)
     if prediction.shape[0] < 3:
         raise SchemaError(
             f"score_prediction: needs at least 3 samples; got {prediction.shape[0]}."
         )
     return prediction, responses
+
+
+def _score_parts(
+    n: int, m: int, *, n_permutations: int, n_bootstrap: int
+) -> dict[str, tuple[float, str]]:
+    """Bytes the permutation test and the bootstrap of :func:`score_prediction` allocate."""
+    parts: dict[str, tuple[float, str]] = {}
+    fix = "score fewer units at a time (responses.isel(unit=slice(...)))."
+    if n_permutations:
+        parts["permutations"] = (
+            8.0 * n_permutations * (n + 3 * m) + 8.0 * max(4e6, n * m),
+            f"Use fewer permutations (n_permutations=1000 resolves p = 0.001) or {fix}",
+        )
+    if n_bootstrap:
+        parts["bootstrap"] = (
+            8.0 * n_bootstrap * (3 * n + 14 * m),
+            f"Use fewer bootstrap samples (n_bootstrap=1000 is enough for a 95% interval) or {fix}",
+        )
+    return parts
 
 
 def score_prediction(
@@ -124,7 +193,10 @@ def score_prediction(
     Parameters
     ----------
     prediction, responses : DataArray (stimulus or time, unit) or arrays
-        Matched by stimulus id (time series: by position).
+        Matched by stimulus id and by unit id (the result follows the
+        responses' order); time series by position, with the same ``time``
+        coordinate when both carry one. Plain arrays (no ids) are matched by
+        position.
     metric : {"r", "r2"}
         Which of Pearson r and R^2 is ``score`` (both are returned).
     n_permutations : int
@@ -153,6 +225,15 @@ def score_prediction(
         ``pvalue_fdr`` and ``null_distribution`` (permutation, unit); with
         bootstrap ``ci_low``, ``ci_high``.
 
+    Raises
+    ------
+    AlignmentError
+        Different, disjoint or duplicated stimulus or unit ids.
+    SchemaError
+        Wrong dims, complex or non-finite values, fewer than 3 samples.
+    MemoryError
+        The permutations or bootstrap samples would not fit in memory.
+
     Examples
     --------
     >>> import numpy as np
@@ -177,6 +258,14 @@ def score_prediction(
             raise SchemaError(f"score_prediction: groups={groups!r} is not a coordinate of responses.")
         groups = np.asarray(resp_da[groups].values)
     n, m = Y.shape
+    parts = _score_parts(n, m, n_permutations=n_permutations, n_bootstrap=n_bootstrap)
+    if parts:
+        check_allocation(
+            sum(b for b, _ in parts.values()),
+            what=f"score_prediction ({n_permutations} permutations, {n_bootstrap} bootstrap "
+                 f"samples of {n} samples x {m} units)",
+            fix=" ".join(f for _, f in parts.values()), name=None,
+        )
     r, r2 = _r_r2(P, Y)
     constant = np.isnan(r2)
     if constant.any():
@@ -223,7 +312,8 @@ def score_prediction(
         block_counts = np.zeros((n_bootstrap, n_blocks))
         np.add.at(block_counts, (np.arange(n_bootstrap)[:, None], idx), 1.0)
         counts = block_counts[:, blocks]
-        br, br2 = _weighted_scores(counts, P, Y)
+        shift = Y.mean(0)  # r and R^2 are unchanged by a common shift; raw sums lose less
+        br, br2 = _weighted_scores(counts, P - shift, Y - shift)
         low, high = percentile_ci(br if metric == "r" else br2, ci=ci, axis=0)
         ds["ci_low"] = ("unit", np.where(constant, np.nan, low))
         ds["ci_high"] = ("unit", np.where(constant, np.nan, high))

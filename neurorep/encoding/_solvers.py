@@ -37,7 +37,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SOLVERS", "choose_solver"]
+from neurorep.encoding._inputs import check_scale
+
+__all__ = ["SOLVERS", "choose_solver", "plan_nbytes"]
 
 _EPS64 = float(np.finfo(np.float64).eps)
 
@@ -145,6 +147,32 @@ def choose_solver(solver: str, n_train: int, n_features: int) -> str:
     return "eigh" if n_train >= n_features else "kernel"
 
 
+def plan_nbytes(
+    n: int, p: int, splits: Sequence[tuple[np.ndarray, np.ndarray]], *, solver: str, dtype: Any
+) -> float:
+    """Bytes a :func:`build_plan` of these splits holds (plus its largest transient)."""
+    item = np.dtype(dtype).itemsize
+    n_train_min = min((len(tr) for tr, _ in splits), default=n)
+    name = choose_solver(solver, n_train_min, p)
+
+    def one(n_tr: int, n_te: int) -> float:
+        k = min(n_tr, p)
+        size = p * k + (2 * n_te + 1) * k  # F, A and its extension
+        if name != "eigh":
+            size += n_tr * k  # M
+        return float(size * item)
+
+    total = float(n * p * (item + 8)) + one(n, 0)
+    total += sum(one(len(tr), len(te)) for tr, te in splits)
+    if name == "eigh":
+        transient = 2 * p * p
+    elif name == "kernel":
+        transient = 2 * n * n + n * p
+    else:
+        transient = 2 * n * p + p * min(n, p)
+    return total + 8.0 * transient
+
+
 _SMALL_DECOMPOSITION = 1024  # eigh of a few hundred is 5-10x slower on 2 busy BLAS threads
 _CONTROLLER: Any = None
 
@@ -169,14 +197,22 @@ def build_plan(
     dtype: np.dtype,
     scale: np.ndarray | None = None,
     meta: dict[str, Any] | None = None,
+    name: str = "features",
 ) -> _Plan:
-    """Decompose every training fold and the full data once (float64), cast to ``dtype``."""
+    """Decompose every training fold and the full data once (float64), cast to ``dtype``.
+
+    Raises a SchemaError (naming ``name``) when the features are so large or
+    so small that their products overflow or underflow in ``dtype``.
+    """
     X64 = np.asarray(X, dtype=np.float64)
     if scale is not None:
         X64 = X64 * scale
     x_mean = X64.mean(0)
     Xg = X64 - x_mean
     n, p = Xg.shape
+    if n:
+        check_scale(np.abs(Xg).max(0), name=name, dtype=np.dtype(dtype), n=n, n_cols=p,
+                    what="feature")
     n_train_min = min((len(tr) for tr, _ in splits), default=n)
     name = choose_solver(solver, n_train_min, p)
     size = p if name != "kernel" else n
@@ -261,7 +297,15 @@ def _fold_projection(
 def cv_scores_chunk(
     plan: _Plan, Yc: np.ndarray, *, XtY: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Held-out R^2 and Pearson r for every alpha, averaged over folds.
+    """Held-out R^2 and Pearson r for every alpha, of the pooled out-of-fold predictions.
+
+    Every fold's test predictions (with their training-mean intercept) are
+    pooled with the matching responses and scored once, as scikit-learn's
+    ``cross_val_predict`` followed by a score: ``R^2 = 1 - SSE / SST`` with
+    the squared errors summed over all held-out samples and ``SST`` around the
+    pooled mean, and ``r`` the correlation of the pooled predictions with the
+    responses. Unlike a mean of per-fold scores this stays defined (and within
+    ``|r| <= 1``, ``R^2 <= 1``) for folds of one or two samples.
 
     Parameters
     ----------
@@ -271,14 +315,12 @@ def cv_scores_chunk(
     Returns
     -------
     r2, r : ndarray (alpha, unit), float64
-        NaN where a unit is constant in every test fold.
+        NaN where a unit's held-out responses are constant (and ``r`` where
+        its predictions are).
     """
     n_alpha = len(plan.alphas)
     m = Yc.shape[1]
-    sum_r2 = np.zeros((n_alpha, m))
-    sum_r = np.zeros((n_alpha, m))
-    cnt_r2 = np.zeros((n_alpha, m))
-    cnt_r = np.zeros((n_alpha, m))
+    acc = PooledSums(n_alpha, m)
     if XtY is None:
         XtY = _gram_xty(plan, Yc)
     s_all = Yc.sum(0)
@@ -292,34 +334,62 @@ def cv_scores_chunk(
         Z = Yte - y_tr.astype(Yc.dtype)  # (n_te, m) new array, Yte may be a view
         sz = Z.sum(0, dtype=np.float64)
         szz = _sumsq(Z)
-        sst = szz - sz**2 / n_te
-        good = sst > 1e-12 * np.maximum(szz, 1e-300)
+        acc.add_responses(n_te, y_tr, sz, szz)
         g = 1.0 / (fold.dec.lam[:, None] + plan.alphas[None, :])  # (k, n_alpha) float64
         a_sum = fold.A.sum(0, dtype=np.float64)
         SP = ((a_sum[:, None] * g).T.astype(Yc.dtype) @ B).astype(np.float64)  # (n_alpha, m)
         P = np.empty((n_te, m), dtype=Yc.dtype)
+        for ai in range(n_alpha):
+            Ag = fold.A * g[:, ai].astype(Yc.dtype)
+            np.matmul(Ag, B, out=P)
+            acc.add_predictions(ai, n_te, y_tr, sz, szz, SP[ai], _sumsq(P), _sumprod(P, Z))
+    return acc.scores(rel_tol=100 * float(np.finfo(plan.dtype).eps))
+
+
+class PooledSums:
+    """Running sums over folds that score pooled out-of-fold predictions (per alpha, unit).
+
+    Each fold adds its held-out responses ``y = z + c`` and predictions
+    ``p = q + c``, where ``c`` is the fold's training mean (the intercept) and
+    ``z``, ``q`` are centred on it; only sums over the fold's samples are
+    needed: ``sum z``, ``sum z^2``, ``sum q``, ``sum q^2``, ``sum q z``.
+    """
+
+    def __init__(self, n_alpha: int, m: int) -> None:
+        self.n = 0
+        self.y = np.zeros(m)
+        self.yy = np.zeros(m)
+        self.p = np.zeros((n_alpha, m))
+        self.pp = np.zeros((n_alpha, m))
+        self.py = np.zeros((n_alpha, m))
+        self.sse = np.zeros((n_alpha, m))
+
+    def add_responses(self, n_te: int, c: np.ndarray, sz: np.ndarray, szz: np.ndarray) -> None:
+        self.n += n_te
+        self.y += sz + n_te * c
+        self.yy += szz + 2.0 * c * sz + n_te * c**2
+
+    def add_predictions(
+        self, ai: int | slice, n_te: int, c: np.ndarray, sz: np.ndarray, szz: np.ndarray,
+        sq: np.ndarray, sqq: np.ndarray, sqz: np.ndarray,
+    ) -> None:
+        self.sse[ai] += szz - 2.0 * sqz + sqq
+        self.p[ai] += sq + n_te * c
+        self.pp[ai] += sqq + 2.0 * c * sq + n_te * c**2
+        self.py[ai] += sqz + c * sq + c * sz + n_te * c**2
+
+    def scores(self, *, rel_tol: float) -> tuple[np.ndarray, np.ndarray]:
+        """Pooled R^2 and r, clipped to R^2 <= 1 and |r| <= 1 (round-off only)."""
+        n = max(self.n, 1)
+        vy = self.yy - self.y**2 / n
+        vp = self.pp - self.p**2 / n
+        cov = self.py - self.p * self.y / n
+        good = vy > 1e-12 * np.maximum(self.yy, 1e-300)
+        ok = good & (vp > rel_tol * np.maximum(self.pp, 1e-300))
         with np.errstate(divide="ignore", invalid="ignore"):
-            for ai in range(n_alpha):
-                Ag = fold.A * g[:, ai].astype(Yc.dtype)
-                np.matmul(Ag, B, out=P)
-                spp = _sumsq(P)
-                spz = _sumprod(P, Z)
-                sp = SP[ai]
-                sse = szz - 2.0 * spz + spp
-                r2 = 1.0 - sse / sst
-                cov = spz - sp * sz / n_te
-                vp = spp - sp**2 / n_te
-                r = cov / np.sqrt(vp * sst)
-                r2 = np.where(good, r2, np.nan)
-                r = np.where(good & (vp > 0), r, np.nan)
-                ok2 = np.isfinite(r2)
-                ok = np.isfinite(r)
-                sum_r2[ai] += np.where(ok2, r2, 0.0)
-                cnt_r2[ai] += ok2
-                sum_r[ai] += np.where(ok, r, 0.0)
-                cnt_r[ai] += ok
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return sum_r2 / cnt_r2, sum_r / cnt_r
+            r2 = np.where(good, 1.0 - np.maximum(self.sse, 0.0) / vy, np.nan)
+            r = np.where(ok, cov / np.sqrt(vp * vy), np.nan)
+        return r2, np.clip(r, -1.0, 1.0)
 
 
 def _sumsq(Z: np.ndarray) -> np.ndarray:

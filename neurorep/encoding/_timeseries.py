@@ -9,6 +9,8 @@ import numpy as np
 import xarray as xr
 
 from neurorep._errors import SchemaError
+from neurorep._memory import check_allocation
+from neurorep.encoding._inputs import as_real_float, complex_error
 
 __all__ = ["make_delays", "make_regressors", "zscore_runs"]
 
@@ -32,13 +34,50 @@ def _runs_of(obj: xr.DataArray, run: str | Sequence[Any] | np.ndarray | None) ->
 
 def _check_ts(obj: Any, name: str) -> xr.DataArray:
     if not isinstance(obj, xr.DataArray):
-        arr = np.asarray(obj, dtype=np.float64)
+        arr = as_real_float(obj, name)
         if arr.ndim != 2:
             raise SchemaError(f"{name}: expected a 2-D (time, feature) array; got shape {arr.shape}.")
         obj = xr.DataArray(arr, dims=("time", "feature"))
     if obj.ndim != 2:
         raise SchemaError(f"{name}: expected 2-D (time, feature) data; got dims {obj.dims}.")
+    if obj.dtype.kind == "c":
+        raise complex_error(name, obj.dtype)
     return obj
+
+
+def _check_run_order(da: xr.DataArray, runs: np.ndarray) -> None:
+    """Each run must be one block of consecutive samples, in time order."""
+    n = runs.shape[0]
+    if n == 0:
+        return
+    change = np.r_[True, runs[1:] != runs[:-1]]
+    starts = np.flatnonzero(change)
+    seen: dict[Any, int] = {}
+    for pos in starts:
+        label = runs[pos : pos + 1].tolist()[0]
+        if label in seen:
+            prev = runs[pos - 1 : pos].tolist()[0]
+            raise SchemaError(
+                f"make_delays: the samples of run {label!r} are not contiguous: the run starts at "
+                f"position {seen[label]} and starts again at position {pos}, after run {prev!r}. "
+                f"Delays shift the samples of each run in time order, so every run must be one "
+                f"block of consecutive samples. Sort the samples first, e.g. "
+                f"features.sortby(['run', '{da.dims[0]}']) (or pass run=None for one run)."
+            )
+        seen[label] = int(pos)
+    dim = da.dims[0]
+    if dim in da.coords and np.asarray(da[dim].values).dtype.kind in "iufmM":
+        t = np.asarray(da[dim].values)
+        bad = np.flatnonzero(~change[1:] & ~(t[1:] > t[:-1]))
+        if bad.size:
+            i = int(bad[0]) + 1
+            raise SchemaError(
+                f"make_delays: the {dim!r} coordinate does not increase within run "
+                f"{runs[i : i + 1].tolist()[0]!r} (position {i}: {t[i - 1 : i].tolist()[0]!r} then "
+                f"{t[i : i + 1].tolist()[0]!r}); "
+                f"delays shift samples "
+                f"in time order. Sort the samples first, e.g. features.sortby(['run', '{dim}'])."
+            )
 
 
 def make_delays(
@@ -61,6 +100,8 @@ def make_delays(
         Shifts in samples (TRs); include 0 for the undelayed features.
     run : str, array or None
         Coordinate name or labels of the run of each sample; ``None``: one run.
+        Each run must be one block of consecutive samples in time order (and
+        a numeric time coordinate must increase within each run).
 
     Returns
     -------
@@ -68,6 +109,14 @@ def make_delays(
         ``len(delays) * n_features`` columns named ``"<feature>@<delay>"``,
         with coords ``delay`` and ``source`` (the original feature) and the
         input's time coords.
+
+    Raises
+    ------
+    SchemaError
+        Runs that are not contiguous or not in time order, complex values, a
+        missing ``run`` coordinate.
+    MemoryError
+        The design (``n_time x n_features x n_delays`` float64) would not fit.
 
     Examples
     --------
@@ -84,8 +133,16 @@ def make_delays(
     if len(set(delays)) != len(delays):
         raise ValueError(f"make_delays: delays must not repeat; got {delays}.")
     runs = _runs_of(da, run)
+    _check_run_order(da, runs)
+    n, p = da.shape
+    check_allocation(
+        8.0 * n * p * len(delays) + 8.0 * n * p,
+        what=f"make_delays: {len(delays)} delays x {p} features x {n} samples (float64)",
+        fix="Use fewer delays or fewer features (e.g. their first principal components), or "
+            "delay the features in parts.",
+        name=None,
+    )
     X = np.asarray(da.values, dtype=np.float64)
-    n, p = X.shape
     out = np.zeros((n, p * len(delays)))
     change = np.r_[True, runs[1:] != runs[:-1]]
     seg = np.cumsum(change) - 1
@@ -164,12 +221,20 @@ def make_regressors(
     exclude : sequence of str
         Conditions without a regressor (the baseline, e.g. ``"rest"``).
     conditions : sequence of str, optional
-        Order (and subset) of conditions; default sorted labels.
+        Order (and subset) of conditions; default sorted labels. Each must
+        occur in the label coordinate (an unknown one would give an all-zero
+        regressor) and appear once.
 
     Returns
     -------
     DataArray (time, feature)
         0/1 indicators, one column per condition.
+
+    Raises
+    ------
+    SchemaError
+        No label coordinate, no condition left, or ``conditions`` that repeat
+        or do not occur in the labels.
 
     Examples
     --------
@@ -188,9 +253,28 @@ def make_regressors(
     labels = np.asarray(obj[label].values).astype(str)
     if conditions is None:
         conditions = sorted(set(labels.tolist()) - set(exclude))
+    if isinstance(conditions, str):
+        raise SchemaError(
+            f"make_regressors: conditions must be a list of labels; got the string "
+            f"{conditions!r}. Pass conditions=[{conditions!r}]."
+        )
     conditions = [str(c) for c in conditions]
     if not conditions:
         raise SchemaError(f"make_regressors: no condition left after excluding {list(exclude)}.")
+    present = set(labels.tolist())
+    unknown = [c for c in conditions if c not in present]
+    if unknown:
+        raise SchemaError(
+            f"make_regressors: conditions {unknown} do not occur in the {label!r} coordinate, so "
+            f"their regressors would be all zeros; its labels are {sorted(present)[:12]}. Check "
+            f"the spelling, or leave conditions=None for every label."
+        )
+    repeated = sorted({c for c in conditions if conditions.count(c) > 1})
+    if repeated:
+        raise SchemaError(
+            f"make_regressors: conditions {repeated} are listed more than once; each condition "
+            f"gets one regressor. Pass each label once."
+        )
     X = (labels[:, None] == np.asarray(conditions)[None, :]).astype(np.float64)
     coords: dict[str, Any] = {str(k): v for k, v in obj.coords.items() if v.dims == (dim,)}
     coords["feature"] = conditions
