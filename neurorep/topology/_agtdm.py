@@ -20,7 +20,7 @@ import xarray as xr
 
 from neurorep.data import align
 from neurorep.topology._checks import _rng, as_rdm, condensed, square
-from neurorep.topology._transform import _candidates, _gt_map, _rank01
+from neurorep.topology._transform import _candidates, _gt_rank, _rank01
 
 
 def _u_centred(stack: np.ndarray) -> np.ndarray:
@@ -42,7 +42,7 @@ def _u_centred(stack: np.ndarray) -> np.ndarray:
 
 def _transformed(vec: np.ndarray, cands: np.ndarray, n: int) -> np.ndarray:
     r = _rank01(vec[None])[0]
-    return np.stack([square(_gt_map(r, lo, up), n) for lo, up in cands])
+    return np.stack([square(_gt_rank(r, lo, up), n) for lo, up in cands])
 
 
 def _inner(x: np.ndarray, y: np.ndarray) -> np.ndarray:

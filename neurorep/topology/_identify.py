@@ -18,7 +18,14 @@ import xarray as xr
 from neurorep._errors import SchemaError, check_option
 from neurorep.data import align
 from neurorep.topology._checks import _rng, check_rdm, condensed, members_of
-from neurorep.topology._transform import Regime, _candidates, _gt_map, _rank01, _resolve
+from neurorep.topology._transform import (
+    Regime,
+    _candidates,
+    _gt_map,
+    _gt_rank,
+    _rank01,
+    _resolve,
+)
 
 BOOTSTRAPS = ("both", "subject", "stimulus")
 
@@ -248,7 +255,10 @@ def score_identification(
     preds = np.empty((len(cands), n_boot + 1, len(region)), dtype=np.int64)
     acc_in = np.empty((len(cands), n_boot + 1, n_group))
     for k, (lo_, up_) in enumerate(cands):
-        t = base if np.isnan(lo_) else _gt_map(base, lo_, up_)
+        if np.isnan(lo_):
+            t = base
+        else:  # rank scale: the paper's per-RDM quantile thresholds
+            t = _gt_rank(base, lo_, up_) if rank else _gt_map(base, lo_, up_)
         for b in range(n_boot + 1):
             gram = (t * pair_w[b]) @ t.T
             preds[k, b], acc_in[k, b] = _loso(
