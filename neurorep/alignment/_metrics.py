@@ -8,6 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurorep._errors import check_real
+
+
+def _real(x: np.ndarray, name: str) -> np.ndarray:
+    """``x`` as a float64 array; complex values are refused, not silently cast."""
+    check_real(x, name=name)
+    return np.asarray(x, float)
+
 
 def _center(x: np.ndarray) -> np.ndarray:
     return x - x.mean(0, keepdims=True)
@@ -18,7 +26,7 @@ def cka_linear(x: np.ndarray, y: np.ndarray) -> float:
 
     Computed on the n x n Gram matrices when n is smaller than the widths.
     """
-    x, y = _center(np.asarray(x, float)), _center(np.asarray(y, float))
+    x, y = _center(_real(x, "x")), _center(_real(y, "y"))
     if x.shape[0] < max(x.shape[1], y.shape[1]):
         kx, ky = x @ x.T, y @ y.T
         hsic = float((kx * ky).sum())
@@ -58,7 +66,7 @@ def _hsic_unbiased(k: np.ndarray, l_: np.ndarray) -> float:
 
 def cka_debiased(x: np.ndarray, y: np.ndarray) -> float:
     """Debiased linear CKA (unbiased HSIC estimator of Song et al. 2012; needs n > 3)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
+    x, y = _real(x, "x"), _real(y, "y")
     if x.shape[0] < 4:
         raise ValueError(f"debiased CKA needs at least 4 stimuli; got {x.shape[0]}.")
     kx, ky = x @ x.T, y @ y.T
@@ -76,7 +84,7 @@ def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
     nuclear norm of ``X'Y`` is the cosine of the angle after the best rotation.
     Different widths are handled by the nuclear norm of the cross-product.
     """
-    x, y = _center(np.asarray(x, float)), _center(np.asarray(y, float))
+    x, y = _center(_real(x, "x")), _center(_real(y, "y"))
     nx, ny = np.linalg.norm(x), np.linalg.norm(y)
     if nx == 0 or ny == 0:
         return float("nan")
