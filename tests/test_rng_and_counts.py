@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from neurorep import data, datasets, stats
+from neurorep import SchemaError, data, datasets, stats
 
 FAMILIES = [
     "data", "datasets", "models", "stats", "encoding", "rsa", "topology", "selectivity",
@@ -175,3 +175,39 @@ def test_make_ring_other_bounds():
     ring = datasets.make_ring(n_points=8, n_units=2, noise=0.0)
     np.testing.assert_allclose(np.linalg.norm(ring.values, axis=1), 1.0, atol=1e-12)
     assert isinstance(ring, xr.DataArray)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["alignment.score_matrix", "alignment.best_layer", "topology.agtdm",
+     "topology.score_identification", "stats.noise_ceiling"],
+)
+def test_counts_are_never_truncated(name):
+    """A float count used to be truncated (int(2.5) == 2) or to fail deep inside numpy."""
+    from neurorep import alignment, topology
+
+    g, ids, y2, y3, x, rdms = _small()
+    acts = datasets.make_model_activations(20, n_layers=2, width=8, rng=0)
+    brain = {"V1": data.responses(g.standard_normal((20, 5)),
+                                  stimulus=data.members(acts)["layer1"]["stimulus"].values)}
+    calls = {
+        "alignment.score_matrix": (lambda: alignment.score_matrix(brain, acts, n_boot=2.5),
+                                   "n_boot"),
+        "alignment.best_layer": (lambda: alignment.best_layer(brain, acts, n_splits=2.5),
+                                 "n_splits"),
+        "topology.agtdm": (lambda: topology.agtdm(rdms.isel(subject=0), rdms.isel(subject=1),
+                                                  n_permutations=9.5), "n_permutations"),
+        "topology.score_identification": (lambda: topology.score_identification(
+            {"A": rdms, "B": 2.0 * rdms}, n_bootstrap=10.5), "n_bootstrap"),
+        "stats.noise_ceiling": (lambda: stats.noise_ceiling(y3, method="split_half",
+                                                            n_splits=3.5), "n_splits"),
+    }
+    call, param = calls[name]
+    with pytest.raises(ValueError, match=rf"{param} must be an integer >= \d; got \d+\.5 \(float\)"):
+        call()
+
+
+def test_noise_ceiling_refuses_complex_responses(rng):
+    y = rng.standard_normal((6, 3, 2)) + 0.5j
+    with pytest.raises(SchemaError, match=r"noise_ceiling: responses: values must be real"):
+        stats.noise_ceiling(y)

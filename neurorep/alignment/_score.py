@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import AlignmentError, SchemaError, check_real
+from neurorep._errors import AlignmentError, SchemaError, check_int, check_real
 from neurorep.alignment import _metrics
 from neurorep.data import RDM_DIMS, align, members, stimulus_ids, validate
 from neurorep.stats import as_generator
@@ -467,6 +467,7 @@ def score_matrix(
     """
     met = get_metric(metric)
     gen = as_generator(rng)
+    n_boot = check_int("n_boot", n_boot, minimum=0, fix="e.g. n_boot=200, or 0 for no CI.")
     regions, layers, ids = _prepare_sets(brain, model, met)
     n = len(ids)
     if n < met.min_stimuli:
@@ -741,6 +742,8 @@ def best_layer(
     """
     met = get_metric(metric)
     gen = as_generator(rng)
+    n_boot = check_int("n_boot", n_boot, minimum=0, fix="e.g. n_boot=200, or 0 for no CI.")
+    n_splits = check_int("n_splits", n_splits, minimum=2, fix="e.g. n_splits=5.")
     regions, layers, ids = _prepare_sets(brain, model, met)
     n = len(ids)
     if n_splits < 2 or n // n_splits < met.min_stimuli:

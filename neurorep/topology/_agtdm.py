@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurorep._errors import check_int
 from neurorep.data import align
 from neurorep.topology._checks import _rng, as_rdm, condensed, square
 from neurorep.topology._transform import _candidates, _gt_rank, _rank01
@@ -108,9 +109,8 @@ def agtdm(
     n = ra.shape[0]
     if n < 4:
         raise ValueError(f"agtdm needs at least 4 stimuli; got {n}.")
-    n_perm = int(n_permutations)
-    if n_perm < 1:
-        raise ValueError(f"n_permutations must be >= 1; got {n_permutations}.")
+    n_perm = check_int("n_permutations", n_permutations, minimum=1,
+                       fix="e.g. n_permutations=1000.")
     cands = _candidates(grid, rank=True)
 
     ta = _transformed(condensed(np.asarray(ra.values, float)), cands, n)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._errors import SchemaError, check_int
 from neurorep.data import RDM_DIMS
 from neurorep.topology._checks import DISTANCES, as_rdm, check_rdm, condensed
 from neurorep.topology._transform import (
@@ -370,8 +370,7 @@ def _default_grid(diagram: xr.Dataset, n_steps: int) -> np.ndarray:
 
 def _as_grid(grid: Any, diagram: xr.Dataset, n_steps: int) -> np.ndarray:
     if grid is None:
-        if int(n_steps) < 2:
-            raise ValueError(f"n_steps must be >= 2; got {n_steps}.")
+        check_int("n_steps", n_steps, minimum=2)
         return _default_grid(diagram, n_steps)
     g = np.asarray(grid, dtype=float)
     if g.ndim != 1 or g.size == 0 or not np.all(np.isfinite(g)) or np.any(np.diff(g) < 0):
@@ -450,8 +449,7 @@ def persistence_landscape(
     [[0.0, 1.0, 0.0]]
     """
     dg = check_diagram(diagram)
-    if int(n_layers) < 1:
-        raise ValueError(f"n_layers must be >= 1; got {n_layers}.")
+    check_int("n_layers", n_layers, minimum=1)
     arr = diagram_array(dg, dimension)
     arr = arr[np.isfinite(arr[:, 1])]
     g = _as_grid(grid, dg, n_steps)
