@@ -409,19 +409,25 @@ def _noise_array(
     return arr
 
 
-def _scale_exponent(a: Any) -> tuple[int, float]:
-    """``(e, max |a|)`` with ``max |a| = m * 2**e``, ``0.5 <= m < 1`` (e = 0 for zeros).
+_SAFE_EXPONENT = 64  # |values| in [2**-64, 2**64]: squares and sums stay far inside float64
 
-    Dividing by ``2**e`` is exact in floating point, so distances computed on
-    the rescaled data and rescaled back equal the direct ones bit for bit,
-    while data near the ends of the float64 range no longer overflow
+
+def _scale_exponent(a: Any) -> tuple[int, float]:
+    """``(e, max |a|)``: divide the data by ``2**e`` before the products (0: leave it).
+
+    ``e`` is the binary exponent of ``max |a|`` when that lies outside
+    ``2**-64 .. 2**64``, else 0 (ordinary data are neither copied nor changed).
+    Dividing by a power of two is exact in floating point, so distances
+    computed on the rescaled data and scaled back equal the direct ones bit
+    for bit, while data near the ends of the float64 range no longer overflow
     (1e200**2) or underflow (1e-200**2) inside the products.
     """
     m = abs(a).max()
     m = float(m.compute() if hasattr(m, "compute") else m)
     if not np.isfinite(m) or m == 0.0:
         return 0, m
-    return int(np.frexp(m)[1]), m
+    e = int(np.frexp(m)[1])
+    return (e if abs(e) > _SAFE_EXPONENT else 0), m
 
 
 def _unscale(sq: np.ndarray, e2: int, metric: str, name: str, peak: float) -> np.ndarray:

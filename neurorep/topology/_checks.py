@@ -184,6 +184,7 @@ def as_rdm(obj: Any, *, metric: str, name: str, allow_inf: bool = False) -> xr.D
         # (1e200) or underflow (1e-200); euclidean distances are scaled back
         peak = float(np.abs(x).max())
         e = int(np.frexp(peak)[1]) if np.isfinite(peak) and peak > 0 else 0
+        e = e if abs(e) > 64 else 0  # ordinary data: no copy, no change
         d = DISTANCES[metric](np.ldexp(x, -e) if e else x)
         if metric == "euclidean" and e:
             with np.errstate(over="ignore"):
