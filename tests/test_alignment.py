@@ -317,3 +317,18 @@ def test_complex_representations_are_refused(rng):
         cka_linear(cplx.values, real.values)
     with pytest.raises(SchemaError, match="complex"):
         procrustes_similarity(real.values, cplx.values)
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+def test_scale_free_kernels_at_extreme_scales(rng, scale):
+    """CKA / Procrustes are scale-invariant: 1e200 data gave NaN (CKA) or 0 (Procrustes)."""
+    x, y = rng.standard_normal((30, 5)), rng.standard_normal((30, 4))
+    y = y + x[:, :4]
+    for fn in (cka_linear, cka_debiased, procrustes_similarity):
+        assert fn(x * scale, y) == pytest.approx(fn(x, y), rel=1e-10)
+    ids = [f"s{i}" for i in range(30)]
+    a = score_matrix({"V": data.responses(x * scale, stimulus=ids)},
+                     {"l": data.responses(y, stimulus=ids)}, metric="cka", n_boot=0)
+    b = score_matrix({"V": data.responses(x, stimulus=ids)},
+                     {"l": data.responses(y, stimulus=ids)}, metric="cka", n_boot=0)
+    assert float(a.score.squeeze()) == pytest.approx(float(b.score.squeeze()), rel=1e-10)

@@ -11,10 +11,24 @@ import numpy as np
 from neurorep._errors import check_real
 
 
+def _rescaled(x: np.ndarray) -> np.ndarray:
+    """``x`` divided by a power of two when its largest |value| is outside 2**-64..2**64.
+
+    Every kernel here is invariant to the scale of each representation, and
+    dividing by a power of two is exact, so the score is unchanged while
+    ``x @ x.T`` can no longer overflow (1e200) or underflow (1e-200).
+    """
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    if not np.isfinite(peak) or peak == 0.0:
+        return x
+    e = int(np.frexp(peak)[1])
+    return np.ldexp(x, -e) if abs(e) > 64 else x
+
+
 def _real(x: np.ndarray, name: str) -> np.ndarray:
-    """``x`` as a float64 array; complex values are refused, not silently cast."""
+    """``x`` as a float64 array (rescaled if extreme); complex values are refused."""
     check_real(x, name=name)
-    return np.asarray(x, float)
+    return _rescaled(np.asarray(x, float))
 
 
 def _center(x: np.ndarray) -> np.ndarray:

@@ -194,7 +194,7 @@ def cka_metric() -> Metric:
     computed once and every bootstrap sample or fold takes a sub-matrix of it."""
 
     def prepare(x: xr.DataArray) -> tuple[str, Array]:
-        arr = _as_float(x)
+        arr = _metrics._rescaled(_as_float(x))  # CKA is scale-free; no overflow at 1e200
         if arr.shape[0] <= _GRAM_MAX_STIMULI:
             return "gram", arr @ arr.T
         return "features", arr
