@@ -1,7 +1,7 @@
 """AGTDM: adaptive geo-topological dependence measure with a permutation test.
 
-For each ``(lower, upper)`` on a grid, both RDMs are geo-topologically
-transformed (rank scale) and their bias-corrected distance correlation
+For each ``(lower, upper)`` on a grid (quantile levels of the ranks), both RDMs
+are geo-topologically transformed and their bias-corrected distance correlation
 (Szekely & Rizzo 2014, U-centred; the transformed matrices act as distance
 matrices) is computed; the statistic is the maximum over the grid. The plain
 (double-centred, V-statistic) version is not used: at degenerate thresholds
@@ -75,7 +75,7 @@ def agtdm(
         RDMs ``(stimulus_i, stimulus_j)`` or responses ``(stimulus, unit)``
         (distances by ``metric``) of the same stimuli (aligned by id).
     grid : int or array ``(k, 2)``
-        ``(lower, upper)`` candidates on the rank scale (an int n means
+        ``(lower, upper)`` quantile levels of the ranks (an int n means
         :func:`threshold_grid` ``(n)``); the same thresholds are applied to both.
     n_permutations : int
         Stimulus permutations of ``b`` for the null distribution.

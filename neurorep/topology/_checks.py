@@ -75,8 +75,8 @@ def check_thresholds(lower: float, upper: float, *, rank: bool) -> tuple[float, 
         )
     if rank and (lo < 0 or up > 1):
         raise ValueError(
-            f"with rank=True the thresholds are fractions of the ranked distances and must lie "
-            f"in [0, 1]; got lower={lo}, upper={up}. Pass rank=False to threshold raw "
+            f"with rank=True the thresholds are quantile levels of the ranked distances and must "
+            f"lie in [0, 1]; got lower={lo}, upper={up}. Pass rank=False to threshold raw "
             f"dissimilarity values."
         )
     if not rank and lo < 0:
