@@ -97,7 +97,9 @@ def naive_reference(W: np.ndarray, bank: Any, n_top: int, temperature: float) ->
     cos = G / np.linalg.norm(Wd, axis=1)[:, None] / np.linalg.norm(E, axis=1)[None, :]
     P = np.exp(cos / temperature - (cos / temperature).max(axis=1, keepdims=True))
     P /= P.sum(axis=1, keepdims=True)
-    proj = P @ E
+    norms = np.linalg.norm(E, axis=1)
+    v = P @ (E / norms[:, None])  # BrainSCUBA: mean unit-norm direction, at the mean norm
+    proj = v / np.linalg.norm(v, axis=1, keepdims=True) * (P @ norms)[:, None]
     tok = make_tokenizer("english")
     doc_words = [tok(t) for t in texts]
     df = Counter(w for ws in doc_words for w in ws)

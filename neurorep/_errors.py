@@ -24,3 +24,38 @@ def check_option(name: str, value: object, allowed: object) -> None:
     options = list(allowed)  # type: ignore[call-overload]
     if value not in options:
         raise ValueError(f"{name} must be one of {options}; got {value!r}.")
+
+
+def check_real(values: object, *, name: str) -> None:
+    """Raise a SchemaError when ``values`` (an array, DataArray or array-like) is complex.
+
+    Only the dtype is read, so lazy (dask) arrays are not computed.
+    """
+    dtype = getattr(values, "dtype", None)
+    if dtype is None:
+        import numpy as np
+
+        dtype = np.asarray(values).dtype
+    if getattr(dtype, "kind", "") == "c":
+        raise SchemaError(
+            f"{name}: values must be real numbers; got complex dtype {dtype}. Distances, "
+            f"correlations and similarities here are defined on real data: pass the magnitude "
+            f"(abs(x)), the real part (x.real), or the real and imaginary parts as separate "
+            f"units."
+        )
+
+
+def check_int(name: str, value: object, *, minimum: int, fix: str | None = None) -> int:
+    """Return ``value`` as an int, or raise naming ``name``, the bound and what was received.
+
+    Integers (Python or numpy) are accepted; bools, floats (even 2.0) and strings are not,
+    so a count is never silently truncated.
+    """
+    import numbers
+
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or int(value) < minimum:  # type: ignore[call-overload]
+        got = f"{value!r} ({type(value).__name__})" if not ok else repr(value)
+        hint = fix if fix is not None else f"Pass a whole number >= {minimum}."
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {got}. {hint}")
+    return int(value)  # type: ignore[call-overload]

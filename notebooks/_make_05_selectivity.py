@@ -11,7 +11,9 @@ CELLS: list[tuple[str, str]] = [
 the spirit of BrainSCUBA (Luo et al. 2023) and LaVCa (Matsuyama et al. 2025), offline:
 
 1. the weight vector is compared with a **bank** of stimulus (or caption) embeddings: the
-   **top stimuli** by predicted response, and the BrainSCUBA **softmax projection** onto the bank;
+   **top stimuli** by predicted response, and the BrainSCUBA **softmax projection** onto the bank
+   (the softmax-weighted mean of the bank's unit-norm directions, rescaled to the weighted mean
+   norm of the entries, as in the authors' code);
 2. the top stimuli are split into **concepts** when they form clusters;
 3. **keywords** of each concept are words over-represented in its texts relative to the rest of
    the bank (log-odds ratio with an informative Dirichlet prior);

@@ -222,3 +222,113 @@ def test_encoding_batched_over_regions_equals_per_pair(sim):
     fast = score_matrix(sim["brain"], sim["model"], metric="encoding", n_boot=0)
     slow = score_matrix(sim["brain"], sim["model"], metric="encoding", n_boot=0, parallel=True)
     np.testing.assert_allclose(fast.score, slow.score, atol=1e-10)
+
+
+# ---------------------------------------------------------------- one array, several regions (issue #13)
+@pytest.fixture(scope="module")
+def regions_in_one_array():
+    """Three regions interleaved along unit in ONE responses array, as data.responses builds
+    it with region=...; each region reads a different layer of a random network."""
+    acts = datasets.make_model_activations(80, n_layers=4, width=16, rng=5)
+    layers = data.members(acts)
+    g = np.random.default_rng(11)
+    names = {"V1": "layer1", "V4": "layer3", "IT": "layer4"}
+    cols, region = [], []
+    for r, layer in names.items():
+        a = layers[layer].values
+        cols.append(a @ g.standard_normal((a.shape[1], 7)) + 0.5 * g.standard_normal((80, 7)))
+        region += [r] * 7
+    order = g.permutation(21)  # interleave the regions' units
+    values = np.concatenate(cols, axis=1)[:, order]
+    region = np.asarray(region)[order]
+    ids = layers["layer1"]["stimulus"].values
+    one = data.responses(values, stimulus=ids, region=region)
+    split = {r: one.isel(unit=np.flatnonzero(region == r)) for r in names}
+    return one, split, acts
+
+
+@pytest.mark.parametrize("metric", ["cka", "rsa", "procrustes"])
+def test_region_coord_splits_one_array_like_separate_members(regions_in_one_array, metric):
+    one, split, acts = regions_in_one_array
+    a = score_matrix(one, acts, metric=metric, n_boot=20, rng=3)
+    b = score_matrix(split, acts, metric=metric, n_boot=20, rng=3)
+    assert sorted(a.region.values.tolist()) == sorted(split)
+    for var in ("score", "ci_low", "ci_high"):
+        np.testing.assert_allclose(a[var].sel(region=list(split)).values,
+                                   b[var].sel(region=list(split)).values, atol=1e-12)
+
+
+def test_best_layer_splits_by_region_too(regions_in_one_array):
+    one, split, acts = regions_in_one_array
+    a = best_layer(one, acts, n_splits=3, n_boot=10, rng=0)
+    b = best_layer(split, acts, n_splits=3, n_boot=10, rng=0)
+    assert sorted(a.region.values.tolist()) == sorted(split)
+    for r in split:
+        assert a.best_layer.sel(region=r).item() == b.best_layer.sel(region=r).item()
+        assert float(a.score.sel(region=r)) == pytest.approx(float(b.score.sel(region=r)), abs=1e-12)
+    assert a.best_layer.sel(region="V1").item() == "layer1"
+
+
+def test_region_split_inside_a_set_member_and_missing_regions(regions_in_one_array):
+    from neurorep import SchemaError
+
+    one, split, acts = regions_in_one_array
+    res = score_matrix({"monkey": one}, acts, n_boot=0)
+    assert sorted(res.region.values.tolist()) == sorted(f"monkey/{r}" for r in split)
+    # a single-region array keeps its region's name, not "responses"
+    alone = score_matrix(split["IT"], acts, n_boot=0)
+    assert alone.region.values.tolist() == ["IT"]
+    holes = one.assign_coords(region=("unit", np.where(np.arange(21) == 4, None, one.region.values)))
+    with pytest.raises(SchemaError, match=r"1 of 21 units have no 'region'"):
+        score_matrix(holes, acts, n_boot=0)
+
+
+def test_depth_index_needs_layer_and_depth():
+    import xarray as xr
+
+    from neurorep import SchemaError
+
+    no_depth = xr.DataArray([[0.0, 1.0, 2.0]], dims=("region", "layer"),
+                            coords={"layer": ["a", "b", "c"]})
+    with pytest.raises(SchemaError, match=r"'depth' coordinate along 'layer'.*assign_coords"):
+        depth_index(no_depth)
+    with pytest.raises(SchemaError, match=r"need a 'layer' dim.*rename\(\{'level': 'layer'\}\)"):
+        depth_index(no_depth.rename(layer="level"))
+    with pytest.raises(SchemaError, match="'score' variable"):
+        depth_index(xr.Dataset({"value": no_depth}))
+    fixed = no_depth.assign_coords(depth=("layer", [0.0, 0.5, 1.0]))
+    np.testing.assert_allclose(depth_index(fixed), [(0.5 * 1 + 1.0 * 2) / 3])
+
+
+def test_complex_representations_are_refused(rng):
+    import xarray as xr
+
+    from neurorep import SchemaError
+
+    ids = [f"s{i}" for i in range(10)]
+    cplx = xr.DataArray(rng.standard_normal((10, 4)) + 1j, dims=("stimulus", "unit"),
+                        coords={"stimulus": ids, "unit": list("abcd")})
+    real = data.responses(rng.standard_normal((10, 3)), stimulus=ids)
+    with pytest.raises(SchemaError, match=r"brain\['V'\]: values must be real"):
+        score_matrix({"V": cplx}, {"l": real}, n_boot=0)
+    with pytest.raises(SchemaError, match=r"model\['l'\]: values must be real"):
+        score_matrix({"V": real}, {"l": cplx}, n_boot=0)
+    with pytest.raises(SchemaError, match="complex"):
+        cka_linear(cplx.values, real.values)
+    with pytest.raises(SchemaError, match="complex"):
+        procrustes_similarity(real.values, cplx.values)
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+def test_scale_free_kernels_at_extreme_scales(rng, scale):
+    """CKA / Procrustes are scale-invariant: 1e200 data gave NaN (CKA) or 0 (Procrustes)."""
+    x, y = rng.standard_normal((30, 5)), rng.standard_normal((30, 4))
+    y = y + x[:, :4]
+    for fn in (cka_linear, cka_debiased, procrustes_similarity):
+        assert fn(x * scale, y) == pytest.approx(fn(x, y), rel=1e-10)
+    ids = [f"s{i}" for i in range(30)]
+    a = score_matrix({"V": data.responses(x * scale, stimulus=ids)},
+                     {"l": data.responses(y, stimulus=ids)}, metric="cka", n_boot=0)
+    b = score_matrix({"V": data.responses(x, stimulus=ids)},
+                     {"l": data.responses(y, stimulus=ids)}, metric="cka", n_boot=0)
+    assert float(a.score.squeeze()) == pytest.approx(float(b.score.squeeze()), rel=1e-10)

@@ -56,6 +56,53 @@ def test_whitened_methods_with_sigma_k_match_rsatoolbox(stacks, rng, method):
     )
 
 
+@pytest.mark.parametrize("method", ["cosine_cov", "corr_cov"])
+def test_singular_or_invalid_sigma_k_is_refused(stacks, rng, method):
+    """A rank-deficient pattern covariance cannot whiten the dissimilarities: an error that
+    names sigma_k and the fix, not a LinAlgError or a NaN score."""
+    ra, rb = stacks
+    low = rng.normal(size=(N, 4))
+    cases = [
+        (low @ low.T, "positive definite.*smallest eigenvalue"),
+        (np.ones((N, N)), "positive definite"),
+        (np.diag(np.r_[np.ones(N - 1), 0.0]), "positive definite"),
+        (-np.eye(N), "positive definite"),
+        (np.r_[np.ones(N - 1), 0.0], r"variance > 0.*'c13'"),
+        (np.full(N, np.nan), "NaN/inf"),
+        (np.triu(np.ones((N, N))) + np.eye(N), "symmetric"),
+        (np.ones((N, N)) + 1j, "complex"),
+    ]
+    for sigma_k, match in cases:
+        with pytest.raises(SchemaError, match=rf"sigma_k.*{match}"):
+            rsa.compare(ra, rb, method=method, sigma_k=sigma_k)
+
+
+def test_sigma_k_dataarray_is_matched_by_stimulus_id(stacks, rng):
+    ra, rb = stacks
+    var = rng.random(N) + 0.5
+    a = rng.normal(size=(N, N))
+    full = a @ a.T / N + np.eye(N)
+    want_d = rsa.compare(ra, rb, method="corr_cov", sigma_k=var)
+    want_f = rsa.compare(ra, rb, method="cosine_cov", sigma_k=full)
+    order = rng.permutation(N)
+    ids = np.asarray(IDS)[order]
+    diag_da = xr.DataArray(var[order], dims="stimulus", coords={"stimulus": ids})
+    full_da = xr.DataArray(full[np.ix_(order, order)], dims=("stimulus_i", "stimulus_j"),
+                           coords={"stimulus_i": ids, "stimulus_j": ids})
+    np.testing.assert_allclose(rsa.compare(ra, rb, method="corr_cov", sigma_k=diag_da).values,
+                               want_d.values, atol=1e-12)
+    np.testing.assert_allclose(rsa.compare(ra, rb, method="cosine_cov", sigma_k=full_da).values,
+                               want_f.values, atol=1e-10)
+    with pytest.raises(SchemaError, match="do not cover"):
+        rsa.compare(ra, rb, method="corr_cov", sigma_k=diag_da.isel(stimulus=slice(1, None)))
+
+
+def test_complex_rdms_are_refused_by_compare(stacks):
+    ra, rb = stacks
+    with pytest.raises(SchemaError, match=r"^a: values must be real"):
+        rsa.compare(ra.copy(data=ra.values + 0j), rb)
+
+
 def test_tau_a_equals_its_definition(rng):
     x = np.round(rng.random(40) * 5)
     y = np.round(rng.random(40) * 7)

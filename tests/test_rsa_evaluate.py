@@ -293,6 +293,43 @@ def test_bad_options(problem):
         rsa.evaluate({"w": comps}, subj, cv_folds=5)
 
 
+@pytest.mark.parametrize("n_bootstrap", [2.5, 100.0, "100", True])
+def test_n_bootstrap_must_be_an_integer(problem, n_bootstrap):
+    models, subjects = problem
+    with pytest.raises(ValueError, match=r"n_bootstrap must be an integer >= 2; got .*n_bootstrap=1000"):
+        rsa.evaluate(_rdms(models, "model"), _rdms(subjects, "subject"), n_bootstrap=n_bootstrap)
+
+
+def test_cv_folds_and_sigma_k_are_checked(problem, rng):
+    models, subjects = problem
+    mods, subj = _rdms(models, "model"), _rdms(subjects, "subject")
+    with pytest.raises(ValueError, match=r"cv_folds must be an integer >= 1; got 2.5"):
+        rsa.evaluate(mods, subj, cv_folds=2.5, bootstrap="none")
+    a = rng.normal(size=(N, 3))
+    with pytest.raises(SchemaError, match="sigma_k: the pattern covariance must be positive definite"):
+        rsa.evaluate(mods, subj, method="corr_cov", sigma_k=a @ a.T, bootstrap="subject",
+                     n_bootstrap=5)
+    with pytest.raises(SchemaError, match=r"variance > 0"):
+        rsa.evaluate(mods, subj, method="cosine_cov", sigma_k=np.r_[np.ones(N - 1), 0.0],
+                     bootstrap="none")
+    good = a @ a.T + np.eye(N)
+    res = rsa.evaluate(mods, subj, method="corr_cov", sigma_k=good, bootstrap="none")
+    want = rsa.compare(mods, subj, method="corr_cov", sigma_k=good).mean("subject")
+    np.testing.assert_allclose(res.score.values, want.values, atol=1e-12)
+
+
+def test_complex_rdms_are_refused(problem):
+    import xarray as xr
+
+    models, subjects = problem
+    mods, subj = _rdms(models, "model"), _rdms(subjects, "subject")
+    cplx = xr.DataArray(subj.values + 0j, dims=subj.dims, coords=subj.coords)
+    with pytest.raises(SchemaError, match=r"^data: values must be real"):
+        rsa.evaluate(mods, cplx, bootstrap="none")
+    with pytest.raises(SchemaError, match=r"^models: values must be real"):
+        rsa.evaluate(mods.copy(data=mods.values + 0j), subj, bootstrap="none")
+
+
 def test_bad_rdm_values_are_named(problem):
     """NaN or asymmetry in a model or a subject RDM: SchemaError naming the culprit."""
     models, subjects = problem

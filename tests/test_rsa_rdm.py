@@ -240,3 +240,89 @@ def test_finger_crossnobis_positive_in_every_subject(data_home):
     assert rdms.sizes["subject"] == 7
     iu = np.triu_indices(5, 1)
     assert (rdms.values[:, iu[0], iu[1]] > 0).all()
+
+
+# ---------------------------------------------------------------- scale, precision, dtype (issue #13)
+@pytest.mark.parametrize("exponent", [640, -640, 3])
+@pytest.mark.parametrize(
+    ("metric", "power"),
+    [("correlation", 0), ("cosine", 0), ("euclidean", 1)],
+)
+def test_scale_free_and_homogeneous_metrics_at_extreme_scales(cube, exponent, metric, power):
+    """Correlation and cosine are scale-invariant and euclidean is 1-homogeneous: both
+    computed exactly near the ends of the float64 range (x * 2**640 overflowed x @ x.T)."""
+    scaled = cube.copy(data=np.ldexp(cube.values, exponent))
+    ref = rsa.compute_rdm(cube, metric=metric).values
+    got = rsa.compute_rdm(scaled, metric=metric).values
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, ref * 2.0 ** (power * exponent), rtol=1e-13, atol=0)
+
+
+def test_squared_distances_that_do_not_fit_float64_are_refused(cube):
+    with pytest.raises(SchemaError, match=r"squared_euclidean distances overflow float64.*Rescale"):
+        rsa.compute_rdm(cube * 1e200, metric="squared_euclidean")
+    with pytest.raises(SchemaError, match=r"underflow float64.*Rescale"):
+        rsa.compute_rdm(cube * 1e-200, metric="squared_euclidean")
+    with pytest.raises(SchemaError, match="crossnobis distances overflow"):
+        rsa.compute_rdm(cube * 1e200, metric="crossnobis")
+    # the suggested fix works, and where the values fit, the answer is exact
+    fixed = cube * 1e200 / float(abs(cube * 1e200).max())
+    assert np.isfinite(rsa.compute_rdm(fixed, metric="squared_euclidean").values).all()
+    big = cube.copy(data=np.ldexp(cube.values, 400))
+    np.testing.assert_allclose(
+        rsa.compute_rdm(big, metric="crossnobis").values,
+        np.ldexp(rsa.compute_rdm(cube, metric="crossnobis").values, 800), rtol=1e-12,
+    )
+
+
+def test_estimated_noise_distances_are_scale_free(cube):
+    """With a precision estimated from the runs, Mahalanobis and crossnobis distances do not
+    change with the data's scale, even at 1e200 (the covariance itself would overflow)."""
+    for metric in ("mahalanobis", "crossnobis"):
+        ref = rsa.compute_rdm(cube, metric=metric, noise="shrinkage_diag").values
+        got = rsa.compute_rdm(cube * 1e200, metric=metric, noise="shrinkage_diag").values
+        np.testing.assert_allclose(got, ref, rtol=1e-10)
+    prec = rsa.compute_noise_precision(cube.copy(data=np.ldexp(cube.values, 300)), method="diag")
+    np.testing.assert_allclose(
+        prec.values, np.ldexp(rsa.compute_noise_precision(cube, method="diag").values, -600),
+        rtol=1e-12,
+    )
+    with pytest.raises(SchemaError, match="noise precision values underflow"):
+        rsa.compute_noise_precision(cube * 1e200)
+
+
+@pytest.mark.parametrize(
+    ("precision", "match"),
+    [
+        (np.zeros((30, 30)), "positive definite.*smallest eigenvalue is 0"),
+        (-np.eye(30), "positive definite.*smallest eigenvalue is -1"),
+        (np.diag(np.r_[np.ones(29), 0.0]), "positive definite"),
+        (np.full(30, np.nan), "NaN/inf"),
+        (np.r_[np.ones(29), -1.0], r"diagonal noise precision must be > 0.*unit position 29"),
+        (np.triu(np.ones((30, 30))), "symmetric"),
+    ],
+)
+def test_mahalanobis_needs_a_positive_definite_precision(cube, precision, match):
+    with pytest.raises(SchemaError, match=match):
+        rsa.compute_rdm(cube, metric="mahalanobis", noise=precision)
+    with pytest.raises(SchemaError, match=match):
+        rsa.compute_rdm(cube, metric="crossnobis", noise=precision)
+
+
+def test_positive_definite_precision_still_matches_the_formula(cube, rng):
+    a = rng.normal(size=(30, 30))
+    prec = a @ a.T / 30 + 0.1 * np.eye(30)
+    x = cube.mean("repetition").values
+    d = x[:, None, :] - x[None, :, :]
+    want = np.einsum("ijp,pq,ijq->ij", d, prec, d) / 30
+    got = rsa.compute_rdm(cube, metric="mahalanobis", noise=prec).values
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_complex_responses_are_refused(rng):
+    y = xr.DataArray(rng.normal(size=(5, 3)) + 1j, dims=("stimulus", "unit"),
+                     coords={"stimulus": list("abcde"), "unit": ["u0", "u1", "u2"]})
+    with pytest.raises(SchemaError, match=r"values must be real.*complex128.*abs\(x\)"):
+        rsa.compute_rdm(y)
+    with pytest.raises(SchemaError, match="complex"):
+        rsa.compute_rdm({"a": y})

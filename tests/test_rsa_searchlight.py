@@ -74,6 +74,36 @@ def test_searchlight_bad_input(rng, volume):
         rsa.searchlight(resp, model, radius=0)
 
 
+@pytest.mark.parametrize("chunk_size", [0, -5, 2.5])
+def test_chunk_size_must_be_a_positive_integer(volume, chunk_size):
+    resp, model = volume
+    with pytest.raises(ValueError, match=r"chunk_size must be an integer >= 1.*spheres per dask task"):
+        rsa.searchlight(resp, model, chunk_size=chunk_size)
+
+
+def test_searchlight_other_silent_cases(volume):
+    resp, model = volume
+    with pytest.raises(ValueError, match="min_voxels must be an integer >= 1"):
+        rsa.searchlight(resp, model, min_voxels=0.5)
+    # mahalanobis without a noise estimate used to give an all-NaN map
+    with pytest.raises(SchemaError, match="mahalanobis.*needs noise="):
+        rsa.searchlight(resp, model, metric="mahalanobis")
+    cplx = resp.copy(data=resp.values + 0j)
+    with pytest.raises(SchemaError, match="complex"):
+        rsa.searchlight(cplx, model)
+
+
+def test_searchlight_scores_do_not_depend_on_the_data_scale(volume):
+    """Squared distances of 1e200-scaled voxels overflowed to NaN spheres."""
+    resp, model = volume
+    ref = rsa.searchlight(resp, model, radius=2.5, metric="squared_euclidean",
+                          scheduler="synchronous")
+    big = rsa.searchlight(resp.astype(np.float64) * 1e200, model, radius=2.5, metric="squared_euclidean",
+                          scheduler="synchronous")
+    assert np.isfinite(ref.values).all()
+    np.testing.assert_allclose(big.values, ref.values, atol=1e-10)
+
+
 def test_haxby_slice_searchlight(data_home):
     from neurorep import datasets
 

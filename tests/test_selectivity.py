@@ -55,30 +55,99 @@ def _softmax_projection(W, E, T):
     return p @ E, 1.0 / (p**2).sum(axis=1), p
 
 
+def _brainscuba_projection(W, E, temp):
+    """Transcription of BrainSCUBA's ``softmax_convex`` (projection.py, aluo-x/BrainSCUBA):
+    unit-norm weights and bank directions, scores = softmax(w.d * temp) with temp = 1/T,
+    soft_norms = scores @ |e|, soft_projected = scores @ d, renormalised, times soft_norms."""
+    import scipy.special
+
+    inputs = W / np.linalg.norm(W, axis=1, keepdims=True)
+    norms = np.linalg.norm(E, axis=1, keepdims=True)
+    directions = E / norms
+    scores = scipy.special.softmax(inputs @ directions.T * temp, axis=-1)
+    soft_norms = scores @ norms
+    soft_projected = scores @ directions
+    return soft_projected / np.linalg.norm(soft_projected, axis=-1, keepdims=True) * soft_norms
+
+
 # ----------------------------------------------------------------------------
 # project / top_stimuli
 # ----------------------------------------------------------------------------
-def test_project_matches_numpy_formula(rng):
-    W, E = rng.standard_normal((7, 16)), rng.standard_normal((60, 16)) * rng.uniform(0.5, 2, (60, 1))
-    proj, eff, p = _softmax_projection(W, E, 0.1)
-    res = project(W, E, temperature=0.1, dtype="float64", chunk_units=3)
-    np.testing.assert_allclose(res["projection"].values, proj, rtol=1e-10, atol=1e-12)
+def test_project_matches_brainscuba_transcription(rng):
+    """The default projection is the paper's (norms of the bank entries vary here)."""
+    W = rng.standard_normal((7, 16))
+    E = rng.standard_normal((60, 16)) * rng.uniform(0.2, 3.0, (60, 1))
+    for T in (0.1, 1 / 150):
+        ref = _brainscuba_projection(W, E, 1.0 / T)
+        res = project(W, E, temperature=T, dtype="float64", chunk_units=3)
+        np.testing.assert_allclose(res["projection"].values, ref, rtol=1e-10, atol=1e-12)
+        res32 = project(W, E, temperature=T)  # float32 default, one chunk
+        np.testing.assert_allclose(res32["projection"].values, ref, rtol=2e-4, atol=2e-5)
+    _, eff, p = _softmax_projection(W, E, 0.1)
+    res = project(W, E, temperature=0.1, dtype="float64")
     np.testing.assert_allclose(res["effective_n"].values, eff, rtol=1e-10)
     assert res["best_match"].values.tolist() == [f"bank{i:05d}" for i in p.argmax(axis=1)]
-    res32 = project(W, E, temperature=0.1)  # float32 default, one chunk
-    np.testing.assert_allclose(res32["projection"].values, proj, rtol=2e-4, atol=2e-5)
+    assert res.attrs["method"] == "brainscuba"
+
+
+def test_project_weighted_mean_is_the_plain_softmax_mean(rng):
+    W, E = rng.standard_normal((5, 6)), rng.standard_normal((40, 6)) * rng.uniform(0.5, 2, (40, 1))
+    proj, eff, _ = _softmax_projection(W, E, 0.2)
+    res = project(W, E, temperature=0.2, method="weighted_mean", dtype="float64", chunk_units=2)
+    np.testing.assert_allclose(res["projection"].values, proj, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(res["effective_n"].values, eff, rtol=1e-10)
+    # with bank norms that vary, the two differ in direction and in length
+    scuba = project(W, E, temperature=0.2, dtype="float64")["projection"].values
+    cos = (scuba * proj).sum(1) / np.linalg.norm(scuba, axis=1) / np.linalg.norm(proj, axis=1)
+    assert cos.min() < 0.999
+    # with equal norms the directions agree; BrainSCUBA's length is the bank norm
+    Eu = 3.0 * E / np.linalg.norm(E, axis=1, keepdims=True)
+    a = project(W, Eu, temperature=0.2, dtype="float64")["projection"].values
+    b = project(W, Eu, temperature=0.2, method="weighted_mean", dtype="float64")["projection"].values
+    np.testing.assert_allclose(a / np.linalg.norm(a, axis=1, keepdims=True),
+                               b / np.linalg.norm(b, axis=1, keepdims=True), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 3.0, rtol=1e-12)
+    with pytest.raises(ValueError, match="method must be one of"):
+        project(W, E, method="mean")
+    # caption_units passes the choice through
+    bank = data.responses(E, stimulus_coords={"text": [f"word{i} text" for i in range(40)]})
+    caps = caption_units(W, bank, temperature=0.2, dtype="float64", max_concepts=1,
+                         projection_method="weighted_mean")
+    np.testing.assert_allclose(caps["projection"].values, proj, rtol=1e-10, atol=1e-12)
+    assert caps.attrs["projection_method"] == "weighted_mean"
+    with pytest.raises(ValueError, match="projection_method must be one of"):
+        caption_units(W, bank, projection_method="mean")
 
 
 def test_project_temperature_limits(rng):
-    W, E = rng.standard_normal((4, 8)), rng.standard_normal((30, 8))
-    cold = project(W, E, temperature=1e-4, dtype="float64")
+    W, E = rng.standard_normal((4, 8)), rng.standard_normal((30, 8)) * rng.uniform(0.5, 2, (30, 1))
     nearest = np.argmax((W / np.linalg.norm(W, axis=1, keepdims=True)) @ (
         E / np.linalg.norm(E, axis=1, keepdims=True)).T, axis=1)
-    np.testing.assert_allclose(cold["projection"].values, E[nearest], atol=1e-6)
-    np.testing.assert_allclose(cold["effective_n"].values, 1.0, atol=1e-3)
+    for method in ("brainscuba", "weighted_mean"):
+        cold = project(W, E, temperature=1e-4, dtype="float64", method=method)
+        np.testing.assert_allclose(cold["projection"].values, E[nearest], atol=1e-6)
+        np.testing.assert_allclose(cold["effective_n"].values, 1.0, atol=1e-3)
     hot = project(W, E, temperature=1e4, dtype="float64")
-    np.testing.assert_allclose(hot["projection"].values, np.broadcast_to(E.mean(0), (4, 8)), atol=1e-3)
+    norms = np.linalg.norm(E, axis=1, keepdims=True)
+    mean_dir = (E / norms).mean(0)
+    expected = mean_dir / np.linalg.norm(mean_dir) * norms.mean()
+    np.testing.assert_allclose(hot["projection"].values, np.broadcast_to(expected, (4, 8)), atol=1e-3)
     assert np.all(hot["effective_n"].values > 29.9)
+    hot_mean = project(W, E, temperature=1e4, dtype="float64", method="weighted_mean")
+    np.testing.assert_allclose(hot_mean["projection"].values, np.broadcast_to(E.mean(0), (4, 8)),
+                               atol=1e-3)
+
+
+def test_project_cancelling_directions_warn_and_give_nan():
+    """Two opposite bank entries at equal cosine: BrainSCUBA's mean direction is zero."""
+    from neurorep import NeurorepWarning
+
+    E = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    W = np.array([[0.0, 1.0], [1.0, 0.2]])
+    with pytest.warns(NeurorepWarning, match="no direction"):
+        res = project(W, E, dtype="float64")
+    assert np.isnan(res["projection"].values[0]).all()
+    assert np.isfinite(res["projection"].values[1]).all()
 
 
 def test_top_stimuli_ranks_predicted_response(rng):
@@ -409,6 +478,54 @@ def test_bad_inputs_project_and_captions(rng):
         project(W[:1], E, dtype="float16")
     with pytest.raises(ValueError, match="keyword_method|method must be one of"):
         caption_units(W[:1], bank, keyword_method="bm25")
+
+
+def test_weights_are_matched_to_the_bank_by_feature_id(rng):
+    """Feature ids decide which weight goes with which embedding dim, never positions."""
+    E = rng.standard_normal((25, 5))
+    dims = ["d0", "d1", "d2", "d3", "d4"]
+    bank = xr.DataArray(E, dims=("stimulus", "dim"),
+                        coords={"stimulus": [f"s{i}" for i in range(25)], "dim": dims})
+    W = rng.standard_normal((5, 2))
+    w = xr.DataArray(W, dims=("dim", "unit"), coords={"dim": dims, "unit": ["a", "b"]})
+    order = [3, 0, 4, 1, 2]
+    shuffled = w.isel(dim=order)
+    a = project(w, bank, dtype="float64")
+    b = project(shuffled, bank, dtype="float64")
+    np.testing.assert_allclose(a["projection"].values, b["projection"].values, atol=1e-12)
+    top = top_stimuli(shuffled, bank, n=3)
+    np.testing.assert_array_equal(top["top_stimulus"].values, top_stimuli(w, bank, n=3)["top_stimulus"].values)
+    # disjoint ids: an error, not a positional match
+    renamed = w.assign_coords(dim=[f"x{i}" for i in range(5)])
+    with pytest.raises(SchemaError, match="share no feature id with the bank"):
+        project(renamed, bank)
+    # overlapping but different ids (same count): an error naming what is missing
+    partly = w.assign_coords(dim=["d0", "d1", "d2", "d3", "z9"])
+    with pytest.raises(SchemaError, match=r"1 bank feature\(s\) have no weight \(d4\)"):
+        caption_units(partly, bank.assign_coords(text=("stimulus", [f"t {i}" for i in range(25)])))
+    # a subset of the bank's features is refused too (weights outside the bank's space)
+    with pytest.raises(SchemaError, match="differ"):
+        top_stimuli(w.isel(dim=[0, 1, 2]), bank)
+
+
+def test_complex_inputs_are_refused(rng):
+    E = rng.standard_normal((10, 4))
+    Wc = rng.standard_normal((2, 4)) + 1j
+    with pytest.raises(SchemaError, match="complex"):
+        project(Wc, E)
+    bank = xr.DataArray(E + 0j, dims=("stimulus", "feature"),
+                        coords={"stimulus": [f"s{i}" for i in range(10)]})
+    with pytest.raises(SchemaError, match="bank: values must be real.*complex"):
+        top_stimuli(rng.standard_normal((2, 4)), bank)
+    wda = xr.DataArray(Wc.T, dims=("feature", "unit"))
+    with pytest.raises(SchemaError, match="weights: values must be real"):
+        project(wda, E)
+    texts = [f"word{i} thing" for i in range(6)]
+    y = xr.DataArray(rng.standard_normal((6, 2)) + 0j, dims=("stimulus", "unit"),
+                     coords={"stimulus": [f"s{i}" for i in range(6)], "unit": ["u0", "u1"],
+                             "text": ("stimulus", texts)})
+    with pytest.raises(SchemaError, match="responses: values must be real"):
+        score_captions({u: "thing" for u in y["unit"].values}, y, embed=TOPIC_EMBED)
 
 
 def test_bad_inputs_score(sim, sim_bank):

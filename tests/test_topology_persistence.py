@@ -319,3 +319,63 @@ def test_real_it_rdm_persistence(data_home):
         np.sort(h0[:-1, 1]), np.sort(minimum_spanning_tree(d).data), rtol=1e-12
     )
     assert (_bars(dg, 1).shape[0]) > 0
+
+
+def test_transformed_diagram_on_a_categorical_rdm():
+    """Heavily tied RDM (3 values): the quantile thresholds of the paper, via the diagram."""
+    labels = np.repeat(np.arange(3), 4)
+    rng = np.random.default_rng(7)
+    base = rng.integers(2, 4, size=(12, 12)).astype(float)
+    base = np.triu(base, 1) + np.triu(base, 1).T
+    d = np.where(labels[:, None] == labels[None, :], 1.0, base)
+    np.fill_diagonal(d, 0.0)
+    r = data.rdm(d, metric="category")
+    dg = persistence(r)
+    for lo, up in [(0.2, 0.8), (0.35, 0.65), (0.5, 0.5)]:
+        direct = persistence(gt_transform(r, lo, up))
+        via = gt_transform_diagram(dg, lo, up, rdm=r)
+        for k in (0, 1):
+            np.testing.assert_allclose(_bars(direct, k), _bars(via, k), atol=1e-12)
+
+
+@pytest.mark.parametrize("dimension", [2, 3])
+def test_uncomputed_dimension_is_an_error_not_zero(rng, dimension):
+    x = rng.standard_normal((15, 3))
+    a = persistence(data.responses(x), maxdim=1)
+    b = persistence(data.responses(x + 0.5 * rng.standard_normal((15, 3))), maxdim=1)
+    with pytest.raises(SchemaError, match=rf"dimension {dimension} was not computed.*maxdim={dimension}"):
+        diagram_distance(a, b, dimension=dimension)
+    with pytest.raises(SchemaError, match="not computed"):
+        diagram_distance(a, b, dimension=dimension, metric="wasserstein")
+    with pytest.raises(SchemaError, match=r"dimensions 0\.\.1"):
+        persistence_landscape(a, dimension=dimension)
+    with pytest.raises(ValueError, match="int >= 0"):
+        diagram_distance(a, b, dimension=-1)
+    # a computed dimension without bars is a real zero
+    deep = persistence(data.responses(x), maxdim=dimension)
+    assert diagram_distance(deep, deep, dimension=dimension) == 0.0
+    assert np.all(persistence_landscape(deep, dimension=dimension, grid=[0.0, 1.0]).values >= 0)
+
+
+def test_complex_input_is_refused(rng):
+    x = rng.standard_normal((8, 2))
+    resp = xr.DataArray(x + 1j, dims=("stimulus", "unit"),
+                        coords={"stimulus": [f"s{i}" for i in range(8)], "unit": ["a", "b"]})
+    with pytest.raises(SchemaError, match="complex"):
+        persistence(resp)
+    r = data.rdm(squareform(pdist(x)))
+    with pytest.raises(SchemaError, match="complex"):
+        persistence(r.copy(data=r.values + 0j))
+
+
+def test_euclidean_distances_at_extreme_scales(rng):
+    """Responses near the float64 limits: distances computed stably (exact rescaling)."""
+    x = rng.standard_normal((10, 3))
+    ref = persistence(data.responses(x))
+    for scale in (2.0**600, 2.0**-600):
+        dg = persistence(data.responses(x * scale))
+        np.testing.assert_allclose(dg.birth.values, ref.birth.values * scale, rtol=1e-12)
+        fin = np.isfinite(ref.death.values)
+        np.testing.assert_allclose(dg.death.values[fin], ref.death.values[fin] * scale, rtol=1e-12)
+    with pytest.raises(SchemaError, match="overflow"):
+        persistence(data.responses(np.array([[1.5e308, 0.0], [-1.5e308, 0.0], [0.0, 1.0]])))

@@ -238,3 +238,122 @@ def test_bad_inputs(rng):
         gt_transform(r.rename(stimulus_i="a", stimulus_j="b"), 0.1, 0.5)
     with pytest.raises(ValueError, match="disconnected must be >= 0"):
         geodesic_transform(r, 0.1, 0.5, disconnected=-1.0)
+
+
+# ---------------------------------------------------------------- ties (issue #13)
+def _paper_gt_no_nan(vec: np.ndarray, lo: float, up: float) -> np.ndarray:
+    """_paper_gt, with the documented convention where the paper divides 0 by 0."""
+    r = rankdata(vec)
+    span = r.max() - r.min()
+    d = (r - r.min()) / span if span > 0 else np.full(r.shape, 0.5)
+    gmin, gmax = np.quantile(d, lo), np.quantile(d, up)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = _paper_gt(vec, lo, up) if span > 0 else np.full(r.shape, np.nan)
+    equal = np.isnan(out)  # 0/0: both thresholds equal; a value at the threshold maps to 0
+    out[equal] = (d[equal] > gmin).astype(float)
+    assert gmax == gmin or not equal.any()
+    return out
+
+
+def _categorical_rdm(rng: np.random.Generator, labels: np.ndarray, levels: int) -> xr.DataArray:
+    """A model RDM with a few distinct values (heavily tied), e.g. category membership."""
+    n = labels.size
+    base = rng.integers(1, levels + 1, size=(n, n)).astype(float)
+    base = np.triu(base, 1) + np.triu(base, 1).T
+    d = np.where(labels[:, None] == labels[None, :], 0.5, base)
+    np.fill_diagonal(d, 0.0)
+    return data.rdm(d, stimulus=[f"c{i:02d}" for i in range(n)], metric="category")
+
+
+@pytest.mark.parametrize(
+    ("lo", "up"), [(0.2, 0.8), (0.1, 0.35), (0.4, 0.6), (0.0, 0.5), (0.55, 1.0), (0.3, 0.3)]
+)
+def test_rank_version_matches_paper_code_on_tied_rdms(rng, lo, up):
+    labels = np.repeat(np.arange(4), 4)
+    r = _categorical_rdm(rng, labels, levels=3)
+    vec = squareform(r.values, checks=False)
+    assert np.unique(vec).size <= 4  # heavily tied
+    got = squareform(gt_transform(r, lo, up).values, checks=False)
+    np.testing.assert_allclose(got, _paper_gt_no_nan(vec, lo, up), atol=1e-12)
+
+
+def test_tied_quantiles_change_the_result_against_levels(rng):
+    """Categorical RDM: thresholds at the levels would zero a different set of pairs."""
+    labels = np.repeat(np.arange(3), 5)
+    r = _categorical_rdm(rng, labels, levels=2)
+    vec = squareform(r.values, checks=False)
+    ranks = squareform(gt_transform(r, 0.0, 1.0).values, checks=False)
+    lo, up = 0.3, 0.7
+    q_lo, q_up = np.quantile(ranks, [lo, up])
+    assert abs(q_lo - lo) > 0.05 or abs(q_up - up) > 0.05
+    naive = np.clip((ranks - lo) / (up - lo), 0, 1)
+    got = squareform(gt_transform(r, lo, up).values, checks=False)
+    np.testing.assert_allclose(got, _paper_gt_no_nan(vec, lo, up), atol=1e-12)
+    assert np.abs(got - naive).max() > 0.05
+
+
+def test_all_tied_rdm_and_equal_quantiles_never_nan():
+    r = data.rdm(np.full(10, 2.0), stimulus=list("abcde"))
+    for lo, up in [(0.0, 1.0), (0.2, 0.8), (0.5, 0.5), (1.0, 1.0)]:
+        out = gt_transform(r, lo, up).values
+        np.testing.assert_array_equal(out, np.zeros((5, 5)))
+    # two values only: both quantiles fall inside the block of the larger value
+    r2 = data.rdm([1.0] + [3.0] * 9, stimulus=list("abcde"))
+    out = squareform(gt_transform(r2, 0.5, 0.9).values, checks=False)
+    assert np.isfinite(out).all() and set(np.unique(out)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(out, _paper_gt_no_nan(np.r_[1.0, [3.0] * 9], 0.5, 0.9))
+
+
+def test_stack_thresholds_are_quantiles_of_each_rdm(rng):
+    labels = np.repeat(np.arange(4), 3)
+    a, b = _categorical_rdm(rng, labels, 2), _categorical_rdm(rng, labels, 5)
+    stack = xr.concat([a, b.assign_coords(metric="x")], dim="subject")
+    out = gt_transform(stack, 0.25, 0.75)
+    for k, r in enumerate((a, b)):
+        want = _paper_gt_no_nan(squareform(r.values, checks=False), 0.25, 0.75)
+        np.testing.assert_allclose(squareform(out.values[k], checks=False), want, atol=1e-12)
+
+
+def test_agtdm_and_identification_use_the_paper_thresholds_on_ties(rng):
+    """The other consumers of the rank-scale transform follow gt_transform."""
+    from neurorep.topology import agtdm, score_identification
+
+    labels = np.repeat(np.arange(3), 4)
+    a, b = _categorical_rdm(rng, labels, 2), _categorical_rdm(rng, labels, 3)
+    res = agtdm(a, b, grid=np.array([[0.3, 0.7]]), n_permutations=9, rng=0)
+    ta, tb = (
+        squareform(_paper_gt_no_nan(squareform(r.values, checks=False), 0.3, 0.7)) for r in (a, b)
+    )
+    n = ta.shape[0]
+
+    def ucentre(m):
+        out = m - m.sum(1, keepdims=True) / (n - 2) - m.sum(0, keepdims=True) / (n - 2)
+        out += m.sum() / ((n - 1) * (n - 2))
+        np.fill_diagonal(out, 0.0)
+        return out
+
+    ua, ub = ucentre(ta), ucentre(tb)
+    want = (ua * ub).sum() / np.sqrt((ua * ua).sum() * (ub * ub).sum())
+    assert float(res.score) == pytest.approx(want, abs=1e-12)
+    # identification with fixed thresholds equals identification of the transformed RDMs
+    subs = [f"p{i}" for i in range(3)]
+    rdms = {
+        name: xr.concat([_categorical_rdm(rng, labels, lv) for _ in subs], dim="subject")
+        .assign_coords(subject=subs)
+        for name, lv in (("A", 2), ("B", 4))
+    }
+    direct = {
+        k: v.copy(data=np.stack([
+            squareform(_paper_gt_no_nan(squareform(m, checks=False), 0.3, 0.7)) for m in v.values
+        ]))
+        for k, v in rdms.items()
+    }
+    got = score_identification(rdms, lower=0.3, upper=0.7, n_bootstrap=0)
+    via = score_identification(direct, n_bootstrap=0)
+    np.testing.assert_array_equal(got["prediction"].values, via["prediction"].values)
+
+
+def test_complex_rdm_is_refused():
+    r = data.rdm(np.arange(1.0, 7.0), stimulus=list("abcd"))
+    with pytest.raises(SchemaError, match="complex"):
+        gt_transform(r.copy(data=r.values + 0j), 0.1, 0.5)

@@ -8,6 +8,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurorep._errors import check_real
+
+
+def _rescaled(x: np.ndarray) -> np.ndarray:
+    """``x`` divided by a power of two when its largest |value| is outside 2**-64..2**64.
+
+    Every kernel here is invariant to the scale of each representation, and
+    dividing by a power of two is exact, so the score is unchanged while
+    ``x @ x.T`` can no longer overflow (1e200) or underflow (1e-200).
+    """
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    if not np.isfinite(peak) or peak == 0.0:
+        return x
+    e = int(np.frexp(peak)[1])
+    return np.ldexp(x, -e) if abs(e) > 64 else x
+
+
+def _real(x: np.ndarray, name: str) -> np.ndarray:
+    """``x`` as a float64 array (rescaled if extreme); complex values are refused."""
+    check_real(x, name=name)
+    return _rescaled(np.asarray(x, float))
+
 
 def _center(x: np.ndarray) -> np.ndarray:
     return x - x.mean(0, keepdims=True)
@@ -18,7 +40,7 @@ def cka_linear(x: np.ndarray, y: np.ndarray) -> float:
 
     Computed on the n x n Gram matrices when n is smaller than the widths.
     """
-    x, y = _center(np.asarray(x, float)), _center(np.asarray(y, float))
+    x, y = _center(_real(x, "x")), _center(_real(y, "y"))
     if x.shape[0] < max(x.shape[1], y.shape[1]):
         kx, ky = x @ x.T, y @ y.T
         hsic = float((kx * ky).sum())
@@ -58,7 +80,7 @@ def _hsic_unbiased(k: np.ndarray, l_: np.ndarray) -> float:
 
 def cka_debiased(x: np.ndarray, y: np.ndarray) -> float:
     """Debiased linear CKA (unbiased HSIC estimator of Song et al. 2012; needs n > 3)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
+    x, y = _real(x, "x"), _real(y, "y")
     if x.shape[0] < 4:
         raise ValueError(f"debiased CKA needs at least 4 stimuli; got {x.shape[0]}.")
     kx, ky = x @ x.T, y @ y.T
@@ -76,7 +98,7 @@ def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
     nuclear norm of ``X'Y`` is the cosine of the angle after the best rotation.
     Different widths are handled by the nuclear norm of the cross-product.
     """
-    x, y = _center(np.asarray(x, float)), _center(np.asarray(y, float))
+    x, y = _center(_real(x, "x")), _center(_real(y, "y"))
     nx, ny = np.linalg.norm(x), np.linalg.norm(y)
     if nx == 0 or ny == 0:
         return float("nan")

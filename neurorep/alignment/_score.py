@@ -17,9 +17,10 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import AlignmentError, SchemaError
+from neurorep._errors import AlignmentError, SchemaError, check_int, check_real
 from neurorep.alignment import _metrics
 from neurorep.data import RDM_DIMS, align, members, stimulus_ids, validate
+from neurorep.stats import as_generator
 
 Array = np.ndarray
 
@@ -193,7 +194,7 @@ def cka_metric() -> Metric:
     computed once and every bootstrap sample or fold takes a sub-matrix of it."""
 
     def prepare(x: xr.DataArray) -> tuple[str, Array]:
-        arr = _as_float(x)
+        arr = _metrics._rescaled(_as_float(x))  # CKA is scale-free; no overflow at 1e200
         if arr.shape[0] <= _GRAM_MAX_STIMULI:
             return "gram", arr @ arr.T
         return "features", arr
@@ -242,12 +243,60 @@ def get_metric(metric: str | Metric) -> Metric:
 
 
 # ----------------------------------------------------------------------------- inputs
-def _as_set(obj: Any, name: str, met: Metric) -> dict[str, xr.DataArray]:
-    out = {str(obj.name or name): obj} if isinstance(obj, xr.DataArray) else members(obj)
+def _split_regions(key: str | None, da: xr.DataArray, label: str) -> dict[str, xr.DataArray]:
+    """One member per value of a per-unit ``region`` coord (DESIGN.md section 1).
+
+    A DataArray ``key=None`` gives members named by region; a set member holding
+    several regions gives ``"<key>/<region>"``. Regions keep their order of
+    first appearance along ``unit``.
+    """
+    if (
+        da.dims[-2:] == RDM_DIMS
+        or "unit" not in da.dims
+        or "region" not in da.coords
+        or da["region"].dims != ("unit",)
+    ):
+        return {key if key is not None else str(da.name or label): da}
+    import pandas as pd
+
+    values = da["region"].values
+    missing = np.asarray(pd.isna(values))
+    if missing.any():
+        raise SchemaError(
+            f"{label}: {int(missing.sum())} of {values.size} units have no 'region' "
+            f"(e.g. unit {da['unit'].values[np.flatnonzero(missing)[0]]!r}); the 'region' coord "
+            f"splits the units into the regions to score. Give every unit a region, or drop "
+            f"those units before scoring."
+        )
+    names = [str(v) for v in pd.unique(values)]
+    if len(names) == 1 and key is not None:
+        return {key: da}
+    labels = np.asarray(values).astype(str)
+    return {
+        (r if key is None else f"{key}/{r}"): da.isel(unit=np.flatnonzero(labels == r))
+        for r in names
+    }
+
+
+def _as_set(obj: Any, name: str, met: Metric, *, split_regions: bool = True) -> dict[str, xr.DataArray]:
+    if isinstance(obj, xr.DataArray):
+        out = _split_regions(None, obj, name) if split_regions else {str(obj.name or name): obj}
+    else:
+        out = {}
+        for key, da in members(obj).items():
+            parts = _split_regions(key, da, f"{name}[{key!r}]") if split_regions else {key: da}
+            for k, v in parts.items():
+                if k in out:
+                    raise SchemaError(
+                        f"{name}: the region {k!r} comes from two members; rename a member or "
+                        f"its units' 'region' coord."
+                    )
+                out[k] = v
     if not out:
         raise SchemaError(f"{name}: holds no representations.")
     for key, da in out.items():
         label = f"{name}[{key!r}]"
+        check_real(da.data, name=label)
         if da.dims[-2:] == RDM_DIMS:
             if not met.takes_rdms:
                 raise SchemaError(f"{label} is an RDM; this metric needs responses. Use metric='rsa'.")
@@ -288,9 +337,11 @@ def _reorder(da: xr.DataArray, ids: Array) -> xr.DataArray:
     return da.sel(stimulus=ids)
 
 
-def _prepare_sets(brain: Any, model: Any, met: Metric) -> tuple[dict[str, dict[str, xr.DataArray]], dict[str, xr.DataArray], Array]:
-    regions = _split_subjects(_as_set(brain, "brain", met))
-    layers = _as_set(model, "model", met)
+def _prepare_sets(
+    brain: Any, model: Any, met: Metric, *, split_regions: bool = True
+) -> tuple[dict[str, dict[str, xr.DataArray]], dict[str, xr.DataArray], Array]:
+    regions = _split_subjects(_as_set(brain, "brain", met, split_regions=split_regions))
+    layers = _as_set(model, "model", met, split_regions=False)
     first_region = next(iter(next(iter(regions.values())).values()))
     ref = stimulus_ids(first_region, name="brain")
     for key, subs in regions.items():
@@ -365,9 +416,14 @@ def score_matrix(
         Per region (DataTree leaves or mapping): responses ``(stimulus,
         unit)`` / ``(stimulus, repetition, unit)`` or, for RSA metrics, RDMs
         ``(subject, stimulus_i, stimulus_j)``. Repetitions are averaged for
-        the score and split in halves for the ceiling. Units carrying a
-        ``subject`` coordinate with several subjects, or RDM stacks over
-        subjects, are scored per subject, then summarised.
+        the score and split in halves for the ceiling. One responses
+        DataArray whose units carry a ``region`` coordinate (as
+        ``neurorep.data.responses(..., region=...)`` builds) is a set of
+        regions: it is split by that coordinate, exactly as if each region
+        were passed as its own member (a member holding several regions
+        gives ``"<member>/<region>"``). Units carrying a ``subject``
+        coordinate with several subjects, or RDM stacks over subjects, are
+        scored per subject, then summarised.
     model : activations DataTree or mapping
         One ``(stimulus, unit)`` array (or RDM) per layer. Stimuli are
         aligned by id.
@@ -410,7 +466,8 @@ def score_matrix(
     ('region', 'layer')
     """
     met = get_metric(metric)
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    gen = as_generator(rng)
+    n_boot = check_int("n_boot", n_boot, minimum=0, fix="e.g. n_boot=200, or 0 for no CI.")
     regions, layers, ids = _prepare_sets(brain, model, met)
     n = len(ids)
     if n < met.min_stimuli:
@@ -583,8 +640,53 @@ def depth_index(scores: xr.Dataset | xr.DataArray) -> xr.DataArray:
     """Centre of mass of each region's layer profile over normalised depth (0..1).
 
     Negative scores are clipped at 0 before weighting.
+
+    Parameters
+    ----------
+    scores : Dataset or DataArray
+        A :func:`score_matrix` result (its ``score``) or a ``(..., layer)``
+        DataArray with a ``depth`` coordinate along ``layer``.
+
+    Returns
+    -------
+    DataArray
+        The depth index over the remaining dims (NaN where every score is <= 0).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from neurorep.alignment import depth_index
+    >>> s = xr.DataArray([[0.0, 1.0, 3.0]], dims=("region", "layer"),
+    ...                  coords={"depth": ("layer", [0.0, 0.5, 1.0])})
+    >>> float(depth_index(s)[0])
+    0.875
     """
-    s = scores["score"] if isinstance(scores, xr.Dataset) else scores
+    if isinstance(scores, xr.Dataset):
+        if "score" not in scores.data_vars:
+            raise SchemaError(
+                f"depth_index: a Dataset needs a 'score' variable (a score_matrix result); got "
+                f"variables {list(scores.data_vars)}. Pass score_matrix(...) or a DataArray."
+            )
+        s = scores["score"]
+    elif isinstance(scores, xr.DataArray):
+        s = scores
+    else:
+        raise SchemaError(
+            f"depth_index: expected a score_matrix Dataset or a DataArray with a 'layer' dim; got "
+            f"{type(scores).__name__}."
+        )
+    if "layer" not in s.dims:
+        raise SchemaError(
+            f"depth_index: scores need a 'layer' dim; got dims {s.dims}. Rename the layer dim, "
+            f"e.g. scores.rename({{{(s.dims or ('dim_0',))[-1]!r}: 'layer'}})."
+        )
+    if "depth" not in s.coords or s["depth"].dims != ("layer",):
+        raise SchemaError(
+            "depth_index: scores need a 'depth' coordinate along 'layer' (each layer's "
+            "normalised depth, 0 = first, 1 = last); got coords "
+            f"{[c for c in s.coords if c not in s.dims]}. Add one with "
+            "scores.assign_coords(depth=('layer', numpy.linspace(0, 1, scores.sizes['layer'])))."
+        )
     w = s.clip(min=0)
     total = w.sum("layer")
     return (w * s["depth"]).sum("layer") / total.where(total > 0)
@@ -613,6 +715,22 @@ def best_layer(
     use disjoint stimuli's predictions.) Several subjects: their scores are
     averaged per fold before choosing.
 
+    Parameters
+    ----------
+    brain, model : representation sets
+        As in :func:`score_matrix`; one responses DataArray with a per-unit
+        ``region`` coordinate is split into its regions.
+    metric : str or Metric
+        A key of :data:`METRICS` or a :class:`Metric`.
+    n_splits : int
+        Folds over stimuli (>= 2).
+    n_boot : int
+        Bootstrap samples over held-out stimuli for the CI; 0 for none.
+    ci : float
+        Coverage of the interval.
+    rng : int, Generator or None
+        Seed for the folds and the bootstrap.
+
     Returns
     -------
     Dataset
@@ -623,7 +741,9 @@ def best_layer(
         layer)``: ``selection_frequency``.
     """
     met = get_metric(metric)
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    gen = as_generator(rng)
+    n_boot = check_int("n_boot", n_boot, minimum=0, fix="e.g. n_boot=200, or 0 for no CI.")
+    n_splits = check_int("n_splits", n_splits, minimum=2, fix="e.g. n_splits=5.")
     regions, layers, ids = _prepare_sets(brain, model, met)
     n = len(ids)
     if n_splits < 2 or n // n_splits < met.min_stimuli:
@@ -712,7 +832,7 @@ def unit_layer_scores(
     from neurorep.encoding import cross_validate_ridge
 
     met = get_metric("encoding")
-    regions, layers, _ = _prepare_sets({"units": responses}, model, met)
+    regions, layers, _ = _prepare_sets({"units": responses}, model, met, split_regions=False)
     da = regions["units"]["all"]
     y = da.mean("repetition") if "repetition" in da.dims else da
     kw: dict[str, Any] = {"cv": cv, "inner_cv": inner_cv, "dtype": "float64", "scoring": "r"}

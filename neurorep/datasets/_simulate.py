@@ -8,11 +8,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurorep._errors import check_int
+from neurorep._random import as_generator
 from neurorep.data import activations, members, responses, validate
 
 
 def _rng(rng: Any) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    return as_generator(rng)
 
 
 def make_model_activations(
@@ -165,7 +167,16 @@ def make_ring(
     """Responses lying on a circle (one H1 class) embedded in ``n_units`` dims.
 
     Returns responses ``(stimulus, unit)``; stimulus coord ``angle`` (radians).
+    ``n_units`` must be at least 2 (a circle spans a plane) and ``n_points``
+    at least 3.
     """
+    n_units = check_int(
+        "make_ring: n_units", n_units, minimum=2,
+        fix="A circle needs a plane to lie in: pass n_units=2 or more (e.g. the default 20).",
+    )
+    n_points = check_int("make_ring: n_points", n_points, minimum=3)
+    if not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"make_ring: noise must be a finite number >= 0; got {noise!r}.")
     gen = _rng(rng)
     theta = 2 * np.pi * np.arange(n_points) / n_points
     basis, _ = np.linalg.qr(gen.standard_normal((n_units, 2)))

@@ -84,6 +84,7 @@ def default_space_weights(
     >>> default_space_weights(2, n_candidates=3).round(3).tolist()
     [[0.01, 0.99], [0.5, 0.5], [0.99, 0.01]]
     """
+    gen = as_generator(rng)  # checked even where the grid needs no randomness
     if n_spaces < 1:
         raise ValueError(f"n_spaces must be >= 1; got {n_spaces}.")
     if isinstance(n_candidates, bool) or not isinstance(n_candidates, int | np.integer) or (
@@ -101,7 +102,6 @@ def default_space_weights(
         ratio = np.logspace(-2, 2, n_candidates) if n_candidates > 1 else np.ones(1)
         g1 = ratio / (1.0 + ratio)
         return np.stack([g1, 1.0 - g1], axis=1)
-    gen = as_generator(rng)
     rows = [np.full(n_spaces, 1.0 / n_spaces)]
     if n_candidates > 1:
         rows.extend(gen.dirichlet(np.ones(n_spaces), size=n_candidates - 1))
@@ -388,8 +388,9 @@ def fit_banded_ridge(
         },
         func="fit_banded_ridge", limit=memory_limit,
     )
+    gen = as_generator(rng)
     if space_weights is None:
-        gammas = default_space_weights(len(names), n_candidates=n_candidates, rng=rng)
+        gammas = default_space_weights(len(names), n_candidates=n_candidates, rng=gen)
     else:
         gammas = np.atleast_2d(np.asarray(space_weights, dtype=np.float64))
         if gammas.shape[1] != len(names) or np.any(gammas <= 0) or not np.isfinite(gammas).all():

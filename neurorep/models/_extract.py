@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep._errors import check_option
+from neurorep._random import as_generator
 from neurorep.data import activations, load, responses, save
 
 
@@ -93,7 +94,7 @@ def reduce_activations(
     if held-out stimuli must stay unseen.
     """
     check_option("method", method, ("pca", "random"))
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    gen = as_generator(rng)
     out: dict[str, xr.DataArray] = {}
     depth = {}
     for name, node in acts.children.items():

@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse
 import xarray as xr
 
-from neurorep._errors import NeurorepWarning, SchemaError, check_option
+from neurorep._errors import NeurorepWarning, SchemaError, check_option, check_real
 from neurorep._workspace import n_threads, run_blocks, scratch
 from neurorep.data import RDM_DIMS, align, infer_kind, members, rdm_vectors, validate
 from neurorep.data._schema import _triangle_offsets, _validate_rdm_layout
@@ -571,6 +571,77 @@ def _resolve_method(method: str) -> str:
     return method
 
 
+def _check_sigma_k(sigma_k: Any, ids: np.ndarray, *, name: str = "sigma_k") -> np.ndarray:
+    """Validate a pattern covariance for the ``*_cov`` methods, in the order of ``ids``.
+
+    A DataArray over ``stimulus`` (diagonal) or ``(stimulus_i, stimulus_j)`` is
+    matched to the RDMs' stimuli by id; a numpy array is read in the RDMs' order.
+    It must be finite and, as a covariance that whitens the dissimilarities,
+    positive definite (a diagonal: every variance > 0).
+    """
+    n = len(ids)
+    if isinstance(sigma_k, xr.DataArray):
+        dims = set(sigma_k.dims)
+        try:
+            if sigma_k.ndim == 2 and dims == {"stimulus_i", "stimulus_j"}:
+                sigma_k = sigma_k.sel(stimulus_i=ids, stimulus_j=ids).transpose(
+                    "stimulus_i", "stimulus_j"
+                )
+            elif sigma_k.ndim == 1 and dims == {"stimulus"}:
+                sigma_k = sigma_k.sel(stimulus=ids)
+            else:
+                raise SchemaError(
+                    f"{name}: a DataArray must have dims ('stimulus',) or ('stimulus_i', "
+                    f"'stimulus_j'); got {sigma_k.dims}."
+                )
+        except KeyError as exc:
+            raise SchemaError(
+                f"{name}: its stimulus ids do not cover the RDMs' stimuli ({exc}); give the "
+                f"covariance of the same stimuli."
+            ) from None
+    check_real(sigma_k, name=name)
+    arr = np.asarray(sigma_k, dtype=np.float64)
+    if arr.shape not in ((n,), (n, n)):
+        raise SchemaError(
+            f"{name} must be ({n},) or ({n}, {n}) for {n} stimuli; got {arr.shape}."
+        )
+    fix = (
+        "Regularise it, e.g. sigma_k + 1e-3 * np.trace(sigma_k) / n * np.eye(n), or drop "
+        "sigma_k (identity whitening)."
+    )
+    if not np.isfinite(arr).all():
+        raise SchemaError(
+            f"{name}: holds {int((~np.isfinite(arr)).sum())} NaN/inf value(s); the pattern "
+            f"covariance must be finite. {fix}"
+        )
+    if arr.ndim == 1:
+        bad = np.flatnonzero(arr <= 0)
+        if bad.size:
+            raise SchemaError(
+                f"{name}: a diagonal pattern covariance needs every variance > 0; got "
+                f"{bad.size} value(s) <= 0 (e.g. {arr[bad[0]]:.3g} for stimulus "
+                f"{ids[bad[0]]!r}), so the dissimilarities cannot be whitened. Drop sigma_k "
+                f"or give positive variances."
+            )
+        return arr
+    scale = float(np.abs(arr).max())
+    if not np.allclose(arr, arr.T, rtol=1e-8, atol=1e-12 * scale):
+        raise SchemaError(
+            f"{name}: a covariance must be symmetric; max |S - S'| = "
+            f"{float(np.abs(arr - arr.T).max()):.3g}. Use (S + S.T) / 2 if that is what you mean."
+        )
+    try:
+        np.linalg.cholesky(arr)
+    except np.linalg.LinAlgError:
+        low = float(np.linalg.eigvalsh(arr)[0])
+        raise SchemaError(
+            f"{name}: the pattern covariance must be positive definite to whiten the "
+            f"dissimilarities (cosine_cov / corr_cov); it is singular or indefinite (smallest "
+            f"eigenvalue {low:.3g}). {fix}"
+        ) from None
+    return arr
+
+
 def _compare_vectors(
     x: np.ndarray,
     y: np.ndarray,
@@ -622,6 +693,8 @@ def stack_rdms(
     items = []
     first: xr.DataArray | None = None
     for key, da in mem.items():
+        if isinstance(da, xr.DataArray):
+            check_real(da.data, name=f"rdms[{key!r}]")
         validate(da, kind="rdm", name=f"rdms[{key!r}]")
         if da.ndim != 2:
             raise SchemaError(
@@ -646,6 +719,7 @@ def stack_rdms(
 def _as_rdm(obj: Any, name: str, default_dim: str) -> xr.DataArray:
     """An RDM stack with its layout checked; the values are checked by ``rdm_vectors``."""
     if isinstance(obj, xr.DataArray):
+        check_real(obj.data, name=name)
         _validate_rdm_layout(obj, name)
         return obj
     if infer_kind(obj) == "set":
@@ -714,11 +788,7 @@ def compare(
             raise ValueError(
                 f"sigma_k is only used by methods ['cosine_cov', 'corr_cov']; got {meth!r}."
             )
-        sigma_k = np.asarray(sigma_k, dtype=np.float64)
-        if sigma_k.shape not in ((n,), (n, n)):
-            raise SchemaError(
-                f"sigma_k must be ({n},) or ({n}, {n}) for {n} stimuli; got {sigma_k.shape}."
-            )
+        sigma_k = _check_sigma_k(sigma_k, np.asarray(ra.coords.variables["stimulus_i"].values))
     lead_a = list(ra.dims[:-2])
     lead_b = list(rb.dims[:-2])
     rename = {d: f"{d}_b" for d in lead_b if d in lead_a}

@@ -48,11 +48,12 @@ import scipy.optimize
 import scipy.stats
 import xarray as xr
 
-from neurorep._errors import NeurorepWarning, SchemaError, check_option
+from neurorep._errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
 from neurorep.data import RDM_DIMS, align, infer_kind, members, rdm_vectors
 from neurorep.data._schema import _validate_rdm_layout
 from neurorep.rsa._compare import (
     CompareMethod,
+    _check_sigma_k,
     _cmp_tau_a,
     _compare_vectors,
     _ranks,
@@ -801,6 +802,7 @@ def _inference(
 # ----------------------------------------------------------------------------
 def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
     if isinstance(models, xr.DataArray):
+        check_real(models.data, name="models")
         _validate_rdm_layout(models, "models")
         if models.ndim == 2:
             mapping: dict[str, xr.DataArray] = {str(models.attrs.get("name", "model")): models}
@@ -824,6 +826,8 @@ def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
     out = _Models(list(mapping))
     arrays = []
     for name, da in mapping.items():
+        if isinstance(da, xr.DataArray):
+            check_real(da.data, name=f"models[{name!r}]")
         _validate_rdm_layout(da, f"models[{name!r}]")
         if da.ndim not in (2, 3):
             raise SchemaError(
@@ -835,6 +839,8 @@ def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
 
 
 def _data_stack(data: xr.DataArray, dim: str | None) -> tuple[xr.DataArray, str]:
+    if isinstance(data, xr.DataArray):
+        check_real(data.data, name="data")
     _validate_rdm_layout(data, "data")
     lead = list(data.dims[:-2])
     if not lead:
@@ -1079,9 +1085,9 @@ def evaluate(
     if mods.any_weighted:
         check_option("method (for weighted models)", method, _FITTABLE)
     if sigma_k is not None:
-        sigma_k = np.asarray(sigma_k, dtype=np.float64)
         if method not in ("cosine_cov", "corr_cov"):
             raise ValueError(f"sigma_k is only used by the *_cov methods; got {method!r}.")
+        sigma_k = _check_sigma_k(sigma_k, np.asarray(stack.coords.variables["stimulus_i"].values))
         if bootstrap in ("stimulus", "both", "dual"):
             raise ValueError(
                 "sigma_k with a stimulus bootstrap is not supported: a stimulus drawn twice "
@@ -1092,6 +1098,7 @@ def evaluate(
             )
     if cv_folds is None:
         cv_folds = _default_k(n) if mods.any_weighted else 1
+    cv_folds = check_int("cv_folds", cv_folds, minimum=1, fix="e.g. cv_folds=5, or None.")
     if cv_folds < 1 or (cv_folds > 1 and 3 * cv_folds > n):
         raise ValueError(
             f"cv_folds must be >= 1 and leave at least 3 stimuli per fold ({n} stimuli); "
@@ -1116,8 +1123,11 @@ def evaluate(
             f"evaluate: bootstrapping subjects needs at least 3 subjects along {sdim!r}; got "
             f"{n_subj}. Use bootstrap='stimulus' (generalise over stimuli only)."
         )
-    if bootstrap != "none" and n_bootstrap < 2:
-        raise ValueError(f"n_bootstrap must be >= 2; got {n_bootstrap}.")
+    if bootstrap != "none":
+        n_bootstrap = check_int(
+            "n_bootstrap", n_bootstrap, minimum=2,
+            fix="It counts bootstrap samples, e.g. n_bootstrap=1000 (or bootstrap='none').",
+        )
     gen = as_generator(rng)
     vec = rdm_vectors(stack, "data", check_layout=False)
 

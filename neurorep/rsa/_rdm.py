@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_option
+from neurorep._errors import SchemaError, check_option, check_real
 from neurorep.data import infer_kind, members, stimulus_ids, validate
 
 Metric = Literal[
@@ -310,8 +310,12 @@ def compute_noise_precision(
     >>> rsa.compute_noise_precision(r, method="diag").shape
     (5, 5)
     """
+    check_real(getattr(responses, "data", responses), name="responses")
     validate(responses, kind="responses", name="responses")
-    prec = _precision(_cube(responses, "compute_noise_precision"), method)
+    cube = _cube(responses, "compute_noise_precision")
+    e, peak = _scale_exponent(cube)
+    prec = _precision(np.ldexp(cube, -e) if e else cube, method)  # exact rescaling, no overflow
+    prec = _unscale(prec, -2 * e, "the noise precision values", "compute_noise_precision", peak)
     units = np.asarray(responses["unit"].values)
     return xr.DataArray(
         prec,
@@ -336,7 +340,48 @@ METRICS: dict[str, str] = {
 _USES_NOISE = ("mahalanobis", "crossnobis")
 
 
-def _noise_array(noise: Any, resp: xr.DataArray, metric: str, name: str) -> Precision:
+def _check_precision(arr: np.ndarray, name: str) -> None:
+    """A given noise precision must be finite, symmetric and positive definite."""
+    fix = (
+        "Estimate one with neurorep.rsa.compute_noise_precision(responses) (shrinkage keeps it "
+        "positive definite) or pass an estimator name, e.g. noise='shrinkage_diag'."
+    )
+    if not np.isfinite(arr).all():
+        raise SchemaError(
+            f"{name}: the noise precision holds {int((~np.isfinite(arr)).sum())} NaN/inf "
+            f"value(s); it must be finite. {fix}"
+        )
+    if arr.ndim == 1:
+        bad = np.flatnonzero(arr <= 0)
+        if bad.size:
+            raise SchemaError(
+                f"{name}: a diagonal noise precision must be > 0 for every unit; got "
+                f"{bad.size} value(s) <= 0 (e.g. {arr[bad[0]]:.3g} at unit position "
+                f"{int(bad[0])}), which makes squared distances zero or negative. {fix}"
+            )
+        return
+    scale = float(np.abs(arr).max())
+    if not np.allclose(arr, arr.T, rtol=1e-8, atol=1e-12 * scale):
+        raise SchemaError(
+            f"{name}: the noise precision must be symmetric; max |P - P'| = "
+            f"{float(np.abs(arr - arr.T).max()):.3g}. Symmetrise it, (P + P.T) / 2, if that "
+            f"is what you mean. {fix}"
+        )
+    try:
+        np.linalg.cholesky(arr)
+    except np.linalg.LinAlgError:
+        low = float(np.linalg.eigvalsh(arr)[0])
+        raise SchemaError(
+            f"{name}: the noise precision must be positive definite (a Mahalanobis distance "
+            f"needs x P x' > 0 for every pattern x != 0); its smallest eigenvalue is "
+            f"{low:.3g}, so distances would be zero or negative. {fix}"
+        ) from None
+
+
+def _noise_array(
+    noise: Any, resp: xr.DataArray, metric: str, name: str, cube: np.ndarray | None = None
+) -> Precision:
+    """The precision operator; an estimator name is fitted on ``cube`` (the run patterns)."""
     if noise is None:
         return None
     if metric not in _USES_NOISE:
@@ -344,13 +389,14 @@ def _noise_array(noise: Any, resp: xr.DataArray, metric: str, name: str) -> Prec
             f"{name}: noise= is only used by metrics {list(_USES_NOISE)}; got metric={metric!r}."
         )
     if isinstance(noise, str):
-        return _precision_operator(_cube(resp, name), noise)
+        return _precision_operator(_cube(resp, name) if cube is None else cube, noise)
     if isinstance(noise, xr.DataArray):
         if noise.ndim == 2 and {"unit_i", "unit_j"} <= set(noise.dims):
             units = resp["unit"].values
             noise = noise.sel(unit_i=units, unit_j=units).transpose("unit_i", "unit_j")
         elif noise.ndim == 1 and "unit" in noise.dims:
             noise = noise.sel(unit=resp["unit"].values)
+    check_real(noise, name=f"{name}: noise")
     arr = np.asarray(noise, dtype=np.float64)
     p = resp.sizes["unit"]
     if arr.shape not in ((p,), (p, p)):
@@ -359,7 +405,55 @@ def _noise_array(noise: Any, resp: xr.DataArray, metric: str, name: str) -> Prec
             f"({p}, {p}); got shape {arr.shape}. Estimate one with "
             f"neurorep.rsa.compute_noise_precision(responses) or pass noise='shrinkage_diag'."
         )
+    _check_precision(arr, name)
     return arr
+
+
+_SAFE_EXPONENT = 64  # |values| in [2**-64, 2**64]: squares and sums stay far inside float64
+
+
+def _scale_exponent(a: Any) -> tuple[int, float]:
+    """``(e, max |a|)``: divide the data by ``2**e`` before the products (0: leave it).
+
+    ``e`` is the binary exponent of ``max |a|`` when that lies outside
+    ``2**-64 .. 2**64``, else 0 (ordinary data are neither copied nor changed).
+    Dividing by a power of two is exact in floating point, so distances
+    computed on the rescaled data and scaled back equal the direct ones bit
+    for bit, while data near the ends of the float64 range no longer overflow
+    (1e200**2) or underflow (1e-200**2) inside the products.
+    """
+    m = abs(a).max()
+    m = float(m.compute() if hasattr(m, "compute") else m)
+    if not np.isfinite(m) or m == 0.0:
+        return 0, m
+    e = int(np.frexp(m)[1])
+    return (e if abs(e) > _SAFE_EXPONENT else 0), m
+
+
+def _unscale(sq: np.ndarray, e2: int, metric: str, name: str, peak: float) -> np.ndarray:
+    """Values computed on rescaled data times ``2**e2``, refusing over- and underflow."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = np.ldexp(sq, e2) if e2 else sq
+    stable = [m for m in ("euclidean", "correlation", "cosine") if m != metric]
+    fix = "Rescale the responses first, e.g. responses / float(abs(responses).max())" + (
+        f", or use metric={stable[0]!r} or {stable[1]!r}, computed stably at any scale."
+        if metric in METRICS
+        else "."
+    )
+    what = f"{metric} distances" if metric in METRICS else metric
+    if not np.isfinite(out).all():
+        raise SchemaError(
+            f"{name}: {what} overflow float64 at this data scale (largest |response| "
+            f"{peak:.3g}). {fix}"
+        )
+    lost = (np.abs(sq) > 0) & (np.abs(out) < np.finfo(np.float64).tiny)
+    if lost.any():
+        raise SchemaError(
+            f"{name}: {what} underflow float64 at this data scale (largest |response| "
+            f"{peak:.3g}): {int(lost.sum())} non-zero value(s) would become 0 or lose "
+            f"precision. {fix}"
+        )
+    return out
 
 
 def _rdm_values(
@@ -376,18 +470,36 @@ def _rdm_values(
             f"{name}: an RDM needs at least 2 stimuli; got {n_stim} "
             f"({resp['stimulus'].values.tolist()})."
         )
+    check_real(resp.data, name=name)
     p = resp.sizes["unit"]
     scale = float(p) if normalize else 1.0
-    prec = _noise_array(noise, resp, metric, name)
+    # Distances are computed on the data divided by a power of two (exact) and scaled
+    # back, so that neither the products overflow nor small values underflow.
+    cube = None
+    if metric == "crossnobis" or (metric == "mahalanobis" and isinstance(noise, str)):
+        cube = _cube(resp, name)
+        e, peak = _scale_exponent(cube)
+        cube = np.ldexp(cube, -e) if e else cube
+    prec = _noise_array(noise, resp, metric, name, cube)
+    # a precision estimated from the (rescaled) runs scales as 1 / data**2: scale-free
+    e_back = 0 if isinstance(noise, str) else 2
     if metric == "crossnobis":
-        return _rdm_crossnobis(_cube(resp, name), prec) / scale
-    data = resp.data
-    if resp.ndim == 3:  # average repetitions (rsatoolbox averages by descriptor)
-        data = data.mean(axis=1)
-    if isinstance(data, np.ndarray):
-        x: Any = np.ascontiguousarray(data, dtype=np.float64)
+        assert cube is not None
+        sq = _rdm_crossnobis(cube, prec) / scale
+        return _unscale(sq, e_back * e, metric, name, peak)
+    if cube is not None:
+        x: Any = np.ascontiguousarray(cube.mean(axis=1))
     else:
-        x = data.astype(np.float64)
+        data = resp.data
+        if resp.ndim == 3:  # average repetitions (rsatoolbox averages by descriptor)
+            data = data.mean(axis=1)
+        if isinstance(data, np.ndarray):
+            x = np.ascontiguousarray(data, dtype=np.float64)
+        else:
+            x = data.astype(np.float64)
+        e, peak = _scale_exponent(x)
+        if e:
+            x = np.ldexp(x, -e)
     if metric == "correlation":
         return _rdm_correlation(x)
     if metric == "cosine":
@@ -398,9 +510,12 @@ def _rdm_values(
                 f"{name}: metric='mahalanobis' needs noise= (a precision matrix or an "
                 f"estimator name such as 'shrinkage_diag'); without it use 'squared_euclidean'."
             )
-        return _rdm_squared_euclidean(x, prec) / scale
+        sq = _rdm_squared_euclidean(x, prec) / scale
+        return _unscale(sq, e_back * e, metric, name, peak)
     sq = _rdm_squared_euclidean(x) / scale
-    return np.sqrt(sq) if metric == "euclidean" else sq
+    if metric == "euclidean":
+        return _unscale(np.sqrt(sq), e, metric, name, peak)
+    return _unscale(sq, 2 * e, metric, name, peak)
 
 
 def _wrap(
@@ -475,6 +590,7 @@ def compute_rdm(
     kind = infer_kind(obj)
     if kind in ("responses", "epochs"):  # epochs are refused by validate, with the fix
         assert isinstance(obj, xr.DataArray)
+        check_real(obj.data, name="responses")
         validate(obj, kind="responses", name="responses")
         vals = _rdm_values(obj, metric, noise, normalize, "responses")
         return _wrap(vals, np.asarray(obj["stimulus"].values), metric, attrs)
@@ -497,6 +613,7 @@ def compute_rdm(
     dim = dim or ("layer" if kind == "activations" else "member")
     names, stack, depth = [], [], []
     for key, da in mem.items():
+        check_real(getattr(da, "data", da), name=f"set[{key!r}]")
         validate(da, kind="responses", name=f"set[{key!r}]")
         stack.append(_rdm_values(da, metric, noise, normalize, f"set[{key!r}]"))
         names.append(key)

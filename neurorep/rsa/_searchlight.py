@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_option
+from neurorep._errors import SchemaError, check_int, check_option, check_real
 from neurorep.data import align, validate
 from neurorep.rsa._compare import (
     CompareMethod,
@@ -34,6 +34,7 @@ from neurorep.rsa._rdm import (
     _rdm_cosine,
     _rdm_crossnobis,
     _rdm_squared_euclidean,
+    _scale_exponent,
 )
 
 __all__ = ["searchlight"]
@@ -177,6 +178,7 @@ def searchlight(
 
     check_option("metric", metric, METRICS)
     meth = _resolve_method(method)
+    check_real(getattr(responses, "data", responses), name="responses")
     validate(responses, kind="responses", name="responses")
     if "stimulus" not in responses.dims:
         raise SchemaError(
@@ -202,6 +204,16 @@ def searchlight(
         )
     if radius <= 0:
         raise ValueError(f"radius must be > 0 mm; got {radius}.")
+    chunk_size = check_int(
+        "chunk_size", chunk_size, minimum=1,
+        fix="It is the number of spheres per dask task, e.g. chunk_size=500.",
+    )
+    min_voxels = check_int("min_voxels", min_voxels, minimum=1)
+    if metric == "mahalanobis" and noise is None:
+        raise SchemaError(
+            "searchlight: metric='mahalanobis' needs noise= (an estimator name such as "
+            "'shrinkage_diag', fitted per sphere); without it use 'squared_euclidean'."
+        )
     model_rdm = _as_rdm(models, "models", "model")
     if model_rdm.ndim == 2:
         model_rdm = model_rdm.expand_dims(model=[str(model_rdm.attrs.get("name", "model"))])
@@ -218,6 +230,11 @@ def searchlight(
         raise SchemaError("searchlight: needs at least 3 stimuli.")
     model_vecs = _vectors(model_rdm.values)
     values = np.asarray(responses.transpose(*responses.dims).values, dtype=np.float64)
+    # divide by a power of two (exact): sphere RDMs neither overflow nor underflow, and
+    # every comparison method is invariant to the RDMs' scale
+    e = _scale_exponent(values)[0]
+    if e:
+        values = np.ldexp(values, -e)
     spheres = _sphere_members(responses, radius)
     sizes = np.array([s.size for s in spheres])
     tasks = []

@@ -3,8 +3,8 @@
 BrainSCUBA (Luo et al. 2023) / LaVCa (Matsuyama et al. 2025) style captions that
 run offline in any embedding space:
 
-- :func:`project` -- encoding weights -> softmax projection onto a bank of
-  stimulus or caption embeddings (BrainSCUBA);
+- :func:`project` -- encoding weights -> BrainSCUBA's softmax projection onto a
+  bank of stimulus or caption embeddings;
 - :func:`top_stimuli` -- the bank entries with the highest predicted response;
 - :func:`keywords` -- words over-represented in a set of texts (log-odds with
   an informative Dirichlet prior, or TF-IDF);
@@ -39,7 +39,12 @@ from neurorep.selectivity._compose import (
 )
 from neurorep.selectivity._embed import Embedder, embed_texts, hashing_embedder, minilm_embed
 from neurorep.selectivity._keywords import KEYWORD_METHODS, keywords
-from neurorep.selectivity._project import DEFAULT_TEMPERATURE, project, top_stimuli
+from neurorep.selectivity._project import (
+    DEFAULT_TEMPERATURE,
+    PROJECTION_METHODS,
+    project,
+    top_stimuli,
+)
 from neurorep.selectivity._score import METRICS, score_captions
 from neurorep.selectivity._simulate import CONCEPTS, make_concept_population
 
@@ -50,6 +55,7 @@ __all__ = [
     "DEFAULT_TEMPERATURE",
     "KEYWORD_METHODS",
     "METRICS",
+    "PROJECTION_METHODS",
     "Composer",
     "Concept",
     "Embedder",

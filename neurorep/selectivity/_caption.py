@@ -22,7 +22,9 @@ from neurorep.selectivity._keywords import (
 )
 from neurorep.selectivity._project import (
     DEFAULT_TEMPERATURE,
+    PROJECTION_DESCRIPTIONS,
     check_n,
+    check_projection_method,
     check_temperature,
     scan_bank,
     top_vars,
@@ -142,6 +144,7 @@ def caption_units(
     composer: str | Composer = "template",
     temperature: float = DEFAULT_TEMPERATURE,
     return_projection: bool = True,
+    projection_method: Literal["brainscuba", "weighted_mean"] = "brainscuba",
     dtype: Literal["float32", "float64"] = "float32",
     chunk_units: int | None = None,
 ) -> xr.Dataset:
@@ -186,6 +189,8 @@ def caption_units(
         Softmax temperature of the projection.
     return_projection : bool
         Compute ``projection`` and ``effective_n`` (one more product per chunk).
+    projection_method : {"brainscuba", "weighted_mean"}
+        How the projection combines the bank (:func:`project`'s ``method``).
     dtype : {"float32", "float64"}
     chunk_units : int, optional
         Units per chunk of the bank scan (default ~16 M scores per chunk).
@@ -225,6 +230,7 @@ def caption_units(
     min_count = check_n(min_count, "min_count")
     check_method(keyword_method)
     t = check_temperature(temperature)
+    check_projection_method(projection_method, "projection_method")
     compose, composer_name = resolve_composer(composer)
     b = prepare_bank(bank, dtype=dt)
     if b.texts is None:
@@ -234,7 +240,7 @@ def caption_units(
         )
     w = prepare_weights(weights, b)
     scan = scan_bank(w, b, n_top=n_top, temperature=t if return_projection else None, dtype=dt,
-                     chunk_units=chunk_units)
+                     chunk_units=chunk_units, method=projection_method)
     labels, n_concepts = _concepts_of(
         b, scan.top, max_concepts=max_concepts, min_size=min_concept_size,
         threshold=float(concept_threshold),
@@ -273,6 +279,8 @@ def caption_units(
         coords["feature"] = b.feature_ids if b.feature_ids is not None else np.arange(b.E.shape[1])
     ds = xr.Dataset(data, coords=coords)
     ds["keyword_score"].attrs = {"method": keyword_method}
+    if return_projection:
+        ds["projection"].attrs = {"description": PROJECTION_DESCRIPTIONS[projection_method]}
     ds["predicted"].attrs = {"description": "predicted response w.e (+ intercept)"}
     ds["similarity"].attrs = {"description": "cosine(w, e)"}
     ds.attrs = {
@@ -288,6 +296,7 @@ def caption_units(
         "min_count": min_count,
         "composer": composer_name,
         "temperature": t,
+        "projection_method": projection_method,
         "n_bank": int(b.E.shape[0]),
         "dtype": str(dt),
     }

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._errors import SchemaError, check_real
 from neurorep.data import single_member
 
 #: Working set of one unit chunk, in bank entries (about 12 bytes each: the
@@ -48,7 +48,9 @@ def rows_or_none(x: np.ndarray) -> str:
 
 
 def _as_2d_da(obj: Any, name: str) -> xr.DataArray | np.ndarray:
-    return single_member(obj, name=name, hint="pass one embedding space")
+    out = single_member(obj, name=name, hint="pass one embedding space")
+    check_real(out.data if isinstance(out, xr.DataArray) else out, name=name)
+    return out
 
 
 def check_finite_rows(X: np.ndarray, ids: np.ndarray, name: str, what: str) -> None:
@@ -104,6 +106,39 @@ def prepare_bank(bank: Any, *, name: str = "bank", dtype: Any = np.float32) -> B
     return Bank(E=E, ids=ids, texts=texts, feature_ids=feature_ids, norms=norms, coords=coords)
 
 
+def _align_features(
+    da: xr.DataArray, fdim: Any, bank_ids: np.ndarray, name: str
+) -> xr.DataArray:
+    """Reorder the weights' features to the bank's by id; raise when the ids differ."""
+    fid = np.asarray(da[fdim].values)
+    if np.array_equal(fid, bank_ids):
+        return da
+    have, want = set(fid.tolist()), set(bank_ids.tolist())
+    if len(have) != fid.size:
+        raise SchemaError(f"{name}: feature ids along {fdim!r} are not unique; give each feature one id.")
+    if have == want:
+        return da.sel({fdim: bank_ids})
+    missing = [v for v in bank_ids.tolist() if v not in have]
+    extra = [v for v in fid.tolist() if v not in want]
+    if not have & want:
+        what = (
+            f"share no feature id with the bank (weights {rows_or_none(fid)}; bank "
+            f"{rows_or_none(bank_ids)})"
+        )
+    else:
+        what = (
+            f"and the bank's feature ids differ: {len(missing)} bank feature(s) have no weight "
+            f"({rows_or_none(np.asarray(missing, dtype=object))}) and {len(extra)} weight(s) no "
+            f"bank feature ({rows_or_none(np.asarray(extra, dtype=object))})"
+        )
+    raise SchemaError(
+        f"{name}: the weights' features ({fdim!r}) {what}. Weights are matched to the bank's "
+        f"embedding dims by id, never by position: fit the encoding model on the same "
+        f"embeddings as the bank, or give both the same feature ids (e.g. "
+        f"weights.assign_coords({fdim}=bank_feature_ids) if they are known to be in the same order)."
+    )
+
+
 def prepare_weights(weights: Any, bank: Bank, *, name: str = "weights") -> Weights:
     """Validate encoding weights against a bank: (feature, unit) or (unit, feature).
 
@@ -129,19 +164,17 @@ def prepare_weights(weights: Any, bank: Bank, *, name: str = "weights") -> Weigh
                 f"{name}: expected dims ('feature', 'unit') or ('unit', 'feature'); got "
                 f"{weights.dims}. Name the unit dim 'unit'."
             )
+        check_real(weights.data, name=name)
         da = weights.transpose("unit", ...)
         fdim = da.dims[1]
+        if fdim in da.coords and bank.feature_ids is not None:
+            da = _align_features(da, fdim, bank.feature_ids, name)
+            feature_ids = np.asarray(da[fdim].values)
         if da.shape[1] != d:
             raise SchemaError(
                 f"{name}: the weights live in a {da.shape[1]}-D space ({fdim!r}) but the bank "
                 f"embeddings are {d}-D; fit the encoding model on the same embeddings as the bank."
             )
-        if fdim in da.coords and bank.feature_ids is not None:
-            fid = np.asarray(da[fdim].values)
-            same_set = set(fid.tolist()) == set(bank.feature_ids.tolist())
-            if same_set and not np.array_equal(fid, bank.feature_ids):
-                da = da.sel({fdim: bank.feature_ids})
-            feature_ids = np.asarray(da[fdim].values)
         unit_ids = np.asarray(da["unit"].values) if "unit" in da.coords else np.arange(da.shape[0])
         unit_coords = {
             str(k): np.asarray(v.values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -9,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
+from neurorep._errors import NeurorepWarning, check_option
 from neurorep.selectivity._inputs import (
     Bank,
     Weights,
@@ -16,11 +18,23 @@ from neurorep.selectivity._inputs import (
     chunk_size,
     prepare_bank,
     prepare_weights,
+    rows_or_none,
     weights_chunk,
 )
 
 #: BrainSCUBA's softmax temperature (Luo et al. 2023: 1/150 on unit-norm CLIP embeddings).
 DEFAULT_TEMPERATURE = 1.0 / 150.0
+
+#: How :func:`project` combines the bank under the softmax weights: ``"brainscuba"``
+#: (Luo et al. 2023: mean unit-norm direction, rescaled to the mean norm) or
+#: ``"weighted_mean"`` (the plain softmax-weighted mean of the embeddings, ``p @ E``).
+PROJECTION_METHODS = ("brainscuba", "weighted_mean")
+
+PROJECTION_DESCRIPTIONS = {
+    "brainscuba": "BrainSCUBA: normalised softmax-weighted mean of the unit-norm bank entries, "
+    "times the softmax-weighted mean norm (p = softmax(cos(w, e) / temperature))",
+    "weighted_mean": "softmax(cos(w, e) / temperature) @ bank",
+}
 
 
 @dataclass
@@ -49,11 +63,20 @@ def _top_k(G: np.ndarray, k: int) -> np.ndarray:
 
 
 def _softmax_project(
-    G: np.ndarray, w_norm: np.ndarray, bank: Bank, bank_t: np.ndarray, temperature: float
+    G: np.ndarray,
+    w_norm: np.ndarray,
+    bank: Bank,
+    bank_t: np.ndarray,
+    temperature: float,
+    method: str = "brainscuba",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Turn G = W E^T into softmax(cos/T) in place; return projection, effective n, argmax.
 
-    ``projection = softmax(cos(w, e_i) / T) @ E``; ``effective_n = 1 / sum p_i^2``.
+    ``p = softmax(cos(w, e_i) / T)`` and ``effective_n = 1 / sum p_i^2``.
+    ``method="brainscuba"``: the softmax-weighted mean of the unit-norm
+    directions ``e_i / |e_i|``, renormalised to unit length and rescaled by
+    the softmax-weighted mean norm ``sum p_i |e_i|``;
+    ``method="weighted_mean"``: ``p @ E``.
     """
     inv_e = (1.0 / bank.norms).astype(G.dtype)
     G *= inv_e[None, :]
@@ -63,9 +86,19 @@ def _softmax_project(
     np.exp(G, out=G)
     total = G.sum(axis=1, dtype=np.float64)
     sq = np.einsum("ij,ij->i", G, G, optimize=True).astype(np.float64)
+    if method == "brainscuba":
+        soft_norm = (G @ bank.norms.astype(G.dtype)).astype(np.float64) / total  # sum p_i |e_i|
+        G *= inv_e[None, :]  # p_i / |e_i|: the weights of the unit-norm directions
     # (E^T G^T)^T, not G @ E: OpenBLAS threads the (d, n) x (n, k) layout well, while
     # G @ E (inner dimension n, small outputs) ran up to 8x slower with 2 threads.
-    proj = (bank_t @ G.T).T / total[:, None].astype(G.dtype)
+    proj = (bank_t @ G.T).T
+    if method == "brainscuba":
+        length = np.linalg.norm(proj.astype(np.float64), axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(length > 0, soft_norm / length, np.nan)
+        proj *= scale.astype(proj.dtype)[:, None]
+    else:
+        proj /= total[:, None].astype(G.dtype)
     return proj, total**2 / sq, best
 
 
@@ -77,6 +110,7 @@ def scan_bank(
     temperature: float | None,
     dtype: np.dtype,
     chunk_units: int | None,
+    method: str = "brainscuba",
 ) -> Scan:
     """One chunked pass: top-n by predicted response and (optionally) the softmax projection."""
     U, n = weights.n_units, bank.E.shape[0]
@@ -105,15 +139,35 @@ def scan_bank(
         pred[start:stop] = g
         sim[start:stop] = g / (norm_c[:, None] * bank.norms[idx])
         if temperature is not None:
-            p, e, b = _softmax_project(G, norm_c, work, Et, temperature)
+            p, e, b = _softmax_project(G, norm_c, work, Et, temperature, method)
             proj[start:stop] = p  # type: ignore[index]
             eff[start:stop] = e  # type: ignore[index]
             best[start:stop] = b  # type: ignore[index]
         del G
     if weights.intercept is not None:
         pred += weights.intercept[:, None]
+    if proj is not None:
+        _warn_undefined(proj, weights.unit_ids)
     return Scan(top=top, predicted=pred, similarity=sim, projection=proj, effective_n=eff,
                 best=best, weight_norm=wnorm)
+
+
+def _warn_undefined(proj: np.ndarray, unit_ids: np.ndarray) -> None:
+    bad = ~np.isfinite(proj).all(axis=1)
+    if bad.any():
+        warnings.warn(
+            f"project: for {int(bad.sum())} unit(s) ({rows_or_none(unit_ids[bad])}) the "
+            f"softmax-weighted mean of the bank directions is the zero vector (the bank entries "
+            f"they weight cancel out), so the BrainSCUBA projection has no direction; their "
+            f"projection is NaN. Use a lower temperature or method='weighted_mean'.",
+            NeurorepWarning,
+            stacklevel=3,
+        )
+
+
+def check_projection_method(method: str, name: str = "method") -> str:
+    check_option(name, method, PROJECTION_METHODS)
+    return method
 
 
 def check_temperature(temperature: float) -> float:
@@ -150,30 +204,45 @@ def project(
     bank: Any,
     *,
     temperature: float = DEFAULT_TEMPERATURE,
+    method: Literal["brainscuba", "weighted_mean"] = "brainscuba",
     dtype: Literal["float32", "float64"] = "float32",
     chunk_units: int | None = None,
 ) -> xr.Dataset:
     """Project each unit's weight vector onto a bank of embeddings (BrainSCUBA).
 
-    For unit weights ``w`` and bank embeddings ``e_i``::
+    For unit weights ``w`` and bank embeddings ``e_i`` (directions
+    ``d_i = e_i / |e_i|``), BrainSCUBA (Luo et al. 2023, ICLR 2024; the
+    authors' ``softmax_convex`` in ``projection.py`` of github.com/aluo-x/BrainSCUBA)
+    computes::
 
         p_i = softmax_i(cos(w, e_i) / temperature)
-        projection = sum_i p_i e_i
+        v = sum_i p_i d_i
+        projection = (v / |v|) * sum_i p_i |e_i|
 
-    so the projection lies on the manifold of real stimulus (or caption)
-    embeddings instead of pointing anywhere in the space. The work is one
-    matrix product per unit chunk; memory is bounded by ``chunk_units``.
+    a softmax-weighted mean *direction* of the bank, renormalised, with the
+    softmax-weighted mean *norm* of the entries. It lies close to the
+    manifold of real stimulus (or caption) embeddings instead of pointing
+    anywhere in the space, and its length is a typical embedding's, so a
+    captioning model can decode it. ``method="weighted_mean"`` returns the
+    plain ``sum_i p_i e_i`` instead; the two share their direction only when
+    every bank entry has the same norm. The work is one matrix product per
+    unit chunk; memory is bounded by ``chunk_units``.
 
     Parameters
     ----------
     weights : Dataset, DataArray (feature, unit) or (unit, feature), or array (unit, feature)
         Encoding weights in the bank's embedding space, e.g. a
         :func:`neurorep.encoding.fit_ridge` result or its ``weights``.
+        Features are matched to the bank's by id when both carry ids.
     bank : DataArray (stimulus, feature), one-layer DataTree, or array (n, feature)
         Embeddings of stimuli or captions (a ``text`` coord is kept).
     temperature : float
-        Softmax temperature on cosine similarities (BrainSCUBA: 1/150).
-        Smaller concentrates the projection on the nearest entries.
+        Softmax temperature on cosine similarities (BrainSCUBA: 1/150, i.e.
+        cosines multiplied by 150). Smaller concentrates the projection on
+        the nearest entries.
+    method : {"brainscuba", "weighted_mean"}
+        ``"brainscuba"``: the paper's normalised projection (above);
+        ``"weighted_mean"``: the softmax-weighted mean of the embeddings.
     dtype : {"float32", "float64"}
         Working precision of the products.
     chunk_units : int, optional
@@ -191,8 +260,9 @@ def project(
     Raises
     ------
     SchemaError
-        Embedding dimensions that differ, an empty bank, all-zero weights or
-        bank entries, non-finite values.
+        Embedding dimensions that differ, feature ids that differ from the
+        bank's, an empty bank, all-zero weights or bank entries, non-finite
+        or complex values.
 
     Examples
     --------
@@ -205,9 +275,11 @@ def project(
     """
     dt = check_dtype(dtype)
     t = check_temperature(temperature)
+    check_projection_method(method)
     b = prepare_bank(bank, dtype=dt)
     w = prepare_weights(weights, b)
-    scan = scan_bank(w, b, n_top=1, temperature=t, dtype=dt, chunk_units=chunk_units)
+    scan = scan_bank(w, b, n_top=1, temperature=t, dtype=dt, chunk_units=chunk_units,
+                     method=method)
     assert scan.projection is not None and scan.best is not None  # for mypy
     fdim_ids = b.feature_ids if b.feature_ids is not None else np.arange(b.E.shape[1])
     data: dict[str, Any] = {
@@ -219,10 +291,10 @@ def project(
     if b.texts is not None:
         data["best_text"] = ("unit", b.texts[scan.best])
     ds = xr.Dataset(data, coords={**unit_coords(w), "feature": fdim_ids})
-    ds["projection"].attrs = {"description": "softmax(cos(w, e) / temperature) @ bank"}
+    ds["projection"].attrs = {"description": PROJECTION_DESCRIPTIONS[method]}
     ds["effective_n"].attrs = {"description": "1 / sum(p_i^2) of the softmax weights"}
     ds.attrs = {"analysis": "project", "neurorep_version": __version__, "temperature": t,
-                "n_bank": int(b.E.shape[0]), "dtype": str(dt)}
+                "method": method, "n_bank": int(b.E.shape[0]), "dtype": str(dt)}
     return ds
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import NeurorepWarning, SchemaError
+from neurorep._errors import NeurorepWarning, SchemaError, check_int, check_real
+from neurorep._random import as_generator
 from neurorep.data import validate
 from neurorep.selectivity._embed import Embedder, call_embed, minilm_embed
 
@@ -69,6 +70,7 @@ def _held_out(responses: Any) -> xr.DataArray:
             f"responses: expected a DataArray (stimulus, unit) of held-out responses; got "
             f"{type(responses).__name__}. Build one with neurorep.data.responses()."
         )
+    check_real(responses.data, name="responses")
     validate(responses, kind="responses", name="responses")
     if "stimulus" not in responses.dims:
         raise SchemaError(f"responses: need a 'stimulus' dim; got {responses.dims}.")
@@ -99,8 +101,10 @@ def _stimulus_embeddings(
                 f"stimuli: no embedding for {len(missing)} held-out stimulus id(s), e.g. "
                 f"{missing[:5]}; embed every stimulus of responses."
             )
+        check_real(stimuli.data, name="stimuli")
         S = np.asarray(stimuli.sel(stimulus=ids).transpose("stimulus", ...).values, dtype=np.float64)
     else:
+        check_real(stimuli, name="stimuli")
         S = np.asarray(stimuli, dtype=np.float64)
         if S.ndim != 2 or S.shape[0] != ids.size:
             raise SchemaError(
@@ -206,9 +210,8 @@ def score_captions(
         raise ValueError(f"metric must be one of {sorted(METRICS)}; got {metric!r}.")
     if null not in NULLS:
         raise ValueError(f"null must be one of {list(NULLS)}; got {null!r}.")
-    if isinstance(n_permutations, bool) or int(n_permutations) < 1:
-        raise ValueError(f"n_permutations must be a positive integer; got {n_permutations!r}.")
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    n_permutations = check_int("n_permutations", n_permutations, minimum=1)
+    gen = as_generator(rng)
     fn = embed if embed is not None else minilm_embed
     cap_ids, cap_texts = _caption_strings(captions)
     y = _held_out(responses)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurorep._random import as_generator
 from neurorep.data import responses
 from neurorep.selectivity._embed import Embedder, call_embed, hashing_embedder
 
@@ -138,7 +139,7 @@ def make_concept_population(
     >>> sim["brain"].ds["responses"].sizes["stimulus"], sim["truth"].ds["concept"].size
     (80, 6)
     """
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    gen = as_generator(rng)
     concepts = dict(concepts if concepts is not None else CONCEPTS)
     if len(concepts) < 2 or n_per_concept < 1 or n_units < 1:
         raise ValueError(

@@ -15,6 +15,9 @@ from typing import Literal
 
 import numpy as np
 
+from neurorep._errors import check_int
+from neurorep._random import as_generator
+
 __all__ = [
     "as_generator",
     "bootstrap_indices",
@@ -22,24 +25,6 @@ __all__ = [
     "counts_from_indices",
     "percentile_ci",
 ]
-
-
-def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from a Generator, an int seed or None.
-
-    Examples
-    --------
-    >>> from neurorep.stats._bootstrap import as_generator
-    >>> bool(as_generator(0).integers(10) == as_generator(0).integers(10))
-    True
-    """
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, int | np.integer):
-        return np.random.default_rng(rng)
-    raise TypeError(
-        f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}."
-    )
 
 
 def bootstrap_indices(
@@ -76,8 +61,7 @@ def bootstrap_indices(
     """
     if n < 1:
         raise ValueError(f"bootstrap_indices: need at least one item to resample; got n={n}.")
-    if n_samples < 1:
-        raise ValueError(f"bootstrap_indices: n_samples must be >= 1; got {n_samples}.")
+    n_samples = check_int("bootstrap_indices: n_samples", n_samples, minimum=1)
     gen = as_generator(rng)
     idx = gen.integers(0, n, size=(n_samples, size or n))
     idx.sort(axis=1)

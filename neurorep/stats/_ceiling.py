@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import NeurorepWarning, SchemaError, check_option
+from neurorep._errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
 from neurorep.data import reject_epochs
 from neurorep.stats._bootstrap import as_generator
 
@@ -35,6 +35,7 @@ CEILING_METRICS = ("r", "r2")
 
 
 def _cube(responses: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    check_real(getattr(responses, "data", responses), name="noise_ceiling: responses")
     if isinstance(responses, xr.DataArray):
         reject_epochs(responses, name="responses")
         if tuple(responses.dims) != ("stimulus", "repetition", "unit"):
@@ -147,6 +148,7 @@ def noise_ceiling(
     """
     check_option("method", method, CEILING_METHODS)
     check_option("metric", metric, CEILING_METRICS)
+    gen = as_generator(rng)  # checked even for "ncsnr", which draws nothing
     values, coords = _cube(responses)
     n_rep = values.shape[1]
     n = n_rep if n_average is None else int(n_average)
@@ -159,9 +161,8 @@ def noise_ceiling(
             rho = np.where(np.isinf(ncsnr), 1.0, ncsnr**2 / (ncsnr**2 + 1.0 / n))
         data["ncsnr"] = ("unit", ncsnr)
     else:
-        if n_splits < 1:
-            raise ValueError(f"n_splits must be >= 1; got {n_splits}.")
-        r_half, half = _split_half(values, n_splits, as_generator(rng))
+        n_splits = check_int("n_splits", n_splits, minimum=1, fix="e.g. n_splits=100.")
+        r_half, half = _split_half(values, n_splits, gen)
         k = n / half
         with np.errstate(divide="ignore", invalid="ignore"):
             rho = k * r_half / (1.0 + (k - 1.0) * r_half)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import check_option
+from neurorep._errors import check_int, check_option
 from neurorep.stats._bootstrap import as_generator
 
 __all__ = ["ALTERNATIVES", "make_blocks", "permutation_indices", "permutation_test"]
@@ -100,8 +100,8 @@ def permutation_indices(
     >>> idx.shape, sorted(idx[0].tolist())
     ((4, 6), [0, 1, 2, 3, 4, 5])
     """
-    if n_permutations < 1:
-        raise ValueError(f"n_permutations must be >= 1; got {n_permutations}.")
+    n_permutations = check_int("n_permutations", n_permutations, minimum=1,
+                               fix="e.g. n_permutations=1000.")
     gen = as_generator(rng)
     blocks = make_blocks(n, block_size=block_size, groups=groups)
     n_blocks = int(blocks.max()) + 1

@@ -9,7 +9,36 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
+from neurorep._errors import check_int
 from neurorep.stats._bootstrap import as_generator, bootstrap_indices, percentile_ci
+
+
+def _check_axis(axis: Any, arrays: tuple[np.ndarray, ...]) -> int:
+    """``axis`` as a non-negative int valid for every array (negative axes count from the end)."""
+    ndim = min(a.ndim for a in arrays)
+    shapes = [a.shape for a in arrays]
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise TypeError(
+            f"bootstrap: axis must be an int (the axis of the items to resample); got "
+            f"{axis!r} ({type(axis).__name__})."
+        )
+    if ndim == 0:
+        raise ValueError(
+            f"bootstrap: data must have an axis of items to resample; got 0-d data (shapes "
+            f"{shapes}). Pass an array of per-item values, e.g. one value per subject."
+        )
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"bootstrap: axis {axis} is out of range for data of shape(s) {shapes} ({ndim}-D: "
+            f"axis must lie in [{-ndim}, {ndim - 1}]). Pass the axis that runs over the items "
+            f"(subjects, stimuli...), e.g. axis=0."
+        )
+    if axis < 0 and len({a.ndim for a in arrays}) > 1:
+        raise ValueError(
+            f"bootstrap: a negative axis ({axis}) is ambiguous for arrays of different "
+            f"dimensions (shapes {shapes}); pass the non-negative axis of the items."
+        )
+    return int(axis) % ndim
 
 
 def bootstrap(
@@ -37,8 +66,10 @@ def bootstrap(
     ci : float
         Coverage of the percentile interval.
     axis : int
-        Axis of the items (subjects, stimuli...) to resample.
-    rng : Generator or int, optional
+        Axis of the items (subjects, stimuli...) to resample (negative
+        values count from the end, as in numpy).
+    rng : Generator, int or None
+        Source of randomness (see :func:`neurorep.stats.as_generator`).
 
     Returns
     -------
@@ -56,6 +87,9 @@ def bootstrap(
     True
     """
     arrays = tuple(np.asarray(a) for a in (data if isinstance(data, tuple) else (data,)))
+    n_boot = check_int("n_boot", n_boot, minimum=1, fix="e.g. n_boot=1000.")
+    axis = _check_axis(axis, arrays)
+    gen = as_generator(rng)
     n = arrays[0].shape[axis]
     if any(a.shape[axis] != n for a in arrays):
         raise ValueError(
@@ -64,7 +98,7 @@ def bootstrap(
         )
     if n < 2:
         raise ValueError(f"bootstrap: need at least 2 items to resample; got {n}.")
-    idx = bootstrap_indices(n, n_boot, rng=as_generator(rng))
+    idx = bootstrap_indices(n, n_boot, rng=gen)
     point = np.asarray(statistic(*arrays), dtype=float)
     if vectorized:
         resampled = [np.moveaxis(np.take(a, idx, axis=axis), axis, 0) for a in arrays]

@@ -1,7 +1,7 @@
 """AGTDM: adaptive geo-topological dependence measure with a permutation test.
 
-For each ``(lower, upper)`` on a grid, both RDMs are geo-topologically
-transformed (rank scale) and their bias-corrected distance correlation
+For each ``(lower, upper)`` on a grid (quantile levels of the ranks), both RDMs
+are geo-topologically transformed and their bias-corrected distance correlation
 (Szekely & Rizzo 2014, U-centred; the transformed matrices act as distance
 matrices) is computed; the statistic is the maximum over the grid. The plain
 (double-centred, V-statistic) version is not used: at degenerate thresholds
@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurorep._errors import check_int
 from neurorep.data import align
 from neurorep.topology._checks import _rng, as_rdm, condensed, square
-from neurorep.topology._transform import _candidates, _gt_map, _rank01
+from neurorep.topology._transform import _candidates, _gt_rank, _rank01
 
 
 def _u_centred(stack: np.ndarray) -> np.ndarray:
@@ -42,7 +43,7 @@ def _u_centred(stack: np.ndarray) -> np.ndarray:
 
 def _transformed(vec: np.ndarray, cands: np.ndarray, n: int) -> np.ndarray:
     r = _rank01(vec[None])[0]
-    return np.stack([square(_gt_map(r, lo, up), n) for lo, up in cands])
+    return np.stack([square(_gt_rank(r, lo, up), n) for lo, up in cands])
 
 
 def _inner(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -74,7 +75,7 @@ def agtdm(
         RDMs ``(stimulus_i, stimulus_j)`` or responses ``(stimulus, unit)``
         (distances by ``metric``) of the same stimuli (aligned by id).
     grid : int or array ``(k, 2)``
-        ``(lower, upper)`` candidates on the rank scale (an int n means
+        ``(lower, upper)`` quantile levels of the ranks (an int n means
         :func:`threshold_grid` ``(n)``); the same thresholds are applied to both.
     n_permutations : int
         Stimulus permutations of ``b`` for the null distribution.
@@ -108,9 +109,8 @@ def agtdm(
     n = ra.shape[0]
     if n < 4:
         raise ValueError(f"agtdm needs at least 4 stimuli; got {n}.")
-    n_perm = int(n_permutations)
-    if n_perm < 1:
-        raise ValueError(f"n_permutations must be >= 1; got {n_permutations}.")
+    n_perm = check_int("n_permutations", n_permutations, minimum=1,
+                       fix="e.g. n_permutations=1000.")
     cands = _candidates(grid, rank=True)
 
     ta = _transformed(condensed(np.asarray(ra.values, float)), cands, n)

@@ -8,18 +8,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._errors import SchemaError, check_real
+from neurorep._random import as_generator
 from neurorep.data import RDM_DIMS, validate
 
 
 def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, int | np.integer):
-        return np.random.default_rng(rng)
-    raise TypeError(
-        f"rng must be a numpy Generator, an int seed or None; got {type(rng).__name__}."
-    )
+    return as_generator(rng)
 
 
 def check_rdm(rdm: Any, *, name: str = "rdm", allow_inf: bool = False) -> xr.DataArray:
@@ -37,6 +32,7 @@ def check_rdm(rdm: Any, *, name: str = "rdm", allow_inf: bool = False) -> xr.Dat
             f"{name}: an RDM's last two dims must be {RDM_DIMS}; got {tuple(rdm.dims)}. "
             f"Build one with neurorep.data.rdm(values, stimulus=ids) or rename the dims."
         )
+    check_real(rdm.data, name=name)
     vals = np.asarray(rdm.values, dtype=float)
     if np.isnan(vals).any():
         bad = int(np.isnan(vals).sum())
@@ -79,8 +75,8 @@ def check_thresholds(lower: float, upper: float, *, rank: bool) -> tuple[float, 
         )
     if rank and (lo < 0 or up > 1):
         raise ValueError(
-            f"with rank=True the thresholds are fractions of the ranked distances and must lie "
-            f"in [0, 1]; got lower={lo}, upper={up}. Pass rank=False to threshold raw "
+            f"with rank=True the thresholds are quantile levels of the ranked distances and must "
+            f"lie in [0, 1]; got lower={lo}, upper={up}. Pass rank=False to threshold raw "
             f"dissimilarity values."
         )
     if not rank and lo < 0:
@@ -163,6 +159,7 @@ DISTANCES = {"euclidean": _euclidean, "correlation": _correlation}
 
 def responses_matrix(obj: xr.DataArray, *, name: str) -> np.ndarray:
     """Stimulus x unit float64 matrix of a responses DataArray (validated)."""
+    check_real(obj.data, name=name)
     validate(obj, kind="responses", name=name)
     if tuple(obj.dims) != ("stimulus", "unit"):
         raise SchemaError(
@@ -183,7 +180,21 @@ def as_rdm(obj: Any, *, metric: str, name: str, allow_inf: bool = False) -> xr.D
     if isinstance(obj, xr.DataArray):
         check_option("metric", metric, DISTANCES)
         x = responses_matrix(obj, name=name)
-        d = DISTANCES[metric](x)
+        # on data divided by a power of two (exact), so that x @ x.T cannot overflow
+        # (1e200) or underflow (1e-200); euclidean distances are scaled back
+        peak = float(np.abs(x).max())
+        e = int(np.frexp(peak)[1]) if np.isfinite(peak) and peak > 0 else 0
+        e = e if abs(e) > 64 else 0  # ordinary data: no copy, no change
+        d = DISTANCES[metric](np.ldexp(x, -e) if e else x)
+        if metric == "euclidean" and e:
+            with np.errstate(over="ignore"):
+                d = np.ldexp(d, e)
+            if not np.isfinite(d).all():
+                raise SchemaError(
+                    f"{name}: euclidean distances overflow float64 at this data scale (largest "
+                    f"|response| {peak:.3g}). Rescale the responses first, e.g. "
+                    f"responses / float(abs(responses).max()), or use metric='correlation'."
+                )
         return make_rdm(d, stimulus=obj["stimulus"].values, metric=metric, name="rdm")
     raise SchemaError(
         f"{name}: expected an RDM (dims (..., 'stimulus_i', 'stimulus_j')) or responses (dims "

@@ -15,10 +15,17 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_option
+from neurorep._errors import SchemaError, check_int, check_option
 from neurorep.data import align
 from neurorep.topology._checks import _rng, check_rdm, condensed, members_of
-from neurorep.topology._transform import Regime, _candidates, _gt_map, _rank01, _resolve
+from neurorep.topology._transform import (
+    Regime,
+    _candidates,
+    _gt_map,
+    _gt_rank,
+    _rank01,
+    _resolve,
+)
 
 BOOTSTRAPS = ("both", "subject", "stimulus")
 
@@ -208,9 +215,7 @@ def score_identification(
     check_option("ci_method", ci_method, ("centered", "percentile"))
     if not 0 < float(ci) < 1:
         raise ValueError(f"ci must lie in (0, 1); got {ci}.")
-    n_boot = int(n_bootstrap)
-    if n_boot < 0:
-        raise ValueError(f"n_bootstrap must be >= 0; got {n_bootstrap}.")
+    n_boot = check_int("n_bootstrap", n_bootstrap, minimum=0, fix="e.g. n_bootstrap=1000, or 0.")
     names, labels, x, region, group = _stack_members(rdm_set, dim)
     n_region, n_group = len(names), len(labels)
     if n_group < 2:
@@ -248,7 +253,10 @@ def score_identification(
     preds = np.empty((len(cands), n_boot + 1, len(region)), dtype=np.int64)
     acc_in = np.empty((len(cands), n_boot + 1, n_group))
     for k, (lo_, up_) in enumerate(cands):
-        t = base if np.isnan(lo_) else _gt_map(base, lo_, up_)
+        if np.isnan(lo_):
+            t = base
+        else:  # rank scale: the paper's per-RDM quantile thresholds
+            t = _gt_rank(base, lo_, up_) if rank else _gt_map(base, lo_, up_)
         for b in range(n_boot + 1):
             gram = (t * pair_w[b]) @ t.T
             preds[k, b], acc_in[k, b] = _loso(

@@ -13,10 +13,17 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._errors import SchemaError, check_int
 from neurorep.data import RDM_DIMS
 from neurorep.topology._checks import DISTANCES, as_rdm, check_rdm, condensed
-from neurorep.topology._transform import Regime, _gt_map, _rank_lookup, _resolve
+from neurorep.topology._transform import (
+    Regime,
+    _gt_map,
+    _rank01,
+    _rank_lookup,
+    _rank_thresholds,
+    _resolve,
+)
 
 _GIB = 1024**3
 
@@ -107,7 +114,21 @@ def diagram_array(diagram: Any, dimension: int, *, name: str = "diagram") -> np.
             raise SchemaError(f"{name}: a diagram array must have shape (k, 2); got {arr.shape}.")
         return arr
     dg = check_diagram(diagram, name=name)
-    sel = np.asarray(dg["dimension"].values) == int(dimension)
+    if isinstance(dimension, bool) or not isinstance(dimension, int | np.integer) or dimension < 0:
+        raise ValueError(
+            f"{name}: dimension must be a homology dimension, an int >= 0; got {dimension!r}."
+        )
+    dims = np.asarray(dg["dimension"].values)
+    maxdim = dg.attrs.get("maxdim", int(dims.max()) if dims.size else None)
+    if maxdim is None or int(dimension) > int(maxdim):
+        computed = "no dimension" if maxdim is None else f"dimensions 0..{int(maxdim)}"
+        raise SchemaError(
+            f"{name}: homology dimension {int(dimension)} was not computed (the diagram holds "
+            f"{computed}): its bars are unknown, not absent, so a distance or landscape there "
+            f"is undefined. Recompute with persistence(..., maxdim={int(dimension)}), or compare a "
+            f"computed dimension. (A hand-made diagram: set diagram.attrs['maxdim'].)"
+        )
+    sel = dims == int(dimension)
     return np.column_stack([dg["birth"].values[sel], dg["death"].values[sel]]).astype(float)
 
 
@@ -313,9 +334,15 @@ def gt_transform_diagram(
                 f"rdm has {r.shape[0]} stimuli but the diagram was computed on {n_pts} points; "
                 f"pass the RDM the diagram came from."
             )
-        uniq, ranks = _rank_lookup(condensed(np.asarray(r.values, dtype=float)))
+        vec = condensed(np.asarray(r.values, dtype=float))
+        uniq, ranks = _rank_lookup(vec)
         b, d, thr = (_to_rank_scale(x, uniq, ranks) for x in (b, d, thr))
-    gb, gd, gthr = (_gt_map_inf(x, lo, up) for x in (b, d, thr))
+        # the paper's thresholds: quantiles of the rescaled ranks (they differ from
+        # lower/upper when dissimilarities are tied)
+        q_lo, q_up = (float(q) for q in _rank_thresholds(_rank01(vec), lo, up))
+    else:
+        q_lo, q_up = lo, up
+    gb, gd, gthr = (_gt_map_inf(x, q_lo, q_up) for x in (b, d, thr))
     dims = np.asarray(dg["dimension"].values)
     maxdim = int(dg.attrs.get("maxdim", int(dims.max()) if dims.size else 0))
     bars = []
@@ -343,8 +370,7 @@ def _default_grid(diagram: xr.Dataset, n_steps: int) -> np.ndarray:
 
 def _as_grid(grid: Any, diagram: xr.Dataset, n_steps: int) -> np.ndarray:
     if grid is None:
-        if int(n_steps) < 2:
-            raise ValueError(f"n_steps must be >= 2; got {n_steps}.")
+        check_int("n_steps", n_steps, minimum=2)
         return _default_grid(diagram, n_steps)
     g = np.asarray(grid, dtype=float)
     if g.ndim != 1 or g.size == 0 or not np.all(np.isfinite(g)) or np.any(np.diff(g) < 0):
@@ -423,8 +449,7 @@ def persistence_landscape(
     [[0.0, 1.0, 0.0]]
     """
     dg = check_diagram(diagram)
-    if int(n_layers) < 1:
-        raise ValueError(f"n_layers must be >= 1; got {n_layers}.")
+    check_int("n_layers", n_layers, minimum=1)
     arr = diagram_array(dg, dimension)
     arr = arr[np.isfinite(arr[:, 1])]
     g = _as_grid(grid, dg, n_steps)

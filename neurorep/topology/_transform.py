@@ -1,12 +1,23 @@
 """Geo-topological transforms of RDMs: RGTM and the geodesic RGDM.
 
 Lin & Kriegeskorte, "The Topology and Geometry of Neural Representations",
-PNAS 2024. Conventions follow the paper's code (``utils_transform.gt_transform``):
-the off-diagonal dissimilarities of each RDM are ranked (ties share their
-average rank) and min-max rescaled to [0, 1]; then values below ``lower``
-become 0, values above ``upper`` become 1 and values in between are mapped
-linearly. On rank-rescaled values the paper's quantile thresholds equal the
-rank values themselves, so ``lower``/``upper`` are used directly.
+PNAS 2024. Conventions follow the paper's code (``gt_transform`` in
+``utils_transform.py`` of github.com/doerlbh/TopologicalRSA): the off-diagonal
+dissimilarities of each RDM are ranked (ties share their average rank) and
+min-max rescaled to [0, 1]; ``lower`` and ``upper`` are *quantile levels*: the
+thresholds are ``np.quantile`` of those rescaled ranks at ``lower`` and
+``upper`` (linear interpolation). Values below the lower threshold become 0,
+values above the upper one become 1 and values in between are mapped
+linearly. Without ties the rescaled ranks are evenly spaced and the
+thresholds equal ``lower``/``upper``; with ties (a categorical model RDM, say)
+they differ, and using the levels directly would threshold a different
+fraction of the pairs than the paper does.
+
+Where the paper's formula divides 0 by 0 -- both thresholds equal (``lower ==
+upper``, both quantiles inside one block of tied values, or an RDM whose
+dissimilarities are all equal) -- a value equal to the threshold maps to 0
+(the limit of the ramp as the upper threshold falls to the lower one), so the
+result is a 0/1 step and never NaN; an all-tied RDM maps to all zeros.
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ from neurorep.topology._checks import check_rdm, check_thresholds, condensed, sq
 
 Regime = Literal["local", "global", "geometry", "topology"]
 
-#: Named (lower, upper) presets for the paper's RGTM regimes (rank scale).
+#: Named (lower, upper) presets for the paper's RGTM regimes (quantile levels of the ranks).
 #: The paper's classification (``utils_analysis.get_rgtm_type``): local extractor
 #: mean(l, u) <= 0.2; global extractor mean(l, u) >= 0.8; geometry sensitive
 #: u - l >= 0.8; topology sensitive 0.4 <= l <= u <= 0.6. (0, 1) is the
@@ -50,16 +61,37 @@ def _rank01(vectors: np.ndarray) -> np.ndarray:
     return out.reshape(np.shape(vectors))
 
 
-def _gt_map(values: np.ndarray, lower: float, upper: float) -> np.ndarray:
+def _gt_map(values: np.ndarray, lower: Any, upper: Any) -> np.ndarray:
     """0 below ``lower``, 1 above ``upper``, linear between; ``lower == upper`` -> 0/1 step.
 
-    A value equal to a coinciding threshold maps to 0 (the limit of the linear
-    ramp as upper -> lower from above), so the result is never NaN.
+    ``lower``/``upper`` are scalars, or arrays with one threshold per row of
+    ``values`` (shape ``values.shape[:-1]``). A value equal to coinciding
+    thresholds maps to 0 (the limit of the linear ramp as upper -> lower from
+    above), so the result is never NaN.
     """
     v = np.asarray(values, dtype=float)
-    if upper > lower:
-        return np.clip((v - lower) / (upper - lower), 0.0, 1.0)
-    return (v > lower).astype(float)
+    lo, up = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    if lo.ndim == 0 and up.ndim == 0:
+        if up > lo:
+            return np.clip((v - lo) / (up - lo), 0.0, 1.0)
+        return (v > lo).astype(float)
+    lo, up = lo[..., None], up[..., None]
+    span = up - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ramp = np.clip((v - lo) / np.where(span > 0, span, 1.0), 0.0, 1.0)
+    return np.where(span > 0, ramp, (v > lo).astype(float))
+
+
+def _rank_thresholds(ranks: np.ndarray, lower: float, upper: float) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's thresholds: ``np.quantile`` of each row's rescaled ranks at ``lower``, ``upper``."""
+    q = np.quantile(np.asarray(ranks, dtype=float), [lower, upper], axis=-1)
+    return q[0], q[1]
+
+
+def _gt_rank(ranks: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    """RGTM values of rescaled ranks (rows: RDMs) at quantile levels ``lower``, ``upper``."""
+    lo, up = _rank_thresholds(ranks, lower, upper)
+    return _gt_map(ranks, lo, up)
 
 
 def _rank_lookup(vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +132,7 @@ def _transform_stack(values: np.ndarray, lower: float, upper: float, rank: bool)
     n = values.shape[-1]
     vec = condensed(values)
     if rank:
-        vec = _rank01(vec)
+        return square(_gt_rank(_rank01(vec), lower, upper), n)
     return square(_gt_map(vec, lower, upper), n)
 
 
@@ -174,13 +206,18 @@ def gt_transform(
 ) -> xr.DataArray:
     """Geo-topological transform of an RDM: its representational geo-topological matrix (RGTM).
 
-    Each RDM's off-diagonal dissimilarities are ranked and rescaled to [0, 1]
-    (``rank=True``, the paper's version) or kept raw (``rank=False``); then
-    values ``<= lower`` become 0, values ``> upper`` become 1 and values in
-    between rise linearly. ``lower == upper`` gives a 0/1 graph (a value equal
-    to the threshold maps to 0). Small distances collapse to 0 (local
-    neighbourhoods become "the same place"), large ones saturate at 1
-    ("disconnected").
+    With ``rank=True`` (the paper's version) each RDM's off-diagonal
+    dissimilarities are ranked (average ranks for ties) and min-max rescaled
+    to [0, 1], and the thresholds are the ``lower`` and ``upper`` quantiles of
+    those values (``np.quantile``, as the paper's code); with ``rank=False``
+    the raw dissimilarities are thresholded at the values ``lower`` and
+    ``upper``. Values at or below the lower threshold become 0, values above
+    the upper one become 1 and values in between rise linearly. Equal
+    thresholds (``lower == upper``, or both quantiles inside one block of
+    tied dissimilarities) give a 0/1 graph: a value equal to the threshold
+    maps to 0; an RDM whose dissimilarities are all tied maps to all zeros.
+    Small distances collapse to 0 (local neighbourhoods become "the same
+    place"), large ones saturate at 1 ("disconnected").
 
     Parameters
     ----------
@@ -188,8 +225,10 @@ def gt_transform(
         One RDM or a stack (leading dims such as ``subject``); each RDM is
         ranked on its own. Must be symmetric, non-negative, finite.
     lower, upper : float
-        Thresholds: fractions of the ranked distances in [0, 1] when
-        ``rank=True``; dissimilarity values when ``rank=False``.
+        Thresholds: quantile levels in [0, 1] of the rescaled ranks when
+        ``rank=True`` (without ties the threshold equals the level; with
+        ties it is the paper's quantile); dissimilarity values when
+        ``rank=False``.
     regime : {"local", "global", "geometry", "topology"}, optional
         A named preset from :data:`RGTM_REGIMES` instead of ``lower``/``upper``.
     rank : bool
