@@ -382,8 +382,9 @@ def _encode(args: argparse.Namespace) -> int:
         row = scores.score.sel(region=region)
         if np.isfinite(row.values).any():
             best = str(row.idxmax("layer").item())
+            n = int(scores.n_units.sel(region=region))
             print(f"{region}: best layer {best} (mean held-out {args.scoring} "
-                  f"{float(row.max()):.3f} over {int(scores.n_units.sel(region=region))} units)")
+                  f"{float(row.max()):.3f} over {n} unit{'' if n == 1 else 's'})")
         else:
             print(f"{region}: no finite score (constant responses?)")
     print(f"results and figures in {args.out}")

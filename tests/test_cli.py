@@ -297,6 +297,32 @@ def test_rsa_matches_evaluate_and_aligns_by_id(sim_files, tmp_path):
     assert (out / "figures" / "model_comparison_early.png").stat().st_size > 5_000
 
 
+def test_rsa_splits_units_by_subject(sim_files, tmp_path, capsys):
+    from neurorep import rsa
+
+    sim = sim_files["sim"]
+    late = data.members(sim["brain"])["late"]
+    subjects = ["s2", "s2", "s1", "s1", "s1", "s3", "s3", "s3"]
+    late = late.assign_coords(subject=("unit", subjects))
+    data.save(late.rename("late"), tmp_path / "late.nc")
+    out = tmp_path / "r"
+    code = main(["rsa", "--brain", str(tmp_path / "late.nc"), "--model", str(sim_files["model"]),
+                 "--layers", "layer2,layer6", "--n-boot", "20", "--out", str(out)])
+    assert code == 0
+    assert "late: 3 subject RDM(s); bootstrap over both" in capsys.readouterr().out
+    per_subject = [rsa.compute_rdm(late.isel(unit=[i for i, s in enumerate(subjects) if s == name]))
+                   for name in ("s2", "s1", "s3")]
+    stack = xr.concat(per_subject, dim="subject").assign_coords(subject=["s2", "s1", "s3"])
+    layers = data.members(sim["model"])
+    ref = rsa.evaluate({k: rsa.compute_rdm(layers[k]) for k in ("layer2", "layer6")}, stack,
+                       bootstrap="both", n_bootstrap=20, rng=0)
+    scores = data.load(out / "scores.nc")
+    np.testing.assert_allclose(scores.score.sel(region="late").values, ref.score.values, rtol=1e-10)
+    np.testing.assert_allclose(scores.ci_high.sel(region="late").values, ref.ci_high.values, rtol=1e-10)
+    rdms = data.load(out / "rdms.nc")
+    assert rdms["brain/late"].ds["rdm"].sizes["subject"] == 3
+
+
 def test_rsa_on_real_rdms_with_model_members(data_home, tmp_path, capsys):
     from neurorep import datasets, rsa
 
