@@ -240,11 +240,13 @@ def _align(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     from neurorep import data
-    from neurorep.alignment import best_layer, score_matrix
+    from neurorep._errors import check_option
+    from neurorep.alignment import METRICS, best_layer, score_matrix
     from neurorep.plotting import plot_layer_profiles, plot_score_matrix
 
     _exactly_one(args, "brain", "dataset")
     _exactly_one(args, "model", "model-name")
+    check_option("--metric", args.metric, METRICS)
     open_run = _start(args, _ALIGN_FILES)
     brain = _select(_brain_source(args), args.members, "--members")
     model = data.load(args.model) if args.model is not None else _model_activations(args.model_name, brain, args.data_home)
@@ -419,11 +421,15 @@ def _rsa(args: argparse.Namespace) -> int:
     import xarray as xr
 
     from neurorep import data
+    from neurorep._errors import check_option
     from neurorep.plotting import plot_model_comparison
-    from neurorep.rsa import evaluate
+    from neurorep.rsa import BOOTSTRAPS, COMPARE_METHODS, METRICS, evaluate
 
     _exactly_one(args, "brain", "dataset")
     _exactly_one(args, "model", "model-name", "model-members")
+    check_option("--rdm-metric", args.rdm_metric, METRICS)
+    check_option("--method", args.method, [*COMPARE_METHODS, "pearson"])
+    check_option("--bootstrap", args.bootstrap, ["auto", *BOOTSTRAPS])
     open_run = _start(args, _RSA_FILES)
     source = _brain_source(args)
     brain = _select(source, args.members, "--members", exclude=args.model_members)
@@ -512,6 +518,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``neurorep`` argument parser (light: analysis modules load in the commands)."""
     parser = argparse.ArgumentParser(prog="neurorep", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -534,7 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("align", help="region x layer score matrix from files or a dataset + model")
     _add_brain_options(p, "responses/RDM set")
     _add_model_options(p)
-    p.add_argument("--metric", default="rsa")
+    p.add_argument("--metric", default="rsa",
+                   help="a key of neurorep.alignment.METRICS: cka, rsa, encoding... (default rsa)")
     p.add_argument("--n-boot", "--n-bootstrap", dest="n_boot", type=_n_boot, default=200)
     p.add_argument("--rng", type=_seed, default=0, metavar="SEED", help="seed of every random draw (default 0)")
     _add_run_options(p, "align_output")
@@ -558,7 +566,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p, "encode_output")
     p.set_defaults(func=_encode)
 
-    from neurorep.rsa import BOOTSTRAPS, COMPARE_METHODS, METRICS
 
     p = sub.add_parser("rsa", help="RDMs of brain and models, model evaluation with bootstrap CIs")
     _add_brain_options(p, "responses or RDMs")
@@ -566,12 +573,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-members", type=_names,
                    help="comma-separated members of the brain source to use as model RDMs")
     p.add_argument("--layers", type=_names, help="comma-separated model layers to use (default all)")
-    p.add_argument("--rdm-metric", choices=list(METRICS), default="correlation",
-                   help="dissimilarity for responses and activations (default correlation)")
-    p.add_argument("--method", choices=list(COMPARE_METHODS), default="corr",
-                   help="RDM comparison (default corr)")
-    p.add_argument("--bootstrap", choices=["auto", *BOOTSTRAPS], default="auto",
-                   help="what to resample; auto: subjects and stimuli with >= 3 subject RDMs, else stimuli")
+    p.add_argument("--rdm-metric", default="correlation",
+                   help="dissimilarity for responses and activations, a key of "
+                        "neurorep.rsa.METRICS (default correlation)")
+    p.add_argument("--method", default="corr",
+                   help="RDM comparison, one of neurorep.rsa.COMPARE_METHODS (default corr)")
+    p.add_argument("--bootstrap", default="auto",
+                   help="what to resample: auto, both, subject, stimulus, dual or none; auto: "
+                        "subjects and stimuli with >= 3 subject RDMs, else stimuli")
     p.add_argument("--n-boot", "--n-bootstrap", dest="n_boot", type=_n_boot, default=200)
     p.add_argument("--ci", type=_fraction, default=0.95)
     p.add_argument("--rng", type=_seed, default=0, metavar="SEED", help="seed of every random draw (default 0)")

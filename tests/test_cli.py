@@ -372,3 +372,20 @@ def test_crafted_zarr_with_a_pickle_codec_runs_nothing(tmp_path, capsys):
                  "--out", str(tmp_path / "o")])
     assert code == 1 and "pickle" in capsys.readouterr().err
     assert not marker.exists() and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["align", "--dataset", "nope", "--model-name", "x", "--metric", "cca"], "--metric must be one of"),
+        (["rsa", "--dataset", "nope", "--model-name", "x", "--method", "kendall"], "--method must be one of"),
+        (["rsa", "--dataset", "nope", "--model-name", "x", "--rdm-metric", "L1"], "--rdm-metric must be one of"),
+        (["rsa", "--dataset", "nope", "--model-name", "x", "--bootstrap", "runs"], "--bootstrap must be one of"),
+    ],
+)
+def test_bad_choices_are_refused_before_loading_anything(argv, message, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main([*argv, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "unknown dataset" not in err
+    assert not out.exists()
