@@ -548,7 +548,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p, "align_output")
     p.set_defaults(func=_align)
 
-    p = sub.add_parser("encode", help="cross-validated ridge encoding: held-out score per unit and layer")
+    p = sub.add_parser(
+        "encode", help="cross-validated ridge encoding: held-out score per unit and layer",
+        description="Nested cross-validated ridge (neurorep.encoding.cross_validate_ridge) of every "
+                    "brain member on every model layer. Repetitions are averaged for the fit and "
+                    "give a per-unit noise ceiling (neurorep.stats.noise_ceiling). Writes "
+                    "unit_scores.nc (per member: layer x unit scores, CIs, alphas), scores.nc "
+                    "(region x layer mean held-out score with a bootstrap CI over stimuli) and "
+                    "layer_profiles.png.")
     _add_brain_options(p, "responses (stimulus, unit) or (stimulus, repetition, unit)", "--responses")
     p.add_argument("--model", "--features", dest="model", type=Path,
                    help="activations DataTree or a features DataArray (stimulus, feature) (.nc or .zarr)")
@@ -567,7 +574,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_encode)
 
 
-    p = sub.add_parser("rsa", help="RDMs of brain and models, model evaluation with bootstrap CIs")
+    p = sub.add_parser(
+        "rsa", help="RDMs of brain and models, model evaluation with bootstrap CIs",
+        description="RDMs of every brain member (responses are turned into RDMs, one per subject "
+                    "when units carry a 'subject' coord) and of every model layer or model RDM, "
+                    "then neurorep.rsa.evaluate per brain member. Writes rdms.nc, evaluation.nc "
+                    "(the full evaluate results), scores.nc (region x model score, CI, p-value, "
+                    "ceilings) and figures/model_comparison_<member>.png.")
     _add_brain_options(p, "responses or RDMs")
     _add_model_options(p)
     p.add_argument("--model-members", type=_names,
