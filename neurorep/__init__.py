@@ -9,7 +9,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from neurorep._errors import AlignmentError, ChecksumError, NeurorepWarning, SchemaError
+from neurorep._errors import (
+    AlignmentError,
+    ChecksumError,
+    DownloadError,
+    NeurorepWarning,
+    SchemaError,
+    UnsafeFileError,
+)
 
 __version__ = "0.1.0"
 
@@ -29,8 +36,10 @@ _SUBPACKAGES = (
 __all__ = [
     "AlignmentError",
     "ChecksumError",
+    "DownloadError",
     "NeurorepWarning",
     "SchemaError",
+    "UnsafeFileError",
     "__version__",
     *_SUBPACKAGES,
 ]

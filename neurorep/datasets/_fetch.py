@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from neurorep._errors import ChecksumError
+from neurorep._errors import ChecksumError, DownloadError
 from neurorep.datasets._manifest import FileEntry, Manifest, get_manifest
 
 _REPO_MIRROR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -55,7 +55,9 @@ def fetch(
     Files already present are verified, never re-downloaded or overwritten; a
     file with the wrong checksum raises :class:`neurorep.ChecksumError`. A
     failed download leaves no partial file behind (pooch writes to a temporary
-    file and moves it into place only after the checksum matched).
+    file and moves it into place only after the checksum matched), and a
+    network or server failure raises :class:`neurorep.DownloadError` naming
+    the dataset, the URL and how to get the file by hand.
 
     Parameters
     ----------
@@ -63,13 +65,29 @@ def fetch(
         Dataset name (see :func:`list_datasets`) or a manifest object.
     data_home : path, optional
         Destination root; default the per-user cache.
+    progressbar : bool
+        Show a download progress bar (needs tqdm).
 
     Returns
     -------
     Path
         The dataset folder.
+
+    Raises
+    ------
+    DownloadError
+        A file could not be downloaded (no connection, timeout, HTTP error).
+    ChecksumError
+        A downloaded or existing file does not match the manifest.
+
+    Examples
+    --------
+    >>> from neurorep import datasets
+    >>> folder = datasets.fetch("pereira2018", data_home="~/neurorep_data")  # doctest: +SKIP
+    >>> tree = datasets.load("pereira2018", data_home="~/neurorep_data")  # doctest: +SKIP
     """
     import pooch
+    import requests
 
     manifest = name if isinstance(name, Manifest) else get_manifest(name)
     if not manifest.fetchable:
@@ -79,24 +97,38 @@ def fetch(
         )
     root = Path(data_home) if data_home is not None else Path(pooch.os_cache("neurorep"))
     folder = root / manifest.folder
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    for entry in manifest.files:
-        target = folder / entry.name
-        if target.exists():
-            verify_file(target, entry, dataset=manifest.name)
-            continue
-        try:
-            pooch.retrieve(
-                entry.url,
-                known_hash=f"sha256:{entry.sha256}",
-                fname=entry.name,
-                path=folder,
-                progressbar=progressbar,
-            )
-        except ValueError as err:  # pooch's checksum mismatch
-            raise ChecksumError(
-                f"{manifest.name}: the download of {entry.url} did not match the manifest's "
-                f"sha256 {entry.sha256}; nothing was kept. The source may have changed: check "
-                f"{manifest.source}. ({err})"
-            ) from err
+    try:
+        for entry in manifest.files:
+            target = folder / entry.name
+            if target.exists():
+                verify_file(target, entry, dataset=manifest.name)
+                continue
+            try:
+                pooch.retrieve(
+                    entry.url,
+                    known_hash=f"sha256:{entry.sha256}",
+                    fname=entry.name,
+                    path=folder,
+                    progressbar=progressbar,
+                )
+            except ValueError as err:  # pooch's checksum mismatch
+                raise ChecksumError(
+                    f"{manifest.name}: the download of {entry.url} did not match the manifest's "
+                    f"sha256 {entry.sha256}; nothing was kept. The source may have changed: check "
+                    f"{manifest.source}. ({err})"
+                ) from err
+            except requests.exceptions.RequestException as err:
+                raise DownloadError(
+                    f"{manifest.name}: could not download {entry.name} from {entry.url} "
+                    f"({type(err).__name__}: {err}); nothing was kept. Check your internet "
+                    f"connection (and proxy settings) and try again, or download the file by "
+                    f"hand into {str(folder)!r} (it must have sha256 {entry.sha256}) and load "
+                    f"it with neurorep.datasets.load({manifest.name!r}, data_home={str(root)!r})."
+                ) from err
+    except BaseException:
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # a failed first fetch leaves nothing behind
+        raise
     return folder

@@ -7,7 +7,6 @@ licence, citation and source.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import xarray as xr
 from neurorep.data import rdm, responses, tree_from_members
 from neurorep.datasets._fetch import default_data_home, verify_file
 from neurorep.datasets._manifest import Manifest, get_manifest
+from neurorep.datasets._pickle import load_pickle
 
 IMAGE_IDS = [f"image_{i:02d}" for i in range(1, 93)]
 
@@ -284,13 +284,18 @@ def load_allen_mouse_natscenes(data_home: str | Path | None = None, *, verify: b
     curator: scenes 0-117 then blank), with attrs ``ceiling`` and
     ``ceiling_sem`` (split-half).
 
-    The pickle is read with :mod:`pickle`; only load files you trust (the
-    checksum is verified first unless ``verify=False``).
+    The correlations come as a pickle, and a pickle can run code: its sha256
+    is checked against the manifest even with ``verify=False`` (which skips
+    the other files' checks), and it is read with a restricted unpickler
+    that admits only plain containers and numpy arrays
+    (:class:`neurorep.UnsafeFileError` otherwise).
     """
     manifest = get_manifest("allen_mouse_natscenes")
     folder = _files(manifest, data_home, verify)
-    with open(folder / "rdms_reliable.pkl", "rb") as f:
-        corr = pickle.load(f)  # noqa: S301 - checksum-verified file from the manifest
+    pkl = next(f for f in manifest.files if f.name == "rdms_reliable.pkl")
+    if not verify:
+        verify_file(folder / pkl.name, pkl, dataset=manifest.name)  # never unpickle unverified
+    corr = load_pickle(folder / pkl.name)
     ceil = pd.read_csv(folder / "rdms_noise_ceiling.csv").set_index(["area", "layer"])
     items: dict[str, xr.DataArray] = {}
     for area in sorted(corr):
@@ -350,6 +355,8 @@ def load(name: str, data_home: str | Path | None = None, *, verify: bool = True)
         Folder holding ``<dataset folder>/``; default :func:`default_data_home`.
     verify : bool
         Check every file's sha256 against the manifest first (default).
+        Pickled files are checked even with ``verify=False``: a pickle can
+        run code, so neurorep never reads one it has not verified.
 
     Examples
     --------

