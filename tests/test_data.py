@@ -466,22 +466,28 @@ def test_complex_values_are_refused(rng, make):
 @pytest.mark.parametrize(
     ("scale", "dtype"), [(1e180, np.float64), (1e300, np.float64), (1e21, np.float32)]
 )
-def test_values_whose_squares_overflow_are_refused(rng, scale, dtype):
+def test_values_whose_squares_overflow_are_kept_and_rdms_stay_finite_or_refused(
+    rng, scale, dtype
+):
     from neurorep import rsa
 
     vals = (rng.standard_normal((6, 4)) * scale).astype(dtype)
-    with pytest.raises(SchemaError, match="too large.*Rescale"):
-        data.responses(vals)
-    with pytest.raises(SchemaError, match="too large.*Rescale"):
-        data.activations({"fc": vals})
-    # what the guard prevents: the distances of such values are not finite
-    with np.errstate(over="ignore", invalid="ignore"):
-        assert not np.isfinite(((vals[:, None].astype(dtype) - vals[None]) ** 2).sum(-1)).all()
-    ok = data.responses(vals / scale)  # rescaled, the same data pass
-    assert np.isfinite(rsa.compute_rdm(ok).values).all()
+    # the data layer keeps finite values whatever their scale (nothing silently changed) ...
+    np.testing.assert_array_equal(data.responses(vals).values, vals)
+    # ... and the kernels that square them are exact (correlation is scale-free) or refuse
+    corr = rsa.compute_rdm(data.responses(vals), metric="correlation")
+    ref = rsa.compute_rdm(data.responses(vals / scale), metric="correlation")
+    np.testing.assert_allclose(corr.values, ref.values, atol=1e-5 if dtype == np.float32 else 1e-12)
+    try:  # exact rescaling, or a refusal that names the overflow: never inf/NaN
+        eucl = rsa.compute_rdm(data.responses(vals), metric="euclidean").values
+    except (SchemaError, ValueError) as err:
+        assert "overflow" in str(err) or "too large" in str(err)
+    else:
+        ref = rsa.compute_rdm(data.responses(vals / scale), metric="euclidean").values
+        np.testing.assert_allclose(eucl / scale, ref, rtol=1e-5)
     with pytest.raises(SchemaError, match="dissimilarities are too large"):
         data.rdm(np.array([1.0, 3.0, 2.0]) * (1e160 if dtype == np.float32 else scale))
-    # NaN is still reported as NaN (not as "too large")
+    # NaN is still reported as NaN
     vals[2, 1] = np.nan
     with pytest.raises(SchemaError, match="must be finite"):
         data.responses(vals)
@@ -670,7 +676,7 @@ def test_from_nifti_on_the_real_haxby_slice(data_home):
 
 # ----------------------------------------------------------------------------- nothing lost on disk
 def _leftovers(folder, keep):
-    return sorted(p.name for p in folder.iterdir() if p.name not in keep and not p.name.endswith(".lock"))
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
 
 
 @pytest.mark.parametrize("ext", ["nc", "zarr"])

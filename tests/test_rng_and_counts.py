@@ -42,7 +42,8 @@ def _public_rng_functions() -> set[str]:
 def _small():
     g = np.random.default_rng(0)
     ids = [f"s{i:02d}" for i in range(12)]
-    y3 = data.responses(g.standard_normal((12, 4, 6)), stimulus=ids)
+    y3 = data.responses(g.standard_normal((12, 4, 6)), stimulus=ids,
+                        dims=("stimulus", "repetition", "unit"))
     y2 = data.responses(g.standard_normal((12, 6)), stimulus=ids)
     x = data.responses(g.standard_normal((12, 3)), stimulus=ids, unit=["f0", "f1", "f2"])
     rdms = data.rdm(g.random((4, 66)), stimulus=ids, dim="subject")

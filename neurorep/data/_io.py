@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import glob
+import hashlib
+import tempfile
 import json
 import os
 import shutil
@@ -111,6 +113,15 @@ def _sibling(path: Path, tag: str) -> Path:
     return path.with_name(f".{path.name}.{tag}")
 
 
+def _lock_path(path: Path) -> Path:
+    """The lock file of ``path``: in the temporary directory, named by a hash of the
+    resolved path (every process on this machine finds the same one)."""
+    folder = Path(tempfile.gettempdir()) / "neurorep-locks"
+    folder.mkdir(exist_ok=True)
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    return folder / f"{key}.lock"
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
@@ -170,7 +181,9 @@ def save(
     for a ``.nc`` file; a ``.zarr`` folder is swapped by two renames and put
     back on failure), so a write that fails leaves the old object intact and
     no temporary behind. Saves to one path are serialised by a lock file
-    (``.<name>.lock``, left in place): of several processes saving with
+    kept outside the folder (in the system's temporary directory, named by a
+    hash of the resolved path, so the output folder holds only what was
+    saved): of several processes saving with
     ``overwrite=False`` exactly one succeeds, the others raise
     ``FileExistsError``; with ``overwrite=True`` they write one after the
     other and the path holds one complete object.
@@ -226,7 +239,7 @@ def save(
 
     refuse_existing()
     tree = _to_tree(obj)  # encoding errors raise here, before anything is written
-    with FileLock(_sibling(path, "lock")):
+    with FileLock(_lock_path(path)):
         _recover(path)
         refuse_existing()
         tmp = _sibling(path, f"{uuid.uuid4().hex}.partial")

@@ -721,14 +721,19 @@ def _check_real(dtype: np.dtype, name: str) -> None:
 
 
 def _check_finite(da: xr.DataArray, name: str) -> None:
-    """Real, finite values whose squares sum without overflow (in-memory arrays only)."""
+    """Real, finite values (in-memory arrays only).
+
+    Values so large that their squares overflow are not refused here: the
+    kernels that square them (RDMs, CKA, ridge, persistence) rescale exactly
+    by a power of two or refuse with their own message.
+    """
     _check_real(da.dtype, name)
     data = da.data
     if not isinstance(data, np.ndarray):  # dask or other lazy arrays: checked chunk-wise later
         return
-    if data.dtype.kind != "f" or data.size == 0:  # integers cannot overflow float64 sums
+    if data.dtype.kind != "f" or data.size == 0:
         return
-    if _sum_of_squares_fits(data.reshape(-1)):
+    if _sum_of_squares_fits(data.reshape(-1)):  # one BLAS pass: finite sum -> finite values
         return
     finite = np.isfinite(data)
     if not finite.all():
@@ -739,14 +744,6 @@ def _check_finite(da: xr.DataArray, name: str) -> None:
             f"{dict(zip(da.dims, where, strict=True))}. Drop those stimuli/units "
             f"(e.g. obj.dropna('unit')) or impute them before the analysis."
         )
-    big = np.abs(data)
-    where = np.unravel_index(int(np.argmax(big)), data.shape)
-    raise SchemaError(
-        f"{name}: values are too large: |x| up to {float(big.max()):.3g} (at index "
-        f"{dict(zip(da.dims, (int(w) for w in where), strict=True))}), so sums of their "
-        f"squares overflow to inf/NaN in {data.dtype} arithmetic. Rescale them (e.g. divide "
-        f"by their standard deviation, or express them in other units)."
-    )
 
 
 def _layout_hint(da: xr.DataArray, allowed: tuple[tuple[str, ...], ...]) -> str:
