@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import tempfile
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
