@@ -102,10 +102,10 @@ def run_demo(
         )
         log(f"  {region}: planted {planted}, recovered {found}")
     report.add_table("Planted vs recovered layer map", rows)
-    ax = plot_score_matrix(scores, best=best)
-    report.add_figure(ax.figure, figs / "score_matrix.png", "Region x layer encoding score (held-out r); boxes: held-out best layer.")
-    ax = plot_layer_profiles(scores)
-    report.add_figure(ax.figure, figs / "layer_profiles.png", "Layer profiles with 95% bootstrap CIs and split-half noise ceilings (dashed).")
+    disp = plot_score_matrix(scores, best=best)
+    report.add_figure(disp.figure_, figs / "score_matrix.png", "Region x layer encoding score (held-out r); boxes: held-out best layer.")
+    disp = plot_layer_profiles(scores)
+    report.add_figure(disp.figure_, figs / "layer_profiles.png", "Layer profiles with 95% bootstrap CIs and split-half noise ceilings (dashed).")
 
     if data_home is not None:
         _pereira_section(report, out, figs, data_home, n_boot=n_boot, log=log)
@@ -129,7 +129,7 @@ def _pereira_section(report: Any, out: Path, figs: Path, data_home: Any, *, n_bo
     except ValueError:
         return
     data.save(scores, out / "results" / "pereira_scores.nc", overwrite=True)
-    ax = plot_layer_profiles(scores)
-    report.add_figure(ax.figure, figs / "pereira_profile.png", f"MiniLM layers vs the Pereira 2018 language network: {what}.")
+    disp = plot_layer_profiles(scores)
+    report.add_figure(disp.figure_, figs / "pereira_profile.png", f"MiniLM layers vs the Pereira 2018 language network: {what}.")
     best = str(scores.layer.values[int(np.nanargmax(scores.score.values[0]))])
     log(f"Pereira 2018: best layer {best}, r = {float(scores.score.max()):.3f}")

@@ -176,12 +176,13 @@ def _model_members(args: argparse.Namespace, brain: dict[str, Any]) -> dict[str,
     return mem
 
 
-def _figure(ax: Any, path: Path) -> None:
+def _figure(display: Any, path: Path) -> None:
+    """Save a plot function's figure (a PlotDisplay) and close it."""
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    ax.figure.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(ax.figure)
+    display.figure_.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(display.figure_)
 
 
 def _safe_name(name: str) -> str:
@@ -484,8 +485,8 @@ def _rsa(args: argparse.Namespace) -> int:
             while fname in used:
                 fname += "_"
             used.add(fname)
-            ax = plot_model_comparison(res, title=f"{name}: model RDMs ({args.method})")
-            _figure(ax, out / "figures" / f"model_comparison_{fname}.png")
+            disp = plot_model_comparison(res, title=f"{name}: model RDMs ({args.method})")
+            _figure(disp, out / "figures" / f"model_comparison_{fname}.png")
     for name, res in results.items():
         best = str(res.score.idxmax("model").item())
         print(f"{name}: best model {best} (score {float(res.score.max()):.3f}, "
