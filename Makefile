@@ -29,11 +29,14 @@ docs: $(BIN)/.docs-installed
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check neurorep tests benchmarks
+	$(BIN)/ruff check neurorep tests benchmarks conftest.py
 	$(BIN)/mypy --no-incremental
 
-# the whole suite: lint, the docs build (every notebook executed), then pytest
-# (tests/test_docs.py opens the built site in headless Chromium when it is installed)
+# the whole suite: lint, the docs build (every notebook executed), then pytest: tests/
+# and every docstring example in neurorep/ (--doctest-modules, set in pyproject.toml);
+# tests/test_notebooks.py checks that notebooks/ holds no outputs, tests/test_docs.py
+# that every plot call in the executed gallery shows an image, and opens the built site
+# in headless Chromium when it is installed
 test: $(BIN)/.installed lint docs
 	$(BIN)/pytest -q -n 2 --dist loadfile
 

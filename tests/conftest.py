@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -20,15 +19,6 @@ def data_home() -> Path:
     if not MIRROR.is_dir():
         pytest.skip(f"real-data mirror not found at {MIRROR}")
     return MIRROR
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    """Plot functions draw new pyplot figures: close them after each test."""
-    yield
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
-        pyplot.close("all")
 
 
 @pytest.fixture

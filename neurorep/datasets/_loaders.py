@@ -361,8 +361,8 @@ def load(name: str, data_home: str | Path | None = None, *, verify: bool = True)
     Examples
     --------
     >>> from neurorep import datasets, data
-    >>> tree = datasets.load("pereira2018")  # doctest: +SKIP
-    >>> data.members(tree)["language"].dims  # doctest: +SKIP
+    >>> tree = datasets.load("pereira2018")
+    >>> data.members(tree)["language"].dims
     ('stimulus', 'unit')
     """
     if name not in LOADERS:

@@ -242,9 +242,9 @@ def plot_score_map(
     --------
     >>> from neurorep import data, datasets
     >>> from neurorep.encoding import fit_ridge, make_delays, make_regressors
-    >>> bold = data.members(datasets.load("haxby2001_subj1_slice"))["bold"]  # doctest: +SKIP
-    >>> res = fit_ridge(make_delays(make_regressors(bold)), bold)  # doctest: +SKIP
-    >>> disp = plot_score_map(res)  # doctest: +SKIP
+    >>> bold = data.members(datasets.load("haxby2001_subj1_slice"))["bold"]
+    >>> res = fit_ridge(make_delays(make_regressors(bold)), bold)
+    >>> disp = plot_score_map(res)
     """
     from nilearn import plotting
 
