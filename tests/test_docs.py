@@ -175,6 +175,88 @@ def test_every_gallery_notebook_page_shows_its_figures(browser: Any, site_url: s
 
 
 # ----------------------------------------------------------------------------
+# the executed gallery: every cell that calls plot_* shows its figure, once
+# ----------------------------------------------------------------------------
+_PLOT_REPRS = ("<Axes", "<Figure size", "PlotDisplay(", "<matplotlib.")
+
+
+def _calls_plot(source: str) -> bool:
+    """Whether the code calls a ``plot_*`` function (comments and strings do not count)."""
+    import ast
+
+    # IPython magics and shell escapes are not Python
+    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", "")
+            if name.startswith("plot_"):
+                return True
+    return False
+
+
+def _figure_problems(nb: Any) -> list[str]:
+    """Plot cells without an image, figures shown twice, plot objects shown as text."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        where = f"cell {i} (id {cell.get('id')})"
+        pngs = [out["data"]["image/png"] for out in cell.get("outputs", [])
+                if "image/png" in out.get("data", {})]
+        if _calls_plot(cell.source) and not pngs:
+            problems.append(f"{where} calls plot_* but shows no image")
+        if len(set(map(str, pngs))) < len(pngs):
+            problems.append(f"{where} shows the same image twice")
+        for out in cell.get("outputs", []):
+            text = "".join(out.get("data", {}).get("text/plain", ""))
+            if "image/png" not in out.get("data", {}) and text.startswith(_PLOT_REPRS):
+                problems.append(f"{where} shows a plot object as text: {text[:60]!r}")
+    return problems
+
+
+_NOTEBOOKS = build_gallery.notebook_paths()
+
+
+@pytest.mark.parametrize("nb_path", _NOTEBOOKS, ids=[p.name for p in _NOTEBOOKS])
+def test_every_plot_call_in_the_gallery_shows_an_image(nb_path: Path) -> None:
+    """On the copies docs/build_gallery.py executed (as `make docs` leaves them)."""
+    import nbformat
+
+    executed = build_gallery.GALLERY / nb_path.name
+    if not build_gallery._cached(executed, build_gallery.source_key(nb_path)):
+        pytest.skip(f"no current executed copy of {nb_path.name} in docs/gallery/; run "
+                    f"`make docs` (or python docs/build_gallery.py)")
+    problems = _figure_problems(nbformat.read(executed, as_version=4))
+    assert not problems, f"{nb_path.name}: " + "; ".join(problems)
+
+
+def test_the_figure_check_catches_missing_and_doubled_images() -> None:
+    import nbformat
+
+    png = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure size 640x480 with 1 Axes>"}
+    cells = [
+        nbformat.v4.new_code_cell("fig = plot_rdm(r)"),  # no image: a detached figure
+        nbformat.v4.new_code_cell("%matplotlib inline\nplot_rdm(r)", outputs=[
+            nbformat.v4.new_output("execute_result", data=png, execution_count=1),
+            nbformat.v4.new_output("display_data", data=png)]),  # the figure twice
+        nbformat.v4.new_code_cell("ax = plotting.plot_mds(r).ax_\nax", outputs=[
+            nbformat.v4.new_output("execute_result", data={"text/plain": "<Axes: >"},
+                                   execution_count=2),
+            nbformat.v4.new_output("display_data", data=png)]),  # an Axes shown as text
+        nbformat.v4.new_code_cell("# plot_rdm(r) is in a comment\nx = 'plot_mds(r)'"),
+        nbformat.v4.new_code_cell("plot_rdm(r)", outputs=[
+            nbformat.v4.new_output("display_data", data=png)]),  # right
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    problems = _figure_problems(nb)
+    assert len(problems) == 3, problems
+    assert "cell 0 " in problems[0] and "no image" in problems[0]
+    assert "cell 1 " in problems[1] and "twice" in problems[1]
+    assert "cell 2 " in problems[2] and "as text" in problems[2]
+
+
+# ----------------------------------------------------------------------------
 # the build is strict: notebook errors and neurorep warnings fail it
 # ----------------------------------------------------------------------------
 def _notebook(path: Path, source: str) -> Path:
