@@ -18,7 +18,11 @@ which renders the executed notebooks as they are (myst-nb with
   on a busy 2-core machine: 1.6 CPU-minutes for the six notebooks, against 5.8
   one at a time with two spinning OpenBLAS threads each);
 * gives the gallery its thumbnail: the first PNG output (or the one of a
-  cell tagged ``gallery-thumbnail``), shrunk to fit 480 x 320.
+  cell tagged ``gallery-thumbnail``), shrunk to fit 480 x 320;
+* keeps no Jupyter widgets (e.g. the progress bars of model loading): their
+  outputs and state are dropped from the saved copy, since a static page
+  could show them only by loading the widget manager from a CDN, and the
+  gallery works offline.
 
 An executed copy is reused while the notebook, this script and neurorep's
 source are unchanged (a content hash is stored in the copy's metadata), so a
@@ -40,6 +44,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
@@ -130,6 +135,7 @@ def execute(nb_path: Path, *, timeout: int = 600, force: bool = False,
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(cwd or nb_path.parent)}},
+        store_widget_state=False,
     )
     kernel_env = None
     if threads is not None:
@@ -144,6 +150,7 @@ def execute(nb_path: Path, *, timeout: int = 600, force: bool = False,
     seconds = time.perf_counter() - t0
     nb.cells.pop(0)
     cpu_cell = nb.cells.pop()
+    _drop_widgets(nb)
     try:
         cpu = float("".join(o.get("text", "") for o in cpu_cell.outputs).strip())
     except ValueError:
@@ -152,6 +159,17 @@ def execute(nb_path: Path, *, timeout: int = 600, force: bool = False,
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
     return Outcome(nb_path.name, "executed", seconds, cpu_seconds=cpu)
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _drop_widgets(nb: Any) -> None:
+    """Remove widget outputs and widget state (static pages cannot show them offline)."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
 
 
 def _short_error(exc: Exception) -> str:

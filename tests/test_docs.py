@@ -304,6 +304,22 @@ def test_gallery_execution_fails_on_errors_and_neurorep_warnings(
         assert saved.cells[0].outputs, "outputs are kept"
 
 
+def test_gallery_copy_keeps_no_widgets(tmp_path: Path) -> None:
+    """Widgets (e.g. progress bars) would need a CDN-loaded manager on a static page: dropped."""
+    pytest.importorskip("ipywidgets")
+    import nbformat
+
+    nb_path = _notebook(tmp_path / "98_widgets.ipynb",
+                        "import ipywidgets\nprint('kept')\nipywidgets.IntProgress(value=1, max=3)")
+    out_dir = tmp_path / "out"
+    outcome = build_gallery.execute(nb_path, timeout=120, force=True, out_dir=out_dir)
+    assert outcome.status == "executed", outcome.error
+    saved = nbformat.read(out_dir / nb_path.name, as_version=4)
+    assert "widgets" not in saved.metadata
+    outputs = saved.cells[0].outputs
+    assert [o.get("text") for o in outputs] == ["kept\n"], outputs
+
+
 def test_gallery_page_lists_thumbnails_and_titles(tmp_path: Path, monkeypatch: Any) -> None:
     import base64
 
