@@ -216,6 +216,8 @@ def test_bad_images(rng, tmp_path):
     imgs = _images(rng, n=3)
     with pytest.raises(ValueError, match="3 images but 2 stimulus ids"):
         extract_images(net, imgs, layers=["fc"], preprocess=PREP, stimulus=["a", "b"])
+    with pytest.raises(ValueError, match=r"must be unique; repeated: \['a'\]"):
+        extract_images(net, imgs, layers=["fc"], preprocess=PREP, stimulus=["a", "b", "a"])
     missing = tmp_path / "nowhere" / "cat.jpg"
     with pytest.raises(FileNotFoundError, match="nowhere/cat.jpg"):
         extract_images(net, [missing], layers=["fc"], preprocess=PREP)
@@ -284,13 +286,13 @@ def test_zarr_cache_streams_and_reuses(rng, tmp_path):
               stimulus=list("abcde"))
     plain = extract_images(net, imgs, **kw)
     cached = extract_images(net, imgs, cache_dir=tmp_path, **kw)
-    assert len(calls) == 6  # 3 batches each
+    assert len(calls) == 8  # a probe on the first two images + 3 batches, each
     stores = list(tmp_path.glob("*.zarr"))
     assert len(stores) == 1 and not list(tmp_path.glob("*.partial"))
     lazy = data.members(cached)["conv1"]
     assert lazy.chunks is not None  # read from the cache lazily
     again = extract_images(net, imgs, cache_dir=tmp_path, **kw)
-    assert len(calls) == 6  # the model did not run
+    assert len(calls) == 8  # the model did not run
     for layer in ("conv1", "fc"):
         p, c, a = (data.members(t)[layer] for t in (plain, cached, again))
         np.testing.assert_allclose(c.values, p.values)
@@ -426,3 +428,38 @@ def test_demo_vision_section(data_home, tmp_path):
     assert best_it in ("_blocks.10", "_blocks.14", "_blocks.15", "_bn1")
     assert float(scores.score.sel(region="IT").max()) > 0.15
     assert any("best EfficientNet-Lite0 layer" in line for line in lines)
+
+
+def test_hooked_outputs_do_not_outlive_their_use(rng):
+    """Each output is pooled into the result inside its hook: the network frees it as usual."""
+    import weakref
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l1, self.l2 = torch.nn.Conv2d(3, 4, 3), torch.nn.Conv2d(4, 2, 3)
+            self.alive: list[bool] = []
+
+        def forward(self, x):
+            h = self.l1(x)
+            ref = weakref.ref(h)
+            y = self.l2(h)
+            del h
+            self.alive.append(ref() is not None)
+            return y
+
+    net = Net()
+    acts = extract_images(net, _images(rng, n=4), layers=["l1", "l2"], preprocess=PREP,
+                          batch_size=2, progress=False)
+    assert net.alive and not any(net.alive)
+    assert data.members(acts)["l1"].shape == (4, 4 * 10 * 10)
+
+
+def test_an_output_without_a_batch_axis_is_refused(rng):
+    class Squash(torch.nn.Module):
+        def forward(self, x):
+            return x.sum(0)
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), Squash())
+    with pytest.raises(RuntimeError, match="first axis must be the batch"):
+        extract_images(net, _images(rng, n=3), layers=["1"], preprocess=PREP, progress=False)

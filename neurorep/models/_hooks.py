@@ -113,13 +113,13 @@ def unit_coords(shape: tuple[int, ...], pooling: Any, grid_size: int) -> dict[st
         return {}
     c, h, w = shape[1:]
     if pooling in ("mean", "max"):
-        return {"channel": np.arange(c)}
+        return {"channel": np.arange(c, dtype=np.int32)}
     if pooling == "grid":
         h, w = min(grid_size, h), min(grid_size, w)
     return {
-        "channel": np.repeat(np.arange(c), h * w),
-        "y": np.tile(np.repeat(np.arange(h), w), c),
-        "x": np.tile(np.arange(w), c * h),
+        "channel": np.repeat(np.arange(c, dtype=np.int32), h * w),
+        "y": np.tile(np.repeat(np.arange(h, dtype=np.int32), w), c),
+        "x": np.tile(np.arange(w, dtype=np.int32), c * h),
     }
 
 
@@ -146,9 +146,8 @@ class MemorySink:
     def start(self, infos: Mapping[str, LayerInfo]) -> None:
         self.arrays = {k: np.empty((self.n, v.n_units), dtype=np.float32) for k, v in infos.items()}
 
-    def write(self, rows: slice, batch: Mapping[str, np.ndarray]) -> None:
-        for k, v in batch.items():
-            self.arrays[k][rows] = v
+    def write(self, layer: str, rows: slice, values: np.ndarray) -> None:
+        self.arrays[layer][rows] = values
 
 
 class ZarrSink:
@@ -186,15 +185,20 @@ class ZarrSink:
         tree = xr.DataTree.from_dict({"/": root, **nodes})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tree.to_zarr(self.tmp, zarr_format=2, consolidated=True, compute=False)
-        group = zarr.open_group(str(self.tmp), mode="r+")
+            # metadata is consolidated once, in finish()
+            tree.to_zarr(self.tmp, zarr_format=2, consolidated=False, compute=False)
+        group = zarr.open_group(str(self.tmp), mode="r+", zarr_format=2)
         self.arrays = {name: group[f"{name}/activations"] for name in infos}
 
-    def write(self, rows: slice, batch: Mapping[str, np.ndarray]) -> None:
-        for k, v in batch.items():
-            self.arrays[k][rows] = v
+    def write(self, layer: str, rows: slice, values: np.ndarray) -> None:
+        self.arrays[layer][rows] = values
 
     def finish(self) -> None:
+        import zarr
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            zarr.consolidate_metadata(str(self.tmp), zarr_format=2)
         if self.path.exists():
             shutil.rmtree(self.path)
         self.tmp.rename(self.path)
@@ -216,10 +220,14 @@ def run_hooks(
 ) -> dict[str, LayerInfo]:
     """Run ``module`` on every batch with hooks on ``layers``; pooled rows go to ``sink``.
 
-    The module (and every submodule) is put in eval mode and its training flags
-    are restored afterwards. On the first batch, hooks on every leaf module
-    count calls, giving each layer a pseudo-depth: the fraction of the
-    network's leaf-module calls completed when the layer's output exists.
+    A probe forward pass on the first two inputs gives each layer's size and a
+    pseudo-depth (hooks on every leaf module count calls: the depth is the
+    fraction of the network's leaf-module calls completed when the layer's
+    output exists); then every batch runs with hooks that pool each output and
+    write it into the sink at once, so no layer output outlives its use in the
+    network. The module (and every submodule) runs in eval mode; the training
+    flags are restored afterwards. Inputs go to the device of the module's
+    parameters.
     """
     import torch
 
@@ -228,76 +236,90 @@ def run_hooks(
     if isinstance(grid_size, bool) or not isinstance(grid_size, int | np.integer) or grid_size < 1:
         raise ValueError(f"grid_size must be a positive int; got {grid_size!r}.")
     targets = check_layers(module, layers, func=func)
-    current: dict[str, np.ndarray] = {}
+    state: dict[str, Any] = {"rows": slice(0, 0), "probe": True, "calls": 0}
+    seen: set[str] = set()
     shapes: dict[str, tuple[int, ...]] = {}
-    counter = {"calls": 0}
+    units: dict[str, int] = {}
     position: dict[str, int] = {}
-    first = {"on": True}
 
     def layer_hook(name: str) -> Callable[..., None]:
         def fn(_mod: Any, _inp: Any, out: Any) -> None:
-            if name in current:
+            if name in seen:
                 raise RuntimeError(
                     f"{func}: layer {name!r} ran more than once in one forward pass (a module "
                     f"shared by several places, such as one activation module reused by every "
                     f"block). Hook a module that runs once (list_layers(model) lists them)."
                 )
+            seen.add(name)
             t = _output_tensor(out, name).detach()
-            if first["on"]:
+            rows = state["rows"]
+            n_rows = rows.stop - rows.start
+            if t.ndim < 1 or t.shape[0] != n_rows:
+                raise RuntimeError(
+                    f"{func}: layer {name!r} gave an output of shape {tuple(t.shape)} for a batch "
+                    f"of {n_rows}; its first axis must be the batch."
+                )
+            pooled = pool_output(t, pooling, grid_size, name).cpu().numpy()
+            if state["probe"]:
                 shapes[name] = tuple(t.shape)
-                position[name] = counter["calls"]
-            current[name] = pool_output(t, pooling, grid_size, name).cpu().numpy()
+                units[name] = int(pooled.shape[1])
+                position[name] = state["calls"]
+                return
+            if pooled.shape[1] != units[name]:
+                raise RuntimeError(
+                    f"{func}: layer {name!r} gave {pooled.shape[1]} units for inputs "
+                    f"{rows.start}..{rows.stop - 1} but {units[name]} for the first ones (inputs "
+                    f"of different sizes?)."
+                )
+            sink.write(name, rows, pooled)
 
         return fn
 
     def count_hook(_mod: Any, _inp: Any, _out: Any) -> None:
-        counter["calls"] += 1
+        state["calls"] += 1
+
+    param = next(iter(module.parameters()), None)
+    device = param.device if param is not None else None
+
+    def forward(x: Any) -> None:
+        seen.clear()
+        module(x.to(device) if device is not None and isinstance(x, torch.Tensor) else x)
+        missing = [name for name in layers if name not in seen]
+        if missing:
+            raise RuntimeError(
+                f"{func}: layer(s) {missing} did not run in the forward pass (containers such "
+                f"as ModuleList or ModuleDict are not called themselves); hook their members "
+                f"instead, e.g. {missing[0]!r}.0."
+            )
 
     leaves = [m for _, m in module.named_modules() if next(m.children(), None) is None]
     modes = [(m, m.training) for m in module.modules()]
-    handles = [m.register_forward_hook(count_hook) for m in leaves]
+    counting = [m.register_forward_hook(count_hook) for m in leaves]
     # layer hooks after the counting hooks: a leaf layer counts its own call
-    handles += [targets[name].register_forward_hook(layer_hook(name)) for name in layers]
+    handles = [targets[name].register_forward_hook(layer_hook(name)) for name in layers]
     infos: dict[str, LayerInfo] = {}
     module.eval()
     try:
         with torch.no_grad():
             for rows, x in batches:
-                current.clear()
-                module(x)
-                missing = [name for name in layers if name not in current]
-                if missing:
-                    raise RuntimeError(
-                        f"{func}: layer(s) {missing} did not run in the forward pass (containers "
-                        f"such as ModuleList or ModuleDict are not called themselves); hook "
-                        f"their members instead, e.g. {missing[0]!r}.0."
-                    )
-                if first["on"]:
-                    total = max(counter["calls"], 1)
-                    for h in handles[: len(leaves)]:
+                if state["probe"]:
+                    probe = x[:2]
+                    state["rows"] = slice(0, int(probe.shape[0]))
+                    forward(probe)
+                    for h in counting:
                         h.remove()
+                    total = max(state["calls"], 1)
                     infos = {
-                        name: LayerInfo(
-                            name,
-                            int(current[name].shape[1]),
-                            unit_coords(shapes[name], pooling, grid_size),
-                            min(position[name] / total, 1.0),
-                        )
+                        name: LayerInfo(name, units[name], unit_coords(shapes[name], pooling, grid_size),
+                                        min(position[name] / total, 1.0))
                         for name in layers
                     }
                     sink.start(infos)
-                    first["on"] = False
-                n_rows = rows.stop - rows.start
-                for name in layers:
-                    if current[name].shape != (n_rows, infos[name].n_units):
-                        raise RuntimeError(
-                            f"{func}: layer {name!r} gave {current[name].shape} for a batch of "
-                            f"{n_rows}; expected ({n_rows}, {infos[name].n_units}) as in the "
-                            f"first batch (inputs of different sizes?)."
-                        )
-                sink.write(rows, current)
+                    state["probe"] = False
+                state["rows"] = rows
+                forward(x)
     finally:
-        for h in handles:
+        for h in counting + handles:
             h.remove()
         for m, flag in modes:
             m.training = flag

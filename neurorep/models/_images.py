@@ -252,6 +252,9 @@ def extract_images(
         raise ValueError(
             f"extract_images: {len(imgs)} images but {len(ids)} stimulus ids; give one id per image."
         )
+    if len(set(ids)) != len(ids):
+        dup = sorted({k for k in ids if ids.count(k) > 1})[:5] if len(ids) < 10_000 else "some"
+        raise ValueError(f"extract_images: stimulus ids must be unique; repeated: {dup}.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
     check_paths(imgs)
