@@ -230,9 +230,14 @@ def extract_images(
     Notes
     -----
     The model runs in eval mode under ``torch.no_grad``; a model in training
-    mode is switched to eval mode and restored afterwards. A module that
-    runs more than once per forward pass (one activation module shared by all
-    blocks) cannot be hooked and raises an error.
+    mode is switched to eval mode and restored afterwards. A probe pass on
+    the first two images sizes every layer first (those two run twice); then
+    each hooked output is pooled and copied into the result inside its hook,
+    so the network frees it as it would without hooks. In memory, the result
+    is about as large as a plain hook loop's; with ``cache_dir`` only one
+    batch is held (``benchmarks/bench_extract.py``). A module that runs more
+    than once per forward pass (one activation module shared by all blocks)
+    cannot be hooked and raises an error.
 
     Examples
     --------
