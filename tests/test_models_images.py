@@ -188,6 +188,11 @@ def test_registry_and_layer_listing():
         get_model("resnet50")
     with pytest.raises(ValueError, match="modality must be one of"):
         list_models("audio")
+    from neurorep.models import KNOWN_MODELS, resolve_model
+
+    assert "all-minilm-l6-v2" in KNOWN_MODELS  # the old names still resolve
+    with pytest.raises(OSError, match="registered but not stored as a Hugging Face folder"):
+        resolve_model("smollm2")
     net = TinyCNN()
     assert list_layers(net)[:3] == ["conv1", "act", "conv2"]
     assert list_layers("smollm2-135m-instruct")[-1] == "layer30"  # no model load for text

@@ -50,6 +50,11 @@ def resolve_model(name: str | Path) -> str:
     key = str(name)
     if key in KNOWN_MODELS:
         return KNOWN_MODELS[key]()
+    if key in MODELS or key in _ALIASES:
+        raise OSError(
+            f"model {key!r} is registered but not stored as a Hugging Face folder; load it with "
+            f"neurorep.models.load_model({key!r}) or pass its name to extract_text / extract_images."
+        )
     if Path(key).is_dir():
         return str(Path(key))
     raise OSError(
