@@ -91,7 +91,7 @@ def _load_hf(path: str) -> tuple[Any, Any]:
     return load_hf_folder(path)
 
 
-def _load_text_model(model: str | Path) -> tuple[Any, Any, str]:
+def _load_text_model(model: str | os.PathLike[str]) -> tuple[Any, Any, str]:
     """(tokenizer, model, name) for a registered text model or a local folder."""
     key = str(model)
     if key in MODELS or key in _ALIASES:
