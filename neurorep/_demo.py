@@ -163,16 +163,14 @@ def _vision_section(report: Any, out: Path, figs: Path, data_home: Any, *, n_boo
         return
     scores = score_matrix(cichy, acts, metric="rsa", n_boot=n_boot, rng=0)
     data.save(scores, out / "results" / "cichy_efficientnet_scores.nc", overwrite=True)
-    ax = plot_score_matrix(scores)
     report.add_figure(
-        ax.figure, figs / "cichy_score_matrix.png",
+        plot_score_matrix(scores).figure_, figs / "cichy_score_matrix.png",
         "EfficientNet-Lite0 (ImageNet) layers vs human EVC and IT, 92 images (Cichy et al. 2014): "
         "mean over 15 subjects of the Spearman correlation between each subject's fMRI RDM and the "
         "layer's RDM (1 - Pearson r over flattened activations).",
     )
-    ax = plot_layer_profiles(scores)
     report.add_figure(
-        ax.figure, figs / "cichy_layer_profiles.png",
+        plot_layer_profiles(scores).figure_, figs / "cichy_layer_profiles.png",
         "Layer profiles with 95% bootstrap CIs over subjects; dashed: leave-one-subject-out noise ceiling.",
     )
     rows = []

@@ -72,7 +72,8 @@ def resolve_model(name: str | os.PathLike[str]) -> str:
     path = Path(key).expanduser()
     if path.is_dir():
         return str(path)
-    if path.exists() or not isinstance(name, str):
+    looks_like_path = not isinstance(name, str) or path.is_absolute() or key.startswith((".", "~"))
+    if path.exists() or looks_like_path:
         what = "is a file, not a model folder" if path.exists() else "does not exist"
         raise OSError(
             f"model folder {str(path)!r} {what}; pass the folder that holds the model's "
@@ -100,7 +101,7 @@ def _load_text_model(model: str | os.PathLike[str]) -> tuple[Any, Any, str]:
             raise ValueError(f"extract_text: {entry.name!r} is an {entry.modality} model; use extract_images.")
         tok, net = entry.load()
         return tok, net, entry.name
-    tok, net = _load_hf(resolve_model(key))
+    tok, net = _load_hf(resolve_model(model))
     return tok, net, key
 
 
