@@ -5,7 +5,9 @@ first executes the notebooks into ``docs/gallery/``, then Sphinx renders them
 as they are (``nb_execution_mode = "off"``) with the pages written here and an
 API reference generated from the docstrings (one page per subpackage, written
 to ``docs/api/generated/`` when the build starts). Nothing is fetched from the
-network at build time (no intersphinx).
+network at build time (no intersphinx), and nothing when the pages are read:
+MathJax comes from a Python package (``django-static-mathjax``, in the ``docs``
+extra) and is copied into ``_static/mathjax/`` of the built site.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -68,6 +71,49 @@ napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
 napoleon_use_ivar = True
+
+# -- math: MathJax 3 served from the site itself, never from a CDN ---------------
+# django-static-mathjax is a plain wheel of MathJax's release files (Apache-2.0; it needs
+# no Django to install); its es5/ build is copied to _static/mathjax/ of the built site
+# when the build starts (MATHJAX_BUNDLE and the components it loads on demand: input and
+# output jax, fonts, menu, accessibility).
+MATHJAX_BUNDLE = "tex-chtml.js"
+mathjax_path = f"mathjax/{MATHJAX_BUNDLE}"  # relative to _static/
+
+
+def mathjax_source() -> Path:
+    """MathJax's es5/ folder inside the installed ``django-static-mathjax`` package."""
+    try:
+        import mathjax  # the import name of django-static-mathjax
+    except ImportError as exc:
+        raise RuntimeError(
+            "MathJax is not installed: the docs serve it themselves (no CDN). Install the "
+            "docs extra: pip install -e \".[docs]\" (it pins django-static-mathjax)."
+        ) from exc
+    es5 = Path(mathjax.__file__).resolve().parent / "static" / "mathjax" / "es5"
+    if not (es5 / MATHJAX_BUNDLE).is_file():
+        raise RuntimeError(
+            f"{es5 / MATHJAX_BUNDLE} not found: the installed django-static-mathjax does not "
+            f"hold MathJax 3's es5 build. Reinstall the docs extra: pip install -e \".[docs]\"."
+        )
+    return es5
+
+
+def copy_mathjax(app: Any) -> None:
+    """Copy MathJax into the output's _static/mathjax/ (skipped when already there)."""
+    if app.builder.format != "html":
+        return
+    src = mathjax_source()
+    dest = Path(app.outdir) / "_static" / "mathjax"
+    stamp = dest / ".source"
+    if stamp.is_file() and stamp.read_text() == str(src):
+        return
+    other_bundles = {p.name for p in src.glob("*.js")} - {MATHJAX_BUNDLE}
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(src, dest, ignore=lambda folder, names: (
+        [n for n in names if n in other_bundles] if Path(folder) == src else []))
+    shutil.copy2(src.parent / "LICENSE", dest / "LICENSE")
+    stamp.write_text(str(src))
 
 # -- HTML -----------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
@@ -243,3 +289,4 @@ def write_api_pages(app: Any = None) -> None:
 
 def setup(app: Any) -> None:
     app.connect("builder-inited", write_api_pages)
+    app.connect("builder-inited", copy_mathjax)

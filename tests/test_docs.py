@@ -174,6 +174,44 @@ def test_every_gallery_notebook_page_shows_its_figures(browser: Any, site_url: s
             page.close()
 
 
+_MATH_JS = r"""() => {
+    const math = Array.from(document.querySelectorAll('article .math'));
+    return {
+        math: math.length,
+        rendered: math.filter(el => el.querySelector('mjx-container')).length,
+        errors: document.querySelectorAll('mjx-merror').length,
+        raw_tex: /\\\(|\\\[|\$\$/.test(document.querySelector('article').innerText),
+        scripts: Array.from(document.scripts).map(s => s.src).filter(s => /mathjax/i.test(s)),
+    };
+}"""
+
+_METHOD_PAGES = sorted(p.stem for p in (DOCS / "methods").glob("*.md"))
+
+
+@pytest.mark.parametrize("name", _METHOD_PAGES)
+def test_methods_equations_render_offline(browser: Any, site_url: str, name: str) -> None:
+    """MathJax is served by the site itself and typesets every equation with no network."""
+    page, problems = _open(browser, f"{site_url}/methods/{name}.html", site_url)
+    try:
+        state = page.evaluate(_MATH_JS)
+        if name != "index":
+            assert state["math"] >= 3, f"{name}: expected equations on the page, found {state}"
+        if state["math"]:
+            assert state["scripts"] and all(s.startswith(site_url) for s in state["scripts"]), (
+                f"{name}: MathJax must come from the site: {state['scripts']}")
+            page.wait_for_function(
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                timeout=15_000)
+            page.evaluate("() => MathJax.startup.promise")  # resolves once typeset
+            state = page.evaluate(_MATH_JS)
+        assert state["rendered"] == state["math"], f"{name}: equations left as TeX: {state}"
+        assert state["errors"] == 0, f"{name}: MathJax could not typeset {state['errors']}"
+        assert not state["raw_tex"], f"{name}: raw TeX delimiters in the page text"
+        assert problems == {"external": [], "failed": [], "console": []}, (name, problems)
+    finally:
+        page.close()
+
+
 # ----------------------------------------------------------------------------
 # the executed gallery: every cell that calls plot_* shows its figure, once
 # ----------------------------------------------------------------------------
