@@ -5,7 +5,9 @@ The browser tests open ``docs/_build/html`` (built by ``make docs``) in headless
 Chromium (Debian's ``/usr/bin/chromium``, driven by the ``playwright`` package)
 over a loopback HTTP server, and skip when the site or the browser is absent.
 Any request that would leave the machine is blocked and fails the test: the
-gallery must work offline.
+gallery (and its math: MathJax is served by the site) must work offline. Other
+checks read the built HTML (source links, one entry per public callable, links
+from the API to the gallery) or run docs/build_gallery.py on small notebooks.
 """
 
 from __future__ import annotations
@@ -636,6 +638,25 @@ def test_gallery_page_lists_thumbnails_and_titles(tmp_path: Path, monkeypatch: A
     assert thumb.size == build_gallery.THUMB_SIZE
     assert thumb.getpixel((thumb.width // 2, thumb.height // 2)) == (255, 0, 0)
     assert (gallery / "thumbnails" / "08_empty.png").is_file()  # a placeholder
+
+
+def test_getting_started_describes_what_make_test_runs() -> None:
+    """The page names every step the Makefile's ``test`` target runs, in its order."""
+    make = (REPO / "Makefile").read_text()
+    prereqs = re.search(r"^test:(.*)$", make, flags=re.M)
+    assert prereqs is not None
+    steps = [p for p in prereqs.group(1).split() if not p.startswith("$(")]
+    assert steps == ["lint", "docs"], steps  # the page below describes these two
+    recipe = make[prereqs.end():].split("\n\n")[0]
+    assert "pytest" in recipe
+    text = (DOCS / "getting_started.md").read_text()
+    section = text[text.index("`make test` is what CI runs"):text.index("`make docs` alone")]
+    where = [section.index(f"`make {step}`") for step in steps] + [section.index("pytest")]
+    assert where == sorted(where), "the steps are described out of order"
+    assert "--doctest-modules" in section and "headless Chromium" in section
+    assert "every gallery" in section and "notebook" in section
+    one_liner = re.search(r"^make test +# (.*)$", text, flags=re.M)
+    assert one_liner is not None and "docs build" in one_liner.group(1), one_liner
 
 
 # ----------------------------------------------------------------------------
