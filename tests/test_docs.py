@@ -640,6 +640,26 @@ def test_gallery_page_lists_thumbnails_and_titles(tmp_path: Path, monkeypatch: A
     assert (gallery / "thumbnails" / "08_empty.png").is_file()  # a placeholder
 
 
+@pytest.mark.parametrize("nb_path", _NOTEBOOKS, ids=[p.name for p in _NOTEBOOKS])
+def test_every_notebook_says_where_its_data_come_from(nb_path: Path) -> None:
+    """The cell after the title names each dataset the code loads and how to get it."""
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    loaded = sorted(set(re.findall(r"datasets\.(?:load|fetch)\(\s*[\"']([\w.-]+)[\"']", code)))
+    assert loaded, f"{nb_path.name} loads no dataset by name"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    cell = nb.cells[1]
+    assert cell.cell_type == "markdown" and cell.source.startswith("## Data"), (
+        f"{nb_path.name}: the cell after the title must say where the data come from")
+    assert "../shared/data" in cell.source and "per-user cache" in cell.source
+    missing = [name for name in loaded
+               if f"neurorep datasets fetch {name}" not in cell.source
+               or f"| `{name}` |" not in cell.source]
+    assert not missing, f"{nb_path.name}: the data cell does not describe {missing}"
+
+
 def test_getting_started_describes_what_make_test_runs() -> None:
     """The page names every step the Makefile's ``test`` target runs, in its order."""
     make = (REPO / "Makefile").read_text()
