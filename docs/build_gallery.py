@@ -167,7 +167,8 @@ def execute(nb_path: Path, *, timeout: int = 600, force: bool = False,
         cpu = float("".join(o.get("text", "") for o in cpu_cell.outputs).strip())
     except ValueError:
         cpu = float("nan")
-    nb.metadata[META_KEY] = {"key": key, "seconds": round(seconds, 1), "cpu_seconds": cpu}
+    nb.metadata[META_KEY] = {**nb.metadata.get(META_KEY, {}),  # keeps the thumbnail choice
+                             "key": key, "seconds": round(seconds, 1), "cpu_seconds": cpu}
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
     return Outcome(nb_path.name, "executed", seconds, cpu_seconds=cpu)

@@ -585,6 +585,20 @@ def test_gallery_thumbnail_is_the_chosen_figure(tmp_path: Path, monkeypatch: Any
         build_gallery.first_png(nb)
 
 
+def test_executed_copy_keeps_the_thumbnail_choice(tmp_path: Path) -> None:
+    import nbformat
+
+    nb_path = _notebook(tmp_path / "97_thumb.ipynb", "print(1)")
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.metadata[build_gallery.META_KEY] = {"thumbnail": nb.cells[0].id}
+    nbformat.write(nb, nb_path)
+    outcome = build_gallery.execute(nb_path, timeout=120, force=True, out_dir=tmp_path / "out")
+    assert outcome.status == "executed", outcome.error
+    meta = nbformat.read(tmp_path / "out" / nb_path.name, as_version=4).metadata
+    assert meta[build_gallery.META_KEY]["thumbnail"] == nb.cells[0].id
+    assert meta[build_gallery.META_KEY]["seconds"] > 0
+
+
 def test_notebook_uses_follows_imports() -> None:
     import nbformat
 
