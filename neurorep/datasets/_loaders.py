@@ -310,6 +310,131 @@ def load_allen_mouse_natscenes(data_home: str | Path | None = None, *, verify: b
     return _tree(manifest, items)
 
 
+def _match_rows(rows: np.ndarray, scenes: np.ndarray, label: str) -> np.ndarray:
+    """The index of the one scene thumbnail each row equals exactly (never by position)."""
+    sq = (rows**2).sum(1)[:, None] + (scenes**2).sum(1)[None, :] - 2 * rows @ scenes.T
+    hits = np.abs(sq) < 1e-6
+    counts = hits.sum(1)
+    if (counts != 1).any():
+        bad = np.flatnonzero(counts != 1)[:5].tolist()
+        raise ValueError(
+            f"allen_visp_212cells: rows {bad} of {label} match {counts[bad].tolist()} scene "
+            f"thumbnails; each must equal exactly one row of all_input_scenes_118_961.npy. The "
+            f"mirror copy is not the published one: fetch it again."
+        )
+    return hits.argmax(1)
+
+
+def load_allen_visp_212cells(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
+    """Allen Brain Observatory VISp: 212 neurons' trial-averaged responses to 118 natural scenes.
+
+    One experiment container (511510667: Cux2-CreERT2;Ai93 GCaMP6f, VISp, 275 um
+    deep), responses averaged over the 50 presentations of each scene (units as
+    the source computed them, about dF/F x 100). The source splits the scenes
+    into 100 train and 18 test rows in shuffled order; each row's scene is
+    recovered by matching its thumbnail exactly to a row of
+    ``all_input_scenes_118_961.npy`` (whose row k is Allen scene frame k, as
+    its file name claims), so the ids are those of
+    :func:`load_allen_mouse_natscenes` (``scene000``..``scene117``).
+
+    Caveats from the source's script (``Project.py``): the responses are
+    columns 1..212 of AllenSDK's ``NaturalScenes.get_response`` (rows 1..118,
+    scenes 0..117), whose last column is the running speed rather than a cell
+    in AllenSDK's layout, so ``cell000`` is the source's second cell and
+    ``cell211`` may be running speed (unverified here). The gallery notebook
+    ``09_vision`` finds this population's scene RDM unrelated to the pixel RDM
+    and to the Allen VISp RDM of :func:`load_allen_mouse_natscenes`: check the
+    pairing of responses and scenes before relying on it.
+
+    Parameters
+    ----------
+    data_home : path, optional
+        Folder holding ``allen_visp_212cells_118scenes_psailamul/``; default
+        :func:`default_data_home`.
+    verify : bool
+        Check every file's sha256 against the manifest first.
+
+    Returns
+    -------
+    DataTree
+        ``VISp``: responses ``(stimulus 118, unit 212)`` in scene order, with
+        stimulus coord ``split`` (``"train"`` / ``"test"``: the source's split)
+        and unit coords ``region`` and ``subject``. ``pixels``: the stimuli as
+        the source ships them, ``(stimulus 118, unit 961)`` grey values 0..255
+        of 31 x 31 thumbnails (row-major; unit coords ``y``, ``x``), so
+        ``pixels.values.reshape(-1, 31, 31)`` gives the images.
+
+    Raises
+    ------
+    FileNotFoundError, ChecksumError
+        Files missing or altered (see :func:`load`).
+    ValueError
+        A train or test thumbnail that does not equal exactly one scene, or a
+        scene that is not in exactly one of the two splits.
+
+    Examples
+    --------
+    >>> from neurorep import data, datasets
+    >>> visp = data.members(datasets.load("allen_visp_212cells"))["VISp"]  # doctest: +SKIP
+    >>> visp.shape  # doctest: +SKIP
+    (118, 212)
+    """
+    manifest = get_manifest("allen_visp_212cells")
+    folder = _files(manifest, data_home, verify)
+
+    def npy(name: str) -> np.ndarray:
+        return np.asarray(np.load(folder / name, allow_pickle=False), float)
+
+    scenes = npy("all_input_scenes_118_961.npy")
+    n_scenes, n_pix = scenes.shape
+    side = int(round(np.sqrt(n_pix)))
+    parts = {split: (npy(f"Allen_{split}_input.npy"), npy(f"Allen_{split}_output.npy")) for split in ("train", "test")}
+    values = np.full((n_scenes, parts["train"][1].shape[1]), np.nan)
+    split = np.full(n_scenes, "", dtype=object)
+    seen = np.zeros(n_scenes, int)
+    for name, (inputs, outputs) in parts.items():
+        if len(inputs) != len(outputs):
+            raise ValueError(
+                f"allen_visp_212cells: Allen_{name}_input.npy has {len(inputs)} rows but "
+                f"Allen_{name}_output.npy {len(outputs)}; the mirror copy is damaged: fetch it again."
+            )
+        idx = _match_rows(inputs, scenes, f"Allen_{name}_input.npy")
+        values[idx] = outputs
+        split[idx] = name
+        np.add.at(seen, idx, 1)
+    if (seen != 1).any():
+        bad = np.flatnonzero(seen != 1)[:5].tolist()
+        raise ValueError(
+            f"allen_visp_212cells: scenes {bad} appear {seen[bad].tolist()} times across the train "
+            f"and test files; each of the {n_scenes} scenes must appear once."
+        )
+    ids = ALLEN_STIMULI[:n_scenes]
+    visp = responses(
+        values,
+        stimulus=ids,
+        unit=[f"cell{i:03d}" for i in range(values.shape[1])],
+        region="VISp",
+        subject="container511510667",
+        stimulus_coords={"split": split.astype(str)},
+        attrs={
+            "measure": "trial-averaged response (50 presentations), about dF/F x 100",
+            "experiment_container": 511510667,
+            "cre_line": "Cux2-CreERT2",
+            "imaging_depth_um": 275,
+        },
+    )
+    yy, xx = np.divmod(np.arange(n_pix), side)
+    pixels = responses(
+        scenes,
+        stimulus=ids,
+        unit=[f"px{i:03d}" for i in range(n_pix)],
+        unit_coords={"y": yy, "x": xx},
+        stimulus_coords={"split": split.astype(str)},
+        attrs={"measure": "grey value 0..255", "image_shape": [side, side]},
+    )
+    return _tree(manifest, {"VISp": visp, "pixels": pixels})
+
+
 def load_haxby2001_subj1_slice(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Haxby et al. (2001) subject 1, one slice: the 12-run block-design time series.
 
@@ -340,6 +465,7 @@ LOADERS: dict[str, Callable[..., xr.DataTree]] = {
     "tuckute2024": load_tuckute2024,
     "ejaz2015_finger7T": load_ejaz2015_finger7T,
     "allen_mouse_natscenes": load_allen_mouse_natscenes,
+    "allen_visp_212cells": load_allen_visp_212cells,
     "haxby2001_subj1_slice": load_haxby2001_subj1_slice,
 }
 
