@@ -13,12 +13,15 @@ from neurorep.datasets._loaders import (
     load_tuckute2024,
 )
 from neurorep.datasets._manifest import FileEntry, Manifest, get_manifest, list_datasets
+from neurorep.datasets._nsd import load_nsd
 from neurorep.datasets._simulate import (
     make_clusters,
     make_layered_brain,
     make_model_activations,
     make_ring,
 )
+
+LOADERS["nsd"] = load_nsd
 
 
 def __getattr__(name: str) -> object:
@@ -45,6 +48,7 @@ __all__ = [
     "load_ejaz2015_finger7T",
     "load_haxby2001_subj1_slice",
     "load_kriegeskorte2008_92img",
+    "load_nsd",
     "load_pereira2018",
     "load_tuckute2024",
     "make_clusters",
