@@ -149,7 +149,7 @@ def plot_surface_map(
             nplot.plot_surf_roi(
                 surf_mesh, roi_map=roi, hemi=h, view=view, bg_map=bg_map,
                 cmap=palette, vmin=1, vmax=max(len(labels), 2), axes=panel,
-                figure=fig, colorbar=False, bg_on_data=True,
+                figure=fig, colorbar=False, bg_on_data=True, threshold=0.5,
             )
         else:
             nplot.plot_surf_stat_map(
