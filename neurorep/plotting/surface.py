@@ -29,6 +29,7 @@ def plot_surface_map(
     threshold: float | None = None,
     title: str | None = None,
     ax: Any = None,
+    fig: Any = None,
 ) -> PlotDisplay:
     """A per-vertex map on an inflated cortex, one panel per hemisphere.
 
@@ -60,8 +61,10 @@ def plot_surface_map(
         values); vertices with ``|value| < threshold`` are left blank.
     title : str, optional
     ax : matplotlib Axes, optional
-        A subplot whose area receives the hemisphere panels (3-D Axes); with
-        ``None`` a new pyplot figure.
+        A subplot whose area receives the hemisphere panels (3-D Axes, which
+        replace it); with ``None`` (and no ``fig``) a new pyplot figure.
+    fig : matplotlib Figure or SubFigure, optional
+        Draw the panels on this (sub)figure instead.
 
     Returns
     -------
@@ -116,20 +119,25 @@ def plot_surface_map(
     import matplotlib.pyplot as plt
 
     n = len(hemispheres)
-    if ax is None:
-        fig = plt.figure(figsize=(SINGLE_COLUMN * n / 1.5, 2.6), layout="constrained")
-        panels = [fig.add_subplot(1, n, i + 1, projection="3d") for i in range(n)]
-    else:
+    if ax is not None and fig is not None:
+        raise ValueError("plot_surface_map: give ax= or fig=, not both.")
+    if ax is not None:
         spec = ax.get_subplotspec() if hasattr(ax, "get_subplotspec") else None
         if spec is None:
             raise ValueError(
                 "plot_surface_map: ax must be a subplot (plt.subplots / fig.add_subplot) whose "
-                f"area can hold {n} 3-D panels; got {type(ax).__name__}."
+                f"area can hold {n} 3-D panels; got {type(ax).__name__} without a subplot "
+                f"spec. Pass fig= instead."
             )
         grid = spec.subgridspec(1, n)
-        fig = ax.figure
+        host = ax.figure
         ax.remove()
-        panels = [fig.add_subplot(grid[0, i], projection="3d") for i in range(n)]
+        panels = [host.add_subplot(grid[0, i], projection="3d") for i in range(n)]
+    else:
+        if fig is None:
+            fig = plt.figure(figsize=(SINGLE_COLUMN * n / 1.5, 2.6), layout="constrained")
+        host = fig
+        panels = [fig.add_subplot(1, n, i + 1, projection="3d") for i in range(n)]
     from matplotlib.colors import ListedColormap
 
     base: Any = plt.get_cmap(cmap or "tab20")
@@ -149,14 +157,14 @@ def plot_surface_map(
             nplot.plot_surf_roi(
                 surf_mesh, roi_map=roi, hemi=h, view=view, bg_map=bg_map,
                 cmap=palette, vmin=1, vmax=max(len(labels), 2), axes=panel,
-                figure=fig, colorbar=False, bg_on_data=True, threshold=0.5,
+                figure=host, colorbar=False, bg_on_data=True, threshold=0.5,
             )
         else:
             nplot.plot_surf_stat_map(
                 surf_mesh, stat_map=data, hemi=h, view=view, bg_map=bg_map,
                 cmap=cmap or scale.get("cmap"), vmin=vmin if vmin is not None else scale.get("vmin"),
                 vmax=vmax if vmax is not None else scale.get("vmax"),
-                threshold=threshold, axes=panel, figure=fig, colorbar=panel is panels[-1],
+                threshold=threshold, axes=panel, figure=host, colorbar=panel is panels[-1],
                 symmetric_cbar=False,
             )
         panel.set_title(h, fontsize=FONT_SIZE)
@@ -164,7 +172,7 @@ def plot_surface_map(
         from matplotlib.patches import Patch
 
         handles = [Patch(color=colours[i], label=lab) for i, lab in enumerate(labels)] if palette else []
-        fig.legend(handles=handles, loc="lower center", ncol=min(len(labels), 4), fontsize=FONT_SIZE - 1, frameon=False)
+        host.legend(handles=handles, loc="lower center", ncol=min(len(labels), 4), fontsize=FONT_SIZE - 1, frameon=False)
     if title:
-        fig.suptitle(title, fontsize=FONT_SIZE + 1)
+        host.suptitle(title, fontsize=FONT_SIZE + 1)
     return make_display(panels)
