@@ -217,3 +217,14 @@ def test_pereira_full_missing_participant(tmp_path):
         load_pereira2018_full(tmp_path, experiment="243sentences", participants=["M02", "M04"])
     with pytest.raises(FileNotFoundError, match=r"no participant folder.*data_384sentences\.mat"):
         load_pereira2018_full(tmp_path)
+
+
+def test_averaging_repetitions_keeps_a_nan_trial_visible(tmp_path):
+    """A NaN beta in one trial makes that image's mean NaN: it is not averaged away."""
+    mat, stim = _mini_bold5000(tmp_path)
+    mat["LHPPA"][3, 0] = np.nan  # the second presentation of the repeated COCO image
+    sio.savemat(tmp_path / "bold5000/ROIs/CSI1/mat/CSI1_ROIs_TR34.mat", mat)
+    resp = members(load_bold5000(tmp_path))["CSI1"]
+    ppa = resp.where((resp["region"] == "PPA") & (resp["hemisphere"] == "left"), drop=True)
+    assert np.isnan(ppa.sel(stimulus="COCO_train2014_000000000009.jpg").values[0])
+    assert np.isfinite(ppa.sel(stimulus="beach3.jpg").values).all()

@@ -174,11 +174,14 @@ def gather_trials(
     trials = trials.rechunk({0: -1})
     attrs: dict[str, Any] = {}
     if average:
-        nan_row = da.full((1, trials.shape[1]), np.nan, dtype=trials.dtype, chunks=(1, trials.chunks[1]))
-        padded = da.concatenate([trials, nan_row], axis=0)
+        # padding rows are zeros and the mean divides by each stimulus' own trial count, so a
+        # NaN in the data stays NaN (it is not averaged away)
+        zero_row = da.zeros((1, trials.shape[1]), dtype=trials.dtype, chunks=(1, trials.chunks[1]))
+        padded = da.concatenate([trials, zero_row], axis=0)
         take = np.where(index < 0, trials.shape[0], index)
         stacked = padded[take.ravel()].reshape((len(stimuli), r_max, trials.shape[1]))
-        values = da.nanmean(stacked, axis=1) if r_max > 1 else stacked[:, 0, :]
+        scale = (1.0 / counts).astype(trials.dtype)[:, None]
+        values = stacked.sum(axis=1) * scale if r_max > 1 else stacked[:, 0, :]
         return values, stimuli, counts, attrs
     keep = counts == r_max
     if not keep.all():
