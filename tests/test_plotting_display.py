@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_plotting_images import CASES, public_plot_functions  # noqa: E402
 
 # functions that draw several panels (their ax= area is split into them)
-MULTI_PANEL = {"plot_gt_transform", "plot_caption_cards"}
+MULTI_PANEL = {"plot_gt_transform", "plot_caption_cards", "plot_surface_map"}
 
 
 def _function(name: str) -> Any:

@@ -207,6 +207,20 @@ def _plot_score_map(**kw: Any) -> Any:
     return plot_score_map(_voxel_result("score", values), **kw)
 
 
+def _plot_surface_map(**kw: Any) -> Any:
+    # a smooth map on fsaverage5 (shipped with nilearn): distance from a posterior point
+    from nilearn.datasets import load_fsaverage
+
+    from neurorep.data import from_surface
+    from neurorep.plotting.surface import plot_surface_map
+
+    pial = load_fsaverage("fsaverage5")["pial"]
+    maps = [np.cos(np.linalg.norm(pial.parts[h].coordinates - [0, -100, 0], axis=1) / 40.0)
+            for h in ("left", "right")]
+    score = from_surface(maps[0], maps[1], mesh="fsaverage5").isel(stimulus=0)
+    return plot_surface_map(score, title="surface map", **kw)
+
+
 def _plot_rdm(**kw: Any) -> Any:
     from neurorep.plotting.rsa import plot_rdm
 
@@ -269,6 +283,7 @@ CASES: dict[str, Callable[..., Any]] = {
     "plot_alpha_histogram": _plot_alpha_histogram,
     "plot_split_scores": _plot_split_scores,
     "plot_score_map": _plot_score_map,
+    "plot_surface_map": _plot_surface_map,
     "plot_rdm": _plot_rdm,
     "plot_mds": _plot_mds,
     "plot_model_comparison": _plot_model_comparison,

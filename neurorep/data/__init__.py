@@ -26,6 +26,7 @@ from neurorep.data._schema import (
     tree_from_members,
     validate,
 )
+from neurorep.data._surface import from_surface, surface_neighbourhoods, to_surface
 
 __all__ = [
     "EPOCH_DIMS",
@@ -39,6 +40,7 @@ __all__ = [
     "align",
     "from_nifti",
     "from_rsatoolbox",
+    "from_surface",
     "infer_kind",
     "load",
     "members",
@@ -50,8 +52,10 @@ __all__ = [
     "select_stimuli",
     "single_member",
     "stimulus_ids",
+    "surface_neighbourhoods",
     "to_nifti",
     "to_rsatoolbox",
+    "to_surface",
     "tree_from_members",
     "validate",
 ]

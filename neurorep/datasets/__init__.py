@@ -1,5 +1,7 @@
 """Real datasets (manifest-driven fetch and local loaders) and simulators with ground truth."""
 
+from neurorep.datasets._algonauts import load_algonauts2023
+from neurorep.datasets._bold5000 import load_bold5000
 from neurorep.datasets._fetch import default_data_home, fetch, sha256sum
 from neurorep.datasets._loaders import (
     LOADERS,
@@ -14,11 +16,24 @@ from neurorep.datasets._loaders import (
     load_tuckute2024,
 )
 from neurorep.datasets._manifest import FileEntry, Manifest, get_manifest, list_datasets
+from neurorep.datasets._nsd import load_nsd
+from neurorep.datasets._pereira_full import load_pereira2018_full
 from neurorep.datasets._simulate import (
     make_clusters,
     make_layered_brain,
     make_model_activations,
     make_ring,
+)
+from neurorep.datasets._things_fmri import load_things_fmri
+
+LOADERS.update(
+    {
+        "nsd": load_nsd,
+        "algonauts2023": load_algonauts2023,
+        "bold5000": load_bold5000,
+        "things_fmri": load_things_fmri,
+        "pereira2018_full": load_pereira2018_full,
+    }
 )
 
 
@@ -41,13 +56,18 @@ __all__ = [
     "get_manifest",
     "list_datasets",
     "load",
+    "load_algonauts2023",
     "load_allen_mouse_natscenes",
     "load_allen_visp_212cells",
+    "load_bold5000",
     "load_cichy2014_92img",
     "load_ejaz2015_finger7T",
     "load_haxby2001_subj1_slice",
     "load_kriegeskorte2008_92img",
+    "load_nsd",
     "load_pereira2018",
+    "load_pereira2018_full",
+    "load_things_fmri",
     "load_tuckute2024",
     "make_clusters",
     "make_concept_population",

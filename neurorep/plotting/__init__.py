@@ -51,6 +51,7 @@ _FUNCTIONS = {
     "plot_persistence_diagram": "topology",
     "plot_barcode": "topology",
     "plot_betti_curves": "topology",
+    "plot_surface_map": "surface",
 }
 
 __all__ = ["PlotDisplay", *sorted(_FUNCTIONS)]
