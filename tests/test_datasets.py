@@ -25,6 +25,8 @@ MIRRORED = [
     "ejaz2015_finger7T",
     "allen_mouse_natscenes",
     "haxby2001_subj1_slice",
+    "zhang2011_it_7objects",
+    "mne_evoked_audvis",
 ]
 REMOTE = ["nsd", "bold5000", "things_eeg2", "alljoined", "algonauts2023", "allen_brain_observatory", "pereira2018_full"]
 

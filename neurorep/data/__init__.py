@@ -5,6 +5,7 @@ See DESIGN.md section 1. Every object is plain xarray.
 
 from neurorep.data._align import align, select_stimuli, stimulus_ids
 from neurorep.data._io import load, save
+from neurorep.data._mne import from_mne, to_mne
 from neurorep.data._nifti import from_nifti, to_nifti
 from neurorep.data._rsatoolbox import from_rsatoolbox, to_rsatoolbox
 from neurorep.data._schema import (
@@ -26,6 +27,7 @@ from neurorep.data._schema import (
     tree_from_members,
     validate,
 )
+from neurorep.data._time import bin_time, check_epochs, crop_time, sampling_interval
 
 __all__ = [
     "EPOCH_DIMS",
@@ -37,6 +39,10 @@ __all__ = [
     "RESULT_VARS",
     "activations",
     "align",
+    "bin_time",
+    "check_epochs",
+    "crop_time",
+    "from_mne",
     "from_nifti",
     "from_rsatoolbox",
     "infer_kind",
@@ -44,12 +50,14 @@ __all__ = [
     "members",
     "rdm",
     "rdm_vectors",
+    "sampling_interval",
     "reject_epochs",
     "responses",
     "save",
     "select_stimuli",
     "single_member",
     "stimulus_ids",
+    "to_mne",
     "to_nifti",
     "to_rsatoolbox",
     "tree_from_members",

@@ -1,5 +1,11 @@
 """Real datasets (manifest-driven fetch and local loaders) and simulators with ground truth."""
 
+from neurorep.datasets._epochs import (
+    load_mne_evoked_audvis,
+    load_things_eeg2,
+    load_zhang2011_it_7objects,
+    make_epochs,
+)
 from neurorep.datasets._fetch import default_data_home, fetch, sha256sum
 from neurorep.datasets._loaders import (
     LOADERS,
@@ -45,10 +51,14 @@ __all__ = [
     "load_ejaz2015_finger7T",
     "load_haxby2001_subj1_slice",
     "load_kriegeskorte2008_92img",
+    "load_mne_evoked_audvis",
     "load_pereira2018",
+    "load_things_eeg2",
     "load_tuckute2024",
+    "load_zhang2011_it_7objects",
     "make_clusters",
     "make_concept_population",
+    "make_epochs",
     "make_layered_brain",
     "make_model_activations",
     "make_ring",
