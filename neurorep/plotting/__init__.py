@@ -51,6 +51,9 @@ _FUNCTIONS = {
     "plot_persistence_diagram": "topology",
     "plot_barcode": "topology",
     "plot_betti_curves": "topology",
+    "plot_time_course": "time",
+    "plot_temporal_generalization": "time",
+    "plot_topomap": "time",
 }
 
 __all__ = ["PlotDisplay", *sorted(_FUNCTIONS)]
