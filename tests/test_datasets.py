@@ -26,6 +26,8 @@ MIRRORED = [
     "allen_mouse_natscenes",
     "allen_visp_212cells",
     "haxby2001_subj1_slice",
+    "zhang2011_it_7objects",
+    "mne_evoked_audvis",
 ]
 REMOTE = ["nsd", "bold5000", "things_eeg2", "alljoined", "algonauts2023", "allen_brain_observatory", "pereira2018_full"]
 

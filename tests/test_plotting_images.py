@@ -275,7 +275,52 @@ def _plot_concept_map(**kw: Any) -> Any:
     return plot_concept_map(_captions(), color="planted", annotate=2, **kw)
 
 
+def _time_result() -> xr.Dataset:
+    t = np.round(np.arange(-0.1, 0.31, 0.02), 6)
+    score = 0.5 + 0.4 * np.clip((t - 0.05) / 0.1, 0, 1) * np.exp(-np.clip(t - 0.15, 0, None) * 3)
+    sig = score > 0.6
+    return xr.Dataset({"score": ("time", score), "ci_low": ("time", score - 0.05),
+                       "ci_high": ("time", score + 0.05), "significant": ("time", sig)},
+                      coords={"time": t}, attrs={"chance": 0.5, "scoring": "accuracy"})
+
+
+def _plot_time_course(**kw: Any) -> Any:
+    from neurorep.plotting.time import plot_time_course
+
+    return plot_time_course(_time_result(), **kw)
+
+
+def _plot_temporal_generalization(**kw: Any) -> Any:
+    from neurorep.plotting.time import plot_temporal_generalization
+
+    t = np.round(np.arange(0, 0.3, 0.02), 6)
+    d = np.abs(t[:, None] - t[None, :])
+    score = 0.5 + 0.4 * np.exp(-d / 0.05) * (t[:, None] > 0.05) * (t[None, :] > 0.05)
+    ds = xr.Dataset({"score": (("train_time", "test_time"), score),
+                     "significant": (("train_time", "test_time"), score > 0.7)},
+                    coords={"train_time": t, "test_time": t}, attrs={"chance": 0.5})
+    return plot_temporal_generalization(ds, **kw)
+
+
+def _plot_topomap(**kw: Any) -> Any:
+    from neurorep.plotting.time import plot_topomap
+
+    gx, gy = np.meshgrid(np.linspace(-0.05, 0.05, 4), np.linspace(-0.05, 0.06, 3))
+    gx, gy = gx.ravel() + 0.003 * np.arange(12) % 0.007, gy.ravel()
+    units = [f"EEG{i:02d}" for i in range(12)]
+    x = np.sin(np.arange(12.0))[None, :, None] * np.ones((1, 1, 3))
+    ep = xr.DataArray(np.transpose(x, (0, 2, 1)) * 1e-6, dims=("stimulus", "time", "unit"),
+                      coords={"stimulus": ["a"], "time": [0.0, 0.01, 0.02], "unit": units,
+                              "x": ("unit", gx), "y": ("unit", gy),
+                              "z": ("unit", np.sqrt(0.09**2 - gx**2 - gy**2)), "ch_type": ("unit", ["eeg"] * 12)},
+                      attrs={"sfreq": 100.0})
+    return plot_topomap(ep, time=0.01, **kw)
+
+
 CASES: dict[str, Callable[..., Any]] = {
+    "plot_time_course": _plot_time_course,
+    "plot_temporal_generalization": _plot_temporal_generalization,
+    "plot_topomap": _plot_topomap,
     "plot_score_matrix": _plot_score_matrix,
     "plot_layer_profiles": _plot_layer_profiles,
     "plot_best_layer_map": _plot_best_layer_map,

@@ -2,6 +2,12 @@
 
 from neurorep.datasets._algonauts import load_algonauts2023
 from neurorep.datasets._bold5000 import load_bold5000
+from neurorep.datasets._epochs import (
+    load_mne_evoked_audvis,
+    load_things_eeg2,
+    load_zhang2011_it_7objects,
+    make_epochs,
+)
 from neurorep.datasets._fetch import default_data_home, fetch, sha256sum
 from neurorep.datasets._loaders import (
     LOADERS,
@@ -68,9 +74,13 @@ __all__ = [
     "load_pereira2018",
     "load_pereira2018_full",
     "load_things_fmri",
+    "load_mne_evoked_audvis",
+    "load_things_eeg2",
     "load_tuckute2024",
+    "load_zhang2011_it_7objects",
     "make_clusters",
     "make_concept_population",
+    "make_epochs",
     "make_layered_brain",
     "make_model_activations",
     "make_ring",

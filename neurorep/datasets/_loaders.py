@@ -16,6 +16,11 @@ import pandas as pd
 import xarray as xr
 
 from neurorep.data import rdm, responses, tree_from_members
+from neurorep.datasets._epochs import (
+    load_mne_evoked_audvis,
+    load_things_eeg2,
+    load_zhang2011_it_7objects,
+)
 from neurorep.datasets._fetch import default_data_home, verify_file
 from neurorep.datasets._manifest import Manifest, get_manifest
 from neurorep.datasets._pickle import load_pickle
@@ -467,6 +472,10 @@ LOADERS: dict[str, Callable[..., xr.DataTree]] = {
     "allen_mouse_natscenes": load_allen_mouse_natscenes,
     "allen_visp_212cells": load_allen_visp_212cells,
     "haxby2001_subj1_slice": load_haxby2001_subj1_slice,
+    # time-resolved datasets (neurorep/datasets/_epochs.py)
+    "zhang2011_it_7objects": load_zhang2011_it_7objects,
+    "mne_evoked_audvis": load_mne_evoked_audvis,
+    "things_eeg2": load_things_eeg2,
 }
 
 

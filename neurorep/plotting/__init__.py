@@ -52,6 +52,9 @@ _FUNCTIONS = {
     "plot_barcode": "topology",
     "plot_betti_curves": "topology",
     "plot_surface_map": "surface",
+    "plot_time_course": "time",
+    "plot_temporal_generalization": "time",
+    "plot_topomap": "time",
 }
 
 __all__ = ["PlotDisplay", *sorted(_FUNCTIONS)]

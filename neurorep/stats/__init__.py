@@ -1,4 +1,5 @@
-"""Statistics shared by every family: noise ceilings, permutation, bootstrap, FDR."""
+"""Statistics shared by every family: noise ceilings, permutation, bootstrap, FDR, and
+inference over time (cluster tests through MNE, peak and onset latencies with CIs)."""
 
 from neurorep.stats._bootstrap import (
     as_generator,
@@ -16,6 +17,7 @@ from neurorep.stats._permutation import (
     permutation_test,
 )
 from neurorep.stats._resample import bootstrap
+from neurorep.stats._temporal import cluster_test, onset_latency, peak_latency
 
 __all__ = [
     "ALTERNATIVES",
@@ -25,11 +27,14 @@ __all__ = [
     "bootstrap",
     "bootstrap_indices",
     "bootstrap_pvalue",
+    "cluster_test",
     "counts_from_indices",
     "fdr",
     "make_blocks",
     "noise_ceiling",
     "normalize_score",
+    "onset_latency",
+    "peak_latency",
     "percentile_ci",
     "permutation_indices",
     "permutation_test",
