@@ -25,6 +25,11 @@ from neurorep.datasets._simulate import (
     make_model_activations,
     make_ring,
 )
+from neurorep.datasets._tagging import (
+    FOUR_SYLLABLE_LEVELS,
+    make_tagged_sequences,
+    make_word_sequences,
+)
 
 
 def __getattr__(name: str) -> object:
@@ -38,6 +43,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "FOUR_SYLLABLE_LEVELS",
     "LOADERS",
     "FileEntry",
     "Manifest",
@@ -62,5 +68,7 @@ __all__ = [
     "make_layered_brain",
     "make_model_activations",
     "make_ring",
+    "make_tagged_sequences",
+    "make_word_sequences",
     "sha256sum",
 ]
