@@ -51,6 +51,7 @@ _FUNCTIONS = {
     "plot_persistence_diagram": "topology",
     "plot_barcode": "topology",
     "plot_betti_curves": "topology",
+    "plot_spectrum": "hftp",
 }
 
 __all__ = ["PlotDisplay", *sorted(_FUNCTIONS)]
