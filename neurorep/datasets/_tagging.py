@@ -297,7 +297,7 @@ def make_word_sequences(
     --------
     >>> from neurorep import datasets
     >>> w = datasets.make_word_sequences(n_sequences=2, n_sentences=2, rng=0)
-    >>> w.sizes["token"], list(w["condition"].values)
+    >>> w.sizes["token"], w["condition"].values.tolist()
     (8, ['sentences', 'sentences', 'random', 'random'])
     """
     fn = "make_word_sequences"

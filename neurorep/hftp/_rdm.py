@@ -108,7 +108,7 @@ def compute_spectral_rdm(
     ...     units={"phrase+sentence": 10}, rng=0)
     >>> spec = hftp.compute_spectrum(ep, condition="condition")
     >>> r = hftp.compute_spectral_rdm(spec, band=(0.5, 2.0))
-    >>> r.dims, list(r["stimulus_i"].values)
+    >>> r.dims, r["stimulus_i"].values.tolist()
     (('stimulus_i', 'stimulus_j'), ['sentences', 'phrases', 'random'])
     """
     check_option("measure", measure, ("amplitude", "itpc"))

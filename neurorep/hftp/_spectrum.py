@@ -145,10 +145,9 @@ def check_rates(rates: Any, trials: Trials, *, min_cycles: float, name: str) -> 
             raise ValueError(f"rates[{level!r}] must be a positive frequency in Hz; got {f!r}.")
         if f > nyquist * (1 + 1e-9):
             hint = (
-                " Activations sampled once per token cannot carry the token rate itself (it "
-                "aliases to 0 Hz); test the slower levels, or present each word as several "
-                "tokens." if trials.token_rate is not None else
-                " Record (or keep) a higher sampling rate."
+                " Data sampled once per token (model activations) cannot carry the token rate "
+                "itself: it aliases to 0 Hz; test the slower levels. Recordings need a higher "
+                "sampling rate."
             )
             raise ValueError(
                 f"{name}: rates[{level!r}] = {f:g} Hz is above the Nyquist frequency {nyquist:g} Hz "

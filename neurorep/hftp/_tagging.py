@@ -194,7 +194,8 @@ def score_tagging(
     --------
     >>> from neurorep import datasets, hftp
     >>> ep = datasets.make_tagged_sequences(units={"sentence": 5, "none": 5}, rng=0)
-    >>> res = hftp.score_tagging(ep, {"sentence": 1.0}, n_permutations=199, rng=0)
+    >>> res = hftp.score_tagging(ep, {"sentence": 1.0}, token_rate=4.0, n_permutations=199,
+    ...                          rng=0)
     >>> res["selected"].sel(level="sentence").values.astype(int).tolist()
     [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
     """
