@@ -14,7 +14,7 @@ from neurorep import SchemaError, data, datasets, stats
 
 FAMILIES = [
     "data", "datasets", "models", "stats", "encoding", "rsa", "topology", "selectivity",
-    "alignment", "plotting", "decoding",
+    "alignment", "plotting", "decoding", "hftp",
 ]
 
 
@@ -52,7 +52,7 @@ def _small():
 
 @functools.lru_cache(maxsize=1)
 def _calls():
-    from neurorep import alignment, encoding, models, rsa, selectivity, topology
+    from neurorep import alignment, encoding, hftp, models, rsa, selectivity, topology
 
     g, ids, y2, y3, x, rdms = _small()
     acts = datasets.make_model_activations(20, n_layers=2, width=8, rng=0)
@@ -100,6 +100,13 @@ def _calls():
         "datasets.make_model_activations": lambda rng: datasets.make_model_activations(
             10, rng=rng),
         "datasets.make_ring": lambda rng: datasets.make_ring(rng=rng),
+        "datasets.make_tagged_sequences": lambda rng: datasets.make_tagged_sequences(
+            units={"sentence": 1, "none": 1}, n_trials=2, rng=rng),
+        "datasets.make_word_sequences": lambda rng: datasets.make_word_sequences(
+            n_sequences=1, n_sentences=2, rng=rng),
+        "hftp.score_tagging": lambda rng: hftp.score_tagging(
+            datasets.make_tagged_sequences(units={"sentence": 1, "none": 1}, n_trials=2, rng=0),
+            {"sentence": 1.0}, token_rate=4.0, n_permutations=5, rng=rng),
         "models.reduce_activations": lambda rng: models.reduce_activations(
             acts, method="random", n_components=4, rng=rng),
         "stats.bootstrap": lambda rng: stats.bootstrap(np.arange(5.0), np.mean, n_boot=5, rng=rng),

@@ -30,6 +30,11 @@ from neurorep.datasets._simulate import (
     make_model_activations,
     make_ring,
 )
+from neurorep.datasets._tagging import (
+    FOUR_SYLLABLE_LEVELS,
+    make_tagged_sequences,
+    make_word_sequences,
+)
 from neurorep.datasets._things_fmri import load_things_fmri
 
 LOADERS.update(
@@ -54,6 +59,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "FOUR_SYLLABLE_LEVELS",
     "LOADERS",
     "FileEntry",
     "Manifest",
@@ -84,5 +90,7 @@ __all__ = [
     "make_layered_brain",
     "make_model_activations",
     "make_ring",
+    "make_tagged_sequences",
+    "make_word_sequences",
     "sha256sum",
 ]
