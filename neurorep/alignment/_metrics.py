@@ -79,8 +79,13 @@ def _hsic_unbiased(k: np.ndarray, l_: np.ndarray) -> float:
 
 
 def cka_debiased(x: np.ndarray, y: np.ndarray) -> float:
-    """Debiased linear CKA (unbiased HSIC estimator of Song et al. 2012; needs n > 3)."""
-    x, y = _real(x, "x"), _real(y, "y")
+    """Debiased linear CKA (unbiased HSIC estimator of Song et al. 2012; needs n > 3).
+
+    The estimator is invariant to a shift of either representation, so both are centred
+    first: with uncentred Gram matrices an offset (responses around 1e4, say) swamps the
+    signal and the subtractions inside the estimator lose most of the digits.
+    """
+    x, y = _center(_real(x, "x")), _center(_real(y, "y"))
     if x.shape[0] < 4:
         raise ValueError(f"debiased CKA needs at least 4 stimuli; got {x.shape[0]}.")
     kx, ky = x @ x.T, y @ y.T

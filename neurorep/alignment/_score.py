@@ -165,7 +165,7 @@ def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Me
             pred, true = pred[idx], true[idx]
         pc = pred - pred.mean(0)
         tc = true - true.mean(0)
-        denom = np.sqrt((pc**2).sum(0) * (tc**2).sum(0))
+        denom = np.sqrt((pc**2).sum(0)) * np.sqrt((tc**2).sum(0))  # the product may overflow
         r = np.where(denom > 0, (pc * tc).sum(0) / np.where(denom > 0, denom, 1.0), np.nan)
         return float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
 

@@ -388,7 +388,7 @@ class PooledSums:
         ok = good & (vp > rel_tol * np.maximum(self.pp, 1e-300))
         with np.errstate(divide="ignore", invalid="ignore"):
             r2 = np.where(good, 1.0 - np.maximum(self.sse, 0.0) / vy, np.nan)
-            r = np.where(ok, cov / np.sqrt(vp * vy), np.nan)
+            r = np.where(ok, cov / np.sqrt(vp) / np.sqrt(vy), np.nan)  # vp * vy may overflow
         return r2, np.clip(r, -1.0, 1.0)
 
 

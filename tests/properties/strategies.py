@@ -58,6 +58,17 @@ def _raised_in_neurorep(exc: BaseException) -> bool:
     return Path(last.tb_frame.f_code.co_filename).resolve().is_relative_to(PACKAGE)
 
 
+def _event(text: str) -> None:
+    """Count a refusal in hypothesis' statistics (``--hypothesis-show-statistics``)."""
+    from hypothesis import event
+    from hypothesis.errors import InvalidArgument
+
+    try:
+        event(text)
+    except InvalidArgument:  # not inside a property test
+        pass
+
+
 def outcome(
     fn: Callable[..., Any],
     *args: Any,
@@ -83,6 +94,7 @@ def outcome(
                 ) from exc
             if not str(exc).strip():
                 raise AssertionError(f"{fn.__qualname__} raised {type(exc).__name__} without a message") from exc
+            _event(f"{fn.__name__} refused: {type(exc).__name__}")
             return Refused(exc)
         except Exception as exc:
             raise AssertionError(
@@ -129,6 +141,8 @@ def matrices(
     dtypes: tuple[str, ...] = FLOAT_DTYPES,
     extreme: bool = True,
     shape: tuple[int, ...] | None = None,
+    styles: tuple[str, ...] = ("random", "random", "ties", "integers", "offset", "drawn"),
+    structure: bool = True,
 ) -> np.ndarray:
     """A real ``(rows, cols)`` array with the uncomfortable cases of real data.
 
@@ -139,7 +153,7 @@ def matrices(
     if shape is None:
         shape = (draw(st.integers(*rows)), draw(st.integers(*cols)))
     dtype = draw(st.sampled_from(dtypes))
-    style = draw(st.sampled_from(("random", "random", "ties", "integers", "offset", "drawn")))
+    style = draw(st.sampled_from(styles))
     seed = draw(st.integers(0, 2**32 - 1))
     gen = np.random.default_rng(seed)
     if style == "random":
@@ -159,10 +173,10 @@ def matrices(
             )
         )
     x = np.array(x, dtype=np.float64)
-    if shape[0] > 2 and draw(st.booleans()):
+    if structure and shape[0] > 2 and draw(st.booleans()):
         i, j = draw(st.lists(st.integers(0, shape[0] - 1), min_size=2, max_size=2, unique=True))
         x[i] = x[j]  # a duplicated stimulus pattern
-    if shape[-1] > 1 and draw(st.booleans()):
+    if structure and shape[-1] > 1 and draw(st.booleans()):
         x[..., draw(st.integers(0, shape[-1] - 1))] = draw(st.sampled_from((0.0, 1.0, -2.5)))
     if extreme:
         x = x * draw(scales(dtype))
@@ -174,11 +188,21 @@ def matrices(
 _ID_CHARS = st.characters(exclude_characters="\x00")
 
 
-def ids(n: int, *, prefix: str = "") -> st.SearchStrategy[list[str]]:
+def _distinct(texts: list[str]) -> list[str]:
+    """Make repeated texts distinct by appending their position (first ones kept)."""
+    seen: set[str] = set()
+    out = []
+    for i, t in enumerate(texts):
+        while t in seen:
+            t = f"{t}~{i}"
+        seen.add(t)
+        out.append(t)
+    return out
+
+
+def ids(n: int) -> st.SearchStrategy[list[str]]:
     """``n`` distinct ids of arbitrary unicode text (the empty string included)."""
-    return st.lists(
-        st.text(_ID_CHARS, max_size=6).map(lambda s: prefix + s), min_size=n, max_size=n, unique=True
-    )
+    return st.lists(st.text(_ID_CHARS, max_size=6), min_size=n, max_size=n).map(_distinct)
 
 
 def permutations(n: int) -> st.SearchStrategy[np.ndarray]:
