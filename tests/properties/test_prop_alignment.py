@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from neurorep import NeurorepWarning, alignment, data
+from neurorep import NeurorepWarning, alignment, data, rsa
 
 from .strategies import Refused, budget, ids, matrices, outcome, permutations, succeeds
 
@@ -96,10 +96,34 @@ def test_scores_are_bounded_and_free_of_stimulus_and_unit_order(metric, data_):
                     allowed=(ValueError,), warns=(NeurorepWarning,))
     s2 = res2["score"].sel(region=res["region"], layer=res["layer"]).values
     np.testing.assert_array_equal(np.isnan(s2), np.isnan(s))
-    # debiased CKA subtracts terms of the size of the squared Gram matrices: near 0 it
-    # keeps fewer digits
-    atol = 1e-7 if metric == "cka_debiased" else 1e-9
-    np.testing.assert_allclose(s2[ok], s[ok], rtol=1e-7, atol=atol)
+    tol = _atol(metric, brain, model, res) + 1e-9 * np.abs(s)
+    assert (np.abs(s2 - s)[ok] <= tol[ok]).all(), (s2 - s, tol)
+
+
+def _atol(metric: str, brain: object, model: object, res: object) -> np.ndarray:
+    """1e-9, widened for Pearson/cosine RSA by the rounding the RDMs carry.
+
+    A correlation RDM entry ``1 - r`` is exact to an absolute ~p * 1e-16 (rsatoolbox and
+    scipy compute it the same way), and a reordering moves it by that much. The Pearson
+    r (cosine) between two RDMs moves by at most that over the RDM's standard deviation
+    (root mean square), which is tiny for a representation whose patterns all correlate
+    ~1 (one unit far from the others): then the score itself is only that precise.
+    """
+    base = np.full(res["score"].shape, 1e-9)
+    if metric not in ("rsa_pearson", "rsa_cosine"):
+        return base
+
+    def spread(x: object) -> float:
+        d = rsa.compute_rdm(x, metric="correlation").values
+        v = d[np.triu_indices_from(d, 1)]
+        return float(np.std(v) if metric == "rsa_pearson" else np.sqrt(np.mean(v**2)))
+
+    for i, region in enumerate(res["region"].values):
+        sb = spread(brain.isel(unit=brain["region"].values == region))
+        for j, layer in enumerate(res["layer"].values):
+            sm = spread(model[str(layer)].to_dataset()["activations"])
+            base[i, j] += 1e-14 / max(min(sb, sm), 1e-300)
+    return base
 
 
 @settings(max_examples=budget(6))
