@@ -6,9 +6,11 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +25,37 @@ _NAME_ATTR = "neurorep_name"
 _NAMED_ATTR = "neurorep_named"
 # the variable of an unnamed DataArray (xarray's own "__values__" reads back as the name None)
 _VALUES_VAR = "__neurorep_values__"
+# attrs whose names netCDF cannot store as they are, saved as one JSON object
+_ODD_NAMES_ATTR = "neurorep_attrs"
+# {stored name: original} of variables and dims renamed for the file; the order of children
+_NAMES_ATTR = "neurorep_names"
+_ORDER_ATTR = "neurorep_children"
+_SAFE_PREFIX = "__neurorep_name_"
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.@+-]{0,199}")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _encode_value(value: Any) -> Any:
     if isinstance(value, bool | np.bool_) or value is None:
         return _JSON + json.dumps(bool(value) if value is not None else None)
+    if isinstance(value, str) and ("\x00" in value or value.startswith(_JSON)):
+        # netCDF drops NUL characters, and the prefix would be read back as JSON
+        return _JSON + json.dumps(value)
+    if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
+        return _JSON + json.dumps(value)  # beyond what a netCDF attribute holds
     if isinstance(value, str | int | float | np.integer | np.floating):
         return value
+    # numeric vectors are stored as netCDF arrays; one of length 1 would read back as a
+    # scalar, so those (and anything else) go through JSON
     if isinstance(value, np.ndarray) and value.dtype.kind in "iuf" and value.ndim == 1:
-        return value
-    if isinstance(value, list | tuple) and value and all(
+        if value.size > 1:
+            return value
+    elif isinstance(value, list | tuple) and len(value) > 1 and all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in value
     ):
-        return np.asarray(value)
+        arr = np.asarray(value)
+        if arr.dtype.kind in "iuf":
+            return arr
     try:
         return _JSON + json.dumps(value, default=_json_default)
     except TypeError as err:
@@ -43,6 +63,44 @@ def _encode_value(value: Any) -> Any:
             f"attrs value {value!r} of type {type(value).__name__} cannot be saved; "
             f"use str, numbers, lists or dicts of them."
         ) from err
+
+
+_RESERVED = (_OBJECT_ATTR, _NAME_ATTR, _NAMED_ATTR, _ODD_NAMES_ATTR, _NAMES_ATTR, _ORDER_ATTR)
+
+
+def _encode_attrs(attrs: Mapping[Any, Any]) -> dict[str, Any]:
+    """Attrs as both backends store them: values encoded (:func:`_encode_value`), and attrs
+    whose names netCDF would refuse or alter (a leading digit or symbol, spaces, '/',
+    control characters, non-NFC unicode...) kept together in one JSON attr, so that no
+    name is lost or changed."""
+    out: dict[str, Any] = {}
+    odd: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if not isinstance(key, str):
+            raise SchemaError(
+                f"attrs name {key!r} ({type(key).__name__}) cannot be saved; attr names must "
+                f"be str. Rename it, e.g. obj.attrs[str(k)] = obj.attrs.pop(k)."
+            )
+        if _PLAIN_NAME.fullmatch(key) and key not in _RESERVED:
+            out[key] = _encode_value(value)
+        else:
+            odd[key] = value
+    if odd:
+        try:
+            out[_ODD_NAMES_ATTR] = _JSON + json.dumps(odd, default=_json_default)
+        except TypeError as err:
+            raise SchemaError(
+                f"attrs {list(odd)} hold a value that cannot be saved; use str, numbers, "
+                f"lists or dicts of them."
+            ) from err
+    return out
+
+
+def _decode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: _decode_value(v) for k, v in attrs.items() if k != _ODD_NAMES_ATTR}
+    if _ODD_NAMES_ATTR in attrs:
+        out.update(_decode_value(attrs[_ODD_NAMES_ATTR]))
+    return out
 
 
 def _json_default(value: Any) -> Any:
@@ -59,16 +117,71 @@ def _decode_value(value: Any) -> Any:
     return value
 
 
-def _map_attrs(ds: xr.Dataset, fn: Any) -> xr.Dataset:
+def _stored_name(name: Any, i: int) -> str:
+    """The name a variable, dim or tree node gets on disk: itself when both formats keep it
+    as it is, else ``__neurorep_name_<i>`` (the original is recorded in an attr)."""
+    if not isinstance(name, str):
+        raise SchemaError(
+            f"the name {name!r} ({type(name).__name__}) cannot be saved; variable, coordinate, "
+            f"dim and node names must be str. Rename it, e.g. obj.rename({{{name!r}: "
+            f"{str(name)!r}}})."
+        )
+    if _PLAIN_NAME.fullmatch(name) and not name.startswith(_SAFE_PREFIX):
+        return name
+    return f"{_SAFE_PREFIX}{i}"
+
+
+def _encode_dataset(ds: xr.Dataset, markers: Mapping[str, Any] | None = None) -> xr.Dataset:
+    """A dataset as stored: attrs encoded, names netCDF/zarr would refuse or alter (a space
+    splits netCDF's 'coordinates' list, '::' is illegal, unicode is NFC-normalised...)
+    replaced by safe ones, and neurorep's ``markers`` added to the attrs."""
     ds = ds.copy()
-    ds.attrs = {k: fn(v) for k, v in ds.attrs.items()}
+    ds.attrs = _encode_attrs(ds.attrs)
     for name in list(ds.variables):
         var = ds.variables[name]
-        var.attrs = {k: fn(v) for k, v in var.attrs.items()}
-        if fn is _encode_value and var.dtype.kind == "O":
+        var.attrs = _encode_attrs(var.attrs)
+        if var.dtype.kind == "O":
             # object arrays of str -> fixed-width unicode, which both backends store
             ds[name] = var.copy(data=np.asarray(var.values).astype(str))
+    names = list(dict.fromkeys([*ds.variables, *ds.dims]))
+    renamed = {n: s for i, n in enumerate(names) if (s := _stored_name(n, i)) != n}
+    if renamed:
+        ds = ds.rename(renamed)
+        ds.attrs[_NAMES_ATTR] = _JSON + json.dumps({s: n for n, s in renamed.items()})
+    ds.attrs.update(markers or {})
     return ds
+
+
+def _decode_dataset(ds: xr.Dataset) -> xr.Dataset:
+    """Undo :func:`_encode_dataset` (neurorep's markers stay in the attrs)."""
+    ds = ds.copy()
+    names = _decode_value(ds.attrs.pop(_NAMES_ATTR, None))
+    ds.attrs = _decode_attrs(ds.attrs)
+    for name in list(ds.variables):
+        ds.variables[name].attrs = _decode_attrs(ds.variables[name].attrs)
+    return ds.rename(names) if names else ds
+
+
+def _encode_tree(node: xr.DataTree, markers: Mapping[str, Any] | None = None) -> xr.DataTree:
+    """A DataTree as stored: every node encoded, children under safe names, their order
+    recorded (zarr lists groups alphabetically; the order of layers is the network's)."""
+    ds = _encode_dataset(node.to_dataset(inherit=False), markers)
+    kids = list(node.children)
+    if kids:
+        ds.attrs[_ORDER_ATTR] = _JSON + json.dumps(kids)
+    children = {_stored_name(k, i): _encode_tree(node.children[k]) for i, k in enumerate(kids)}
+    return xr.DataTree(dataset=ds, children=children)
+
+
+def _decode_tree(node: xr.DataTree) -> xr.DataTree:
+    ds = _decode_dataset(node.to_dataset(inherit=False))
+    order = ds.attrs.pop(_ORDER_ATTR, None)
+    if order is None:  # files of earlier versions
+        pairs = [(k, k) for k in node.children]
+    else:
+        pairs = [(k, _stored_name(k, i)) for i, k in enumerate(order)]
+    children = {k: _decode_tree(node.children[s]) for k, s in pairs}
+    return xr.DataTree(dataset=ds, children=children)
 
 
 def _engine(path: Path) -> str:
@@ -82,27 +195,24 @@ def _engine(path: Path) -> str:
 
 
 def _to_tree(obj: Any) -> xr.DataTree:
-    """The tree :func:`save` writes: attrs encoded, object kind recorded (no disk access)."""
+    """The tree :func:`save` writes: attrs and names encoded, object kind recorded."""
     if isinstance(obj, xr.DataArray):
-        ds = obj.to_dataset(name=_VALUES_VAR) if obj.name is None else obj.to_dataset()
-        name = _VALUES_VAR if obj.name is None else obj.name
-        ds.attrs = {
+        name = obj.name
+        if name is not None and not isinstance(name, str):
+            _stored_name(name, 0)  # refuses it with the fix
+        # an unnamed array, or one named like one of its coordinates, is stored under a
+        # name of its own; its name is kept in an attr
+        var = name if isinstance(name, str) and name not in obj.coords else _VALUES_VAR
+        markers = {
             _OBJECT_ATTR: "DataArray",
-            _NAME_ATTR: str(name),
-            _NAMED_ATTR: obj.name is not None,
+            _NAME_ATTR: _encode_value(name),
+            _NAMED_ATTR: _encode_value(name is not None),
         }
-        return xr.DataTree(_map_attrs(ds, _encode_value))
+        return xr.DataTree(_encode_dataset(obj.to_dataset(name=var), markers))
     if isinstance(obj, xr.Dataset):
-        ds = obj.copy()
-        ds.attrs = {**obj.attrs, _OBJECT_ATTR: "Dataset"}
-        return xr.DataTree(_map_attrs(ds, _encode_value))
+        return xr.DataTree(_encode_dataset(obj, {_OBJECT_ATTR: "Dataset"}))
     if isinstance(obj, xr.DataTree):
-        tree = obj.copy().map_over_datasets(lambda d: _map_attrs(d, _encode_value))
-        tree.attrs = {
-            **{k: _encode_value(v) for k, v in obj.attrs.items()},
-            _OBJECT_ATTR: "DataTree",
-        }
-        return tree
+        return _encode_tree(obj, {_OBJECT_ATTR: "DataTree"})
     raise TypeError(
         f"save() takes an xarray DataArray, Dataset or DataTree; got {type(obj).__name__}."
     )
@@ -174,7 +284,10 @@ def save(
     """Write a DataArray, Dataset or DataTree to netCDF (``.nc``) or zarr (``.zarr``).
 
     Coordinates, attrs (any JSON-able value), the name (or its absence) and
-    the tree structure survive :func:`load`.
+    the tree structure, with the order of its children, survive :func:`load`
+    exactly, in both formats. Names netCDF or zarr would refuse or alter
+    (``'::'``, a space in a coordinate name, ``'/'``, control characters,
+    decomposed unicode...) are stored under safe names and restored.
 
     Nothing is lost on disk: the object is written to a temporary sibling
     (``.<name>.<random>.partial``) which then replaces ``path`` (atomically
@@ -209,7 +322,7 @@ def save(
     FileExistsError
         When ``path`` exists and ``overwrite`` is False.
     SchemaError
-        When an attr cannot be saved (nothing is written).
+        When an attr cannot be saved, or a name is not a str (nothing is written).
 
     Examples
     --------
@@ -289,21 +402,18 @@ def load(path: str | Path, *, chunks: Any = None) -> Any:
     if chunks is None:
         tree = tree.load()
         tree.close()
-    tree = tree.map_over_datasets(lambda d: _map_attrs(d, _decode_value))
     kind = tree.attrs.get(_OBJECT_ATTR, "DataTree")
     if kind == "DataArray":
-        ds = tree.to_dataset()
-        name = ds.attrs[_NAME_ATTR]
-        if name not in ds.data_vars and len(ds.data_vars) == 1:
-            name = next(iter(ds.data_vars))  # files of earlier versions: an unnamed array
-        da = ds[name]
-        if name in (_VALUES_VAR, None) or ds.attrs.get(_NAMED_ATTR) is False:
-            da.name = None
+        ds = _decode_dataset(tree.to_dataset())
+        (var,) = ds.data_vars  # the one variable (named or not, in files of any version)
+        da = ds[var]
+        name = ds.attrs.get(_NAME_ATTR, var)
+        da.name = None if name == _VALUES_VAR or ds.attrs.get(_NAMED_ATTR) is False else name
         return da
     if kind == "Dataset":
-        ds = tree.to_dataset()
+        ds = _decode_dataset(tree.to_dataset())
         ds.attrs.pop(_OBJECT_ATTR, None)
         return ds
-    attrs = {k: _decode_value(v) for k, v in tree.attrs.items() if k != _OBJECT_ATTR}
-    tree.attrs = attrs
-    return tree
+    out = _decode_tree(tree)
+    out.attrs.pop(_OBJECT_ATTR, None)
+    return out

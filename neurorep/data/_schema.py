@@ -65,6 +65,7 @@ def _as_ids(values: Any, n: int, *, what: str, name: str) -> np.ndarray:
     if values is None:
         width = len(str(max(n - 1, 0)))
         return np.array([f"{what}{i:0{width}d}" for i in range(n)])
+    _refuse_nul(values, what=what, name=name)
     ids = np.asarray(values)
     if ids.ndim != 1 or ids.shape[0] != n:
         raise SchemaError(
@@ -77,6 +78,21 @@ def _as_ids(values: Any, n: int, *, what: str, name: str) -> np.ndarray:
         ids = np.array([str(v) for v in ids])
     _check_unique(ids, dim=what, name=name)
     return ids
+
+
+def _refuse_nul(values: Any, *, what: str, name: str) -> None:
+    """Refuse ids holding a NUL character: numpy's fixed-width strings drop a trailing one
+    and netCDF cuts at it, so such an id would silently become another id."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "US":
+        return  # already stored as fixed-width strings: any NUL is gone
+    seq = values if isinstance(values, Sequence | np.ndarray | pd.Index) else []
+    for v in seq:
+        if isinstance(v, str) and "\x00" in v:
+            raise SchemaError(
+                f"{name}: {what} ids must not contain the NUL character '\\x00'; got {v!r}. "
+                f"numpy strings drop a trailing NUL and netCDF files cut at it, so the id "
+                f"would silently change. Remove it, e.g. [s.replace('\\x00', '') for s in ids]."
+            )
 
 
 def coord_index(da: xr.DataArray, dim: str) -> pd.Index:

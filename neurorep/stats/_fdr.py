@@ -22,7 +22,9 @@ def _adjust(p: np.ndarray, method: str) -> np.ndarray:
     if m == 0:
         return out
     order = np.argsort(q)
-    ranked = q[order] * m / np.arange(1, m + 1)
+    # p * (m / k): the factor rounds to >= 1, so no q-value comes out below its p-value
+    # ((p * m) / k could round one ulp under p when k = m)
+    ranked = q[order] * (m / np.arange(1, m + 1))
     if method == "by":
         ranked *= np.sum(1.0 / np.arange(1, m + 1))
     ranked = np.minimum.accumulate(ranked[::-1])[::-1]
