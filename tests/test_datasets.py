@@ -55,7 +55,7 @@ def test_remote_only_dataset_explains_access(tmp_path):
     with pytest.raises(RuntimeError, match="cannot be fetched automatically"):
         datasets.fetch("nsd", data_home=tmp_path)
     with pytest.raises(ValueError, match="no local loader"):
-        datasets.load("things_eeg2", data_home=tmp_path)
+        datasets.load("alljoined", data_home=tmp_path)
     # nsd has a loader of its own layout now: an empty data home names the missing files
     with pytest.raises(FileNotFoundError, match=r"betas_session01\.hdf5.*natural-scenes-dataset"):
         datasets.load("nsd", data_home=tmp_path)
