@@ -349,7 +349,7 @@ def _run_sampling(resp: xr.DataArray, runs: np.ndarray, name: str) -> float:
             f"{all_steps.max():.6g} s); a TRF needs one sampling rate. Resample every run onto a "
             f"regular grid first (e.g. obj.interp(time=np.arange(0, t_end, {dt:.6g})))."
         )
-    return dt
+    return round(dt, 12)
 
 
 def _delay_samples(
@@ -540,8 +540,8 @@ def fit_trf(
     ds["score"].attrs = {"metric": scoring,
                          "description": "held-out score of the pooled out-of-fold predictions"}
     ds.attrs = {
-        "analysis": "fit_trf", "neurorep_version": __version__, "sfreq": float(1.0 / dt),
-        "tmin": float(lag.min() * dt), "tmax": float(lag.max() * dt), "scoring": scoring,
+        "analysis": "fit_trf", "neurorep_version": __version__, "sfreq": round(1.0 / dt, 9),
+        "tmin": round(float(lag.min() * dt), 12), "tmax": round(float(lag.max() * dt), 12), "scoring": scoring,
         "alphas": list(full.attrs["alphas"]), "cv": _describe(cv), "inner_cv": _describe(inner_cv),
         "n_folds": int(cvres.attrs["n_folds"]), "n_runs": int(len(np.unique(runs))),
         "alpha_selection": "held-out squared error (pooled R^2), per unit",
