@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import NeurorepWarning, SchemaError, check_option
+from neurorep._errors import NeurorepWarning, SchemaError, check_int, check_option
 from neurorep._random import as_generator
 from neurorep.data import check_epochs
 from neurorep.encoding._cv import make_splits
@@ -46,12 +46,19 @@ def _describe(cv: Any) -> str:
 
 
 def _seed(rng: Any, needed: bool) -> int | None:
-    """An int seed drawn from ``rng`` (recorded in attrs) when resampling is asked for."""
+    """An int seed from ``rng`` (recorded in attrs) when resampling is asked for; a bad
+    ``rng`` is refused either way."""
+    gen = as_generator(rng)
     if not needed:
         return None
-    if isinstance(rng, int | np.integer) and not isinstance(rng, bool) and rng >= 0:
+    if isinstance(rng, int | np.integer):
         return int(rng)
-    return int(as_generator(rng).integers(2**31 - 1))
+    return int(gen.integers(2**31 - 1))
+
+
+def _check_counts(n_permutations: Any, n_bootstrap: Any) -> tuple[int, int]:
+    return (check_int("n_permutations", n_permutations, minimum=0),
+            check_int("n_bootstrap", n_bootstrap, minimum=0))
 
 
 # ----------------------------------------------------------------------------- epochs
@@ -104,7 +111,7 @@ def _pooled_sst(Y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]) -> n
 
 def _choose_alpha(
     X: np.ndarray, Y: np.ndarray, inner: list[tuple[np.ndarray, np.ndarray]], *,
-    alphas: np.ndarray, n_time: int, n_unit: int, dtype: str,
+    alphas: np.ndarray, n_time: int, n_unit: int, dtype: Literal["float32", "float64"],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-unit alpha index (least squared error summed over time) and the unit's pooled
     inner-CV R^2 over all its time points for every alpha ``(alpha, unit)``."""
@@ -236,9 +243,7 @@ def fit_over_time(
     True
     """
     check_option("scoring", scoring, SCORINGS)
-    for label, value in (("n_permutations", n_permutations), ("n_bootstrap", n_bootstrap)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-            raise ValueError(f"{label} must be an int >= 0 (0 = skip); got {value!r}.")
+    n_permutations, n_bootstrap = _check_counts(n_permutations, n_bootstrap)
     ep, times = _epochs_matrix(epochs, "epochs")
     n_stim, n_time, n_unit = ep.shape
     unit_coords = {str(k): ("unit", np.asarray(v.values)) for k, v in ep.coords.items()
@@ -490,6 +495,7 @@ def fit_trf(
             "run=('time', np.arange(n) * 5 // n)."
         )
     check_option("scoring", scoring, SCORINGS)
+    n_permutations, n_bootstrap = _check_counts(n_permutations, n_bootstrap)
     runs = np.asarray(responses["run"].values)
     dt = _run_sampling(responses, runs, "responses")
     lag = _delay_samples(tmin, tmax, delays, dt)
