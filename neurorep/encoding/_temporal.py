@@ -135,9 +135,15 @@ def _ridge_svd(
 
     Returns the weights, the intercept (column,) and the feature mean used.
     """
+    import contextlib
+
+    from threadpoolctl import threadpool_limits
+
     x_mean = X.mean(0)
     y_mean = Y.mean(0)
-    U, s, Vt = np.linalg.svd(X - x_mean, full_matrices=False)
+    small = min(X.shape) <= 1024  # a small SVD runs faster on one BLAS thread
+    with threadpool_limits(limits=1, user_api="blas") if small else contextlib.nullcontext():
+        U, s, Vt = np.linalg.svd(X - x_mean, full_matrices=False)
     G = s[:, None] / (s[:, None] ** 2 + col_alpha[None, :])  # (k, column)
     W = Vt.T @ (G * (U.T @ (Y - y_mean)))
     return W, y_mean - x_mean @ W, x_mean
