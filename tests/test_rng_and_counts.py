@@ -118,6 +118,18 @@ def _calls():
         "encoding.cross_validate_ridge": lambda rng: encoding.cross_validate_ridge(
             x, y2, cv=3, inner_cv=2, rng=rng),
         "encoding.default_space_weights": lambda rng: encoding.default_space_weights(2, rng=rng),
+        "encoding.fit_over_time": lambda rng: encoding.fit_over_time(
+            x, data.responses(g.standard_normal((12, 3, 2)), stimulus=ids,
+                              dims=("stimulus", "time", "unit"), time=[0.0, 0.1, 0.2]),
+            cv=3, inner_cv=2, n_bootstrap=3, rng=rng),
+        "encoding.fit_trf": lambda rng: encoding.fit_trf(
+            xr.DataArray(g.standard_normal((30, 1)), dims=("time", "feature"),
+                         coords={"time": np.tile(np.arange(10) / 10, 3),
+                                 "run": ("time", np.repeat([0, 1, 2], 10))}),
+            xr.DataArray(g.standard_normal((30, 2)), dims=("time", "unit"),
+                         coords={"time": np.tile(np.arange(10) / 10, 3),
+                                 "run": ("time", np.repeat([0, 1, 2], 10))}),
+            tmin=0.0, tmax=0.1, n_bootstrap=3, rng=rng),
         "encoding.fit_banded_ridge": lambda rng: encoding.fit_banded_ridge(
             {"a": x, "b": x.assign_coords(unit=["g0", "g1", "g2"])}, y2, cv=2, rng=rng),
         "encoding.score_prediction": lambda rng: encoding.score_prediction(y2, y2, rng=rng),
