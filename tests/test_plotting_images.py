@@ -154,13 +154,16 @@ def _plot_score_matrix(**kw: Any) -> Any:
 
     best = xr.Dataset({"best_layer": ("region", ["conv1", "conv3", "fc2"])},
                       coords={"region": ["V1", "V4", "IT"]})
-    return plot_score_matrix(_scores(), best=best, **kw)
+    scores = _scores()
+    scores["score"][1, 4] = np.nan  # a missing cell is hatched, not coloured
+    return plot_score_matrix(scores, best=best, **kw)
 
 
 def _plot_layer_profiles(**kw: Any) -> Any:
     from neurorep.plotting.alignment import plot_layer_profiles
 
-    return plot_layer_profiles(_scores(), **kw)
+    # two equal ceilings share one line dashed in both colours
+    return plot_layer_profiles(_scores().assign(ceiling=("region", [0.8, 0.8, 0.7])), **kw)
 
 
 def _plot_best_layer_map(**kw: Any) -> Any:

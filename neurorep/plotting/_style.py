@@ -85,6 +85,49 @@ def color_scale(values: Any, *, signed: bool | None = None) -> dict[str, Any]:
     return {"cmap": SEQUENTIAL, "vmin": float(finite.min()), "vmax": float(finite.max())}
 
 
+# what a score of each alignment metric is, for axis and colour-bar labels
+METRIC_LABELS = {
+    "encoding": "encoding score (held-out Pearson r)",
+    "rsa": "RSA (Spearman \u03c1 between RDMs)",
+    "rsa_spearman": "RSA (Spearman \u03c1 between RDMs)",
+    "rsa_pearson": "RSA (Pearson r between RDMs)",
+    "rsa_tau_a": "RSA (Kendall \u03c4a between RDMs)",
+    "rsa_cosine": "RSA (cosine between RDMs)",
+    "cka": "linear CKA",
+    "cka_debiased": "debiased linear CKA",
+    "procrustes": "Procrustes similarity",
+}
+
+
+# what the entries of an RDM with each ``attrs["metric"]`` are
+RDM_LABELS = {
+    "correlation": "correlation distance (1 \u2212 Pearson r)",
+    "cosine": "cosine distance (1 \u2212 cos)",
+    "euclidean": "Euclidean distance",
+    "squared_euclidean": "squared Euclidean distance",
+    "mahalanobis": "Mahalanobis distance (squared)",
+    "crossnobis": "crossnobis distance (squared, cross-validated)",
+}
+
+
+def rdm_label(metric: Any, *, rank: bool = False) -> str:
+    """A colour-bar label saying what an RDM's cells are (and that they are ranked)."""
+    what = RDM_LABELS.get(str(metric), str(metric).replace("_", " ") if metric else "dissimilarity")
+    if rank:
+        return f"percentile of {what}\n(ranked over stimulus pairs)"
+    return what
+
+
+def score_label(metric: str | None, variable: str = "score") -> str:
+    """A label saying what ``variable`` of a result scored with ``metric`` holds."""
+    what = METRIC_LABELS.get(str(metric), str(metric) if metric else "score")
+    if variable == "score":
+        return what
+    if variable == "normalized_score":
+        return f"{what} / noise ceiling"
+    return f"{variable.replace('_', ' ')} ({what})"
+
+
 def labelled_colorbar(mappable: Any, ax: Any, label: str) -> Any:
     """A colour bar with its label, sized to the Axes."""
     cb = ax.figure.colorbar(mappable, ax=ax, shrink=0.9)

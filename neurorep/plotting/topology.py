@@ -24,6 +24,7 @@ from neurorep.plotting._style import (
     labelled_colorbar,
     new_axes,
     new_panels,
+    rdm_label,
     tidy,
 )
 from neurorep.topology import RGTM_REGIMES, betti_curve, gt_transform
@@ -116,8 +117,7 @@ def plot_gt_transform(
         scale["cmap"] = cmap
     im = axes[0].imshow(values, interpolation="nearest", **scale)
     tidy(axes[0], title="RDM")
-    metric = str(rdm.attrs.get("metric", "dissimilarity")).replace("_", " ")
-    labelled_colorbar(im, axes[0], metric)
+    labelled_colorbar(im, axes[0], rdm_label(rdm.attrs.get("metric")))
     rgtm = None
     what = "rank" if rank else "value"
     for ax, (name, lo, up) in zip(axes[1:], items, strict=True):
