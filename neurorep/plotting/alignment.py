@@ -141,25 +141,29 @@ def _matrix_scale(
     return {"cmap": SEQUENTIAL, "vmin": 0.0 if vmin is None else vmin, "vmax": top if vmax is None else vmax}
 
 
-def _draw_ceilings(ax: Any, levels: list[tuple[float, Any]], *, tol: float) -> None:
-    """Dashed ceiling lines; ceilings equal within ``tol`` share one line dashed in each colour."""
-    groups: list[list[tuple[float, Any]]] = []
-    for level, color in sorted(levels, key=lambda t: t[0]):
-        if groups and abs(level - groups[-1][0][0]) <= tol:
-            groups[-1].append((level, color))
+def _draw_ceilings(ax: Any, levels: list[tuple[float, Any, str]], *, tol: float) -> None:
+    """Dashed ceiling lines; ceilings within ``tol`` share one line dashed in each colour."""
+    groups: list[list[tuple[float, Any, str]]] = []
+    for item in sorted(levels, key=lambda t: t[0]):
+        if groups and abs(item[0] - float(np.mean([g[0] for g in groups[-1]]))) <= tol:
+            groups[-1].append(item)
         else:
-            groups.append([(level, color)])
+            groups.append([item])
     dash = 4.0
     for group in groups:
         k = len(group)
-        y = float(np.mean([lv for lv, _ in group]))
-        for i, (_, color) in enumerate(group):
+        values = [lv for lv, _, _ in group]
+        y = float(np.mean(values))
+        for i, (_, color, _) in enumerate(group):
             # k interleaved dash patterns: one line whose dashes cycle through the regions' colours
             ax.axhline(y, color=color, linewidth=1.2,
                        linestyle=(i * 2 * dash, (dash, dash * (2 * k - 1))))
         if k > 1:
-            ax.annotate(f"{k} equal ceilings", xy=(1.0, y), xycoords=("axes fraction", "data"),
-                        xytext=(-2, 2), textcoords="offset points", ha="right", va="bottom",
+            lo, hi = min(values), max(values)
+            rng = f"{lo:.3f}" if f"{lo:.3f}" == f"{hi:.3f}" else f"{lo:.3f}\u2013{hi:.3f}"
+            ax.annotate(f"ceilings of {', '.join(n for _, _, n in group)}: {rng}",
+                        xy=(1.0, y), xycoords=("axes fraction", "data"),
+                        xytext=(-2, -2), textcoords="offset points", ha="right", va="top",
                         fontsize=FONT_SIZE - 2, color="0.3")
 
 
@@ -171,8 +175,8 @@ def plot_layer_profiles(
     The band's confidence level is read from ``result.attrs["ci"]`` (e.g.
     0.95). Each region's noise ceiling is a dashed line in its colour, and a
     shaded band up to ``ceiling_upper`` when the result has one; ceilings
-    that coincide share one line dashed in every region's colour, labelled
-    with their number, so none hides another.
+    that coincide (within 1% of the y range) share one line dashed in every
+    region's colour, labelled with the regions and values, so none hides another.
 
     Parameters
     ----------
@@ -216,13 +220,13 @@ def plot_layer_profiles(
         if "ci_low" in r and "ci_high" in r:
             ax.fill_between(x, r.ci_low / scale, r.ci_high / scale, color=c, alpha=0.2, linewidth=0)
         if not normalized and np.isfinite(ceil):
-            ceilings.append((ceil, c))
+            ceilings.append((ceil, c, str(region)))
             if "ceiling_upper" in r and np.isfinite(float(r.ceiling_upper)):
                 ax.axhspan(ceil, float(r.ceiling_upper), color=c, alpha=0.08, linewidth=0)
     if ceilings:
         lo, hi = ax.get_ylim()
-        span = max(hi, *(c for c, _ in ceilings)) - min(lo, *(c for c, _ in ceilings))
-        _draw_ceilings(ax, ceilings, tol=0.005 * (span or 1.0))
+        span = max(hi, *(c[0] for c in ceilings)) - min(lo, *(c[0] for c in ceilings))
+        _draw_ceilings(ax, ceilings, tol=0.01 * (span or 1.0))  # closer than ~2 px at 3 in
     ax.set_xticks(x, [str(v) for v in result.layer.values], rotation=45, ha="right")
     ax.legend(fontsize=FONT_SIZE - 1, frameon=False)
     band = "CI"
