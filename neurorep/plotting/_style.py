@@ -14,6 +14,24 @@ import numpy as np
 DIVERGING = "RdBu_r"
 SEQUENTIAL = "viridis"
 CATEGORICAL = "tab10"
+# up to 18 categories told apart (Trubetskoy's list of distinct colours, without grey, white and
+# pale yellow); tab20 pairs light and dark shades of one hue, which read as the same category.
+# Smallest CIE76 distance between two of them ~26 (tab10: ~28; tab20's first 13: ~17).
+DISTINCT = ("#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#42d4f4",
+            "#f032e6", "#bfef45", "#fabed4", "#469990", "#dcbeff", "#9a6324", "#800000",
+            "#aaffc3", "#808000", "#ffd8b1", "#000075")
+
+
+def categorical_colors(n: int) -> list[Any]:
+    """``n`` (<= 18) colours that can be told apart: tab10 up to 10, :data:`DISTINCT` beyond."""
+    import matplotlib as mpl
+
+    if n > len(DISTINCT):
+        raise ValueError(f"at most {len(DISTINCT)} distinguishable colours; asked for {n}.")
+    if n <= 10:
+        cmap = mpl.colormaps[CATEGORICAL]
+        return [cmap(i) for i in range(n)]
+    return list(DISTINCT[:n])
 FONT_SIZE = 9
 SINGLE_COLUMN = 3.5
 DOUBLE_COLUMN = 7.0
