@@ -235,8 +235,8 @@ def plot_split_scores(
     >>> a, b = rng.normal(size=(60, 2)), rng.normal(size=(60, 3))
     >>> res = fit_banded_ridge({"a": a, "b": b}, a + 0.5 * rng.normal(size=(60, 2)), cv=3)
     >>> disp = plot_split_scores(res)
-    >>> [t.get_text() for t in disp.ax_.get_yticklabels()]
-    ['0', '1']
+    >>> sorted(t.get_text() for t in disp.ax_.get_yticklabels())  # one named bar per unit
+    ['unit0', 'unit1']
     """
     split = _variable(result, variable)
     if "space" not in split.dims:
