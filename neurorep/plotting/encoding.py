@@ -415,13 +415,13 @@ def plot_score_map(
             ijk = np.stack([np.asarray(values[c].values, float)[marked] for c in ("i", "j", "k")]
                            + [np.ones(int(marked.sum()))])
             xyz = (np.asarray(img.affine, float) @ ijk)[:3].T
-            display.add_markers(xyz, marker_color="k", marker_size=6)
+            display.add_markers(xyz, marker_color="k", marker_size=3)
         text += f" (dots: {mark_label}, {int(marked.sum())} of {marked.size})"
     display.title(text, size=FONT_SIZE + 1, color="k", bgcolor="w")
     cbar = getattr(display, "_cbar", None)
     if cbar is not None:
         metric = values.attrs.get("metric", result.attrs.get("scoring", ""))
-        label = variable.replace("_", " ") + (f" ({metric})" if metric else "")
+        label = variable.replace("_", " ") + (f" ({metric})" if metric and metric != variable else "")
         cbar.set_label(label, fontsize=FONT_SIZE)
         cbar.ax.tick_params(labelsize=FONT_SIZE - 1)
     return make_display(ax)
