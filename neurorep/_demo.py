@@ -47,7 +47,7 @@ def run_demo(
     matplotlib.use("Agg", force=False)
     from neurorep import data
     from neurorep._report import Report
-    from neurorep.alignment import best_layer, score_matrix
+    from neurorep.alignment import best_layer, peak_depth, score_matrix
     from neurorep.datasets import make_layered_brain
     from neurorep.plotting import plot_layer_profiles, plot_score_matrix
 
@@ -86,9 +86,11 @@ def run_demo(
     data.save(scores, out / "results" / "scores.nc", overwrite=True)
     data.save(best, out / "results" / "best_layer.nc", overwrite=True)
     data.save(truth, out / "results" / "truth.nc", overwrite=True)
+    peaks = peak_depth(scores)
     rows = []
     for region in best.region.values:
         planted = regions[str(region)]
+        pk = peaks.sel(region=region)
         found = str(best.best_layer.sel(region=region).item())
         rows.append(
             {
@@ -99,15 +101,26 @@ def run_demo(
                 "held-out r": float(best.score.sel(region=region)),
                 "95% CI": f"[{float(best.ci_low.sel(region=region)):.3f}, {float(best.ci_high.sel(region=region)):.3f}]",
                 "ceiling": float(scores.ceiling.sel(region=region)),
-                "depth index": float(best.depth_index.sel(region=region)),
+                "peak depth": float(pk.peak_depth),
+                "peak contrast": float(pk.peak_contrast),
+                "layers tied with the peak (depth)": f"{float(pk.plateau_low):.2f}-{float(pk.plateau_high):.2f}",
+                "depth index (centre of mass)": float(best.depth_index.sel(region=region)),
             }
         )
         log(f"  {region}: planted {planted}, recovered {found}")
     report.add_table("Planted vs recovered layer map", rows)
+    report.add_text(
+        "Reading the depth columns",
+        "Peak depth is the normalised depth (0 = first layer, 1 = last) of the region's "
+        "highest-scoring layer on all stimuli; peak contrast is (max - min) / max of its layer "
+        "profile (0 = flat); the tied layers are those whose 95% CI reaches the peak layer's. "
+        "The centre-of-mass depth index stays near 0.5 for any nearly flat profile, so it cannot "
+        "separate these regions (neurorep.alignment.peak_depth, depth_index).",
+    )
     disp = plot_score_matrix(scores, best=best)
-    report.add_figure(disp.figure_, figs / "score_matrix.png", "Region x layer encoding score (held-out r); boxes: held-out best layer.")
+    report.add_figure(disp.figure_, figs / "score_matrix.png", "Region x layer encoding score (held-out Pearson r, colour scale from 0); boxes: held-out best layer.")
     disp = plot_layer_profiles(scores)
-    report.add_figure(disp.figure_, figs / "layer_profiles.png", "Layer profiles with 95% bootstrap CIs and split-half noise ceilings (dashed).")
+    report.add_figure(disp.figure_, figs / "layer_profiles.png", "Layer profiles with 95% bootstrap CIs and split-half noise ceilings (dashed; equal ceilings share one line dashed in each region's colour).")
 
     if data_home is not None:
         _pereira_section(report, out, figs, data_home, n_boot=n_boot, log=log)

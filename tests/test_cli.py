@@ -33,6 +33,7 @@ def test_demo_synthetic_writes_report(tmp_path):
     assert main(["demo", "--out", str(out), "--synthetic-model", "--n-boot", "20"]) == 0
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "Planted vs recovered" in html
+    assert "peak depth" in html and "depth index (centre of mass)" in html  # both depth summaries
     assert (out / "figures" / "score_matrix.png").stat().st_size > 10_000
     scores = data.load(out / "results" / "scores.nc")
     assert isinstance(scores, xr.Dataset) and scores.score.dims == ("region", "layer")

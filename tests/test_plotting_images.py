@@ -154,13 +154,16 @@ def _plot_score_matrix(**kw: Any) -> Any:
 
     best = xr.Dataset({"best_layer": ("region", ["conv1", "conv3", "fc2"])},
                       coords={"region": ["V1", "V4", "IT"]})
-    return plot_score_matrix(_scores(), best=best, **kw)
+    scores = _scores()
+    scores["score"][1, 4] = np.nan  # a missing cell is hatched, not coloured
+    return plot_score_matrix(scores, best=best, **kw)
 
 
 def _plot_layer_profiles(**kw: Any) -> Any:
     from neurorep.plotting.alignment import plot_layer_profiles
 
-    return plot_layer_profiles(_scores(), **kw)
+    # two equal ceilings share one line dashed in both colours
+    return plot_layer_profiles(_scores().assign(ceiling=("region", [0.8, 0.8, 0.7])), **kw)
 
 
 def _plot_best_layer_map(**kw: Any) -> Any:
@@ -194,17 +197,19 @@ def _plot_split_scores(**kw: Any) -> Any:
     from neurorep.plotting.encoding import plot_split_scores
 
     g = np.random.default_rng(3)
-    split = np.abs(g.normal(0.15, 0.1, size=(2, 20))) * [[1.0], [0.6]]
-    split[1, :3] = -0.03
+    split = np.abs(g.normal(0.15, 0.1, size=(2, 6))) * [[1.0], [0.6]]
+    split[1, :2] = -0.03
     return plot_split_scores(xr.Dataset({"split_score": (("space", "unit"), split)},
-                                        coords={"space": ["vision", "language"]}), **kw)
+                                        coords={"space": ["vision", "language"],
+                                                "unit": [f"v{i}" for i in range(6)]}), **kw)
 
 
 def _plot_score_map(**kw: Any) -> Any:
     from neurorep.plotting.encoding import plot_score_map
 
     values = np.linspace(-0.4, 0.6, 30)
-    return plot_score_map(_voxel_result("score", values), **kw)
+    res = _voxel_result("score", values)
+    return plot_score_map(res.assign(significant=res.score > 0.35), mark="significant", **kw)
 
 
 def _plot_surface_map(**kw: Any) -> Any:

@@ -1,5 +1,6 @@
 """Layer-to-region alignment: score matrices, ceilings, CIs and held-out best layers."""
 
+from neurorep.alignment._depth import peak_depth
 from neurorep.alignment._metrics import cka_debiased, cka_linear, procrustes_similarity
 from neurorep.alignment._score import (
     METRICS,
@@ -22,6 +23,7 @@ __all__ = [
     "depth_index",
     "encoding_metric",
     "get_metric",
+    "peak_depth",
     "procrustes_similarity",
     "rsa_metric",
     "score_matrix",

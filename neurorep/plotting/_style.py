@@ -14,6 +14,24 @@ import numpy as np
 DIVERGING = "RdBu_r"
 SEQUENTIAL = "viridis"
 CATEGORICAL = "tab10"
+# up to 18 categories told apart (Trubetskoy's list of distinct colours, without grey, white and
+# pale yellow); tab20 pairs light and dark shades of one hue, which read as the same category.
+# Smallest CIE76 distance between two of them ~26 (tab10: ~28; tab20's first 13: ~17).
+DISTINCT = ("#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#42d4f4",
+            "#f032e6", "#bfef45", "#fabed4", "#469990", "#dcbeff", "#9a6324", "#800000",
+            "#aaffc3", "#808000", "#ffd8b1", "#000075")
+
+
+def categorical_colors(n: int) -> list[Any]:
+    """``n`` (<= 18) colours that can be told apart: tab10 up to 10, :data:`DISTINCT` beyond."""
+    import matplotlib as mpl
+
+    if n > len(DISTINCT):
+        raise ValueError(f"at most {len(DISTINCT)} distinguishable colours; asked for {n}.")
+    if n <= 10:
+        cmap = mpl.colormaps[CATEGORICAL]
+        return [cmap(i) for i in range(n)]
+    return list(DISTINCT[:n])
 FONT_SIZE = 9
 SINGLE_COLUMN = 3.5
 DOUBLE_COLUMN = 7.0
@@ -83,6 +101,49 @@ def color_scale(values: Any, *, signed: bool | None = None) -> dict[str, Any]:
         m = float(np.abs(finite).max()) or 1.0
         return {"cmap": DIVERGING, "vmin": -m, "vmax": m}
     return {"cmap": SEQUENTIAL, "vmin": float(finite.min()), "vmax": float(finite.max())}
+
+
+# what a score of each alignment metric is, for axis and colour-bar labels
+METRIC_LABELS = {
+    "encoding": "encoding score (held-out Pearson r)",
+    "rsa": "RSA (Spearman \u03c1 between RDMs)",
+    "rsa_spearman": "RSA (Spearman \u03c1 between RDMs)",
+    "rsa_pearson": "RSA (Pearson r between RDMs)",
+    "rsa_tau_a": "RSA (Kendall \u03c4a between RDMs)",
+    "rsa_cosine": "RSA (cosine between RDMs)",
+    "cka": "linear CKA",
+    "cka_debiased": "debiased linear CKA",
+    "procrustes": "Procrustes similarity",
+}
+
+
+# what the entries of an RDM with each ``attrs["metric"]`` are
+RDM_LABELS = {
+    "correlation": "correlation distance (1 \u2212 Pearson r)",
+    "cosine": "cosine distance (1 \u2212 cos)",
+    "euclidean": "Euclidean distance",
+    "squared_euclidean": "squared Euclidean distance",
+    "mahalanobis": "Mahalanobis distance (squared)",
+    "crossnobis": "crossnobis distance (squared, cross-validated)",
+}
+
+
+def rdm_label(metric: Any, *, rank: bool = False) -> str:
+    """A colour-bar label saying what an RDM's cells are (and that they are ranked)."""
+    what = RDM_LABELS.get(str(metric), str(metric).replace("_", " ") if metric else "dissimilarity")
+    if rank:
+        return f"percentile of {what}\n(ranked over stimulus pairs)"
+    return what
+
+
+def score_label(metric: str | None, variable: str = "score") -> str:
+    """A label saying what ``variable`` of a result scored with ``metric`` holds."""
+    what = METRIC_LABELS.get(str(metric), str(metric) if metric else "score")
+    if variable == "score":
+        return what
+    if variable == "normalized_score":
+        return f"{what} / noise ceiling"
+    return f"{variable.replace('_', ' ')} ({what})"
 
 
 def labelled_colorbar(mappable: Any, ax: Any, label: str) -> Any:

@@ -42,6 +42,7 @@ def plot_score_vs_ceiling(
     ax: Any = None,
     variable: str = "score",
     color: str | None = None,
+    xlabel: str | None = None,
 ) -> PlotDisplay:
     """Scatter of each unit's score against its noise ceiling, with the identity line.
 
@@ -55,6 +56,10 @@ def plot_score_vs_ceiling(
     ax : matplotlib Axes, optional
     color : str, optional
         A unit coordinate (e.g. ``"region"``) to colour the points by.
+    xlabel : str, optional
+        The x-axis label; default "noise ceiling (metric)". Pass what the
+        values are when they are not a ceiling of this score (e.g. the
+        reliability of another measurement).
 
     Returns
     -------
@@ -98,8 +103,9 @@ def plot_score_vs_ceiling(
     ax.set_xlim(min(lo, 0.0), hi * 1.05)
     ax.set_ylim(lo, hi * 1.05)
     metric = score.attrs.get("metric", result.attrs.get("scoring", ""))
-    tidy(ax, title="Score vs noise ceiling", xlabel=f"noise ceiling ({metric})".replace(" ()", ""),
-         ylabel=f"held-out {variable}")
+    xlab = xlabel if xlabel is not None else f"noise ceiling ({metric})".replace(" ()", "")
+    tidy(ax, title="Score vs noise ceiling" if xlabel is None else "Score vs reliability",
+         xlabel=xlab, ylabel=f"held-out {variable}")
     return make_display(ax)
 
 
@@ -108,8 +114,20 @@ def plot_alpha_histogram(
 ) -> PlotDisplay:
     """Histogram of the chosen penalties (log10 alpha) across units, grid edges marked.
 
-    Units that chose the smallest or largest alpha of the grid may need a
-    wider grid. For banded ridge (alpha per space) one histogram per space.
+    With the alpha grid known (``attrs["alphas"]`` or an ``alphas`` variable,
+    as :func:`neurorep.encoding.fit_ridge` returns it) each grid value gets
+    its own bin centred on it, also on an uneven grid. Units that chose the
+    smallest or largest alpha of the grid may need a wider grid. For banded
+    ridge (alpha per space) one histogram per space.
+
+    Parameters
+    ----------
+    result : Dataset
+        With ``alpha`` over ``unit`` (and ``space`` for banded ridge).
+    ax : matplotlib Axes, optional
+        Draw into this Axes; default a new pyplot figure.
+    bins : int or sequence, optional
+        Override the bins (in log10 alpha).
 
     Returns
     -------
@@ -127,19 +145,38 @@ def plot_alpha_histogram(
     """
     alpha = _variable(result, "alpha")
     ax = new_axes(ax)
-    grid = np.asarray(result.attrs.get("alphas", []), dtype=float)
+    # the alpha grid: attrs["alphas"] or an ``alphas`` variable / coord (fit_ridge keeps it there)
+    if "alphas" in result.attrs:
+        grid = np.asarray(result.attrs["alphas"], dtype=float).ravel()
+    elif "alphas" in result.variables:
+        grid = np.asarray(result["alphas"].values, dtype=float).ravel()
+    else:
+        grid = np.array([])
+    grid = np.unique(grid[np.isfinite(grid) & (grid > 0)])
     if grid.size:
-        edges = np.log10(grid)
-        step = float(np.median(np.diff(edges))) if grid.size > 1 else 1.0
-        bin_edges = np.r_[edges - step / 2, edges[-1] + step / 2] if bins is None else bins
+        # one bin per grid value, centred on it; edges halfway between neighbours (in log10)
+        centres = np.log10(grid)
+        half = np.diff(centres) / 2 if grid.size > 1 else np.array([0.5])
+        inner = centres[:-1] + half
+        bin_edges = (np.r_[centres[0] - half[0], inner, centres[-1] + half[-1]]
+                     if bins is None else bins)
     else:
         bin_edges = bins or 20
     spaces = alpha["space"].values.tolist() if "space" in alpha.dims else [None]
     for i, sp in enumerate(spaces):
         vals = np.asarray((alpha.sel(space=sp) if sp is not None else alpha).values, dtype=float)
         vals = np.log10(vals[np.isfinite(vals) & (vals > 0)])
-        ax.hist(vals, bins=bin_edges, alpha=0.6 if sp is not None else 0.9,
-                label=str(sp) if sp is not None else None, color=f"C{i}")
+        kw = {"alpha": 0.6 if sp is not None else 0.9, "color": f"C{i}",
+              "label": str(sp) if sp is not None else None}
+        on_grid = grid.size and bins is None and np.all(
+            np.isclose(vals[:, None], np.log10(grid)[None], atol=1e-9).any(1))
+        if on_grid:  # a bar centred on each grid value, whatever the grid's spacing
+            centres = np.log10(grid)
+            counts = np.isclose(vals[:, None], centres[None], atol=1e-9).sum(0)
+            gap = float(np.min(np.diff(centres))) if grid.size > 1 else 1.0
+            ax.bar(centres, counts, width=0.8 * gap, **kw)
+        else:
+            ax.hist(vals, bins=bin_edges, **kw)
     if grid.size:
         for e in (np.log10(grid[0]), np.log10(grid[-1])):
             ax.axvline(e, color="0.4", lw=0.8, ls=":")
@@ -148,14 +185,41 @@ def plot_alpha_histogram(
     from matplotlib.ticker import MaxNLocator
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # unit counts
-    tidy(ax, title="Chosen penalties", xlabel="log10 alpha", ylabel="units")
+    if grid.size and bins is None and grid.size <= 15:
+        ax.set_xticks(np.log10(grid), [f"{v:g}" for v in np.log10(grid)])  # a tick per grid value
+    tidy(ax, title="Chosen penalties", xlabel="log10 alpha (one bar per grid value)", ylabel="units")
     return make_display(ax)
 
 
 def plot_split_scores(
-    result: xr.Dataset, *, ax: Any = None, variable: str = "split_score", max_units: int = 50
+    result: xr.Dataset,
+    *,
+    ax: Any = None,
+    variable: str = "split_score",
+    max_units: int = 50,
+    max_labelled: int = 20,
 ) -> PlotDisplay:
-    """Stacked bars of each space's share of the joint score (banded ridge), best units first.
+    """Each feature space's share of the joint score (banded ridge), per unit.
+
+    One chart for one unit or many: up to ``max_labelled`` units are
+    horizontal bars named by their unit id (one segment per space, the joint
+    score as a black mark, values written for up to 3 units); more units
+    become vertical bars sorted by joint score, the x axis counting units
+    from the best. Negative shares are drawn to the left of (below) 0.
+
+    Parameters
+    ----------
+    result : Dataset
+        From :func:`neurorep.encoding.fit_banded_ridge`, with ``variable``
+        over ``(space, unit)``.
+    ax : matplotlib Axes, optional
+        Draw into this Axes; default a new pyplot figure.
+    variable : str
+        ``"split_score"`` or ``"split_r"`` / ``"split_r2"``.
+    max_units : int
+        Show at most this many units (the best by joint score).
+    max_labelled : int
+        Up to this many units, draw named horizontal bars.
 
     Returns
     -------
@@ -171,33 +235,87 @@ def plot_split_scores(
     >>> a, b = rng.normal(size=(60, 2)), rng.normal(size=(60, 3))
     >>> res = fit_banded_ridge({"a": a, "b": b}, a + 0.5 * rng.normal(size=(60, 2)), cv=3)
     >>> disp = plot_split_scores(res)
+    >>> sorted(t.get_text() for t in disp.ax_.get_yticklabels())  # one named bar per unit
+    ['unit0', 'unit1']
     """
     split = _variable(result, variable)
     if "space" not in split.dims:
         raise SchemaError(f"{variable!r} needs a 'space' dim; got {split.dims}.")
     joint = np.asarray(split.sum("space").values, dtype=float)
-    order = np.argsort(np.where(np.isfinite(joint), -joint, np.inf))[:max_units]
-    ax = new_axes(ax, figsize=(DOUBLE_COLUMN, 3.0))
+    order = np.argsort(np.where(np.isfinite(joint), -joint, np.inf), kind="stable")[:max_units]
+    n = len(order)
+    horizontal = n <= max_labelled
+    ax = new_axes(ax, figsize=(SINGLE_COLUMN + 0.5, 0.8 + 0.28 * max(n, 2)) if horizontal
+                  else (DOUBLE_COLUMN, 3.0))
     vals = np.asarray(split.transpose("space", "unit").values, dtype=float)[:, order]
-    x = np.arange(1, len(order) + 1)  # unit rank, 1 = best joint score
-    pos = np.zeros(len(order))
-    neg = np.zeros(len(order))
+    units = [str(u) for u in np.asarray(split["unit"].values)[order]] if "unit" in split.coords \
+        else [str(i) for i in order]
+    x = np.arange(n) if horizontal else np.arange(1, n + 1)  # vertical: 1 = best joint score
+    bar = ax.barh if horizontal else ax.bar
+    pos = np.zeros(n)
+    neg = np.zeros(n)
+    label = variable.replace("_", " ")
     for i, sp in enumerate(split["space"].values.tolist()):
         v = np.nan_to_num(vals[i])
         base = np.where(v >= 0, pos, neg)
-        ax.bar(x, v, bottom=base, color=f"C{i}", label=str(sp), width=0.85)
+        kw = {"left": base, "height": 0.6} if horizontal else {"bottom": base, "width": 0.85}
+        bars = bar(x, v, color=f"C{i}", label=str(sp), **kw)
+        if horizontal and n <= 3:
+            ax.bar_label(bars, labels=[f"{a:.3f}" for a in v], label_type="center",
+                         fontsize=FONT_SIZE - 2, color="w")
         pos += np.clip(v, 0, None)
         neg += np.clip(v, None, 0)
-    ax.plot(x, joint[order], "k.", ms=3, label="joint")
-    ax.axhline(0, color="0.4", lw=0.6)
-    from matplotlib.ticker import MaxNLocator
+    if horizontal:
+        ax.plot(joint[order], x, "k|", ms=14, mew=2, label="joint")
+        ax.axvline(0, color="0.4", lw=0.6)
+        ax.set_yticks(x, units)
+        ax.set_ylim(n - 0.5, -0.5)  # best unit on top
+        ax.legend(fontsize=FONT_SIZE - 1, frameon=False, ncols=min(4, vals.shape[0] + 1),
+                  loc="lower left", bbox_to_anchor=(0, 1.0), borderaxespad=0.2)
+        tidy(ax, xlabel=label + " (share of the joint score)", ylabel="unit")
+        ax.set_title("Split scores per unit", fontsize=FONT_SIZE + 1, pad=18)
+    else:
+        from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlim(0.4, len(order) + 0.6)
-    ax.legend(fontsize=FONT_SIZE - 1, frameon=False, ncols=min(4, vals.shape[0] + 1))
-    tidy(ax, title="Split scores per unit", xlabel="unit rank (by joint score)",
-         ylabel=variable.replace("_", " "))
+        ax.plot(x, joint[order], "k.", ms=3, label="joint")
+        ax.axhline(0, color="0.4", lw=0.6)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0.4, n + 0.6)
+        ax.legend(fontsize=FONT_SIZE - 1, frameon=False, ncols=min(4, vals.shape[0] + 1))
+        tidy(ax, title="Split scores per unit",
+             xlabel=f"units sorted by joint score (1 = best of {split.sizes['unit']})",
+             ylabel=label)
     return make_display(ax)
+
+
+def _mark_mask(result: xr.Dataset, values: xr.DataArray, mark: Any) -> np.ndarray:
+    """``mark`` as a boolean array in the unit order of ``values`` (matched by unit id)."""
+    if isinstance(mark, str):
+        if mark not in result.variables:
+            raise KeyError(
+                f"plot_score_map: mark={mark!r} is not a variable of result; it has "
+                f"{list(result.data_vars)}. Pass a boolean DataArray over 'unit' instead."
+            )
+        mark = result[mark]
+    if not isinstance(mark, xr.DataArray) or mark.dims != ("unit",) or mark.dtype != bool:
+        raise SchemaError(
+            "plot_score_map: mark must be a boolean DataArray over ('unit',) (e.g. "
+            f"result['pvalue_fdr'] < 0.05); got {type(mark).__name__} "
+            f"{getattr(mark, 'dims', '')} {getattr(mark, 'dtype', '')}."
+        )
+    if "unit" in mark.coords and "unit" in values.coords:
+        missing = set(values["unit"].values.tolist()) - set(mark["unit"].values.tolist())
+        if missing:
+            raise SchemaError(
+                f"plot_score_map: mark lacks {len(missing)} of the units, e.g. "
+                f"{sorted(missing)[:3]}; give one value per unit of result."
+            )
+        mark = mark.sel(unit=values["unit"].values)
+    elif mark.sizes["unit"] != values.sizes["unit"]:
+        raise SchemaError(
+            f"plot_score_map: mark has {mark.sizes['unit']} units, result {values.sizes['unit']}."
+        )
+    return np.asarray(mark.values, dtype=bool)
 
 
 def plot_score_map(
@@ -211,6 +329,8 @@ def plot_score_map(
     cut_coords: Any = None,
     cmap: str | None = None,
     title: str | None = None,
+    mark: str | xr.DataArray | None = None,
+    mark_label: str = "significant",
 ) -> PlotDisplay:
     """A brain map of per-unit scores through nilearn (units need voxel coords).
 
@@ -231,6 +351,12 @@ def plot_score_map(
     cmap : str, optional
         Default: the shared neurorep style, a diverging map centred on 0 when
         the values are signed, a sequential one otherwise.
+    mark : str or DataArray (unit, bool), optional
+        Units to mark with a black dot, e.g. the significant ones: a boolean
+        variable of ``result`` or a DataArray matched by unit id
+        (``result["pvalue_fdr"] < 0.05``).
+    mark_label : str
+        What the dots mean, added to the title with the count.
 
     Returns
     -------
@@ -282,12 +408,20 @@ def plot_score_map(
         cmap=cmap or scale["cmap"], title=None,
         colorbar=True, annotate=False, draw_cross=False, black_bg=False, **range_kw,
     )
-    display.title(title or variable.replace("_", " "), size=FONT_SIZE + 1, color="k",
-                  bgcolor="w")
+    text = title or variable.replace("_", " ")
+    if mark is not None:
+        marked = _mark_mask(result, values, mark)
+        if marked.any():  # a dot at the centre of each marked voxel (world coordinates)
+            ijk = np.stack([np.asarray(values[c].values, float)[marked] for c in ("i", "j", "k")]
+                           + [np.ones(int(marked.sum()))])
+            xyz = (np.asarray(img.affine, float) @ ijk)[:3].T
+            display.add_markers(xyz, marker_color="k", marker_size=3)
+        text += f" (dots: {mark_label}, {int(marked.sum())} of {marked.size})"
+    display.title(text, size=FONT_SIZE + 1, color="k", bgcolor="w")
     cbar = getattr(display, "_cbar", None)
     if cbar is not None:
         metric = values.attrs.get("metric", result.attrs.get("scoring", ""))
-        label = variable.replace("_", " ") + (f" ({metric})" if metric else "")
+        label = variable.replace("_", " ") + (f" ({metric})" if metric and metric != variable else "")
         cbar.set_label(label, fontsize=FONT_SIZE)
         cbar.ax.tick_params(labelsize=FONT_SIZE - 1)
     return make_display(ax)

@@ -23,6 +23,7 @@ from neurorep.plotting._style import (
     color_scale,
     labelled_colorbar,
     new_axes,
+    rdm_label,
     tidy,
 )
 
@@ -97,7 +98,9 @@ def plot_rdm(
         sequential map, or a diverging one centred on 0 when the RDM holds
         negative and positive values (e.g. crossnobis estimates).
     colorbar : bool
-        Add a colour bar labelled with the metric (``attrs["metric"]``).
+        Add a colour bar saying what the cells are, from ``attrs["metric"]``
+        (e.g. "correlation distance (1 − Pearson r)"; with ``rank=True``
+        "percentile of ...").
 
     Returns
     -------
@@ -117,7 +120,7 @@ def plot_rdm(
     rdm = _single_rdm(rdm, "plot_rdm")
     ax = new_axes(ax, figsize=(SINGLE_COLUMN, 3.1))
     values = np.asarray(rdm.values, dtype=float)
-    label = str(rdm.attrs.get("metric", "dissimilarity"))
+    label = rdm_label(rdm.attrs.get("metric"), rank=rank)
     if rank:
         from scipy.stats import rankdata
 
@@ -127,7 +130,6 @@ def plot_rdm(
         values = np.zeros_like(values)
         values[iu] = pct
         values = values + values.T
-        label = f"{label} (percentile)"
     scale = color_scale(values)
     if cmap is not None:
         scale["cmap"] = cmap
@@ -158,7 +160,7 @@ def plot_rdm(
         ax.set_xticks([])
         ax.set_yticks([])
     if colorbar:
-        labelled_colorbar(im, ax, label.replace("_", " "))
+        labelled_colorbar(im, ax, label)
     return make_display(ax)
 
 
@@ -294,7 +296,10 @@ def plot_model_comparison(
     -------
     PlotDisplay
         The bars in ``ax_``. An asterisk above a bar marks a score significantly above 0; the grey
-        band spans the lower to the upper noise ceiling.
+        band spans the lower to the upper noise ceiling. The y range holds the bars, their CIs,
+        the ceiling band and the marks; to put several panels on one scale, set the union of
+        their limits afterwards rather than ``sharey=True`` (which keeps only the last
+        panel's limits and clips the others).
 
     Examples
     --------
@@ -323,6 +328,7 @@ def plot_model_comparison(
     s = score[order]
     low = np.asarray(result["ci_low"].values, dtype=float)[order] if "ci_low" in result else s
     high = np.asarray(result["ci_high"].values, dtype=float)[order] if "ci_high" in result else s
+    up_c = np.nan
     if "ceiling" in result and np.isfinite(result["ceiling"].values).all():
         lo_c, up_c = (float(v) for v in result["ceiling"].sel(bound=["lower", "upper"]).values)
         ax.axhspan(lo_c, up_c, color="0.8", zorder=0, label="noise ceiling")
@@ -330,7 +336,7 @@ def plot_model_comparison(
     yerr = np.vstack([np.maximum(s - low, 0), np.maximum(high - s, 0)])
     ax.bar(x, s, color=bar_colors, zorder=2)
     ax.errorbar(x, s, yerr=np.nan_to_num(yerr), fmt="none", ecolor="k", lw=1, zorder=3)
-    top = float(np.nanmax(np.r_[high, s, 0.0]))
+    top = float(np.nanmax(np.r_[high, s, 0.0, up_c]))  # the ceiling band is never clipped
     span = top - min(0.0, float(np.nanmin(np.r_[low, s])))
     step = 0.06 * (span if span > 0 else 1.0)
     marked = False
@@ -340,7 +346,7 @@ def plot_model_comparison(
         for xi, pi, hi in zip(x, p[order], high, strict=True):
             if np.isfinite(pi) and pi < alpha:
                 ax.text(float(xi), hi + 0.2 * step, "*", ha="center", va="bottom",
-                        fontsize=FONT_SIZE + 2)
+                        fontsize=FONT_SIZE + 2, clip_on=True)  # never drawn into a title
                 marked = True
     if pairwise is None:
         pairwise = order.size <= 8
@@ -372,10 +378,11 @@ def plot_model_comparison(
         star = f"p < {alpha:g}" + (" (FDR)" if correction else "")
         handles.append(Line2D([], [], ls="none", marker="$*$", color="k", ms=7, label=star))
     if handles:
-        # headroom above the bars and brackets for a one-row legend
+        # headroom above the bars, asterisks and brackets for a one-row legend, placed where
+        # it covers the fewest bars ("best" weighs the bar patches and the ceiling band)
         y0, y1 = ax.get_ylim()
-        ax.set_ylim(y0, y1 + 0.15 * (y1 - y0))
-        ax.legend(handles=handles, fontsize=FONT_SIZE - 1, frameon=False, loc="upper right",
+        ax.set_ylim(y0, y1 + 0.22 * (y1 - y0))
+        ax.legend(handles=handles, fontsize=FONT_SIZE - 1, frameon=False, loc="best",
                   ncols=len(handles), handlelength=1.2, columnspacing=1.0, borderaxespad=0.2)
     tidy(ax, title=title, ylabel=f"RDM correlation ({method})" if method else "score")
     return make_display(ax)

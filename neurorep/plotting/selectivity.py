@@ -12,9 +12,10 @@ import xarray as xr
 
 from neurorep.plotting._display import PlotDisplay, make_display
 from neurorep.plotting._style import (
-    CATEGORICAL,
+    DISTINCT,
     DOUBLE_COLUMN,
     FONT_SIZE,
+    categorical_colors,
     new_axes,
     new_panels,
     tidy,
@@ -196,7 +197,8 @@ def plot_concept_map(
         category (e.g. a planted ``"concept"``). Default: the unit's first
         keyword of its first concept.
     n_colors : int
-        The most frequent categories get colours; the rest are grey ("other").
+        The most frequent categories get colours (at most 18, all distinguishable:
+        tab10 up to 10, then a list of 18 distinct colours); the rest are grey ("other").
     annotate : int
         Write the caption next to this many units (the first per category).
     ax : matplotlib Axes, optional
@@ -227,21 +229,21 @@ def plot_concept_map(
         if color not in cap.variables:
             raise KeyError(f"color: {color!r} is not a variable or coord of captions.")
         cats = np.asarray([str(v) for v in cap[color].values])
-        title = f"Units coloured by {color}"
+        what = f"colour: {color}"
     else:
         cats = np.asarray([str(v) or "(none)" for v in cap["keywords"].values[:, 0, 0]])
-        title = "Units coloured by their top keyword"
-    import matplotlib as mpl
-
+        what = "colour: top keyword"
     ax = new_axes(ax, figsize=(DOUBLE_COLUMN * 0.6, 3.6))
-    common = [c for c, _ in Counter(cats.tolist()).most_common(int(n_colors))]
-    palette = mpl.colormaps[CATEGORICAL if len(common) <= 10 else "tab20"]
+    if int(n_colors) < 1:
+        raise ValueError(f"n_colors must be >= 1; got {n_colors}.")
+    common = [c for c, _ in Counter(cats.tolist()).most_common(min(int(n_colors), len(DISTINCT)))]
+    palette = categorical_colors(len(common))
     other = ~np.isin(cats, common)
     if other.any():
         ax.scatter(xy[other, 0], xy[other, 1], s=10, color="0.8", label="other", linewidths=0)
     for i, c in enumerate(common):
         m = cats == c
-        ax.scatter(xy[m, 0], xy[m, 1], s=14, color=palette(i % palette.N), label=c, linewidths=0)
+        ax.scatter(xy[m, 0], xy[m, 1], s=14, color=palette[i], label=c, linewidths=0)
     if annotate:
         shown = 0
         for c in common:
@@ -252,5 +254,8 @@ def plot_concept_map(
                         xytext=(3, 3), textcoords="offset points")
             shown += 1
     ax.legend(fontsize=FONT_SIZE - 2, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
-    tidy(ax, title=title, xlabel="PC 1", ylabel="PC 2")
+    # a complete title on two short lines (one long line was cut at the figure's edge)
+    where = "Units, PCA of their embedding" if embedding is not None else \
+        "Units, PCA of their caption projections"
+    tidy(ax, title=f"{where}\n({what})", xlabel="PC 1", ylabel="PC 2")
     return make_display(ax)

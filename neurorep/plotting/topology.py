@@ -24,6 +24,7 @@ from neurorep.plotting._style import (
     labelled_colorbar,
     new_axes,
     new_panels,
+    rdm_label,
     tidy,
 )
 from neurorep.topology import RGTM_REGIMES, betti_curve, gt_transform
@@ -116,8 +117,7 @@ def plot_gt_transform(
         scale["cmap"] = cmap
     im = axes[0].imshow(values, interpolation="nearest", **scale)
     tidy(axes[0], title="RDM")
-    metric = str(rdm.attrs.get("metric", "dissimilarity")).replace("_", " ")
-    labelled_colorbar(im, axes[0], metric)
+    labelled_colorbar(im, axes[0], rdm_label(rdm.attrs.get("metric")))
     rgtm = None
     what = "rank" if rank else "value"
     for ax, (name, lo, up) in zip(axes[1:], items, strict=True):
@@ -182,7 +182,9 @@ def plot_barcode(
     Returns
     -------
     PlotDisplay
-        The bars in ``ax_``, longest first within each dimension.
+        The bars in ``ax_``, longest first within each dimension; each bar is
+        0.6 of its row high, so neighbouring bars stay apart however many
+        there are.
 
     Examples
     --------
@@ -203,7 +205,10 @@ def plot_barcode(
         d = np.where(np.isinf(dg["death"].values[sel]), top, dg["death"].values[sel])
         order = np.argsort(b - d)  # longest first
         y = row + np.arange(len(b))
-        ax.hlines(y, b[order], d[order], color=_COLORS[k % len(_COLORS)], lw=2, label=f"H{k}")
+        # bars in data units (0.6 of a row) leave a gap between rows at any size: with a fixed
+        # line width, 92 H0 bars merged into one block
+        ax.barh(y, d[order] - b[order], left=b[order], height=0.6, linewidth=0,
+                color=_COLORS[k % len(_COLORS)], label=f"H{k}")
         if len(b):
             centres.append(row + (len(b) - 1) / 2)
             names.append(f"H{k}")
