@@ -1,6 +1,7 @@
 """The causal LLM offline: SmolLM2-135M-Instruct (4-bit GGUF) through extract_text.
 
-Loading the GGUF file takes 30-60 s on 2 cores, so every test shares one
+neurorep's GGUF loader takes a few seconds (transformers' own GGUF path, 30-120 s
+on 2 cores, runs once, in the test that compares the two); every test shares one
 module-scoped load (the registry loader caches it for the process).
 """
 
@@ -102,3 +103,35 @@ def test_loaded_model_without_pad_token_and_training_mode(smol, direct):
         extract_text(net, SENTENCES[:1], tokenizer=tok, layers=["layer31"], progress=False)
     with pytest.raises(ValueError, match="image model"):
         extract_text("efficientnet-lite0", SENTENCES[:1])
+
+
+def test_fast_gguf_loader_matches_transformers_own_gguf_path(smol):
+    """neurorep reads the GGUF file once (seconds) instead of transformers' three full parses
+    (30-120 s); the config, the tokenizer and every float32 weight must be the same."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from neurorep.models._registry import SMOLLM2_GGUF, _smollm2_folder
+
+    tok, net = smol
+    folder = _smollm2_folder()
+    ref_tok = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, local_files_only=True)
+    ref = AutoModel.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, local_files_only=True).eval()
+    assert type(net) is type(ref)
+    ours, theirs = net.config.to_diff_dict(), ref.config.to_diff_dict()
+    # transformers records that its model came from a GGUF file; ours is a plain float32 model
+    assert theirs.pop("quantization_config")["quant_method"] == "gguf"
+    assert ours == theirs
+    sd, ref_sd = net.state_dict(), ref.state_dict()
+    assert sorted(sd) == sorted(ref_sd)
+    for name, value in ref_sd.items():
+        assert sd[name].dtype == value.dtype and torch.equal(sd[name], value), name
+    texts = ["Les émigrés arrivèrent à 5h30 !", "  two leading spaces\tand a tab",
+             "<|im_start|>user\nHi<|im_end|>", "naïve café 12,345.67 — ok"]
+    assert tok(texts)["input_ids"] == ref_tok(texts)["input_ids"]
+    for attr in ("bos_token", "eos_token", "unk_token", "pad_token", "padding_side", "chat_template"):
+        assert getattr(tok, attr) == getattr(ref_tok, attr), attr
+    enc = ref_tok(texts[:2], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        a = net(**enc, output_hidden_states=True).hidden_states
+        b = ref(**enc, output_hidden_states=True).hidden_states
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))

@@ -10,7 +10,7 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from neurorep._errors import UnsafeFileError
 from neurorep.models._cifar import CIFAR_LAYERS, CIFAR_PREPROCESS, load_cifar10_cnn
@@ -121,20 +121,129 @@ def _smollm2_folder() -> str:
     return str(folder)
 
 
+def _gguf_llama_config(metadata: dict[str, Any], tensor_names: Any) -> dict[str, Any]:
+    """The transformers config dict of a llama GGUF, from transformers' own key mapping.
+
+    The same renames transformers' GGUF loader applies (``GGUF_CONFIG_MAPPING``), so
+    the config equals the one ``from_pretrained(gguf_file=...)`` builds (a test
+    holds this); the output embedding is tied when the file stores none.
+    """
+    from transformers.integrations.ggml import GGUF_CONFIG_MAPPING
+
+    mapping = cast("dict[str, dict[str, Any]]", GGUF_CONFIG_MAPPING)
+    config: dict[str, Any] = {"tie_word_embeddings": "output.weight" not in set(tensor_names)}
+    for key, value in metadata.items():
+        prefix, _, rest = key.partition(".")
+        target = mapping.get(prefix, {}).get(rest)
+        if target is not None and target != -1:
+            config[str(target)] = value
+    if "vocab_size" not in config:
+        config["vocab_size"] = int(metadata["tokenizer.ggml.tokens"])
+    return config
+
+
+# GGUF tensor names of a llama block -> transformers (LlamaModel) parameter names
+_LLAMA_GGUF_NAMES = {
+    "attn_norm": "input_layernorm",
+    "attn_q": "self_attn.q_proj",
+    "attn_k": "self_attn.k_proj",
+    "attn_v": "self_attn.v_proj",
+    "attn_output": "self_attn.o_proj",
+    "ffn_norm": "post_attention_layernorm",
+    "ffn_gate": "mlp.gate_proj",
+    "ffn_up": "mlp.up_proj",
+    "ffn_down": "mlp.down_proj",
+}
+
+
+def _unpermute_rope_rows(w: Any, n_head: int) -> Any:
+    """Undo llama.cpp's interleaving of the rotary rows of q / k (as transformers does)."""
+    dim = w.shape[0] // n_head // 2
+    return w.reshape(n_head, dim, 2, *w.shape[1:]).swapaxes(2, 1).reshape(w.shape)
+
+
+def _gguf_llama_state_dict(path: str, config: Any) -> dict[str, Any]:
+    """Dequantised float32 weights of a llama GGUF file, named as LlamaModel names them.
+
+    Reads each tensor once through a memory map and dequantises it with
+    transformers' vectorised torch kernels (``d * q + m`` per block, as
+    ``gguf.dequantize`` computes it), so the weights are bit-identical to those
+    ``from_pretrained(gguf_file=...)`` loads (a test compares them).
+    """
+    import numpy as np
+    import torch
+    from transformers.integrations.gguf.dequant import GGML_BLOCK, dequantize
+    from transformers.integrations.gguf.reader import GgufHeader
+
+    header = GgufHeader.from_file(path)
+    blob = np.memmap(path, dtype=np.uint8, mode="r")
+    plain = {0: torch.float32, 1: torch.float16}
+    out: dict[str, Any] = {}
+    for info in header.tensors:
+        start = header.data_start + info.offset
+        raw = torch.from_numpy(np.array(blob[start : start + info.nbytes]))
+        if info.ggml_type in plain:
+            values = raw.view(plain[info.ggml_type]).to(torch.float32).reshape(info.shape)
+        elif info.ggml_type in GGML_BLOCK:
+            values = dequantize(raw, info.ggml_type, torch.float32).reshape(info.shape)
+        else:
+            raise ValueError(
+                f"tensor {info.name!r} of {path!r} has ggml type {info.ggml_type}, which neurorep "
+                f"cannot dequantise; supported: F32, F16 and {sorted(GGML_BLOCK)}."
+            )
+        parts = info.name.split(".")
+        if info.name == "token_embd.weight":
+            name = "embed_tokens.weight"
+        elif info.name == "output_norm.weight":
+            name = "norm.weight"
+        elif info.name == "output.weight":
+            continue  # the LM head; the base model has none
+        elif parts[0] == "blk" and len(parts) == 4 and parts[2] in _LLAMA_GGUF_NAMES:
+            name = f"layers.{parts[1]}.{_LLAMA_GGUF_NAMES[parts[2]]}.{parts[3]}"
+            if parts[2] == "attn_q":
+                values = _unpermute_rope_rows(values, config.num_attention_heads)
+            elif parts[2] == "attn_k":
+                values = _unpermute_rope_rows(values, config.num_key_value_heads)
+        else:
+            raise ValueError(f"unexpected tensor {info.name!r} in the llama GGUF file {path!r}.")
+        out[name] = values.contiguous()
+    return out
+
+
 @functools.cache
 def _load_smollm2() -> tuple[Any, Any]:
-    """SmolLM2-135M-Instruct from the 4-bit GGUF file, dequantised to float32 (about 30-60 s)."""
+    """SmolLM2-135M-Instruct from the 4-bit GGUF file, dequantised to float32.
+
+    transformers' GGUF path for llama files parses the whole file three times with
+    ``gguf.GGUFReader`` (config, tokenizer's config, weights; a Python loop over the
+    49,152-token vocabulary each time) and rebuilds a tensor-name map per module:
+    30-120 s on 2 cores. This reads the metadata once with transformers' fast
+    reader, maps it with transformers' own tables, and dequantises each tensor once
+    with transformers' torch kernels: the same config, tokenizer and float32 weights,
+    bit for bit (a test compares them with ``from_pretrained(gguf_file=...)``), in
+    about 5-10 s.
+    """
     for module in ("gguf", "accelerate"):
         if importlib.util.find_spec(module) is None:
             raise ImportError(
                 f"model 'smollm2-135m-instruct' is stored as GGUF and transformers needs the "
                 f"{module!r} package to read it: pip install 'neurorep[models]'"
             )
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoConfig, LlamaModel, PreTrainedTokenizerFast
+    from transformers.integrations.gguf.gguf_tokenizer_mapping import (
+        convert_gguf_tokenizer,
+        get_gguf_tokenizer,
+    )
+    from transformers.integrations.gguf.reader import read_gguf_metadata
 
-    folder = _smollm2_folder()
-    tok = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, local_files_only=True)
-    net = AutoModel.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, local_files_only=True)
+    path = str(Path(_smollm2_folder()) / SMOLLM2_GGUF)
+    metadata, tensor_names = read_gguf_metadata(path)
+    config = AutoConfig.for_model(**_gguf_llama_config(metadata, tensor_names))
+    architecture, tokenizer_dict, tokenizer_config = get_gguf_tokenizer(path)
+    backend, extra = convert_gguf_tokenizer(architecture, tokenizer_dict)
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, **{**tokenizer_config, **extra})
+    state = _gguf_llama_state_dict(path, config)
+    net = LlamaModel.from_pretrained(None, config=config, state_dict=state)
     return tok, net.eval()
 
 
