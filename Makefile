@@ -28,9 +28,11 @@ docs: $(BIN)/.docs-installed
 	$(BIN)/python docs/build_gallery.py
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
+# ruff, mypy, and the import layers of DESIGN.md section 2 (contracts in pyproject.toml)
 lint: $(BIN)/.installed
 	$(BIN)/ruff check neurorep tests benchmarks
 	$(BIN)/mypy --no-incremental
+	$(BIN)/lint-imports
 
 # the whole suite: lint, the docs build (every notebook executed), then pytest
 # (tests/test_docs.py opens the built site in headless Chromium when it is installed)

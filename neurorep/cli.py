@@ -240,7 +240,7 @@ def _align(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     from neurorep import data
-    from neurorep._errors import check_option
+    from neurorep._core.errors import check_option
     from neurorep.alignment import METRICS, best_layer, score_matrix
     from neurorep.plotting import plot_layer_profiles, plot_score_matrix
 
@@ -421,7 +421,7 @@ def _rsa(args: argparse.Namespace) -> int:
     import xarray as xr
 
     from neurorep import data
-    from neurorep._errors import check_option
+    from neurorep._core.errors import check_option
     from neurorep.plotting import plot_model_comparison
     from neurorep.rsa import BOOTSTRAPS, COMPARE_METHODS, METRICS, evaluate
 

@@ -192,7 +192,7 @@ def test_unit_layer_scores_and_brain_map(rng):
 
 
 def test_cka_from_grams_equals_cka_linear(rng):
-    from neurorep.alignment._metrics import cka_from_grams
+    from neurorep._core.similarity import cka_from_grams
 
     x, y = rng.standard_normal((25, 7)), rng.standard_normal((25, 30))
     assert cka_from_grams(x @ x.T, y @ y.T) == pytest.approx(cka_linear(x, y), rel=1e-10)

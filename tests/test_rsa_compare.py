@@ -108,18 +108,18 @@ def test_tau_a_equals_its_definition(rng):
     y = np.round(rng.random(40) * 7)
     i, j = np.triu_indices(40, 1)
     brute = np.mean(np.sign(x[i] - x[j]) * np.sign(y[i] - y[j]))
-    from neurorep.rsa._compare import _cmp_tau_a
+    from neurorep._core.compare import tau_a
 
-    assert _cmp_tau_a(x[None], y[None])[0, 0] == pytest.approx(brute, abs=1e-14)
+    assert tau_a(x[None], y[None])[0, 0] == pytest.approx(brute, abs=1e-14)
     # without ties tau-a equals scipy's tau-b
     u, v = rng.random(40), rng.random(40)
-    assert _cmp_tau_a(u[None], v[None])[0, 0] == pytest.approx(kendalltau(u, v)[0], abs=1e-12)
+    assert tau_a(u[None], v[None])[0, 0] == pytest.approx(kendalltau(u, v)[0], abs=1e-12)
 
 
 def test_tau_a_many_rows_and_pairs_equal_the_definition(rng):
     """Rows with and without ties on both sides (the batched joint-tie count), all pairs
     and a subset of pairs."""
-    from neurorep.rsa._compare import _cmp_tau_a
+    from neurorep._core.compare import tau_a
 
     m = 300
     x = rng.random((4, m))
@@ -132,7 +132,7 @@ def test_tau_a_many_rows_and_pairs_equal_the_definition(rng):
     i, j = np.triu_indices(m, 1)
     sx, sy = np.sign(x[:, i] - x[:, j]), np.sign(y[:, i] - y[:, j])
     brute = sx @ sy.T / i.size
-    np.testing.assert_allclose(_cmp_tau_a(x, y), brute, atol=1e-14)
+    np.testing.assert_allclose(tau_a(x, y), brute, atol=1e-14)
     # a stimulus bootstrap: stimuli drawn twice repeat dissimilarities in every vector
     n = 25
     draw = np.sort(rng.integers(0, n, n))
@@ -148,13 +148,13 @@ def test_tau_a_many_rows_and_pairs_equal_the_definition(rng):
     full_y[2] = np.round(full_y[2] * 5)
     bx, by = full_x[:, cols], full_y[:, cols]
     np.testing.assert_array_equal(
-        _cmp_tau_a(bx, by, shared_ties=shared), _cmp_tau_a(bx, by, shared_ties=0)
+        tau_a(bx, by, shared_ties=shared), tau_a(bx, by, shared_ties=0)
     )
     with pytest.raises(ValueError, match="shared_ties"):
-        _cmp_tau_a(bx, by, shared_ties=shared + 1)
+        tau_a(bx, by, shared_ties=shared + 1)
     pairs = np.array([[3, 4], [0, 1], [0, 4], [2, 2], [0, 1]])
     np.testing.assert_allclose(
-        _cmp_tau_a(x, y, pairs=pairs), brute[pairs[:, 0], pairs[:, 1]], atol=1e-14
+        tau_a(x, y, pairs=pairs), brute[pairs[:, 0], pairs[:, 1]], atol=1e-14
     )
 
 
@@ -262,15 +262,15 @@ def test_not_an_rdm_is_rejected(rng):
 def test_ranks_equal_scipy_over_many_blocks_and_in_place(rng):
     from scipy.stats import rankdata
 
-    from neurorep.rsa._compare import _ranks
+    from neurorep._core.ranks import rank_rows
 
     x = rng.random((50, 3000))  # ~10 blocks, run on the thread pool
     x[::3] = np.round(x[::3] * 4)  # ties
     x[1] = -x[1]
     ref = rankdata(x, axis=1)
-    np.testing.assert_array_equal(_ranks(x), ref)
+    np.testing.assert_array_equal(rank_rows(x), ref)
     y = x.copy()
-    assert _ranks(y, out=y) is not None
+    assert rank_rows(y, out=y) is not None
     np.testing.assert_array_equal(y, ref)
 
 
@@ -278,7 +278,7 @@ def test_ranks_exact_where_the_packed_sort_keys_collide(rng):
     """Values equal in all but their last bits, signed zeros, denormals, inf and NaN."""
     from scipy.stats import rankdata
 
-    from neurorep.rsa._compare import _ranks
+    from neurorep._core.ranks import rank_rows
 
     m = 1000
     x = rng.random((6, m))
@@ -289,23 +289,23 @@ def test_ranks_exact_where_the_packed_sort_keys_collide(rng):
     x[2, :6] = [-0.0, 0.0, 5e-324, -5e-324, np.inf, -np.inf]
     x[3, :4] = [1e-300, -1e-300, 0.0, -0.0]
     x[4, ::7] = x[4, 3]  # a big tie group
-    np.testing.assert_array_equal(_ranks(x[:5]), rankdata(x[:5], axis=1))
+    np.testing.assert_array_equal(rank_rows(x[:5]), rankdata(x[:5], axis=1))
     big = rng.random((2, 300_000))  # ~10 natural collisions of 300,000 packed keys per row
     big[1, ::3] = big[1, 0] * (1 + np.spacing(1.0) * (np.arange(100_000) % 7))  # long runs
-    np.testing.assert_array_equal(_ranks(big), rankdata(big, axis=1))
+    np.testing.assert_array_equal(rank_rows(big), rankdata(big, axis=1))
     x[5, 10] = np.nan  # NaN sorts last, as with argsort
-    got = _ranks(x[5:])
+    got = rank_rows(x[5:])
     np.testing.assert_array_equal(np.delete(got[0], 10), rankdata(np.delete(x[5], 10)))
     assert got[0, 10] == m
 
 
 def test_whitened_closed_form_falls_back_near_the_null_pattern(rng):
     """RDMs that are a constant plus 1e-5 noise: the closed form would lose digits."""
-    from neurorep.rsa._compare import _cov_closed_form
+    from neurorep._core.compare import cov_closed_form
 
     a = 1e3 + 1e-5 * rng.random((3, M))
     b = 1e3 + 1e-5 * rng.random((2, M))
-    assert _cov_closed_form(a, b, centred=True) is None
+    assert cov_closed_form(a, b, centred=True) is None
     ra = data.rdm(a, stimulus=IDS, dim="model")
     rb = data.rdm(b, stimulus=IDS, dim="subject")
     ref = rsa_compare(data.to_rsatoolbox(ra), data.to_rsatoolbox(rb), method="corr_cov")
@@ -327,11 +327,11 @@ def test_ranks_after_fork_use_a_fresh_pool(rng):
     """A forked child (multiprocessing's default on Linux) must not wait on the parent's threads."""
     import multiprocessing as mp
 
-    from neurorep.rsa._compare import _ranks
+    from neurorep._core.ranks import rank_rows
 
     x = rng.random((60, 2000))
-    _ranks(x)  # the parent's pool exists now
+    rank_rows(x)  # the parent's pool exists now
     ctx = mp.get_context("fork")
     with ctx.Pool(1) as pool:
-        got = pool.apply_async(_ranks, (x,)).get(timeout=60)
-    np.testing.assert_array_equal(got, _ranks(x))
+        got = pool.apply_async(rank_rows, (x,)).get(timeout=60)
+    np.testing.assert_array_equal(got, rank_rows(x))

@@ -1,6 +1,6 @@
 """Layer-to-region alignment: score matrices, ceilings, CIs and held-out best layers."""
 
-from neurorep.alignment._metrics import cka_debiased, cka_linear, procrustes_similarity
+from neurorep._core.similarity import cka_debiased, cka_linear, procrustes_similarity
 from neurorep.alignment._score import (
     METRICS,
     Metric,

@@ -17,10 +17,12 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import AlignmentError, SchemaError, check_int, check_real
-from neurorep.alignment import _metrics
+from neurorep._core import similarity
+from neurorep._core.compare import compare_vectors, resolve_method
+from neurorep._core.errors import AlignmentError, SchemaError, check_int, check_real
+from neurorep._core.ranks import rank_rows
+from neurorep._core.rng import as_generator
 from neurorep.data import RDM_DIMS, align, members, stimulus_ids, validate
-from neurorep.stats import as_generator
 
 Array = np.ndarray
 
@@ -99,9 +101,7 @@ def _kernel_metric(fn: Callable[[Array, Array], float], min_stimuli: int = 4) ->
 def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> Metric:
     """RSA: RDMs of both representations (``neurorep.rsa.compute_rdm``), compared with
     ``neurorep.rsa`` comparison ``method`` on the stimuli of each subset."""
-    from neurorep.rsa._compare import _compare_vectors, _resolve_method
-
-    resolved = _resolve_method(method)
+    resolved = resolve_method(method)
 
     full_method = "corr" if resolved == "spearman" else resolved
 
@@ -114,18 +114,16 @@ def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> 
             square = np.asarray(compute_rdm(x, metric=rdm_metric).values, float)  # type: ignore[arg-type]
         vec = square[np.triu_indices(square.shape[0], 1)]
         if resolved == "spearman":  # rank once: Spearman = Pearson of ranks (average ties)
-            from scipy.stats import rankdata
-
-            vec = rankdata(vec)
+            vec = rank_rows(vec)
         return square, vec
 
     def score(state: Any, idx: Array | None) -> float:
         (a, va), (b, vb) = state
         if idx is None:
-            return float(_compare_vectors(va[None], vb[None], full_method)[0, 0])
+            return float(compare_vectors(va[None], vb[None], full_method)[0, 0])
         a, b = a[np.ix_(idx, idx)], b[np.ix_(idx, idx)]
         iu = np.triu_indices(a.shape[0], 1)
-        return float(_compare_vectors(a[iu][None], b[iu][None], resolved)[0, 0])
+        return float(compare_vectors(a[iu][None], b[iu][None], resolved)[0, 0])
 
     def sample(prep: tuple[Array, Array], idx: Array | None) -> Array:
         square, vec = prep
@@ -133,9 +131,7 @@ def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> 
             sub = square[np.ix_(idx, idx)]
             vec = sub[np.triu_indices(len(idx), 1)]
             if resolved == "spearman":
-                from scipy.stats import rankdata
-
-                vec = rankdata(vec)
+                vec = rank_rows(vec)
         v = vec - vec.mean() if resolved != "cosine" else vec
         norm = np.linalg.norm(v)
         return v / norm if norm > 0 else np.full_like(v, np.nan)
@@ -172,7 +168,7 @@ def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Me
     def ceiling(da: xr.DataArray) -> float:
         if "repetition" not in da.dims or da.sizes["repetition"] < 2:
             return float("nan")
-        from neurorep.stats._ceiling import noise_ceiling
+        from neurorep.stats import noise_ceiling
 
         res = noise_ceiling(da, method="split_half", metric="r", rng=0)
         return float(np.nanmean(np.asarray(res["ceiling"].values, float)))
@@ -194,7 +190,7 @@ def cka_metric() -> Metric:
     computed once and every bootstrap sample or fold takes a sub-matrix of it."""
 
     def prepare(x: xr.DataArray) -> tuple[str, Array]:
-        arr = _metrics._rescaled(_as_float(x))  # CKA is scale-free; no overflow at 1e200
+        arr = similarity.rescaled(_as_float(x))  # CKA is scale-free; no overflow at 1e200
         if arr.shape[0] <= _GRAM_MAX_STIMULI:
             return "gram", arr @ arr.T
         return "features", arr
@@ -204,16 +200,16 @@ def cka_metric() -> Metric:
         if kind_x == kind_y == "gram":
             if idx is not None:
                 a, b = a[np.ix_(idx, idx)], b[np.ix_(idx, idx)]
-            return _metrics.cka_from_grams(a, b)
+            return similarity.cka_from_grams(a, b)
         if kind_x == "gram" or kind_y == "gram":
             raise ValueError("cka: both representations must be prepared the same way.")
-        return _metrics.cka_linear(a if idx is None else a[idx], b if idx is None else b[idx])
+        return similarity.cka_linear(a if idx is None else a[idx], b if idx is None else b[idx])
 
     def sample(prep: tuple[str, Array], idx: Array | None) -> Array:
         kind, g = prep
         if kind != "gram":
             raise ValueError("cka: the batched path needs Gram matrices.")
-        k = _metrics._center_gram(g if idx is None else g[np.ix_(idx, idx)]).ravel()
+        k = similarity.center_gram(g if idx is None else g[np.ix_(idx, idx)]).ravel()
         norm = np.linalg.norm(k)
         return k / norm if norm > 0 else np.full_like(k, np.nan)
 
@@ -222,8 +218,8 @@ def cka_metric() -> Metric:
 
 METRICS: dict[str, Callable[[], Metric]] = {
     "cka": cka_metric,
-    "cka_debiased": lambda: _kernel_metric(_metrics.cka_debiased, min_stimuli=5),
-    "procrustes": lambda: _kernel_metric(_metrics.procrustes_similarity),
+    "cka_debiased": lambda: _kernel_metric(similarity.cka_debiased, min_stimuli=5),
+    "procrustes": lambda: _kernel_metric(similarity.procrustes_similarity),
     "rsa": lambda: rsa_metric(),
     "rsa_spearman": lambda: rsa_metric(method="spearman"),
     "rsa_pearson": lambda: rsa_metric(method="corr"),

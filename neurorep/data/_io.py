@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
 
 _JSON = "__json__:"
 _OBJECT_ATTR = "neurorep_object"

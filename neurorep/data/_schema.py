@@ -15,7 +15,6 @@ Everything is plain xarray:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
@@ -23,8 +22,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from neurorep._errors import SchemaError
-from neurorep._workspace import run_blocks, scratch
+from neurorep._core.condensed import triangle_offsets
+from neurorep._core.errors import SchemaError
+from neurorep._core.workspace import run_blocks, scratch
 
 EPOCH_DIMS: tuple[tuple[str, ...], ...] = (
     ("stimulus", "time", "unit"),
@@ -43,16 +43,6 @@ RDM_DIMS = ("stimulus_i", "stimulus_j")
 LAYER_VAR = "activations"
 RESPONSES_VAR = "responses"
 RDM_VAR = "rdm"
-RESULT_VARS = (
-    "score",
-    "pvalue",
-    "ci_low",
-    "ci_high",
-    "ceiling",
-    "normalized_score",
-    "alpha",
-    "null_distribution",
-)
 
 Kind = Literal["responses", "epochs", "activations", "rdm", "result", "set"]
 IdsLike: TypeAlias = Sequence[Hashable] | np.ndarray | pd.Index
@@ -675,7 +665,7 @@ def reject_epochs(obj: Any, *, name: str = "responses") -> None:
     >>> data.reject_epochs(eeg)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    neurorep._errors.SchemaError: responses has a 'time' dim ...
+    neurorep.SchemaError: responses has a 'time' dim ...
     """
     if not (isinstance(obj, xr.DataArray) and _is_epochs(obj)):
         return
@@ -795,8 +785,35 @@ def _check_epoch_times(da: xr.DataArray, name: str) -> None:
     )
 
 
-def _validate_rdm_layout(da: xr.DataArray, name: str) -> None:
-    """The cheap part of an RDM's validation: dims, shape and stimulus ids (no value scan)."""
+def check_rdm_layout(da: xr.DataArray, *, name: str = "rdm") -> None:
+    """Check an RDM's (or RDM stack's) layout: dims, shape, stimulus ids and dtype.
+
+    The cheap part of ``validate(da, kind="rdm")``: the values are not read
+    (:func:`rdm_vectors` checks them while it gathers them), so a hot path
+    can check the layout first, align by id, and scan the values once.
+
+    Parameters
+    ----------
+    da : DataArray ``(..., stimulus_i, stimulus_j)``
+        One RDM, or a stack of them along leading dims.
+    name : str
+        How the object is named in error messages.
+
+    Raises
+    ------
+    SchemaError
+        Wrong last dims, a non-square or too small matrix, missing, unequal or
+        duplicated stimulus ids, a non-numeric dtype.
+
+    Examples
+    --------
+    >>> from neurorep import data
+    >>> data.check_rdm_layout(data.rdm([1.0, 2.0, 3.0], stimulus=["x", "y", "z"]))
+    >>> data.check_rdm_layout(data.responses([[1.0], [2.0]], stimulus=["x", "y"]), name="d")
+    Traceback (most recent call last):
+    ...
+    neurorep.SchemaError: d: an RDM's last two dims must be ('stimulus_i', 'stimulus_j'); got ('stimulus', 'unit').
+    """
     if da.dims[-2:] != RDM_DIMS:
         raise SchemaError(f"{name}: an RDM's last two dims must be {RDM_DIMS}; got {da.dims}.")
     n_i, n_j = da.shape[-2:]
@@ -819,16 +836,6 @@ def _validate_rdm_layout(da: xr.DataArray, name: str) -> None:
 
 _CHUNK_BYTES = 1 << 20  # RDMs are checked a few at a time, so the temporaries stay small
 _THREADED_BYTES = 32 << 20  # stacks from this size are checked on the thread pool
-
-
-@functools.lru_cache(maxsize=8)
-def _triangle_offsets(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat offsets of the upper triangle (row-major, as squareform) and of its mirror."""
-    iu, ju = np.triu_indices(n, 1)
-    upper, lower = iu * n + ju, ju * n + iu
-    upper.setflags(write=False)
-    lower.setflags(write=False)
-    return upper, lower
 
 
 def rdm_vectors(
@@ -864,11 +871,11 @@ def rdm_vectors(
     array([[1., 2., 3.]])
     """
     if check_layout:
-        _validate_rdm_layout(da, name)
+        check_rdm_layout(da, name=name)
     n = da.shape[-1]
     values = np.asarray(da.values, dtype=np.float64).reshape(-1, n, n)
     k = values.shape[0]
-    upper, lower = _triangle_offsets(n)
+    upper, lower = triangle_offsets(n)
     m = upper.size
     if out is None:
         out = np.empty((k, m))
@@ -947,7 +954,7 @@ def _report_rdm_values(
 
 
 def _validate_rdm(da: xr.DataArray, name: str) -> None:
-    _validate_rdm_layout(da, name)
+    check_rdm_layout(da, name=name)
     rdm_vectors(da, name, check_layout=False)
 
 

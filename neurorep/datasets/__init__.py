@@ -1,5 +1,6 @@
 """Real datasets (manifest-driven fetch and local loaders) and simulators with ground truth."""
 
+from neurorep.datasets._concepts import CONCEPTS, hashing_embedder, make_concept_population
 from neurorep.datasets._fetch import default_data_home, fetch, sha256sum
 from neurorep.datasets._loaders import (
     LOADERS,
@@ -20,24 +21,15 @@ from neurorep.datasets._simulate import (
     make_ring,
 )
 
-
-def __getattr__(name: str) -> object:
-    # make_concept_population lives with the captioning code (it needs its embedders);
-    # imported on first use so that neurorep.datasets stays below neurorep.selectivity
-    if name == "make_concept_population":
-        from neurorep.selectivity import make_concept_population
-
-        return make_concept_population
-    raise AttributeError(f"module 'neurorep.datasets' has no attribute {name!r}")
-
-
 __all__ = [
+    "CONCEPTS",
     "LOADERS",
     "FileEntry",
     "Manifest",
     "default_data_home",
     "fetch",
     "get_manifest",
+    "hashing_embedder",
     "list_datasets",
     "load",
     "load_allen_mouse_natscenes",

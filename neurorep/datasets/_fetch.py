@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from neurorep._errors import ChecksumError, DownloadError
+from neurorep._core.errors import ChecksumError, DownloadError
 from neurorep.datasets._manifest import FileEntry, Manifest, get_manifest
 
 _REPO_MIRROR = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
 from neurorep.encoding._inputs import check_scale, complex_error
 
 #: Units per chunk for in-memory responses when the caller does not choose.

@@ -9,8 +9,8 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import SchemaError, check_option
-from neurorep._memory import check_allocation
+from neurorep._core.errors import SchemaError, check_option
+from neurorep._core.memory import check_allocation
 from neurorep.encoding._chunks import check_block, map_units
 from neurorep.encoding._cv import make_splits
 from neurorep.encoding._inputs import (
@@ -602,7 +602,7 @@ def cross_validate_ridge(
         return ds
     import warnings
 
-    from neurorep._errors import NeurorepWarning
+    from neurorep._core.errors import NeurorepWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NeurorepWarning)  # constant units: warned above

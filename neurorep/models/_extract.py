@@ -14,8 +14,8 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import UnsafeFileError, check_option
-from neurorep._random import as_generator
+from neurorep._core.errors import UnsafeFileError, check_option
+from neurorep._core.rng import as_generator
 from neurorep.data import activations, load, responses, save
 
 

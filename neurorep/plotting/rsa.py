@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
 from neurorep.plotting._style import (
     DOUBLE_COLUMN,
     FONT_SIZE,

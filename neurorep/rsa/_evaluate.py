@@ -48,18 +48,13 @@ import scipy.optimize
 import scipy.stats
 import xarray as xr
 
-from neurorep._errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
-from neurorep.data import RDM_DIMS, align, infer_kind, members, rdm_vectors
-from neurorep.data._schema import _validate_rdm_layout
-from neurorep.rsa._compare import (
-    CompareMethod,
-    _check_sigma_k,
-    _cmp_tau_a,
-    _compare_vectors,
-    _ranks,
-    _resolve_method,
-)
-from neurorep.stats._bootstrap import (
+from neurorep._core.compare import compare_vectors, resolve_method, tau_a
+from neurorep._core.condensed import pair_index
+from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
+from neurorep._core.ranks import rank_rows
+from neurorep.data import RDM_DIMS, align, check_rdm_layout, infer_kind, members, rdm_vectors
+from neurorep.rsa._compare import CompareMethod, _check_sigma_k
+from neurorep.stats import (
     as_generator,
     bootstrap_indices,
     bootstrap_pvalue,
@@ -80,11 +75,6 @@ _RANKED = ("spearman", "rho-a", "tau-a")
 # ----------------------------------------------------------------------------
 # pair bookkeeping
 # ----------------------------------------------------------------------------
-def _pair_index(i: np.ndarray, j: np.ndarray, n: int) -> np.ndarray:
-    """Condensed index of pairs i < j."""
-    return i * n - i * (i + 1) // 2 + (j - i - 1)
-
-
 def _pair_weights(counts: np.ndarray, n: int) -> np.ndarray:
     """Stimulus counts ``(B, n)`` -> pair weights ``c_i c_j`` ``(B, m)``."""
     iu, ju = np.triu_indices(n, 1)
@@ -406,7 +396,7 @@ def _pool_rows(v: np.ndarray, method: str) -> np.ndarray:
     if method in ("corr", "corr_cov"):
         c = v - v.mean(axis=1, keepdims=True)
         return c / c.std(axis=1, keepdims=True)
-    return _ranks(v)
+    return rank_rows(v)
 
 
 def _pool(v: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
@@ -504,7 +494,7 @@ def _score_block(
         blocks = [np.stack([kk.ravel(), ss.ravel()], axis=1), np.stack([k + 0 * subj, subj], 1)]
         if n_present > 1:
             blocks.append(np.stack([k + 1 + subj, subj], axis=1))
-        sc = _cmp_tau_a(
+        sc = tau_a(
             np.concatenate([pred, pools]),
             test,
             pairs=np.concatenate(blocks),
@@ -519,8 +509,8 @@ def _score_block(
         if valid_test is not None:  # kernels take full-length vectors plus the mask
             kw.update(valid=valid_test, n=n_sample)
             full_pred, full_test, pools = (_pad(v, valid_test) for v in (pred, test, pools))
-        per_subject = _compare_vectors(full_pred, full_test, method, **kw)  # (K, S')
-        sc = _compare_vectors(pools, full_test, method, **kw)  # every pool vs every subject
+        per_subject = compare_vectors(full_pred, full_test, method, **kw)  # (K, S')
+        sc = compare_vectors(pools, full_test, method, **kw)  # every pool vs every subject
         upper = sc[0]
         lower = np.diagonal(sc[1:]) if n_present > 1 else upper
     scores = per_subject @ up / up.sum()
@@ -570,7 +560,7 @@ def _general_sample(
     if (np.unique(stim_idx).size < 3) or (cv_folds > 1 and np.unique(stim_idx).size < 3 * cv_folds):
         return np.full(len(models.names), np.nan), np.full(2, np.nan)
     orig = np.zeros(valid.size, dtype=np.intp)
-    orig[valid] = _pair_index(ia[valid], ib[valid], n)
+    orig[valid] = pair_index(ia[valid], ib[valid], n)
     mat_models = _Models(models.names, components=models.components)
     for i, row in models.fixed_rows.items():
         mat_models.fixed_rows[i] = np.where(valid, row[orig], 0.0)
@@ -606,7 +596,7 @@ def _general_sample(
         if cov:  # the whitened methods need an RDM: the test fold's own sub-RDM
             sub = np.flatnonzero(in_test)
             sa, sb = np.triu_indices(sub.size, 1)
-            sub_pairs = _pair_index(sub[sa], sub[sb], n_s)
+            sub_pairs = pair_index(sub[sa], sub[sb], n_s)
             sub_valid = valid[sub_pairs]
             sc, ce, _ = _score_block(
                 mat_models,
@@ -803,7 +793,7 @@ def _inference(
 def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
     if isinstance(models, xr.DataArray):
         check_real(models.data, name="models")
-        _validate_rdm_layout(models, "models")
+        check_rdm_layout(models, name="models")
         if models.ndim == 2:
             mapping: dict[str, xr.DataArray] = {str(models.attrs.get("name", "model")): models}
         elif models.ndim == 3:
@@ -828,7 +818,7 @@ def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
     for name, da in mapping.items():
         if isinstance(da, xr.DataArray):
             check_real(da.data, name=f"models[{name!r}]")
-        _validate_rdm_layout(da, f"models[{name!r}]")
+        check_rdm_layout(da, name=f"models[{name!r}]")
         if da.ndim not in (2, 3):
             raise SchemaError(
                 f"models[{name!r}]: a fixed model is one RDM (2-D), a weighted model a stack of "
@@ -841,7 +831,7 @@ def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
 def _data_stack(data: xr.DataArray, dim: str | None) -> tuple[xr.DataArray, str]:
     if isinstance(data, xr.DataArray):
         check_real(data.data, name="data")
-    _validate_rdm_layout(data, "data")
+    check_rdm_layout(data, name="data")
     lead = list(data.dims[:-2])
     if not lead:
         data = data.expand_dims("subject")
@@ -888,7 +878,7 @@ def compute_ceiling(
     >>> c.bound.values.tolist()
     ['lower', 'upper']
     """
-    method = _resolve_method(method)  # type: ignore[assignment]
+    method = resolve_method(method)  # type: ignore[assignment]
     stack, _ = _data_stack(data, dim)
     if stack.shape[0] < 2:
         raise SchemaError(
@@ -951,7 +941,7 @@ def fit_weights(
     True
     """
     check_option("method", method, _FITTABLE)
-    _validate_rdm_layout(components, "components")
+    check_rdm_layout(components, name="components")
     if components.ndim != 3:
         raise SchemaError(
             f"fit_weights: components must be a stack (component, stimulus_i, stimulus_j); got "
@@ -1055,7 +1045,7 @@ def evaluate(
     >>> bool(res.score.sel(model="good") > res.score.sel(model="bad"))
     True
     """
-    method = _resolve_method(method)  # type: ignore[assignment]
+    method = resolve_method(method)  # type: ignore[assignment]
     check_option("bootstrap", bootstrap, BOOTSTRAPS)
     check_option("test", test, ("t", "bootstrap"))
     if not 0 < ci < 1:

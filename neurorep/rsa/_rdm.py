@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_option, check_real
+from neurorep._core.errors import SchemaError, check_option, check_real
 from neurorep.data import infer_kind, members, stimulus_ids, validate
 
 Metric = Literal[

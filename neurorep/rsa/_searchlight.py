@@ -16,16 +16,11 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_int, check_option, check_real
+from neurorep._core.compare import compare_vectors, one_blas_thread, resolve_method
+from neurorep._core.condensed import condensed
+from neurorep._core.errors import SchemaError, check_int, check_option, check_real
 from neurorep.data import align, validate
-from neurorep.rsa._compare import (
-    CompareMethod,
-    _as_rdm,
-    _compare_vectors,
-    _one_blas_thread,
-    _resolve_method,
-    _vectors,
-)
+from neurorep.rsa._compare import CompareMethod, _as_rdm
 from neurorep.rsa._rdm import (
     METRICS,
     Metric,
@@ -70,7 +65,7 @@ def _sphere_members(resp: xr.DataArray, radius: float) -> list[np.ndarray]:
 
 def _chunk_scores(*args: Any) -> tuple[np.ndarray, np.ndarray]:
     """One dask task: many small GEMMs, so one BLAS thread (dask runs tasks in parallel)."""
-    with _one_blas_thread():
+    with one_blas_thread():
         return _chunk_scores_kernel(*args)
 
 
@@ -112,7 +107,7 @@ def _chunk_scores_kernel(
     ok = ~np.isnan(vecs).any(axis=1)
     out = np.full((len(spheres), model_vecs.shape[0]), np.nan)
     if ok.any():
-        out[ok] = _compare_vectors(vecs[ok], model_vecs, method)
+        out[ok] = compare_vectors(vecs[ok], model_vecs, method)
     return out, ok
 
 
@@ -177,7 +172,7 @@ def searchlight(
     import dask
 
     check_option("metric", metric, METRICS)
-    meth = _resolve_method(method)
+    meth = resolve_method(method)
     check_real(getattr(responses, "data", responses), name="responses")
     validate(responses, kind="responses", name="responses")
     if "stimulus" not in responses.dims:
@@ -228,7 +223,9 @@ def searchlight(
     _, model_rdm = align(dummy, model_rdm, names=("responses", "models"))
     if responses.sizes["stimulus"] < 3:
         raise SchemaError("searchlight: needs at least 3 stimuli.")
-    model_vecs = _vectors(model_rdm.values)
+    n_stim = model_rdm.shape[-1]
+    model_vecs = condensed(np.asarray(model_rdm.values, dtype=np.float64))
+    model_vecs = model_vecs.reshape(-1, n_stim * (n_stim - 1) // 2)  # (models, pairs)
     values = np.asarray(responses.transpose(*responses.dims).values, dtype=np.float64)
     # divide by a power of two (exact): sphere RDMs neither overflow nor underflow, and
     # every comparison method is invariant to the RDMs' scale

@@ -10,8 +10,8 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import NeurorepWarning, SchemaError, check_int, check_real
-from neurorep._random import as_generator
+from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_real
+from neurorep._core.rng import as_generator
 from neurorep.data import validate
 from neurorep.selectivity._embed import Embedder, call_embed, minilm_embed
 

@@ -15,8 +15,8 @@ from typing import Literal
 
 import numpy as np
 
-from neurorep._errors import check_int
-from neurorep._random import as_generator
+from neurorep._core.errors import check_int
+from neurorep._core.rng import as_generator
 
 __all__ = [
     "as_generator",

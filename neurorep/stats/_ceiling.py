@@ -24,9 +24,9 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
+from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
+from neurorep._core.rng import as_generator
 from neurorep.data import reject_epochs
-from neurorep.stats._bootstrap import as_generator
 
 __all__ = ["CEILING_METHODS", "noise_ceiling", "normalize_score"]
 

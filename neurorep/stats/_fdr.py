@@ -7,7 +7,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import check_option
+from neurorep._core.errors import check_option
 
 __all__ = ["FDR_METHODS", "fdr"]
 

@@ -15,8 +15,8 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import check_int, check_option
-from neurorep.stats._bootstrap import as_generator
+from neurorep._core.errors import check_int, check_option
+from neurorep._core.rng import as_generator
 
 __all__ = ["ALTERNATIVES", "make_blocks", "permutation_indices", "permutation_test"]
 

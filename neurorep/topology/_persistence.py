@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_int
+from neurorep._core.condensed import condensed, triu
+from neurorep._core.errors import SchemaError, check_int
 from neurorep.data import RDM_DIMS
-from neurorep.topology._checks import DISTANCES, as_rdm, check_rdm, condensed
+from neurorep.topology._checks import DISTANCES, as_rdm, check_rdm
 from neurorep.topology._transform import (
     Regime,
     _gt_map,
@@ -93,6 +94,35 @@ def _diagram(
 
 
 def check_diagram(diagram: Any, *, name: str = "diagram") -> xr.Dataset:
+    """Check that ``diagram`` is a persistence diagram and return it.
+
+    Parameters
+    ----------
+    diagram : Dataset
+        Variables ``birth`` and ``death`` over ``bar`` and a ``dimension``
+        coordinate, as :func:`persistence` returns.
+    name : str
+        How the object is named in error messages.
+
+    Returns
+    -------
+    Dataset
+        ``diagram`` itself.
+
+    Raises
+    ------
+    SchemaError
+        Not a Dataset with ``birth`` and ``death``, or no ``dimension`` coordinate.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from neurorep import topology
+    >>> dg = xr.Dataset({"birth": ("bar", [0.0]), "death": ("bar", [1.0])},
+    ...                 coords={"dimension": ("bar", [0])})
+    >>> topology.check_diagram(dg) is dg
+    True
+    """
     if not isinstance(diagram, xr.Dataset) or not {"birth", "death"} <= set(diagram.data_vars):
         raise SchemaError(
             f"{name}: expected a persistence diagram (xr.Dataset with variables 'birth', "
@@ -200,7 +230,7 @@ def persistence(
         raise ValueError(f"threshold must be > 0 (or inf); got {threshold}.")
     if isinstance(obj, xr.DataArray) and tuple(obj.dims[-2:]) != RDM_DIMS:
         if metric not in DISTANCES:
-            from neurorep._errors import check_option
+            from neurorep._core.errors import check_option
 
             check_option("metric", metric, DISTANCES)
         n_pts = obj.sizes.get("stimulus", 0)
@@ -221,7 +251,7 @@ def persistence(
     if np.isinf(d).any():
         from scipy.sparse import coo_matrix
 
-        iu = np.triu_indices(n, 1)
+        iu = triu(n)
         keep = np.isfinite(vec) & (vec <= threshold)
         coo = coo_matrix((vec[keep], (iu[0][keep], iu[1][keep])), shape=(n, n))
         rp = RipsPersistence(

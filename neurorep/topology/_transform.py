@@ -27,8 +27,9 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import check_option
-from neurorep.topology._checks import check_rdm, check_thresholds, condensed, square
+from neurorep._core.condensed import condensed, square
+from neurorep._core.errors import check_option
+from neurorep.topology._checks import check_rdm, check_thresholds
 
 Regime = Literal["local", "global", "geometry", "topology"]
 

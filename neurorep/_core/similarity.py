@@ -1,17 +1,27 @@
-"""Similarity kernels between two representations of the same stimuli (numpy level).
+"""Similarity kernels between two representations of the same stimuli: CKA and Procrustes.
 
 Every kernel takes ``x`` ``(n, p)`` and ``y`` ``(n, q)`` (rows = stimuli, in
-the same order) and returns a float where larger means more similar.
+the same order) and returns a float where larger means more similar. The
+public ones are re-exported by :mod:`neurorep.alignment`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from neurorep._errors import check_real
+from neurorep._core.errors import check_real
+
+__all__ = [
+    "center_gram",
+    "cka_debiased",
+    "cka_from_grams",
+    "cka_linear",
+    "procrustes_similarity",
+    "rescaled",
+]
 
 
-def _rescaled(x: np.ndarray) -> np.ndarray:
+def rescaled(x: np.ndarray) -> np.ndarray:
     """``x`` divided by a power of two when its largest |value| is outside 2**-64..2**64.
 
     Every kernel here is invariant to the scale of each representation, and
@@ -28,7 +38,7 @@ def _rescaled(x: np.ndarray) -> np.ndarray:
 def _real(x: np.ndarray, name: str) -> np.ndarray:
     """``x`` as a float64 array (rescaled if extreme); complex values are refused."""
     check_real(x, name=name)
-    return _rescaled(np.asarray(x, float))
+    return rescaled(np.asarray(x, float))
 
 
 def _center(x: np.ndarray) -> np.ndarray:
@@ -51,7 +61,7 @@ def cka_linear(x: np.ndarray, y: np.ndarray) -> float:
     return hsic / norm if norm > 0 else float("nan")
 
 
-def _center_gram(k: np.ndarray) -> np.ndarray:
+def center_gram(k: np.ndarray) -> np.ndarray:
     """H K H for a Gram matrix K (the Gram matrix of the column-centred data)."""
     return k - k.mean(0, keepdims=True) - k.mean(1, keepdims=True) + k.mean()
 
@@ -62,7 +72,7 @@ def cka_from_grams(kx: np.ndarray, ky: np.ndarray) -> float:
     Equal to :func:`cka_linear`; a bootstrap sample's Gram is a sub-matrix of
     the full one, so resampling costs O(n^2) instead of O(n^2 p).
     """
-    kx, ky = _center_gram(kx), _center_gram(ky)
+    kx, ky = center_gram(kx), center_gram(ky)
     norm = float(np.sqrt((kx * kx).sum() * (ky * ky).sum()))
     return float((kx * ky).sum()) / norm if norm > 0 else float("nan")
 

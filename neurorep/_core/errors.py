@@ -1,4 +1,8 @@
-"""Exceptions and warnings shared by every neurorep family."""
+"""Exceptions, warnings and argument checks shared by every neurorep family.
+
+The exception classes are public as ``neurorep.SchemaError`` etc.; their
+``__module__`` says so, so tracebacks and pickles name the public path.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,11 @@ class UnsafeFileError(ValueError):
 
 class NeurorepWarning(UserWarning):
     """Warnings raised by neurorep (for example constant units scored as NaN)."""
+
+
+for _cls in (SchemaError, AlignmentError, ChecksumError, DownloadError, UnsafeFileError,
+             NeurorepWarning):
+    _cls.__module__ = "neurorep"
 
 
 def check_option(name: str, value: object, allowed: object) -> None:
