@@ -113,7 +113,7 @@ def run_demo(
                 "recovered": "yes" if found == planted else "no",
                 "held-out r": float(best.score.sel(region=region)),
                 "95% CI": f"[{float(best.ci_low.sel(region=region)):.3f}, {float(best.ci_high.sel(region=region)):.3f}]",
-                "ceiling": float(scores.ceiling.sel(region=region)),
+                "ceiling": float(scores.ceiling.sel(region=region, bound="lower")),
                 "depth index": float(best.depth_index.sel(region=region)),
             }
         )

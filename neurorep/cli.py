@@ -262,7 +262,7 @@ def _align(args: argparse.Namespace) -> int:
     top = scores.score.idxmax("layer")
     for region in scores.region.values:
         print(f"{region}: best layer {top.sel(region=region).item()} "
-              f"(score {float(scores.score.sel(region=region).max()):.3f}, ceiling {float(scores.ceiling.sel(region=region)):.3f})")
+              f"(score {float(scores.score.sel(region=region).max()):.3f}, ceiling {float(scores.ceiling.sel(region=region, bound='lower')):.3f})")
     print(f"results and figures in {args.out}")
     return 0
 

@@ -151,7 +151,7 @@ mean over the 15 subjects with
 * a 95% CI from bootstrapping subjects,
 * a one-sided sign-flip permutation p-value (mean over subjects > 0),
 * the noise ceiling: lower bound = each subject's RDM vs the mean of the other
-  14 (leave-one-subject-out), upper bound (`ceiling_upper`) = vs the mean of all
+  14 (leave-one-subject-out), upper bound (`ceiling.sel(bound="upper")`) = vs the mean of all
   15. A model that explains the shared structure should reach the lower bound.
 
 Models: (i) the AlexNet layer RDMs that ship with rsatoolbox's 92-image demo
@@ -194,8 +194,8 @@ for name, best in best_rsa.items():
               f"held-out score {float(b.score):.3f}")
 res0 = rsa_res["CIFAR-10 CNN"]
 for region in res0.region.values:
-    print(f"noise ceiling {region}: {float(res0.ceiling.sel(region=region)):.3f} (lower, leave one subject out)"
-          f" - {float(res0.ceiling_upper.sel(region=region)):.3f} (upper)")
+    print(f"noise ceiling {region}: {float(res0.ceiling.sel(region=region, bound='lower')):.3f} (lower, leave one subject out)"
+          f" - {float(res0.ceiling.sel(region=region, bound='upper')):.3f} (upper)")
 
 tables = []
 for model_name, res in rsa_res.items():
@@ -221,7 +221,7 @@ for ax, name in zip(axes, ["AlexNet (rsatoolbox RDMs)", "CIFAR-10 CNN"]):
     res = rsa_res[name]
     plot_layer_profiles(res, ax=ax)
     for i, region in enumerate(res.region.values):  # ceiling band: lower (dashed) to upper bound
-        ax.axhspan(float(res.ceiling.sel(region=region)), float(res.ceiling_upper.sel(region=region)),
+        ax.axhspan(*res.ceiling.sel(region=region).values,
                    color=f"C{i}", alpha=0.08, lw=0)
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_title(f"{name}\\n(band: 95% CI over subjects; shaded: noise ceiling)", fontsize=10)

@@ -811,3 +811,22 @@ def test_concurrent_saves_to_one_path_never_both_succeed_silently(tmp_path, ext,
     expected = np.random.default_rng(writer).standard_normal((600, 400))
     np.testing.assert_array_equal(back.values, expected)  # one complete object, not a mix
     assert _leftovers(tmp_path, {path.name}) == []
+
+
+def test_check_rdm_layout_is_the_cheap_public_check(rng):
+    """Layout only: dims, squareness, ids, dtype -- the values are not read (NaN passes)."""
+    ids = list("abcd")
+    r = data.rdm(rng.random(6), stimulus=ids)
+    data.check_rdm_layout(r)
+    holey = r.copy(data=np.where(np.eye(4, dtype=bool), 0.0, np.nan))
+    data.check_rdm_layout(holey)  # values are rdm_vectors' job
+    with pytest.raises(SchemaError, match="values must be finite"):
+        data.rdm_vectors(holey)
+    with pytest.raises(SchemaError, match=r"mine: an RDM's last two dims must be"):
+        data.check_rdm_layout(r.rename(stimulus_i="x"), name="mine")
+    with pytest.raises(SchemaError, match="must be square"):
+        data.check_rdm_layout(r.isel(stimulus_j=slice(0, 3)))
+    with pytest.raises(SchemaError, match="same ids in the same order"):
+        data.check_rdm_layout(r.assign_coords(stimulus_j=list("abdc")))
+    with pytest.raises(SchemaError, match="numeric"):
+        data.check_rdm_layout(r.astype(str))

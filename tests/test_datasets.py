@@ -393,3 +393,11 @@ def test_default_data_home_is_the_mirror_in_a_checkout():
         assert datasets.default_data_home() == mirror
     else:
         assert "neurorep" in str(datasets.default_data_home())
+
+
+def test_sha256sum_is_the_file_hash_fetch_verifies(tmp_path):
+    f = tmp_path / "blob.bin"
+    content = bytes(range(256)) * 5000  # more than one read chunk
+    f.write_bytes(content)
+    assert datasets.sha256sum(f) == hashlib.sha256(content).hexdigest()
+    assert datasets.sha256sum(str(f)) == hashlib.sha256(content).hexdigest()

@@ -120,9 +120,18 @@ def _rank_block(x: np.ndarray, out: np.ndarray) -> None:
 def rank_rows(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Average ranks (1-based, ties averaged) along the last axis, as scipy's rankdata.
 
-    Rows are ranked a few at a time (the sort indices stay in cache) and the
-    blocks run on the shared thread pool: numpy's sort releases the GIL. Pass
-    ``out=x`` to rank in place.
+    The one rank function of neurorep. Rows are ranked a few at a time (the
+    sort indices stay in cache) and the blocks run on the shared block runner:
+    numpy's sort releases the GIL. Pass ``out=x`` to rank in place. NaN ranks
+    last (as ``argsort`` puts it), where ``rankdata`` would return NaN: callers
+    that may hold NaN mask those rows themselves.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep._core.ranks import rank_rows
+    >>> rank_rows(np.array([[3.0, 1.0, 3.0, 2.0]])).tolist()
+    [[3.5, 1.0, 3.5, 2.0]]
     """
     if x.shape[-1] == 0:
         return x.astype(np.float64)

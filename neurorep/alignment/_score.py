@@ -23,6 +23,14 @@ from neurorep._core.errors import AlignmentError, SchemaError, check_int, check_
 from neurorep._core.ranks import rank_rows
 from neurorep._core.rng import as_generator
 from neurorep.data import RDM_DIMS, align, members, stimulus_ids, validate
+from neurorep.stats import (
+    BOUNDS,
+    bootstrap_indices,
+    leave_one_out_ceiling,
+    percentile_ci,
+    sign_flip_pvalue,
+    split_half_ceiling,
+)
 
 Array = np.ndarray
 
@@ -363,34 +371,37 @@ def _depths(layers: Mapping[str, xr.DataArray]) -> Array:
     return np.asarray(d, float)
 
 
-def _spearman_brown(r: float) -> float:
-    return 2 * r / (1 + r) if np.isfinite(r) and r > -1 else float("nan")
+def _pair_score(met: Metric) -> Callable[[xr.DataArray, xr.DataArray], float]:
+    """The metric as a score of two representations (for the ceilings)."""
+
+    def score(a: xr.DataArray, b: xr.DataArray) -> float:
+        return float(met.score(met.pair(met.prepare(a), met.prepare(b)), None))
+
+    return score
 
 
-def _split_half_ceiling(met: Metric, da: xr.DataArray) -> float:
-    if met.ceiling is not None:
-        return met.ceiling(da)
-    if "repetition" not in da.dims or da.sizes["repetition"] < 2:
-        return float("nan")
-    reps = np.arange(da.sizes["repetition"])
-    a = da.isel(repetition=reps[0::2]).mean("repetition")
-    b = da.isel(repetition=reps[1::2]).mean("repetition")
-    state = met.pair(met.prepare(a), met.prepare(b))
-    return _spearman_brown(met.score(state, None))
+def _ceiling(met: Metric, subs: dict[str, xr.DataArray]) -> Array:
+    """A region's (lower, upper) ceiling: leave one subject out for RDM stacks over
+    subjects; otherwise the split-half ceiling of each subject's repetitions (one
+    estimate, as lower; upper NaN), averaged over subjects."""
+    first = next(iter(subs.values()))
+    if first.dims[-2:] == RDM_DIMS and len(subs) > 1:
+        das = [da.drop_vars([c for c in da.coords if c not in da.dims]) for da in subs.values()]
+        prepared: dict[int, Any] = {}
 
+        def score(item: xr.DataArray, pooled: xr.DataArray) -> float:
+            if id(item) not in prepared:  # each subject's RDM is prepared once
+                prepared[id(item)] = met.prepare(item)
+            return float(met.score((prepared[id(item)], met.prepare(pooled)), None))
 
-def _loso_ceiling(met: Metric, subs: dict[str, xr.DataArray]) -> tuple[float, float]:
-    """Leave-one-subject-out (lower) and all-subject (upper) ceilings for RDM stacks."""
-    das = [da.drop_vars([c for c in da.coords if c not in da.dims]) for da in subs.values()]
-    total = das[0].copy()
-    for da in das[1:]:
-        total = total + da
-    lower, upper = [], []
-    for da in das:
-        p = met.prepare(da)
-        lower.append(met.score((p, met.prepare((total - da) / (len(das) - 1))), None))
-        upper.append(met.score((p, met.prepare(total / len(das))), None))
-    return float(np.mean(lower)), float(np.mean(upper))
+        return np.asarray(leave_one_out_ceiling(das, score).values, dtype=float)
+    pair_score = _pair_score(met)
+    vals = np.array([
+        met.ceiling(da) if met.ceiling is not None else split_half_ceiling(da, pair_score)
+        for da in subs.values()
+    ])
+    lower = vals[np.isfinite(vals)].mean() if np.isfinite(vals).any() else np.nan
+    return np.array([lower, np.nan])
 
 
 # ----------------------------------------------------------------------------- public
@@ -444,13 +455,17 @@ def score_matrix(
     -------
     Dataset
         Over ``(region, layer)``: ``score`` (mean over subjects), ``ci_low``,
-        ``ci_high``, ``normalized_score`` (score / ceiling), and with several
-        subjects ``subject_score`` ``(subject, region, layer)`` and ``pvalue``
-        (one-sided sign-flip test of the subject mean > 0). Over ``region``:
-        ``ceiling`` (split-half reliability of the same metric,
-        Spearman-Brown corrected; for RDM stacks the leave-one-subject-out
-        lower bound) and, for RDM stacks, ``ceiling_upper``. Layer coord
-        ``depth``.
+        ``ci_high``, ``normalized_score`` (score / lower ceiling), and with
+        several subjects ``subject_score`` ``(subject, region, layer)`` and
+        ``pvalue`` (one-sided sign-flip test of the subject mean > 0). Over
+        ``(region, bound)``: ``ceiling`` (:func:`neurorep.stats`' schema,
+        bound = lower, upper): for RDM stacks over subjects the
+        leave-one-subject-out (lower) and all-subject (upper) bounds
+        (:func:`~neurorep.stats.leave_one_out_ceiling`); for responses with
+        repetitions one estimate, the split-half score of the same metric
+        stepped up with Spearman-Brown
+        (:func:`~neurorep.stats.split_half_ceiling`), as the lower bound
+        with the upper NaN. Layer coord ``depth``.
 
     Examples
     --------
@@ -471,7 +486,7 @@ def score_matrix(
     subjects = sorted({s for subs in regions.values() for s in subs})
     multi = len(subjects) > 1
     lprep = {k: met.prepare(v) for k, v in layers.items()}
-    boots = gen.integers(0, n, size=(n_boot if not multi else 0, n))
+    boots = bootstrap_indices(n, n_boot, rng=gen) if n_boot and not multi else np.empty((0, n), int)
 
     rprep = {(rk, s): met.prepare(da) for rk, subs in regions.items() for s, da in subs.items()}
     states: dict[tuple[str, str, str], Any] = {}
@@ -536,42 +551,28 @@ def _assemble(
     """The result Dataset: CIs (stimulus bootstrap re-centred, or over subjects), p-values,
     ceilings and provenance."""
     rkeys, lkeys = list(regions), list(layers)
-    alpha = (1 - ci) / 2
     data_vars: dict[str, Any] = {"score": (("region", "layer"), score)}
     lo = hi = np.full_like(score, np.nan)
     if subj_score is not None:
         assert gen is not None and subjects is not None
         if n_boot:
-            idx = gen.integers(0, len(subjects), size=(n_boot, len(subjects)))
+            idx = bootstrap_indices(len(subjects), n_boot, rng=gen)
             boot_means = np.nanmean(subj_score[:, idx, :], axis=2)  # (region, boot, layer)
-            lo = np.nanquantile(boot_means, alpha, axis=1)
-            hi = np.nanquantile(boot_means, 1 - alpha, axis=1)
+            lo, hi = percentile_ci(boot_means, ci=ci, axis=1)
         data_vars["subject_score"] = (("subject", "region", "layer"), np.moveaxis(subj_score, 1, 0))
-        data_vars["pvalue"] = (("region", "layer"), _signflip_pvalue(subj_score, np.isfinite(subj_score), gen))
+        data_vars["pvalue"] = (("region", "layer"), sign_flip_pvalue(subj_score, axis=1, rng=gen))
     elif samples is not None and n_boot:
         # resampling stimuli with replacement biases similarity upward: re-centre on the estimate
-        samples = samples - (np.nanmean(samples, axis=-1) - score)[..., None]
-        lo = np.nanquantile(samples, alpha, axis=-1)
-        hi = np.nanquantile(samples, 1 - alpha, axis=-1)
-    ceiling = np.full(len(rkeys), np.nan)
-    ceiling_upper = np.full(len(rkeys), np.nan)
-    for i, rk in enumerate(rkeys):
-        subs = regions[rk]
-        first = next(iter(subs.values()))
-        if first.dims[-2:] == RDM_DIMS and len(subs) > 1:
-            ceiling[i], ceiling_upper[i] = _loso_ceiling(met, subs)
-        else:
-            vals = np.array([_split_half_ceiling(met, da) for da in subs.values()])
-            ceiling[i] = vals[np.isfinite(vals)].mean() if np.isfinite(vals).any() else np.nan
+        lo, hi = percentile_ci(samples, ci=ci, axis=-1, center=score)
+    ceiling = np.stack([_ceiling(met, regions[rk]) for rk in rkeys])  # (region, bound)
     data_vars.update(
         ci_low=(("region", "layer"), lo),
         ci_high=(("region", "layer"), hi),
-        ceiling=("region", ceiling),
-        normalized_score=(("region", "layer"), score / ceiling[:, None]),
+        ceiling=(("region", "bound"), ceiling),
+        normalized_score=(("region", "layer"), score / ceiling[:, :1]),
     )
-    if np.isfinite(ceiling_upper).any():
-        data_vars["ceiling_upper"] = ("region", ceiling_upper)
-    coords: dict[str, Any] = {"region": rkeys, "layer": lkeys, "depth": ("layer", _depths(layers))}
+    coords: dict[str, Any] = {"region": rkeys, "layer": lkeys, "bound": list(BOUNDS),
+                              "depth": ("layer", _depths(layers))}
     if subjects is not None:
         coords["subject"] = subjects
     return xr.Dataset(
@@ -620,16 +621,6 @@ def _batched_score_matrix(
             samples[:, :, bi] = block(idx)
     return _assemble(met, regions, layers, score, samples, None, ci=ci, metric=metric, n=n,
                      n_boot=len(boots), gen=None)
-
-
-def _signflip_pvalue(subj_score: Array, valid: Array, gen: np.random.Generator, n_perm: int = 10000) -> Array:
-    """One-sided sign-flip permutation p-value of the mean over subjects (axis 1) > 0."""
-    x = np.where(valid, subj_score, 0.0)
-    k = valid.sum(1)  # (region, layer)
-    obs = x.sum(1) / np.maximum(k, 1)
-    signs = gen.choice([-1.0, 1.0], size=(n_perm, x.shape[1]))
-    null = np.einsum("ps,rsl->prl", signs, x, optimize=True) / np.maximum(k, 1)
-    return (1 + (null >= obs[None] - 1e-12).sum(0)) / (n_perm + 1)
 
 
 def depth_index(scores: xr.Dataset | xr.DataArray) -> xr.DataArray:
@@ -779,11 +770,8 @@ def best_layer(
                     idx = np.unique(idx)
                 vals.append(mean_score(best, idx) if len(idx) >= met.min_stimuli else np.nan)
             boot_held[ri, b] = np.nanmean(vals)
-    alpha = (1 - ci) / 2
-    if n_boot:
-        boot_held -= (np.nanmean(boot_held, axis=1) - held.mean(1))[:, None]  # remove resampling bias
-        lo = np.nanquantile(boot_held, alpha, axis=1)
-        hi = np.nanquantile(boot_held, 1 - alpha, axis=1)
+    if n_boot:  # re-centred on the held-out score: resampling biases similarity upward
+        lo, hi = percentile_ci(boot_held, ci=ci, axis=1, center=held.mean(1))
     else:
         lo = hi = np.full(len(rkeys), np.nan)
     prof = xr.DataArray(full, dims=("region", "layer"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from neurorep._core.errors import ChecksumError, DownloadError
@@ -24,13 +23,21 @@ def default_data_home() -> Path:
     return Path(pooch.os_cache("neurorep"))
 
 
-def sha256sum(path: Path) -> str:
-    """The hex sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def sha256sum(path: str | Path) -> str:
+    """The hex sha256 of a file (``pooch.file_hash``, the hash ``fetch`` verifies downloads with).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from neurorep.datasets import sha256sum
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+    >>> _ = f.write_bytes(b"abc")
+    >>> sha256sum(f)[:16]
+    'ba7816bf8f01cfea'
+    """
+    import pooch
+
+    return str(pooch.file_hash(str(path), alg="sha256"))
 
 
 def verify_file(path: Path, entry: FileEntry, *, dataset: str) -> None:

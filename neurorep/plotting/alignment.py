@@ -87,12 +87,14 @@ def plot_layer_profiles(result: xr.Dataset, *, ax: Any = None, normalized: bool 
     x = np.arange(result.sizes["layer"])
     for i, region in enumerate(result.region.values):
         r = result.sel(region=region)
-        scale = float(r.ceiling) if normalized and np.isfinite(r.ceiling) else 1.0
+        # the lower bound where the ceiling has two (stats' ceiling schema)
+        ceiling = float(r.ceiling.sel(bound="lower") if "bound" in r.ceiling.dims else r.ceiling)
+        scale = ceiling if normalized and np.isfinite(ceiling) else 1.0
         c = colors(i % 10)
         ax.plot(x, r.score / scale, "-o", color=c, label=str(region), markersize=3)
         ax.fill_between(x, r.ci_low / scale, r.ci_high / scale, color=c, alpha=0.2, linewidth=0)
-        if not normalized and np.isfinite(r.ceiling):
-            ax.axhline(float(r.ceiling), color=c, linestyle="--", linewidth=1)
+        if not normalized and np.isfinite(ceiling):
+            ax.axhline(ceiling, color=c, linestyle="--", linewidth=1)
     ax.set_xticks(x, [str(v) for v in result.layer.values], rotation=45, ha="right")
     ax.legend(fontsize=FONT_SIZE - 1, frameon=False)
     metric = result.attrs.get("metric", "score")
@@ -101,9 +103,9 @@ def plot_layer_profiles(result: xr.Dataset, *, ax: Any = None, normalized: bool 
     if ci is not None:
         level = float(ci) / 100 if float(ci) > 1 else float(ci)
         band = f"{level:.0%} CI" if round(level * 100) == level * 100 else f"{level:.1%} CI"
-    ceiling = "" if normalized else ", dashed: noise ceiling"
+    dashed = "" if normalized else ", dashed: noise ceiling"
     tidy(ax, xlabel="model layer", ylabel=("normalised " if normalized else "") + metric,
-         title=f"Layer profiles (band: {band}{ceiling})")
+         title=f"Layer profiles (band: {band}{dashed})")
     return ax
 
 

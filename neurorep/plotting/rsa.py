@@ -24,6 +24,7 @@ from neurorep.plotting._style import (
     new_axes,
     tidy,
 )
+from neurorep.stats import fdr
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -236,22 +237,6 @@ def plot_mds(
     )
 
 
-def _fdr(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (NaN kept)."""
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    q = p[ok]
-    if q.size == 0:
-        return out
-    order = np.argsort(q)
-    ranked = q[order] * q.size / np.arange(1, q.size + 1)
-    adj = np.minimum.accumulate(ranked[::-1])[::-1]
-    res = np.empty_like(q)
-    res[order] = np.minimum(adj, 1.0)
-    out[ok] = res
-    return out
-
-
 def plot_model_comparison(
     result: xr.Dataset,
     *,
@@ -329,7 +314,7 @@ def plot_model_comparison(
     marked = False
     if "pvalue" in result:
         p = np.asarray(result["pvalue"].values, dtype=float)
-        p = _fdr(p) if correction else p
+        p = fdr(p) if correction else p
         for xi, pi, hi in zip(x, p[order], high, strict=True):
             if np.isfinite(pi) and pi < alpha:
                 ax.text(float(xi), hi + 0.2 * step, "*", ha="center", va="bottom",
@@ -341,7 +326,7 @@ def plot_model_comparison(
     if pairwise and "pvalue_pairwise" in result and order.size > 1:
         pp = np.asarray(result["pvalue_pairwise"].values, dtype=float)[np.ix_(order, order)]
         ii, jj = np.triu_indices(order.size, 1)
-        pv = _fdr(pp[ii, jj]) if correction else pp[ii, jj]
+        pv = fdr(pp[ii, jj]) if correction else pp[ii, jj]
         for a, b, pval in sorted(zip(ii, jj, pv, strict=True), key=lambda t: t[1] - t[0]):
             if np.isfinite(pval) and pval < alpha:
                 ax.plot(

@@ -45,19 +45,19 @@ from typing import Any, Literal
 
 import numpy as np
 import scipy.optimize
-import scipy.stats
 import xarray as xr
 
 from neurorep._core.compare import compare_vectors, resolve_method, tau_a
 from neurorep._core.condensed import pair_index
 from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
 from neurorep._core.ranks import rank_rows
+from neurorep._core.rng import as_generator
 from neurorep.data import RDM_DIMS, align, check_rdm_layout, infer_kind, members, rdm_vectors
 from neurorep.rsa._compare import CompareMethod, _check_sigma_k
 from neurorep.stats import (
-    as_generator,
     bootstrap_indices,
     bootstrap_pvalue,
+    bootstrap_t_test,
     counts_from_indices,
     percentile_ci,
 )
@@ -692,43 +692,8 @@ def _bootstrap_engine(
 
 
 # ----------------------------------------------------------------------------
-# inference (rsatoolbox's Result.test_* with t or bootstrap statistics)
+# inference: t tests (stats.bootstrap_t_test) or bootstrap percentiles
 # ----------------------------------------------------------------------------
-def _variances(
-    scores: np.ndarray, ceil: np.ndarray, n_eff: int | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Model, pairwise-difference and model-minus-ceiling variances (rsatoolbox).
-
-    Scaled by ``n_eff / (n_eff - 1)``; ``n_eff=None``: not scaled.
-    """
-    ok = ~np.isnan(scores).any(axis=1) & ~np.isnan(ceil).any(axis=1)
-    mat = np.concatenate([scores[ok], ceil[ok]], axis=1)
-    cov = np.atleast_2d(np.cov(mat.T))
-    k = scores.shape[1]
-    model_var = np.diag(cov)[:k]
-    nc_var = model_var[:, None] - 2 * cov[:k, k:] + np.diag(cov)[k:][None, :]
-    ii, jj = np.triu_indices(k, 1)
-    diff_var = cov[ii, ii] + cov[jj, jj] - 2 * cov[ii, jj]
-    if n_eff is None:
-        scale = 1.0
-    else:
-        scale = n_eff / (n_eff - 1) if n_eff > 1 else np.nan
-    return model_var * scale, diff_var * scale, nc_var * scale
-
-
-def _dual_variances(
-    sets: list[tuple[np.ndarray, np.ndarray]], n_subj: int, n_stim: int
-) -> tuple[np.ndarray, ...]:
-    """rsatoolbox's dual-bootstrap correction of the (both, subject, stimulus) variances."""
-    both, subj, stim = (_variances(sc, np.nan_to_num(ce), None) for sc, ce in sets)
-    a, b = n_subj / (n_subj - 1), n_stim / (n_stim - 1)
-    out = []
-    for v_both, v_subj, v_stim in zip(both, subj, stim, strict=True):
-        v = a * v_subj + b * v_stim - a * b * (v_both - v_subj - v_stim)
-        out.append(np.minimum(np.maximum(np.maximum(v, a * v_subj), b * v_stim), v_both))
-    return tuple(out)
-
-
 def _square(values: np.ndarray, k: int, diag: float) -> np.ndarray:
     out = np.full((k, k), diag)
     ii, jj = np.triu_indices(k, 1)
@@ -750,35 +715,27 @@ def _inference(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """CIs and p-values (vs 0, vs lower ceiling, pairwise) from bootstrap samples.
 
-    ``test="t"`` reproduces rsatoolbox's ``Result.test_zero / test_noise /
-    test_pairwise`` (t statistics on the bootstrap mean); the CI is
-    ``score +- t * sem``. ``test="bootstrap"``: percentile CI, bootstrap p-values.
-    ``dual``: the (both, subject, stimulus) sample sets and the numbers of
-    subjects and stimuli, for the dual-bootstrap variance (t tests only); the
-    bootstrap means then average the three sets, as rsatoolbox does.
+    ``test="t"``: :func:`neurorep.stats.bootstrap_t_test` (rsatoolbox's
+    ``Result.test_zero / test_noise / test_pairwise``; ``dof = n_eff - 1``),
+    the reference being the lower noise ceiling. ``test="bootstrap"``:
+    percentile CI and bootstrap p-values. ``dual``: the (both, subject,
+    stimulus) sample sets and the numbers of subjects and stimuli.
     """
     k = samples.shape[1]
+    if test == "t":
+        assert dof == n_eff - 1
+        lower = ceil_samples[:, 0]
+        factors = None
+        if dual is not None:
+            sets, n_subj, n_stim = dual
+            factors = ((sets[1][0], sets[1][1][:, 0]), (sets[2][0], sets[2][1][:, 0]),
+                       n_subj, n_stim)
+        res = bootstrap_t_test(samples, score, n_items=n_eff, reference=lower, ci=ci,
+                               dual=factors)
+        return (res["ci_low"].values, res["ci_high"].values, res["pvalue"].values,
+                res["pvalue_reference"].values, res["pvalue_pairwise"].values)
     ok = ~np.isnan(samples).any(axis=1)
     ii, jj = np.triu_indices(k, 1)
-    if test == "t":
-        sets = [(samples, ceil_samples)] if dual is None else dual[0]
-        boot_mean = np.mean([np.nanmean(sc, axis=0) for sc, _ in sets], axis=0)
-        if dual is None:
-            model_var, diff_var, nc_var = _variances(samples, np.nan_to_num(ceil_samples), n_eff)
-        else:
-            model_var, diff_var, nc_var = _dual_variances(*dual)
-        eps = np.finfo(float).eps
-        tdist = scipy.stats.t
-        p0 = 1 - tdist.cdf(boot_mean / np.sqrt(np.maximum(model_var, eps)), dof)
-        lowers = np.concatenate([ce[:, 0] for _, ce in sets])
-        finite = lowers[np.isfinite(lowers)]
-        nc_lower = finite.mean() if finite.size else np.nan
-        tnc = (boot_mean - nc_lower) / np.sqrt(np.maximum(nc_var[:, 0], eps))
-        pnc = 2 * (1 - tdist.cdf(np.abs(tnc), dof))
-        tdiff = (boot_mean[ii] - boot_mean[jj]) / np.sqrt(np.maximum(diff_var, eps))
-        ppair = _square(2 * (1 - tdist.cdf(np.abs(tdiff), dof)), k, 1.0)
-        half = np.sqrt(np.maximum(model_var, 0)) * tdist.ppf(1 - (1 - ci) / 2, dof)
-        return score - half, score + half, p0, pnc, ppair
     low, high = percentile_ci(samples[ok], ci=ci)
     p0 = bootstrap_pvalue(samples[ok], 0.0, alternative="greater")
     pnc = bootstrap_pvalue(samples[ok] - ceil_samples[ok, :1], 0.0, alternative="two-sided")

@@ -431,16 +431,15 @@ def betti_curve(diagram: xr.Dataset, *, grid: Any = None, n_steps: int = 100) ->
     >>> topology.betti_curve(topology.persistence(r), grid=[0.0, 0.5, 1.0]).values.tolist()
     [[3, 3, 1], [0, 0, 0]]
     """
+    from gudhi.representations import BettiCurve
+
     dg = check_diagram(diagram)
     g = _as_grid(grid, dg, n_steps)
     dims = np.asarray(dg["dimension"].values)
     maxdim = int(dg.attrs.get("maxdim", int(dims.max()) if dims.size else 0))
-    out = np.zeros((maxdim + 1, g.size), dtype=np.int64)
-    b, d = dg["birth"].values, dg["death"].values
-    for k in range(maxdim + 1):
-        sel = dims == k
-        alive = (b[sel][None, :] <= g[:, None]) & (g[:, None] < d[sel][None, :])
-        out[k] = alive.sum(axis=1)
+    bars = np.column_stack([dg["birth"].values, dg["death"].values]).astype(float)
+    # gudhi counts a bar at t when birth <= t < death, on the grid as given
+    out = BettiCurve(predefined_grid=g).fit_transform([bars[dims == k] for k in range(maxdim + 1)])
     return xr.DataArray(
         out,
         dims=("dimension", "filtration"),
@@ -483,6 +482,8 @@ def persistence_landscape(
     arr = diagram_array(dg, dimension)
     arr = arr[np.isfinite(arr[:, 1])]
     g = _as_grid(grid, dg, n_steps)
+    # not gudhi.representations.Landscape: it samples its own evenly spaced range (not a
+    # given grid) and scales the tents by sqrt(2), so its numbers differ from Bubenik's
     tents = np.maximum(np.minimum(g[:, None] - arr[None, :, 0], arr[None, :, 1] - g[:, None]), 0.0)
     k = int(n_layers)
     if tents.shape[1] < k:
