@@ -401,3 +401,24 @@ def test_sha256sum_is_the_file_hash_fetch_verifies(tmp_path):
     f.write_bytes(content)
     assert datasets.sha256sum(f) == hashlib.sha256(content).hexdigest()
     assert datasets.sha256sum(str(f)) == hashlib.sha256(content).hexdigest()
+
+
+def test_loaders_come_from_the_manifests_loader_field(monkeypatch):
+    from neurorep.datasets import _loaders
+
+    named = {n: datasets.get_manifest(n).loader for n in datasets.list_datasets()}
+    assert {n for n, loader in named.items() if loader} == set(datasets.LOADERS)
+    for name, fn in datasets.LOADERS.items():
+        assert fn.__name__ == named[name] and getattr(datasets, fn.__name__) is fn
+    # every registered loader serves a manifest: none is dead code
+    assert set(_loaders._LOADER_FUNCTIONS) == {v for v in named.values() if v}
+    # a manifest naming a loader neurorep lacks is an error that names the file to fix
+    monkeypatch.delitem(_loaders._LOADER_FUNCTIONS, "load_pereira2018")
+    _loaders.loaders.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match=r"'pereira2018' names loader='load_pereira2018'"):
+            datasets.load("pereira2018")
+    finally:
+        monkeypatch.undo()
+        _loaders.loaders.cache_clear()
+    assert "pereira2018" in datasets.LOADERS

@@ -335,3 +335,63 @@ def test_ranks_after_fork_use_a_fresh_pool(rng):
     with ctx.Pool(1) as pool:
         got = pool.apply_async(rank_rows, (x,)).get(timeout=60)
     np.testing.assert_array_equal(got, rank_rows(x))
+
+
+def test_the_registries_match_their_literal_types():
+    import typing
+
+    from neurorep._core.compare import ALIASES
+    from neurorep.rsa._compare import CompareMethod
+    from neurorep.rsa._rdm import Metric
+
+    assert set(typing.get_args(CompareMethod)) == set(rsa.COMPARE_METHODS) | set(ALIASES)
+    assert set(typing.get_args(Metric)) == set(rsa.METRICS)
+    assert str(rsa.METRICS["correlation"]) == "1 - pearson_r(x, y)"
+
+
+def test_a_comparison_method_is_one_registry_entry(monkeypatch, rng):
+    """A new method registered once works in compare, evaluate, compute_ceiling and alignment."""
+    from neurorep._core.compare import COMPARE_METHODS, Method
+    from neurorep.alignment import rsa_metric, score_matrix
+
+    def neg_mad(x, y, *, own=False, **_):  # minus the mean absolute difference of z-scores
+        zx = (x - x.mean(1, keepdims=True)) / x.std(1, keepdims=True)
+        zy = (y - y.mean(1, keepdims=True)) / y.std(1, keepdims=True)
+        return -np.abs(zx[:, None, :] - zy[None, :, :]).mean(-1)
+
+    monkeypatch.setitem(COMPARE_METHODS, "neg_mad", Method(neg_mad, pool="zscore"))
+    truth = rng.random(M)
+    subj = data.rdm(truth + 0.3 * rng.random((5, M)), stimulus=IDS, dim="subject")
+    mods = data.rdm(np.stack([truth, rng.random(M)]), stimulus=IDS, dim="model")
+    got = rsa.compare(mods, subj, method="neg_mad")
+    ref = neg_mad(data.rdm_vectors(mods), data.rdm_vectors(subj))
+    np.testing.assert_allclose(got.values, ref, rtol=1e-12)
+    res = rsa.evaluate(mods, subj, method="neg_mad", n_bootstrap=20, rng=0)
+    np.testing.assert_allclose(res.score.values, ref.mean(axis=1), rtol=1e-12)
+    assert float(res.score[0]) > float(res.score[1])
+    assert np.isfinite(res.ci_low).all() and np.isfinite(rsa.compute_ceiling(subj, method="neg_mad")).all()
+    one = subj.isel(subject=0)
+    sm = score_matrix({"r": one}, {"l": mods.isel(model=0)}, metric=rsa_metric(method="neg_mad"),
+                      n_boot=0)
+    assert float(sm.score.squeeze()) == pytest.approx(float(ref[0, 0]), rel=1e-12)
+
+
+def test_an_rdm_metric_is_one_registry_entry(monkeypatch, rng):
+    """A new RDM metric registered once works in compute_rdm (single and sets)."""
+    from neurorep.rsa._rdm import METRICS, RdmMetric
+
+    def chebyshev(x, _):
+        return np.abs(x[:, None, :] - x[None, :, :]).max(-1)
+
+    monkeypatch.setitem(METRICS, "chebyshev", RdmMetric("max |x - y|", chebyshev, per_unit=False,
+                                                       degree=1))
+    x = rng.normal(size=(6, 4))
+    resp = data.responses(x, stimulus=list("abcdef"))
+    from scipy.spatial.distance import pdist, squareform
+
+    got = rsa.compute_rdm(resp, metric="chebyshev")
+    np.testing.assert_allclose(got.values, squareform(pdist(x, "chebyshev")), rtol=1e-12)
+    both = rsa.compute_rdm({"a": resp, "b": 2 * resp}, metric="chebyshev")
+    np.testing.assert_allclose(both.sel(member="b").values, 2 * got.values, rtol=1e-12)
+    tiny = rsa.compute_rdm(resp * 1e-250, metric="chebyshev")  # rescaled by 2**e and back
+    np.testing.assert_allclose(tiny.values, got.values * 1e-250, rtol=1e-12)

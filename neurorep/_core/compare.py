@@ -1,30 +1,20 @@
 """RDM comparison kernels: ``(a, m), (b, m) -> (a, b)`` scores of condensed RDM vectors.
 
 Every row of ``x`` is scored against every row of ``y`` (rsatoolbox's method
-names and numbers). Rows are transformed once (ranked, centred, whitened) and
-all pairs scored with one matrix product; Kendall's tau-a uses one
-O(m log m) merge count per pair on ranks and orders computed once per row.
-An optional boolean ``valid`` ``(m,)`` marks the dissimilarities to use
-(rsatoolbox's NaN handling; used by the bootstrap).
-
-============== =========================================================================
-``corr``       Pearson correlation of the dissimilarities (alias ``pearson``)
-``spearman``   Pearson correlation of their ranks (average ranks for ties)
-``rho-a``      ``12 / (m**3 - m) * sum((rank_x - mean)(rank_y - mean))``: Spearman's rho
-               without tie correction (expected rho under random tie-breaking)
-``tau-a``      Kendall's tau-a: (concordant - discordant) / (m (m - 1) / 2)
-``cosine``     cosine similarity of the dissimilarities
-``cosine_cov`` cosine after whitening with the covariance of dissimilarity estimates
-               (Diedrichsen et al. 2021): equals linear CKA of the double-centred
-               ``-D/2`` matrices when ``sigma_k`` is None
-``corr_cov``   the same after subtracting each RDM's mean dissimilarity
-============== =========================================================================
+names and numbers; the table of methods is in :mod:`neurorep.rsa._compare`,
+the registry :data:`COMPARE_METHODS`). Rows are transformed once (ranked,
+centred, whitened) and all pairs scored with one matrix product; Kendall's
+tau-a uses one O(m log m) merge count per pair on ranks and orders computed
+once per row. An optional boolean ``valid`` ``(m,)`` marks the
+dissimilarities to use (rsatoolbox's NaN handling; used by the bootstrap).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse
@@ -37,6 +27,7 @@ from neurorep._core.workspace import n_threads, run_blocks
 __all__ = [
     "ALIASES",
     "COMPARE_METHODS",
+    "Method",
     "compare_vectors",
     "cov_closed_form",
     "gram",
@@ -97,36 +88,34 @@ def _center(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
 
 
 
-def _prepared(x: np.ndarray, method: str, *, own: bool = False) -> np.ndarray:
-    """Rows transformed once so that every score is a cosine (or scaled dot) of rows.
+# --- rows whose cosine is the score ----------------------------------------------
+def _rows_identity(x: np.ndarray, own: bool = False) -> np.ndarray:
+    return x
 
-    ``own=True``: ``x`` is a scratch array of the caller's and may be overwritten.
-    """
-    if method == "cosine":
-        return x
-    if method == "corr":
-        return _center(x, inplace=own)
-    # spearman, rho-a: average ranks, centred (their mean is exactly (m + 1) / 2)
+
+def _rows_centred(x: np.ndarray, own: bool = False) -> np.ndarray:
+    return _center(x, inplace=own)
+
+
+def _rows_centred_ranks(x: np.ndarray, own: bool = False) -> np.ndarray:
+    """Average ranks, centred (their mean is exactly ``(m + 1) / 2``)."""
     r = rank_rows(x, out=x if own else None)
     r -= (x.shape[1] + 1) / 2.0
     return r
 
 
-def _cmp_cosine(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
-    return _cos(x, y)
+def _cosine_kernel(rows: Callable[[np.ndarray, bool], np.ndarray]) -> Callable[..., np.ndarray]:
+    """The kernel ``cosine(rows(x), rows(y))`` of a row transform."""
 
+    def kernel(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
+        return _cos(rows(x, own), rows(y, own))
 
-def _cmp_corr(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
-    return _cos(_prepared(x, "corr", own=own), _prepared(y, "corr", own=own))
-
-
-def _cmp_spearman(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
-    return _cos(_prepared(x, "spearman", own=own), _prepared(y, "spearman", own=own))
+    return kernel
 
 
 def _cmp_rho_a(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
     m = x.shape[1]
-    rx, ry = _prepared(x, "rho-a", own=own), _prepared(y, "rho-a", own=own)
+    rx, ry = _rows_centred_ranks(x, own), _rows_centred_ranks(y, own)
     return gram(rx, ry) * (12.0 / (m**3 - m))
 
 
@@ -376,14 +365,68 @@ def _cmp_corr_cov(x: np.ndarray, y: np.ndarray, **kw: Any) -> np.ndarray:
     return _cmp_cov(x, y, center=True, **kw)
 
 
-COMPARE_METHODS: dict[str, Any] = {
-    "corr": _cmp_corr,
-    "spearman": _cmp_spearman,
-    "rho-a": _cmp_rho_a,
-    "tau-a": tau_a,
-    "cosine": _cmp_cosine,
-    "cosine_cov": _cmp_cosine_cov,
-    "corr_cov": _cmp_corr_cov,
+@dataclass(frozen=True)
+class Method:
+    """One RDM comparison method: its kernel and what the rest of neurorep needs to know.
+
+    Adding a method is one entry of :data:`COMPARE_METHODS`: ``rsa.compare``,
+    ``rsa.evaluate`` (noise ceilings, cross-validated fits, bootstrap),
+    ``rsa.searchlight`` and the alignment RSA metrics read these fields.
+
+    Attributes
+    ----------
+    kernel : callable(x, y, **kw) -> (a, b) array
+        Scores of every row pair of condensed vectors ``(a, m)``, ``(b, m)``;
+        takes ``own=`` (the rows may be overwritten), or ``sigma_k=``,
+        ``valid=``, ``n=`` when ``whitened``.
+    pool : {"rms", "zscore", "rank"}
+        How data RDMs are normalised before they are averaged into a pooled
+        RDM (rsatoolbox's ``pool_rdm``: noise ceilings, fitted models).
+    whitened : bool
+        The kernel whitens with the pattern covariance ``sigma_k``.
+    vectorised : bool
+        ``rsa.evaluate`` has a closed form over all bootstrap samples at once
+        (weighted sums / weighted ranks, :mod:`neurorep.rsa._weighted`).
+    fittable : bool
+        Weighted models (non-negative combinations) can be fitted for it.
+    cosine_rows : callable(x, own) -> x', optional
+        A row transform after which the score is the cosine of two rows (used
+        to batch many comparisons into one matrix product).
+    paired : bool
+        Each row pair costs its own computation; the kernel also takes
+        ``pairs=`` (``(P, 2)`` row indices: only those pairs, ``(P,)`` scores)
+        and ``shared_ties=`` (see :func:`tau_a`).
+    """
+
+    kernel: Callable[..., np.ndarray]
+    pool: Literal["rms", "zscore", "rank"]
+    whitened: bool = False
+    vectorised: bool = False
+    fittable: bool = False
+    cosine_rows: Callable[[np.ndarray, bool], np.ndarray] | None = None
+    paired: bool = False
+
+    @property
+    def ranked(self) -> bool:
+        """The score depends on the ranks of the dissimilarities only."""
+        return self.pool == "rank"
+
+    def __call__(self, x: np.ndarray, y: np.ndarray, **kw: Any) -> np.ndarray:
+        return self.kernel(x, y, **kw)
+
+
+#: The comparison methods (rsatoolbox's names), see the module docstring.
+COMPARE_METHODS: dict[str, Method] = {
+    "corr": Method(_cosine_kernel(_rows_centred), pool="zscore", vectorised=True, fittable=True,
+                   cosine_rows=_rows_centred),
+    "spearman": Method(_cosine_kernel(_rows_centred_ranks), pool="rank", vectorised=True,
+                       cosine_rows=_rows_centred_ranks),
+    "rho-a": Method(_cmp_rho_a, pool="rank", vectorised=True),
+    "tau-a": Method(tau_a, pool="rank", paired=True),
+    "cosine": Method(_cosine_kernel(_rows_identity), pool="rms", vectorised=True, fittable=True,
+                     cosine_rows=_rows_identity),
+    "cosine_cov": Method(_cmp_cosine_cov, pool="rms", whitened=True),
+    "corr_cov": Method(_cmp_corr_cov, pool="zscore", whitened=True),
 }
 ALIASES = {"pearson": "corr"}
 
@@ -414,9 +457,7 @@ def compare_vectors(
     if valid is not None:
         x, y = x[:, valid], y[:, valid]
         own = True  # fresh copies
-    if method in ("cosine_cov", "corr_cov"):
-        return COMPARE_METHODS[method](x, y, sigma_k=sigma_k, valid=valid, n=n)
-    if method == "tau-a":
-        return tau_a(x, y)
-    return COMPARE_METHODS[method](x, y, own=own)
-
+    meth = COMPARE_METHODS[method]
+    if meth.whitened:
+        return meth.kernel(x, y, sigma_k=sigma_k, valid=valid, n=n)
+    return meth.kernel(x, y, own=own)

@@ -1,9 +1,10 @@
 """Real datasets (manifest-driven fetch and local loaders) and simulators with ground truth."""
 
+from typing import Any
+
 from neurorep.datasets._concepts import CONCEPTS, hashing_embedder, make_concept_population
 from neurorep.datasets._fetch import default_data_home, fetch, sha256sum
 from neurorep.datasets._loaders import (
-    LOADERS,
     load,
     load_allen_mouse_natscenes,
     load_cichy2014_92img,
@@ -46,3 +47,12 @@ __all__ = [
     "make_ring",
     "sha256sum",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # LOADERS (dataset name -> loader) is read from the manifests on first use, not at import
+    if name == "LOADERS":
+        from neurorep.datasets._loaders import loaders
+
+        return loaders()
+    raise AttributeError(f"module 'neurorep.datasets' has no attribute {name!r}")

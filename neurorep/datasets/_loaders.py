@@ -2,11 +2,13 @@
 
 Every loader returns a ``DataTree``; :func:`neurorep.data.members` turns it
 into ``name -> DataArray``. The root attrs carry the dataset's name, title,
-licence, citation and source.
+licence, citation and source. A manifest's ``loader=`` names the loader of its
+dataset (:func:`loaders`); a loader is registered here with ``@_loader``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,18 @@ import xarray as xr
 
 from neurorep.data import rdm, responses, tree_from_members
 from neurorep.datasets._fetch import default_data_home, verify_file
-from neurorep.datasets._manifest import Manifest, get_manifest
+from neurorep.datasets._manifest import Manifest, get_manifest, list_datasets
 from neurorep.datasets._pickle import load_pickle
 
 IMAGE_IDS = [f"image_{i:02d}" for i in range(1, 93)]
+
+_LOADER_FUNCTIONS: dict[str, Callable[..., xr.DataTree]] = {}
+
+
+def _loader(fn: Callable[..., xr.DataTree]) -> Callable[..., xr.DataTree]:
+    """Register a loader under its function name, the name a manifest's ``loader=`` gives."""
+    _LOADER_FUNCTIONS[fn.__name__] = fn
+    return fn
 
 
 def _files(manifest: Manifest, data_home: str | Path | None, verify: bool) -> Path:
@@ -67,6 +77,7 @@ def _category_coords(folder: Path) -> dict[str, Any]:
     return coords
 
 
+@_loader
 def load_kriegeskorte2008_92img(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Kriegeskorte et al. (2008) 92-image RDMs (rsatoolbox demo data).
 
@@ -139,6 +150,7 @@ def _symmetric(mat: np.ndarray) -> np.ndarray:
     return mat
 
 
+@_loader
 def load_cichy2014_92img(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Cichy et al. (2014) 92-image fMRI RDMs (1 - Pearson), EVC and IT, 15 subjects.
 
@@ -178,6 +190,7 @@ def _sentences(manifest: Manifest, folder: Path, fname: str, prefix: str) -> pd.
     return table
 
 
+@_loader
 def load_pereira2018(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Pereira et al. (2018) sentences with the language-network response.
 
@@ -203,6 +216,7 @@ def load_pereira2018(data_home: str | Path | None = None, *, verify: bool = True
 _TUCKUTE_CONDITIONS = {"D": "drive", "S": "suppress", "B": "baseline"}
 
 
+@_loader
 def load_tuckute2024(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Tuckute et al. (2024) sentences with the language-network response.
 
@@ -227,6 +241,7 @@ def load_tuckute2024(data_home: str | Path | None = None, *, verify: bool = True
     return _tree(manifest, {"language": resp})
 
 
+@_loader
 def load_ejaz2015_finger7T(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Ejaz et al. (2015) 7T M1 patterns for 5 fingers, 7 subjects.
 
@@ -276,6 +291,7 @@ def load_ejaz2015_finger7T(data_home: str | Path | None = None, *, verify: bool 
 ALLEN_STIMULI = [f"scene{i:03d}" for i in range(118)] + ["blank"]
 
 
+@_loader
 def load_allen_mouse_natscenes(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Allen Brain Observatory natural-scenes RDMs (1 - r) per area and layer.
 
@@ -310,6 +326,7 @@ def load_allen_mouse_natscenes(data_home: str | Path | None = None, *, verify: b
     return _tree(manifest, items)
 
 
+@_loader
 def load_haxby2001_subj1_slice(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Haxby et al. (2001) subject 1, one slice: the 12-run block-design time series.
 
@@ -333,15 +350,25 @@ def load_haxby2001_subj1_slice(data_home: str | Path | None = None, *, verify: b
     return _tree(manifest, {"bold": bold})
 
 
-LOADERS: dict[str, Callable[..., xr.DataTree]] = {
-    "kriegeskorte2008_92img": load_kriegeskorte2008_92img,
-    "cichy2014_92img": load_cichy2014_92img,
-    "pereira2018": load_pereira2018,
-    "tuckute2024": load_tuckute2024,
-    "ejaz2015_finger7T": load_ejaz2015_finger7T,
-    "allen_mouse_natscenes": load_allen_mouse_natscenes,
-    "haxby2001_subj1_slice": load_haxby2001_subj1_slice,
-}
+@functools.cache
+def loaders() -> dict[str, Callable[..., xr.DataTree]]:
+    """Dataset name -> loader, from each manifest's ``loader=`` field (:data:`LOADERS`).
+
+    A dataset gets a loader by naming one in its manifest; a name that is
+    not a loader of this module is a broken manifest and raises.
+    """
+    out = {}
+    for name in list_datasets():
+        wanted = get_manifest(name).loader
+        if not wanted:
+            continue
+        if wanted not in _LOADER_FUNCTIONS:
+            raise RuntimeError(
+                f"the manifest of {name!r} names loader={wanted!r}, which neurorep does not "
+                f"have; loaders: {sorted(_LOADER_FUNCTIONS)}. Fix data_manifests/{name}.toml."
+            )
+        out[name] = _LOADER_FUNCTIONS[wanted]
+    return out
 
 
 def load(name: str, data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
@@ -350,7 +377,8 @@ def load(name: str, data_home: str | Path | None = None, *, verify: bool = True)
     Parameters
     ----------
     name : str
-        One of :data:`LOADERS` (``neurorep datasets list`` shows all manifests).
+        A dataset whose manifest names a loader (:data:`LOADERS`; ``neurorep
+        datasets list`` shows all manifests).
     data_home : path, optional
         Folder holding ``<dataset folder>/``; default :func:`default_data_home`.
     verify : bool
@@ -365,10 +393,11 @@ def load(name: str, data_home: str | Path | None = None, *, verify: bool = True)
     >>> data.members(tree)["language"].dims  # doctest: +SKIP
     ('stimulus', 'unit')
     """
-    if name not in LOADERS:
+    registry = loaders()
+    if name not in registry:
         manifest = get_manifest(name)  # KeyError for unknown names
         raise ValueError(
             f"{name} has a manifest but no local loader yet; datasets with loaders: "
-            f"{sorted(LOADERS)}. Access: {manifest.access or manifest.source}"
+            f"{sorted(registry)}. Access: {manifest.access or manifest.source}"
         )
-    return LOADERS[name](data_home, verify=verify)
+    return registry[name](data_home, verify=verify)

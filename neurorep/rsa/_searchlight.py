@@ -24,11 +24,8 @@ from neurorep.rsa._compare import CompareMethod, _as_rdm
 from neurorep.rsa._rdm import (
     METRICS,
     Metric,
+    _metric_values,
     _precision_operator,
-    _rdm_correlation,
-    _rdm_cosine,
-    _rdm_crossnobis,
-    _rdm_squared_euclidean,
     _scale_exponent,
 )
 
@@ -86,21 +83,9 @@ def _chunk_scores_kernel(
         p = float(idx.size) if normalize else 1.0
         try:
             prec = _precision_operator(x, noise) if noise else None
-            if metric == "crossnobis":
-                d = _rdm_crossnobis(x, prec) / p
-            else:
-                if x.ndim == 3:  # repetitions averaged for non-cross-validated metrics
-                    x = x.mean(axis=1)
-                if metric == "correlation":
-                    d = _rdm_correlation(x)
-                elif metric == "cosine":
-                    d = _rdm_cosine(x)
-                else:
-                    if metric == "mahalanobis" and prec is None:
-                        raise SchemaError("mahalanobis needs noise=")
-                    d = _rdm_squared_euclidean(x, prec) / p
-                    if metric == "euclidean":
-                        d = np.sqrt(d)
+            if x.ndim == 3 and not METRICS[metric].runs:  # repetitions averaged
+                x = x.mean(axis=1)
+            d = _metric_values(x, metric, prec, p)
         except SchemaError:  # e.g. a sphere with a constant pattern: no score there
             continue
         vecs[c] = d[iu, ju]
@@ -187,10 +172,10 @@ def searchlight(
             f"searchlight: responses need voxel coords i, j, k and attrs affine, volume_shape "
             f"(as written by neurorep.data.from_nifti); missing {missing}."
         )
-    if metric == "crossnobis" and "repetition" not in responses.dims:
+    if METRICS[metric].runs and "repetition" not in responses.dims:
         raise SchemaError(
-            "searchlight: crossnobis needs responses (stimulus, repetition, unit) with "
-            "repetition = run."
+            f"searchlight: {metric} needs responses (stimulus, repetition, unit) with "
+            f"repetition = run."
         )
     if noise is not None and "repetition" not in responses.dims:
         raise SchemaError(
@@ -204,10 +189,10 @@ def searchlight(
         fix="It is the number of spheres per dask task, e.g. chunk_size=500.",
     )
     min_voxels = check_int("min_voxels", min_voxels, minimum=1)
-    if metric == "mahalanobis" and noise is None:
+    if METRICS[metric].noise == "required" and noise is None:
         raise SchemaError(
-            "searchlight: metric='mahalanobis' needs noise= (an estimator name such as "
-            "'shrinkage_diag', fitted per sphere); without it use 'squared_euclidean'."
+            f"searchlight: metric={metric!r} needs noise= (an estimator name such as "
+            f"'shrinkage_diag', fitted per sphere); without it use 'squared_euclidean'."
         )
     model_rdm = _as_rdm(models, "models", "model")
     if model_rdm.ndim == 2:
