@@ -3,6 +3,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# the real-data mirror next to a checkout is the default data home of the notebooks and the
+# docs build (neurorep.datasets.default_data_home reads NEUROREP_DATA)
+ifneq ($(wildcard ../shared/data),)
+export NEUROREP_DATA ?= $(abspath ../shared/data)
+endif
 
 .PHONY: demo test lint docs clean
 

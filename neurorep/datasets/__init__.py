@@ -3,7 +3,7 @@
 from typing import Any
 
 from neurorep.datasets._concepts import CONCEPTS, hashing_embedder, make_concept_population
-from neurorep.datasets._fetch import default_data_home, fetch, sha256sum
+from neurorep.datasets._fetch import DATA_HOME_ENV, default_data_home, fetch, sha256sum
 from neurorep.datasets._loaders import (
     load,
     load_allen_mouse_natscenes,
@@ -24,6 +24,7 @@ from neurorep.datasets._simulate import (
 
 __all__ = [
     "CONCEPTS",
+    "DATA_HOME_ENV",
     "LOADERS",
     "FileEntry",
     "Manifest",

@@ -491,8 +491,6 @@ def evaluate(
     if bootstrap != "none":
         subj_idx = bootstrap_indices(n_subj, n_bootstrap, rng=gen) if by_subject else None
         stim_idx = bootstrap_indices(n, n_bootstrap, rng=gen) if by_stimulus else None
-        if subj_idx is None and stim_idx is None:  # pragma: no cover
-            raise AssertionError
         samples, ceil_samples = _bootstrap_engine(
             mods,
             vec,
