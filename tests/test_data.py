@@ -297,13 +297,13 @@ def test_rdm_vectors_match_squareform_and_report_the_first_bad_value(rng):
 
 
 def test_rdm_vectors_of_a_big_stack_run_threaded_and_report_the_first_bad_rdm(rng):
-    from neurorep.data._schema import _THREADED_BYTES
+    from neurorep._core.parallel import PARALLEL_BYTES
 
     n = 700
-    k = _THREADED_BYTES // (8 * n * n) + 2  # just over the threaded size
+    k = PARALLEL_BYTES // (8 * n * n) + 4  # over the parallel size: blocks run as tasks
     vecs = rng.random((k, n * (n - 1) // 2))
     stack = data.rdm(vecs, stimulus=[f"s{i}" for i in range(n)], dim="subject")
-    assert stack.nbytes >= _THREADED_BYTES
+    assert stack.nbytes >= PARALLEL_BYTES
     np.testing.assert_array_equal(data.rdm_vectors(stack), vecs)
     stack.values[k - 1, 3, 3] = 1.0  # a later chunk fails too: the first bad one is named
     stack.values[2, 9, 4] = np.inf

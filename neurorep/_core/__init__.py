@@ -13,8 +13,8 @@ holds this). One canonical copy of each piece:
 - :mod:`~neurorep._core.ranks` -- the rank function (average ranks, dense ranks);
 - :mod:`~neurorep._core.compare` -- RDM comparison kernels and their registry;
 - :mod:`~neurorep._core.similarity` -- CKA and Procrustes kernels;
-- :mod:`~neurorep._core.workspace` -- scratch arrays and the block runner of the
-  hot paths.
+- :mod:`~neurorep._core.parallel` -- the one parallel engine (dask's threaded
+  scheduler, sized by the BLAS thread limit) and the BLAS thread controls.
 
 Nothing here is imported by ``import neurorep`` beyond ``errors``.
 """

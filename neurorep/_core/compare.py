@@ -21,8 +21,8 @@ import scipy.sparse
 
 from neurorep._core.condensed import n_from_m, triu
 from neurorep._core.errors import check_option
+from neurorep._core.parallel import one_blas_thread, run_blocks
 from neurorep._core.ranks import dense_rows, group_starts, rank_rows, tied_pairs_rows
-from neurorep._core.workspace import n_threads, run_blocks
 
 __all__ = [
     "ALIASES",
@@ -31,28 +31,9 @@ __all__ = [
     "compare_vectors",
     "cov_closed_form",
     "gram",
-    "one_blas_thread",
     "resolve_method",
     "tau_a",
 ]
-
-def one_blas_thread() -> Any:
-    """Context: one BLAS thread (for small GEMMs, where threads only add waiting).
-
-    Multithreaded OpenBLAS spins up and synchronises its threads for every
-    call; for small products (and on busy or oversubscribed cores, e.g. inside
-    dask worker threads) that costs far more than the arithmetic.
-    """
-    return _controller().limit(limits=1, user_api="blas")
-
-
-@functools.cache
-def _controller() -> Any:
-    """One threadpoolctl controller per process: scanning the loaded libraries costs ~5 ms."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
 
 _SMALL_GEMM = 2e7  # multiply-adds below which one BLAS thread is used
 
@@ -145,7 +126,7 @@ def tau_a(
     Ranks and orders are computed once per row, a block of rows at a time. For
     each row of ``x``, the rows of ``y`` it meets are put in its order with one
     gather, then each pair costs one O(m log m) discordant-pair count. Blocks of
-    ``x`` rows run on the shared thread pool (scipy's count releases the GIL).
+    ``x`` rows run on the parallel engine (scipy's count releases the GIL).
     """
     m = x.shape[1]
     tot = m * (m - 1) // 2
@@ -168,7 +149,7 @@ def tau_a(
     def prep_y(s: int, e: int) -> None:
         _, dense_y[s:e], _, ties_y[s:e] = dense_rows(y[s:e])
 
-    run_blocks(prep_y, y.shape[0], max_rows)
+    run_blocks(prep_y, y.shape[0], max_rows, nbytes=y.nbytes)
     if shared_ties and ties_y.min() < shared_ties:
         raise ValueError(f"shared_ties={shared_ties} exceeds the ties of a row of y.")
     max_y = dense_y.max(axis=1).astype(np.int64) + 1
@@ -209,7 +190,7 @@ def tau_a(
             for k, i in enumerate(idx):
                 row(i, order[k], xs_sorted[k], int(ties[k]))
 
-    run_blocks(rows, len(rows_x), -(-len(rows_x) // n_threads()))
+    run_blocks(rows, len(rows_x), None, nbytes=float(len(rows_x)) * y.nbytes)
     return np.clip(out, -1.0, 1.0)
 
 
@@ -451,7 +432,7 @@ def compare_vectors(
 
     ``valid`` restricts the comparison to some dissimilarities (rsatoolbox's
     NaN convention); for the cov methods ``n`` (number of stimuli) is then needed.
-    ``own=True``: ``x`` and ``y`` are the caller's scratch arrays and may be
+    ``own=True``: ``x`` and ``y`` are the caller's own fresh arrays and may be
     overwritten (saves a copy of each). They must then not be the same array.
     """
     if valid is not None:

@@ -1,8 +1,8 @@
 """The rank function of neurorep: average ranks (as ``scipy.stats.rankdata``) and dense ranks.
 
 Rows are sorted with one integer sort (the float's bits packed with the
-position), ranked a block of rows at a time, the blocks on the shared block
-runner (numpy's sort releases the GIL). Every family ranks through
+position), ranked a block of rows at a time, the blocks on the parallel engine
+(:mod:`neurorep._core.parallel`; numpy's sort releases the GIL). Every family ranks through
 :func:`rank_rows`; Kendall's tau-a uses :func:`dense_rows`.
 """
 
@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from neurorep._core.workspace import run_blocks, scratch
+from neurorep._core.parallel import run_blocks
 
 __all__ = ["dense_rows", "group_starts", "rank_rows", "sort_rows", "tied_pairs_rows"]
 
@@ -39,7 +39,7 @@ def sort_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Returns flat indices into ``x.ravel()`` (``(r * m,)`` int64, row ``i``'s at
     ``i * m ...``) and the values in that order; equal values may come in any
-    order. Both are per-thread scratch arrays: use them before the next call.
+    order.
 
     numpy's SIMD sort of integers is 2-3x faster than its argsort, so each value
     is packed with its position into one integer key: the float's bits made
@@ -52,7 +52,7 @@ def sort_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r, m = x.shape
     low = np.int64((1 << max(1, (m - 1).bit_length())) - 1)
     bits = x.view(np.int64)
-    key = scratch("sort_key", (r, m), np.int64)
+    key = np.empty((r, m), dtype=np.int64)
     np.right_shift(bits, 63, out=key)  # all ones for negative values
     key |= _SIGN_BIT
     key ^= bits  # negative: all bits flipped; positive: sign bit set -> unsigned order
@@ -62,9 +62,9 @@ def sort_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     key &= low
     key += np.arange(0, r * m, m, dtype=np.int64)[:, None]
     flat = key.reshape(-1)
-    sv = scratch("sort_values", (r * m,))
+    sv = np.empty(r * m)
     np.take(x.reshape(-1), flat, out=sv, mode="clip")
-    ok = scratch("sort_ok", (r * m,), np.bool_)
+    ok = np.empty(r * m, dtype=bool)
     np.greater_equal(sv[1:], sv[:-1], out=ok[1:])  # False on a descent or NaN
     ok[::m] = True  # row boundaries
     if not ok.all():  # some rows need the exact order within colliding keys
@@ -104,7 +104,7 @@ def _rank_block(x: np.ndarray, out: np.ndarray) -> None:
     """Average ranks of the rows of ``x`` (r, m) written into ``out`` (may be ``x``)."""
     r, m = x.shape
     flat, sv = sort_rows(x)
-    new = scratch("rank_new", (r * m,), np.bool_)
+    new = np.empty(r * m, dtype=bool)
     np.not_equal(sv[1:], sv[:-1], out=new[1:])
     new[::m] = True  # each row starts a group
     if new.all():  # no ties: the rank of the k-th smallest is k
@@ -121,7 +121,7 @@ def rank_rows(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Average ranks (1-based, ties averaged) along the last axis, as scipy's rankdata.
 
     The one rank function of neurorep. Rows are ranked a few at a time (the
-    sort indices stay in cache) and the blocks run on the shared block runner:
+    sort indices stay in cache) and the blocks run on the parallel engine:
     numpy's sort releases the GIL. Pass ``out=x`` to rank in place. NaN ranks
     last (as ``argsort`` puts it), where ``rankdata`` would return NaN: callers
     that may hold NaN mask those rows themselves.
@@ -144,7 +144,7 @@ def rank_rows(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     def block(s: int, e: int) -> None:
         _rank_block(x2[s:e], res[s:e])
 
-    run_blocks(block, x2.shape[0], rows)
+    run_blocks(block, x2.shape[0], rows, nbytes=x2.nbytes)
     return res.reshape(shape)
 
 

@@ -24,7 +24,7 @@ import xarray as xr
 
 from neurorep._core.condensed import triangle_offsets
 from neurorep._core.errors import SchemaError
-from neurorep._core.workspace import run_blocks, scratch
+from neurorep._core.parallel import run_blocks
 
 EPOCH_DIMS: tuple[tuple[str, ...], ...] = (
     ("stimulus", "time", "unit"),
@@ -835,7 +835,6 @@ def check_rdm_layout(da: xr.DataArray, *, name: str = "rdm") -> None:
 
 
 _CHUNK_BYTES = 1 << 20  # RDMs are checked a few at a time, so the temporaries stay small
-_THREADED_BYTES = 32 << 20  # stacks from this size are checked on the thread pool
 
 
 def rdm_vectors(
@@ -885,14 +884,14 @@ def rdm_vectors(
             f"{out.dtype} {out.shape}."
         )
     step = max(1, _CHUNK_BYTES // (8 * n * n))
-    # |d| up to this keeps 4 * sum(d ** 2) of one RDM finite (no BLAS here: this runs on the
-    # thread pool); max/min propagate NaN and see inf, so the bound also checks finiteness
+    # |d| up to this keeps 4 * sum(d ** 2) of one RDM finite (no BLAS here: blocks may run in
+    # parallel); max/min propagate NaN and see inf, so the bound also checks finiteness
     limit = float(np.sqrt(np.finfo(np.float64).max / (4.0 * max(m, 1))))
 
     def check(s: int, e: int) -> None:
         block = values[s:e].reshape(-1, n * n)
         up = np.take(block, upper, axis=1, out=out[s:e], mode="clip")
-        lo = np.take(block, lower, axis=1, out=scratch("rdm_lower", (e - s, m)), mode="clip")
+        lo = np.take(block, lower, axis=1, out=np.empty((e - s, m)), mode="clip")
         diag = block[:, :: n + 1]
         if not (
             np.array_equal(up, lo)
@@ -902,11 +901,7 @@ def rdm_vectors(
         ):
             _report_rdm_values(da, values, s, block, up, lo, diag, name)
 
-    if values.nbytes >= _THREADED_BYTES:  # big stacks: chunks on the shared thread pool
-        run_blocks(check, k, step)
-    else:
-        for s in range(0, k, step):
-            check(s, min(s + step, k))
+    run_blocks(check, k, step, nbytes=values.nbytes)  # big stacks: blocks in parallel
     return out
 
 

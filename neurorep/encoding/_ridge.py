@@ -175,7 +175,8 @@ def _unit_parts(
         per_unit = 8.0 * (2 * n_alpha + 4 + n_out) + (p * item if return_weights else 0)
         parts["per-unit results"] = (per_unit * m, FIX_UNITS)
     if not lazy:
-        from neurorep.encoding._chunks import blas_threads, default_chunk_units
+        from neurorep._core.parallel import blas_threads
+        from neurorep.encoding._chunks import default_chunk_units
 
         width = min(m, chunk_units or default_chunk_units(n, m))
         workers = min(blas_threads(), -(-m // max(width, 1)))

@@ -32,7 +32,6 @@ import xarray as xr
 
 from neurorep._core.compare import COMPARE_METHODS, compare_vectors, resolve_method
 from neurorep._core.errors import NeurorepWarning, SchemaError, check_real
-from neurorep._core.workspace import scratch
 from neurorep.data import (
     RDM_DIMS,
     align,
@@ -245,11 +244,9 @@ def compare(
     lead_a = list(ra.dims[:-2])
     lead_b = list(rb.dims[:-2])
     rename = {d: f"{d}_b" for d in lead_b if d in lead_a}
-    m = n * (n - 1) // 2
-    shape_a, shape_b = (int(np.prod(ra.shape[:-2])), m), (int(np.prod(rb.shape[:-2])), m)
-    # values checked while gathered, into reused scratch arrays
-    x = rdm_vectors(ra, "a", check_layout=False, out=scratch("compare_a", shape_a))
-    y = rdm_vectors(rb, "b", check_layout=False, out=scratch("compare_b", shape_b))
+    # values checked while gathered; the kernels may then transform them in place
+    x = rdm_vectors(ra, "a", check_layout=False)
+    y = rdm_vectors(rb, "b", check_layout=False)
     scores = compare_vectors(x, y, meth, sigma_k=sigma_k, own=True)
     if np.isnan(scores).any():
         warnings.warn(

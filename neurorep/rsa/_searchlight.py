@@ -16,9 +16,10 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._core.compare import compare_vectors, one_blas_thread, resolve_method
+from neurorep._core.compare import compare_vectors, resolve_method
 from neurorep._core.condensed import condensed
 from neurorep._core.errors import SchemaError, check_int, check_option, check_real
+from neurorep._core.parallel import one_blas_thread
 from neurorep.data import align, validate
 from neurorep.rsa._compare import CompareMethod, _as_rdm
 from neurorep.rsa._rdm import (
