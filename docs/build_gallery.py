@@ -17,8 +17,21 @@ which renders the executed notebooks as they are (myst-nb with
 * runs two at a time on two cores, each kernel with one BLAS thread (measured
   on a busy 2-core machine: 1.6 CPU-minutes for the six notebooks, against 5.8
   one at a time with two spinning OpenBLAS threads each);
-* gives the gallery its thumbnail: the first PNG output (or the one of a
-  cell tagged ``gallery-thumbnail``), shrunk to fit 480 x 320.
+* gives the gallery its thumbnail: the PNG output of the cell chosen in the
+  notebook's metadata (``"neurorep_docs": {"thumbnail": "<cell id>"}``), or of
+  a cell tagged ``gallery-thumbnail``, else the first PNG output, shrunk to fit
+  480 x 320;
+* offers each notebook for download as ``.ipynb`` (the source in
+  ``notebooks/``, without outputs) and as a ``.py`` script (jupytext's percent
+  format), with the time it took to run, at the top and the foot of its page
+  (``docs/gallery/downloads/``; the gallery page lists every run time);
+* records which public neurorep functions and classes each notebook calls
+  (``docs/gallery/backreferences.json``), so that the API reference links
+  every entry to the gallery examples that use it;
+* keeps no Jupyter widgets (e.g. the progress bars of model loading): their
+  outputs and state are dropped from the saved copy, since a static page
+  could show them only by loading the widget manager from a CDN, and the
+  gallery works offline.
 
 An executed copy is reused while the notebook, this script and neurorep's
 source are unchanged (a content hash is stored in the copy's metadata), so a
@@ -29,6 +42,7 @@ is git-ignored; ``notebooks/`` stays without outputs.
 from __future__ import annotations
 
 import argparse
+import ast
 import base64
 import hashlib
 import io
@@ -40,6 +54,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
@@ -49,6 +64,8 @@ THUMBS = GALLERY / "thumbnails"
 THUMB_SIZE = (480, 320)
 THUMB_TAG = "gallery-thumbnail"
 META_KEY = "neurorep_docs"
+DOWNLOADS = GALLERY / "downloads"
+BACKREFS = GALLERY / "backreferences.json"
 
 STRICT_CELL = '''\
 # Added by docs/build_gallery.py at execution time only: warnings from neurorep are errors.
@@ -130,6 +147,7 @@ def execute(nb_path: Path, *, timeout: int = 600, force: bool = False,
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(cwd or nb_path.parent)}},
+        store_widget_state=False,
     )
     kernel_env = None
     if threads is not None:
@@ -144,14 +162,27 @@ def execute(nb_path: Path, *, timeout: int = 600, force: bool = False,
     seconds = time.perf_counter() - t0
     nb.cells.pop(0)
     cpu_cell = nb.cells.pop()
+    _drop_widgets(nb)
     try:
         cpu = float("".join(o.get("text", "") for o in cpu_cell.outputs).strip())
     except ValueError:
         cpu = float("nan")
-    nb.metadata[META_KEY] = {"key": key, "seconds": round(seconds, 1), "cpu_seconds": cpu}
+    nb.metadata[META_KEY] = {**nb.metadata.get(META_KEY, {}),  # keeps the thumbnail choice
+                             "key": key, "seconds": round(seconds, 1), "cpu_seconds": cpu}
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
     return Outcome(nb_path.name, "executed", seconds, cpu_seconds=cpu)
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _drop_widgets(nb: Any) -> None:
+    """Remove widget outputs and widget state (static pages cannot show them offline)."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
 
 
 def _short_error(exc: Exception) -> str:
@@ -191,14 +222,41 @@ def summary_of(nb: dict) -> str:
 
 
 def first_png(nb: dict) -> bytes | None:
-    """The PNG output of the cell tagged gallery-thumbnail, else the first PNG output."""
+    """The notebook's thumbnail figure: the first PNG output of the chosen cell.
+
+    The cell is the one whose id the notebook metadata names
+    (``"neurorep_docs": {"thumbnail": "<cell id>"}``), else one tagged
+    ``gallery-thumbnail``; without either, the first PNG output of the notebook.
+    A chosen cell that is missing or shows no PNG is an error (a stale choice
+    would otherwise silently fall back to another figure).
+    """
     cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    chosen = nb.get("metadata", {}).get(META_KEY, {}).get("thumbnail")
+    if chosen is not None:
+        match = [c for c in cells if c.get("id") == chosen]
+        png = _png_of(match[0]) if match else None
+        if png is None:
+            ids = ", ".join(str(c.get("id")) for c in cells if _png_of(c) is not None)
+            what = "shows no PNG figure" if match else "is not a code cell of the notebook"
+            raise ValueError(
+                f"the thumbnail cell chosen in the notebook metadata ({META_KEY}.thumbnail = "
+                f"{chosen!r}) {what}. Choose one of the cells with a figure ({ids or 'none'}) "
+                f"or remove the key to use the first figure."
+            )
+        return png
     tagged = [c for c in cells if THUMB_TAG in c.get("metadata", {}).get("tags", [])]
     for cell in tagged + cells:
-        for output in cell.get("outputs", []):
-            png = output.get("data", {}).get("image/png")
-            if png:
-                return base64.b64decode("".join(png) if isinstance(png, list) else png)
+        png = _png_of(cell)
+        if png is not None:
+            return png
+    return None
+
+
+def _png_of(cell: dict) -> bytes | None:
+    for output in cell.get("outputs", []):
+        png = output.get("data", {}).get("image/png")
+        if png:
+            return base64.b64decode("".join(png) if isinstance(png, list) else png)
     return None
 
 
@@ -226,17 +284,199 @@ def make_thumbnail(png: bytes | None, dest: Path, label: str) -> None:
     canvas.save(dest, optimize=True)
 
 
-def write_gallery(executed: list[Path]) -> Path:
-    """Thumbnails and docs/gallery/index.md: a grid of cards linking to each notebook."""
+def format_seconds(seconds: float) -> str:
+    """``42 s``, ``1 min 05 s``: how long a notebook took."""
+    seconds = round(seconds)
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def run_time(nb: dict) -> str:
+    """The notebook's recorded run time (wall clock when the docs were built)."""
+    meta = nb.get("metadata", {}).get(META_KEY, {})
+    if "seconds" not in meta:
+        return "not recorded"
+    text = format_seconds(float(meta["seconds"]))
+    cpu = meta.get("cpu_seconds")
+    if isinstance(cpu, int | float) and cpu == cpu:  # not NaN
+        text += f" (kernel CPU {format_seconds(float(cpu))})"
+    return text
+
+
+def write_downloads(executed: Path) -> tuple[Path, Path]:
+    """``downloads/NAME.ipynb`` (the source notebook, no outputs) and ``downloads/NAME.py``.
+
+    The script is jupytext's percent format: markdown cells become comments,
+    ``# %%`` separates the cells, so it runs top to bottom and opens as a
+    notebook again in Jupyter (with jupytext) or in editors that know cells.
+    """
+    import jupytext
     import nbformat
 
-    cards, toc = [], []
+    source = NOTEBOOKS / executed.name
+    if source.is_file():
+        nb = nbformat.read(source, as_version=4)
+    else:  # a notebook executed from elsewhere (tests): strip the executed copy
+        nb = nbformat.read(executed, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        nb.metadata.pop(META_KEY, None)
+    DOWNLOADS.mkdir(parents=True, exist_ok=True)
+    ipynb = DOWNLOADS / executed.name
+    script = DOWNLOADS / f"{executed.stem}.py"
+    _write_if_changed(ipynb, nbformat.writes(nb) + "\n")
+    _write_if_changed(script, jupytext.writes(nb, fmt="py:percent"))
+    return ipynb, script
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` unless the file holds it already (keeps Sphinx's incremental build)."""
+    if path.is_file() and path.read_text() == text:
+        return False
+    path.write_text(text)
+    return True
+
+
+TOP_CELL, FOOT_CELL = "neurorep-docs-top", "neurorep-docs-foot"
+
+
+def page_cells(stem: str, time_text: str) -> tuple[str, str]:
+    """Markdown of the line under the title and of the foot of a notebook's page."""
+    ipynb = f"{{download}}`{stem}.ipynb <downloads/{stem}.ipynb>`"
+    script = f"{{download}}`{stem}.py <downloads/{stem}.py>`"
+    top = (
+        ":::{container} gallery-meta\n"
+        f"**Run time** {time_text} · **Download** the notebook {ipynb} or the "
+        f"Python script {script}\n"
+        ":::"
+    )
+    foot = (
+        "::::{container} gallery-footer\n\n"
+        ":::{container} gallery-download\n"
+        f"{{download}}`Download Jupyter notebook: {stem}.ipynb <downloads/{stem}.ipynb>`\n"
+        ":::\n\n"
+        ":::{container} gallery-download\n"
+        f"{{download}}`Download Python script: {stem}.py <downloads/{stem}.py>`\n"
+        ":::\n\n"
+        f"**Total running time of the notebook:** {time_text}, when these pages were built.\n"
+        "::::"
+    )
+    return top, foot
+
+
+def add_page_cells(executed: Path) -> bool:
+    """Put the run time and the download links into the executed copy (idempotent)."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    before = nbformat.writes(nb)
+    nb.cells = [c for c in nb.cells if c.get("id") not in (TOP_CELL, FOOT_CELL)]
+    top, foot = page_cells(executed.stem, run_time(nb))
+    title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
+                  and any(line.startswith("# ") for line in c.source.splitlines())), -1)
+    top_cell = nbformat.v4.new_markdown_cell(top, id=TOP_CELL)
+    foot_cell = nbformat.v4.new_markdown_cell(foot, id=FOOT_CELL)
+    nb.cells.insert(title + 1, top_cell)
+    nb.cells.append(foot_cell)
+    text = nbformat.writes(nb)
+    if text == before:
+        return False
+    executed.write_text(text)
+    return True
+
+
+def notebook_uses(nb: dict) -> set[str]:
+    """Dotted neurorep names a notebook's code refers to (calls and references).
+
+    Imports are followed (``from neurorep import rsa`` then ``rsa.compare(...)``
+    gives ``neurorep.rsa.compare``; ``from neurorep.plotting.rsa import plot_rdm
+    as p`` then ``p(...)`` gives ``neurorep.plotting.rsa.plot_rdm``). Names are
+    as written: the docs resolve them to objects, so a re-export and its
+    original are the same entry.
+    """
+    aliases: dict[str, str] = {}
+    used: set[str] = set()
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                         for line in source.splitlines())
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] == "neurorep":
+                        if alias.asname:
+                            aliases[alias.asname] = alias.name
+                        else:
+                            aliases["neurorep"] = "neurorep"
+            elif (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                  and node.module.split(".")[0] == "neurorep"):
+                for alias in node.names:
+                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        for node in ast.walk(tree):
+            dotted = _dotted(node) if isinstance(node, ast.Attribute | ast.Name) else None
+            if dotted is None:
+                continue
+            head, _, rest = dotted.partition(".")
+            if head in aliases:
+                used.add(aliases[head] + (f".{rest}" if rest else ""))
+    return used
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr}" if inner else None
+    return None
+
+
+def write_backreferences(executed: list[Path]) -> Path:
+    """``backreferences.json``: each dotted neurorep name -> the notebooks that use it."""
+    import nbformat
+
+    uses: dict[str, list[str]] = {}
+    titles = {}
     for path in executed:
+        nb = nbformat.read(path, as_version=4)
+        titles[path.stem] = title_of(nb) or path.stem
+        for name in sorted(notebook_uses(nb)):
+            uses.setdefault(name, []).append(path.stem)
+    GALLERY.mkdir(parents=True, exist_ok=True)
+    _write_if_changed(BACKREFS, json.dumps(
+        {"notebooks": titles, "uses": dict(sorted(uses.items()))}, indent=1) + "\n")
+    return BACKREFS
+
+
+def write_gallery(executed: list[Path]) -> Path:
+    """The gallery: thumbnails, downloads, run times, backreferences and ``index.md``.
+
+    A grid of cards linking to each notebook; each executed copy gets its run
+    time and download links (top and foot of its page).
+    """
+    import nbformat
+
+    cards, toc, times = [], [], []
+    for path in executed:
+        write_downloads(path)
+        add_page_cells(path)
         nb = nbformat.read(path, as_version=4)
         title = title_of(nb) or path.stem
         thumb = THUMBS / f"{path.stem}.png"
-        make_thumbnail(first_png(nb), thumb, title)
+        try:
+            png = first_png(nb)
+        except ValueError as exc:
+            raise ValueError(f"{path.name}: {exc}") from None
+        make_thumbnail(png, thumb, title)
         summary = summary_of(nb)
+        time_text = run_time(nb)
         cards.append(
             f"::::{{container}} gallery-card\n\n"
             f"```{{image}} thumbnails/{thumb.name}\n"
@@ -245,22 +485,32 @@ def write_gallery(executed: list[Path]) -> Path:
             f":class: gallery-thumb\n"
             f"```\n\n"
             f"**[{title}]({path.name})**\n\n"
-            f"{summary}\n"
+            f"{summary}\n\n"
+            f"*Run time {time_text.split(' (')[0]}*\n"
             f"::::\n"
         )
         toc.append(path.stem)
+        times.append(f"| [{title}]({path.name}) | {time_text} |")
     page = (
         "# Gallery\n\n"
         "Every notebook in `notebooks/`, executed on real data when these pages were built "
         "(warnings raised by neurorep fail the build). Open one to see the code and its "
-        "figures, or run it yourself: `jupyter lab notebooks/`.\n\n"
+        "figures, download it as a notebook or a Python script (at the top and the foot of "
+        "each page), or run them all yourself: `pip install -e \".[jupyter]\"`, then "
+        "`jupyter lab notebooks/` (each notebook's first section says where its data come "
+        "from and how to get them).\n\n"
         ":::::{container} gallery-grid\n\n"
         + "\n".join(cards)
         + "\n:::::\n\n"
+        "## Run times\n\n"
+        "Wall-clock time of each notebook when these pages were built (two notebooks at "
+        "a time, one BLAS thread each), and the CPU time its kernel used.\n\n"
+        "| notebook | run time |\n|---|---|\n" + "\n".join(times) + "\n\n"
         "```{toctree}\n:hidden:\n\n" + "\n".join(toc) + "\n```\n"
     )
+    write_backreferences(executed)
     index = GALLERY / "index.md"
-    index.write_text(page)
+    _write_if_changed(index, page)
     return index
 
 
@@ -268,7 +518,7 @@ def _clean_stale(names: set[str]) -> None:
     for old in GALLERY.glob("*.ipynb"):
         if old.name not in names:
             old.unlink()
-    for old in THUMBS.glob("*.png"):
+    for old in [*THUMBS.glob("*.png"), *DOWNLOADS.glob("*.py"), *DOWNLOADS.glob("*.ipynb")]:
         if f"{old.stem}.ipynb" not in names:
             old.unlink()
 

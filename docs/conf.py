@@ -5,14 +5,19 @@ first executes the notebooks into ``docs/gallery/``, then Sphinx renders them
 as they are (``nb_execution_mode = "off"``) with the pages written here and an
 API reference generated from the docstrings (one page per subpackage, written
 to ``docs/api/generated/`` when the build starts). Nothing is fetched from the
-network at build time (no intersphinx).
+network at build time (no intersphinx), and nothing when the pages are read:
+MathJax comes from a Python package (``django-static-mathjax``, in the ``docs``
+extra) and is copied into ``_static/mathjax/`` of the built site.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
+import json
 import pkgutil
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,7 +49,9 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
 ]
-exclude_patterns = ["_build", "**/.ipynb_checkpoints", "README.md", "Thumbs.db", ".DS_Store"]
+# gallery/downloads/ holds the .ipynb and .py files offered for download, not pages
+exclude_patterns = ["_build", "**/.ipynb_checkpoints", "README.md", "Thumbs.db", ".DS_Store",
+                    "gallery/downloads"]
 templates_path: list[str] = []
 
 # MyST: $...$ and $$...$$ math, ::: fences, labelled headings
@@ -68,6 +75,49 @@ napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
 napoleon_use_ivar = True
+
+# -- math: MathJax 3 served from the site itself, never from a CDN ---------------
+# django-static-mathjax is a plain wheel of MathJax's release files (Apache-2.0; it needs
+# no Django to install); its es5/ build is copied to _static/mathjax/ of the built site
+# when the build starts (MATHJAX_BUNDLE and the components it loads on demand: input and
+# output jax, fonts, menu, accessibility).
+MATHJAX_BUNDLE = "tex-chtml.js"
+mathjax_path = f"mathjax/{MATHJAX_BUNDLE}"  # relative to _static/
+
+
+def mathjax_source() -> Path:
+    """MathJax's es5/ folder inside the installed ``django-static-mathjax`` package."""
+    try:
+        import mathjax  # the import name of django-static-mathjax
+    except ImportError as exc:
+        raise RuntimeError(
+            "MathJax is not installed: the docs serve it themselves (no CDN). Install the "
+            "docs extra: pip install -e \".[docs]\" (it pins django-static-mathjax)."
+        ) from exc
+    es5 = Path(mathjax.__file__).resolve().parent / "static" / "mathjax" / "es5"
+    if not (es5 / MATHJAX_BUNDLE).is_file():
+        raise RuntimeError(
+            f"{es5 / MATHJAX_BUNDLE} not found: the installed django-static-mathjax does not "
+            f"hold MathJax 3's es5 build. Reinstall the docs extra: pip install -e \".[docs]\"."
+        )
+    return es5
+
+
+def copy_mathjax(app: Any) -> None:
+    """Copy MathJax into the output's _static/mathjax/ (skipped when already there)."""
+    if app.builder.format != "html":
+        return
+    src = mathjax_source()
+    dest = Path(app.outdir) / "_static" / "mathjax"
+    stamp = dest / ".source"
+    if stamp.is_file() and stamp.read_text() == str(src):
+        return
+    other_bundles = {p.name for p in src.glob("*.js")} - {MATHJAX_BUNDLE}
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(src, dest, ignore=lambda folder, names: (
+        [n for n in names if n in other_bundles] if Path(folder) == src else []))
+    shutil.copy2(src.parent / "LICENSE", dest / "LICENSE")
+    stamp.write_text(str(src))
 
 # -- HTML -----------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
@@ -172,23 +222,114 @@ def _own_members(cls: type) -> list[str]:
     return out
 
 
+_ROLES = {"exception": "exc", "class": "class", "function": "func"}
+BACKREFS = DOCS / "gallery" / "backreferences.json"
+
+
+def _resolve(dotted: str) -> Any:
+    """The object a dotted name refers to (``neurorep.rsa.compare``), or None."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr, None)
+            if obj is None:
+                return None
+        return obj
+    return None
+
+
+@functools.cache
+def _gallery_uses() -> dict[int, list[str]]:
+    """``id(obj) -> notebooks that use it``, from gallery/backreferences.json.
+
+    docs/build_gallery.py writes the file: every dotted neurorep name each
+    executed notebook's code refers to, imports followed. Names are resolved
+    to objects here, so a notebook that calls a re-export links to the entry
+    of the original.
+    """
+    if not BACKREFS.is_file():
+        return {}
+    uses: dict[int, list[str]] = {}
+    for dotted, stems in json.loads(BACKREFS.read_text())["uses"].items():
+        obj = _resolve(dotted)
+        if obj is None or inspect.ismodule(obj):
+            continue
+        for stem in stems:
+            if (DOCS / "gallery" / f"{stem}.ipynb").is_file():
+                known = uses.setdefault(id(obj), [])
+                if stem not in known:
+                    known.append(stem)
+    return {key: sorted(stems) for key, stems in uses.items()}
+
+
+def _gallery_block(obj: Any) -> str:
+    """The "Used in the gallery" rubric of an entry: links to the notebooks that use it."""
+    stems = _gallery_uses().get(id(obj), [])
+    if not stems:
+        return ""
+    links = "\n".join(f"   - :doc:`/gallery/{stem}`" for stem in stems)
+    return f"\n   .. rubric:: Used in the gallery\n      :class: gallery-backrefs\n\n{links}\n"
+
+
 def _entry(obj: Any, path: str) -> str:
     kind = _kind(obj)
     if kind == "exception":
-        return f".. autoexception:: {path}\n   :show-inheritance:\n"
+        return f".. autoexception:: {path}\n   :show-inheritance:\n" + _gallery_block(obj)
     if kind == "class":
         members = _own_members(obj)
         opts = f"   :members: {', '.join(members)}\n" if members else ""
-        return f".. autoclass:: {path}\n{opts}"
+        return f".. autoclass:: {path}\n{opts}" + _gallery_block(obj)
     if kind == "function":
-        return f".. autofunction:: {path}\n"
+        return f".. autofunction:: {path}\n" + _gallery_block(obj)
     # constants and registries: py:data with a description of the value (autodata would
     # show the docstring of the value's type, e.g. dict's)
     text = _describe_value(obj)
     return f".. py:data:: {path}\n" + (f"\n   {text}\n" if text else "")
 
 
-def _api_page(short: str, title: str) -> str:
+def _top_items() -> list[tuple[str, Any, str]]:
+    return [(n, getattr(neurorep, n), f"neurorep.{n}") for n in neurorep.__all__
+            if n[0].isupper()]
+
+
+def _pages() -> dict[str, list[tuple[str, Any, str]]]:
+    """Each API page (``neurorep`` and the subpackages) with its public names."""
+    pages = {"neurorep": _top_items()}
+    for short in SUBPACKAGES:
+        pages[short] = _public_names(importlib.import_module(f"neurorep.{short}"))
+    return pages
+
+
+def canonical_entries(pages: dict[str, list[tuple[str, Any, str]]]) -> dict[int, tuple[str, str]]:
+    """Where each public callable is documented in full: ``id(obj) -> (page, dotted path)``.
+
+    A function re-exported by a second subpackage (``neurorep.rsa.from_rsatoolbox``
+    is ``neurorep.data.from_rsatoolbox``) is documented once, on the page of the
+    subpackage that defines it (its ``__module__``), else on the first page that
+    lists it; the other pages refer to that entry. Documenting it twice made
+    viewcode's "[docs]" links from the source pages point at an anchor of the
+    wrong page.
+    """
+    listed: dict[int, list[tuple[str, str]]] = {}
+    objects: dict[int, Any] = {}
+    for short, items in pages.items():
+        for _, obj, path in items:
+            if _kind(obj) != "data":
+                listed.setdefault(id(obj), []).append((short, path))
+                objects[id(obj)] = obj
+    out = {}
+    for key, where in listed.items():
+        parts = str(getattr(objects[key], "__module__", "")).split(".")
+        home = parts[1] if len(parts) > 1 and parts[1] in SUBPACKAGES else "neurorep"
+        out[key] = next(((s, p) for s, p in where if s == home), where[0])
+    return out
+
+
+def _api_page(short: str, title: str, canonical: dict[int, tuple[str, str]]) -> str:
     module = f"neurorep.{short}"
     pkg = importlib.import_module(module)
     items = _public_names(pkg)
@@ -205,22 +346,30 @@ def _api_page(short: str, title: str) -> str:
         return "\n".join(lines)
     callables = [(n, o, p) for n, o, p in items if _kind(o) != "data"]
     data = [(n, o, p) for n, o, p in items if _kind(o) == "data"]
+    here = [(n, o, p) for n, o, p in callables if canonical.get(id(o), (short,))[0] == short]
+    elsewhere = [(n, o, canonical[id(o)][1]) for n, o, _ in callables
+                 if canonical.get(id(o), (short,))[0] != short]
     if callables:
         lines += ["Summary", "-------", "", ".. autosummary::", "   :nosignatures:", ""]
-        lines += [f"   {p[len(module) + 1:]}" for _, _, p in callables]
+        lines += [f"   {p[len(module) + 1:]}" for _, _, p in here]
+        lines += [f"   ~{p}" for _, _, p in elsewhere]
         lines += [""]
     if data:
         lines += ["Constants and registries:", ""]
         lines += [f"- :data:`{p[len(module) + 1:]}`" for _, _, p in data]
         lines += [""]
     lines += ["Reference", "---------", ""]
-    lines += [_entry(o, p) for _, o, p in callables + data]
+    lines += [_entry(o, p) for _, o, p in here + data]
+    if elsewhere:
+        lines += ["Re-exported here", "~~~~~~~~~~~~~~~~", ""]
+        lines += [f"- ``{module}.{n}`` is :{_ROLES[_kind(o)]}:`{p}`, documented there."
+                  for n, o, p in elsewhere]
+        lines += [""]
     return "\n".join(lines) + "\n"
 
 
 def _top_page() -> str:
-    items = [(n, getattr(neurorep, n), f"neurorep.{n}") for n in neurorep.__all__
-             if n[0].isupper()]
+    items = _top_items()
     lines = ["``neurorep``", "============", "", ".. automodule:: neurorep", "   :no-members:", "",
              "Errors and warnings", "-------------------", ""]
     lines += [_entry(o, p) for _, o, p in items]
@@ -230,8 +379,11 @@ def _top_page() -> str:
 def write_api_pages(app: Any = None) -> None:
     """Write docs/api/generated/*.rst (only files whose text changed, for incremental builds)."""
     API_OUT.mkdir(parents=True, exist_ok=True)
+    _gallery_uses.cache_clear()
+    canonical = canonical_entries(_pages())
     pages = {"neurorep": _top_page()}
-    pages.update({short: _api_page(short, title) for short, title in SUBPACKAGES.items()})
+    pages.update({short: _api_page(short, title, canonical)
+                  for short, title in SUBPACKAGES.items()})
     for short, text in pages.items():
         dest = API_OUT / f"{short}.rst"
         if not dest.is_file() or dest.read_text() != text:
@@ -243,3 +395,4 @@ def write_api_pages(app: Any = None) -> None:
 
 def setup(app: Any) -> None:
     app.connect("builder-inited", write_api_pages)
+    app.connect("builder-inited", copy_mathjax)

@@ -24,6 +24,7 @@ _SUBPACKAGES = (
     "alignment",
     "data",
     "datasets",
+    "decoding",
     "encoding",
     "models",
     "plotting",

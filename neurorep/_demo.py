@@ -54,8 +54,10 @@ def run_demo(
     """Simulate a layered brain from a model, recover the planted layer map, write a report.
 
     Writes ``out/results/*.nc``, ``out/figures/*.png`` and ``out/report.html``.
-    With ``data_home`` (the real-data mirror) the Pereira 2018 sentences are
-    added: MiniLM layers against the language network.
+    With ``data_home`` (the real-data mirror) two real-data sections are
+    added: MiniLM layers against the language network (Pereira 2018), and
+    the 92 images through the ImageNet-trained EfficientNet-Lite0 against
+    human EVC and IT (Cichy 2014, RSA over 15 subjects).
     """
     import matplotlib
 
@@ -119,13 +121,14 @@ def run_demo(
         )
         log(f"  {region}: planted {planted}, recovered {found}")
     report.add_table("Planted vs recovered layer map", rows)
-    ax = plot_score_matrix(scores, best=best)
-    report.add_figure(ax.figure, figs / "score_matrix.png", "Region x layer encoding score (held-out r); boxes: held-out best layer.")
-    ax = plot_layer_profiles(scores)
-    report.add_figure(ax.figure, figs / "layer_profiles.png", "Layer profiles with 95% bootstrap CIs and split-half noise ceilings (dashed).")
+    disp = plot_score_matrix(scores, best=best)
+    report.add_figure(disp.figure_, figs / "score_matrix.png", "Region x layer encoding score (held-out r); boxes: held-out best layer.")
+    disp = plot_layer_profiles(scores)
+    report.add_figure(disp.figure_, figs / "layer_profiles.png", "Layer profiles with 95% bootstrap CIs and split-half noise ceilings (dashed).")
 
     if data_home is not None:
         _pereira_section(report, out, figs, data_home, n_boot=n_boot, log=log)
+        _vision_section(report, out, figs, data_home, n_boot=n_boot, log=log)
     path = report.write(out / "report.html")
     log(f"report: {path}")
     return path
@@ -146,7 +149,60 @@ def _pereira_section(report: Any, out: Path, figs: Path, data_home: Any, *, n_bo
     except ValueError:
         return
     data.save(scores, out / "results" / "pereira_scores.nc", overwrite=True)
-    ax = plot_layer_profiles(scores)
-    report.add_figure(ax.figure, figs / "pereira_profile.png", f"MiniLM layers vs the Pereira 2018 language network: {what}.")
+    disp = plot_layer_profiles(scores)
+    report.add_figure(disp.figure_, figs / "pereira_profile.png", f"MiniLM layers vs the Pereira 2018 language network: {what}.")
     best = str(scores.layer.values[int(np.nanargmax(scores.score.values[0]))])
     log(f"Pereira 2018: best layer {best}, r = {float(scores.score.max()):.3f}")
+
+
+def _vision_section(report: Any, out: Path, figs: Path, data_home: Any, *, n_boot: int, log: Any) -> None:
+    """92 images -> EfficientNet-Lite0 layers -> RSA against Cichy 2014 EVC and IT."""
+    import time
+
+    from neurorep import data
+    from neurorep.alignment import score_matrix
+    from neurorep.datasets import load
+    from neurorep.models import extract_images
+    from neurorep.plotting import plot_layer_profiles, plot_score_matrix
+
+    t0 = time.perf_counter()
+    try:
+        cichy = data.members(load("cichy2014_92img", data_home))
+    except (OSError, KeyError) as err:
+        log(f"Cichy 2014 92-image RDMs unavailable ({err}); vision section skipped.")
+        return
+    it = cichy["IT"]
+    try:
+        acts = extract_images("efficientnet-lite0", list(it.image.values),
+                              stimulus=list(it.stimulus_i.values), progress=False)
+    except ImportError as err:
+        log(f"EfficientNet-Lite0 unavailable ({err}); vision section skipped.")
+        return
+    scores = score_matrix(cichy, acts, metric="rsa", n_boot=n_boot, rng=0)
+    data.save(scores, out / "results" / "cichy_efficientnet_scores.nc", overwrite=True)
+    report.add_figure(
+        plot_score_matrix(scores).figure_, figs / "cichy_score_matrix.png",
+        "EfficientNet-Lite0 (ImageNet) layers vs human EVC and IT, 92 images (Cichy et al. 2014): "
+        "mean over 15 subjects of the Spearman correlation between each subject's fMRI RDM and the "
+        "layer's RDM (1 - Pearson r over flattened activations).",
+    )
+    report.add_figure(
+        plot_layer_profiles(scores).figure_, figs / "cichy_layer_profiles.png",
+        "Layer profiles with 95% bootstrap CIs over subjects; dashed: leave-one-subject-out noise ceiling.",
+    )
+    rows = []
+    for region in scores.region.values:
+        s = scores.sel(region=region)
+        j = int(np.nanargmax(s.score.values))
+        rows.append({
+            "region": str(region),
+            "best layer": str(scores.layer.values[j]),
+            "depth": float(acts[str(scores.layer.values[j])].attrs["depth"]),
+            "RSA (Spearman)": float(s.score[j]),
+            "95% CI": f"[{float(s.ci_low[j]):.3f}, {float(s.ci_high[j]):.3f}]",
+            "noise ceiling (lower)": float(s.ceiling),
+        })
+        log(f"Cichy 2014 {region}: best EfficientNet-Lite0 layer {rows[-1]['best layer']} "
+            f"(RSA {rows[-1]['RSA (Spearman)']:.3f})")
+    report.add_table("92 images: the EfficientNet-Lite0 layer closest to each region", rows)
+    log(f"vision section: {time.perf_counter() - t0:.1f} s")

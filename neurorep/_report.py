@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,12 @@ class Report:
         self.sections.append(f"<h2>{html.escape(heading)}</h2>{paras}")
 
     def add_figure(self, fig: Any, path: Path, caption: str) -> None:
-        """Save ``fig`` as PNG at ``path`` and embed it in the report."""
+        """Save ``fig`` as PNG at ``path``, embed it in the report and close it in pyplot."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=150, bbox_inches="tight")
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close(fig)  # the plot functions draw pyplot figures; the report is done with it
         data = base64.b64encode(path.read_bytes()).decode()
         self.sections.append(
             f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"/>'

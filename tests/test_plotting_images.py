@@ -143,125 +143,184 @@ def _evaluation() -> xr.Dataset:
 
 
 # ----------------------------------------------------------------------------
-# one case per public plot function: () -> Figure
+# one case per public plot function: (**kw passed to it, e.g. ax=) -> PlotDisplay
 # ----------------------------------------------------------------------------
 def _fig(obj: Any) -> Any:
-    return obj if hasattr(obj, "savefig") else obj.figure
+    return obj.figure_
 
 
-def _plot_score_matrix() -> Any:
+def _plot_score_matrix(**kw: Any) -> Any:
     from neurorep.plotting.alignment import plot_score_matrix
 
     best = xr.Dataset({"best_layer": ("region", ["conv1", "conv3", "fc2"])},
                       coords={"region": ["V1", "V4", "IT"]})
-    return plot_score_matrix(_scores(), best=best)
+    return plot_score_matrix(_scores(), best=best, **kw)
 
 
-def _plot_layer_profiles() -> Any:
+def _plot_layer_profiles(**kw: Any) -> Any:
     from neurorep.plotting.alignment import plot_layer_profiles
 
-    return plot_layer_profiles(_scores())
+    return plot_layer_profiles(_scores(), **kw)
 
 
-def _plot_best_layer_map() -> Any:
+def _plot_best_layer_map(**kw: Any) -> Any:
     from neurorep.plotting.alignment import plot_best_layer_map
 
     depth = np.tile(np.linspace(0, 1, 5), 6)
     return plot_best_layer_map(_voxel_result("best_depth", depth), display_mode="z",
-                               cut_coords=[0.0], annotate=False, draw_cross=False)
+                               cut_coords=[0.0], annotate=False, draw_cross=False, **kw)
 
 
-def _plot_score_vs_ceiling() -> Any:
+def _plot_score_vs_ceiling(**kw: Any) -> Any:
     from neurorep.plotting.encoding import plot_score_vs_ceiling
 
     g = np.random.default_rng(2)
     ceiling = g.uniform(0.2, 0.9, 60)
     res = xr.Dataset({"score": ("unit", ceiling * g.uniform(0.3, 0.9, 60)),
                       "ceiling": ("unit", ceiling)})
-    return plot_score_vs_ceiling(res)
+    return plot_score_vs_ceiling(res, **kw)
 
 
-def _plot_alpha_histogram() -> Any:
+def _plot_alpha_histogram(**kw: Any) -> Any:
     from neurorep.plotting.encoding import plot_alpha_histogram
 
     alphas = 10.0 ** np.arange(-2, 7)
     chosen = alphas[np.r_[np.full(5, 2), np.full(12, 3), np.full(20, 4), np.full(8, 5), [8, 8]]]
     return plot_alpha_histogram(xr.Dataset({"alpha": ("unit", chosen)},
-                                           attrs={"alphas": alphas.tolist()}))
+                                           attrs={"alphas": alphas.tolist()}), **kw)
 
 
-def _plot_split_scores() -> Any:
+def _plot_split_scores(**kw: Any) -> Any:
     from neurorep.plotting.encoding import plot_split_scores
 
     g = np.random.default_rng(3)
     split = np.abs(g.normal(0.15, 0.1, size=(2, 20))) * [[1.0], [0.6]]
     split[1, :3] = -0.03
     return plot_split_scores(xr.Dataset({"split_score": (("space", "unit"), split)},
-                                        coords={"space": ["vision", "language"]}))
+                                        coords={"space": ["vision", "language"]}), **kw)
 
 
-def _plot_score_map() -> Any:
+def _plot_score_map(**kw: Any) -> Any:
     from neurorep.plotting.encoding import plot_score_map
 
     values = np.linspace(-0.4, 0.6, 30)
-    return plot_score_map(_voxel_result("score", values))
+    return plot_score_map(_voxel_result("score", values), **kw)
 
 
-def _plot_rdm() -> Any:
+def _plot_surface_map(**kw: Any) -> Any:
+    # a smooth map on fsaverage5 (shipped with nilearn): distance from a posterior point
+    from nilearn.datasets import load_fsaverage
+
+    from neurorep.data import from_surface
+    from neurorep.plotting.surface import plot_surface_map
+
+    pial = load_fsaverage("fsaverage5")["pial"]
+    maps = [np.cos(np.linalg.norm(pial.parts[h].coordinates - [0, -100, 0], axis=1) / 40.0)
+            for h in ("left", "right")]
+    score = from_surface(maps[0], maps[1], mesh="fsaverage5").isel(stimulus=0)
+    return plot_surface_map(score, title="surface map", **kw)
+
+
+def _plot_rdm(**kw: Any) -> Any:
     from neurorep.plotting.rsa import plot_rdm
 
-    return plot_rdm(_rdm(), categories="category", title="toy RDM")
+    return plot_rdm(_rdm(), categories="category", title="toy RDM", **kw)
 
 
-def _plot_mds() -> Any:
+def _plot_mds(**kw: Any) -> Any:
     from neurorep.plotting.rsa import plot_mds
 
-    return plot_mds(_rdm(), categories="category", title="toy MDS")
+    return plot_mds(_rdm(), categories="category", title="toy MDS", **kw)
 
 
-def _plot_model_comparison() -> Any:
+def _plot_model_comparison(**kw: Any) -> Any:
     from neurorep.plotting.rsa import plot_model_comparison
 
-    return plot_model_comparison(_evaluation(), title="toy evaluation")
+    return plot_model_comparison(_evaluation(), title="toy evaluation", **kw)
 
 
-def _plot_gt_transform() -> Any:
+def _plot_gt_transform(**kw: Any) -> Any:
     from neurorep.plotting.topology import plot_gt_transform
 
-    return plot_gt_transform(_rdm())
+    return plot_gt_transform(_rdm(), **kw)
 
 
-def _plot_persistence_diagram() -> Any:
+def _plot_persistence_diagram(**kw: Any) -> Any:
     from neurorep.plotting.topology import plot_persistence_diagram
 
-    return plot_persistence_diagram(_diagram())
+    return plot_persistence_diagram(_diagram(), **kw)
 
 
-def _plot_barcode() -> Any:
+def _plot_barcode(**kw: Any) -> Any:
     from neurorep.plotting.topology import plot_barcode
 
-    return plot_barcode(_diagram())
+    return plot_barcode(_diagram(), **kw)
 
 
-def _plot_betti_curves() -> Any:
+def _plot_betti_curves(**kw: Any) -> Any:
     from neurorep.plotting.topology import plot_betti_curves
 
-    return plot_betti_curves(_diagram())
+    return plot_betti_curves(_diagram(), **kw)
 
 
-def _plot_caption_cards() -> Any:
+def _plot_caption_cards(**kw: Any) -> Any:
     from neurorep.plotting.selectivity import plot_caption_cards
 
-    return plot_caption_cards(_captions(), units=["u0", "u1"], label="planted")
+    return plot_caption_cards(_captions(), units=["u0", "u1"], label="planted", **kw)
 
 
-def _plot_concept_map() -> Any:
+def _plot_concept_map(**kw: Any) -> Any:
     from neurorep.plotting.selectivity import plot_concept_map
 
-    return plot_concept_map(_captions(), color="planted", annotate=2)
+    return plot_concept_map(_captions(), color="planted", annotate=2, **kw)
 
 
-CASES: dict[str, Callable[[], Any]] = {
+def _time_result() -> xr.Dataset:
+    t = np.round(np.arange(-0.1, 0.31, 0.02), 6)
+    score = 0.5 + 0.4 * np.clip((t - 0.05) / 0.1, 0, 1) * np.exp(-np.clip(t - 0.15, 0, None) * 3)
+    sig = score > 0.6
+    return xr.Dataset({"score": ("time", score), "ci_low": ("time", score - 0.05),
+                       "ci_high": ("time", score + 0.05), "significant": ("time", sig)},
+                      coords={"time": t}, attrs={"chance": 0.5, "scoring": "accuracy"})
+
+
+def _plot_time_course(**kw: Any) -> Any:
+    from neurorep.plotting.time import plot_time_course
+
+    return plot_time_course(_time_result(), **kw)
+
+
+def _plot_temporal_generalization(**kw: Any) -> Any:
+    from neurorep.plotting.time import plot_temporal_generalization
+
+    t = np.round(np.arange(0, 0.3, 0.02), 6)
+    d = np.abs(t[:, None] - t[None, :])
+    score = 0.5 + 0.4 * np.exp(-d / 0.05) * (t[:, None] > 0.05) * (t[None, :] > 0.05)
+    ds = xr.Dataset({"score": (("train_time", "test_time"), score),
+                     "significant": (("train_time", "test_time"), score > 0.7)},
+                    coords={"train_time": t, "test_time": t}, attrs={"chance": 0.5})
+    return plot_temporal_generalization(ds, **kw)
+
+
+def _plot_topomap(**kw: Any) -> Any:
+    from neurorep.plotting.time import plot_topomap
+
+    gx, gy = np.meshgrid(np.linspace(-0.05, 0.05, 4), np.linspace(-0.05, 0.06, 3))
+    gx, gy = gx.ravel() + 0.003 * np.arange(12) % 0.007, gy.ravel()
+    units = [f"EEG{i:02d}" for i in range(12)]
+    x = np.sin(np.arange(12.0))[None, :, None] * np.ones((1, 1, 3))
+    ep = xr.DataArray(np.transpose(x, (0, 2, 1)) * 1e-6, dims=("stimulus", "time", "unit"),
+                      coords={"stimulus": ["a"], "time": [0.0, 0.01, 0.02], "unit": units,
+                              "x": ("unit", gx), "y": ("unit", gy),
+                              "z": ("unit", np.sqrt(0.09**2 - gx**2 - gy**2)), "ch_type": ("unit", ["eeg"] * 12)},
+                      attrs={"sfreq": 100.0})
+    return plot_topomap(ep, time=0.01, **kw)
+
+
+CASES: dict[str, Callable[..., Any]] = {
+    "plot_time_course": _plot_time_course,
+    "plot_temporal_generalization": _plot_temporal_generalization,
+    "plot_topomap": _plot_topomap,
     "plot_score_matrix": _plot_score_matrix,
     "plot_layer_profiles": _plot_layer_profiles,
     "plot_best_layer_map": _plot_best_layer_map,
@@ -269,6 +328,7 @@ CASES: dict[str, Callable[[], Any]] = {
     "plot_alpha_histogram": _plot_alpha_histogram,
     "plot_split_scores": _plot_split_scores,
     "plot_score_map": _plot_score_map,
+    "plot_surface_map": _plot_surface_map,
     "plot_rdm": _plot_rdm,
     "plot_mds": _plot_mds,
     "plot_model_comparison": _plot_model_comparison,

@@ -14,7 +14,7 @@ from neurorep import SchemaError, data, datasets, stats
 
 FAMILIES = [
     "data", "datasets", "models", "stats", "encoding", "rsa", "topology", "selectivity",
-    "alignment", "plotting",
+    "alignment", "plotting", "decoding",
 ]
 
 
@@ -61,7 +61,37 @@ def _calls():
     sim = selectivity.make_concept_population(n_units=2, rng=0)
     held = sim["brain"].ds["responses"]
     caps = {u: "food" for u in held["unit"].values}
+    from neurorep import decoding
+
+    ep = datasets.make_epochs(n_stimuli=4, n_categories=2, n_units=3, n_subjects=2,
+                              regions={"V": (0.0, 0.02)}, tmin=0.0, tmax=0.05, rng=0)
+    subs = {s: ep.where(ep.subject == s, drop=True) for s in ("sub01", "sub02")}
+    movie = rsa.compute_rdm_movie(subs, dim="subject")
+    cat = ep.category.values
+    model = data.rdm((cat[:, None] != cat[None, :]).astype(float), stimulus=ep.stimulus.values)
+    courses = xr.DataArray(g.standard_normal((4, 5)), dims=("subject", "time"),
+                           coords={"time": np.arange(5) / 10})
+    one = ep.isel(unit=[0, 1, 2])
+    static = one.isel(time=3)
     return {
+        "datasets.make_epochs": lambda rng: datasets.make_epochs(n_stimuli=4, n_categories=2,
+                                                                 rng=rng),
+        "stats.cluster_test": lambda rng: stats.cluster_test(courses, n_permutations=3, rng=rng),
+        "stats.peak_latency": lambda rng: stats.peak_latency(courses, n_bootstrap=3, rng=rng),
+        "stats.onset_latency": lambda rng: stats.onset_latency(courses, n_bootstrap=3, rng=rng),
+        "rsa.compare_over_time": lambda rng: rsa.compare_over_time(
+            movie, model, n_bootstrap=3, n_permutations=3, rng=rng),
+        "rsa.compare_time_generalization": lambda rng: rsa.compare_time_generalization(
+            movie, n_permutations=3, rng=rng),
+        "decoding.decode": lambda rng: decoding.decode(one, labels="category", cv=2, rng=rng),
+        "decoding.decode_generalization": lambda rng: decoding.decode_generalization(
+            one, labels="category", cv=2, rng=rng),
+        "decoding.decode_rdm": lambda rng: decoding.decode_rdm(one, cv=2, rng=rng),
+        "decoding.pseudo_population": lambda rng: decoding.pseudo_population(one, rng=rng),
+        "decoding.TorchMLPClassifier": lambda rng: decoding.TorchMLPClassifier(
+            hidden=(4,), n_epochs=2, rng=rng).fit(
+                static.transpose("stimulus", "repetition", "unit").values.reshape(16, -1),
+                np.repeat([0, 1], 8)),
         "datasets.make_clusters": lambda rng: datasets.make_clusters(rng=rng),
         "datasets.make_concept_population": lambda rng: datasets.make_concept_population(
             n_units=2, rng=rng),

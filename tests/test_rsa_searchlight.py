@@ -137,16 +137,16 @@ def test_plot_rdm_mds_and_comparison(rng):
         stimulus_coords={"category": cats},
     )
     r = rsa.compute_rdm(resp).assign_coords(category=("stimulus_i", cats))
-    ax = plot_rdm(r, categories="category", rank=True)
+    ax = plot_rdm(r, categories="category", rank=True).ax_
     assert len(ax.lines) == 4  # two boundaries, each a horizontal and a vertical line
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
-    ax = plot_mds(r, categories=cats, labels=True)
+    ax = plot_mds(r, categories=cats, labels=True).ax_
     assert len(ax.collections) == 3
     iu = np.triu_indices(9, 1)
     subj = data.rdm(r.values[iu] + 0.1 * rng.random((5, 36)), stimulus=ids, dim="subject")
     models = rsa.stack_rdms({"truth": r, "noise": data.rdm(rng.random(36), stimulus=ids)})
     res = rsa.evaluate(models, subj, n_bootstrap=50, rng=0)
-    ax = plot_model_comparison(res)
+    ax = plot_model_comparison(res).ax_
     assert len(ax.patches) >= 2
     plt.close("all")
 

@@ -604,13 +604,14 @@ def test_plots(sim, sim_bank, sim_captions):
     _, test, Y = _split(sim)
     scores = score_captions(sim_captions, Y.sel(stimulus=test), embed=TOPIC_EMBED)
     units = list(sim_captions["unit"].values[:3])
-    fig = plot_caption_cards(sim_captions, scores=scores, units=units)
-    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    disp = plot_caption_cards(sim_captions, scores=scores, units=units)
+    assert len(disp.axes_) == 4  # 2 x 2 panels, the last one hidden
+    texts = [t.get_text() for ax in disp.axes_ for t in ax.texts]
     first = str(sim_captions["caption"].values[0])
     assert any(first.split(",")[0] in t for t in texts)
     assert any(t.startswith("unit000   r = ") for t in texts)
     ax = plot_concept_map(sim_captions.assign_coords(planted=sim["truth"].ds["concept"]),
-                          color="planted", n_colors=20)
+                          color="planted", n_colors=20).ax_
     labels = {t.get_text() for t in ax.get_legend().get_texts()}
     assert labels == set(sim["truth"].ds["concept"].values.tolist())
     with pytest.raises(KeyError, match="not in captions"):

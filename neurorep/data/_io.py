@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -12,63 +11,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import xarray as xr
 
-from neurorep._core.errors import SchemaError
+from neurorep._core.attrs import OBJECT_ATTR as _OBJECT_ATTR
+from neurorep._core.attrs import decode_value as _decode_value
+from neurorep._core.attrs import encode_value as _encode_value
+from neurorep._core.attrs import map_attrs as _map_attrs
 
-_JSON = "__json__:"
-_OBJECT_ATTR = "neurorep_object"
 _NAME_ATTR = "neurorep_name"
 _NAMED_ATTR = "neurorep_named"
 # the variable of an unnamed DataArray (xarray's own "__values__" reads back as the name None)
 _VALUES_VAR = "__neurorep_values__"
-
-
-def _encode_value(value: Any) -> Any:
-    if isinstance(value, bool | np.bool_) or value is None:
-        return _JSON + json.dumps(bool(value) if value is not None else None)
-    if isinstance(value, str | int | float | np.integer | np.floating):
-        return value
-    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf" and value.ndim == 1:
-        return value
-    if isinstance(value, list | tuple) and value and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value
-    ):
-        return np.asarray(value)
-    try:
-        return _JSON + json.dumps(value, default=_json_default)
-    except TypeError as err:
-        raise SchemaError(
-            f"attrs value {value!r} of type {type(value).__name__} cannot be saved; "
-            f"use str, numbers, lists or dicts of them."
-        ) from err
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(type(value).__name__)
-
-
-def _decode_value(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_JSON):
-        return json.loads(value[len(_JSON) :])
-    return value
-
-
-def _map_attrs(ds: xr.Dataset, fn: Any) -> xr.Dataset:
-    ds = ds.copy()
-    ds.attrs = {k: fn(v) for k, v in ds.attrs.items()}
-    for name in list(ds.variables):
-        var = ds.variables[name]
-        var.attrs = {k: fn(v) for k, v in var.attrs.items()}
-        if fn is _encode_value and var.dtype.kind == "O":
-            # object arrays of str -> fixed-width unicode, which both backends store
-            ds[name] = var.copy(data=np.asarray(var.values).astype(str))
-    return ds
 
 
 def _engine(path: Path) -> str:

@@ -770,7 +770,7 @@ def _validate_responses(da: xr.DataArray, name: str, *, epochs: bool = False) ->
                 f"{name}: dim {dim!r} has no coordinate of ids; assign one, e.g. "
                 f"obj.assign_coords({dim}=ids)."
             )
-        _check_unique(np.asarray(da[dim].values), dim=str(dim), name=name)
+        _check_unique(coord_index(da, str(dim)), dim=str(dim), name=name)
     _check_finite(da, name)
 
 

@@ -2,11 +2,20 @@
 
 from typing import Any
 
+from neurorep.datasets._algonauts import load_algonauts2023
+from neurorep.datasets._bold5000 import load_bold5000
 from neurorep.datasets._concepts import CONCEPTS, hashing_embedder, make_concept_population
+from neurorep.datasets._epochs import (
+    load_mne_evoked_audvis,
+    load_things_eeg2,
+    load_zhang2011_it_7objects,
+    make_epochs,
+)
 from neurorep.datasets._fetch import DATA_HOME_ENV, default_data_home, fetch, sha256sum
 from neurorep.datasets._loaders import (
     load,
     load_allen_mouse_natscenes,
+    load_allen_visp_212cells,
     load_cichy2014_92img,
     load_ejaz2015_finger7T,
     load_haxby2001_subj1_slice,
@@ -15,12 +24,15 @@ from neurorep.datasets._loaders import (
     load_tuckute2024,
 )
 from neurorep.datasets._manifest import FileEntry, Manifest, get_manifest, list_datasets
+from neurorep.datasets._nsd import load_nsd
+from neurorep.datasets._pereira_full import load_pereira2018_full
 from neurorep.datasets._simulate import (
     make_clusters,
     make_layered_brain,
     make_model_activations,
     make_ring,
 )
+from neurorep.datasets._things_fmri import load_things_fmri
 
 __all__ = [
     "CONCEPTS",
@@ -34,15 +46,25 @@ __all__ = [
     "hashing_embedder",
     "list_datasets",
     "load",
+    "load_algonauts2023",
     "load_allen_mouse_natscenes",
+    "load_allen_visp_212cells",
+    "load_bold5000",
     "load_cichy2014_92img",
     "load_ejaz2015_finger7T",
     "load_haxby2001_subj1_slice",
     "load_kriegeskorte2008_92img",
+    "load_nsd",
     "load_pereira2018",
+    "load_pereira2018_full",
+    "load_things_fmri",
+    "load_mne_evoked_audvis",
+    "load_things_eeg2",
     "load_tuckute2024",
+    "load_zhang2011_it_7objects",
     "make_clusters",
     "make_concept_population",
+    "make_epochs",
     "make_layered_brain",
     "make_model_activations",
     "make_ring",

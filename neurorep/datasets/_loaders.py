@@ -3,7 +3,7 @@
 Every loader returns a ``DataTree``; :func:`neurorep.data.members` turns it
 into ``name -> DataArray``. The root attrs carry the dataset's name, title,
 licence, citation and source. A manifest's ``loader=`` names the loader of its
-dataset (:func:`loaders`); a loader is registered here with ``@_loader``.
+dataset (:func:`loaders`): a public ``load_*`` function of :mod:`neurorep.datasets`.
 """
 
 from __future__ import annotations
@@ -24,13 +24,16 @@ from neurorep.datasets._pickle import load_pickle
 
 IMAGE_IDS = [f"image_{i:02d}" for i in range(1, 93)]
 
-_LOADER_FUNCTIONS: dict[str, Callable[..., xr.DataTree]] = {}
+def _loader_functions() -> dict[str, Callable[..., xr.DataTree]]:
+    """The loaders a manifest's ``loader=`` may name: the public ``load_*`` functions of
+    :mod:`neurorep.datasets` (defined in this module and its siblings), by name."""
+    import neurorep.datasets as package
 
-
-def _loader(fn: Callable[..., xr.DataTree]) -> Callable[..., xr.DataTree]:
-    """Register a loader under its function name, the name a manifest's ``loader=`` gives."""
-    _LOADER_FUNCTIONS[fn.__name__] = fn
-    return fn
+    return {
+        name: getattr(package, name)
+        for name in package.__all__
+        if name.startswith("load_") and callable(getattr(package, name))
+    }
 
 
 def _files(manifest: Manifest, data_home: str | Path | None, verify: bool) -> Path:
@@ -77,7 +80,6 @@ def _category_coords(folder: Path) -> dict[str, Any]:
     return coords
 
 
-@_loader
 def load_kriegeskorte2008_92img(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Kriegeskorte et al. (2008) 92-image RDMs (rsatoolbox demo data).
 
@@ -150,7 +152,6 @@ def _symmetric(mat: np.ndarray) -> np.ndarray:
     return mat
 
 
-@_loader
 def load_cichy2014_92img(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Cichy et al. (2014) 92-image fMRI RDMs (1 - Pearson), EVC and IT, 15 subjects.
 
@@ -190,7 +191,6 @@ def _sentences(manifest: Manifest, folder: Path, fname: str, prefix: str) -> pd.
     return table
 
 
-@_loader
 def load_pereira2018(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Pereira et al. (2018) sentences with the language-network response.
 
@@ -216,7 +216,6 @@ def load_pereira2018(data_home: str | Path | None = None, *, verify: bool = True
 _TUCKUTE_CONDITIONS = {"D": "drive", "S": "suppress", "B": "baseline"}
 
 
-@_loader
 def load_tuckute2024(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Tuckute et al. (2024) sentences with the language-network response.
 
@@ -241,7 +240,6 @@ def load_tuckute2024(data_home: str | Path | None = None, *, verify: bool = True
     return _tree(manifest, {"language": resp})
 
 
-@_loader
 def load_ejaz2015_finger7T(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Ejaz et al. (2015) 7T M1 patterns for 5 fingers, 7 subjects.
 
@@ -291,7 +289,6 @@ def load_ejaz2015_finger7T(data_home: str | Path | None = None, *, verify: bool 
 ALLEN_STIMULI = [f"scene{i:03d}" for i in range(118)] + ["blank"]
 
 
-@_loader
 def load_allen_mouse_natscenes(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Allen Brain Observatory natural-scenes RDMs (1 - r) per area and layer.
 
@@ -326,7 +323,131 @@ def load_allen_mouse_natscenes(data_home: str | Path | None = None, *, verify: b
     return _tree(manifest, items)
 
 
-@_loader
+def _match_rows(rows: np.ndarray, scenes: np.ndarray, label: str) -> np.ndarray:
+    """The index of the one scene thumbnail each row equals exactly (never by position)."""
+    sq = (rows**2).sum(1)[:, None] + (scenes**2).sum(1)[None, :] - 2 * rows @ scenes.T
+    hits = np.abs(sq) < 1e-6
+    counts = hits.sum(1)
+    if (counts != 1).any():
+        bad = np.flatnonzero(counts != 1)[:5].tolist()
+        raise ValueError(
+            f"allen_visp_212cells: rows {bad} of {label} match {counts[bad].tolist()} scene "
+            f"thumbnails; each must equal exactly one row of all_input_scenes_118_961.npy. The "
+            f"mirror copy is not the published one: fetch it again."
+        )
+    return hits.argmax(1)
+
+
+def load_allen_visp_212cells(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
+    """Allen Brain Observatory VISp: 212 neurons' trial-averaged responses to 118 natural scenes.
+
+    One experiment container (511510667: Cux2-CreERT2;Ai93 GCaMP6f, VISp, 275 um
+    deep), responses averaged over the 50 presentations of each scene (units as
+    the source computed them, about dF/F x 100). The source splits the scenes
+    into 100 train and 18 test rows in shuffled order; each row's scene is
+    recovered by matching its thumbnail exactly to a row of
+    ``all_input_scenes_118_961.npy`` (whose row k is Allen scene frame k, as
+    its file name claims), so the ids are those of
+    :func:`load_allen_mouse_natscenes` (``scene000``..``scene117``).
+
+    Caveats from the source's script (``Project.py``): the responses are
+    columns 1..212 of AllenSDK's ``NaturalScenes.get_response`` (rows 1..118,
+    scenes 0..117), whose last column is the running speed rather than a cell
+    in AllenSDK's layout, so ``cell000`` is the source's second cell and
+    ``cell211`` may be running speed (unverified here). The gallery notebook
+    ``09_vision`` finds this population's scene RDM unrelated to the pixel RDM
+    and to the Allen VISp RDM of :func:`load_allen_mouse_natscenes`: check the
+    pairing of responses and scenes before relying on it.
+
+    Parameters
+    ----------
+    data_home : path, optional
+        Folder holding ``allen_visp_212cells_118scenes_psailamul/``; default
+        :func:`default_data_home`.
+    verify : bool
+        Check every file's sha256 against the manifest first.
+
+    Returns
+    -------
+    DataTree
+        ``VISp``: responses ``(stimulus 118, unit 212)`` in scene order, with
+        stimulus coord ``split`` (``"train"`` / ``"test"``: the source's split)
+        and unit coords ``region`` and ``subject``. ``pixels``: the stimuli as
+        the source ships them, ``(stimulus 118, unit 961)`` grey values 0..255
+        of 31 x 31 thumbnails (row-major; unit coords ``y``, ``x``), so
+        ``pixels.values.reshape(-1, 31, 31)`` gives the images.
+
+    Raises
+    ------
+    FileNotFoundError, ChecksumError
+        Files missing or altered (see :func:`load`).
+    ValueError
+        A train or test thumbnail that does not equal exactly one scene, or a
+        scene that is not in exactly one of the two splits.
+
+    Examples
+    --------
+    >>> from neurorep import data, datasets
+    >>> visp = data.members(datasets.load("allen_visp_212cells"))["VISp"]  # doctest: +SKIP
+    >>> visp.shape  # doctest: +SKIP
+    (118, 212)
+    """
+    manifest = get_manifest("allen_visp_212cells")
+    folder = _files(manifest, data_home, verify)
+
+    def npy(name: str) -> np.ndarray:
+        return np.asarray(np.load(folder / name, allow_pickle=False), float)
+
+    scenes = npy("all_input_scenes_118_961.npy")
+    n_scenes, n_pix = scenes.shape
+    side = int(round(np.sqrt(n_pix)))
+    parts = {split: (npy(f"Allen_{split}_input.npy"), npy(f"Allen_{split}_output.npy")) for split in ("train", "test")}
+    values = np.full((n_scenes, parts["train"][1].shape[1]), np.nan)
+    split = np.full(n_scenes, "", dtype=object)
+    seen = np.zeros(n_scenes, int)
+    for name, (inputs, outputs) in parts.items():
+        if len(inputs) != len(outputs):
+            raise ValueError(
+                f"allen_visp_212cells: Allen_{name}_input.npy has {len(inputs)} rows but "
+                f"Allen_{name}_output.npy {len(outputs)}; the mirror copy is damaged: fetch it again."
+            )
+        idx = _match_rows(inputs, scenes, f"Allen_{name}_input.npy")
+        values[idx] = outputs
+        split[idx] = name
+        np.add.at(seen, idx, 1)
+    if (seen != 1).any():
+        bad = np.flatnonzero(seen != 1)[:5].tolist()
+        raise ValueError(
+            f"allen_visp_212cells: scenes {bad} appear {seen[bad].tolist()} times across the train "
+            f"and test files; each of the {n_scenes} scenes must appear once."
+        )
+    ids = ALLEN_STIMULI[:n_scenes]
+    visp = responses(
+        values,
+        stimulus=ids,
+        unit=[f"cell{i:03d}" for i in range(values.shape[1])],
+        region="VISp",
+        subject="container511510667",
+        stimulus_coords={"split": split.astype(str)},
+        attrs={
+            "measure": "trial-averaged response (50 presentations), about dF/F x 100",
+            "experiment_container": 511510667,
+            "cre_line": "Cux2-CreERT2",
+            "imaging_depth_um": 275,
+        },
+    )
+    yy, xx = np.divmod(np.arange(n_pix), side)
+    pixels = responses(
+        scenes,
+        stimulus=ids,
+        unit=[f"px{i:03d}" for i in range(n_pix)],
+        unit_coords={"y": yy, "x": xx},
+        stimulus_coords={"split": split.astype(str)},
+        attrs={"measure": "grey value 0..255", "image_shape": [side, side]},
+    )
+    return _tree(manifest, {"VISp": visp, "pixels": pixels})
+
+
 def load_haxby2001_subj1_slice(data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
     """Haxby et al. (2001) subject 1, one slice: the 12-run block-design time series.
 
@@ -357,17 +478,18 @@ def loaders() -> dict[str, Callable[..., xr.DataTree]]:
     A dataset gets a loader by naming one in its manifest; a name that is
     not a loader of this module is a broken manifest and raises.
     """
+    functions = _loader_functions()
     out = {}
     for name in list_datasets():
         wanted = get_manifest(name).loader
         if not wanted:
             continue
-        if wanted not in _LOADER_FUNCTIONS:
+        if wanted not in functions:
             raise RuntimeError(
                 f"the manifest of {name!r} names loader={wanted!r}, which neurorep does not "
-                f"have; loaders: {sorted(_LOADER_FUNCTIONS)}. Fix data_manifests/{name}.toml."
+                f"have; loaders: {sorted(functions)}. Fix datasets/manifests/{name}.toml."
             )
-        out[name] = _LOADER_FUNCTIONS[wanted]
+        out[name] = functions[wanted]
     return out
 
 
@@ -389,8 +511,8 @@ def load(name: str, data_home: str | Path | None = None, *, verify: bool = True)
     Examples
     --------
     >>> from neurorep import datasets, data
-    >>> tree = datasets.load("pereira2018")  # doctest: +SKIP
-    >>> data.members(tree)["language"].dims  # doctest: +SKIP
+    >>> tree = datasets.load("pereira2018")
+    >>> data.members(tree)["language"].dims
     ('stimulus', 'unit')
     """
     registry = loaders()

@@ -14,9 +14,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurorep.models._preprocess import ImagePreprocess
+
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "fc1", "fc2", "fc3")
 _KERAS_BN_EPS = 1e-3
+# the Keras model was trained on raw 0..255 RGB values at 32 x 32
+CIFAR_PREPROCESS = ImagePreprocess(size=32, resample="bilinear", scale=1.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
 
 
 def _weights_path() -> Path:
@@ -107,10 +111,21 @@ def extract_cifar_cnn(
 ) -> xr.DataTree:
     """Activations of the trained CIFAR-10 CNN for image files (resized to 32 x 32).
 
-    Returns an activations DataTree with one node per layer (``conv1``..``fc3``).
-    """
-    from neurorep.models._extract import extract_torch
+    Same as ``extract_images("cifar10-cnn", image_paths, layers=layers,
+    stimulus=stimulus, progress=False)``.
 
-    net = load_cifar10_cnn()
-    x = load_images(image_paths)
-    return extract_torch(net, x, layers=list(layers), stimulus=stimulus, model_name="cifar10-cnn")
+    Returns
+    -------
+    DataTree
+        One node per layer (``conv1``..``fc3``), flattened feature maps.
+
+    Examples
+    --------
+    >>> from neurorep.models import extract_cifar_cnn
+    >>> acts = extract_cifar_cnn(["cat.png"], layers=["fc3"])  # doctest: +SKIP
+    """
+    from neurorep.models._images import extract_images
+
+    return extract_images(
+        "cifar10-cnn", list(image_paths), layers=list(layers), stimulus=stimulus, progress=False
+    )

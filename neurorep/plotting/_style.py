@@ -20,13 +20,55 @@ DOUBLE_COLUMN = 7.0
 
 
 def new_axes(ax: Any = None, *, figsize: tuple[float, float] = (SINGLE_COLUMN, 3.0)) -> Any:
-    """Return ``ax`` or a new Axes on a new Figure (constrained layout)."""
+    """Return ``ax`` or a new Axes on a new pyplot figure (constrained layout).
+
+    The figure comes from ``plt.subplots`` so that Jupyter shows it; only the
+    new figure is configured, never pyplot's global state.
+    """
     if ax is not None:
         return ax
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt
 
-    fig = Figure(figsize=figsize, layout="constrained")
-    return fig.add_subplot()
+    return plt.subplots(figsize=figsize, layout="constrained")[1]
+
+
+def new_panels(
+    nrows: int,
+    ncols: int,
+    *,
+    ax: Any = None,
+    fig: Any = None,
+    figsize: tuple[float, float],
+    fn: str,
+) -> Any:
+    """An ``(nrows, ncols)`` array of panel Axes: in ``ax``'s area, on ``fig``, or on a new figure.
+
+    ``ax`` (a subplot) is replaced by a grid of panels in its place; ``fig``
+    (a Figure or SubFigure) gets the grid as its subplots; with neither, a new
+    pyplot figure of ``figsize`` (constrained layout) is made.
+    """
+    import numpy as np
+
+    if ax is not None and fig is not None:
+        raise ValueError(f"{fn}: give ax= or fig=, not both.")
+    if ax is not None:
+        spec = ax.get_subplotspec() if hasattr(ax, "get_subplotspec") else None
+        if spec is None:
+            raise ValueError(
+                f"{fn}: ax must be a subplot (from plt.subplots or fig.add_subplot) so its "
+                f"area can hold {nrows} x {ncols} panels; got {type(ax).__name__} without a "
+                f"subplot spec. Pass fig= instead."
+            )
+        grid = spec.subgridspec(nrows, ncols)
+        host = ax.figure
+        ax.remove()
+        return np.array([[host.add_subplot(grid[i, j]) for j in range(ncols)]
+                         for i in range(nrows)], dtype=object)
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=figsize, layout="constrained")
+    return fig.subplots(nrows, ncols, squeeze=False)
 
 
 def color_scale(values: Any, *, signed: bool | None = None) -> dict[str, Any]:

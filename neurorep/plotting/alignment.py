@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurorep.plotting._display import PlotDisplay, make_display
 from neurorep.plotting._style import (
     CATEGORICAL,
     DOUBLE_COLUMN,
@@ -27,7 +28,7 @@ def plot_score_matrix(
     variable: str = "score",
     best: xr.Dataset | None = None,
     annotate: bool = True,
-) -> Any:
+) -> PlotDisplay:
     """Region x layer heatmap of ``result[variable]`` with best-layer markers.
 
     Parameters
@@ -40,7 +41,9 @@ def plot_score_matrix(
 
     Returns
     -------
-    matplotlib.axes.Axes
+    PlotDisplay
+        The heatmap in ``ax_``; its colour bar is labelled with the variable
+        and the metric.
     """
     from matplotlib.patches import Rectangle
 
@@ -68,17 +71,20 @@ def plot_score_matrix(
     labelled_colorbar(im, ax, f"{variable.replace('_', ' ')} ({metric})" if metric else variable)
     tidy(ax, xlabel="model layer", ylabel="brain region",
          title="Layer x region alignment" + (" (box: held-out best layer)" if best is not None else ""))
-    return ax
+    return make_display(ax)
 
 
-def plot_layer_profiles(result: xr.Dataset, *, ax: Any = None, normalized: bool = False) -> Any:
+def plot_layer_profiles(
+    result: xr.Dataset, *, ax: Any = None, normalized: bool = False
+) -> PlotDisplay:
     """Score against layer depth per region, with CI bands and ceiling lines.
 
     The band's confidence level is read from ``result.attrs["ci"]`` (e.g. 0.95).
 
     Returns
     -------
-    matplotlib.axes.Axes
+    PlotDisplay
+        One line per region in ``ax_``.
     """
     ax = new_axes(ax, figsize=(DOUBLE_COLUMN * 0.6, 3.0))
     import matplotlib as mpl
@@ -106,10 +112,12 @@ def plot_layer_profiles(result: xr.Dataset, *, ax: Any = None, normalized: bool 
     dashed = "" if normalized else ", dashed: noise ceiling"
     tidy(ax, xlabel="model layer", ylabel=("normalised " if normalized else "") + metric,
          title=f"Layer profiles (band: {band}{dashed})")
-    return ax
+    return make_display(ax)
 
 
-def plot_best_layer_map(result: xr.Dataset, *, ax: Any = None, variable: str = "best_depth", **kwargs: Any) -> Any:
+def plot_best_layer_map(
+    result: xr.Dataset, *, ax: Any = None, variable: str = "best_depth", **kwargs: Any
+) -> PlotDisplay:
     """Brain map of each voxel's best layer depth (0 = first layer, 1 = last), via nilearn.
 
     Parameters
@@ -119,17 +127,17 @@ def plot_best_layer_map(result: xr.Dataset, *, ax: Any = None, variable: str = "
         units carry voxel indices ``i, j, k`` and attrs ``affine`` /
         ``volume_shape`` (as :func:`neurorep.data.from_nifti` writes them).
     ax : matplotlib Axes, optional
-        Draw into this Axes' area (of its figure); default a new Figure.
+        Draw into this Axes' area (of its figure); default a new figure.
     kwargs
         Passed to ``nilearn.plotting.plot_img`` (e.g. ``display_mode``, ``cut_coords``).
 
     Returns
     -------
-    matplotlib.figure.Figure
-        The colour bar is labelled with the best layer depth (0 = first layer, 1 = last).
+    PlotDisplay
+        nilearn draws the cuts inside ``ax_``'s area; the colour bar is
+        labelled with the best layer depth (0 = first layer, 1 = last).
     """
     import nibabel as nib
-    from matplotlib.figure import Figure
     from nilearn import plotting as nplot
 
     from neurorep.data import to_nifti
@@ -141,9 +149,7 @@ def plot_best_layer_map(result: xr.Dataset, *, ax: Any = None, variable: str = "
     img = to_nifti(values + 1e-3)
     img = nib.Nifti1Image(np.asarray(img.get_fdata()), img.affine)
 
-    if ax is not None:
-        fig = ax.figure
-    else:
+    if ax is None:
         mode = str(kwargs.get("display_mode", "ortho"))
         cuts = kwargs.get("cut_coords")
         if mode in ("x", "y", "z") or mode.endswith("mosaic"):
@@ -151,8 +157,8 @@ def plot_best_layer_map(result: xr.Dataset, *, ax: Any = None, variable: str = "
         else:
             n = 3 if mode == "ortho" else len(mode)
         width = min(DOUBLE_COLUMN, max(SINGLE_COLUMN, 1.4 + 1.9 * n))
-        fig = Figure(figsize=(width, 2.6), layout="constrained")
-        ax = fig.add_subplot()  # nilearn draws inside this Axes' area
+        ax = new_axes(figsize=(width, 2.6))  # nilearn draws inside this Axes' area
+    fig = ax.figure
     title = kwargs.pop("title", "Best layer per voxel")
     display = nplot.plot_img(
         img, figure=fig, axes=ax, cmap=kwargs.pop("cmap", SEQUENTIAL), colorbar=True,
@@ -166,4 +172,4 @@ def plot_best_layer_map(result: xr.Dataset, *, ax: Any = None, variable: str = "
         cbar.ax.yaxis.tick_left()
         cbar.set_label("best layer depth\n(0 = first layer, 1 = last)", fontsize=FONT_SIZE)
         cbar.ax.tick_params(labelsize=FONT_SIZE - 1)
-    return fig
+    return make_display(ax)

@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep._core.errors import SchemaError
+from neurorep.plotting._display import PlotDisplay, make_display
 from neurorep.plotting._style import (
     CATEGORICAL,
     DOUBLE_COLUMN,
@@ -41,7 +42,7 @@ def plot_score_vs_ceiling(
     ax: Any = None,
     variable: str = "score",
     color: str | None = None,
-) -> Any:
+) -> PlotDisplay:
     """Scatter of each unit's score against its noise ceiling, with the identity line.
 
     Parameters
@@ -57,14 +58,15 @@ def plot_score_vs_ceiling(
 
     Returns
     -------
-    matplotlib Axes
+    PlotDisplay
+        The scatter in ``ax_``.
 
     Examples
     --------
     >>> import numpy as np, xarray as xr
     >>> from neurorep.plotting.encoding import plot_score_vs_ceiling
     >>> res = xr.Dataset({"score": ("unit", [0.2, 0.4]), "ceiling": ("unit", [0.5, 0.6])})
-    >>> ax = plot_score_vs_ceiling(res)
+    >>> disp = plot_score_vs_ceiling(res)
     """
     score = _variable(result, variable)
     if ceiling is None:
@@ -96,11 +98,14 @@ def plot_score_vs_ceiling(
     ax.set_xlim(min(lo, 0.0), hi * 1.05)
     ax.set_ylim(lo, hi * 1.05)
     metric = score.attrs.get("metric", result.attrs.get("scoring", ""))
-    return tidy(ax, title="Score vs noise ceiling", xlabel=f"noise ceiling ({metric})".replace(" ()", ""),
-                ylabel=f"held-out {variable}")
+    tidy(ax, title="Score vs noise ceiling", xlabel=f"noise ceiling ({metric})".replace(" ()", ""),
+         ylabel=f"held-out {variable}")
+    return make_display(ax)
 
 
-def plot_alpha_histogram(result: xr.Dataset, *, ax: Any = None, bins: int | None = None) -> Any:
+def plot_alpha_histogram(
+    result: xr.Dataset, *, ax: Any = None, bins: int | None = None
+) -> PlotDisplay:
     """Histogram of the chosen penalties (log10 alpha) across units, grid edges marked.
 
     Units that chose the smallest or largest alpha of the grid may need a
@@ -108,7 +113,8 @@ def plot_alpha_histogram(result: xr.Dataset, *, ax: Any = None, bins: int | None
 
     Returns
     -------
-    matplotlib Axes
+    PlotDisplay
+        The histogram in ``ax_``.
 
     Examples
     --------
@@ -117,7 +123,7 @@ def plot_alpha_histogram(result: xr.Dataset, *, ax: Any = None, bins: int | None
     >>> from neurorep.plotting.encoding import plot_alpha_histogram
     >>> rng = np.random.default_rng(0)
     >>> X, Y = rng.normal(size=(40, 3)), rng.normal(size=(40, 5))
-    >>> ax = plot_alpha_histogram(fit_ridge(X, Y, cv=4))
+    >>> disp = plot_alpha_histogram(fit_ridge(X, Y, cv=4))
     """
     alpha = _variable(result, "alpha")
     ax = new_axes(ax)
@@ -142,17 +148,19 @@ def plot_alpha_histogram(result: xr.Dataset, *, ax: Any = None, bins: int | None
     from matplotlib.ticker import MaxNLocator
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # unit counts
-    return tidy(ax, title="Chosen penalties", xlabel="log10 alpha", ylabel="units")
+    tidy(ax, title="Chosen penalties", xlabel="log10 alpha", ylabel="units")
+    return make_display(ax)
 
 
 def plot_split_scores(
     result: xr.Dataset, *, ax: Any = None, variable: str = "split_score", max_units: int = 50
-) -> Any:
+) -> PlotDisplay:
     """Stacked bars of each space's share of the joint score (banded ridge), best units first.
 
     Returns
     -------
-    matplotlib Axes
+    PlotDisplay
+        The bars in ``ax_``.
 
     Examples
     --------
@@ -162,7 +170,7 @@ def plot_split_scores(
     >>> rng = np.random.default_rng(0)
     >>> a, b = rng.normal(size=(60, 2)), rng.normal(size=(60, 3))
     >>> res = fit_banded_ridge({"a": a, "b": b}, a + 0.5 * rng.normal(size=(60, 2)), cv=3)
-    >>> ax = plot_split_scores(res)
+    >>> disp = plot_split_scores(res)
     """
     split = _variable(result, variable)
     if "space" not in split.dims:
@@ -187,8 +195,9 @@ def plot_split_scores(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(0.4, len(order) + 0.6)
     ax.legend(fontsize=FONT_SIZE - 1, frameon=False, ncols=min(4, vals.shape[0] + 1))
-    return tidy(ax, title="Split scores per unit", xlabel="unit rank (by joint score)",
-                ylabel=variable.replace("_", " "))
+    tidy(ax, title="Split scores per unit", xlabel="unit rank (by joint score)",
+         ylabel=variable.replace("_", " "))
+    return make_display(ax)
 
 
 def plot_score_map(
@@ -202,7 +211,7 @@ def plot_score_map(
     cut_coords: Any = None,
     cmap: str | None = None,
     title: str | None = None,
-) -> Any:
+) -> PlotDisplay:
     """A brain map of per-unit scores through nilearn (units need voxel coords).
 
     Parameters
@@ -225,18 +234,18 @@ def plot_score_map(
 
     Returns
     -------
-    matplotlib Figure
-        The colour bar is labelled with the variable (and its metric).
+    PlotDisplay
+        nilearn draws the cuts inside ``ax_``'s area; the colour bar is
+        labelled with the variable (and its metric).
 
     Examples
     --------
     >>> from neurorep import data, datasets
     >>> from neurorep.encoding import fit_ridge, make_delays, make_regressors
-    >>> bold = data.members(datasets.load("haxby2001_subj1_slice"))["bold"]  # doctest: +SKIP
-    >>> res = fit_ridge(make_delays(make_regressors(bold)), bold)  # doctest: +SKIP
-    >>> fig = plot_score_map(res)  # doctest: +SKIP
+    >>> bold = data.members(datasets.load("haxby2001_subj1_slice"))["bold"]
+    >>> res = fit_ridge(make_delays(make_regressors(bold)), bold)
+    >>> disp = plot_score_map(res)
     """
-    from matplotlib.figure import Figure
     from nilearn import plotting
 
     from neurorep.data import to_nifti
@@ -252,9 +261,7 @@ def plot_score_map(
     attrs = {k: result.attrs[k] for k in ("affine", "volume_shape") if k in result.attrs}
     data = values.fillna(0.0).assign_attrs({**attrs, **values.attrs})
     img = to_nifti(data)
-    if ax is None:
-        fig = Figure(figsize=(SINGLE_COLUMN, 2.8), layout="constrained")
-        ax = fig.add_subplot()
+    ax = new_axes(ax, figsize=(SINGLE_COLUMN, 2.8))  # nilearn draws inside this Axes' area
     fig = ax.figure
     vals = np.asarray(values.values, dtype=float)
     vmax = float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 1.0
@@ -283,4 +290,4 @@ def plot_score_map(
         label = variable.replace("_", " ") + (f" ({metric})" if metric else "")
         cbar.set_label(label, fontsize=FONT_SIZE)
         cbar.ax.tick_params(labelsize=FONT_SIZE - 1)
-    return fig
+    return make_display(ax)

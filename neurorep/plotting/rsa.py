@@ -1,9 +1,9 @@
 """RSA figures: RDM heatmaps, MDS arrangements, model-comparison bars.
 
 Each function takes a computed result (an RDM DataArray or the Dataset
-from :func:`neurorep.rsa.evaluate`), draws on ``ax`` (a new figure when
-None) and returns the Axes. Nothing here calls ``plt.show()`` or changes
-rcParams.
+from :func:`neurorep.rsa.evaluate`), draws on ``ax`` (a new pyplot figure
+when None) and returns a :class:`~neurorep.plotting.PlotDisplay`. Nothing
+here calls ``plt.show()`` or changes rcParams.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep._core.errors import SchemaError
+from neurorep.plotting._display import PlotDisplay, make_display
 from neurorep.plotting._style import (
     DOUBLE_COLUMN,
     FONT_SIZE,
@@ -78,7 +79,7 @@ def plot_rdm(
     cmap: str | None = None,
     colorbar: bool = True,
     title: str | None = None,
-) -> Axes:
+) -> PlotDisplay:
     """Heatmap of one RDM with category boundaries and labels.
 
     Parameters
@@ -101,7 +102,8 @@ def plot_rdm(
 
     Returns
     -------
-    matplotlib Axes
+    PlotDisplay
+        The heatmap in ``ax_``.
 
     Examples
     --------
@@ -109,7 +111,9 @@ def plot_rdm(
     >>> from neurorep import data
     >>> from neurorep.plotting.rsa import plot_rdm
     >>> r = data.rdm(np.arange(1.0, 7.0), stimulus=list("abcd"))
-    >>> ax = plot_rdm(r, categories=["x", "x", "y", "y"])
+    >>> disp = plot_rdm(r, categories=["x", "x", "y", "y"])
+    >>> [t.get_text() for t in disp.ax_.get_xticklabels()]
+    ['x', 'y']
     """
     rdm = _single_rdm(rdm, "plot_rdm")
     ax = new_axes(ax, figsize=(SINGLE_COLUMN, 3.1))
@@ -156,7 +160,7 @@ def plot_rdm(
         ax.set_yticks([])
     if colorbar:
         labelled_colorbar(im, ax, label.replace("_", " "))
-    return ax
+    return make_display(ax)
 
 
 def _classical_mds(d: np.ndarray, squared: bool, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -183,7 +187,7 @@ def plot_mds(
     labels: bool = False,
     squared: bool | None = None,
     title: str | None = None,
-) -> Axes:
+) -> PlotDisplay:
     """2-D classical (Torgerson) MDS of an RDM, coloured by category.
 
     Parameters
@@ -201,7 +205,9 @@ def plot_mds(
 
     Returns
     -------
-    matplotlib Axes
+    PlotDisplay
+        The arrangement in ``ax_``; the axis labels give the share of the
+        variance each MDS dimension explains.
 
     Examples
     --------
@@ -209,7 +215,7 @@ def plot_mds(
     >>> from neurorep import data
     >>> from neurorep.plotting.rsa import plot_mds
     >>> r = data.rdm(np.arange(1.0, 7.0), stimulus=list("abcd"))
-    >>> ax = plot_mds(r, labels=True)
+    >>> disp = plot_mds(r, labels=True)
     """
     rdm = _single_rdm(rdm, "plot_mds")
     ax = new_axes(ax, figsize=(SINGLE_COLUMN, SINGLE_COLUMN))
@@ -229,12 +235,13 @@ def plot_mds(
             ax.annotate(str(name), (x, y), fontsize=FONT_SIZE - 2, xytext=(2, 2),
                         textcoords="offset points")
     ax.set_aspect("equal", adjustable="datalim")
-    return tidy(
+    tidy(
         ax,
         title=title,
         xlabel=f"MDS 1 ({explained[0]:.0%})",
         ylabel=f"MDS 2 ({explained[1]:.0%})" if explained.size > 1 else "MDS 2",
     )
+    return make_display(ax)
 
 
 def plot_model_comparison(
@@ -247,7 +254,7 @@ def plot_model_comparison(
     pairwise: bool | None = None,
     colors: Sequence[Any] | None = None,
     title: str | None = None,
-) -> Axes:
+) -> PlotDisplay:
     """Model-comparison bars with CIs, the noise-ceiling band and significance marks.
 
     Parameters
@@ -270,8 +277,8 @@ def plot_model_comparison(
 
     Returns
     -------
-    matplotlib Axes
-        An asterisk above a bar marks a score significantly above 0; the grey
+    PlotDisplay
+        The bars in ``ax_``. An asterisk above a bar marks a score significantly above 0; the grey
         band spans the lower to the upper noise ceiling.
 
     Examples
@@ -285,7 +292,7 @@ def plot_model_comparison(
     ...                 dim="subject")
     >>> mods = data.rdm(np.stack([truth, g.random(45)]), stimulus=list("abcdefghij"),
     ...                 dim="model", index=["good", "bad"])
-    >>> ax = plot_model_comparison(rsa.evaluate(mods, subj, n_bootstrap=100, rng=0))
+    >>> disp = plot_model_comparison(rsa.evaluate(mods, subj, n_bootstrap=100, rng=0))
     """
     if not isinstance(result, xr.Dataset) or "score" not in result or "model" not in result.dims:
         raise SchemaError(
@@ -355,4 +362,5 @@ def plot_model_comparison(
         ax.set_ylim(y0, y1 + 0.15 * (y1 - y0))
         ax.legend(handles=handles, fontsize=FONT_SIZE - 1, frameon=False, loc="upper right",
                   ncols=len(handles), handlelength=1.2, columnspacing=1.0, borderaxespad=0.2)
-    return tidy(ax, title=title, ylabel=f"RDM correlation ({method})" if method else "score")
+    tidy(ax, title=title, ylabel=f"RDM correlation ({method})" if method else "score")
+    return make_display(ax)

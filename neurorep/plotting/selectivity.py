@@ -10,7 +10,15 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep.plotting._style import CATEGORICAL, DOUBLE_COLUMN, FONT_SIZE, new_axes, tidy
+from neurorep.plotting._display import PlotDisplay, make_display
+from neurorep.plotting._style import (
+    CATEGORICAL,
+    DOUBLE_COLUMN,
+    FONT_SIZE,
+    new_axes,
+    new_panels,
+    tidy,
+)
 
 
 def _check_captions(captions: Any, name: str = "captions") -> xr.Dataset:
@@ -63,8 +71,9 @@ def plot_caption_cards(
     n_keywords: int = 6,
     ncols: int = 2,
     width: int = 48,
+    ax: Any = None,
     fig: Any = None,
-) -> Any:
+) -> PlotDisplay:
     """One card per unit (or region): caption, keywords per concept, top stimuli, score.
 
     Parameters
@@ -84,11 +93,31 @@ def plot_caption_cards(
     ncols : int
     width : int
         Characters per line.
+    ax : matplotlib Axes, optional
+        A subplot whose area holds the cards (it is replaced by them).
     fig : matplotlib Figure, optional
+        A figure (or subfigure) to draw the cards on, instead of ``ax``.
+        Default (neither): a new pyplot figure, 3.5 in wide per column.
 
     Returns
     -------
-    matplotlib.figure.Figure
+    PlotDisplay
+        One card per panel in ``axes_`` (row by row); unused panels are
+        hidden.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> from neurorep.plotting.selectivity import plot_caption_cards
+    >>> caps = xr.Dataset(
+    ...     {"caption": ("unit", ["about soup and bread", "about rivers"]),
+    ...      "keywords": (("unit", "concept", "keyword"),
+    ...                   np.array([[["soup", "bread"]], [["river", "lake"]]], dtype=object))},
+    ...     coords={"unit": ["v1", "v2"]})
+    >>> disp = plot_caption_cards(caps)
+    >>> len(disp.axes_)
+    2
     """
     cap = _check_captions(captions)
     ids = list(cap["unit"].values[:6]) if units is None else list(units)
@@ -100,11 +129,8 @@ def plot_caption_cards(
                        f"{cap['unit'].values[:5].tolist()}.")
     ncols = max(1, min(int(ncols), len(ids)))
     nrows = int(np.ceil(len(ids) / ncols))
-    if fig is None:
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(DOUBLE_COLUMN * ncols / 2, 2.6 * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    axes = new_panels(nrows, ncols, ax=ax, fig=fig, fn="plot_caption_cards",
+                      figsize=(DOUBLE_COLUMN * ncols / 2, 2.6 * nrows))
     for ax in axes.ravel()[len(ids):]:
         ax.set_axis_off()
     for ax, uid in zip(axes.ravel(), ids, strict=False):
@@ -127,7 +153,7 @@ def plot_caption_cards(
                     va="top", fontsize=FONT_SIZE - 1, color="C0", style="italic")
         ax.text(0.03, 0.03, stims, transform=ax.transAxes, va="bottom",
                 fontsize=FONT_SIZE - 2, color="0.2")
-    return fig
+    return make_display(axes.ravel())
 
 
 def _card_frame(ax: Any) -> Any:
@@ -155,7 +181,7 @@ def plot_concept_map(
     n_colors: int = 9,
     annotate: int = 0,
     ax: Any = None,
-) -> Any:
+) -> PlotDisplay:
     """Units in 2-D (PCA of their projected embeddings), coloured by concept.
 
     Parameters
@@ -177,7 +203,8 @@ def plot_concept_map(
 
     Returns
     -------
-    matplotlib.axes.Axes
+    PlotDisplay
+        The scatter in ``ax_``, with a legend of the categories.
     """
     cap = _check_captions(captions)
     if embedding is None:
@@ -225,4 +252,5 @@ def plot_concept_map(
                         xytext=(3, 3), textcoords="offset points")
             shown += 1
     ax.legend(fontsize=FONT_SIZE - 2, frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
-    return tidy(ax, title=title, xlabel="PC 1", ylabel="PC 2")
+    tidy(ax, title=title, xlabel="PC 1", ylabel="PC 2")
+    return make_display(ax)

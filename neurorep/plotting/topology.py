@@ -1,8 +1,9 @@
 """Figures for topological RSA and persistent homology.
 
 Every function takes a computed result (an RDM, a persistence diagram, Betti
-curves), draws on the given Axes/Figure (or a new one) and returns it; nothing
-is shown and no global matplotlib state is changed.
+curves), draws on the given Axes (or a new pyplot figure) and returns a
+:class:`~neurorep.plotting.PlotDisplay`; nothing calls ``plt.show()`` and no
+global matplotlib state is changed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurorep.plotting._display import PlotDisplay, make_display
 from neurorep.plotting._style import (
     DOUBLE_COLUMN,
     FONT_SIZE,
@@ -21,6 +23,7 @@ from neurorep.plotting._style import (
     color_scale,
     labelled_colorbar,
     new_axes,
+    new_panels,
     tidy,
 )
 from neurorep.topology import RGTM_REGIMES, betti_curve, check_diagram, gt_transform
@@ -52,9 +55,10 @@ def plot_gt_transform(
     *,
     thresholds: Sequence[tuple[float, float]] | None = None,
     rank: bool = True,
+    ax: Any = None,
     fig: Any = None,
     cmap: str | None = None,
-) -> Any:
+) -> PlotDisplay:
     """RDM -> RGTM panel: the RDM next to its geo-topological transforms.
 
     Parameters
@@ -65,8 +69,12 @@ def plot_gt_transform(
         Default: the four :data:`neurorep.topology.RGTM_REGIMES` presets.
     rank : bool
         As in :func:`neurorep.topology.gt_transform`.
+    ax : matplotlib Axes, optional
+        A subplot whose area holds the panels (it is replaced by them).
     fig : matplotlib Figure, optional
-        Default: a new double-column (7 in) figure with constrained layout.
+        A figure (or subfigure) to draw the panels on, instead of ``ax``.
+        Default (neither): a new double-column (7 in) pyplot figure with
+        constrained layout.
     cmap : str, optional
         Colormap of every panel. Default: the shared neurorep style (the RDM
         sequential, or diverging around 0 when it holds signed values; the
@@ -74,8 +82,8 @@ def plot_gt_transform(
 
     Returns
     -------
-    matplotlib.figure.Figure
-        The RDM panel has a colour bar labelled with its metric; the RGTM
+    PlotDisplay
+        ``axes_`` holds the RDM panel then one panel per RGTM. The RDM panel has a colour bar labelled with its metric; the RGTM
         panels share one colour bar (0: at or below the lower threshold,
         1: at or above the upper one).
 
@@ -84,9 +92,9 @@ def plot_gt_transform(
     >>> import numpy as np
     >>> from neurorep import data
     >>> from neurorep.plotting.topology import plot_gt_transform
-    >>> fig = plot_gt_transform(data.rdm(np.arange(1.0, 11.0)))
-    >>> len(fig.axes) >= 5
-    True
+    >>> disp = plot_gt_transform(data.rdm(np.arange(1.0, 11.0)))
+    >>> len(disp.axes_)  # the RDM and the four RGTM presets
+    5
     """
     if not isinstance(rdm, xr.DataArray) or rdm.ndim != 2:
         raise ValueError(
@@ -98,12 +106,9 @@ def plot_gt_transform(
     else:
         items = [(f"l={lo:g}, u={up:g}", float(lo), float(up)) for lo, up in thresholds]
     n = len(items) + 1
-    if fig is None:
-        from matplotlib.figure import Figure
-
-        panel = (DOUBLE_COLUMN - 1.3) / max(n, 3)
-        fig = Figure(figsize=(DOUBLE_COLUMN, panel + 0.55), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, n))
+    panel = (DOUBLE_COLUMN - 1.3) / max(n, 3)
+    axes = new_panels(1, n, ax=ax, fig=fig, fn="plot_gt_transform",
+                      figsize=(DOUBLE_COLUMN, panel + 0.55))[0]
     values = np.asarray(rdm.values, dtype=float)
     scale = color_scale(values)
     if cmap is not None:
@@ -124,20 +129,21 @@ def plot_gt_transform(
         ax.set_xticks([])
         ax.set_yticks([])
     if rgtm is not None:
-        cb = fig.colorbar(rgtm, ax=list(axes[1:]), shrink=0.9)
+        cb = axes[0].figure.colorbar(rgtm, ax=list(axes[1:]), shrink=0.9)
         cb.set_label("RGTM value", fontsize=FONT_SIZE)
         cb.ax.tick_params(labelsize=FONT_SIZE - 1)
-    return fig
+    return make_display(axes)
 
 
 def plot_persistence_diagram(
     diagram: xr.Dataset, *, ax: Any = None, dimensions: Sequence[int] | None = None
-) -> Any:
+) -> PlotDisplay:
     """Persistence diagram: one point per bar (birth, death), essential bars on the top line.
 
     Returns
     -------
-    matplotlib Axes
+    PlotDisplay
+        The diagram in ``ax_``, one colour per homology dimension.
 
     Examples
     --------
@@ -145,7 +151,7 @@ def plot_persistence_diagram(
     >>> from neurorep import data, topology
     >>> from neurorep.plotting.topology import plot_persistence_diagram
     >>> dg = topology.persistence(data.rdm(np.arange(1.0, 11.0)))
-    >>> ax = plot_persistence_diagram(dg)
+    >>> disp = plot_persistence_diagram(dg)
     """
     dg = check_diagram(diagram)
     ax = _axes(ax)
@@ -163,24 +169,26 @@ def plot_persistence_diagram(
     ax.set_ylim(-0.02 * top, top * 1.06)
     ax.set_aspect("equal")
     ax.legend(loc="lower right", fontsize=FONT_SIZE - 1, frameon=False)
-    return tidy(ax, title="Persistence diagram", xlabel="birth", ylabel="death")
+    tidy(ax, title="Persistence diagram", xlabel="birth", ylabel="death")
+    return make_display(ax)
 
 
 def plot_barcode(
     diagram: xr.Dataset, *, ax: Any = None, dimensions: Sequence[int] | None = None
-) -> Any:
+) -> PlotDisplay:
     """Barcode: one horizontal bar per homology class, grouped by dimension.
 
     Returns
     -------
-    matplotlib Axes
+    PlotDisplay
+        The bars in ``ax_``, longest first within each dimension.
 
     Examples
     --------
     >>> import numpy as np
     >>> from neurorep import data, topology
     >>> from neurorep.plotting.topology import plot_barcode
-    >>> ax = plot_barcode(topology.persistence(data.rdm(np.arange(1.0, 11.0))))
+    >>> disp = plot_barcode(topology.persistence(data.rdm(np.arange(1.0, 11.0))))
     """
     dg = check_diagram(diagram)
     ax = _axes(ax)
@@ -205,10 +213,10 @@ def plot_barcode(
     tidy(ax, title="Barcode", xlabel="filtration value")
     ax.tick_params(axis="y", length=0)
     ax.spines["left"].set_visible(False)
-    return ax
+    return make_display(ax)
 
 
-def plot_betti_curves(curves: xr.DataArray | xr.Dataset, *, ax: Any = None) -> Any:
+def plot_betti_curves(curves: xr.DataArray | xr.Dataset, *, ax: Any = None) -> PlotDisplay:
     """Betti curves (number of classes alive along the filtration), one line per dimension.
 
     Parameters
@@ -218,14 +226,15 @@ def plot_betti_curves(curves: xr.DataArray | xr.Dataset, *, ax: Any = None) -> A
 
     Returns
     -------
-    matplotlib Axes
+    PlotDisplay
+        One step line per dimension in ``ax_``.
 
     Examples
     --------
     >>> import numpy as np
     >>> from neurorep import data, topology
     >>> from neurorep.plotting.topology import plot_betti_curves
-    >>> ax = plot_betti_curves(topology.persistence(data.rdm(np.arange(1.0, 11.0))))
+    >>> disp = plot_betti_curves(topology.persistence(data.rdm(np.arange(1.0, 11.0))))
     """
     if isinstance(curves, xr.Dataset):
         curves = betti_curve(curves)
@@ -246,4 +255,5 @@ def plot_betti_curves(curves: xr.DataArray | xr.Dataset, *, ax: Any = None) -> A
         )
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=FONT_SIZE - 1, frameon=False)
-    return tidy(ax, title="Betti curves", xlabel="filtration value", ylabel="Betti number")
+    tidy(ax, title="Betti curves", xlabel="filtration value", ylabel="Betti number")
+    return make_display(ax)

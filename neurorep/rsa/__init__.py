@@ -2,7 +2,9 @@
 
 RDMs (:func:`compute_rdm`), their comparison (:func:`compare`), model
 evaluation with bootstrap inference and noise ceilings (:func:`evaluate`),
-searchlights (:func:`searchlight`) and the rsatoolbox bridges. Numbers equal
+searchlights (:func:`searchlight`), time-resolved RSA of epochs
+(:func:`compute_rdm_movie`, :func:`compare_over_time`,
+:func:`compare_time_generalization`) and the rsatoolbox bridges. Numbers equal
 rsatoolbox's (RDMs within 1e-12, comparisons and bootstrap samples within
 1e-12 on the same draws); the work is done with matrix products and index
 arrays instead of Python loops.
@@ -23,6 +25,11 @@ from neurorep.rsa._compare import COMPARE_METHODS, compare, stack_rdms
 from neurorep.rsa._evaluate import BOOTSTRAPS, compute_ceiling, evaluate, fit_weights
 from neurorep.rsa._rdm import METRICS, NOISE_METHODS, compute_noise_precision, compute_rdm
 from neurorep.rsa._searchlight import searchlight
+from neurorep.rsa._temporal import (
+    compare_over_time,
+    compare_time_generalization,
+    compute_rdm_movie,
+)
 
 __all__ = [
     "BOOTSTRAPS",
@@ -30,9 +37,12 @@ __all__ = [
     "METRICS",
     "NOISE_METHODS",
     "compare",
+    "compare_over_time",
+    "compare_time_generalization",
     "compute_ceiling",
     "compute_noise_precision",
     "compute_rdm",
+    "compute_rdm_movie",
     "evaluate",
     "fit_weights",
     "from_rsatoolbox",

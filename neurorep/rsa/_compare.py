@@ -258,14 +258,15 @@ def compare(
     shape = tuple(ra.shape[:-2]) + tuple(rb.shape[:-2])
     dims = lead_a + [rename.get(d, d) for d in lead_b]
     out_coords: dict[str, Any] = {}
-    for src, names in ((ra, lead_a), (rb, lead_b)):
+    # by side, not by identity: compare(x, x) passes the same object twice
+    for is_b, (src, names) in enumerate(((ra, lead_a), (rb, lead_b))):
         indexes = src.xindexes
         for name, var in src.coords.variables.items():
             if name in RDM_DIMS or not set(var.dims) <= set(names):
                 continue
-            new_dims = tuple(rename.get(d, d) if src is rb else d for d in var.dims)
-            new_name = rename.get(str(name), str(name)) if src is rb else str(name)
-            if src is rb and new_name in out_coords and new_name not in rename.values():
+            new_dims = tuple(rename.get(d, d) if is_b else d for d in var.dims)
+            new_name = rename.get(str(name), str(name)) if is_b else str(name)
+            if is_b and new_name in out_coords and new_name not in rename.values():
                 new_name = f"{new_name}_b"
             # an index coordinate passes its pandas index (not rebuilt from the values)
             values = indexes[name].to_pandas_index() if name in indexes else var.values

@@ -646,7 +646,13 @@ def compute_rdm(
     if isinstance(noise, str):
         attrs["noise"] = noise
     kind = infer_kind(obj)
-    if kind in ("responses", "epochs"):  # epochs are refused by validate, with the fix
+    if kind == "epochs":
+        raise SchemaError(
+            f"compute_rdm: got epochs (dims {tuple(obj.dims)}); for an RDM at every time point "  # type: ignore[union-attr]
+            f"use neurorep.rsa.compute_rdm_movie(epochs, metric=...), or average a time window "
+            f"first, e.g. epochs.sel(time=slice(0.1, 0.2)).mean('time')."
+        )
+    if kind == "responses":
         assert isinstance(obj, xr.DataArray)
         check_real(obj.data, name="responses")
         validate(obj, kind="responses", name="responses")

@@ -109,8 +109,16 @@ def searchlight(
     min_voxels: int = 2,
     chunk_size: int = 500,
     scheduler: str | None = None,
+    mesh: Any = "fsaverage5",
+    distance: Literal["geodesic", "euclidean"] = "geodesic",
 ) -> xr.DataArray:
     """Searchlight RSA: compare the RDM in a sphere around every voxel with model RDMs.
+
+    On a cortical surface (units with ``vertex`` and ``hemisphere`` coords,
+    from :func:`neurorep.data.from_surface` or a surface loader) the
+    neighbourhood of a vertex is the disc of ``radius`` mm around it on
+    ``mesh``, within its hemisphere (see
+    :func:`neurorep.data.surface_neighbourhoods`).
 
     Parameters
     ----------
@@ -134,6 +142,11 @@ def searchlight(
     scheduler : str, optional
         dask scheduler name ("threads", "processes", "synchronous"); default:
         dask's current default (a distributed Client if one is active).
+    mesh : str or nilearn PolyMesh
+        Surface responses only: the mesh of the vertices (default
+        ``"fsaverage5"``, shipped with nilearn).
+    distance : {"geodesic", "euclidean"}
+        Surface responses only: distance along the mesh or in 3-D.
 
     Returns
     -------
@@ -166,12 +179,14 @@ def searchlight(
             "searchlight: responses need a stimulus dim (one pattern per stimulus); got a time "
             "series. Estimate per-stimulus patterns first."
         )
+    on_surface = "vertex" in responses.coords and "hemisphere" in responses.coords
     missing = [c for c in ("i", "j", "k") if c not in responses.coords]
     missing += [a for a in ("affine", "volume_shape") if a not in responses.attrs]
-    if missing:
+    if missing and not on_surface:
         raise SchemaError(
             f"searchlight: responses need voxel coords i, j, k and attrs affine, volume_shape "
-            f"(as written by neurorep.data.from_nifti); missing {missing}."
+            f"(as written by neurorep.data.from_nifti), or vertex and hemisphere coords on a "
+            f"surface (neurorep.data.from_surface); missing {missing}."
         )
     if METRICS[metric].runs and "repetition" not in responses.dims:
         raise SchemaError(
@@ -218,7 +233,12 @@ def searchlight(
     e = _scale_exponent(values)[0]
     if e:
         values = np.ldexp(values, -e)
-    spheres = _sphere_members(responses, radius)
+    if on_surface:
+        from neurorep.data import surface_neighbourhoods
+
+        spheres = surface_neighbourhoods(responses, mesh=mesh, radius=radius, distance=distance)
+    else:
+        spheres = _sphere_members(responses, radius)
     sizes = np.array([s.size for s in spheres])
     tasks = []
     bounds = list(range(0, len(spheres), max(1, chunk_size)))
@@ -247,6 +267,8 @@ def searchlight(
         name="score",
         attrs={
             **{k: v for k, v in responses.attrs.items() if k in ("affine", "volume_shape")},
+            **({"mesh": str(responses.attrs.get("mesh", mesh)), "distance": distance}
+               if on_surface else {}),
             "radius_mm": float(radius),
             "metric": metric,
             "method": meth,

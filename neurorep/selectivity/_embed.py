@@ -26,7 +26,7 @@ def minilm_embed(texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
     Examples
     --------
     >>> from neurorep.selectivity import minilm_embed
-    >>> minilm_embed(["a cat", "a dog"]).shape  # doctest: +SKIP
+    >>> minilm_embed(["a cat", "a dog"]).shape
     (2, 384)
     """
     from neurorep.data import members

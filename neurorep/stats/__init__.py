@@ -1,4 +1,5 @@
-"""The inference layer shared by every family: ceilings, permutation, bootstrap, FDR.
+"""The inference layer shared by every family: ceilings, permutation, bootstrap, FDR, t tests,
+and inference over time (cluster tests through MNE, peak and onset latencies with CIs).
 
 Families compute scores; p-values, confidence intervals and noise ceilings
 come from here (array-level helpers plus xarray results).
@@ -29,6 +30,7 @@ from neurorep.stats._permutation import (
     sign_flip_pvalue,
 )
 from neurorep.stats._resample import bootstrap
+from neurorep.stats._temporal import cluster_test, onset_latency, peak_latency
 from neurorep.stats._ttest import bootstrap_t_test
 
 __all__ = [
@@ -41,12 +43,15 @@ __all__ = [
     "bootstrap_indices",
     "bootstrap_pvalue",
     "bootstrap_t_test",
+    "cluster_test",
     "counts_from_indices",
     "fdr",
     "leave_one_out_ceiling",
     "make_blocks",
     "noise_ceiling",
     "normalize_score",
+    "onset_latency",
+    "peak_latency",
     "percentile_ci",
     "permutation_indices",
     "permutation_test",

