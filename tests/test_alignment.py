@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurorep import AlignmentError, data, datasets
+from neurorep import AlignmentError, NeurorepWarning, data, datasets
 from neurorep.alignment import (
     best_layer,
     cka_debiased,
@@ -43,6 +43,64 @@ def test_debiased_cka_near_zero_for_independent(rng):
     vals = [cka_debiased(rng.standard_normal((200, 20)), rng.standard_normal((200, 20))) for _ in range(5)]
     biased = [cka_linear(rng.standard_normal((200, 20)), rng.standard_normal((200, 20))) for _ in range(5)]
     assert abs(np.mean(vals)) < 0.02 < np.mean(biased)
+
+
+def _hsic1_exact(x, y):
+    """Song et al. (2012) unbiased HSIC, transcribed term by term in exact rational
+    arithmetic on the uncentred linear Gram matrices of integer data."""
+    from fractions import Fraction
+
+    n = len(x)
+    k = [[Fraction(0) if i == j else Fraction(int(np.dot(x[i], x[j]))) for j in range(n)]
+         for i in range(n)]
+    l_ = [[Fraction(0) if i == j else Fraction(int(np.dot(y[i], y[j]))) for j in range(n)]
+          for i in range(n)]
+    trace_kl = sum(k[i][j] * l_[j][i] for i in range(n) for j in range(n))
+    sum_k = sum(map(sum, k))
+    sum_l = sum(map(sum, l_))
+    col_k = [sum(k[i][j] for i in range(n)) for j in range(n)]  # 1'K
+    row_l = [sum(l_[j]) for j in range(n)]  # L1
+    one_kl_one = sum(c * r for c, r in zip(col_k, row_l, strict=True))
+    return (trace_kl + sum_k * sum_l / ((n - 1) * (n - 2)) - 2 * one_kl_one / (n - 2)) / (
+        n * (n - 3)
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_debiased_cka_matches_the_formula_exactly_on_small_tied_inputs(seed):
+    """Against the formula of Song et al. in exact arithmetic: integers in -2..2 (many
+    ties, duplicated stimuli), 4 to 8 stimuli, widths 1 to 4."""
+    gen = np.random.default_rng(seed)
+    n = int(gen.integers(4, 9))
+    x = gen.integers(-2, 3, size=(n, int(gen.integers(1, 5))))
+    y = gen.integers(-2, 3, size=(n, int(gen.integers(1, 5))))
+    y[:, 0] = x[:, 0] + (seed % 2)  # some shared structure
+    x[1] = x[0]  # a tied (duplicated) stimulus
+    hxy, hxx, hyy = _hsic1_exact(x, y), _hsic1_exact(x, x), _hsic1_exact(y, y)
+    assert hxx >= 0 and hyy >= 0  # a sum of squares (U-centred form)
+    if hxx == 0 or hyy == 0:
+        with pytest.warns(NeurorepWarning, match="undefined"):
+            assert np.isnan(cka_debiased(x, y))
+        return
+    ref = float(hxy) / np.sqrt(float(hxx) * float(hyy))
+    assert cka_debiased(x, y) == pytest.approx(ref, rel=1e-12, abs=1e-14)
+    assert cka_debiased(x.astype(np.float32), y) == pytest.approx(ref, rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("n", [4, 7, 40])
+def test_debiased_cka_is_nan_with_a_warning_for_degenerate_representations(n):
+    """Constant, or all stimuli but one alike: the unbiased HSIC of the representation with
+    itself is exactly 0 (checked in exact arithmetic), so the score is 0 / 0."""
+    gen = np.random.default_rng(n)
+    y = gen.normal(size=(n, 3))
+    one_out = np.tile([1, -2, 3], (n, 1))
+    one_out[n // 2] = [2, 5, -1]
+    assert _hsic1_exact(one_out, one_out) == 0
+    for x in (one_out, np.full((n, 2), 7)):
+        for order in (np.arange(n), gen.permutation(n), gen.permutation(n)):
+            for a, b in ((x[order], y[order]), (y[order], x[order])):
+                with pytest.warns(NeurorepWarning, match="no U-centred Gram structure"):
+                    assert np.isnan(cka_debiased(a, b))
 
 
 def test_procrustes_matches_scipy_orthogonal_procrustes(rng):
@@ -337,3 +395,29 @@ def test_scale_free_kernels_at_extreme_scales(rng, scale):
     b = score_matrix({"V": data.responses(x, stimulus=ids)},
                      {"l": data.responses(y, stimulus=ids)}, metric="cka", n_boot=0)
     assert float(a.score.squeeze()) == pytest.approx(float(b.score.squeeze()), rel=1e-10)
+
+
+def test_procrustes_wide_low_rank_data_is_exact_in_any_order(rng):
+    """More units than stimuli, rank 2: the Gram route took square roots of eigenvalues
+    that are 0 up to rounding (errors ~1e-8, different in another unit order)."""
+    x = rng.standard_normal((7, 2)) @ rng.standard_normal((2, 12))
+    y = x[:, :5] + 0.1 * rng.standard_normal((7, 5))
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    xc, yc = xc / np.linalg.norm(xc), yc / np.linalg.norm(yc)
+    nuc = np.linalg.svd(xc.T @ yc, compute_uv=False).sum()  # the direct definition
+    ref = 1.0 - np.arccos(min(nuc, 1.0)) / (np.pi / 2)
+    for _ in range(4):
+        units = rng.permutation(12)
+        stim = rng.permutation(7)
+        assert procrustes_similarity(x[stim][:, units], y[stim]) == pytest.approx(ref, abs=1e-12)
+
+
+def test_cka_score_matrix_keeps_its_digits_for_data_far_from_zero(rng):
+    """The Gram matrix was formed before centring: responses around 1e4 lost ~8 digits."""
+    x, y = rng.standard_normal((25, 6)), rng.standard_normal((25, 4))
+    y[:, 0] += x[:, 0]
+    ids = [f"s{i}" for i in range(25)]
+    ref = cka_linear(x, y)
+    res = score_matrix({"V": data.responses(3e4 + x, stimulus=ids)},
+                       {"l": data.responses(y - 5e3, stimulus=ids)}, metric="cka", n_boot=0)
+    assert float(res.score.squeeze()) == pytest.approx(ref, rel=1e-12)

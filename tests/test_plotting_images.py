@@ -263,6 +263,20 @@ def _plot_betti_curves(**kw: Any) -> Any:
     return plot_betti_curves(_diagram(), **kw)
 
 
+def _plot_spectrum(**kw: Any) -> Any:
+    from neurorep import datasets, hftp
+    from neurorep.plotting.hftp import plot_spectrum
+
+    ep = datasets.make_tagged_sequences(
+        units={"phrase+sentence": 4, "none": 4},
+        conditions={"sentences": ["phrase", "sentence"], "random": []},
+        n_trials=8, n_syllables=24, samples_per_syllable=4, snr=1.0, rng=0,
+    )
+    spec = hftp.compute_spectrum(ep, condition="condition")
+    return plot_spectrum(spec, rates={"phrase": 2.0, "sentence": 1.0, "syllable": 4.0},
+                         fmax=6.0, **kw)
+
+
 def _plot_caption_cards(**kw: Any) -> Any:
     from neurorep.plotting.selectivity import plot_caption_cards
 
@@ -338,6 +352,7 @@ CASES: dict[str, Callable[..., Any]] = {
     "plot_betti_curves": _plot_betti_curves,
     "plot_caption_cards": _plot_caption_cards,
     "plot_concept_map": _plot_concept_map,
+    "plot_spectrum": _plot_spectrum,
 }
 
 

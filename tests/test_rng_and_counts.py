@@ -14,7 +14,7 @@ from neurorep import SchemaError, data, datasets, stats
 
 FAMILIES = [
     "data", "datasets", "models", "stats", "encoding", "rsa", "topology", "selectivity",
-    "alignment", "plotting", "decoding",
+    "alignment", "plotting", "decoding", "hftp",
 ]
 
 
@@ -52,7 +52,7 @@ def _small():
 
 @functools.lru_cache(maxsize=1)
 def _calls():
-    from neurorep import alignment, encoding, models, rsa, selectivity, topology
+    from neurorep import alignment, encoding, hftp, models, rsa, selectivity, topology
 
     g, ids, y2, y3, x, rdms = _small()
     acts = datasets.make_model_activations(20, n_layers=2, width=8, rng=0)
@@ -100,6 +100,13 @@ def _calls():
         "datasets.make_model_activations": lambda rng: datasets.make_model_activations(
             10, rng=rng),
         "datasets.make_ring": lambda rng: datasets.make_ring(rng=rng),
+        "datasets.make_tagged_sequences": lambda rng: datasets.make_tagged_sequences(
+            units={"sentence": 1, "none": 1}, n_trials=2, rng=rng),
+        "datasets.make_word_sequences": lambda rng: datasets.make_word_sequences(
+            n_sequences=1, n_sentences=2, rng=rng),
+        "hftp.score_tagging": lambda rng: hftp.score_tagging(
+            datasets.make_tagged_sequences(units={"sentence": 1, "none": 1}, n_trials=2, rng=0),
+            {"sentence": 1.0}, token_rate=4.0, n_permutations=5, rng=rng),
         "models.reduce_activations": lambda rng: models.reduce_activations(
             acts, method="random", n_components=4, rng=rng),
         "stats.bootstrap": lambda rng: stats.bootstrap(np.arange(5.0), np.mean, n_boot=5, rng=rng),
@@ -113,6 +120,18 @@ def _calls():
         "encoding.cross_validate_ridge": lambda rng: encoding.cross_validate_ridge(
             x, y2, cv=3, inner_cv=2, rng=rng),
         "encoding.default_space_weights": lambda rng: encoding.default_space_weights(2, rng=rng),
+        "encoding.fit_over_time": lambda rng: encoding.fit_over_time(
+            x, data.responses(g.standard_normal((12, 3, 2)), stimulus=ids,
+                              dims=("stimulus", "time", "unit"), time=[0.0, 0.1, 0.2]),
+            cv=3, inner_cv=2, n_bootstrap=3, rng=rng),
+        "encoding.fit_trf": lambda rng: encoding.fit_trf(
+            xr.DataArray(g.standard_normal((30, 1)), dims=("time", "feature"),
+                         coords={"time": np.tile(np.arange(10) / 10, 3),
+                                 "run": ("time", np.repeat([0, 1, 2], 10))}),
+            xr.DataArray(g.standard_normal((30, 2)), dims=("time", "unit"),
+                         coords={"time": np.tile(np.arange(10) / 10, 3),
+                                 "run": ("time", np.repeat([0, 1, 2], 10))}),
+            tmin=0.0, tmax=0.1, n_bootstrap=3, rng=rng),
         "encoding.fit_banded_ridge": lambda rng: encoding.fit_banded_ridge(
             {"a": x, "b": x.assign_coords(unit=["g0", "g1", "g2"])}, y2, cv=2, rng=rng),
         "encoding.score_prediction": lambda rng: encoding.score_prediction(y2, y2, rng=rng),

@@ -418,6 +418,29 @@ def resolve_method(method: str) -> str:
     return method
 
 
+_SAFE_EXPONENT = 64
+
+
+def _rescale_rows(x: np.ndarray, *, own: bool) -> np.ndarray:
+    """Rows whose largest |value| lies outside ``2**-64 .. 2**64`` divided by a power of two.
+
+    Every method is invariant to the scale of each RDM and the division is exact, so
+    scores do not change, while sums of squares and products (norms, Gram matrices, the
+    row sums of the cov methods) no longer overflow (1e152) or underflow to zero and
+    give NaN (1e-170). Ordinary rows are neither copied nor changed.
+    """
+    if x.size == 0:
+        return x
+    peak = np.maximum(x.max(axis=1), -x.min(axis=1))
+    e = np.frexp(peak)[1]
+    e[(np.abs(e) <= _SAFE_EXPONENT) | ~np.isfinite(peak)] = 0
+    if not e.any():
+        return x
+    out = x if own else x.copy()
+    np.ldexp(out, -e[:, None], out=out)
+    return out
+
+
 def compare_vectors(
     x: np.ndarray,
     y: np.ndarray,
@@ -439,6 +462,8 @@ def compare_vectors(
         x, y = x[:, valid], y[:, valid]
         own = True  # fresh copies
     meth = COMPARE_METHODS[method]
+    if not meth.ranked:  # products of the values: keep them inside float64's range
+        x, y = _rescale_rows(x, own=own), _rescale_rows(y, own=own)
     if meth.whitened:
         return meth.kernel(x, y, sigma_k=sigma_k, valid=valid, n=n)
     return meth.kernel(x, y, own=own)

@@ -6,6 +6,11 @@ The exception classes are public as ``neurorep.SchemaError`` etc.; their
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
 
 class SchemaError(ValueError):
     """An object does not follow the neurorep data model (DESIGN.md section 1)."""
@@ -76,3 +81,19 @@ def check_int(name: str, value: object, *, minimum: int, fix: str | None = None)
         hint = fix if fix is not None else f"Pass a whole number >= {minimum}."
         raise ValueError(f"{name} must be an integer >= {minimum}; got {got}. {hint}")
     return int(value)  # type: ignore[call-overload]
+
+
+def sum_of_squares_fits(flat: np.ndarray) -> bool:
+    """Whether ``4 * sum(x ** 2)`` is finite in the values' precision (False on NaN/inf).
+
+    One BLAS pass. The factor 4 covers squared differences of two values
+    (``(x - y) ** 2 <= 2 x ** 2 + 2 y ** 2``), so distances, variances and
+    Gram matrices of any subset of the values stay finite.
+    """
+    import numpy as np
+
+    if flat.dtype.kind != "f" or flat.dtype.itemsize < 4:
+        flat = flat.astype(np.float32 if flat.dtype.kind == "f" else np.float64)
+    with np.errstate(all="ignore"):
+        total = np.dot(flat, flat)
+    return bool(total <= np.finfo(flat.dtype).max / 4)

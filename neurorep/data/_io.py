@@ -13,15 +13,18 @@ from typing import Any
 
 import xarray as xr
 
-from neurorep._core.attrs import OBJECT_ATTR as _OBJECT_ATTR
-from neurorep._core.attrs import decode_value as _decode_value
-from neurorep._core.attrs import encode_value as _encode_value
-from neurorep._core.attrs import map_attrs as _map_attrs
-
-_NAME_ATTR = "neurorep_name"
-_NAMED_ATTR = "neurorep_named"
-# the variable of an unnamed DataArray (xarray's own "__values__" reads back as the name None)
-_VALUES_VAR = "__neurorep_values__"
+from neurorep._core.attrs import (  # the codec lives in the kernel package
+    _NAME_ATTR,
+    _NAMED_ATTR,
+    _OBJECT_ATTR,
+    _VALUES_VAR,
+    _decode_dataset,
+    _decode_tree,
+    _encode_dataset,
+    _encode_tree,
+    _encode_value,
+    _stored_name,
+)
 
 
 def _engine(path: Path) -> str:
@@ -35,27 +38,24 @@ def _engine(path: Path) -> str:
 
 
 def _to_tree(obj: Any) -> xr.DataTree:
-    """The tree :func:`save` writes: attrs encoded, object kind recorded (no disk access)."""
+    """The tree :func:`save` writes: attrs and names encoded, object kind recorded."""
     if isinstance(obj, xr.DataArray):
-        ds = obj.to_dataset(name=_VALUES_VAR) if obj.name is None else obj.to_dataset()
-        name = _VALUES_VAR if obj.name is None else obj.name
-        ds.attrs = {
+        name = obj.name
+        if name is not None and not isinstance(name, str):
+            _stored_name(name, 0)  # refuses it with the fix
+        # an unnamed array, or one named like one of its coordinates, is stored under a
+        # name of its own; its name is kept in an attr
+        var = name if isinstance(name, str) and name not in obj.coords else _VALUES_VAR
+        markers = {
             _OBJECT_ATTR: "DataArray",
-            _NAME_ATTR: str(name),
-            _NAMED_ATTR: obj.name is not None,
+            _NAME_ATTR: _encode_value(name),
+            _NAMED_ATTR: _encode_value(name is not None),
         }
-        return xr.DataTree(_map_attrs(ds, _encode_value))
+        return xr.DataTree(_encode_dataset(obj.to_dataset(name=var), markers))
     if isinstance(obj, xr.Dataset):
-        ds = obj.copy()
-        ds.attrs = {**obj.attrs, _OBJECT_ATTR: "Dataset"}
-        return xr.DataTree(_map_attrs(ds, _encode_value))
+        return xr.DataTree(_encode_dataset(obj, {_OBJECT_ATTR: "Dataset"}))
     if isinstance(obj, xr.DataTree):
-        tree = obj.copy().map_over_datasets(lambda d: _map_attrs(d, _encode_value))
-        tree.attrs = {
-            **{k: _encode_value(v) for k, v in obj.attrs.items()},
-            _OBJECT_ATTR: "DataTree",
-        }
-        return tree
+        return _encode_tree(obj, {_OBJECT_ATTR: "DataTree"})
     raise TypeError(
         f"save() takes an xarray DataArray, Dataset or DataTree; got {type(obj).__name__}."
     )
@@ -127,7 +127,10 @@ def save(
     """Write a DataArray, Dataset or DataTree to netCDF (``.nc``) or zarr (``.zarr``).
 
     Coordinates, attrs (any JSON-able value), the name (or its absence) and
-    the tree structure survive :func:`load`.
+    the tree structure, with the order of its children, survive :func:`load`
+    exactly, in both formats. Names netCDF or zarr would refuse or alter
+    (``'::'``, a space in a coordinate name, ``'/'``, control characters,
+    decomposed unicode...) are stored under safe names and restored.
 
     Nothing is lost on disk: the object is written to a temporary sibling
     (``.<name>.<random>.partial``) which then replaces ``path`` (atomically
@@ -162,7 +165,7 @@ def save(
     FileExistsError
         When ``path`` exists and ``overwrite`` is False.
     SchemaError
-        When an attr cannot be saved (nothing is written).
+        When an attr cannot be saved, or a name is not a str (nothing is written).
 
     Examples
     --------
@@ -242,21 +245,18 @@ def load(path: str | Path, *, chunks: Any = None) -> Any:
     if chunks is None:
         tree = tree.load()
         tree.close()
-    tree = tree.map_over_datasets(lambda d: _map_attrs(d, _decode_value))
     kind = tree.attrs.get(_OBJECT_ATTR, "DataTree")
     if kind == "DataArray":
-        ds = tree.to_dataset()
-        name = ds.attrs[_NAME_ATTR]
-        if name not in ds.data_vars and len(ds.data_vars) == 1:
-            name = next(iter(ds.data_vars))  # files of earlier versions: an unnamed array
-        da = ds[name]
-        if name in (_VALUES_VAR, None) or ds.attrs.get(_NAMED_ATTR) is False:
-            da.name = None
+        ds = _decode_dataset(tree.to_dataset())
+        (var,) = ds.data_vars  # the one variable (named or not, in files of any version)
+        da = ds[var]
+        name = ds.attrs.get(_NAME_ATTR, var)
+        da.name = None if name == _VALUES_VAR or ds.attrs.get(_NAMED_ATTR) is False else name
         return da
     if kind == "Dataset":
-        ds = tree.to_dataset()
+        ds = _decode_dataset(tree.to_dataset())
         ds.attrs.pop(_OBJECT_ATTR, None)
         return ds
-    attrs = {k: _decode_value(v) for k, v in tree.attrs.items() if k != _OBJECT_ATTR}
-    tree.attrs = attrs
-    return tree
+    out = _decode_tree(tree)
+    out.attrs.pop(_OBJECT_ATTR, None)
+    return out

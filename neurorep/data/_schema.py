@@ -24,6 +24,7 @@ import xarray as xr
 
 from neurorep._core.condensed import triangle_offsets
 from neurorep._core.errors import SchemaError
+from neurorep._core.errors import sum_of_squares_fits as _sum_of_squares_fits
 from neurorep._core.parallel import run_blocks
 
 EPOCH_DIMS: tuple[tuple[str, ...], ...] = (
@@ -55,6 +56,7 @@ def _as_ids(values: Any, n: int, *, what: str, name: str) -> np.ndarray:
     if values is None:
         width = len(str(max(n - 1, 0)))
         return np.array([f"{what}{i:0{width}d}" for i in range(n)])
+    _refuse_nul(values, what=what, name=name)
     ids = np.asarray(values)
     if ids.ndim != 1 or ids.shape[0] != n:
         raise SchemaError(
@@ -67,6 +69,21 @@ def _as_ids(values: Any, n: int, *, what: str, name: str) -> np.ndarray:
         ids = np.array([str(v) for v in ids])
     _check_unique(ids, dim=what, name=name)
     return ids
+
+
+def _refuse_nul(values: Any, *, what: str, name: str) -> None:
+    """Refuse ids holding a NUL character: numpy's fixed-width strings drop a trailing one
+    and netCDF cuts at it, so such an id would silently become another id."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "US":
+        return  # already stored as fixed-width strings: any NUL is gone
+    seq = values if isinstance(values, Sequence | np.ndarray | pd.Index) else []
+    for v in seq:
+        if isinstance(v, str) and "\x00" in v:
+            raise SchemaError(
+                f"{name}: {what} ids must not contain the NUL character '\\x00'; got {v!r}. "
+                f"numpy strings drop a trailing NUL and netCDF files cut at it, so the id "
+                f"would silently change. Remove it, e.g. [s.replace('\\x00', '') for s in ids]."
+            )
 
 
 def coord_index(da: xr.DataArray, dim: str) -> pd.Index:
@@ -680,20 +697,6 @@ def reject_epochs(obj: Any, *, name: str = "responses") -> None:
         f"average a time window first, e.g. {var}.sel(time=slice(0.1, 0.2)).mean('time'), or "
         f"run it per time point ({var}.isel(time=i))."
     )
-
-
-def _sum_of_squares_fits(flat: np.ndarray) -> bool:
-    """Whether ``4 * sum(x ** 2)`` is finite in the values' precision (False on NaN/inf).
-
-    One BLAS pass. The factor 4 covers squared differences of two values
-    (``(x - y) ** 2 <= 2 x ** 2 + 2 y ** 2``), so distances, variances and
-    Gram matrices of any subset of the values stay finite.
-    """
-    if flat.dtype.kind != "f" or flat.dtype.itemsize < 4:
-        flat = flat.astype(np.float32 if flat.dtype.kind == "f" else np.float64)
-    with np.errstate(all="ignore"):
-        total = np.dot(flat, flat)
-    return bool(total <= np.finfo(flat.dtype).max / 4)
 
 
 def _check_real(dtype: np.dtype, name: str) -> None:

@@ -32,11 +32,17 @@ from neurorep.datasets._simulate import (
     make_model_activations,
     make_ring,
 )
+from neurorep.datasets._tagging import (
+    FOUR_SYLLABLE_LEVELS,
+    make_tagged_sequences,
+    make_word_sequences,
+)
 from neurorep.datasets._things_fmri import load_things_fmri
 
 __all__ = [
     "CONCEPTS",
     "DATA_HOME_ENV",
+    "FOUR_SYLLABLE_LEVELS",
     "LOADERS",
     "FileEntry",
     "Manifest",
@@ -68,6 +74,8 @@ __all__ = [
     "make_layered_brain",
     "make_model_activations",
     "make_ring",
+    "make_tagged_sequences",
+    "make_word_sequences",
     "sha256sum",
 ]
 

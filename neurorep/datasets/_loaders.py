@@ -42,9 +42,9 @@ def _files(manifest: Manifest, data_home: str | Path | None, verify: bool) -> Pa
     missing = [f.name for f in manifest.files if not (folder / f.name).exists()]
     if missing:
         raise FileNotFoundError(
-            f"{manifest.name}: {missing} not found under {str(folder)!r}. Download them with "
-            f"neurorep.datasets.fetch({manifest.name!r}, data_home=...) or pass the data_home "
-            f"that holds the {manifest.folder!r} folder."
+            f"{manifest.name}: {len(missing)} file(s) not found under {str(folder)!r} (e.g. "
+            f"{missing[:2]}). Download them with neurorep.datasets.fetch({manifest.name!r}, "
+            f"data_home=...) or pass the data_home that holds the {manifest.folder!r} folder."
         )
     if verify:
         for entry in manifest.files:

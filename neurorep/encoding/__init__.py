@@ -12,6 +12,9 @@ Entry points
 - :func:`predict_ridge`, :func:`score_prediction` -- predict and score.
 - :func:`make_delays`, :func:`zscore_runs`, :func:`make_regressors` -- time
   series designs (FIR), z-scoring within runs, condition regressors.
+- :func:`fit_over_time` -- epochs: every unit at every time point, one alpha
+  per unit shared over time; :func:`fit_trf` / :func:`predict_trf` --
+  temporal response functions on continuous runs (lags in seconds).
 
 Dask-backed responses are processed one unit chunk per task, so they need
 not fit in memory and run unchanged on a ``dask.distributed`` cluster.
@@ -29,6 +32,7 @@ from neurorep.encoding._ridge import (
 )
 from neurorep.encoding._scoring import METRICS, score_prediction
 from neurorep.encoding._solvers import SOLVERS
+from neurorep.encoding._temporal import fit_over_time, fit_trf, predict_trf
 from neurorep.encoding._timeseries import make_delays, make_regressors, zscore_runs
 
 __all__ = [
@@ -40,11 +44,14 @@ __all__ = [
     "cross_validate_ridge",
     "default_space_weights",
     "fit_banded_ridge",
+    "fit_over_time",
     "fit_ridge",
+    "fit_trf",
     "make_delays",
     "make_regressors",
     "make_splits",
     "predict_ridge",
+    "predict_trf",
     "score_prediction",
     "zscore_runs",
 ]

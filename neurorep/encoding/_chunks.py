@@ -56,7 +56,8 @@ def check_block(Y: np.ndarray, sample_dim: str, dtype: Any) -> tuple[np.ndarray,
             spread = Y.max(0).astype(np.float64) - Y.min(0).astype(np.float64)
     else:
         spread = np.zeros(Y.shape[1])
-    check_scale(spread, name="responses", dtype=np.dtype(dtype), n=Y.shape[0], what="unit")
+    check_scale(spread, name="responses", dtype=np.dtype(dtype), n=Y.shape[0], what="unit",
+                each=True)
     return Y, spread
 
 

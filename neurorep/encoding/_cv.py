@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CV_OPTIONS", "make_splits"]
+__all__ = ["CV_OPTIONS", "fold_labels", "make_splits"]
 
 #: String values accepted by ``cv=`` (besides an int, a splitter or explicit splits).
 CV_OPTIONS = ("leave-one-group-out",)
@@ -44,6 +44,34 @@ def _group_kfold(groups: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarra
     return out
 
 
+def fold_labels(cv: Any, n: int, *, name: str = "cv") -> np.ndarray | None:
+    """``cv`` as one fold label per sample when it is a 1-D sequence of labels, else None.
+
+    A list, tuple, array, pandas or xarray object of scalars is read as fold labels
+    (scikit-learn's ``PredefinedSplit`` without its -1): each distinct label is one test
+    fold. Sequences of ``(train, test)`` pairs are not labels and give None.
+    """
+    if not isinstance(cv, list | tuple | np.ndarray) and not hasattr(cv, "__array__"):
+        return None
+    if isinstance(cv, list | tuple) and not all(np.isscalar(v) for v in cv):
+        return None  # (train, test) pairs
+    labels = np.asarray(cv)
+    if labels.ndim != 1 or labels.dtype.kind not in "iuUSO":
+        if labels.ndim == 1 and labels.dtype.kind in "bf":
+            raise ValueError(
+                f"{name}: fold labels must be ints or strings (one per sample); got dtype "
+                f"{labels.dtype}. Pass e.g. np.arange(n) % 5, or integer indices as "
+                f"(train, test) pairs."
+            )
+        return None
+    if labels.shape[0] != n:
+        raise ValueError(
+            f"{name}: fold labels must give one label per sample ({n}); got {labels.shape[0]}. "
+            f"Pass one fold label for each sample, in the features' order."
+        )
+    return labels
+
+
 def make_splits(
     n: int,
     cv: Any = 5,
@@ -57,11 +85,12 @@ def make_splits(
     ----------
     n : int
         Number of samples.
-    cv : int, "leave-one-group-out", scikit-learn splitter, or iterable of (train, test)
+    cv : int, "leave-one-group-out", fold labels, scikit-learn splitter, or iterable of (train, test)
         An int ``k`` gives ``k`` contiguous folds (no shuffling: neighbouring
         samples of a time series stay together), or -- with ``groups`` --
         ``k`` folds of whole groups. ``"leave-one-group-out"`` holds out one
-        group (one run) at a time.
+        group (one run) at a time. Fold labels (a 1-D sequence of ints or
+        strings, one per sample) hold out each distinct label in turn.
     groups : ndarray (n,), optional
         Group label per sample (e.g. run). Splits that put one group on both
         sides raise an error.
@@ -81,6 +110,8 @@ def make_splits(
     >>> runs = np.repeat([0, 1, 2], 2)
     >>> [test.tolist() for _, test in make_splits(6, "leave-one-group-out", groups=runs)]
     [[0, 1], [2, 3], [4, 5]]
+    >>> [test.tolist() for _, test in make_splits(4, ["b", "a", "b", "a"])]
+    [[1, 3], [0, 2]]
     """
     if groups is not None:
         groups = np.asarray(groups)
@@ -124,6 +155,12 @@ def make_splits(
             raise ValueError(f"{name}='leave-one-group-out' needs at least 2 groups; got {len(labels)}.")
         idx = np.arange(n)
         splits = [(idx[groups != g], idx[groups == g]) for g in labels]
+    elif (fold_of := fold_labels(cv, n, name=name)) is not None:
+        folds = np.unique(fold_of)
+        if len(folds) < 2:
+            raise ValueError(f"{name}: fold labels need at least 2 distinct folds; got {len(folds)}.")
+        idx = np.arange(n)
+        splits = [(idx[fold_of != f], idx[fold_of == f]) for f in folds]
     elif hasattr(cv, "split"):
         dummy = np.zeros((n, 1))
         splits = [(np.asarray(tr), np.asarray(te)) for tr, te in cv.split(dummy, None, groups)]

@@ -297,14 +297,17 @@ def _scale_limits(dtype: np.dtype, n: int, n_cols: int) -> tuple[float, float]:
 
 
 def check_scale(spread: np.ndarray, *, name: str, dtype: np.dtype, n: int, n_cols: int = 1,
-                what: str = "column") -> None:
+                what: str = "column", each: bool = False) -> None:
     """Refuse values whose products overflow (or underflow) in the working ``dtype``.
 
     ``spread`` holds, per column, the largest distance of a value from the
     column's centre (or its range). Ridge sums squares and cross-products of
     ``n`` such values over ``n_cols`` columns: values that large give inf/NaN,
     values that small give exact zeros (a zero-rank fit); both would be wrong
-    results, not errors, further down.
+    results, not errors, further down. ``each=True`` (responses, whose units
+    are fitted one by one) checks the smallest non-zero spread of every
+    column, not only the largest: one unit too small for ``dtype`` would
+    otherwise come out as NaN scores among valid ones.
     """
     spread = np.asarray(spread, dtype=np.float64)
     if spread.size == 0:
@@ -326,11 +329,22 @@ def check_scale(spread: np.ndarray, *, name: str, dtype: np.dtype, n: int, n_col
             f"ridge arithmetic on {n} samples (sums of squares overflow above a spread of "
             f"{high:.1e}). {fix}{alt}."
         )
-    if 0 < top < low:
+    positive = spread[spread > 0]
+    bottom = float(np.min(positive)) if each and positive.size else top
+    if 0 < bottom < low:
+        alt = ""
+        if np.dtype(dtype) == np.float32:
+            _, low64 = _scale_limits(np.dtype(np.float64), n, n_cols)
+            if bottom >= low64:
+                alt = f"; or pass dtype='float64', which allows a spread down to {low64:.1e}"
+        where = (
+            f"{int((positive < low).sum())} {what}(s) spread as little as {bottom:.3g}"
+            if each else f"values spread at most {bottom:.3g} within a {what}"
+        )
         raise SchemaError(
-            f"{name}: values spread at most {top:.3g} within a {what}, too small for "
-            f"{np.dtype(dtype)} ridge arithmetic (squares underflow to zero below a spread of "
-            f"{low:.1e}). {fix}."
+            f"{name}: {where}, too small for {np.dtype(dtype)} ridge arithmetic (squares "
+            f"underflow to zero below a spread of {low:.1e}, so the scores would be NaN). "
+            f"{fix}{alt}."
         )
 
 

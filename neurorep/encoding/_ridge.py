@@ -12,7 +12,7 @@ from neurorep import __version__
 from neurorep._core.errors import SchemaError, check_option
 from neurorep._core.memory import check_allocation
 from neurorep.encoding._chunks import check_block, map_units
-from neurorep.encoding._cv import make_splits
+from neurorep.encoding._cv import fold_labels, make_splits
 from neurorep.encoding._inputs import (
     Prepared,
     as_feature_array,
@@ -263,10 +263,11 @@ def fit_ridge(
         stimulus axis is one chunk), so they never need to fit in memory.
     alphas : sequence of float
         Positive regularisation strengths to try (sorted internally).
-    cv : int, "leave-one-group-out", splitter, or iterable of (train, test)
+    cv : int, "leave-one-group-out", fold labels, splitter, or iterable of (train, test)
         Folds for choosing alpha. An int gives contiguous folds, or folds of
-        whole groups when ``groups`` is set. Explicit indices refer to the
-        samples in the features' order.
+        whole groups when ``groups`` is set. Fold labels (one int or string
+        per sample) hold out each distinct label in turn. Explicit labels and
+        indices refer to the samples in the features' order.
     groups : str or array (sample,), optional
         Group per sample (``"run"``: the coordinate of that name). Time series
         with a ``run`` coordinate are grouped by run by default, so no run is
@@ -503,9 +504,11 @@ def cross_validate_ridge(
     scoring : {"r2", "r"}
         Held-out score reported as ``score`` and tested (both are reported);
         it never chooses alpha.
-    cv, inner_cv : int, "leave-one-group-out", splitter or splits
+    cv, inner_cv : int, "leave-one-group-out", fold labels, splitter or splits
         Outer folds (held-out predictions) and inner folds (alpha choice).
-        With ``groups`` both keep whole groups (runs) together.
+        With ``groups`` both keep whole groups (runs) together. Fold labels
+        for ``inner_cv`` give one label per sample (all samples); each outer
+        training set uses its own samples' labels.
     n_permutations, n_bootstrap, block_size, rng
         Passed to :func:`neurorep.encoding.score_prediction` (0 = skip).
     compute : bool
@@ -555,9 +558,11 @@ def cross_validate_ridge(
     if seen.max() > 1:
         raise ValueError("cv: each sample may be held out by at most one outer fold.")
     inners = []
+    inner_labels = fold_labels(inner_cv, n, name="inner_cv")  # labels of all samples
     for train, _ in outer:
         g_in = prep.groups[train] if prep.groups is not None else None
-        inners.append(make_splits(len(train), inner_cv, groups=g_in, name="inner_cv"))
+        spec = inner_cv if inner_labels is None else inner_labels[train]
+        inners.append(make_splits(len(train), spec, groups=g_in, name="inner_cv"))
     lazy = is_lazy(prep.Y)
     check_memory(
         {

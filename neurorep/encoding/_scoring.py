@@ -30,9 +30,13 @@ def _r_r2(pred: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     spp = np.einsum("ij,ij->j", pc, pc)
     spy = np.einsum("ij,ij->j", pc, yc)
     sse = np.einsum("ij,ij->j", y - pred, y - pred)
+    # constant columns by their range: the mean of equal values is not always exactly that
+    # value, so a centred constant column holds rounding noise and syy > 0
+    vary_y = (syy > 0) & (np.ptp(y, axis=0) > 0) if y.shape[0] else syy > 0
+    vary_p = (spp > 0) & (np.ptp(pred, axis=0) > 0) if pred.shape[0] else spp > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where((syy > 0) & (spp > 0), spy / np.sqrt(syy * spp), np.nan)
-        r2 = np.where(syy > 0, 1.0 - sse / syy, np.nan)
+        r = np.where(vary_y & vary_p, spy / np.sqrt(syy) / np.sqrt(spp), np.nan)
+        r2 = np.where(vary_y, 1.0 - sse / syy, np.nan)
     return np.clip(r, -1.0, 1.0), r2  # |r| <= 1 up to round-off
 
 
@@ -62,7 +66,7 @@ def _weighted_scores(
     vy = syy - sy**2 / w
     vp = spp - sp**2 / w
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = (spy - sp * sy / w) / np.sqrt(vy * vp)
+        r = (spy - sp * sy / w) / np.sqrt(vy) / np.sqrt(vp)  # vy * vp may overflow
         r2 = 1.0 - sse / vy
     tol = 1e-12 * np.maximum(syy, 1e-300)
     r = np.where((vy > tol) & (vp > 1e-12 * np.maximum(spp, 1e-300)), r, np.nan)

@@ -321,72 +321,85 @@ def cv_scores_chunk(
         s_te = Yte.sum(0, dtype=np.float64)
         y_tr = (s_all.astype(np.float64) - s_te) / n_tr
         Z = Yte - y_tr.astype(Yc.dtype)  # (n_te, m) new array, Yte may be a view
-        sz = Z.sum(0, dtype=np.float64)
-        szz = _sumsq(Z)
-        acc.add_responses(n_te, y_tr, sz, szz)
+        acc.add_responses(y_tr, Z)
         g = 1.0 / (fold.dec.lam[:, None] + plan.alphas[None, :])  # (k, n_alpha) float64
-        a_sum = fold.A.sum(0, dtype=np.float64)
-        SP = ((a_sum[:, None] * g).T.astype(Yc.dtype) @ B).astype(np.float64)  # (n_alpha, m)
         P = np.empty((n_te, m), dtype=Yc.dtype)
         for ai in range(n_alpha):
             Ag = fold.A * g[:, ai].astype(Yc.dtype)
             np.matmul(Ag, B, out=P)
-            acc.add_predictions(ai, n_te, y_tr, sz, szz, SP[ai], _sumsq(P), _sumprod(P, Z))
+            acc.add_predictions(ai, y_tr, P, Z)
     return acc.scores(rel_tol=100 * float(np.finfo(plan.dtype).eps))
 
 
 class PooledSums:
-    """Running sums over folds that score pooled out-of-fold predictions (per alpha, unit).
+    """Pooled out-of-fold predictions and responses, scored once (per alpha, unit).
 
-    Each fold adds its held-out responses ``y = z + c`` and predictions
-    ``p = q + c``, where ``c`` is the fold's training mean (the intercept) and
-    ``z``, ``q`` are centred on it; only sums over the fold's samples are
-    needed: ``sum z``, ``sum z^2``, ``sum q``, ``sum q^2``, ``sum q z``.
+    Each fold adds its held-out responses ``y = z + c`` and predictions ``p = q + c``,
+    ``c`` the fold's training mean (the intercept). The pooled means, sums of squared
+    deviations and co-deviation are combined fold by fold with the pairwise update of
+    Chan, Golub & LeVeque (1979) from each fold's own two-pass moments, never as
+    ``sum p^2 - (sum p)^2 / n``: predictions that vary little around a large value
+    (an intercept far from 0) kept no digit of their variance in that form, and r came
+    out wrong in the third digit and dependent on the sample order.
     """
 
     def __init__(self, n_alpha: int, m: int) -> None:
         self.n = 0
-        self.y = np.zeros(m)
-        self.yy = np.zeros(m)
-        self.p = np.zeros((n_alpha, m))
-        self.pp = np.zeros((n_alpha, m))
-        self.py = np.zeros((n_alpha, m))
+        self.mean_y = np.zeros(m)
+        self.m2_y = np.zeros(m)
+        self.mean_p = np.zeros((n_alpha, m))
+        self.m2_p = np.zeros((n_alpha, m))
+        self.c_py = np.zeros((n_alpha, m))
         self.sse = np.zeros((n_alpha, m))
+        self._fold: tuple[int, int, np.ndarray, np.ndarray] | None = None
 
-    def add_responses(self, n_te: int, c: np.ndarray, sz: np.ndarray, szz: np.ndarray) -> None:
-        self.n += n_te
-        self.y += sz + n_te * c
-        self.yy += szz + 2.0 * c * sz + n_te * c**2
+    @staticmethod
+    def _moments(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a = a.astype(np.float64)
+        mean = a.mean(0)
+        dev = a - mean
+        return mean, dev
 
-    def add_predictions(
-        self, ai: int | slice, n_te: int, c: np.ndarray, sz: np.ndarray, szz: np.ndarray,
-        sq: np.ndarray, sqq: np.ndarray, sqz: np.ndarray,
-    ) -> None:
-        self.sse[ai] += szz - 2.0 * sqz + sqq
-        self.p[ai] += sq + n_te * c
-        self.pp[ai] += sqq + 2.0 * c * sq + n_te * c**2
-        self.py[ai] += sqz + c * sq + c * sz + n_te * c**2
+    def add_responses(self, c: np.ndarray, z: np.ndarray) -> None:
+        """A fold's held-out responses, ``z`` centred on the fold's training mean ``c``."""
+        n_te = z.shape[0]
+        n_prev, n_new = self.n, self.n + n_te
+        z_mean, dz = self._moments(z)
+        dy = c + z_mean - self.mean_y  # fold mean minus the running mean
+        self.mean_y += dy * (n_te / n_new)
+        self.m2_y += np.einsum("ij,ij->j", dz, dz) + dy**2 * (n_prev * n_te / n_new)
+        self.n = n_new
+        self._fold = (n_prev, n_te, dy, dz)
+
+    def add_predictions(self, ai: int, c: np.ndarray, q: np.ndarray, z: np.ndarray) -> None:
+        """The fold's predictions ``q + c`` for alpha ``ai`` (after :meth:`add_responses`)."""
+        assert self._fold is not None
+        n_prev, n_te, dy, dz = self._fold
+        n_new = n_prev + n_te
+        q_mean, dq = self._moments(q)
+        dp = c + q_mean - self.mean_p[ai]
+        w = n_prev * n_te / n_new
+        self.mean_p[ai] += dp * (n_te / n_new)
+        self.m2_p[ai] += np.einsum("ij,ij->j", dq, dq) + dp**2 * w
+        self.c_py[ai] += np.einsum("ij,ij->j", dq, dz) + dp * dy * w
+        err = z.astype(np.float64) - q
+        self.sse[ai] += np.einsum("ij,ij->j", err, err)
 
     def scores(self, *, rel_tol: float) -> tuple[np.ndarray, np.ndarray]:
         """Pooled R^2 and r, clipped to R^2 <= 1 and |r| <= 1 (round-off only)."""
         n = max(self.n, 1)
-        vy = self.yy - self.y**2 / n
-        vp = self.pp - self.p**2 / n
-        cov = self.py - self.p * self.y / n
-        good = vy > 1e-12 * np.maximum(self.yy, 1e-300)
-        ok = good & (vp > rel_tol * np.maximum(self.pp, 1e-300))
+        vy, vp, cov = self.m2_y, self.m2_p, self.c_py
+        yy = vy + n * self.mean_y**2  # sums of squares: the scale of the rounding
+        pp = vp + n * self.mean_p**2
+        # the moments are exact to about (rounding of the values)^2: a spread below
+        # rel_tol of the values' own size is rounding, not variation
+        tol2 = rel_tol**2
+        good = vy > tol2 * np.maximum(yy, 1e-300)
+        ok = good & (vp > tol2 * np.maximum(pp, 1e-300))
         with np.errstate(divide="ignore", invalid="ignore"):
             r2 = np.where(good, 1.0 - np.maximum(self.sse, 0.0) / vy, np.nan)
-            r = np.where(ok, cov / np.sqrt(vp * vy), np.nan)
+            r = np.where(ok, cov / np.sqrt(vp) / np.sqrt(vy), np.nan)  # vp * vy may overflow
         return r2, np.clip(r, -1.0, 1.0)
-
-
-def _sumsq(Z: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->j", Z, Z).astype(np.float64)
-
-
-def _sumprod(P: np.ndarray, Z: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->j", P, Z).astype(np.float64)
 
 
 def full_projection(plan: _Plan, Yc: np.ndarray, XtY: np.ndarray | None = None) -> np.ndarray:

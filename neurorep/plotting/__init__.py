@@ -55,6 +55,7 @@ _FUNCTIONS = {
     "plot_time_course": "time",
     "plot_temporal_generalization": "time",
     "plot_topomap": "time",
+    "plot_spectrum": "hftp",
 }
 
 __all__ = ["PlotDisplay", *sorted(_FUNCTIONS)]

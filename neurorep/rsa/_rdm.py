@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._core.errors import SchemaError, check_option, check_real
+from neurorep._core.errors import SchemaError, check_option, check_real, sum_of_squares_fits
 from neurorep.data import infer_kind, members, stimulus_ids, validate
 
 Metric = Literal[
@@ -110,10 +110,20 @@ def _rdm_squared_euclidean(x: Any, noise: Precision = None) -> np.ndarray:
 
 
 def _unit_rows(x: Any, *, center: bool, what: str) -> Any:
+    """Rows (centred for correlation) scaled to unit length; constant (correlation) or
+    all-zero (cosine) rows refused.
+
+    A constant row is found by its range, not by its centred norm: the mean of equal
+    values is not always exactly that value, so centring leaves rounding noise whose
+    "correlations" would be arbitrary. Each row is divided by its largest |value| before
+    the norm, so rows far smaller than the others do not underflow to zero.
+    """
     if center:
+        spread = _materialize(x.max(axis=1) - x.min(axis=1))
         x = x - x.mean(axis=1, keepdims=True)
-    norm = _materialize((x * x).sum(axis=1))
-    bad = np.flatnonzero(norm <= 0.0)
+    else:
+        spread = _materialize(abs(x).max(axis=1))
+    bad = np.flatnonzero(~(spread > 0.0))
     if bad.size:
         raise SchemaError(
             f"{what} distance is undefined for a stimulus whose pattern is "
@@ -121,17 +131,20 @@ def _unit_rows(x: Any, *, center: bool, what: str) -> Any:
             f"stimulus row(s), e.g. row {int(bad[0])}. Drop those stimuli or use "
             f"metric='euclidean'."
         )
+    x = x / _materialize(abs(x).max(axis=1))[:, None]
+    norm = _materialize((x * x).sum(axis=1))
     return x / np.sqrt(norm)[:, None]
 
 
 def _rdm_correlation(x: Any) -> np.ndarray:
     xn = _unit_rows(x, center=True, what="correlation")
-    return _finish(1.0 - _materialize(xn @ xn.T))
+    # rounding can put r a hair outside [-1, 1]: a distance of -2e-16 is not a distance
+    return _finish(np.clip(1.0 - _materialize(xn @ xn.T), 0.0, 2.0))
 
 
 def _rdm_cosine(x: Any) -> np.ndarray:
     xn = _unit_rows(x, center=False, what="cosine")
-    return _finish(1.0 - _materialize(xn @ xn.T))
+    return _finish(np.clip(1.0 - _materialize(xn @ xn.T), 0.0, 2.0))
 
 
 def _rdm_crossnobis(y: Any, noise: Precision = None) -> np.ndarray:
@@ -183,6 +196,8 @@ def _cov_shrinkage_eye(r: np.ndarray, dof: float) -> np.ndarray:
     s_off = s.copy()
     s_off[np.diag_indices(p)] -= m
     d2 = float(np.sum(s_off * s_off))
+    if d2 == 0:  # already a multiple of the identity (e.g. one unit): nothing to shrink
+        return s * n_obs / dof
     b2 = min(d2, b2)
     out = (d2 - b2) / d2 * s
     out[np.diag_indices(p)] += b2 / d2 * m
@@ -202,7 +217,9 @@ def _cov_shrinkage_diag(r: np.ndarray, dof: float) -> np.ndarray:
     s2_mean = s2_sum / var[None, :] / var[:, None] / (n_obs - 1)
     var_hat = n_obs / dof**2 * (s2_mean - s_mean**2)
     off = ~np.eye(p, dtype=bool)
-    lamb = float(np.sum(var_hat[off]) / np.sum(s_mean[off] ** 2))
+    denom = float(np.sum(s_mean[off] ** 2))
+    # no off-diagonal covariance to shrink (one unit, or uncorrelated units): lambda 0
+    lamb = float(np.sum(var_hat[off]) / denom) if denom > 0 else 0.0
     lamb = max(min(lamb, 1.0), 0.0)
     out = s * (1.0 - lamb)
     out[np.diag_indices(p)] = np.diag(s)
@@ -232,10 +249,15 @@ def _covariance(y: np.ndarray, method: str) -> np.ndarray:
             "noise precision needs residuals: at least 2 repetitions (runs) per stimulus; "
             f"got {y.shape[1]}."
         )
-    cov = NOISE_METHODS[method](res, dof)
-    if np.any(np.diag(cov) <= 0):
+    zero = np.flatnonzero(~(np.abs(res).max(axis=0) > 0))
+    if zero.size == 0:  # the estimators divide by the residual variances
+        cov = NOISE_METHODS[method](res, dof)
+    if zero.size or np.any(np.diag(cov) <= 0):
         raise SchemaError(
-            "noise precision: some units have zero residual variance; drop constant units."
+            f"noise precision: some units have zero residual variance (the same response in "
+            f"every run once each stimulus' mean is removed), e.g. unit position "
+            f"{int(zero[0]) if zero.size else int(np.argmin(np.diag(cov)))}; drop those units "
+            f"(responses.isel(unit=...)) or use noise=None."
         )
     return cov
 
@@ -511,6 +533,13 @@ def _unscale(sq: np.ndarray, e2: int, metric: str, name: str, peak: float) -> np
         raise SchemaError(
             f"{name}: {what} overflow float64 at this data scale (largest |response| "
             f"{peak:.3g}). {fix}"
+        )
+    if metric in METRICS and not sum_of_squares_fits(out[np.triu_indices(out.shape[0], 1)]):
+        # finite, but an RDM no comparison could use (neurorep.data.validate refuses it)
+        raise SchemaError(
+            f"{name}: {what} are too large at this data scale (largest |response| "
+            f"{peak:.3g}): sums of their squares overflow float64, so the RDM could not be "
+            f"compared or validated. {fix}"
         )
     lost = (np.abs(sq) > 0) & (np.abs(out) < np.finfo(np.float64).tiny)
     if lost.any():

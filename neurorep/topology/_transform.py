@@ -73,11 +73,12 @@ def _gt_map(values: np.ndarray, lower: Any, upper: Any) -> np.ndarray:
     lo, up = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
     if lo.ndim == 0 and up.ndim == 0:
         if up > lo:
-            return np.clip((v - lo) / (up - lo), 0.0, 1.0)
+            with np.errstate(over="ignore"):  # a tiny span: the ramp saturates (inf -> 1)
+                return np.clip((v - lo) / (up - lo), 0.0, 1.0)
         return (v > lo).astype(float)
     lo, up = lo[..., None], up[..., None]
     span = up - lo
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         ramp = np.clip((v - lo) / np.where(span > 0, span, 1.0), 0.0, 1.0)
     return np.where(span > 0, ramp, (v > lo).astype(float))
 

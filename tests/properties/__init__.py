@@ -1,0 +1,1 @@
+"""Property-based tests (hypothesis) over neurorep's public entry points."""
