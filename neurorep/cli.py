@@ -261,7 +261,7 @@ def _align(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     from neurorep import data
-    from neurorep._errors import check_option
+    from neurorep._core.errors import check_option
     from neurorep.alignment import METRICS, best_layer, score_matrix
     from neurorep.plotting import plot_layer_profiles, plot_score_matrix
 
@@ -283,7 +283,7 @@ def _align(args: argparse.Namespace) -> int:
     top = scores.score.idxmax("layer")
     for region in scores.region.values:
         print(f"{region}: best layer {top.sel(region=region).item()} "
-              f"(score {float(scores.score.sel(region=region).max()):.3f}, ceiling {float(scores.ceiling.sel(region=region)):.3f})")
+              f"(score {float(scores.score.sel(region=region).max()):.3f}, ceiling {float(scores.ceiling.sel(region=region, bound='lower')):.3f})")
     print(f"results and figures in {args.out}")
     return 0
 
@@ -442,7 +442,7 @@ def _rsa(args: argparse.Namespace) -> int:
     import xarray as xr
 
     from neurorep import data
-    from neurorep._errors import check_option
+    from neurorep._core.errors import check_option
     from neurorep.plotting import plot_model_comparison
     from neurorep.rsa import BOOTSTRAPS, COMPARE_METHODS, METRICS, evaluate
 

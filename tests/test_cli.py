@@ -67,7 +67,7 @@ def test_align_from_files(tmp_path, capsys):
                  "--metric", "cka", "--n-boot", "10", "--out", str(out)])
     assert code == 0
     res = data.load(out / "scores.nc")
-    assert res.sizes == {"region": 3, "layer": 6}
+    assert res.sizes == {"region": 3, "layer": 6, "bound": 2}
     assert (out / "score_matrix.png").exists() and (out / "best_layer.nc").exists()
     assert "best layer" in capsys.readouterr().out
 

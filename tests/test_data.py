@@ -297,13 +297,13 @@ def test_rdm_vectors_match_squareform_and_report_the_first_bad_value(rng):
 
 
 def test_rdm_vectors_of_a_big_stack_run_threaded_and_report_the_first_bad_rdm(rng):
-    from neurorep.data._schema import _THREADED_BYTES
+    from neurorep._core.parallel import PARALLEL_BYTES
 
     n = 700
-    k = _THREADED_BYTES // (8 * n * n) + 2  # just over the threaded size
+    k = PARALLEL_BYTES // (8 * n * n) + 4  # over the parallel size: blocks run as tasks
     vecs = rng.random((k, n * (n - 1) // 2))
     stack = data.rdm(vecs, stimulus=[f"s{i}" for i in range(n)], dim="subject")
-    assert stack.nbytes >= _THREADED_BYTES
+    assert stack.nbytes >= PARALLEL_BYTES
     np.testing.assert_array_equal(data.rdm_vectors(stack), vecs)
     stack.values[k - 1, 3, 3] = 1.0  # a later chunk fails too: the first bad one is named
     stack.values[2, 9, 4] = np.inf
@@ -811,3 +811,22 @@ def test_concurrent_saves_to_one_path_never_both_succeed_silently(tmp_path, ext,
     expected = np.random.default_rng(writer).standard_normal((600, 400))
     np.testing.assert_array_equal(back.values, expected)  # one complete object, not a mix
     assert _leftovers(tmp_path, {path.name}) == []
+
+
+def test_check_rdm_layout_is_the_cheap_public_check(rng):
+    """Layout only: dims, squareness, ids, dtype -- the values are not read (NaN passes)."""
+    ids = list("abcd")
+    r = data.rdm(rng.random(6), stimulus=ids)
+    data.check_rdm_layout(r)
+    holey = r.copy(data=np.where(np.eye(4, dtype=bool), 0.0, np.nan))
+    data.check_rdm_layout(holey)  # values are rdm_vectors' job
+    with pytest.raises(SchemaError, match="values must be finite"):
+        data.rdm_vectors(holey)
+    with pytest.raises(SchemaError, match=r"mine: an RDM's last two dims must be"):
+        data.check_rdm_layout(r.rename(stimulus_i="x"), name="mine")
+    with pytest.raises(SchemaError, match="must be square"):
+        data.check_rdm_layout(r.isel(stimulus_j=slice(0, 3)))
+    with pytest.raises(SchemaError, match="same ids in the same order"):
+        data.check_rdm_layout(r.assign_coords(stimulus_j=list("abdc")))
+    with pytest.raises(SchemaError, match="numeric"):
+        data.check_rdm_layout(r.astype(str))

@@ -107,6 +107,14 @@ def test_fetch_downloads_and_verifies(http_dir, tmp_path):
     assert datasets.fetch(_manifest(url, content), data_home=home) == folder
 
 
+def test_fetch_defaults_to_the_data_home(http_dir, tmp_path, monkeypatch):
+    root, url = http_dir
+    (root / "tiny.csv").write_bytes(b"x\n")
+    monkeypatch.setenv("NEUROREP_DATA", str(tmp_path / "env_home"))
+    folder = datasets.fetch(_manifest(url, b"x\n"))
+    assert folder == tmp_path / "env_home" / "tiny" and (folder / "tiny.csv").exists()
+
+
 def test_fetch_wrong_checksum_leaves_nothing(http_dir, tmp_path):
     root, url = http_dir
     (root / "tiny.csv").write_bytes(b"tampered")
@@ -457,9 +465,52 @@ def test_ring_and_clusters_geometry():
     assert between > 3 * within
 
 
-def test_default_data_home_is_the_mirror_in_a_checkout():
-    mirror = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if mirror.is_dir():
-        assert datasets.default_data_home() == mirror
-    else:
-        assert "neurorep" in str(datasets.default_data_home())
+def test_default_data_home_is_the_environment_variable_then_the_user_cache(monkeypatch, tmp_path):
+    """NEUROREP_DATA, else pooch's per-user cache -- never the checkout's location."""
+    import pooch
+
+    monkeypatch.setenv("NEUROREP_DATA", str(tmp_path / "mirror"))
+    assert datasets.default_data_home() == tmp_path / "mirror"
+    monkeypatch.setenv("NEUROREP_DATA", "~/nr")
+    assert datasets.default_data_home() == Path("~/nr").expanduser()
+    monkeypatch.delenv("NEUROREP_DATA")
+    assert datasets.default_data_home() == Path(pooch.os_cache("neurorep"))
+    monkeypatch.setenv("NEUROREP_DATA", "")  # empty: unset
+    assert datasets.default_data_home() == Path(pooch.os_cache("neurorep"))
+
+
+def test_fetch_and_load_default_to_the_data_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEUROREP_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "pereira2018_langnet")):
+        datasets.load("pereira2018")
+
+
+def test_sha256sum_is_the_file_hash_fetch_verifies(tmp_path):
+    f = tmp_path / "blob.bin"
+    content = bytes(range(256)) * 5000  # more than one read chunk
+    f.write_bytes(content)
+    assert datasets.sha256sum(f) == hashlib.sha256(content).hexdigest()
+    assert datasets.sha256sum(str(f)) == hashlib.sha256(content).hexdigest()
+
+
+def test_loaders_come_from_the_manifests_loader_field(monkeypatch):
+    from neurorep.datasets import _loaders
+
+    named = {n: datasets.get_manifest(n).loader for n in datasets.list_datasets()}
+    assert {n for n, loader in named.items() if loader} == set(datasets.LOADERS)
+    for name, fn in datasets.LOADERS.items():
+        assert fn.__name__ == named[name] and getattr(datasets, fn.__name__) is fn
+    # every public loader serves a manifest: none is dead code
+    assert set(_loaders._loader_functions()) == {v for v in named.values() if v}
+    # a manifest naming a loader neurorep lacks is an error that names the file to fix
+    functions = _loaders._loader_functions()
+    del functions["load_pereira2018"]
+    monkeypatch.setattr(_loaders, "_loader_functions", lambda: functions)
+    _loaders.loaders.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match=r"'pereira2018' names loader='load_pereira2018'"):
+            datasets.load("pereira2018")
+    finally:
+        monkeypatch.undo()
+        _loaders.loaders.cache_clear()
+    assert "pereira2018" in datasets.LOADERS

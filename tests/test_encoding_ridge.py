@@ -420,7 +420,7 @@ def test_fit_refuses_an_allocation_beyond_the_budget(rng, monkeypatch):
     with pytest.raises(MemoryError, match=r"cross_validate_ridge .* inner_cv=5"):
         cross_validate_ridge(X, Y, cv=5, inner_cv=300, memory_limit=1e8)
     # the default budget: a fraction of the memory available now
-    import neurorep._memory as memory
+    import neurorep._core.memory as memory
 
     monkeypatch.setattr(memory, "available_memory", lambda: int(2e8))
     with pytest.raises(MemoryError, match=r"75% of the 0\.2 GB available"):

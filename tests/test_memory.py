@@ -1,4 +1,4 @@
-"""The allocation budget (neurorep._memory): available memory, limits, the refusal message."""
+"""The allocation budget (neurorep._core.memory): available memory, limits, the refusal message."""
 
 from __future__ import annotations
 

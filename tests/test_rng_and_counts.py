@@ -113,6 +113,8 @@ def _calls():
         "stats.bootstrap_indices": lambda rng: stats.bootstrap_indices(5, 3, rng=rng),
         "stats.noise_ceiling": lambda rng: stats.noise_ceiling(y3, rng=rng),
         "stats.permutation_indices": lambda rng: stats.permutation_indices(5, 3, rng=rng),
+        "stats.sign_flip_pvalue": lambda rng: stats.sign_flip_pvalue(
+            np.ones(4), n_permutations=5, rng=rng),
         "stats.permutation_test": lambda rng: stats.permutation_test(
             lambda i: np.array([float(i[0])]), 5, n_permutations=3, rng=rng),
         "encoding.cross_validate_ridge": lambda rng: encoding.cross_validate_ridge(

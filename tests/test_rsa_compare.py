@@ -108,18 +108,18 @@ def test_tau_a_equals_its_definition(rng):
     y = np.round(rng.random(40) * 7)
     i, j = np.triu_indices(40, 1)
     brute = np.mean(np.sign(x[i] - x[j]) * np.sign(y[i] - y[j]))
-    from neurorep.rsa._compare import _cmp_tau_a
+    from neurorep._core.compare import tau_a
 
-    assert _cmp_tau_a(x[None], y[None])[0, 0] == pytest.approx(brute, abs=1e-14)
+    assert tau_a(x[None], y[None])[0, 0] == pytest.approx(brute, abs=1e-14)
     # without ties tau-a equals scipy's tau-b
     u, v = rng.random(40), rng.random(40)
-    assert _cmp_tau_a(u[None], v[None])[0, 0] == pytest.approx(kendalltau(u, v)[0], abs=1e-12)
+    assert tau_a(u[None], v[None])[0, 0] == pytest.approx(kendalltau(u, v)[0], abs=1e-12)
 
 
 def test_tau_a_many_rows_and_pairs_equal_the_definition(rng):
     """Rows with and without ties on both sides (the batched joint-tie count), all pairs
     and a subset of pairs."""
-    from neurorep.rsa._compare import _cmp_tau_a
+    from neurorep._core.compare import tau_a
 
     m = 300
     x = rng.random((4, m))
@@ -132,7 +132,7 @@ def test_tau_a_many_rows_and_pairs_equal_the_definition(rng):
     i, j = np.triu_indices(m, 1)
     sx, sy = np.sign(x[:, i] - x[:, j]), np.sign(y[:, i] - y[:, j])
     brute = sx @ sy.T / i.size
-    np.testing.assert_allclose(_cmp_tau_a(x, y), brute, atol=1e-14)
+    np.testing.assert_allclose(tau_a(x, y), brute, atol=1e-14)
     # a stimulus bootstrap: stimuli drawn twice repeat dissimilarities in every vector
     n = 25
     draw = np.sort(rng.integers(0, n, n))
@@ -148,13 +148,13 @@ def test_tau_a_many_rows_and_pairs_equal_the_definition(rng):
     full_y[2] = np.round(full_y[2] * 5)
     bx, by = full_x[:, cols], full_y[:, cols]
     np.testing.assert_array_equal(
-        _cmp_tau_a(bx, by, shared_ties=shared), _cmp_tau_a(bx, by, shared_ties=0)
+        tau_a(bx, by, shared_ties=shared), tau_a(bx, by, shared_ties=0)
     )
     with pytest.raises(ValueError, match="shared_ties"):
-        _cmp_tau_a(bx, by, shared_ties=shared + 1)
+        tau_a(bx, by, shared_ties=shared + 1)
     pairs = np.array([[3, 4], [0, 1], [0, 4], [2, 2], [0, 1]])
     np.testing.assert_allclose(
-        _cmp_tau_a(x, y, pairs=pairs), brute[pairs[:, 0], pairs[:, 1]], atol=1e-14
+        tau_a(x, y, pairs=pairs), brute[pairs[:, 0], pairs[:, 1]], atol=1e-14
     )
 
 
@@ -262,15 +262,15 @@ def test_not_an_rdm_is_rejected(rng):
 def test_ranks_equal_scipy_over_many_blocks_and_in_place(rng):
     from scipy.stats import rankdata
 
-    from neurorep.rsa._compare import _ranks
+    from neurorep._core.ranks import rank_rows
 
     x = rng.random((50, 3000))  # ~10 blocks, run on the thread pool
     x[::3] = np.round(x[::3] * 4)  # ties
     x[1] = -x[1]
     ref = rankdata(x, axis=1)
-    np.testing.assert_array_equal(_ranks(x), ref)
+    np.testing.assert_array_equal(rank_rows(x), ref)
     y = x.copy()
-    assert _ranks(y, out=y) is not None
+    assert rank_rows(y, out=y) is not None
     np.testing.assert_array_equal(y, ref)
 
 
@@ -278,7 +278,7 @@ def test_ranks_exact_where_the_packed_sort_keys_collide(rng):
     """Values equal in all but their last bits, signed zeros, denormals, inf and NaN."""
     from scipy.stats import rankdata
 
-    from neurorep.rsa._compare import _ranks
+    from neurorep._core.ranks import rank_rows
 
     m = 1000
     x = rng.random((6, m))
@@ -289,23 +289,23 @@ def test_ranks_exact_where_the_packed_sort_keys_collide(rng):
     x[2, :6] = [-0.0, 0.0, 5e-324, -5e-324, np.inf, -np.inf]
     x[3, :4] = [1e-300, -1e-300, 0.0, -0.0]
     x[4, ::7] = x[4, 3]  # a big tie group
-    np.testing.assert_array_equal(_ranks(x[:5]), rankdata(x[:5], axis=1))
+    np.testing.assert_array_equal(rank_rows(x[:5]), rankdata(x[:5], axis=1))
     big = rng.random((2, 300_000))  # ~10 natural collisions of 300,000 packed keys per row
     big[1, ::3] = big[1, 0] * (1 + np.spacing(1.0) * (np.arange(100_000) % 7))  # long runs
-    np.testing.assert_array_equal(_ranks(big), rankdata(big, axis=1))
+    np.testing.assert_array_equal(rank_rows(big), rankdata(big, axis=1))
     x[5, 10] = np.nan  # NaN sorts last, as with argsort
-    got = _ranks(x[5:])
+    got = rank_rows(x[5:])
     np.testing.assert_array_equal(np.delete(got[0], 10), rankdata(np.delete(x[5], 10)))
     assert got[0, 10] == m
 
 
 def test_whitened_closed_form_falls_back_near_the_null_pattern(rng):
     """RDMs that are a constant plus 1e-5 noise: the closed form would lose digits."""
-    from neurorep.rsa._compare import _cov_closed_form
+    from neurorep._core.compare import cov_closed_form
 
     a = 1e3 + 1e-5 * rng.random((3, M))
     b = 1e3 + 1e-5 * rng.random((2, M))
-    assert _cov_closed_form(a, b, centred=True) is None
+    assert cov_closed_form(a, b, centred=True) is None
     ra = data.rdm(a, stimulus=IDS, dim="model")
     rb = data.rdm(b, stimulus=IDS, dim="subject")
     ref = rsa_compare(data.to_rsatoolbox(ra), data.to_rsatoolbox(rb), method="corr_cov")
@@ -313,7 +313,7 @@ def test_whitened_closed_form_falls_back_near_the_null_pattern(rng):
 
 
 @pytest.mark.parametrize("method", ["corr", "spearman", "rho-a", "cosine_cov"])
-def test_results_do_not_alias_the_reused_scratch_arrays(stacks, rng, method):
+def test_results_do_not_alias_the_inputs_or_earlier_results(stacks, rng, method):
     ra, rb = stacks
     first = rsa.compare(ra, rb, method=method)
     kept = first.values.copy()
@@ -327,11 +327,72 @@ def test_ranks_after_fork_use_a_fresh_pool(rng):
     """A forked child (multiprocessing's default on Linux) must not wait on the parent's threads."""
     import multiprocessing as mp
 
-    from neurorep.rsa._compare import _ranks
+    from neurorep._core.parallel import PARALLEL_BYTES
+    from neurorep._core.ranks import rank_rows
 
-    x = rng.random((60, 2000))
-    _ranks(x)  # the parent's pool exists now
+    x = rng.random((4 * PARALLEL_BYTES // 8 // 2000, 2000))  # large enough to run as tasks
+    rank_rows(x)  # the parent's pool exists now
     ctx = mp.get_context("fork")
     with ctx.Pool(1) as pool:
-        got = pool.apply_async(_ranks, (x,)).get(timeout=60)
-    np.testing.assert_array_equal(got, _ranks(x))
+        got = pool.apply_async(rank_rows, (x,)).get(timeout=60)
+    np.testing.assert_array_equal(got, rank_rows(x))
+
+
+def test_the_registries_match_their_literal_types():
+    import typing
+
+    from neurorep._core.compare import ALIASES
+    from neurorep.rsa._compare import CompareMethod
+    from neurorep.rsa._rdm import Metric
+
+    assert set(typing.get_args(CompareMethod)) == set(rsa.COMPARE_METHODS) | set(ALIASES)
+    assert set(typing.get_args(Metric)) == set(rsa.METRICS)
+    assert str(rsa.METRICS["correlation"]) == "1 - pearson_r(x, y)"
+
+
+def test_a_comparison_method_is_one_registry_entry(monkeypatch, rng):
+    """A new method registered once works in compare, evaluate, compute_ceiling and alignment."""
+    from neurorep._core.compare import COMPARE_METHODS, Method
+    from neurorep.alignment import rsa_metric, score_matrix
+
+    def neg_mad(x, y, *, own=False, **_):  # minus the mean absolute difference of z-scores
+        zx = (x - x.mean(1, keepdims=True)) / x.std(1, keepdims=True)
+        zy = (y - y.mean(1, keepdims=True)) / y.std(1, keepdims=True)
+        return -np.abs(zx[:, None, :] - zy[None, :, :]).mean(-1)
+
+    monkeypatch.setitem(COMPARE_METHODS, "neg_mad", Method(neg_mad, pool="zscore"))
+    truth = rng.random(M)
+    subj = data.rdm(truth + 0.3 * rng.random((5, M)), stimulus=IDS, dim="subject")
+    mods = data.rdm(np.stack([truth, rng.random(M)]), stimulus=IDS, dim="model")
+    got = rsa.compare(mods, subj, method="neg_mad")
+    ref = neg_mad(data.rdm_vectors(mods), data.rdm_vectors(subj))
+    np.testing.assert_allclose(got.values, ref, rtol=1e-12)
+    res = rsa.evaluate(mods, subj, method="neg_mad", n_bootstrap=20, rng=0)
+    np.testing.assert_allclose(res.score.values, ref.mean(axis=1), rtol=1e-12)
+    assert float(res.score[0]) > float(res.score[1])
+    assert np.isfinite(res.ci_low).all() and np.isfinite(rsa.compute_ceiling(subj, method="neg_mad")).all()
+    one = subj.isel(subject=0)
+    sm = score_matrix({"r": one}, {"l": mods.isel(model=0)}, metric=rsa_metric(method="neg_mad"),
+                      n_boot=0)
+    assert float(sm.score.squeeze()) == pytest.approx(float(ref[0, 0]), rel=1e-12)
+
+
+def test_an_rdm_metric_is_one_registry_entry(monkeypatch, rng):
+    """A new RDM metric registered once works in compute_rdm (single and sets)."""
+    from neurorep.rsa._rdm import METRICS, RdmMetric
+
+    def chebyshev(x, _):
+        return np.abs(x[:, None, :] - x[None, :, :]).max(-1)
+
+    monkeypatch.setitem(METRICS, "chebyshev", RdmMetric("max |x - y|", chebyshev, per_unit=False,
+                                                       degree=1))
+    x = rng.normal(size=(6, 4))
+    resp = data.responses(x, stimulus=list("abcdef"))
+    from scipy.spatial.distance import pdist, squareform
+
+    got = rsa.compute_rdm(resp, metric="chebyshev")
+    np.testing.assert_allclose(got.values, squareform(pdist(x, "chebyshev")), rtol=1e-12)
+    both = rsa.compute_rdm({"a": resp, "b": 2 * resp}, metric="chebyshev")
+    np.testing.assert_allclose(both.sel(member="b").values, 2 * got.values, rtol=1e-12)
+    tiny = rsa.compute_rdm(resp * 1e-250, metric="chebyshev")  # rescaled by 2**e and back
+    np.testing.assert_allclose(tiny.values, got.values * 1e-250, rtol=1e-12)

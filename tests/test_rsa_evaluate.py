@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from neurorep import NeurorepWarning, SchemaError, data, rsa
-from neurorep.rsa._evaluate import _bootstrap_engine, _inference, _Models
+from neurorep.rsa._bootstrap import _bootstrap_engine, _Models
+from neurorep.rsa._evaluate import _inference
 
 rsatoolbox = pytest.importorskip("rsatoolbox")
 pytestmark = pytest.mark.filterwarnings("ignore:Noise ceiling for tau:UserWarning")

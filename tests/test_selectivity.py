@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -224,6 +226,32 @@ def test_keywords_tfidf_matches_sklearn():
     for w, s in zip(kw["word"].values, kw["score"].values, strict=True):
         assert s == pytest.approx(ref_scores[w], rel=1e-12)
     assert set(kw["word"].values) == {w for w, s in ref_scores.items() if s > 0}
+
+
+def test_keywords_without_any_word_give_an_empty_table():
+    """Texts of stop words only: no vocabulary at all, an empty result (not an error)."""
+    kw = keywords(["the and a", "of the"], ["a an", "the"], n=3)
+    assert kw.sizes["keyword"] == 0 and kw["word"].dtype == object
+
+
+def test_keyword_ties_keep_the_order_of_first_appearance():
+    """Equal scores come out in the order the words first appear (first text, then a-z)."""
+    kw = keywords(["zebra", "yak apple"], ["cow"], n=3, stop_words=None)
+    assert kw["word"].values.tolist() == ["zebra", "apple", "yak"]
+    assert len(set(kw["score"].values.tolist())) == 1
+
+
+def test_vocabulary_columns_and_entry_order():
+    """Columns in order of first appearance; each text's entries in alphabetical order (the
+    entry order of the sparse products in caption_units breaks keyword ties)."""
+    from neurorep.selectivity._keywords import build_vocabulary, make_tokenizer
+
+    vocab = build_vocabulary(["bee", "ant bee", "cat ant"], make_tokenizer(None))
+    assert vocab.words.tolist() == ["bee", "ant", "cat"]
+    rows = [vocab.dtm.indices[a:b].tolist() for a, b in itertools.pairwise(vocab.dtm.indptr)]
+    assert rows == [[0], [1, 0], [1, 2]]
+    assert vocab.df.tolist() == [2, 2, 1]
+    np.testing.assert_array_equal(vocab.dtm.toarray(), [[1, 0, 0], [1, 1, 0], [0, 1, 1]])
 
 
 def test_keywords_bad_input():
@@ -547,6 +575,11 @@ def test_bad_inputs_score(sim, sim_bank):
     with pytest.warns(NeurorepWarning, match="empty caption"):
         res = score_captions(caps, held, embed=TOPIC_EMBED, null="stimuli", n_permutations=10)
     assert np.isnan(res["score"].sel(unit="unit000"))
+    with pytest.warns(NeurorepWarning, match="empty caption"):  # ranked: NaN stays NaN
+        sp = score_captions(caps, held, embed=TOPIC_EMBED, null="stimuli", n_permutations=10,
+                            metric="spearman")
+    assert np.isnan(sp["score"].sel(unit="unit000"))
+    assert np.isfinite(sp["score"].drop_sel(unit="unit000")).all()
 
 
 # ----------------------------------------------------------------------------

@@ -191,6 +191,12 @@ def test_betti_curve_circle_and_gudhi(rng):
     assert bc.dims == ("dimension", "filtration")
     np.testing.assert_array_equal(bc.sel(dimension=1).values, [0, 0, 1, 1, 0, 0])
     np.testing.assert_array_equal(bc.sel(dimension=0).values, [10, 10, 1, 1, 1, 1])
+    # on the grid points themselves a bar counts from its birth up to (not at) its death,
+    # and a repeated grid point gives repeated counts
+    at = betti_curve(dg, grid=[b, b, dth, 2.5]).sel(dimension=1).values
+    h1_bar = _bars(dg, 1)[0]
+    expected = [int(h1_bar[0] <= t < h1_bar[1]) for t in (b, b, dth, 2.5)]
+    np.testing.assert_array_equal(at, expected)
     from gudhi.representations import BettiCurve
 
     x = rng.standard_normal((30, 2))
@@ -379,3 +385,15 @@ def test_euclidean_distances_at_extreme_scales(rng):
         np.testing.assert_allclose(dg.death.values[fin], ref.death.values[fin] * scale, rtol=1e-12)
     with pytest.raises(SchemaError, match="overflow"):
         persistence(data.responses(np.array([[1.5e308, 0.0], [-1.5e308, 0.0], [0.0, 1.0]])))
+
+
+def test_check_diagram_is_public():
+    from neurorep.topology import check_diagram
+
+    dg = xr.Dataset({"birth": ("bar", [0.0]), "death": ("bar", [1.0])},
+                    coords={"dimension": ("bar", [0])})
+    assert check_diagram(dg) is dg
+    with pytest.raises(SchemaError, match="bars: expected a persistence diagram"):
+        check_diagram(xr.Dataset({"birth": ("bar", [0.0])}), name="bars")
+    with pytest.raises(SchemaError, match="no 'dimension' coordinate"):
+        check_diagram(dg.drop_vars("dimension"))

@@ -1,402 +1,68 @@
-"""Region x layer score matrices with bootstrap CIs, ceilings and held-out best layers.
+"""The alignment engine: region x layer score matrices with bootstrap CIs, ceilings and
+held-out best layers, for any metric of :data:`neurorep.alignment.METRICS`.
 
-A metric is three steps: ``prepare`` one representation once (e.g. its RDM),
-``pair`` a prepared region with a prepared layer once (e.g. cross-validated
-encoding predictions), then ``score`` the pair on any subset of stimuli (the
-full set, a bootstrap sample, a fold). Bootstrap and held-out layer choice
-then cost index operations, not refits.
+Inference comes from :mod:`neurorep.stats`: percentile CIs (re-centred for
+stimulus bootstraps), sign-flip p-values over subjects, and the ceilings
+(leave one subject out for RDM stacks, split halves of the repetitions).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import AlignmentError, SchemaError, check_int, check_real
-from neurorep.alignment import _metrics
-from neurorep.data import RDM_DIMS, align, members, stimulus_ids, validate
-from neurorep.stats import as_generator
+from neurorep._core.errors import SchemaError, check_int
+from neurorep._core.rng import as_generator
+from neurorep.alignment._inputs import _depths, _prepare_sets
+from neurorep.alignment._metric import Metric, get_metric
+from neurorep.data import RDM_DIMS
+from neurorep.stats import (
+    BOUNDS,
+    bootstrap_indices,
+    leave_one_out_ceiling,
+    percentile_ci,
+    sign_flip_pvalue,
+    split_half_ceiling,
+)
 
 Array = np.ndarray
 
 
-def _pair_default(px: Any, py: Any) -> Any:
-    return (px, py)
+def _pair_score(met: Metric) -> Callable[[xr.DataArray, xr.DataArray], float]:
+    """The metric as a score of two representations (for the ceilings)."""
+
+    def score(a: xr.DataArray, b: xr.DataArray) -> float:
+        return float(met.score(met.pair(met.prepare(a), met.prepare(b)), None))
+
+    return score
 
 
-def _as_float(x: Any) -> Array:
-    if isinstance(x, xr.DataArray):
-        if x.dims[-2:] == RDM_DIMS:
-            raise SchemaError(
-                "this metric needs responses (stimulus, unit), but got an RDM; use metric='rsa' "
-                "for RDM inputs."
-            )
-        x = x.mean("repetition") if "repetition" in x.dims else x
-        return np.asarray(x.values, float)
-    return np.asarray(x, float)
+def _ceiling(met: Metric, subs: dict[str, xr.DataArray]) -> Array:
+    """A region's (lower, upper) ceiling: leave one subject out for RDM stacks over
+    subjects; otherwise the split-half ceiling of each subject's repetitions (one
+    estimate, as lower; upper NaN), averaged over subjects."""
+    first = next(iter(subs.values()))
+    if first.dims[-2:] == RDM_DIMS and len(subs) > 1:
+        das = [da.drop_vars([c for c in da.coords if c not in da.dims]) for da in subs.values()]
+        prepared: dict[int, Any] = {}
 
+        def score(item: xr.DataArray, pooled: xr.DataArray) -> float:
+            if id(item) not in prepared:  # each subject's RDM is prepared once
+                prepared[id(item)] = met.prepare(item)
+            return float(met.score((prepared[id(item)], met.prepare(pooled)), None))
 
-@dataclass(frozen=True)
-class Metric:
-    """How to score one region against one layer on a subset of stimuli.
-
-    Attributes
-    ----------
-    prepare : callable(DataArray) -> state
-        Once per representation (a responses DataArray, or an RDM for RSA).
-    score : callable(pair_state, idx) -> float
-        ``idx`` is an index array of stimuli, or None for all.
-    pair : callable(prepared_region, prepared_layer) -> pair_state
-        Once per region x layer (default: the tuple of both).
-    unique_rows : bool
-        Bootstrap samples drop repeated stimuli (RSA: a duplicated stimulus
-        would create zero distances).
-    min_stimuli : int
-        Fewest stimuli the score is defined on.
-    takes_rdms : bool
-        Accepts RDM members (``stimulus_i, stimulus_j``) directly.
-    ceiling : callable(responses with repetitions) -> float, optional
-        The region's noise ceiling on this metric's scale; default the
-        split-half score of the metric itself, Spearman-Brown corrected.
-    sample : callable(prepared, idx) -> 1-D unit vector, optional
-        A fast path: when the score of a pair is the dot product of the two
-        representations' vectors on the same stimuli (CKA, Pearson/Spearman
-        RSA), every region x layer score of a bootstrap sample is one matrix
-        product.
-    pair_many : callable(list of prepared regions, prepared layer) -> list of states, optional
-        ``pair`` for every region at once (encoding: one ridge fit per layer
-        for all regions' units together; per-unit alphas keep the numbers
-        identical).
-    """
-
-    prepare: Callable[[xr.DataArray], Any]
-    score: Callable[[Any, Array | None], float]
-    pair: Callable[[Any, Any], Any] = _pair_default
-    unique_rows: bool = False
-    min_stimuli: int = 4
-    takes_rdms: bool = False
-    ceiling: Callable[[xr.DataArray], float] | None = None
-    sample: Callable[[Any, Array | None], Array] | None = None
-    pair_many: Callable[[list[Any], Any], list[Any]] | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-def _kernel_metric(fn: Callable[[Array, Array], float], min_stimuli: int = 4) -> Metric:
-    def score(state: Any, idx: Array | None) -> float:
-        x, y = state
-        if idx is None:
-            return fn(x, y)
-        return fn(x[idx], y[idx])
-
-    return Metric(prepare=_as_float, score=score, min_stimuli=min_stimuli)
-
-
-def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> Metric:
-    """RSA: RDMs of both representations (``neurorep.rsa.compute_rdm``), compared with
-    ``neurorep.rsa`` comparison ``method`` on the stimuli of each subset."""
-    from neurorep.rsa._compare import _compare_vectors, _resolve_method
-
-    resolved = _resolve_method(method)
-
-    full_method = "corr" if resolved == "spearman" else resolved
-
-    def prepare(x: xr.DataArray) -> tuple[Array, Array]:
-        if isinstance(x, xr.DataArray) and x.dims[-2:] == RDM_DIMS:
-            square = np.asarray(x.values, float)
-        else:
-            from neurorep.rsa import compute_rdm
-
-            square = np.asarray(compute_rdm(x, metric=rdm_metric).values, float)  # type: ignore[arg-type]
-        vec = square[np.triu_indices(square.shape[0], 1)]
-        if resolved == "spearman":  # rank once: Spearman = Pearson of ranks (average ties)
-            from scipy.stats import rankdata
-
-            vec = rankdata(vec)
-        return square, vec
-
-    def score(state: Any, idx: Array | None) -> float:
-        (a, va), (b, vb) = state
-        if idx is None:
-            return float(_compare_vectors(va[None], vb[None], full_method)[0, 0])
-        a, b = a[np.ix_(idx, idx)], b[np.ix_(idx, idx)]
-        iu = np.triu_indices(a.shape[0], 1)
-        return float(_compare_vectors(a[iu][None], b[iu][None], resolved)[0, 0])
-
-    def sample(prep: tuple[Array, Array], idx: Array | None) -> Array:
-        square, vec = prep
-        if idx is not None:
-            sub = square[np.ix_(idx, idx)]
-            vec = sub[np.triu_indices(len(idx), 1)]
-            if resolved == "spearman":
-                from scipy.stats import rankdata
-
-                vec = rankdata(vec)
-        v = vec - vec.mean() if resolved != "cosine" else vec
-        norm = np.linalg.norm(v)
-        return v / norm if norm > 0 else np.full_like(v, np.nan)
-
-    return Metric(prepare=prepare, score=score, unique_rows=True, min_stimuli=4, takes_rdms=True,
-                  sample=sample if resolved in ("spearman", "corr", "cosine") else None,
-                  params={"method": method, "rdm_metric": rdm_metric})
-
-
-def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Metric:
-    """Encoding: nested cross-validated ridge (``neurorep.encoding.cross_validate_ridge``)
-    from the layer to the region; the score on a subset is the mean over units of the
-    Pearson r between held-out predictions and responses."""
-
-    def pair(px: Array, py: Array) -> tuple[Array, Array]:
-        from neurorep.encoding import cross_validate_ridge
-
-        kw: dict[str, Any] = {"cv": cv, "inner_cv": inner_cv, "dtype": "float64"}
-        if alphas is not None:
-            kw["alphas"] = alphas
-        res = cross_validate_ridge(py, px, **kw)
-        return np.asarray(res["prediction"].values, float), px
-
-    def score(state: Any, idx: Array | None) -> float:
-        pred, true = state
-        if idx is not None:
-            pred, true = pred[idx], true[idx]
-        pc = pred - pred.mean(0)
-        tc = true - true.mean(0)
-        denom = np.sqrt((pc**2).sum(0)) * np.sqrt((tc**2).sum(0))  # the product may overflow
-        r = np.where(denom > 0, (pc * tc).sum(0) / np.where(denom > 0, denom, 1.0), np.nan)
-        return float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
-
-    def ceiling(da: xr.DataArray) -> float:
-        if "repetition" not in da.dims or da.sizes["repetition"] < 2:
-            return float("nan")
-        from neurorep.stats._ceiling import noise_ceiling
-
-        res = noise_ceiling(da, method="split_half", metric="r", rng=0)
-        return float(np.nanmean(np.asarray(res["ceiling"].values, float)))
-
-    def pair_many(pxs: list[Array], py: Array) -> list[tuple[Array, Array]]:
-        pred, _ = pair(np.concatenate(pxs, axis=1), py)
-        edges = np.cumsum([0] + [p.shape[1] for p in pxs])
-        return [(pred[:, a:b], px) for a, b, px in zip(edges[:-1], edges[1:], pxs, strict=True)]
-
-    return Metric(prepare=_as_float, score=score, pair=pair, min_stimuli=max(2 * cv, 6),
-                  ceiling=ceiling, pair_many=pair_many, params={"cv": cv, "inner_cv": inner_cv})
-
-
-_GRAM_MAX_STIMULI = 1500  # an n x n float64 Gram matrix per representation: 18 MB at 1500
-
-
-def cka_metric() -> Metric:
-    """Biased linear CKA; with up to 1500 stimuli each representation's Gram matrix is
-    computed once and every bootstrap sample or fold takes a sub-matrix of it."""
-
-    def prepare(x: xr.DataArray) -> tuple[str, Array]:
-        # CKA is free of shift and scale: centred first (a Gram of data around 1e4 kept
-        # ~8 fewer digits of the structure), then rescaled (no overflow at 1e200)
-        arr = _metrics._rescaled(_metrics._center(_as_float(x)))
-        if arr.shape[0] <= _GRAM_MAX_STIMULI:
-            return "gram", arr @ arr.T
-        return "features", arr
-
-    def score(state: Any, idx: Array | None) -> float:
-        (kind_x, a), (kind_y, b) = state
-        if kind_x == kind_y == "gram":
-            if idx is not None:
-                a, b = a[np.ix_(idx, idx)], b[np.ix_(idx, idx)]
-            return _metrics.cka_from_grams(a, b)
-        if kind_x == "gram" or kind_y == "gram":
-            raise ValueError("cka: both representations must be prepared the same way.")
-        return _metrics.cka_linear(a if idx is None else a[idx], b if idx is None else b[idx])
-
-    def sample(prep: tuple[str, Array], idx: Array | None) -> Array:
-        kind, g = prep
-        if kind != "gram":
-            raise ValueError("cka: the batched path needs Gram matrices.")
-        k = _metrics._center_gram(g if idx is None else g[np.ix_(idx, idx)]).ravel()
-        norm = np.linalg.norm(k)
-        return k / norm if norm > 0 else np.full_like(k, np.nan)
-
-    return Metric(prepare=prepare, score=score, sample=sample)
-
-
-METRICS: dict[str, Callable[[], Metric]] = {
-    "cka": cka_metric,
-    "cka_debiased": lambda: _kernel_metric(_metrics.cka_debiased, min_stimuli=5),
-    "procrustes": lambda: _kernel_metric(_metrics.procrustes_similarity),
-    "rsa": lambda: rsa_metric(),
-    "rsa_spearman": lambda: rsa_metric(method="spearman"),
-    "rsa_pearson": lambda: rsa_metric(method="corr"),
-    "rsa_tau_a": lambda: rsa_metric(method="tau-a"),
-    "rsa_cosine": lambda: rsa_metric(method="cosine"),
-    "encoding": lambda: encoding_metric(),
-}
-
-
-def get_metric(metric: str | Metric) -> Metric:
-    """A :class:`Metric` from its name in :data:`METRICS` (or the object itself)."""
-    if isinstance(metric, Metric):
-        return metric
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {sorted(METRICS)}; got {metric!r}.")
-    return METRICS[metric]()
-
-
-# ----------------------------------------------------------------------------- inputs
-def _split_regions(key: str | None, da: xr.DataArray, label: str) -> dict[str, xr.DataArray]:
-    """One member per value of a per-unit ``region`` coord (DESIGN.md section 1).
-
-    A DataArray ``key=None`` gives members named by region; a set member holding
-    several regions gives ``"<key>/<region>"``. Regions keep their order of
-    first appearance along ``unit``.
-    """
-    if (
-        da.dims[-2:] == RDM_DIMS
-        or "unit" not in da.dims
-        or "region" not in da.coords
-        or da["region"].dims != ("unit",)
-    ):
-        return {key if key is not None else str(da.name or label): da}
-    import pandas as pd
-
-    values = da["region"].values
-    missing = np.asarray(pd.isna(values))
-    if missing.any():
-        raise SchemaError(
-            f"{label}: {int(missing.sum())} of {values.size} units have no 'region' "
-            f"(e.g. unit {da['unit'].values[np.flatnonzero(missing)[0]]!r}); the 'region' coord "
-            f"splits the units into the regions to score. Give every unit a region, or drop "
-            f"those units before scoring."
-        )
-    names = [str(v) for v in pd.unique(values)]
-    if len(names) == 1 and key is not None:
-        return {key: da}
-    labels = np.asarray(values).astype(str)
-    return {
-        (r if key is None else f"{key}/{r}"): da.isel(unit=np.flatnonzero(labels == r))
-        for r in names
-    }
-
-
-def _as_set(obj: Any, name: str, met: Metric, *, split_regions: bool = True) -> dict[str, xr.DataArray]:
-    if isinstance(obj, xr.DataArray):
-        out = _split_regions(None, obj, name) if split_regions else {str(obj.name or name): obj}
-    else:
-        out = {}
-        for key, da in members(obj).items():
-            parts = _split_regions(key, da, f"{name}[{key!r}]") if split_regions else {key: da}
-            for k, v in parts.items():
-                if k in out:
-                    raise SchemaError(
-                        f"{name}: the region {k!r} comes from two members; rename a member or "
-                        f"its units' 'region' coord."
-                    )
-                out[k] = v
-    if not out:
-        raise SchemaError(f"{name}: holds no representations.")
-    for key, da in out.items():
-        label = f"{name}[{key!r}]"
-        check_real(da.data, name=label)
-        if da.dims[-2:] == RDM_DIMS:
-            if not met.takes_rdms:
-                raise SchemaError(f"{label} is an RDM; this metric needs responses. Use metric='rsa'.")
-            validate(da, kind="rdm", name=label)
-            continue
-        validate(da, kind="responses", name=label)
-        if "stimulus" not in da.dims:
-            raise SchemaError(
-                f"{label} has dims {da.dims}; alignment needs one pattern per stimulus "
-                f"(dims ('stimulus', 'unit') or ('stimulus', 'repetition', 'unit'))."
-            )
-    return out
-
-
-def _split_subjects(regions: dict[str, xr.DataArray]) -> dict[str, dict[str, xr.DataArray]]:
-    """region -> subject -> DataArray (one 'all' subject when there is no subject axis)."""
-    out: dict[str, dict[str, xr.DataArray]] = {}
-    for key, da in regions.items():
-        if da.dims[-2:] == RDM_DIMS and da.ndim == 3:
-            lead = da.dims[0]
-            out[key] = {str(s): da.isel({lead: i}) for i, s in enumerate(da[lead].values)}
-        elif da.dims[-2:] == RDM_DIMS and da.ndim > 3:
-            raise SchemaError(
-                f"brain[{key!r}] stacks RDMs over {da.dims[:-2]}; reduce to one leading dim "
-                f"(e.g. rdm.mean('session'))."
-            )
-        elif "subject" in da.coords and da["subject"].dims == ("unit",) and len(np.unique(da["subject"].values)) > 1:
-            subs = np.unique(da["subject"].values)
-            out[key] = {str(s): da.sel(unit=da["subject"].values == s) for s in subs}
-        else:
-            out[key] = {"all": da}
-    return out
-
-
-def _reorder(da: xr.DataArray, ids: Array) -> xr.DataArray:
-    if da.dims[-2:] == RDM_DIMS:
-        return da.sel(stimulus_i=ids, stimulus_j=ids)
-    return da.sel(stimulus=ids)
-
-
-def _prepare_sets(
-    brain: Any, model: Any, met: Metric, *, split_regions: bool = True
-) -> tuple[dict[str, dict[str, xr.DataArray]], dict[str, xr.DataArray], Array]:
-    regions = _split_subjects(_as_set(brain, "brain", met, split_regions=split_regions))
-    layers = _as_set(model, "model", met, split_regions=False)
-    first_region = next(iter(next(iter(regions.values())).values()))
-    ref = stimulus_ids(first_region, name="brain")
-    for key, subs in regions.items():
-        for s, da in subs.items():
-            try:
-                align(first_region, da, names=("brain", f"brain[{key!r}]"))
-            except AlignmentError as err:
-                raise AlignmentError(f"regions must share stimuli (subject {s}): {err}") from err
-    for key, da in layers.items():
-        try:
-            align(first_region, da, names=("brain", f"model[{key!r}]"))
-        except AlignmentError as err:
-            raise AlignmentError(f"layers and regions must share stimuli: {err}") from err
-    regions = {k: {s: _reorder(da, ref) for s, da in subs.items()} for k, subs in regions.items()}
-    layers = {k: _reorder(da, ref) for k, da in layers.items()}
-    return regions, layers, ref
-
-
-def _depths(layers: Mapping[str, xr.DataArray]) -> Array:
-    d = [layers[k].attrs.get("depth") for k in layers]
-    if any(v is None for v in d):
-        return np.linspace(0, 1, len(d)) if len(d) > 1 else np.zeros(1)
-    return np.asarray(d, float)
-
-
-def _spearman_brown(r: float) -> float:
-    return 2 * r / (1 + r) if np.isfinite(r) and r > -1 else float("nan")
-
-
-def _split_half_ceiling(met: Metric, da: xr.DataArray) -> float:
-    if met.ceiling is not None:
-        return met.ceiling(da)
-    if "repetition" not in da.dims or da.sizes["repetition"] < 2:
-        return float("nan")
-    reps = np.arange(da.sizes["repetition"])
-    a = da.isel(repetition=reps[0::2]).mean("repetition")
-    b = da.isel(repetition=reps[1::2]).mean("repetition")
-    state = met.pair(met.prepare(a), met.prepare(b))
-    return _spearman_brown(met.score(state, None))
-
-
-def _loso_ceiling(met: Metric, subs: dict[str, xr.DataArray]) -> tuple[float, float]:
-    """Leave-one-subject-out (lower) and all-subject (upper) ceilings for RDM stacks."""
-    das = [da.drop_vars([c for c in da.coords if c not in da.dims]) for da in subs.values()]
-    total = das[0].copy()
-    for da in das[1:]:
-        total = total + da
-    lower, upper = [], []
-    for da in das:
-        p = met.prepare(da)
-        lower.append(met.score((p, met.prepare((total - da) / (len(das) - 1))), None))
-        upper.append(met.score((p, met.prepare(total / len(das))), None))
-    return float(np.mean(lower)), float(np.mean(upper))
+        return np.asarray(leave_one_out_ceiling(das, score).values, dtype=float)
+    pair_score = _pair_score(met)
+    vals = np.array([
+        met.ceiling(da) if met.ceiling is not None else split_half_ceiling(da, pair_score)
+        for da in subs.values()
+    ])
+    lower = vals[np.isfinite(vals)].mean() if np.isfinite(vals).any() else np.nan
+    return np.array([lower, np.nan])
 
 
 # ----------------------------------------------------------------------------- public
@@ -450,13 +116,17 @@ def score_matrix(
     -------
     Dataset
         Over ``(region, layer)``: ``score`` (mean over subjects), ``ci_low``,
-        ``ci_high``, ``normalized_score`` (score / ceiling), and with several
-        subjects ``subject_score`` ``(subject, region, layer)`` and ``pvalue``
-        (one-sided sign-flip test of the subject mean > 0). Over ``region``:
-        ``ceiling`` (split-half reliability of the same metric,
-        Spearman-Brown corrected; for RDM stacks the leave-one-subject-out
-        lower bound) and, for RDM stacks, ``ceiling_upper``. Layer coord
-        ``depth``.
+        ``ci_high``, ``normalized_score`` (score / lower ceiling), and with
+        several subjects ``subject_score`` ``(subject, region, layer)`` and
+        ``pvalue`` (one-sided sign-flip test of the subject mean > 0). Over
+        ``(region, bound)``: ``ceiling`` (:func:`neurorep.stats`' schema,
+        bound = lower, upper): for RDM stacks over subjects the
+        leave-one-subject-out (lower) and all-subject (upper) bounds
+        (:func:`~neurorep.stats.leave_one_out_ceiling`); for responses with
+        repetitions one estimate, the split-half score of the same metric
+        stepped up with Spearman-Brown
+        (:func:`~neurorep.stats.split_half_ceiling`), as the lower bound
+        with the upper NaN. Layer coord ``depth``.
 
     Examples
     --------
@@ -477,7 +147,7 @@ def score_matrix(
     subjects = sorted({s for subs in regions.values() for s in subs})
     multi = len(subjects) > 1
     lprep = {k: met.prepare(v) for k, v in layers.items()}
-    boots = gen.integers(0, n, size=(n_boot if not multi else 0, n))
+    boots = bootstrap_indices(n, n_boot, rng=gen) if n_boot and not multi else np.empty((0, n), int)
 
     rprep = {(rk, s): met.prepare(da) for rk, subs in regions.items() for s, da in subs.items()}
     states: dict[tuple[str, str, str], Any] = {}
@@ -542,42 +212,28 @@ def _assemble(
     """The result Dataset: CIs (stimulus bootstrap re-centred, or over subjects), p-values,
     ceilings and provenance."""
     rkeys, lkeys = list(regions), list(layers)
-    alpha = (1 - ci) / 2
     data_vars: dict[str, Any] = {"score": (("region", "layer"), score)}
     lo = hi = np.full_like(score, np.nan)
     if subj_score is not None:
         assert gen is not None and subjects is not None
         if n_boot:
-            idx = gen.integers(0, len(subjects), size=(n_boot, len(subjects)))
+            idx = bootstrap_indices(len(subjects), n_boot, rng=gen)
             boot_means = np.nanmean(subj_score[:, idx, :], axis=2)  # (region, boot, layer)
-            lo = np.nanquantile(boot_means, alpha, axis=1)
-            hi = np.nanquantile(boot_means, 1 - alpha, axis=1)
+            lo, hi = percentile_ci(boot_means, ci=ci, axis=1)
         data_vars["subject_score"] = (("subject", "region", "layer"), np.moveaxis(subj_score, 1, 0))
-        data_vars["pvalue"] = (("region", "layer"), _signflip_pvalue(subj_score, np.isfinite(subj_score), gen))
+        data_vars["pvalue"] = (("region", "layer"), sign_flip_pvalue(subj_score, axis=1, rng=gen))
     elif samples is not None and n_boot:
         # resampling stimuli with replacement biases similarity upward: re-centre on the estimate
-        samples = samples - (np.nanmean(samples, axis=-1) - score)[..., None]
-        lo = np.nanquantile(samples, alpha, axis=-1)
-        hi = np.nanquantile(samples, 1 - alpha, axis=-1)
-    ceiling = np.full(len(rkeys), np.nan)
-    ceiling_upper = np.full(len(rkeys), np.nan)
-    for i, rk in enumerate(rkeys):
-        subs = regions[rk]
-        first = next(iter(subs.values()))
-        if first.dims[-2:] == RDM_DIMS and len(subs) > 1:
-            ceiling[i], ceiling_upper[i] = _loso_ceiling(met, subs)
-        else:
-            vals = np.array([_split_half_ceiling(met, da) for da in subs.values()])
-            ceiling[i] = vals[np.isfinite(vals)].mean() if np.isfinite(vals).any() else np.nan
+        lo, hi = percentile_ci(samples, ci=ci, axis=-1, center=score)
+    ceiling = np.stack([_ceiling(met, regions[rk]) for rk in rkeys])  # (region, bound)
     data_vars.update(
         ci_low=(("region", "layer"), lo),
         ci_high=(("region", "layer"), hi),
-        ceiling=("region", ceiling),
-        normalized_score=(("region", "layer"), score / ceiling[:, None]),
+        ceiling=(("region", "bound"), ceiling),
+        normalized_score=(("region", "layer"), score / ceiling[:, :1]),
     )
-    if np.isfinite(ceiling_upper).any():
-        data_vars["ceiling_upper"] = ("region", ceiling_upper)
-    coords: dict[str, Any] = {"region": rkeys, "layer": lkeys, "depth": ("layer", _depths(layers))}
+    coords: dict[str, Any] = {"region": rkeys, "layer": lkeys, "bound": list(BOUNDS),
+                              "depth": ("layer", _depths(layers))}
     if subjects is not None:
         coords["subject"] = subjects
     return xr.Dataset(
@@ -626,16 +282,6 @@ def _batched_score_matrix(
             samples[:, :, bi] = block(idx)
     return _assemble(met, regions, layers, score, samples, None, ci=ci, metric=metric, n=n,
                      n_boot=len(boots), gen=None)
-
-
-def _signflip_pvalue(subj_score: Array, valid: Array, gen: np.random.Generator, n_perm: int = 10000) -> Array:
-    """One-sided sign-flip permutation p-value of the mean over subjects (axis 1) > 0."""
-    x = np.where(valid, subj_score, 0.0)
-    k = valid.sum(1)  # (region, layer)
-    obs = x.sum(1) / np.maximum(k, 1)
-    signs = gen.choice([-1.0, 1.0], size=(n_perm, x.shape[1]))
-    null = np.einsum("ps,rsl->prl", signs, x, optimize=True) / np.maximum(k, 1)
-    return (1 + (null >= obs[None] - 1e-12).sum(0)) / (n_perm + 1)
 
 
 def depth_index(scores: xr.Dataset | xr.DataArray) -> xr.DataArray:
@@ -785,11 +431,8 @@ def best_layer(
                     idx = np.unique(idx)
                 vals.append(mean_score(best, idx) if len(idx) >= met.min_stimuli else np.nan)
             boot_held[ri, b] = np.nanmean(vals)
-    alpha = (1 - ci) / 2
-    if n_boot:
-        boot_held -= (np.nanmean(boot_held, axis=1) - held.mean(1))[:, None]  # remove resampling bias
-        lo = np.nanquantile(boot_held, alpha, axis=1)
-        hi = np.nanquantile(boot_held, 1 - alpha, axis=1)
+    if n_boot:  # re-centred on the held-out score: resampling biases similarity upward
+        lo, hi = percentile_ci(boot_held, ci=ci, axis=1, center=held.mean(1))
     else:
         lo = hi = np.full(len(rkeys), np.nan)
     prof = xr.DataArray(full, dims=("region", "layer"),

@@ -15,8 +15,8 @@ from neurorep.data._schema import (
     RDM_VAR,
     RESPONSE_DIMS,
     RESPONSES_VAR,
-    RESULT_VARS,
     activations,
+    check_rdm_layout,
     infer_kind,
     members,
     rdm,
@@ -27,7 +27,13 @@ from neurorep.data._schema import (
     tree_from_members,
     validate,
 )
-from neurorep.data._surface import from_surface, surface_neighbourhoods, to_surface
+from neurorep.data._surface import (
+    from_surface,
+    load_mesh,
+    surface_arrays,
+    surface_neighbourhoods,
+    to_surface,
+)
 from neurorep.data._time import bin_time, check_epochs, crop_time, sampling_interval
 
 __all__ = [
@@ -37,16 +43,17 @@ __all__ = [
     "RDM_VAR",
     "RESPONSES_VAR",
     "RESPONSE_DIMS",
-    "RESULT_VARS",
     "activations",
     "align",
     "bin_time",
     "check_epochs",
+    "check_rdm_layout",
     "crop_time",
     "from_mne",
     "from_nifti",
     "from_rsatoolbox",
     "from_surface",
+    "load_mesh",
     "infer_kind",
     "load",
     "members",
@@ -59,6 +66,7 @@ __all__ = [
     "select_stimuli",
     "single_member",
     "stimulus_ids",
+    "surface_arrays",
     "surface_neighbourhoods",
     "to_mne",
     "to_nifti",

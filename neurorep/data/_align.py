@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from neurorep._errors import AlignmentError, SchemaError
+from neurorep._core.errors import AlignmentError, SchemaError
 from neurorep.data._schema import RDM_DIMS, coord_index, infer_kind, members
 
 T = TypeVar("T", xr.DataArray, xr.DataTree)

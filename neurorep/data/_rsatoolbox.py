@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
 from neurorep.data._schema import rdm, responses, validate
 
 

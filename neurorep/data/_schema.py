@@ -15,7 +15,6 @@ Everything is plain xarray:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
@@ -23,8 +22,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from neurorep._errors import SchemaError
-from neurorep._workspace import run_blocks, scratch
+from neurorep._core.condensed import triangle_offsets
+from neurorep._core.errors import SchemaError
+from neurorep._core.errors import sum_of_squares_fits as _sum_of_squares_fits
+from neurorep._core.parallel import run_blocks
 
 EPOCH_DIMS: tuple[tuple[str, ...], ...] = (
     ("stimulus", "time", "unit"),
@@ -43,16 +44,6 @@ RDM_DIMS = ("stimulus_i", "stimulus_j")
 LAYER_VAR = "activations"
 RESPONSES_VAR = "responses"
 RDM_VAR = "rdm"
-RESULT_VARS = (
-    "score",
-    "pvalue",
-    "ci_low",
-    "ci_high",
-    "ceiling",
-    "normalized_score",
-    "alpha",
-    "null_distribution",
-)
 
 Kind = Literal["responses", "epochs", "activations", "rdm", "result", "set"]
 IdsLike: TypeAlias = Sequence[Hashable] | np.ndarray | pd.Index
@@ -691,7 +682,7 @@ def reject_epochs(obj: Any, *, name: str = "responses") -> None:
     >>> data.reject_epochs(eeg)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    neurorep._errors.SchemaError: responses has a 'time' dim ...
+    neurorep.SchemaError: responses has a 'time' dim ...
     """
     if not (isinstance(obj, xr.DataArray) and _is_epochs(obj)):
         return
@@ -706,20 +697,6 @@ def reject_epochs(obj: Any, *, name: str = "responses") -> None:
         f"average a time window first, e.g. {var}.sel(time=slice(0.1, 0.2)).mean('time'), or "
         f"run it per time point ({var}.isel(time=i))."
     )
-
-
-def _sum_of_squares_fits(flat: np.ndarray) -> bool:
-    """Whether ``4 * sum(x ** 2)`` is finite in the values' precision (False on NaN/inf).
-
-    One BLAS pass. The factor 4 covers squared differences of two values
-    (``(x - y) ** 2 <= 2 x ** 2 + 2 y ** 2``), so distances, variances and
-    Gram matrices of any subset of the values stay finite.
-    """
-    if flat.dtype.kind != "f" or flat.dtype.itemsize < 4:
-        flat = flat.astype(np.float32 if flat.dtype.kind == "f" else np.float64)
-    with np.errstate(all="ignore"):
-        total = np.dot(flat, flat)
-    return bool(total <= np.finfo(flat.dtype).max / 4)
 
 
 def _check_real(dtype: np.dtype, name: str) -> None:
@@ -811,8 +788,35 @@ def _check_epoch_times(da: xr.DataArray, name: str) -> None:
     )
 
 
-def _validate_rdm_layout(da: xr.DataArray, name: str) -> None:
-    """The cheap part of an RDM's validation: dims, shape and stimulus ids (no value scan)."""
+def check_rdm_layout(da: xr.DataArray, *, name: str = "rdm") -> None:
+    """Check an RDM's (or RDM stack's) layout: dims, shape, stimulus ids and dtype.
+
+    The cheap part of ``validate(da, kind="rdm")``: the values are not read
+    (:func:`rdm_vectors` checks them while it gathers them), so a hot path
+    can check the layout first, align by id, and scan the values once.
+
+    Parameters
+    ----------
+    da : DataArray ``(..., stimulus_i, stimulus_j)``
+        One RDM, or a stack of them along leading dims.
+    name : str
+        How the object is named in error messages.
+
+    Raises
+    ------
+    SchemaError
+        Wrong last dims, a non-square or too small matrix, missing, unequal or
+        duplicated stimulus ids, a non-numeric dtype.
+
+    Examples
+    --------
+    >>> from neurorep import data
+    >>> data.check_rdm_layout(data.rdm([1.0, 2.0, 3.0], stimulus=["x", "y", "z"]))
+    >>> data.check_rdm_layout(data.responses([[1.0], [2.0]], stimulus=["x", "y"]), name="d")
+    Traceback (most recent call last):
+    ...
+    neurorep.SchemaError: d: an RDM's last two dims must be ('stimulus_i', 'stimulus_j'); got ('stimulus', 'unit').
+    """
     if da.dims[-2:] != RDM_DIMS:
         raise SchemaError(f"{name}: an RDM's last two dims must be {RDM_DIMS}; got {da.dims}.")
     n_i, n_j = da.shape[-2:]
@@ -834,17 +838,6 @@ def _validate_rdm_layout(da: xr.DataArray, name: str) -> None:
 
 
 _CHUNK_BYTES = 1 << 20  # RDMs are checked a few at a time, so the temporaries stay small
-_THREADED_BYTES = 32 << 20  # stacks from this size are checked on the thread pool
-
-
-@functools.lru_cache(maxsize=8)
-def _triangle_offsets(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat offsets of the upper triangle (row-major, as squareform) and of its mirror."""
-    iu, ju = np.triu_indices(n, 1)
-    upper, lower = iu * n + ju, ju * n + iu
-    upper.setflags(write=False)
-    lower.setflags(write=False)
-    return upper, lower
 
 
 def rdm_vectors(
@@ -880,11 +873,11 @@ def rdm_vectors(
     array([[1., 2., 3.]])
     """
     if check_layout:
-        _validate_rdm_layout(da, name)
+        check_rdm_layout(da, name=name)
     n = da.shape[-1]
     values = np.asarray(da.values, dtype=np.float64).reshape(-1, n, n)
     k = values.shape[0]
-    upper, lower = _triangle_offsets(n)
+    upper, lower = triangle_offsets(n)
     m = upper.size
     if out is None:
         out = np.empty((k, m))
@@ -894,14 +887,14 @@ def rdm_vectors(
             f"{out.dtype} {out.shape}."
         )
     step = max(1, _CHUNK_BYTES // (8 * n * n))
-    # |d| up to this keeps 4 * sum(d ** 2) of one RDM finite (no BLAS here: this runs on the
-    # thread pool); max/min propagate NaN and see inf, so the bound also checks finiteness
+    # |d| up to this keeps 4 * sum(d ** 2) of one RDM finite (no BLAS here: blocks may run in
+    # parallel); max/min propagate NaN and see inf, so the bound also checks finiteness
     limit = float(np.sqrt(np.finfo(np.float64).max / (4.0 * max(m, 1))))
 
     def check(s: int, e: int) -> None:
         block = values[s:e].reshape(-1, n * n)
         up = np.take(block, upper, axis=1, out=out[s:e], mode="clip")
-        lo = np.take(block, lower, axis=1, out=scratch("rdm_lower", (e - s, m)), mode="clip")
+        lo = np.take(block, lower, axis=1, out=np.empty((e - s, m)), mode="clip")
         diag = block[:, :: n + 1]
         if not (
             np.array_equal(up, lo)
@@ -911,11 +904,7 @@ def rdm_vectors(
         ):
             _report_rdm_values(da, values, s, block, up, lo, diag, name)
 
-    if values.nbytes >= _THREADED_BYTES:  # big stacks: chunks on the shared thread pool
-        run_blocks(check, k, step)
-    else:
-        for s in range(0, k, step):
-            check(s, min(s + step, k))
+    run_blocks(check, k, step, nbytes=values.nbytes)  # big stacks: blocks in parallel
     return out
 
 
@@ -963,7 +952,7 @@ def _report_rdm_values(
 
 
 def _validate_rdm(da: xr.DataArray, name: str) -> None:
-    _validate_rdm_layout(da, name)
+    check_rdm_layout(da, name=name)
     rdm_vectors(da, name, check_layout=False)
 
 

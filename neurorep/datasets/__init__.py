@@ -1,16 +1,18 @@
 """Real datasets (manifest-driven fetch and local loaders) and simulators with ground truth."""
 
+from typing import Any
+
 from neurorep.datasets._algonauts import load_algonauts2023
 from neurorep.datasets._bold5000 import load_bold5000
+from neurorep.datasets._concepts import CONCEPTS, hashing_embedder, make_concept_population
 from neurorep.datasets._epochs import (
     load_mne_evoked_audvis,
     load_things_eeg2,
     load_zhang2011_it_7objects,
     make_epochs,
 )
-from neurorep.datasets._fetch import default_data_home, fetch, sha256sum
+from neurorep.datasets._fetch import DATA_HOME_ENV, default_data_home, fetch, sha256sum
 from neurorep.datasets._loaders import (
-    LOADERS,
     load,
     load_allen_mouse_natscenes,
     load_allen_visp_212cells,
@@ -37,28 +39,9 @@ from neurorep.datasets._tagging import (
 )
 from neurorep.datasets._things_fmri import load_things_fmri
 
-LOADERS.update(
-    {
-        "nsd": load_nsd,
-        "algonauts2023": load_algonauts2023,
-        "bold5000": load_bold5000,
-        "things_fmri": load_things_fmri,
-        "pereira2018_full": load_pereira2018_full,
-    }
-)
-
-
-def __getattr__(name: str) -> object:
-    # make_concept_population lives with the captioning code (it needs its embedders);
-    # imported on first use so that neurorep.datasets stays below neurorep.selectivity
-    if name == "make_concept_population":
-        from neurorep.selectivity import make_concept_population
-
-        return make_concept_population
-    raise AttributeError(f"module 'neurorep.datasets' has no attribute {name!r}")
-
-
 __all__ = [
+    "CONCEPTS",
+    "DATA_HOME_ENV",
     "FOUR_SYLLABLE_LEVELS",
     "LOADERS",
     "FileEntry",
@@ -66,6 +49,7 @@ __all__ = [
     "default_data_home",
     "fetch",
     "get_manifest",
+    "hashing_embedder",
     "list_datasets",
     "load",
     "load_algonauts2023",
@@ -94,3 +78,12 @@ __all__ = [
     "make_word_sequences",
     "sha256sum",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # LOADERS (dataset name -> loader) is read from the manifests on first use, not at import
+    if name == "LOADERS":
+        from neurorep.datasets._loaders import loaders
+
+        return loaders()
+    raise AttributeError(f"module 'neurorep.datasets' has no attribute {name!r}")

@@ -18,10 +18,12 @@ import numpy as np
 import xarray as xr
 
 from neurorep import SchemaError
-from neurorep._random import as_generator  # neurorep._core.rng after the kernel refactor
-from neurorep.data import from_mne, responses, tree_from_members
-from neurorep.datasets._fetch import default_data_home, verify_file
-from neurorep.datasets._manifest import Manifest, get_manifest
+from neurorep._core.rng import as_generator
+from neurorep.data import from_mne, responses
+from neurorep.datasets._fetch import default_data_home
+from neurorep.datasets._loaders import _files as _folder
+from neurorep.datasets._loaders import _tree
+from neurorep.datasets._manifest import get_manifest
 from neurorep.datasets._pickle import RestrictedUnpickler
 
 __all__ = [
@@ -30,30 +32,6 @@ __all__ = [
     "load_zhang2011_it_7objects",
     "make_epochs",
 ]
-
-
-def _folder(manifest: Manifest, data_home: str | Path | None, verify: bool) -> Path:
-    root = Path(data_home) if data_home is not None else default_data_home()
-    folder = root / manifest.folder
-    missing = [f.name for f in manifest.files if not (folder / f.name).exists()]
-    if missing:
-        raise FileNotFoundError(
-            f"{manifest.name}: {len(missing)} file(s) not found under {str(folder)!r} (e.g. "
-            f"{missing[:2]}). Download them with neurorep.datasets.fetch({manifest.name!r}, "
-            f"data_home=...) or pass the data_home that holds the {manifest.folder!r} folder."
-        )
-    if verify:
-        for entry in manifest.files:
-            verify_file(folder / entry.name, entry, dataset=manifest.name)
-    return folder
-
-
-def _tree(manifest: Manifest, items: dict[str, xr.DataArray]) -> xr.DataTree:
-    attrs = {
-        "dataset": manifest.name, "title": manifest.title, "license": manifest.license,
-        "citation": list(manifest.citation), "source": manifest.source,
-    }
-    return tree_from_members(items, attrs=attrs)
 
 
 # ----------------------------------------------------------------------------- Zhang-Desimone

@@ -2,35 +2,64 @@
 
 from __future__ import annotations
 
-import hashlib
+import os
 from pathlib import Path
 
-from neurorep._errors import ChecksumError, DownloadError
+from neurorep._core.errors import ChecksumError, DownloadError
 from neurorep.datasets._manifest import FileEntry, Manifest, get_manifest
 
-_REPO_MIRROR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+#: The environment variable naming the default data home. :func:`default_data_home` is the
+#: one place neurorep reads the environment (as pooch's ``os_cache`` and scikit-learn's
+#: ``SCIKIT_LEARN_DATA``): where data live is a property of the machine, not of the analysis.
+DATA_HOME_ENV = "NEUROREP_DATA"
 
 
 def default_data_home() -> Path:
-    """Where datasets are read from when ``data_home`` is not given.
+    """Where datasets are read from and fetched to when ``data_home`` is not given.
 
-    The development mirror ``../shared/data`` next to a source checkout when it
-    exists, otherwise the per-user cache (``pooch.os_cache("neurorep")``).
+    The folder in the ``NEUROREP_DATA`` environment variable when it is set
+    (e.g. a shared mirror of the datasets), else the per-user cache folder
+    ``pooch.os_cache("neurorep")`` (``~/.cache/neurorep`` on Linux,
+    ``~/Library/Caches/neurorep`` on macOS). This is the only place neurorep
+    reads an environment variable; it changes where files are found, never a
+    result.
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> from neurorep import datasets
+    >>> with mock.patch.dict(os.environ, {"NEUROREP_DATA": "/data/neurorep"}):
+    ...     print(datasets.default_data_home())
+    /data/neurorep
+    >>> with mock.patch.dict(os.environ):
+    ...     _ = os.environ.pop("NEUROREP_DATA", None)
+    ...     print(datasets.default_data_home().name)
+    neurorep
     """
-    if _REPO_MIRROR.is_dir():
-        return _REPO_MIRROR
+    folder = os.environ.get(DATA_HOME_ENV)
+    if folder:
+        return Path(folder).expanduser()
     import pooch
 
     return Path(pooch.os_cache("neurorep"))
 
 
-def sha256sum(path: Path) -> str:
-    """The hex sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def sha256sum(path: str | Path) -> str:
+    """The hex sha256 of a file (``pooch.file_hash``, the hash ``fetch`` verifies downloads with).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from neurorep.datasets import sha256sum
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+    >>> _ = f.write_bytes(b"abc")
+    >>> sha256sum(f)[:16]
+    'ba7816bf8f01cfea'
+    """
+    import pooch
+
+    return str(pooch.file_hash(str(path), alg="sha256"))
 
 
 def verify_file(path: Path, entry: FileEntry, *, dataset: str) -> None:
@@ -64,7 +93,7 @@ def fetch(
     name : str or Manifest
         Dataset name (see :func:`list_datasets`) or a manifest object.
     data_home : path, optional
-        Destination root; default the per-user cache.
+        Destination root; default :func:`default_data_home`.
     progressbar : bool
         Show a download progress bar (needs tqdm).
 
@@ -95,7 +124,7 @@ def fetch(
             f"{manifest.name} cannot be fetched automatically (no file list with checksums): "
             f"{manifest.access or 'see ' + manifest.source}"
         )
-    root = Path(data_home) if data_home is not None else Path(pooch.os_cache("neurorep"))
+    root = Path(data_home) if data_home is not None else default_data_home()
     folder = root / manifest.folder
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)

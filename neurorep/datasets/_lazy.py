@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
 
 # units per dask chunk: a few MB per chunk for a few thousand trials of float32
 UNIT_CHUNK = 4096

@@ -2,11 +2,13 @@
 
 Every loader returns a ``DataTree``; :func:`neurorep.data.members` turns it
 into ``name -> DataArray``. The root attrs carry the dataset's name, title,
-licence, citation and source.
+licence, citation and source. A manifest's ``loader=`` names the loader of its
+dataset (:func:`loaders`): a public ``load_*`` function of :mod:`neurorep.datasets`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,16 +18,22 @@ import pandas as pd
 import xarray as xr
 
 from neurorep.data import rdm, responses, tree_from_members
-from neurorep.datasets._epochs import (
-    load_mne_evoked_audvis,
-    load_things_eeg2,
-    load_zhang2011_it_7objects,
-)
 from neurorep.datasets._fetch import default_data_home, verify_file
-from neurorep.datasets._manifest import Manifest, get_manifest
+from neurorep.datasets._manifest import Manifest, get_manifest, list_datasets
 from neurorep.datasets._pickle import load_pickle
 
 IMAGE_IDS = [f"image_{i:02d}" for i in range(1, 93)]
+
+def _loader_functions() -> dict[str, Callable[..., xr.DataTree]]:
+    """The loaders a manifest's ``loader=`` may name: the public ``load_*`` functions of
+    :mod:`neurorep.datasets` (defined in this module and its siblings), by name."""
+    import neurorep.datasets as package
+
+    return {
+        name: getattr(package, name)
+        for name in package.__all__
+        if name.startswith("load_") and callable(getattr(package, name))
+    }
 
 
 def _files(manifest: Manifest, data_home: str | Path | None, verify: bool) -> Path:
@@ -34,9 +42,9 @@ def _files(manifest: Manifest, data_home: str | Path | None, verify: bool) -> Pa
     missing = [f.name for f in manifest.files if not (folder / f.name).exists()]
     if missing:
         raise FileNotFoundError(
-            f"{manifest.name}: {missing} not found under {str(folder)!r}. Download them with "
-            f"neurorep.datasets.fetch({manifest.name!r}, data_home=...) or pass the data_home "
-            f"that holds the {manifest.folder!r} folder."
+            f"{manifest.name}: {len(missing)} file(s) not found under {str(folder)!r} (e.g. "
+            f"{missing[:2]}). Download them with neurorep.datasets.fetch({manifest.name!r}, "
+            f"data_home=...) or pass the data_home that holds the {manifest.folder!r} folder."
         )
     if verify:
         for entry in manifest.files:
@@ -463,20 +471,26 @@ def load_haxby2001_subj1_slice(data_home: str | Path | None = None, *, verify: b
     return _tree(manifest, {"bold": bold})
 
 
-LOADERS: dict[str, Callable[..., xr.DataTree]] = {
-    "kriegeskorte2008_92img": load_kriegeskorte2008_92img,
-    "cichy2014_92img": load_cichy2014_92img,
-    "pereira2018": load_pereira2018,
-    "tuckute2024": load_tuckute2024,
-    "ejaz2015_finger7T": load_ejaz2015_finger7T,
-    "allen_mouse_natscenes": load_allen_mouse_natscenes,
-    "allen_visp_212cells": load_allen_visp_212cells,
-    "haxby2001_subj1_slice": load_haxby2001_subj1_slice,
-    # time-resolved datasets (neurorep/datasets/_epochs.py)
-    "zhang2011_it_7objects": load_zhang2011_it_7objects,
-    "mne_evoked_audvis": load_mne_evoked_audvis,
-    "things_eeg2": load_things_eeg2,
-}
+@functools.cache
+def loaders() -> dict[str, Callable[..., xr.DataTree]]:
+    """Dataset name -> loader, from each manifest's ``loader=`` field (:data:`LOADERS`).
+
+    A dataset gets a loader by naming one in its manifest; a name that is
+    not a loader of this module is a broken manifest and raises.
+    """
+    functions = _loader_functions()
+    out = {}
+    for name in list_datasets():
+        wanted = get_manifest(name).loader
+        if not wanted:
+            continue
+        if wanted not in functions:
+            raise RuntimeError(
+                f"the manifest of {name!r} names loader={wanted!r}, which neurorep does not "
+                f"have; loaders: {sorted(functions)}. Fix datasets/manifests/{name}.toml."
+            )
+        out[name] = functions[wanted]
+    return out
 
 
 def load(name: str, data_home: str | Path | None = None, *, verify: bool = True) -> xr.DataTree:
@@ -485,7 +499,8 @@ def load(name: str, data_home: str | Path | None = None, *, verify: bool = True)
     Parameters
     ----------
     name : str
-        One of :data:`LOADERS` (``neurorep datasets list`` shows all manifests).
+        A dataset whose manifest names a loader (:data:`LOADERS`; ``neurorep
+        datasets list`` shows all manifests).
     data_home : path, optional
         Folder holding ``<dataset folder>/``; default :func:`default_data_home`.
     verify : bool
@@ -500,10 +515,11 @@ def load(name: str, data_home: str | Path | None = None, *, verify: bool = True)
     >>> data.members(tree)["language"].dims
     ('stimulus', 'unit')
     """
-    if name not in LOADERS:
+    registry = loaders()
+    if name not in registry:
         manifest = get_manifest(name)  # KeyError for unknown names
         raise ValueError(
             f"{name} has a manifest but no local loader yet; datasets with loaders: "
-            f"{sorted(LOADERS)}. Access: {manifest.access or manifest.source}"
+            f"{sorted(registry)}. Access: {manifest.access or manifest.source}"
         )
-    return LOADERS[name](data_home, verify=verify)
+    return registry[name](data_home, verify=verify)

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_option
+from neurorep._core.errors import SchemaError, check_option
 from neurorep.data import responses, tree_from_members
 from neurorep.datasets._fetch import default_data_home
 from neurorep.datasets._lazy import (

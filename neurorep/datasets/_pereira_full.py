@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_option
+from neurorep._core.errors import SchemaError, check_option
 from neurorep.data import responses
 from neurorep.datasets._common_tree import manifest_tree
 from neurorep.datasets._fetch import default_data_home

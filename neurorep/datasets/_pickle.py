@@ -16,7 +16,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from neurorep._errors import UnsafeFileError
+from neurorep._core.errors import UnsafeFileError
 
 # (module, name) pairs a pickle of dicts / lists / tuples / str / numbers and numpy
 # arrays needs: array and dtype reconstruction (numpy 1.x spells the module

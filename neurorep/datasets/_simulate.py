@@ -8,13 +8,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import check_int
-from neurorep._random import as_generator
+from neurorep._core.errors import check_int
+from neurorep._core.rng import as_generator
 from neurorep.data import activations, members, responses, validate
-
-
-def _rng(rng: Any) -> np.random.Generator:
-    return as_generator(rng)
 
 
 def make_model_activations(
@@ -35,7 +31,7 @@ def make_model_activations(
     DataTree
         Activations ``layer1..layerN`` ``(stimulus, unit)``, model ``"random_relu"``.
     """
-    gen = _rng(rng)
+    gen = as_generator(rng)
     x = gen.standard_normal((n_stimuli, input_dim))
     layers: dict[str, np.ndarray] = {}
     h = x
@@ -96,7 +92,7 @@ def make_layered_brain(
     >>> sorted(sim["brain"].children)
     ['early', 'late', 'middle']
     """
-    gen = _rng(rng)
+    gen = as_generator(rng)
     if model is None:
         model = make_model_activations(n_stimuli, rng=gen)
     validate(model, kind="activations", name="model")
@@ -177,7 +173,7 @@ def make_ring(
     n_points = check_int("make_ring: n_points", n_points, minimum=3)
     if not np.isfinite(noise) or noise < 0:
         raise ValueError(f"make_ring: noise must be a finite number >= 0; got {noise!r}.")
-    gen = _rng(rng)
+    gen = as_generator(rng)
     theta = 2 * np.pi * np.arange(n_points) / n_points
     basis, _ = np.linalg.qr(gen.standard_normal((n_units, 2)))
     x = np.c_[np.cos(theta), np.sin(theta)] @ basis.T
@@ -202,7 +198,7 @@ def make_clusters(
 
     Returns responses ``(stimulus, unit)`` with stimulus coord ``cluster``.
     """
-    gen = _rng(rng)
+    gen = as_generator(rng)
     centres = separation * gen.standard_normal((n_clusters, n_units))
     labels = np.repeat(np.arange(n_clusters), n_per_cluster)
     x = centres[labels] + gen.standard_normal((len(labels), n_units))

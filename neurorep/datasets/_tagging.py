@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import check_int
-from neurorep._random import as_generator
+from neurorep._core.errors import check_int
+from neurorep._core.rng import as_generator
 from neurorep.data import responses
 
 __all__ = ["FOUR_SYLLABLE_LEVELS", "make_tagged_sequences", "make_word_sequences"]

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
 from neurorep.data import responses
 from neurorep.datasets._common_tree import manifest_tree
 from neurorep.datasets._fetch import default_data_home

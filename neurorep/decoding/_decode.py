@@ -24,8 +24,8 @@ import numpy as np
 import xarray as xr
 
 from neurorep import SchemaError
-from neurorep._errors import check_int
-from neurorep._random import as_generator
+from neurorep._core.errors import check_int
+from neurorep._core.rng import as_generator
 from neurorep.data import bin_time, check_epochs, crop_time, infer_kind, rdm
 from neurorep.decoding._lda import lda_decision, lda_fit
 

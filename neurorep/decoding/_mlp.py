@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from neurorep._errors import check_int
-from neurorep._random import as_generator
+from neurorep._core.errors import check_int
+from neurorep._core.rng import as_generator
 
 __all__ = ["TorchMLPClassifier"]
 

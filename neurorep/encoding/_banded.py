@@ -32,8 +32,9 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import SchemaError
-from neurorep._memory import check_allocation
+from neurorep._core.errors import SchemaError
+from neurorep._core.memory import check_allocation
+from neurorep._core.rng import as_generator
 from neurorep.data import align, members
 from neurorep.encoding._chunks import check_block, map_units
 from neurorep.encoding._cv import make_splits
@@ -64,7 +65,6 @@ from neurorep.encoding._solvers import (
     plan_nbytes,
     weights_from_projection,
 )
-from neurorep.stats._bootstrap import as_generator
 
 __all__ = ["default_space_weights", "fit_banded_ridge"]
 

@@ -1,15 +1,17 @@
-"""Run a unit-chunk kernel over numpy (in a loop) or dask (one task per chunk) responses.
+"""Run a unit-chunk kernel over numpy or dask responses, one task per unit chunk.
 
 The kernels take a ``(sample, unit_chunk)`` numpy block and return a dict of
 arrays whose last axis runs over the chunk's units. In-memory responses are
-split into chunks that run on a thread pool with one BLAS thread each (as
-many threads as BLAS was allowed): every part of the kernel then runs in
-parallel, not only the large products, and small products do not pay for
-BLAS thread synchronisation (which stalls badly on a busy machine). With dask-backed
-responses every chunk becomes one task (the stimulus axis is one chunk; the
-unit chunks are the user's), the decomposition plan is a single shared graph
-node, and the outputs are concatenated lazily -- so the same code runs in a
-thread pool, a ``LocalCluster`` or a remote ``dask.distributed`` cluster.
+split into chunks that run as tasks of neurorep's parallel engine
+(:func:`neurorep._core.parallel.map_tasks`: dask's threaded scheduler, one
+BLAS thread per task, as many workers as BLAS was allowed threads): every
+part of the kernel then runs in parallel, not only the large products, and
+small products do not pay for BLAS thread synchronisation (which stalls
+badly on a busy machine). With dask-backed responses every chunk becomes one
+task of the user's scheduler (the stimulus axis is one chunk; the unit chunks
+are the user's), the decomposition plan is a single shared graph node, and
+the outputs are concatenated lazily -- so the same code runs in a thread
+pool, a ``LocalCluster`` or a remote ``dask.distributed`` cluster.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
+from neurorep._core.parallel import blas_threads, map_tasks
 from neurorep.encoding._inputs import check_scale, complex_error
 
 #: Units per chunk for in-memory responses when the caller does not choose.
@@ -29,14 +32,6 @@ DEFAULT_CHUNK_ELEMENTS = 4_000_000
 def default_chunk_units(n_samples: int, n_units: int) -> int:
     """About 4 M response values per chunk (16 MB float32), between 256 and 4096 units."""
     return int(min(n_units, max(256, min(4096, DEFAULT_CHUNK_ELEMENTS // max(n_samples, 1)))))
-
-
-def blas_threads() -> int:
-    """The number of threads BLAS may use now (respects ``threadpoolctl`` limits)."""
-    from threadpoolctl import threadpool_info
-
-    counts = [int(i.get("num_threads") or 1) for i in threadpool_info() if i.get("user_api") == "blas"]
-    return max(1, min(counts)) if counts else 1
 
 
 def check_block(Y: np.ndarray, sample_dim: str, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -94,19 +89,9 @@ def map_units(
         size = chunk_units or default_chunk_units(n, m)
         if chunk_units is None and workers > 1 and m >= 128:
             size = min(size, -(-m // workers))  # at least one chunk per thread
-        starts = list(range(0, m, size))
-        if workers == 1 or len(starts) == 1:
-            parts = [kernel(Y[:, s : s + size], shared, **kwargs) for s in starts]
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            from threadpoolctl import threadpool_limits
-
-            with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(
-                max_workers=min(workers, len(starts))
-            ) as pool:
-                parts = list(pool.map(lambda s: kernel(Y[:, s : s + size], shared, **kwargs),
-                                      starts))
+        parts = map_tasks(
+            lambda s: kernel(Y[:, s : s + size], shared, **kwargs), range(0, m, size)
+        )
         return {k: np.concatenate([p[k] for p in parts], axis=-1) for k in spec}
     import dask
     import dask.array as da

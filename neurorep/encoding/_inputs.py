@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import AlignmentError, NeurorepWarning, SchemaError
+from neurorep._core.errors import AlignmentError, NeurorepWarning, SchemaError
 from neurorep.data import align, members, reject_epochs, single_member
 
 SAMPLE_DIMS = ("stimulus", "time")

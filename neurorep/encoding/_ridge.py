@@ -9,8 +9,8 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import SchemaError, check_option
-from neurorep._memory import check_allocation
+from neurorep._core.errors import SchemaError, check_option
+from neurorep._core.memory import check_allocation
 from neurorep.encoding._chunks import check_block, map_units
 from neurorep.encoding._cv import fold_labels, make_splits
 from neurorep.encoding._inputs import (
@@ -175,7 +175,8 @@ def _unit_parts(
         per_unit = 8.0 * (2 * n_alpha + 4 + n_out) + (p * item if return_weights else 0)
         parts["per-unit results"] = (per_unit * m, FIX_UNITS)
     if not lazy:
-        from neurorep.encoding._chunks import blas_threads, default_chunk_units
+        from neurorep._core.parallel import blas_threads
+        from neurorep.encoding._chunks import default_chunk_units
 
         width = min(m, chunk_units or default_chunk_units(n, m))
         workers = min(blas_threads(), -(-m // max(width, 1)))
@@ -607,7 +608,7 @@ def cross_validate_ridge(
         return ds
     import warnings
 
-    from neurorep._errors import NeurorepWarning
+    from neurorep._core.errors import NeurorepWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NeurorepWarning)  # constant units: warned above

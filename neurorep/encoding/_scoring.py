@@ -10,13 +10,12 @@ import pandas as pd
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import AlignmentError, NeurorepWarning, SchemaError, check_option
-from neurorep._memory import check_allocation
+from neurorep._core.errors import AlignmentError, NeurorepWarning, SchemaError, check_option
+from neurorep._core.memory import check_allocation
+from neurorep._core.rng import as_generator
 from neurorep.data import align
 from neurorep.encoding._inputs import as_real_float, complex_error
-from neurorep.stats._bootstrap import as_generator, bootstrap_indices, percentile_ci
-from neurorep.stats._fdr import fdr
-from neurorep.stats._permutation import make_blocks, permutation_test
+from neurorep.stats import bootstrap_indices, fdr, make_blocks, percentile_ci, permutation_test
 
 __all__ = ["METRICS", "score_prediction"]
 

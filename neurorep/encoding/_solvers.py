@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from neurorep._core.parallel import one_blas_thread
 from neurorep.encoding._inputs import check_scale
 
 __all__ = ["SOLVERS", "choose_solver", "plan_nbytes"]
@@ -174,18 +175,6 @@ def plan_nbytes(
 
 
 _SMALL_DECOMPOSITION = 1024  # eigh of a few hundred is 5-10x slower on 2 busy BLAS threads
-_CONTROLLER: Any = None
-
-
-def _single_blas_thread() -> Any:
-    """A context limiting BLAS/LAPACK to one thread (small decompositions run faster so,
-    and do not stall when the cores are oversubscribed)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def build_plan(
@@ -217,7 +206,7 @@ def build_plan(
     name = choose_solver(solver, n_train_min, p)
     size = p if name != "kernel" else n
     if size <= _SMALL_DECOMPOSITION:
-        with _single_blas_thread():
+        with one_blas_thread():
             return _build_plan(Xg, x_mean, splits, alphas, name, dtype, scale, meta)
     return _build_plan(Xg, x_mean, splits, alphas, name, dtype, scale, meta)
 

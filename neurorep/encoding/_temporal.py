@@ -23,8 +23,8 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import NeurorepWarning, SchemaError, check_int, check_option
-from neurorep._random import as_generator
+from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_option
+from neurorep._core.rng import as_generator
 from neurorep.data import check_epochs
 from neurorep.encoding._cv import make_splits
 from neurorep.encoding._inputs import check_alphas, prepare

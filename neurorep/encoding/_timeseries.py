@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError
-from neurorep._memory import check_allocation
+from neurorep._core.errors import SchemaError
+from neurorep._core.memory import check_allocation
 from neurorep.encoding._inputs import as_real_float, complex_error
 
 __all__ = ["make_delays", "make_regressors", "zscore_runs"]

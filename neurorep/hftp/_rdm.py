@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import NeurorepWarning, SchemaError, check_option
+from neurorep._core.errors import NeurorepWarning, SchemaError, check_option
 from neurorep.data import rdm as make_rdm
 from neurorep.data import responses
 from neurorep.rsa import compute_rdm

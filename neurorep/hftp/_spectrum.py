@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import NeurorepWarning, SchemaError
+from neurorep._core.errors import NeurorepWarning, SchemaError
 from neurorep.data import check_epochs, sampling_interval
 
 __all__ = ["compute_spectrum"]

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_int, check_option
+from neurorep._core.errors import SchemaError, check_int, check_option
 from neurorep.hftp._spectrum import Trials, check_rates, read_trials
 from neurorep.stats import as_generator, fdr, permutation_indices
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_int, check_option
+from neurorep._core.errors import SchemaError, check_int, check_option
 from neurorep.data import responses
 from neurorep.models import resolve_model
 

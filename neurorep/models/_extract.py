@@ -13,8 +13,8 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import check_option
-from neurorep._random import as_generator
+from neurorep._core.errors import check_option
+from neurorep._core.rng import as_generator
 from neurorep.data import activations, load, responses, save
 from neurorep.models._hooks import MemorySink, run_hooks
 from neurorep.models._registry import _ALIASES, MODELS, get_model, load_hf_folder

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import shutil
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import check_option
+from neurorep._core.errors import check_option
 
 POOLINGS = ("flatten", "mean", "max", "grid")
 
@@ -165,7 +166,14 @@ class ZarrSink:
         import dask.array as da
         import zarr
 
-        from neurorep.data._io import _OBJECT_ATTR, _encode_value, _map_attrs
+        from neurorep._core.attrs import (
+            _JSON,
+            _OBJECT_ATTR,
+            _ORDER_ATTR,
+            _encode_attrs,
+            _encode_dataset,
+            _stored_name,
+        )
 
         if self.tmp.exists():
             shutil.rmtree(self.tmp)
@@ -179,9 +187,10 @@ class ZarrSink:
             coords.update({k: ("unit", v) for k, v in info.coords.items()})
             ds = xr.Dataset({"activations": (("stimulus", "unit"), values)}, coords=coords)
             ds.attrs = {"layer": name, "depth": info.depth}
-            nodes[f"/{name}"] = _map_attrs(ds, _encode_value)
-        root = xr.Dataset(attrs={**{k: _encode_value(v) for k, v in self.root_attrs.items()},
-                                 _OBJECT_ATTR: "DataTree"})
+            nodes[f"/{name}"] = _encode_dataset(ds)
+        root = xr.Dataset(attrs={**_encode_attrs(self.root_attrs), _OBJECT_ATTR: "DataTree"})
+        if all(_stored_name(k, i) == k for i, k in enumerate(infos)):  # the network's order
+            root.attrs[_ORDER_ATTR] = _JSON + json.dumps(list(infos))
         tree = xr.DataTree.from_dict({"/": root, **nodes})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

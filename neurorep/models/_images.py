@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import NeurorepWarning
+from neurorep._core.errors import NeurorepWarning
 from neurorep.data import activations, load
 from neurorep.models._hooks import (
     MemorySink,

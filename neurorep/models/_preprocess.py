@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from neurorep._errors import check_option
+from neurorep._core.errors import check_option
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

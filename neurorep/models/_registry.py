@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from neurorep._errors import UnsafeFileError
+from neurorep._core.errors import UnsafeFileError
 from neurorep.models._cifar import CIFAR_LAYERS, CIFAR_PREPROCESS, load_cifar10_cnn
 from neurorep.models._efficientnet import (
     EFFICIENTNET_LITE0_LAYERS,

@@ -174,7 +174,7 @@ def plot_layer_profiles(
 
     The band's confidence level is read from ``result.attrs["ci"]`` (e.g.
     0.95). Each region's noise ceiling is a dashed line in its colour, and a
-    shaded band up to ``ceiling_upper`` when the result has one; ceilings
+    shaded band up to the upper bound when ``ceiling`` has a ``bound`` dim; ceilings
     that coincide (within 1% of the y range) share one line dashed in every
     region's colour, labelled with the regions and values, so none hides another.
 
@@ -182,7 +182,7 @@ def plot_layer_profiles(
     ----------
     result : Dataset
         From :func:`neurorep.alignment.score_matrix` (``score``, ``ci_low``,
-        ``ci_high``, ``ceiling``, optional ``ceiling_upper``).
+        ``ci_high``, ``ceiling`` with an optional ``bound`` dim).
     ax : matplotlib Axes, optional
         Draw into this Axes; default a new pyplot figure.
     normalized : bool
@@ -213,7 +213,12 @@ def plot_layer_profiles(
     ceilings = []
     for i, region in enumerate(result.region.values):
         r = result.sel(region=region)
-        ceil = float(r.ceiling) if "ceiling" in r else np.nan
+        # the lower bound where the ceiling has two (stats' ceiling schema)
+        ceil, upper = np.nan, np.nan
+        if "ceiling" in r:
+            two = "bound" in r.ceiling.dims
+            ceil = float(r.ceiling.sel(bound="lower") if two else r.ceiling)
+            upper = float(r.ceiling.sel(bound="upper")) if two else np.nan
         scale = ceil if normalized and np.isfinite(ceil) else 1.0
         c = colors(i % 10)
         ax.plot(x, r.score / scale, "-o", color=c, label=str(region), markersize=3)
@@ -221,8 +226,8 @@ def plot_layer_profiles(
             ax.fill_between(x, r.ci_low / scale, r.ci_high / scale, color=c, alpha=0.2, linewidth=0)
         if not normalized and np.isfinite(ceil):
             ceilings.append((ceil, c, str(region)))
-            if "ceiling_upper" in r and np.isfinite(float(r.ceiling_upper)):
-                ax.axhspan(ceil, float(r.ceiling_upper), color=c, alpha=0.08, linewidth=0)
+            if np.isfinite(upper):
+                ax.axhspan(ceil, upper, color=c, alpha=0.08, linewidth=0)
     if ceilings:
         lo, hi = ax.get_ylim()
         span = max(hi, *(c[0] for c in ceilings)) - min(lo, *(c[0] for c in ceilings))
@@ -237,7 +242,8 @@ def plot_layer_profiles(
     ceiling = ""
     if not normalized and ceilings:
         ceiling = ", dashed: noise ceiling" + (
-            " (shaded to upper bound)" if "ceiling_upper" in result.data_vars else "")
+            " (shaded to upper bound)"
+            if "ceiling" in result.data_vars and "bound" in result["ceiling"].dims else "")
     what = score_label(result.attrs.get("metric"))
     tidy(ax, xlabel="model layer", ylabel=what + (" / noise ceiling" if normalized else ""),
          title=f"Layer profiles (band: {band}{ceiling})")

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
 from neurorep.plotting._display import PlotDisplay, make_display
 from neurorep.plotting._style import (
     CATEGORICAL,

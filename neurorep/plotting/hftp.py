@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_option
+from neurorep._core.errors import SchemaError, check_option
 from neurorep.plotting._display import PlotDisplay, make_display
 from neurorep.plotting._style import CATEGORICAL, FONT_SIZE, SINGLE_COLUMN, new_axes, tidy
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
 from neurorep.plotting._display import PlotDisplay, make_display
 from neurorep.plotting._style import (
     DOUBLE_COLUMN,
@@ -26,6 +26,7 @@ from neurorep.plotting._style import (
     rdm_label,
     tidy,
 )
+from neurorep.stats import fdr
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -245,22 +246,6 @@ def plot_mds(
     return make_display(ax)
 
 
-def _fdr(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (NaN kept)."""
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    q = p[ok]
-    if q.size == 0:
-        return out
-    order = np.argsort(q)
-    ranked = q[order] * q.size / np.arange(1, q.size + 1)
-    adj = np.minimum.accumulate(ranked[::-1])[::-1]
-    res = np.empty_like(q)
-    res[order] = np.minimum(adj, 1.0)
-    out[ok] = res
-    return out
-
-
 def plot_model_comparison(
     result: xr.Dataset,
     *,
@@ -342,7 +327,7 @@ def plot_model_comparison(
     marked = False
     if "pvalue" in result:
         p = np.asarray(result["pvalue"].values, dtype=float)
-        p = _fdr(p) if correction else p
+        p = fdr(p) if correction else p
         for xi, pi, hi in zip(x, p[order], high, strict=True):
             if np.isfinite(pi) and pi < alpha:
                 ax.text(float(xi), hi + 0.2 * step, "*", ha="center", va="bottom",
@@ -354,7 +339,7 @@ def plot_model_comparison(
     if pairwise and "pvalue_pairwise" in result and order.size > 1:
         pp = np.asarray(result["pvalue_pairwise"].values, dtype=float)[np.ix_(order, order)]
         ii, jj = np.triu_indices(order.size, 1)
-        pv = _fdr(pp[ii, jj]) if correction else pp[ii, jj]
+        pv = fdr(pp[ii, jj]) if correction else pp[ii, jj]
         for a, b, pval in sorted(zip(ii, jj, pv, strict=True), key=lambda t: t[1] - t[0]):
             if np.isfinite(pval) and pval < alpha:
                 ax.plot(

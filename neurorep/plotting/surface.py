@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
 from neurorep.plotting._display import PlotDisplay, make_display
 from neurorep.plotting._style import FONT_SIZE, SINGLE_COLUMN, color_scale
 
@@ -86,7 +86,7 @@ def plot_surface_map(
     from nilearn import plotting as nplot
     from nilearn.datasets import load_fsaverage, load_fsaverage_data
 
-    from neurorep.data._surface import load_mesh, surface_arrays
+    from neurorep.data import load_mesh, surface_arrays
 
     if not isinstance(values, xr.DataArray) or values.dims != ("unit",):
         raise SchemaError(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
 from neurorep.plotting._display import PlotDisplay, make_display
 from neurorep.plotting._style import SINGLE_COLUMN, labelled_colorbar, new_axes, tidy
 

@@ -27,8 +27,7 @@ from neurorep.plotting._style import (
     rdm_label,
     tidy,
 )
-from neurorep.topology import RGTM_REGIMES, betti_curve, gt_transform
-from neurorep.topology._persistence import check_diagram
+from neurorep.topology import RGTM_REGIMES, betti_curve, check_diagram, gt_transform
 
 _COLORS = ("C0", "C1", "C2", "C3")
 

@@ -40,30 +40,22 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import scipy.optimize
-import scipy.stats
 import xarray as xr
 
-from neurorep._errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
-from neurorep.data import RDM_DIMS, align, infer_kind, members, rdm_vectors
-from neurorep.data._schema import _validate_rdm_layout
-from neurorep.rsa._compare import (
-    CompareMethod,
-    _check_sigma_k,
-    _cmp_tau_a,
-    _compare_vectors,
-    _ranks,
-    _resolve_method,
-)
-from neurorep.stats._bootstrap import (
-    as_generator,
+from neurorep._core.compare import COMPARE_METHODS, resolve_method
+from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
+from neurorep._core.rng import as_generator
+from neurorep.data import RDM_DIMS, align, check_rdm_layout, infer_kind, members, rdm_vectors
+from neurorep.rsa._bootstrap import _bootstrap_engine, _Models, _score_block
+from neurorep.rsa._compare import CompareMethod, _check_sigma_k
+from neurorep.rsa._fit import _nnls_fit, _pool
+from neurorep.stats import (
     bootstrap_indices,
     bootstrap_pvalue,
-    counts_from_indices,
+    bootstrap_t_test,
     percentile_ci,
 )
 
@@ -72,673 +64,12 @@ Bootstrap = Literal["subject", "stimulus", "both", "dual", "none"]
 __all__ = ["BOOTSTRAPS", "compute_ceiling", "evaluate", "fit_weights"]
 
 BOOTSTRAPS = ("subject", "stimulus", "both", "dual", "none")
-_VECTORISED = ("corr", "cosine", "spearman", "rho-a")
-_FITTABLE = ("corr", "cosine")
-_RANKED = ("spearman", "rho-a", "tau-a")
+_FITTABLE = tuple(k for k, m in COMPARE_METHODS.items() if m.fittable)
 
 
 # ----------------------------------------------------------------------------
-# pair bookkeeping
+# inference: t tests (stats.bootstrap_t_test) or bootstrap percentiles
 # ----------------------------------------------------------------------------
-def _pair_index(i: np.ndarray, j: np.ndarray, n: int) -> np.ndarray:
-    """Condensed index of pairs i < j."""
-    return i * n - i * (i + 1) // 2 + (j - i - 1)
-
-
-def _pair_weights(counts: np.ndarray, n: int) -> np.ndarray:
-    """Stimulus counts ``(B, n)`` -> pair weights ``c_i c_j`` ``(B, m)``."""
-    iu, ju = np.triu_indices(n, 1)
-    c = counts.astype(np.float64)
-    return c[:, iu] * c[:, ju]
-
-
-# ----------------------------------------------------------------------------
-# weighted kernels (vectorised over bootstrap samples)
-# ----------------------------------------------------------------------------
-@dataclass
-class _SortInfo:
-    order: np.ndarray  # (..., m) argsort along the last axis
-    start: np.ndarray  # (..., m) first sorted position of each sorted element's tie group
-    end: np.ndarray  # (..., m) last sorted position of that group
-    ties: bool  # any tie at all
-
-
-def _rows(a: np.ndarray) -> np.ndarray:
-    """Flat offsets of the rows of a ``(rows, m)`` array, as a column."""
-    return (np.arange(a.shape[0]) * a.shape[1])[:, None]
-
-
-def _sort_info(v: np.ndarray) -> _SortInfo:
-    """Sort order and tie-group bounds along the last axis (any leading dims)."""
-    shape = v.shape
-    m = shape[-1]
-    v2 = np.ascontiguousarray(v).reshape(-1, m)
-    order = np.argsort(v2, axis=1)  # SIMD quicksort; ties are handled as groups below
-    sv = v2.ravel()[order + _rows(v2)]
-    idx = np.arange(m)
-    diff = sv[:, 1:] != sv[:, :-1]
-    ones = np.ones((v2.shape[0], 1), dtype=bool)
-    first = np.concatenate([ones, diff], axis=1)
-    last = np.concatenate([diff, ones], axis=1)
-    start = np.maximum.accumulate(np.where(first, idx, 0), axis=1)
-    end = np.minimum.accumulate(np.where(last, idx, m - 1)[:, ::-1], axis=1)[:, ::-1]
-    ties = bool((~diff).any())
-    return _SortInfo(order.reshape(shape), start.reshape(shape), end.reshape(shape), ties)
-
-
-def _wranks_from_info(info: _SortInfo, w_sorted: np.ndarray) -> np.ndarray:
-    """Average ranks of vectors whose entry p is repeated ``w_p`` times.
-
-    ``w_sorted`` holds the weights in each row's sorted order; ``info`` may
-    have fewer leading dims (broadcast). Rank of a value = (total weight of
-    smaller values) + (total weight of equal values + 1) / 2.
-    """
-    shape = w_sorted.shape
-    m = shape[-1]
-    w2 = w_sorted.reshape(-1, m)
-    cs = np.cumsum(w2, axis=1)
-    offs = _rows(cs)
-    order = np.broadcast_to(info.order, shape).reshape(-1, m)
-    if info.ties:
-        start = np.broadcast_to(info.start, shape).reshape(-1, m)
-        end = np.broadcast_to(info.end, shape).reshape(-1, m)
-        flat = cs.ravel()
-        before = np.where(start > 0, flat[np.maximum(start - 1, 0) + offs], 0.0)
-        rank = before + (flat[end + offs] - before + 1.0) / 2.0
-    else:  # no ties: (weight below) + (own weight + 1) / 2
-        rank = cs - 0.5 * w2 + 0.5
-    out = np.empty(cs.size)
-    out[(order + offs).ravel()] = rank.ravel()
-    return out.reshape(shape)
-
-
-def _wranks_fixed(info: _SortInfo, w: np.ndarray) -> np.ndarray:
-    """Weighted ranks of R fixed vectors under B weightings: ``(B, m)`` -> ``(B, R, m)``."""
-    return _wranks_from_info(info, w[:, info.order])
-
-
-def _wranks_free(v: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted ranks of per-sample vectors ``(B, R, m)`` under weights ``(B, m)``."""
-    info = _sort_info(v)
-    b, r, m = v.shape
-    order2 = info.order.reshape(b, r * m)
-    ws = np.take_along_axis(w, order2, axis=1).reshape(v.shape)
-    return _wranks_from_info(info, ws)
-
-
-def _wmean(v: np.ndarray, w: np.ndarray, sw: np.ndarray) -> np.ndarray:
-    return np.einsum("b...m,bm->b...", v, w, optimize=True) / sw.reshape(
-        (-1,) + (1,) * (v.ndim - 2)
-    )
-
-
-def _prepare(v: np.ndarray, w: np.ndarray, sw: np.ndarray, method: str) -> np.ndarray:
-    """Centre (corr, spearman) or shift (rho-a) per-sample vectors ``(B, R, m)``."""
-    if method in ("corr", "spearman"):
-        return v - _wmean(v, w, sw)[..., None]
-    if method == "rho-a":
-        return v - ((sw + 1.0) / 2.0)[:, None, None]
-    return v
-
-
-def _wscore_all(
-    px: np.ndarray, py: np.ndarray, w: np.ndarray, sw: np.ndarray, method: str
-) -> np.ndarray:
-    """All-vs-all weighted scores: ``(B, K, m), (B, S, m)`` -> ``(B, K, S)``."""
-    num = np.matmul(px * w[:, None, :], np.swapaxes(py, 1, 2))
-    if method == "rho-a":
-        return num * (12.0 / (sw**3 - sw))[:, None, None]
-    nx = np.sqrt(np.einsum("bkm,bkm,bm->bk", px, px, w, optimize=True))
-    ny = np.sqrt(np.einsum("bsm,bsm,bm->bs", py, py, w, optimize=True))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return num / nx[:, :, None] / ny[:, None, :]
-
-
-def _wscore_paired(
-    pa: np.ndarray, pb: np.ndarray, w: np.ndarray, sw: np.ndarray, method: str
-) -> np.ndarray:
-    """Row-wise weighted scores: ``(B, S, m), (B, S, m)`` -> ``(B, S)``."""
-    num = np.einsum("bsm,bsm,bm->bs", pa, pb, w, optimize=True)
-    if method == "rho-a":
-        return num * (12.0 / (sw**3 - sw))[:, None]
-    na = np.sqrt(np.einsum("bsm,bsm,bm->bs", pa, pa, w, optimize=True))
-    nb = np.sqrt(np.einsum("bsm,bsm,bm->bs", pb, pb, w, optimize=True))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return num / na / nb
-
-
-def _pool_transform(
-    py_raw: np.ndarray, ranks: np.ndarray | None, w: np.ndarray, sw: np.ndarray, method: str
-) -> np.ndarray:
-    """rsatoolbox ``pool_rdm`` per-RDM normalisation of data vectors ``(B, S, m)``."""
-    if method == "cosine":
-        rms = np.sqrt(_wmean(py_raw * py_raw, w, sw))
-        return py_raw / rms[..., None]
-    if method == "corr":
-        c = py_raw - _wmean(py_raw, w, sw)[..., None]
-        sd = np.sqrt(_wmean(c * c, w, sw))
-        return c / sd[..., None]
-    assert ranks is not None
-    return ranks
-
-
-def _linear_scores(
-    fixed: np.ndarray,
-    data: np.ndarray,
-    method: str,
-    stim_counts: np.ndarray | None,
-    subj_counts: np.ndarray,
-    *,
-    n: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """corr / cosine bootstrap from weighted sums only: one GEMM for all samples.
-
-    Every statistic is a function of the weighted sums ``sum_p w_bp z_p`` of a
-    few fixed vectors z (x_k, y_s, x_k^2, x_k y_s, y_s y_t), so ``W @ Z`` (B x
-    m times m x F, chunked over pairs) gives all of them. The pooled data RDM
-    of rsatoolbox's ceiling (normalised or z-scored RDMs averaged) is a linear
-    combination of the y_s plus a constant, so the ceilings follow from the
-    weighted (co)variances of the y_s as well.
-    """
-    n_samples, n_subj = subj_counts.shape
-    k, m = fixed.shape
-    if method == "corr":  # centre once: weighted moments are then well conditioned
-        fixed = fixed - fixed.mean(axis=1, keepdims=True)
-        data = data - data.mean(axis=1, keepdims=True)
-    ti, tj = np.triu_indices(n_subj)
-    n_f = 1 + 2 * k + n_subj + k * n_subj + ti.size
-    sums = np.zeros((n_samples, n_f))
-    step = int(max(1, min(m, 8_000_000 // n_f)))
-    iu, ju = np.triu_indices(n, 1)
-    for lo in range(0, m, step):
-        hi = min(lo + step, m)
-        x = fixed[:, lo:hi]
-        y = data[:, lo:hi]
-        z = np.concatenate(
-            [
-                np.ones((1, hi - lo)),
-                x,
-                x * x,
-                y,
-                (x[:, None, :] * y[None, :, :]).reshape(k * n_subj, hi - lo),
-                y[ti] * y[tj],
-            ]
-        )
-        if stim_counts is None:
-            sums += z.sum(axis=1)[None, :]
-        else:
-            c = stim_counts.astype(np.float64)
-            w = c[:, iu[lo:hi]] * c[:, ju[lo:hi]]
-            sums += w @ z.T
-    o = 0
-    sw = sums[:, o]
-    o += 1
-    sx = sums[:, o : o + k]
-    o += k
-    sxx = sums[:, o : o + k]
-    o += k
-    sy = sums[:, o : o + n_subj]
-    o += n_subj
-    sxy = sums[:, o : o + k * n_subj].reshape(n_samples, k, n_subj)
-    o += k * n_subj
-    syy = np.zeros((n_samples, n_subj, n_subj))
-    syy[:, ti, tj] = sums[:, o:]
-    syy[:, tj, ti] = sums[:, o:]
-    if method == "corr":
-        sxy = sxy - sx[:, :, None] * sy[:, None, :] / sw[:, None, None]
-        sxx = sxx - sx * sx / sw[:, None]
-        syy = syy - sy[:, :, None] * sy[:, None, :] / sw[:, None, None]
-    vy = np.diagonal(syy, axis1=1, axis2=2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_subject = sxy / np.sqrt(sxx[:, :, None] * vy[:, None, :])
-        u = subj_counts.astype(np.float64)
-        usum = u.sum(axis=1)
-        scores = np.einsum("bks,bs->bk", per_subject, u, optimize=True) / usum[:, None]
-        # pooled RDM = sum_s a_s y_s (+ const), a_s = u_s / sd_s (scale is irrelevant)
-        a = u / np.sqrt(vy)
-        ca = np.einsum("bst,bt->bs", syy, a, optimize=True)  # (C a)_t
-        aca = np.einsum("bs,bs->b", a, ca)
-        upper = ca / np.sqrt(aca[:, None] * vy)
-        ca_loo = ca - a * vy
-        aca_loo = aca[:, None] - 2 * a * ca + a * a * vy
-        lower = ca_loo / np.sqrt(aca_loo * vy)
-    present = u > 0
-    n_present = present.sum(axis=1)
-    lower = np.where(n_present[:, None] > 1, lower, upper)
-    ceil = np.stack(
-        [
-            np.where(present, lower, 0.0).sum(axis=1) / n_present,
-            np.where(present, upper, 0.0).sum(axis=1) / n_present,
-        ],
-        axis=1,
-    )
-    if stim_counts is not None:
-        bad = (stim_counts > 0).sum(axis=1) < 3
-        scores[bad] = np.nan
-        ceil[bad] = np.nan
-    return scores, ceil
-
-
-def _vectorised_scores(
-    fixed: np.ndarray,
-    data: np.ndarray,
-    method: str,
-    stim_counts: np.ndarray | None,
-    subj_counts: np.ndarray,
-    *,
-    n: int,
-    ceiling: bool = True,
-    chunk: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Scores ``(B, K)`` and ceilings ``(B, 2)`` for B bootstrap samples at once.
-
-    ``stim_counts`` ``(B, n)`` (None: every stimulus once), ``subj_counts``
-    ``(B, S)``. Methods: corr, cosine, spearman, rho-a.
-    """
-    n_samples, n_subj = subj_counts.shape
-    k, m = fixed.shape
-    # centre once globally: correlations are shift-invariant, this only helps conditioning
-    if method == "corr":
-        fixed = fixed - fixed.mean(axis=1, keepdims=True)
-        data = data - data.mean(axis=1, keepdims=True)
-    info_x = _sort_info(fixed) if method in _RANKED else None
-    info_y = _sort_info(data) if method in _RANKED else None
-    if chunk is None:
-        per = (k + 4 * n_subj + 4) * m * 8
-        chunk = int(max(1, min(n_samples, 64_000_000 // max(per, 1))))
-    scores = np.full((n_samples, k), np.nan)
-    ceil = np.full((n_samples, 2), np.nan)
-    for lo in range(0, n_samples, chunk):
-        hi = min(lo + chunk, n_samples)
-        b = hi - lo
-        if stim_counts is None:
-            w = np.ones((b, m))
-        else:
-            w = _pair_weights(stim_counts[lo:hi], n)
-        sw = w.sum(axis=1)
-        if method in _RANKED:
-            assert info_x is not None and info_y is not None
-            vx = _wranks_fixed(info_x, w)
-            vy = _wranks_fixed(info_y, w)
-        else:
-            vx = np.broadcast_to(fixed, (b, k, m))
-            vy = np.broadcast_to(data, (b, n_subj, m))
-        px = _prepare(vx, w, sw, method)
-        py = _prepare(vy, w, sw, method)
-        per_subject = _wscore_all(px, py, w, sw, method)  # (b, K, S)
-        u = subj_counts[lo:hi].astype(np.float64)
-        usum = u.sum(axis=1)
-        scores[lo:hi] = np.einsum("bks,bs->bk", per_subject, u, optimize=True) / usum[:, None]
-        if not ceiling:
-            continue
-        f = _pool_transform(vy, vy if method in _RANKED else None, w, sw, method)
-        total = np.einsum("bsm,bs->bm", f, u, optimize=True)
-        pooled = (total / usum[:, None])[:, None, :]
-        rest = usum[:, None] - u  # (b, S)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            loo = (total[:, None, :] - u[:, :, None] * f) / rest[:, :, None]
-        if method in _RANKED:
-            pooled = _wranks_free(pooled, w)
-            loo = _wranks_free(np.nan_to_num(loo), w)
-        p_up = _prepare(np.broadcast_to(pooled, py.shape), w, sw, method)
-        p_lo = _prepare(loo, w, sw, method)
-        upper = _wscore_paired(p_up, py, w, sw, method)
-        lower = _wscore_paired(p_lo, py, w, sw, method)
-        present = u > 0
-        n_present = present.sum(axis=1)
-        lower = np.where(n_present[:, None] > 1, lower, upper)  # one subject: train = test
-        ceil[lo:hi, 0] = np.where(present, lower, 0.0).sum(axis=1) / n_present
-        ceil[lo:hi, 1] = np.where(present, upper, 0.0).sum(axis=1) / n_present
-    if stim_counts is not None:
-        bad = (stim_counts > 0).sum(axis=1) < 3
-        scores[bad] = np.nan
-        ceil[bad] = np.nan
-    return scores, ceil
-
-
-# ----------------------------------------------------------------------------
-# general (per-sample) path: any method, fitted models, cross-validation
-# ----------------------------------------------------------------------------
-def _pool_rows(v: np.ndarray, method: str) -> np.ndarray:
-    """Each RDM normalised as rsatoolbox's ``pool_rdm`` does before averaging."""
-    if method in ("cosine", "cosine_cov"):
-        return v / np.sqrt(np.mean(v * v, axis=1, keepdims=True))
-    if method in ("corr", "corr_cov"):
-        c = v - v.mean(axis=1, keepdims=True)
-        return c / c.std(axis=1, keepdims=True)
-    return _ranks(v)
-
-
-def _pool(v: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
-    """rsatoolbox ``pool_rdm``: ``(S, m)`` with subject weights ``u`` -> ``(m,)``."""
-    out = (u[:, None] * _pool_rows(v, method)).sum(axis=0) / u.sum()
-    if method in ("corr", "corr_cov"):
-        out = out - out.min()
-    return out
-
-
-def _pools_loo(v: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
-    """The pooled RDM of all subjects, then of all but each one: ``(1 + S, m)``.
-
-    Each subject's RDM is normalised (or ranked) once; the leave-one-out pools
-    are the weighted total minus that subject.
-    """
-    weighted = u[:, None] * _pool_rows(v, method)
-    total = weighted.sum(axis=0)
-    out = np.empty((v.shape[0] + 1, v.shape[1]))
-    out[0] = total / u.sum()
-    if v.shape[0] > 1:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[1:] = (total[None, :] - weighted) / (u.sum() - u)[:, None]
-    else:
-        out[1:] = out[0]
-    if method in ("corr", "corr_cov"):
-        out -= out.min(axis=1, keepdims=True)
-    return out
-
-
-def _nnls_fit(components: np.ndarray, target: np.ndarray, method: str) -> np.ndarray:
-    """rsatoolbox ``fit_regress_nn``: non-negative weights of ``(c, m)`` components."""
-    a = components - components.mean(axis=1, keepdims=True) if method == "corr" else components
-    theta, _ = scipy.optimize.nnls(a.T, target)
-    norm = np.sqrt(np.sum(theta**2))
-    return theta / norm if norm > 0 else theta
-
-
-@dataclass
-class _Models:
-    names: list[str]
-    fixed_rows: dict[int, np.ndarray] = field(default_factory=dict)  # model pos -> (m,)
-    weighted: dict[int, np.ndarray] = field(default_factory=dict)  # model pos -> (c, m)
-    components: dict[int, list[str]] = field(default_factory=dict)
-
-    @property
-    def any_weighted(self) -> bool:
-        return bool(self.weighted)
-
-    def fixed_matrix(self) -> np.ndarray:
-        return np.stack([self.fixed_rows[i] for i in range(len(self.names))])
-
-
-def _score_block(
-    models: _Models,
-    data: np.ndarray,
-    u: np.ndarray,
-    method: str,
-    pairs_train: np.ndarray,
-    pairs_test: np.ndarray,
-    *,
-    sigma_k: np.ndarray | None,
-    valid_test: np.ndarray | None,
-    n_sample: int | None,
-    shared_ties: int = 0,
-) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
-    """Scores of all models and (lower, upper) ceiling on one train/test split.
-
-    ``data`` ``(S, M)`` holds the (materialised) data vectors, ``u`` subject
-    counts; ``pairs_*`` index columns of ``data``. ``valid_test``/``n_sample``
-    are passed to the cov methods (mask within the materialised RDM);
-    ``shared_ties`` to tau-a (ties every test vector has: repeated stimuli).
-    """
-    present = u > 0
-    dp = data[present]
-    up = u[present]
-    test = dp[:, pairs_test]
-    preds = []
-    thetas: dict[int, np.ndarray] = {}
-    for i in range(len(models.names)):
-        if i in models.weighted:
-            comps = models.weighted[i]
-            target = _pool(dp[:, pairs_train], up, method)
-            theta = _nnls_fit(comps[:, pairs_train], target, method)
-            thetas[i] = theta
-            preds.append(theta @ comps[:, pairs_test])
-        else:
-            preds.append(models.fixed_rows[i][pairs_test])
-    pred = np.stack(preds)
-    n_present = dp.shape[0]
-    pools = _pools_loo(test, up, method)  # (1 + S', m): all subjects, then leave-one-out
-    if method == "tau-a":  # O(m log m) per pair: one call for the pairs needed, ranks once
-        k, subj = pred.shape[0], np.arange(n_present)
-        kk, ss = np.meshgrid(np.arange(k), subj, indexing="ij")
-        blocks = [np.stack([kk.ravel(), ss.ravel()], axis=1), np.stack([k + 0 * subj, subj], 1)]
-        if n_present > 1:
-            blocks.append(np.stack([k + 1 + subj, subj], axis=1))
-        sc = _cmp_tau_a(
-            np.concatenate([pred, pools]),
-            test,
-            pairs=np.concatenate(blocks),
-            shared_ties=shared_ties,
-        )
-        per_subject = sc[: k * n_present].reshape(k, n_present)
-        upper = sc[k * n_present : (k + 1) * n_present]
-        lower = sc[(k + 1) * n_present :] if n_present > 1 else upper
-    else:
-        kw: dict[str, Any] = {"sigma_k": sigma_k}
-        full_pred, full_test = pred, test
-        if valid_test is not None:  # kernels take full-length vectors plus the mask
-            kw.update(valid=valid_test, n=n_sample)
-            full_pred, full_test, pools = (_pad(v, valid_test) for v in (pred, test, pools))
-        per_subject = _compare_vectors(full_pred, full_test, method, **kw)  # (K, S')
-        sc = _compare_vectors(pools, full_test, method, **kw)  # every pool vs every subject
-        upper = sc[0]
-        lower = np.diagonal(sc[1:]) if n_present > 1 else upper
-    scores = per_subject @ up / up.sum()
-    return scores, np.array([lower.mean(), upper.mean()]), thetas
-
-
-def _repeated_pairs(cols: np.ndarray) -> int:
-    """Pairs of positions holding the same original dissimilarity (a stimulus drawn twice):
-    tied in every materialised vector."""
-    c = np.bincount(cols)
-    return int((c * (c - 1) // 2).sum())
-
-
-def _pad(v: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Vectors of the valid pairs -> full length (zeros elsewhere), as the masked kernels take."""
-    out = np.zeros((v.shape[0], valid.size))
-    out[:, valid] = v
-    return out
-
-
-def _folds(n_items: int, k: int, gen: np.random.Generator) -> list[np.ndarray]:
-    perm = gen.permutation(n_items)
-    return [np.sort(f) for f in np.array_split(perm, k)]
-
-
-def _general_sample(
-    models: _Models,
-    data: np.ndarray,
-    method: str,
-    n: int,
-    stim_idx: np.ndarray | None,
-    u: np.ndarray,
-    *,
-    cv_folds: int,
-    sigma_k: np.ndarray | None,
-    gen: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """One bootstrap sample, rsatoolbox's algorithm on materialised vectors."""
-    iu, ju = np.triu_indices(n, 1)
-    if stim_idx is None:
-        stim_idx = np.arange(n)
-    stim_idx = np.sort(stim_idx)
-    n_s = stim_idx.size
-    a_pos, b_pos = np.triu_indices(n_s, 1)
-    ia, ib = stim_idx[a_pos], stim_idx[b_pos]
-    valid = ia != ib
-    if (np.unique(stim_idx).size < 3) or (cv_folds > 1 and np.unique(stim_idx).size < 3 * cv_folds):
-        return np.full(len(models.names), np.nan), np.full(2, np.nan)
-    orig = np.zeros(valid.size, dtype=np.intp)
-    orig[valid] = _pair_index(ia[valid], ib[valid], n)
-    mat_models = _Models(models.names, components=models.components)
-    for i, row in models.fixed_rows.items():
-        mat_models.fixed_rows[i] = np.where(valid, row[orig], 0.0)
-    for i, comps in models.weighted.items():
-        mat_models.weighted[i] = np.where(valid, comps[:, orig], 0.0)
-    mat_data = np.where(valid, data[:, orig], 0.0)
-    cov = method in ("cosine_cov", "corr_cov")
-    whole = not np.all(valid)
-    if cv_folds <= 1:
-        pairs = np.flatnonzero(valid)
-        sc, ce, _ = _score_block(
-            mat_models,
-            mat_data,
-            u,
-            method,
-            pairs,
-            pairs,
-            sigma_k=sigma_k if not whole else None,
-            valid_test=valid if (cov and whole) else None,
-            n_sample=n_s,
-            shared_ties=_repeated_pairs(orig[pairs]),
-        )
-        return sc, ce
-    uniq = np.unique(stim_idx)
-    folds = _folds(uniq.size, cv_folds, gen)
-    all_sc, all_ce = [], []
-    for f in folds:
-        in_test = np.isin(stim_idx, uniq[f])
-        test_mask = valid & in_test[a_pos] & in_test[b_pos]
-        train_mask = valid & ~in_test[a_pos] & ~in_test[b_pos]
-        if test_mask.sum() < 3 or train_mask.sum() < 3:
-            continue
-        if cov:  # the whitened methods need an RDM: the test fold's own sub-RDM
-            sub = np.flatnonzero(in_test)
-            sa, sb = np.triu_indices(sub.size, 1)
-            sub_pairs = _pair_index(sub[sa], sub[sb], n_s)
-            sub_valid = valid[sub_pairs]
-            sc, ce, _ = _score_block(
-                mat_models,
-                mat_data,
-                u,
-                method,
-                np.flatnonzero(train_mask),
-                sub_pairs[sub_valid],
-                sigma_k=None,
-                valid_test=sub_valid,
-                n_sample=sub.size,
-            )
-        else:
-            test_pairs = np.flatnonzero(test_mask)
-            sc, ce, _ = _score_block(
-                mat_models,
-                mat_data,
-                u,
-                method,
-                np.flatnonzero(train_mask),
-                test_pairs,
-                sigma_k=None,
-                valid_test=None,
-                n_sample=None,
-                shared_ties=_repeated_pairs(orig[test_pairs]),
-            )
-        all_sc.append(sc)
-        all_ce.append(ce)
-    if not all_sc:
-        return np.full(len(models.names), np.nan), np.full(2, np.nan)
-    return np.mean(all_sc, axis=0), np.mean(all_ce, axis=0)
-
-
-# ----------------------------------------------------------------------------
-# the engine (numpy): used by evaluate() and directly by the reference tests
-# ----------------------------------------------------------------------------
-def _bootstrap_engine(
-    models: _Models,
-    data: np.ndarray,
-    method: str,
-    n: int,
-    subj_idx: np.ndarray | None,
-    stim_idx: np.ndarray | None,
-    *,
-    cv_folds: int = 1,
-    sigma_k: np.ndarray | None = None,
-    rng: np.random.Generator | int | None = None,
-    vectorised: bool | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample scores ``(N, K)`` and ceilings ``(N, 2)`` from explicit index arrays.
-
-    ``subj_idx`` ``(N, S)`` / ``stim_idx`` ``(N, n)``: which subjects /
-    stimuli each sample holds (None: all, once).
-    """
-    n_subj = data.shape[0]
-    n_samples = (subj_idx if subj_idx is not None else stim_idx).shape[0]  # type: ignore[union-attr]
-    if subj_idx is None:
-        subj_counts = np.ones((n_samples, n_subj), dtype=np.int64)
-    else:
-        subj_counts = counts_from_indices(subj_idx, n_subj)
-    fast_ok = (
-        not models.any_weighted and cv_folds <= 1 and method in _VECTORISED and sigma_k is None
-    )
-    if vectorised is None:
-        vectorised = fast_ok
-    if vectorised:
-        if not fast_ok:
-            raise ValueError("the vectorised path needs fixed models, no CV, a basic method.")
-        stim_counts = None if stim_idx is None else counts_from_indices(stim_idx, n)
-        if method in ("corr", "cosine"):
-            return _linear_scores(
-                models.fixed_matrix(), data, method, stim_counts, subj_counts, n=n
-            )
-        return _vectorised_scores(
-            models.fixed_matrix(), data, method, stim_counts, subj_counts, n=n
-        )
-    gen = as_generator(rng)
-    scores = np.empty((n_samples, len(models.names)))
-    ceil = np.empty((n_samples, 2))
-    for b in range(n_samples):
-        scores[b], ceil[b] = _general_sample(
-            models,
-            data,
-            method,
-            n,
-            None if stim_idx is None else stim_idx[b],
-            subj_counts[b].astype(np.float64),
-            cv_folds=cv_folds,
-            sigma_k=sigma_k,
-            gen=gen,
-        )
-    return scores, ceil
-
-
-# ----------------------------------------------------------------------------
-# inference (rsatoolbox's Result.test_* with t or bootstrap statistics)
-# ----------------------------------------------------------------------------
-def _variances(
-    scores: np.ndarray, ceil: np.ndarray, n_eff: int | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Model, pairwise-difference and model-minus-ceiling variances (rsatoolbox).
-
-    Scaled by ``n_eff / (n_eff - 1)``; ``n_eff=None``: not scaled.
-    """
-    ok = ~np.isnan(scores).any(axis=1) & ~np.isnan(ceil).any(axis=1)
-    mat = np.concatenate([scores[ok], ceil[ok]], axis=1)
-    cov = np.atleast_2d(np.cov(mat.T))
-    k = scores.shape[1]
-    model_var = np.diag(cov)[:k]
-    nc_var = model_var[:, None] - 2 * cov[:k, k:] + np.diag(cov)[k:][None, :]
-    ii, jj = np.triu_indices(k, 1)
-    diff_var = cov[ii, ii] + cov[jj, jj] - 2 * cov[ii, jj]
-    if n_eff is None:
-        scale = 1.0
-    else:
-        scale = n_eff / (n_eff - 1) if n_eff > 1 else np.nan
-    return model_var * scale, diff_var * scale, nc_var * scale
-
-
-def _dual_variances(
-    sets: list[tuple[np.ndarray, np.ndarray]], n_subj: int, n_stim: int
-) -> tuple[np.ndarray, ...]:
-    """rsatoolbox's dual-bootstrap correction of the (both, subject, stimulus) variances."""
-    both, subj, stim = (_variances(sc, np.nan_to_num(ce), None) for sc, ce in sets)
-    a, b = n_subj / (n_subj - 1), n_stim / (n_stim - 1)
-    out = []
-    for v_both, v_subj, v_stim in zip(both, subj, stim, strict=True):
-        v = a * v_subj + b * v_stim - a * b * (v_both - v_subj - v_stim)
-        out.append(np.minimum(np.maximum(np.maximum(v, a * v_subj), b * v_stim), v_both))
-    return tuple(out)
-
-
 def _square(values: np.ndarray, k: int, diag: float) -> np.ndarray:
     out = np.full((k, k), diag)
     ii, jj = np.triu_indices(k, 1)
@@ -760,35 +91,27 @@ def _inference(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """CIs and p-values (vs 0, vs lower ceiling, pairwise) from bootstrap samples.
 
-    ``test="t"`` reproduces rsatoolbox's ``Result.test_zero / test_noise /
-    test_pairwise`` (t statistics on the bootstrap mean); the CI is
-    ``score +- t * sem``. ``test="bootstrap"``: percentile CI, bootstrap p-values.
-    ``dual``: the (both, subject, stimulus) sample sets and the numbers of
-    subjects and stimuli, for the dual-bootstrap variance (t tests only); the
-    bootstrap means then average the three sets, as rsatoolbox does.
+    ``test="t"``: :func:`neurorep.stats.bootstrap_t_test` (rsatoolbox's
+    ``Result.test_zero / test_noise / test_pairwise``; ``dof = n_eff - 1``),
+    the reference being the lower noise ceiling. ``test="bootstrap"``:
+    percentile CI and bootstrap p-values. ``dual``: the (both, subject,
+    stimulus) sample sets and the numbers of subjects and stimuli.
     """
     k = samples.shape[1]
+    if test == "t":
+        assert dof == n_eff - 1
+        lower = ceil_samples[:, 0]
+        factors = None
+        if dual is not None:
+            sets, n_subj, n_stim = dual
+            factors = ((sets[1][0], sets[1][1][:, 0]), (sets[2][0], sets[2][1][:, 0]),
+                       n_subj, n_stim)
+        res = bootstrap_t_test(samples, score, n_items=n_eff, reference=lower, ci=ci,
+                               dual=factors)
+        return (res["ci_low"].values, res["ci_high"].values, res["pvalue"].values,
+                res["pvalue_reference"].values, res["pvalue_pairwise"].values)
     ok = ~np.isnan(samples).any(axis=1)
     ii, jj = np.triu_indices(k, 1)
-    if test == "t":
-        sets = [(samples, ceil_samples)] if dual is None else dual[0]
-        boot_mean = np.mean([np.nanmean(sc, axis=0) for sc, _ in sets], axis=0)
-        if dual is None:
-            model_var, diff_var, nc_var = _variances(samples, np.nan_to_num(ceil_samples), n_eff)
-        else:
-            model_var, diff_var, nc_var = _dual_variances(*dual)
-        eps = np.finfo(float).eps
-        tdist = scipy.stats.t
-        p0 = 1 - tdist.cdf(boot_mean / np.sqrt(np.maximum(model_var, eps)), dof)
-        lowers = np.concatenate([ce[:, 0] for _, ce in sets])
-        finite = lowers[np.isfinite(lowers)]
-        nc_lower = finite.mean() if finite.size else np.nan
-        tnc = (boot_mean - nc_lower) / np.sqrt(np.maximum(nc_var[:, 0], eps))
-        pnc = 2 * (1 - tdist.cdf(np.abs(tnc), dof))
-        tdiff = (boot_mean[ii] - boot_mean[jj]) / np.sqrt(np.maximum(diff_var, eps))
-        ppair = _square(2 * (1 - tdist.cdf(np.abs(tdiff), dof)), k, 1.0)
-        half = np.sqrt(np.maximum(model_var, 0)) * tdist.ppf(1 - (1 - ci) / 2, dof)
-        return score - half, score + half, p0, pnc, ppair
     low, high = percentile_ci(samples[ok], ci=ci)
     p0 = bootstrap_pvalue(samples[ok], 0.0, alternative="greater")
     pnc = bootstrap_pvalue(samples[ok] - ceil_samples[ok, :1], 0.0, alternative="two-sided")
@@ -803,7 +126,7 @@ def _inference(
 def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
     if isinstance(models, xr.DataArray):
         check_real(models.data, name="models")
-        _validate_rdm_layout(models, "models")
+        check_rdm_layout(models, name="models")
         if models.ndim == 2:
             mapping: dict[str, xr.DataArray] = {str(models.attrs.get("name", "model")): models}
         elif models.ndim == 3:
@@ -828,7 +151,7 @@ def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
     for name, da in mapping.items():
         if isinstance(da, xr.DataArray):
             check_real(da.data, name=f"models[{name!r}]")
-        _validate_rdm_layout(da, f"models[{name!r}]")
+        check_rdm_layout(da, name=f"models[{name!r}]")
         if da.ndim not in (2, 3):
             raise SchemaError(
                 f"models[{name!r}]: a fixed model is one RDM (2-D), a weighted model a stack of "
@@ -841,7 +164,7 @@ def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
 def _data_stack(data: xr.DataArray, dim: str | None) -> tuple[xr.DataArray, str]:
     if isinstance(data, xr.DataArray):
         check_real(data.data, name="data")
-    _validate_rdm_layout(data, "data")
+    check_rdm_layout(data, name="data")
     lead = list(data.dims[:-2])
     if not lead:
         data = data.expand_dims("subject")
@@ -888,7 +211,7 @@ def compute_ceiling(
     >>> c.bound.values.tolist()
     ['lower', 'upper']
     """
-    method = _resolve_method(method)  # type: ignore[assignment]
+    method = resolve_method(method)  # type: ignore[assignment]
     stack, _ = _data_stack(data, dim)
     if stack.shape[0] < 2:
         raise SchemaError(
@@ -951,7 +274,7 @@ def fit_weights(
     True
     """
     check_option("method", method, _FITTABLE)
-    _validate_rdm_layout(components, "components")
+    check_rdm_layout(components, name="components")
     if components.ndim != 3:
         raise SchemaError(
             f"fit_weights: components must be a stack (component, stimulus_i, stimulus_j); got "
@@ -1055,7 +378,7 @@ def evaluate(
     >>> bool(res.score.sel(model="good") > res.score.sel(model="bad"))
     True
     """
-    method = _resolve_method(method)  # type: ignore[assignment]
+    method = resolve_method(method)  # type: ignore[assignment]
     check_option("bootstrap", bootstrap, BOOTSTRAPS)
     check_option("test", test, ("t", "bootstrap"))
     if not 0 < ci < 1:
@@ -1168,8 +491,6 @@ def evaluate(
     if bootstrap != "none":
         subj_idx = bootstrap_indices(n_subj, n_bootstrap, rng=gen) if by_subject else None
         stim_idx = bootstrap_indices(n, n_bootstrap, rng=gen) if by_stimulus else None
-        if subj_idx is None and stim_idx is None:  # pragma: no cover
-            raise AssertionError
         samples, ceil_samples = _bootstrap_engine(
             mods,
             vec,

@@ -28,21 +28,21 @@ Repeated presentations are averaged before the non-cross-validated metrics
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_option, check_real
+from neurorep._core.errors import SchemaError, check_option, check_real, sum_of_squares_fits
 from neurorep.data import infer_kind, members, stimulus_ids, validate
-from neurorep.data._schema import _sum_of_squares_fits
 
 Metric = Literal[
     "euclidean", "squared_euclidean", "correlation", "cosine", "mahalanobis", "crossnobis"
 ]
 NoiseMethod = Literal["shrinkage_diag", "shrinkage_eye", "diag", "full"]
 
-__all__ = ["METRICS", "NOISE_METHODS", "compute_noise_precision", "compute_rdm"]
+__all__ = ["METRICS", "NOISE_METHODS", "RdmMetric", "compute_noise_precision", "compute_rdm"]
 
 
 # ----------------------------------------------------------------------------
@@ -352,15 +352,78 @@ def compute_noise_precision(
 # ----------------------------------------------------------------------------
 # public
 # ----------------------------------------------------------------------------
-METRICS: dict[str, str] = {
-    "euclidean": "sqrt(sum((x - y)**2) / norm)",
-    "squared_euclidean": "sum((x - y)**2) / norm",
-    "correlation": "1 - pearson_r(x, y)",
-    "cosine": "1 - x.y / (|x| |y|)",
-    "mahalanobis": "(x - y) P (x - y)' / norm  (squared)",
-    "crossnobis": "mean over run pairs of (x_r - y_r) P (x_s - y_s)' / norm, r != s",
+@dataclass(frozen=True)
+class RdmMetric:
+    """One RDM metric: its kernel and how ``compute_rdm`` and ``searchlight`` call it.
+
+    Adding a metric is one entry of :data:`METRICS`.
+
+    Attributes
+    ----------
+    formula : str
+        The dissimilarity of two patterns (``str(metric)`` gives it).
+    kernel : callable(x, precision) -> (n, n) array
+        ``x``: ``(n, p)`` patterns, or ``(n, runs, p)`` when ``runs``;
+        ``precision``: the noise precision operator or None.
+    noise : {"none", "optional", "required"}
+        Whether ``noise=`` (a precision, or an estimator name) is used.
+    runs : bool
+        Cross-validated over runs: takes the ``(stimulus, repetition, unit)``
+        patterns (other metrics average the repetitions first).
+    per_unit : bool
+        Divided by the number of units when ``normalize=True``.
+    sqrt : bool
+        The square root of the kernel's (squared) values.
+    degree : int
+        How the values scale with the data (``c x`` gives ``c**degree`` times
+        the values): 2 for squared distances, 1 for distances, 0 for
+        scale-free metrics. Data near the ends of the float64 range are
+        divided by a power of two first and the values scaled back by it.
+    """
+
+    formula: str
+    kernel: Callable[[Any, Precision], np.ndarray]
+    noise: Literal["none", "optional", "required"] = "none"
+    runs: bool = False
+    per_unit: bool = True
+    sqrt: bool = False
+    degree: int = 2
+
+    def __str__(self) -> str:
+        return self.formula
+
+
+#: The RDM metrics (formulas in the module docstring).
+METRICS: dict[str, RdmMetric] = {
+    "euclidean": RdmMetric("sqrt(sum((x - y)**2) / norm)", _rdm_squared_euclidean, sqrt=True,
+                           degree=1),
+    "squared_euclidean": RdmMetric("sum((x - y)**2) / norm", _rdm_squared_euclidean),
+    "correlation": RdmMetric("1 - pearson_r(x, y)", lambda x, _: _rdm_correlation(x),
+                             per_unit=False, degree=0),
+    "cosine": RdmMetric("1 - x.y / (|x| |y|)", lambda x, _: _rdm_cosine(x), per_unit=False,
+                        degree=0),
+    "mahalanobis": RdmMetric("(x - y) P (x - y)' / norm  (squared)", _rdm_squared_euclidean,
+                             noise="required"),
+    "crossnobis": RdmMetric(
+        "mean over run pairs of (x_r - y_r) P (x_s - y_s)' / norm, r != s", _rdm_crossnobis,
+        noise="optional", runs=True,
+    ),
 }
-_USES_NOISE = ("mahalanobis", "crossnobis")
+
+
+def _metric_values(x: Any, metric: str, precision: Precision, n_units: float) -> np.ndarray:
+    """The ``(n, n)`` dissimilarities of one metric (its kernel, per-unit norm and root);
+    ``x``: ``(n, runs, p)`` run patterns for a cross-validated metric, else ``(n, p)``."""
+    m = METRICS[metric]
+    if m.noise == "required" and precision is None:
+        raise SchemaError(
+            f"metric={metric!r} needs noise= (a precision matrix or an estimator name such "
+            f"as 'shrinkage_diag'); without it use 'squared_euclidean'."
+        )
+    d = m.kernel(x, precision)
+    if m.per_unit and n_units != 1.0:
+        d = d / n_units
+    return np.sqrt(d) if m.sqrt else d
 
 
 def _check_precision(arr: np.ndarray, name: str) -> None:
@@ -407,9 +470,10 @@ def _noise_array(
     """The precision operator; an estimator name is fitted on ``cube`` (the run patterns)."""
     if noise is None:
         return None
-    if metric not in _USES_NOISE:
+    if METRICS[metric].noise == "none":
+        uses = [k for k, m in METRICS.items() if m.noise != "none"]
         raise ValueError(
-            f"{name}: noise= is only used by metrics {list(_USES_NOISE)}; got metric={metric!r}."
+            f"{name}: noise= is only used by metrics {uses}; got metric={metric!r}."
         )
     if isinstance(noise, str):
         return _precision_operator(_cube(resp, name) if cube is None else cube, noise)
@@ -457,7 +521,8 @@ def _unscale(sq: np.ndarray, e2: int, metric: str, name: str, peak: float) -> np
     """Values computed on rescaled data times ``2**e2``, refusing over- and underflow."""
     with np.errstate(over="ignore", under="ignore"):
         out = np.ldexp(sq, e2) if e2 else sq
-    stable = [m for m in ("euclidean", "correlation", "cosine") if m != metric]
+    stable = [k for k in ("euclidean", *(k for k, m in METRICS.items() if m.degree == 0))
+              if k != metric]
     fix = "Rescale the responses first, e.g. responses / float(abs(responses).max())" + (
         f", or use metric={stable[0]!r} or {stable[1]!r}, computed stably at any scale."
         if metric in METRICS
@@ -469,7 +534,7 @@ def _unscale(sq: np.ndarray, e2: int, metric: str, name: str, peak: float) -> np
             f"{name}: {what} overflow float64 at this data scale (largest |response| "
             f"{peak:.3g}). {fix}"
         )
-    if metric in METRICS and not _sum_of_squares_fits(out[np.triu_indices(out.shape[0], 1)]):
+    if metric in METRICS and not sum_of_squares_fits(out[np.triu_indices(out.shape[0], 1)]):
         # finite, but an RDM no comparison could use (neurorep.data.validate refuses it)
         raise SchemaError(
             f"{name}: {what} are too large at this data scale (largest |response| "
@@ -505,20 +570,18 @@ def _rdm_values(
     scale = float(p) if normalize else 1.0
     # Distances are computed on the data divided by a power of two (exact) and scaled
     # back, so that neither the products overflow nor small values underflow.
+    m = METRICS[metric]
     cube = None
-    if metric == "crossnobis" or (metric == "mahalanobis" and isinstance(noise, str)):
+    if m.runs or (m.noise != "none" and isinstance(noise, str)):
         cube = _cube(resp, name)
         e, peak = _scale_exponent(cube)
         cube = np.ldexp(cube, -e) if e else cube
     prec = _noise_array(noise, resp, metric, name, cube)
-    # a precision estimated from the (rescaled) runs scales as 1 / data**2: scale-free
-    e_back = 0 if isinstance(noise, str) else 2
-    if metric == "crossnobis":
+    if m.runs:
         assert cube is not None
-        sq = _rdm_crossnobis(cube, prec) / scale
-        return _unscale(sq, e_back * e, metric, name, peak)
-    if cube is not None:
-        x: Any = np.ascontiguousarray(cube.mean(axis=1))
+        x: Any = cube
+    elif cube is not None:
+        x = np.ascontiguousarray(cube.mean(axis=1))
     else:
         data = resp.data
         if resp.ndim == 3:  # average repetitions (rsatoolbox averages by descriptor)
@@ -530,22 +593,16 @@ def _rdm_values(
         e, peak = _scale_exponent(x)
         if e:
             x = np.ldexp(x, -e)
-    if metric == "correlation":
-        return _rdm_correlation(x)
-    if metric == "cosine":
-        return _rdm_cosine(x)
-    if metric == "mahalanobis":
-        if prec is None:
-            raise SchemaError(
-                f"{name}: metric='mahalanobis' needs noise= (a precision matrix or an "
-                f"estimator name such as 'shrinkage_diag'); without it use 'squared_euclidean'."
-            )
-        sq = _rdm_squared_euclidean(x, prec) / scale
-        return _unscale(sq, e_back * e, metric, name, peak)
-    sq = _rdm_squared_euclidean(x) / scale
-    if metric == "euclidean":
-        return _unscale(np.sqrt(sq), e, metric, name, peak)
-    return _unscale(sq, 2 * e, metric, name, peak)
+    try:
+        d = _metric_values(x, metric, prec, scale)
+    except SchemaError as err:
+        raise SchemaError(f"{name}: {err}") from None
+    if m.degree == 0:
+        return d
+    # a precision estimated from the (rescaled) runs scales as 1 / data ** 2, which makes
+    # noise-weighted distances scale-free
+    degree = 0 if (m.noise != "none" and isinstance(noise, str)) else m.degree
+    return _unscale(d, degree * e, metric, name, peak)
 
 
 def _wrap(

@@ -16,24 +16,17 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_int, check_option, check_real
+from neurorep._core.compare import compare_vectors, resolve_method
+from neurorep._core.condensed import condensed
+from neurorep._core.errors import SchemaError, check_int, check_option, check_real
+from neurorep._core.parallel import one_blas_thread
 from neurorep.data import align, validate
-from neurorep.rsa._compare import (
-    CompareMethod,
-    _as_rdm,
-    _compare_vectors,
-    _one_blas_thread,
-    _resolve_method,
-    _vectors,
-)
+from neurorep.rsa._compare import CompareMethod, _as_rdm
 from neurorep.rsa._rdm import (
     METRICS,
     Metric,
+    _metric_values,
     _precision_operator,
-    _rdm_correlation,
-    _rdm_cosine,
-    _rdm_crossnobis,
-    _rdm_squared_euclidean,
     _scale_exponent,
 )
 
@@ -70,7 +63,7 @@ def _sphere_members(resp: xr.DataArray, radius: float) -> list[np.ndarray]:
 
 def _chunk_scores(*args: Any) -> tuple[np.ndarray, np.ndarray]:
     """One dask task: many small GEMMs, so one BLAS thread (dask runs tasks in parallel)."""
-    with _one_blas_thread():
+    with one_blas_thread():
         return _chunk_scores_kernel(*args)
 
 
@@ -91,28 +84,16 @@ def _chunk_scores_kernel(
         p = float(idx.size) if normalize else 1.0
         try:
             prec = _precision_operator(x, noise) if noise else None
-            if metric == "crossnobis":
-                d = _rdm_crossnobis(x, prec) / p
-            else:
-                if x.ndim == 3:  # repetitions averaged for non-cross-validated metrics
-                    x = x.mean(axis=1)
-                if metric == "correlation":
-                    d = _rdm_correlation(x)
-                elif metric == "cosine":
-                    d = _rdm_cosine(x)
-                else:
-                    if metric == "mahalanobis" and prec is None:
-                        raise SchemaError("mahalanobis needs noise=")
-                    d = _rdm_squared_euclidean(x, prec) / p
-                    if metric == "euclidean":
-                        d = np.sqrt(d)
+            if x.ndim == 3 and not METRICS[metric].runs:  # repetitions averaged
+                x = x.mean(axis=1)
+            d = _metric_values(x, metric, prec, p)
         except SchemaError:  # e.g. a sphere with a constant pattern: no score there
             continue
         vecs[c] = d[iu, ju]
     ok = ~np.isnan(vecs).any(axis=1)
     out = np.full((len(spheres), model_vecs.shape[0]), np.nan)
     if ok.any():
-        out[ok] = _compare_vectors(vecs[ok], model_vecs, method)
+        out[ok] = compare_vectors(vecs[ok], model_vecs, method)
     return out, ok
 
 
@@ -190,7 +171,7 @@ def searchlight(
     import dask
 
     check_option("metric", metric, METRICS)
-    meth = _resolve_method(method)
+    meth = resolve_method(method)
     check_real(getattr(responses, "data", responses), name="responses")
     validate(responses, kind="responses", name="responses")
     if "stimulus" not in responses.dims:
@@ -207,10 +188,10 @@ def searchlight(
             f"(as written by neurorep.data.from_nifti), or vertex and hemisphere coords on a "
             f"surface (neurorep.data.from_surface); missing {missing}."
         )
-    if metric == "crossnobis" and "repetition" not in responses.dims:
+    if METRICS[metric].runs and "repetition" not in responses.dims:
         raise SchemaError(
-            "searchlight: crossnobis needs responses (stimulus, repetition, unit) with "
-            "repetition = run."
+            f"searchlight: {metric} needs responses (stimulus, repetition, unit) with "
+            f"repetition = run."
         )
     if noise is not None and "repetition" not in responses.dims:
         raise SchemaError(
@@ -224,10 +205,10 @@ def searchlight(
         fix="It is the number of spheres per dask task, e.g. chunk_size=500.",
     )
     min_voxels = check_int("min_voxels", min_voxels, minimum=1)
-    if metric == "mahalanobis" and noise is None:
+    if METRICS[metric].noise == "required" and noise is None:
         raise SchemaError(
-            "searchlight: metric='mahalanobis' needs noise= (an estimator name such as "
-            "'shrinkage_diag', fitted per sphere); without it use 'squared_euclidean'."
+            f"searchlight: metric={metric!r} needs noise= (an estimator name such as "
+            f"'shrinkage_diag', fitted per sphere); without it use 'squared_euclidean'."
         )
     model_rdm = _as_rdm(models, "models", "model")
     if model_rdm.ndim == 2:
@@ -243,7 +224,9 @@ def searchlight(
     _, model_rdm = align(dummy, model_rdm, names=("responses", "models"))
     if responses.sizes["stimulus"] < 3:
         raise SchemaError("searchlight: needs at least 3 stimuli.")
-    model_vecs = _vectors(model_rdm.values)
+    n_stim = model_rdm.shape[-1]
+    model_vecs = condensed(np.asarray(model_rdm.values, dtype=np.float64))
+    model_vecs = model_vecs.reshape(-1, n_stim * (n_stim - 1) // 2)  # (models, pairs)
     values = np.asarray(responses.transpose(*responses.dims).values, dtype=np.float64)
     # divide by a power of two (exact): sphere RDMs neither overflow nor underflow, and
     # every comparison method is invariant to the RDMs' scale

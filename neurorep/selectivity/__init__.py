@@ -15,7 +15,9 @@ run offline in any embedding space:
   its caption, against a shuffled-caption null, plus caption diversity;
 - :func:`embed_texts`, :func:`minilm_embed`, :func:`hashing_embedder` -- text
   embedders ``embed(texts) -> (n, d)`` and banks built from them;
-- :func:`make_concept_population` -- a simulated population with planted concepts.
+- :func:`make_concept_population` -- a simulated population with planted concepts
+  (it lives in :mod:`neurorep.datasets` with the other simulators, as does its
+  default embedder :func:`hashing_embedder`).
 
 Examples
 --------
@@ -28,6 +30,7 @@ Examples
 3
 """
 
+from neurorep.datasets import CONCEPTS, hashing_embedder, make_concept_population
 from neurorep.selectivity._caption import caption_units
 from neurorep.selectivity._compose import (
     COMPOSERS,
@@ -37,7 +40,7 @@ from neurorep.selectivity._compose import (
     llm_composer,
     template_composer,
 )
-from neurorep.selectivity._embed import Embedder, embed_texts, hashing_embedder, minilm_embed
+from neurorep.selectivity._embed import Embedder, embed_texts, minilm_embed
 from neurorep.selectivity._keywords import KEYWORD_METHODS, keywords
 from neurorep.selectivity._project import (
     DEFAULT_TEMPERATURE,
@@ -46,7 +49,6 @@ from neurorep.selectivity._project import (
     top_stimuli,
 )
 from neurorep.selectivity._score import METRICS, score_captions
-from neurorep.selectivity._simulate import CONCEPTS, make_concept_population
 
 __all__ = [
     "COMPOSERS",

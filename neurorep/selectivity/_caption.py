@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
 from neurorep.selectivity._compose import Composer, Concept, resolve_composer
 from neurorep.selectivity._concepts import CHUNK_UNITS, cluster_top
 from neurorep.selectivity._inputs import Bank, check_dtype, prepare_bank, prepare_weights

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
-import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
 from neurorep.data import responses
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
@@ -42,66 +40,6 @@ def minilm_embed(texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
                         batch_size=batch_size)
     x = np.asarray(members(acts)["layer6"].values, dtype=np.float32)[np.argsort(order)]
     return x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
-
-
-def hashing_embedder(
-    dim: int = 128,
-    *,
-    seed: int = 0,
-    topics: Mapping[str, Iterable[str]] | None = None,
-    topic_weight: float = 1.0,
-) -> Embedder:
-    """A tiny deterministic bag-of-words embedder (for tests, simulations, baselines).
-
-    Every lower-cased word gets a fixed Gaussian vector seeded by a hash of
-    the word; a text is the mean of its words' vectors, L2-normalised. Texts
-    sharing words are similar; nothing is learned. With ``topics`` (topic
-    name -> words), the words of a topic also share a topic vector (scaled by
-    ``topic_weight``), so texts on one topic are similar even when they share
-    no word -- a stand-in for semantic similarity.
-
-    Examples
-    --------
-    >>> from neurorep.selectivity import hashing_embedder
-    >>> embed = hashing_embedder(16)
-    >>> e = embed(["red apple", "red apple", "blue sky"])
-    >>> bool(abs(e[0] @ e[1] - 1) < 1e-6), e.shape
-    (True, (3, 16))
-    """
-    if int(dim) < 1:
-        raise ValueError(f"dim must be a positive integer; got {dim!r}.")
-    pattern = re.compile(r"[a-z0-9]+")
-    cache: dict[str, np.ndarray] = {}
-
-    def gaussian(name: str) -> np.ndarray:
-        key = zlib.crc32(name.encode()) ^ (int(seed) * 0x9E3779B1 & 0xFFFFFFFF)
-        return np.random.default_rng(key).standard_normal(int(dim))
-
-    topic_of: dict[str, str] = {}
-    for topic, words in (topics or {}).items():
-        for phrase in words:
-            for w in pattern.findall(str(phrase).lower()):
-                topic_of[w] = str(topic)
-
-    def vector(word: str) -> np.ndarray:
-        if word not in cache:
-            v = gaussian(word)
-            if word in topic_of:
-                v = v + float(topic_weight) * gaussian("\x00topic:" + topic_of[word])
-            cache[word] = v
-        return cache[word]
-
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), int(dim)))
-        for i, text in enumerate(texts):
-            words = pattern.findall(str(text).lower())
-            if words:
-                out[i] = np.mean([vector(w) for w in words], axis=0)
-        norm = np.linalg.norm(out, axis=1, keepdims=True)
-        return np.divide(out, norm, out=np.zeros_like(out), where=norm > 0)
-
-    embed.__name__ = f"hashing_embedder({dim})"
-    return embed
 
 
 def call_embed(embed: Embedder, texts: Sequence[str], *, what: str) -> np.ndarray:

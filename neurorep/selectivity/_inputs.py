@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_real
+from neurorep._core.errors import SchemaError, check_real
 from neurorep.data import single_member
 
 #: Working set of one unit chunk, in bank entries (about 12 bytes each: the

@@ -67,25 +67,34 @@ class Vocabulary:
 
 
 def build_vocabulary(texts: Sequence[str], tokenize: Callable[[str], set[str]]) -> Vocabulary:
-    from scipy import sparse
+    """Binary document-term matrix (scikit-learn's ``CountVectorizer``) with our tokenizer.
 
-    index: dict[str, int] = {}
-    indptr = [0]
-    indices: list[int] = []
-    for text in texts:
-        for tok in sorted(tokenize(text)):
-            indices.append(index.setdefault(tok, len(index)))
-        indptr.append(len(indices))
-    words = np.empty(len(index), dtype=object)
-    for w, i in index.items():
-        words[i] = w
-    data = np.ones(len(indices), dtype=np.float64)
-    dtm = sparse.csr_matrix(
-        (data, np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
-        shape=(len(texts), len(index)),
-    )
+    Columns are in order of first appearance (the first text holding a word,
+    then alphabetical within a text): ties between keyword scores are broken
+    by that order.
+    """
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer(analyzer=tokenize, binary=True, dtype=np.float64)
+    try:
+        dtm = vectorizer.fit_transform(texts).tocsr()
+    except ValueError:  # "empty vocabulary": no text holds a word (all stop words, or none)
+        empty = sparse.csr_matrix((len(texts), 0), dtype=np.float64)
+        return Vocabulary(words=np.empty(0, dtype=object), dtm=empty, df=np.zeros(0))
+    words = vectorizer.get_feature_names_out().astype(object)  # alphabetical
+    dtm.sort_indices()  # each text's words in alphabetical order
+    csc = dtm.tocsc()
+    first_text = csc.indices[csc.indptr[:-1]]
+    order = np.lexsort((np.arange(words.size), first_text))  # new column -> alphabetical
+    new_of_old = np.empty_like(order)
+    new_of_old[order] = np.arange(order.size)
+    # renumber the columns in place, keeping each text's words in alphabetical order: the
+    # entry order of sparse products (and so the order of tied keywords) follows it
+    dtm.indices = new_of_old[dtm.indices].astype(dtm.indices.dtype)
+    dtm.has_sorted_indices = False
     df = np.asarray(dtm.sum(axis=0)).ravel()
-    return Vocabulary(words=words, dtm=dtm, df=df)
+    return Vocabulary(words=words[order], dtm=dtm, df=df)
 
 
 def _log_odds(

@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import NeurorepWarning, check_option
+from neurorep._core.errors import NeurorepWarning, check_option
 from neurorep.selectivity._inputs import (
     Bank,
     Weights,

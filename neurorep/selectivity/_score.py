@@ -10,8 +10,9 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import NeurorepWarning, SchemaError, check_int, check_real
-from neurorep._random import as_generator
+from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_real
+from neurorep._core.ranks import rank_rows
+from neurorep._core.rng import as_generator
 from neurorep.data import validate
 from neurorep.selectivity._embed import Embedder, call_embed, minilm_embed
 
@@ -25,9 +26,11 @@ def _standardize(x: np.ndarray) -> np.ndarray:
 
 
 def _rank_standardize(x: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    return _standardize(rankdata(x, axis=0))
+    """Columns ranked (average ties), centred and scaled; a column with NaN is NaN."""
+    x = np.asarray(x, dtype=np.float64)
+    ranks = rank_rows(x.T).T
+    ranks[:, np.isnan(x).any(axis=0)] = np.nan
+    return _standardize(ranks)
 
 
 #: Prediction-response agreement across held-out stimuli (columns -> standardised columns;

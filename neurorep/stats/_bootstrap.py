@@ -11,15 +11,14 @@ in xarray results.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from neurorep._errors import check_int
-from neurorep._random import as_generator
+from neurorep._core.errors import check_int
+from neurorep._core.rng import as_generator
 
 __all__ = [
-    "as_generator",
     "bootstrap_indices",
     "bootstrap_pvalue",
     "counts_from_indices",
@@ -55,7 +54,7 @@ def bootstrap_indices(
 
     Examples
     --------
-    >>> from neurorep.stats._bootstrap import bootstrap_indices
+    >>> from neurorep.stats import bootstrap_indices
     >>> bootstrap_indices(5, 3, rng=0).shape
     (3, 5)
     """
@@ -84,7 +83,7 @@ def counts_from_indices(indices: np.ndarray, n: int) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> from neurorep.stats._bootstrap import counts_from_indices
+    >>> from neurorep.stats import counts_from_indices
     >>> counts_from_indices(np.array([[0, 0, 2]]), 3).tolist()
     [[2, 0, 1]]
     """
@@ -101,7 +100,7 @@ def counts_from_indices(indices: np.ndarray, n: int) -> np.ndarray:
 
 
 def percentile_ci(
-    samples: np.ndarray, *, ci: float = 0.95, axis: int = 0
+    samples: np.ndarray, *, ci: float = 0.95, axis: int = 0, center: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile confidence interval of bootstrap samples, ignoring NaN samples.
 
@@ -111,6 +110,11 @@ def percentile_ci(
         Bootstrap statistics; ``axis`` runs over samples.
     ci : float
         Coverage in (0, 1), e.g. 0.95 for the 2.5 and 97.5 percentiles.
+    center : float or ndarray, optional
+        The estimate on the data (``samples``' shape without ``axis``): the
+        samples are shifted so that their mean is this estimate before the
+        percentiles are taken, which removes the bootstrap bias (e.g.
+        similarity inflated by resampling stimuli with replacement).
 
     Returns
     -------
@@ -119,7 +123,7 @@ def percentile_ci(
     Examples
     --------
     >>> import numpy as np
-    >>> from neurorep.stats._bootstrap import percentile_ci
+    >>> from neurorep.stats import percentile_ci
     >>> low, high = percentile_ci(np.arange(101.0), ci=0.9)
     >>> round(float(low), 6), round(float(high), 6)
     (5.0, 95.0)
@@ -127,6 +131,9 @@ def percentile_ci(
     if not 0.0 < ci < 1.0:
         raise ValueError(f"percentile_ci: ci must lie in (0, 1); got {ci}.")
     cut = (1.0 - ci) / 2.0
+    if center is not None:
+        bias = np.nanmean(samples, axis=axis) - np.asarray(center, dtype=float)
+        samples = samples - np.expand_dims(bias, axis)
     low = np.nanquantile(samples, cut, axis=axis)
     high = np.nanquantile(samples, 1.0 - cut, axis=axis)
     return low, high
@@ -148,7 +155,7 @@ def bootstrap_pvalue(
     Examples
     --------
     >>> import numpy as np
-    >>> from neurorep.stats._bootstrap import bootstrap_pvalue
+    >>> from neurorep.stats import bootstrap_pvalue
     >>> float(bootstrap_pvalue(np.ones(99)))
     0.01
     """

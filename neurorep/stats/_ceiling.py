@@ -14,24 +14,175 @@ Both methods estimate the reliability ``rho`` of the trial-averaged response
 
 The ceiling is what a perfect model (the true signal) would score against
 the noisy averaged data: ``sqrt(rho)`` for Pearson r, ``rho`` for R^2.
+
+Ceilings of any score (the alignment metrics, RSA comparisons) come from
+:func:`split_half_ceiling` (one estimate: the score of two halves of the
+repetitions, stepped up with :func:`spearman_brown`) and
+:func:`leave_one_out_ceiling` (two bounds over subjects, Nili et al. 2014).
+One schema for every family: a ``ceiling`` variable, with a ``bound`` dim
+(``"lower"``, ``"upper"``) wherever two bounds exist.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
+from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
+from neurorep._core.rng import as_generator
 from neurorep.data import reject_epochs
-from neurorep.stats._bootstrap import as_generator
 
-__all__ = ["CEILING_METHODS", "noise_ceiling", "normalize_score"]
+__all__ = [
+    "BOUNDS",
+    "CEILING_METHODS",
+    "leave_one_out_ceiling",
+    "noise_ceiling",
+    "normalize_score",
+    "spearman_brown",
+    "split_half_ceiling",
+]
 
 CEILING_METHODS = ("ncsnr", "split_half")
 CEILING_METRICS = ("r", "r2")
+#: The ``bound`` coordinate of a two-bound ceiling.
+BOUNDS = ("lower", "upper")
+
+
+def spearman_brown(r: Any, *, factor: float = 2.0) -> Any:
+    """Reliability of data ``factor`` times longer: ``k r / (1 + (k - 1) r)`` (Spearman-Brown).
+
+    Parameters
+    ----------
+    r : float or array
+        Reliability (correlation) of the shorter data, e.g. of two halves.
+    factor : float
+        How many times more data (2 for split halves stepped up to the whole).
+
+    Returns
+    -------
+    float or ndarray
+        NaN where the prophecy is undefined (``1 + (k - 1) r <= 0``, or ``r`` NaN).
+
+    Examples
+    --------
+    >>> from neurorep.stats import spearman_brown
+    >>> round(spearman_brown(0.5), 6)
+    0.666667
+    """
+    arr = np.asarray(r, dtype=float)
+    k = float(factor)
+    denom = 1.0 + (k - 1.0) * arr
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(denom > 0, k * arr / np.where(denom > 0, denom, 1.0), np.nan)
+    return float(out) if out.ndim == 0 else out
+
+
+def split_half_ceiling(
+    responses: xr.DataArray,
+    score: Callable[[xr.DataArray, xr.DataArray], float],
+    *,
+    dim: str = "repetition",
+) -> float:
+    """The ceiling of any score: the score of two halves of the repetitions, stepped up.
+
+    The even and the odd repetitions are averaged separately, scored against
+    each other with ``score`` and stepped up to the whole with
+    :func:`spearman_brown` (factor 2): an estimate of what the true signal
+    would score against the trial-averaged data, on the score's own scale.
+
+    Parameters
+    ----------
+    responses : DataArray with a ``dim`` of repetitions
+        E.g. ``(stimulus, repetition, unit)``.
+    score : callable(DataArray, DataArray) -> float
+        The score of two representations of the same stimuli (CKA, an RSA
+        comparison...); larger means more similar.
+    dim : str
+        The repetition dim.
+
+    Returns
+    -------
+    float
+        NaN with fewer than 2 repetitions (no halves) or where the
+        Spearman-Brown prophecy is undefined.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import data
+    >>> from neurorep.stats import split_half_ceiling
+    >>> g = np.random.default_rng(0)
+    >>> reps = g.normal(size=(50, 1, 3)) + 0.5 * g.normal(size=(50, 4, 3))
+    >>> da = data.responses(reps, dims=("stimulus", "repetition", "unit"))
+    >>> r = lambda a, b: float(np.corrcoef(a.values.ravel(), b.values.ravel())[0, 1])
+    >>> bool(0.8 < split_half_ceiling(da, r) < 1.0)
+    True
+    """
+    if dim not in responses.dims or responses.sizes[dim] < 2:
+        return float("nan")
+    reps = np.arange(responses.sizes[dim])
+    a = responses.isel({dim: reps[0::2]}).mean(dim)
+    b = responses.isel({dim: reps[1::2]}).mean(dim)
+    r = float(score(a, b))
+    return float(spearman_brown(r)) if np.isfinite(r) else float("nan")
+
+
+def leave_one_out_ceiling(
+    items: Sequence[Any], score: Callable[[Any, Any], float]
+) -> xr.DataArray:
+    """Lower and upper noise ceiling over subjects (Nili et al. 2014), for any score.
+
+    The upper bound is the mean score of each item against the mean of all
+    items, the lower bound against the mean of the other items (leave one
+    out). Items are e.g. the RDMs of several subjects, aligned to each other.
+
+    Parameters
+    ----------
+    items : sequence of DataArray or ndarray
+        At least 2, of one shape (DataArrays are added by coordinate).
+    score : callable(item, pooled) -> float
+        The score of one item against a pooled one.
+
+    Returns
+    -------
+    DataArray ``(bound,)``
+        ``ceiling`` with bound = ``["lower", "upper"]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.stats import leave_one_out_ceiling
+    >>> g = np.random.default_rng(0)
+    >>> truth = g.normal(size=30)
+    >>> subjects = [truth + 0.5 * g.normal(size=30) for _ in range(5)]
+    >>> r = lambda a, b: float(np.corrcoef(a, b)[0, 1])
+    >>> c = leave_one_out_ceiling(subjects, r)
+    >>> bool(c.sel(bound="lower") < c.sel(bound="upper"))
+    True
+    """
+    items = list(items)
+    if len(items) < 2:
+        raise ValueError(
+            f"leave_one_out_ceiling: needs at least 2 items (subjects); got {len(items)}."
+        )
+    total = items[0].copy()
+    for item in items[1:]:
+        total = total + item
+    lower, upper = [], []
+    for item in items:
+        lower.append(score(item, (total - item) / (len(items) - 1)))
+        upper.append(score(item, total / len(items)))
+    return xr.DataArray(
+        [float(np.mean(lower)), float(np.mean(upper))],
+        dims=("bound",),
+        coords={"bound": list(BOUNDS)},
+        name="ceiling",
+        attrs={"method": "leave one out"},
+    )
 
 
 def _cube(responses: Any) -> tuple[np.ndarray, dict[str, Any]]:
@@ -138,7 +289,7 @@ def noise_ceiling(
     Examples
     --------
     >>> import numpy as np
-    >>> from neurorep.stats._ceiling import noise_ceiling
+    >>> from neurorep.stats import noise_ceiling
     >>> rng = np.random.default_rng(0)
     >>> signal = rng.normal(size=(200, 1, 3))
     >>> reps = signal + rng.normal(size=(200, 4, 3))     # SNR 1, 4 repetitions
@@ -163,9 +314,7 @@ def noise_ceiling(
     else:
         n_splits = check_int("n_splits", n_splits, minimum=1, fix="e.g. n_splits=100.")
         r_half, half = _split_half(values, n_splits, gen)
-        k = n / half
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rho = k * r_half / (1.0 + (k - 1.0) * r_half)
+        rho = spearman_brown(r_half, factor=n / half)
         rho = np.where(r_half > 0, rho, np.where(np.isnan(r_half), np.nan, 0.0))
         data["split_half_r"] = ("unit", r_half)
     rho = np.clip(rho, 0.0, 1.0)
@@ -205,7 +354,7 @@ def normalize_score(
     Examples
     --------
     >>> import xarray as xr
-    >>> from neurorep.stats._ceiling import normalize_score
+    >>> from neurorep.stats import normalize_score
     >>> s = xr.DataArray([0.3, 0.2], dims="unit", name="score")
     >>> normalize_score(s, [0.6, 0.4])["normalized_score"].values.tolist()
     [0.5, 0.5]

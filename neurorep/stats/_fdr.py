@@ -1,4 +1,9 @@
-"""False discovery rate: Benjamini-Hochberg and Benjamini-Yekutieli adjusted p-values."""
+"""False discovery rate: Benjamini-Hochberg and Benjamini-Yekutieli adjusted p-values.
+
+The adjustment is scipy's (:func:`scipy.stats.false_discovery_control`); this
+module adds NaN masking (untestable units stay NaN and are not counted),
+xarray in and out, and per-``dim`` adjustment.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import check_option
+from neurorep._core.errors import check_option
 
 __all__ = ["FDR_METHODS", "fdr"]
 
@@ -15,22 +20,13 @@ FDR_METHODS = ("bh", "by")
 
 
 def _adjust(p: np.ndarray, method: str) -> np.ndarray:
+    """Adjusted p-values of a 1-D array; NaN entries stay NaN and are not counted as tests."""
+    from scipy.stats import false_discovery_control
+
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
-    q = p[ok]
-    m = q.size
-    if m == 0:
-        return out
-    order = np.argsort(q)
-    # p * (m / k): the factor rounds to >= 1, so no q-value comes out below its p-value
-    # ((p * m) / k could round one ulp under p when k = m)
-    ranked = q[order] * (m / np.arange(1, m + 1))
-    if method == "by":
-        ranked *= np.sum(1.0 / np.arange(1, m + 1))
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    adj = np.empty(m)
-    adj[order] = np.minimum(ranked, 1.0)
-    out[ok] = adj
+    if ok.any():
+        out[ok] = false_discovery_control(p[ok], method=method)
     return out
 
 
@@ -65,7 +61,7 @@ def fdr(
 
     Examples
     --------
-    >>> from neurorep.stats._fdr import fdr
+    >>> from neurorep.stats import fdr
     >>> fdr([0.01, 0.04, 0.03, 0.5]).round(3).tolist()
     [0.04, 0.053, 0.053, 0.5]
     """

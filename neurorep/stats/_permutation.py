@@ -15,10 +15,16 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import check_int, check_option
-from neurorep.stats._bootstrap import as_generator
+from neurorep._core.errors import check_int, check_option
+from neurorep._core.rng import as_generator
 
-__all__ = ["ALTERNATIVES", "make_blocks", "permutation_indices", "permutation_test"]
+__all__ = [
+    "ALTERNATIVES",
+    "make_blocks",
+    "permutation_indices",
+    "permutation_test",
+    "sign_flip_pvalue",
+]
 
 ALTERNATIVES = ("greater", "less", "two-sided")
 
@@ -43,7 +49,7 @@ def make_blocks(n: int, *, block_size: int | None = None, groups: Any = None) ->
 
     Examples
     --------
-    >>> from neurorep.stats._permutation import make_blocks
+    >>> from neurorep.stats import make_blocks
     >>> make_blocks(7, block_size=3).tolist()
     [0, 0, 0, 1, 1, 1, 2]
     >>> make_blocks(6, block_size=3, groups=[0, 0, 1, 1, 1, 1]).tolist()
@@ -95,7 +101,7 @@ def permutation_indices(
 
     Examples
     --------
-    >>> from neurorep.stats._permutation import permutation_indices
+    >>> from neurorep.stats import permutation_indices
     >>> idx = permutation_indices(6, 4, block_size=2, rng=0)
     >>> idx.shape, sorted(idx[0].tolist())
     ((4, 6), [0, 1, 2, 3, 4, 5])
@@ -173,7 +179,7 @@ def permutation_test(
     Examples
     --------
     >>> import numpy as np
-    >>> from neurorep.stats._permutation import permutation_test
+    >>> from neurorep.stats import permutation_test
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=50); y = x + rng.normal(size=50)
     >>> res = permutation_test(lambda i: np.array([np.corrcoef(x[i], y)[0, 1]]), 50,
@@ -225,3 +231,66 @@ def permutation_test(
         "alternative": alternative,
     }
     return ds
+
+
+def sign_flip_pvalue(
+    values: Any,
+    *,
+    axis: int = 0,
+    n_permutations: int = 10000,
+    alternative: Literal["greater", "less", "two-sided"] = "greater",
+    rng: np.random.Generator | int | None = None,
+) -> np.ndarray:
+    """Sign-flip permutation p-value of the mean along ``axis`` against 0.
+
+    Under H0 every item's value (e.g. a subject's score) is symmetric about
+    0, so flipping the signs of random items gives the null distribution of
+    the mean. NaN items are left out of each mean (a score the subject does
+    not have); the same sign draws serve every other index.
+
+    Parameters
+    ----------
+    values : array-like
+        Per-item values; ``axis`` runs over the items (subjects).
+    axis : int
+        The items' axis.
+    n_permutations : int
+        Random sign patterns.
+    alternative : {"greater", "less", "two-sided"}
+        H1: mean > 0, mean < 0, or ``|mean| > 0`` (absolute values compared).
+    rng : Generator, int or None
+
+    Returns
+    -------
+    ndarray
+        ``values``' shape without ``axis``: ``(1 + #null at least as extreme) /
+        (1 + n_permutations)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.stats import sign_flip_pvalue
+    >>> p = sign_flip_pvalue(np.array([0.3, 0.5, 0.2, 0.4, 0.6, 0.1]), n_permutations=999, rng=0)
+    >>> bool(p < 0.05)
+    True
+    """
+    check_option("alternative", alternative, ALTERNATIVES)
+    n_permutations = check_int("n_permutations", n_permutations, minimum=1,
+                               fix="e.g. n_permutations=10000.")
+    arr = np.moveaxis(np.asarray(values, dtype=float), axis, 0)
+    if arr.shape[0] < 1:
+        raise ValueError("sign_flip_pvalue: needs at least one item along axis.")
+    gen = as_generator(rng)
+    valid = np.isfinite(arr)
+    x = np.where(valid, arr, 0.0)
+    k = np.maximum(valid.sum(axis=0), 1)
+    obs = x.sum(axis=0) / k
+    signs = gen.choice([-1.0, 1.0], size=(n_permutations, arr.shape[0]))
+    null = (signs @ x.reshape(arr.shape[0], -1)).reshape(n_permutations, *arr.shape[1:]) / k
+    if alternative == "greater":
+        extreme = null >= obs - 1e-12
+    elif alternative == "less":
+        extreme = null <= obs + 1e-12
+    else:
+        extreme = np.abs(null) >= np.abs(obs) - 1e-12
+    return (1 + extreme.sum(axis=0)) / (n_permutations + 1)

@@ -9,8 +9,9 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
-from neurorep._errors import check_int
-from neurorep.stats._bootstrap import as_generator, bootstrap_indices, percentile_ci
+from neurorep._core.errors import check_int
+from neurorep._core.rng import as_generator
+from neurorep.stats._bootstrap import bootstrap_indices, percentile_ci
 
 
 def _check_axis(axis: Any, arrays: tuple[np.ndarray, ...]) -> int:

@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep import SchemaError
-from neurorep._random import as_generator
+from neurorep._core.rng import as_generator
 from neurorep.stats._bootstrap import bootstrap_indices, counts_from_indices, percentile_ci
 
 __all__ = ["cluster_test", "onset_latency", "peak_latency"]

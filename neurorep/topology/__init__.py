@@ -13,6 +13,7 @@ from neurorep.topology._distance import DIAGRAM_DISTANCES, diagram_distance
 from neurorep.topology._identify import score_identification
 from neurorep.topology._persistence import (
     betti_curve,
+    check_diagram,
     gt_transform_diagram,
     persistence,
     persistence_landscape,
@@ -30,6 +31,7 @@ __all__ = [
     "RGTM_REGIMES",
     "agtdm",
     "betti_curve",
+    "check_diagram",
     "diagram_distance",
     "geodesic_transform",
     "gt_transform",

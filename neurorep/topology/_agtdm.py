@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import check_int
+from neurorep._core.condensed import condensed, square
+from neurorep._core.errors import check_int
+from neurorep._core.rng import as_generator
 from neurorep.data import align
-from neurorep.topology._checks import _rng, as_rdm, condensed, square
+from neurorep.topology._checks import as_rdm
 from neurorep.topology._transform import _candidates, _gt_rank, _rank01
 
 
@@ -119,7 +121,7 @@ def agtdm(
     denom = np.sqrt(np.clip(_inner(ac, ac), 0, None) * np.clip(_inner(bc, bc), 0, None))
     dcor = _dcor2(ac, bc, denom)
     score = float(dcor.max())
-    gen = _rng(rng)
+    gen = as_generator(rng)
     null = np.empty(n_perm)
     for p in range(n_perm):
         perm = gen.permutation(n)

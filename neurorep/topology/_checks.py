@@ -8,13 +8,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_real
-from neurorep._random import as_generator
+from neurorep._core.errors import SchemaError, check_real
 from neurorep.data import RDM_DIMS, validate
-
-
-def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
-    return as_generator(rng)
 
 
 def check_rdm(rdm: Any, *, name: str = "rdm", allow_inf: bool = False) -> xr.DataArray:
@@ -87,26 +82,6 @@ def check_thresholds(lower: float, upper: float, *, rank: bool) -> tuple[float, 
     return lo, up
 
 
-def triu(n: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.triu_indices(n, 1)
-
-
-def condensed(values: np.ndarray) -> np.ndarray:
-    """``(..., n, n)`` -> ``(..., n*(n-1)/2)`` upper triangle in scipy squareform order."""
-    n = values.shape[-1]
-    iu = triu(n)
-    return np.ascontiguousarray(values[..., iu[0], iu[1]])
-
-
-def square(vectors: np.ndarray, n: int) -> np.ndarray:
-    """``(..., n*(n-1)/2)`` -> ``(..., n, n)`` symmetric with a zero diagonal."""
-    out = np.zeros((*vectors.shape[:-1], n, n), dtype=vectors.dtype)
-    iu = triu(n)
-    out[..., iu[0], iu[1]] = vectors
-    out[..., iu[1], iu[0]] = vectors
-    return out
-
-
 def members_of(rdm_set: Any, *, name: str) -> dict[str, xr.DataArray]:
     from neurorep.data import members
 
@@ -172,7 +147,7 @@ def responses_matrix(obj: xr.DataArray, *, name: str) -> np.ndarray:
 
 def as_rdm(obj: Any, *, metric: str, name: str, allow_inf: bool = False) -> xr.DataArray:
     """An RDM from an RDM (checked) or from responses ``(stimulus, unit)``."""
-    from neurorep._errors import check_option
+    from neurorep._core.errors import check_option
     from neurorep.data import rdm as make_rdm
 
     if isinstance(obj, xr.DataArray) and tuple(obj.dims[-2:]) == RDM_DIMS:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from neurorep._errors import check_option
+from neurorep._core.errors import check_option
 from neurorep.topology._persistence import diagram_array
 
 

@@ -15,9 +15,11 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_int, check_option
+from neurorep._core.condensed import condensed, n_from_m, triu
+from neurorep._core.errors import SchemaError, check_int, check_option
+from neurorep._core.rng import as_generator
 from neurorep.data import align
-from neurorep.topology._checks import _rng, check_rdm, condensed, members_of
+from neurorep.topology._checks import check_rdm, members_of
 from neurorep.topology._transform import (
     Regime,
     _candidates,
@@ -237,9 +239,9 @@ def score_identification(
     search = len(cands) > 1
 
     # bootstrap weights: sample 0 is the data itself
-    gen = _rng(rng)
-    n_stim = int(round((1 + np.sqrt(1 + 8 * x.shape[1])) / 2))
-    iu = np.triu_indices(n_stim, 1)
+    gen = as_generator(rng)
+    n_stim = n_from_m(x.shape[1])
+    iu = triu(n_stim)
     item_w = np.ones((n_boot + 1, len(region)))
     pair_w = np.ones((n_boot + 1, x.shape[1]))
     for b in range(1, n_boot + 1):

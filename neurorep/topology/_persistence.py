@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError, check_int
+from neurorep._core.condensed import condensed, triu
+from neurorep._core.errors import SchemaError, check_int
 from neurorep.data import RDM_DIMS
-from neurorep.topology._checks import DISTANCES, as_rdm, check_rdm, condensed
+from neurorep.topology._checks import DISTANCES, as_rdm, check_rdm
 from neurorep.topology._transform import (
     Regime,
     _gt_map,
@@ -93,6 +94,35 @@ def _diagram(
 
 
 def check_diagram(diagram: Any, *, name: str = "diagram") -> xr.Dataset:
+    """Check that ``diagram`` is a persistence diagram and return it.
+
+    Parameters
+    ----------
+    diagram : Dataset
+        Variables ``birth`` and ``death`` over ``bar`` and a ``dimension``
+        coordinate, as :func:`persistence` returns.
+    name : str
+        How the object is named in error messages.
+
+    Returns
+    -------
+    Dataset
+        ``diagram`` itself.
+
+    Raises
+    ------
+    SchemaError
+        Not a Dataset with ``birth`` and ``death``, or no ``dimension`` coordinate.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from neurorep import topology
+    >>> dg = xr.Dataset({"birth": ("bar", [0.0]), "death": ("bar", [1.0])},
+    ...                 coords={"dimension": ("bar", [0])})
+    >>> topology.check_diagram(dg) is dg
+    True
+    """
     if not isinstance(diagram, xr.Dataset) or not {"birth", "death"} <= set(diagram.data_vars):
         raise SchemaError(
             f"{name}: expected a persistence diagram (xr.Dataset with variables 'birth', "
@@ -200,7 +230,7 @@ def persistence(
         raise ValueError(f"threshold must be > 0 (or inf); got {threshold}.")
     if isinstance(obj, xr.DataArray) and tuple(obj.dims[-2:]) != RDM_DIMS:
         if metric not in DISTANCES:
-            from neurorep._errors import check_option
+            from neurorep._core.errors import check_option
 
             check_option("metric", metric, DISTANCES)
         n_pts = obj.sizes.get("stimulus", 0)
@@ -221,7 +251,7 @@ def persistence(
     if np.isinf(d).any():
         from scipy.sparse import coo_matrix
 
-        iu = np.triu_indices(n, 1)
+        iu = triu(n)
         keep = np.isfinite(vec) & (vec <= threshold)
         coo = coo_matrix((vec[keep], (iu[0][keep], iu[1][keep])), shape=(n, n))
         rp = RipsPersistence(
@@ -401,16 +431,15 @@ def betti_curve(diagram: xr.Dataset, *, grid: Any = None, n_steps: int = 100) ->
     >>> topology.betti_curve(topology.persistence(r), grid=[0.0, 0.5, 1.0]).values.tolist()
     [[3, 3, 1], [0, 0, 0]]
     """
+    from gudhi.representations import BettiCurve
+
     dg = check_diagram(diagram)
     g = _as_grid(grid, dg, n_steps)
     dims = np.asarray(dg["dimension"].values)
     maxdim = int(dg.attrs.get("maxdim", int(dims.max()) if dims.size else 0))
-    out = np.zeros((maxdim + 1, g.size), dtype=np.int64)
-    b, d = dg["birth"].values, dg["death"].values
-    for k in range(maxdim + 1):
-        sel = dims == k
-        alive = (b[sel][None, :] <= g[:, None]) & (g[:, None] < d[sel][None, :])
-        out[k] = alive.sum(axis=1)
+    bars = np.column_stack([dg["birth"].values, dg["death"].values]).astype(float)
+    # gudhi counts a bar at t when birth <= t < death, on the grid as given
+    out = BettiCurve(predefined_grid=g).fit_transform([bars[dims == k] for k in range(maxdim + 1)])
     return xr.DataArray(
         out,
         dims=("dimension", "filtration"),
@@ -453,6 +482,8 @@ def persistence_landscape(
     arr = diagram_array(dg, dimension)
     arr = arr[np.isfinite(arr[:, 1])]
     g = _as_grid(grid, dg, n_steps)
+    # not gudhi.representations.Landscape: it samples its own evenly spaced range (not a
+    # given grid) and scales the tents by sqrt(2), so its numbers differ from Bubenik's
     tents = np.maximum(np.minimum(g[:, None] - arr[None, :, 0], arr[None, :, 1] - g[:, None]), 0.0)
     k = int(n_layers)
     if tents.shape[1] < k:

@@ -27,8 +27,10 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import check_option
-from neurorep.topology._checks import check_rdm, check_thresholds, condensed, square
+from neurorep._core.condensed import condensed, square
+from neurorep._core.errors import check_option
+from neurorep._core.ranks import rank_rows
+from neurorep.topology._checks import check_rdm, check_thresholds
 
 Regime = Literal["local", "global", "geometry", "topology"]
 
@@ -50,10 +52,8 @@ RGTM_REGIMES: dict[str, tuple[float, float]] = {
 # ----------------------------------------------------------------------------
 def _rank01(vectors: np.ndarray) -> np.ndarray:
     """Rank each row (average ties) and min-max rescale to [0, 1]; constant rows -> 0.5."""
-    from scipy.stats import rankdata
-
     v = np.atleast_2d(vectors)
-    r = rankdata(v, method="average", axis=-1)
+    r = rank_rows(v)
     rmin = r.min(axis=-1, keepdims=True)
     span = r.max(axis=-1, keepdims=True) - rmin
     with np.errstate(invalid="ignore", divide="ignore"):

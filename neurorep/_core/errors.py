@@ -1,6 +1,15 @@
-"""Exceptions and warnings shared by every neurorep family."""
+"""Exceptions, warnings and argument checks shared by every neurorep family.
+
+The exception classes are public as ``neurorep.SchemaError`` etc.; their
+``__module__`` says so, so tracebacks and pickles name the public path.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class SchemaError(ValueError):
@@ -25,6 +34,11 @@ class UnsafeFileError(ValueError):
 
 class NeurorepWarning(UserWarning):
     """Warnings raised by neurorep (for example constant units scored as NaN)."""
+
+
+for _cls in (SchemaError, AlignmentError, ChecksumError, DownloadError, UnsafeFileError,
+             NeurorepWarning):
+    _cls.__module__ = "neurorep"
 
 
 def check_option(name: str, value: object, allowed: object) -> None:
@@ -67,3 +81,19 @@ def check_int(name: str, value: object, *, minimum: int, fix: str | None = None)
         hint = fix if fix is not None else f"Pass a whole number >= {minimum}."
         raise ValueError(f"{name} must be an integer >= {minimum}; got {got}. {hint}")
     return int(value)  # type: ignore[call-overload]
+
+
+def sum_of_squares_fits(flat: np.ndarray) -> bool:
+    """Whether ``4 * sum(x ** 2)`` is finite in the values' precision (False on NaN/inf).
+
+    One BLAS pass. The factor 4 covers squared differences of two values
+    (``(x - y) ** 2 <= 2 x ** 2 + 2 y ** 2``), so distances, variances and
+    Gram matrices of any subset of the values stay finite.
+    """
+    import numpy as np
+
+    if flat.dtype.kind != "f" or flat.dtype.itemsize < 4:
+        flat = flat.astype(np.float32 if flat.dtype.kind == "f" else np.float64)
+    with np.errstate(all="ignore"):
+        total = np.dot(flat, flat)
+    return bool(total <= np.finfo(flat.dtype).max / 4)

@@ -131,7 +131,7 @@ def check_allocation(
 
     Examples
     --------
-    >>> from neurorep._memory import check_allocation
+    >>> from neurorep._core.memory import check_allocation
     >>> check_allocation(1e3, what="a small array", fix="")  # fits: returns None
     >>> check_allocation(5e9, what="a big array", fix="Use less.", limit=1e9)
     Traceback (most recent call last):

@@ -1,16 +1,25 @@
-"""make_concept_population: units with planted concepts over a bank of template sentences."""
+"""A simulated population with planted concepts over a bank of template sentences.
+
+:func:`make_concept_population` is the ground truth of the captioning family
+(:mod:`neurorep.selectivity` re-exports it); :func:`hashing_embedder` is its
+default text model, a deterministic bag-of-words embedding (as
+:func:`make_model_activations` is a random network standing in for a model).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from neurorep._random import as_generator
+from neurorep._core.rng import as_generator
 from neurorep.data import responses
-from neurorep.selectivity._embed import Embedder, call_embed, hashing_embedder
+
+__all__ = ["CONCEPTS", "hashing_embedder", "make_concept_population"]
 
 #: Built-in concepts: nouns, verbs and adjectives that only sentences of that concept use.
 CONCEPTS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -65,6 +74,66 @@ _SETTINGS = ("on Monday", "last week", "in the morning", "after lunch", "yesterd
              "in the city", "before dinner")
 
 
+def hashing_embedder(
+    dim: int = 128,
+    *,
+    seed: int = 0,
+    topics: Mapping[str, Iterable[str]] | None = None,
+    topic_weight: float = 1.0,
+) -> Callable[[Sequence[str]], np.ndarray]:
+    """A tiny deterministic bag-of-words embedder (for tests, simulations, baselines).
+
+    Every lower-cased word gets a fixed Gaussian vector seeded by a hash of
+    the word; a text is the mean of its words' vectors, L2-normalised. Texts
+    sharing words are similar; nothing is learned. With ``topics`` (topic
+    name -> words), the words of a topic also share a topic vector (scaled by
+    ``topic_weight``), so texts on one topic are similar even when they share
+    no word -- a stand-in for semantic similarity.
+
+    Examples
+    --------
+    >>> from neurorep.datasets import hashing_embedder
+    >>> embed = hashing_embedder(16)
+    >>> e = embed(["red apple", "red apple", "blue sky"])
+    >>> bool(abs(e[0] @ e[1] - 1) < 1e-6), e.shape
+    (True, (3, 16))
+    """
+    if int(dim) < 1:
+        raise ValueError(f"dim must be a positive integer; got {dim!r}.")
+    pattern = re.compile(r"[a-z0-9]+")
+    cache: dict[str, np.ndarray] = {}
+
+    def gaussian(name: str) -> np.ndarray:
+        key = zlib.crc32(name.encode()) ^ (int(seed) * 0x9E3779B1 & 0xFFFFFFFF)
+        return np.random.default_rng(key).standard_normal(int(dim))
+
+    topic_of: dict[str, str] = {}
+    for topic, words in (topics or {}).items():
+        for phrase in words:
+            for w in pattern.findall(str(phrase).lower()):
+                topic_of[w] = str(topic)
+
+    def vector(word: str) -> np.ndarray:
+        if word not in cache:
+            v = gaussian(word)
+            if word in topic_of:
+                v = v + float(topic_weight) * gaussian("\x00topic:" + topic_of[word])
+            cache[word] = v
+        return cache[word]
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), int(dim)))
+        for i, text in enumerate(texts):
+            words = pattern.findall(str(text).lower())
+            if words:
+                out[i] = np.mean([vector(w) for w in words], axis=0)
+        norm = np.linalg.norm(out, axis=1, keepdims=True)
+        return np.divide(out, norm, out=np.zeros_like(out), where=norm > 0)
+
+    embed.__name__ = f"hashing_embedder({dim})"
+    return embed
+
+
 def concept_sentences(
     concepts: Mapping[str, Mapping[str, Sequence[str]]], n_per_concept: int, gen: np.random.Generator
 ) -> tuple[list[str], list[str]]:
@@ -90,7 +159,7 @@ def make_concept_population(
     mixed_fraction: float = 0.25,
     weight_noise: float = 0.3,
     noise: float = 0.5,
-    embed: Embedder | None = None,
+    embed: Callable[[Sequence[str]], np.ndarray] | None = None,
     rng: Any = 0,
 ) -> xr.DataTree:
     """A population of units, each selective for one or two planted concepts.
@@ -134,7 +203,7 @@ def make_concept_population(
 
     Examples
     --------
-    >>> from neurorep.selectivity import make_concept_population
+    >>> from neurorep.datasets import make_concept_population
     >>> sim = make_concept_population(n_units=6, n_per_concept=10, rng=0)
     >>> sim["brain"].ds["responses"].sizes["stimulus"], sim["truth"].ds["concept"].size
     (80, 6)
@@ -154,7 +223,13 @@ def make_concept_population(
         128, topics={name: [w for ws in words.values() for w in ws] for name, words in concepts.items()}
     )
     texts, labels = concept_sentences(concepts, n_per_concept, gen)
-    E = call_embed(fn, texts, what="sentence")
+    stim = [f"sent{i:04d}" for i in range(len(texts))]
+    raw = np.asarray(fn(texts), dtype=np.float64)
+    dims_ids = [f"dim{i:03d}" for i in range(raw.shape[1])] if raw.ndim == 2 else None
+    # the bank first: its constructor checks the embedder's output (n_texts rows, finite)
+    bank = responses(raw, stimulus=stim, unit=dims_ids, name="activations",
+                     stimulus_coords={"text": texts, "concept": labels})
+    E = bank.values
     d = E.shape[1]
     names = list(concepts)
     lab = np.asarray(labels)
@@ -175,15 +250,11 @@ def make_concept_population(
     signal = E @ W
     signal = (signal - signal.mean(axis=0)) / signal.std(axis=0)
     Y = signal + noise * gen.standard_normal(signal.shape)
-    stim = [f"sent{i:04d}" for i in range(len(texts))]
     units = [f"unit{u:03d}" for u in range(n_units)]
-    dims_ids = [f"dim{i:03d}" for i in range(d)]
     # the sentences' concept is "sentence_concept" here: "concept" is the units' planted concept
     brain = responses(Y, stimulus=stim, unit=units, unit_coords={"concept": unit_concepts},
                       stimulus_coords={"text": texts, "sentence_concept": labels},
                       region="simulated")
-    bank = responses(E, stimulus=stim, unit=dims_ids, name="activations",
-                     stimulus_coords={"text": texts, "concept": labels})
     truth = xr.Dataset(
         {
             "weights": (("feature", "unit"), W),

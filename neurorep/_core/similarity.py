@@ -1,7 +1,8 @@
-"""Similarity kernels between two representations of the same stimuli (numpy level).
+"""Similarity kernels between two representations of the same stimuli: CKA and Procrustes.
 
 Every kernel takes ``x`` ``(n, p)`` and ``y`` ``(n, q)`` (rows = stimuli, in
-the same order) and returns a float where larger means more similar.
+the same order) and returns a float where larger means more similar. The
+public ones are re-exported by :mod:`neurorep.alignment`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,20 @@ import warnings
 
 import numpy as np
 
-from neurorep._errors import NeurorepWarning, check_real
+from neurorep._core.errors import NeurorepWarning, check_real
+
+__all__ = [
+    "center",
+    "center_gram",
+    "cka_debiased",
+    "cka_from_grams",
+    "cka_linear",
+    "procrustes_similarity",
+    "rescaled",
+]
 
 
-def _rescaled(x: np.ndarray) -> np.ndarray:
+def rescaled(x: np.ndarray) -> np.ndarray:
     """``x`` divided by a power of two when its largest |value| is outside 2**-64..2**64.
 
     Every kernel here is invariant to the scale of each representation, and
@@ -30,10 +41,11 @@ def _rescaled(x: np.ndarray) -> np.ndarray:
 def _real(x: np.ndarray, name: str) -> np.ndarray:
     """``x`` as a float64 array (rescaled if extreme); complex values are refused."""
     check_real(x, name=name)
-    return _rescaled(np.asarray(x, float))
+    return rescaled(np.asarray(x, float))
 
 
-def _center(x: np.ndarray) -> np.ndarray:
+def center(x: np.ndarray) -> np.ndarray:
+    """Each column minus its mean over stimuli (rows)."""
     return x - x.mean(0, keepdims=True)
 
 
@@ -42,7 +54,7 @@ def cka_linear(x: np.ndarray, y: np.ndarray) -> float:
 
     Computed on the n x n Gram matrices when n is smaller than the widths.
     """
-    x, y = _center(_real(x, "x")), _center(_real(y, "y"))
+    x, y = center(_real(x, "x")), center(_real(y, "y"))
     if x.shape[0] < max(x.shape[1], y.shape[1]):
         kx, ky = x @ x.T, y @ y.T
         hsic = float((kx * ky).sum())
@@ -53,7 +65,7 @@ def cka_linear(x: np.ndarray, y: np.ndarray) -> float:
     return hsic / norm if norm > 0 else float("nan")
 
 
-def _center_gram(k: np.ndarray) -> np.ndarray:
+def center_gram(k: np.ndarray) -> np.ndarray:
     """H K H for a Gram matrix K (the Gram matrix of the column-centred data)."""
     return k - k.mean(0, keepdims=True) - k.mean(1, keepdims=True) + k.mean()
 
@@ -64,7 +76,7 @@ def cka_from_grams(kx: np.ndarray, ky: np.ndarray) -> float:
     Equal to :func:`cka_linear`; a bootstrap sample's Gram is a sub-matrix of
     the full one, so resampling costs O(n^2) instead of O(n^2 p).
     """
-    kx, ky = _center_gram(kx), _center_gram(ky)
+    kx, ky = center_gram(kx), center_gram(ky)
     norm = float(np.sqrt((kx * kx).sum() * (ky * ky).sum()))
     return float((kx * ky).sum()) / norm if norm > 0 else float("nan")
 
@@ -137,8 +149,8 @@ def cka_debiased(x: np.ndarray, y: np.ndarray) -> float:
     n = x.shape[0]
     if n < 4:
         raise ValueError(f"debiased CKA needs at least 4 stimuli; got {n}.")
-    ux, kx = _u_centred_gram(_rescaled(_center(x)))
-    uy, ky = _u_centred_gram(_rescaled(_center(y)))
+    ux, kx = _u_centred_gram(rescaled(center(x)))
+    uy, ky = _u_centred_gram(rescaled(center(y)))
     nx, ny = float(np.linalg.norm(ux)), float(np.linalg.norm(uy))
     flat = [name for name, nu, nk in (("x", nx, kx), ("y", ny, ky))
             if not nu > _U_CENTRED_RTOL * nk]
@@ -163,7 +175,7 @@ def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
     nuclear norm of ``X'Y`` is the cosine of the angle after the best rotation.
     Different widths are handled by the nuclear norm of the cross-product.
     """
-    x, y = _center(_real(x, "x")), _center(_real(y, "y"))
+    x, y = center(_real(x, "x")), center(_real(y, "y"))
     nx, ny = np.linalg.norm(x), np.linalg.norm(y)
     if nx == 0 or ny == 0:
         return float("nan")
@@ -173,8 +185,8 @@ def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
         # singular values are those of the small Rx Ry'. (The square roots of the
         # eigenvalues of X X' Y Y' turned rounding in zero eigenvalues into errors of
         # ~1e-8 that changed with the order of stimuli and units.)
-        rx = np.linalg.qr(x.T, mode="r")
-        ry = np.linalg.qr(y.T, mode="r")
+        rx = np.asarray(np.linalg.qr(x.T, mode="r"))  # mode="r": R only
+        ry = np.asarray(np.linalg.qr(y.T, mode="r"))
         nuc = float(np.linalg.svd(rx @ ry.T, compute_uv=False).sum())
     else:
         nuc = float(np.linalg.svd(x.T @ y, compute_uv=False).sum())

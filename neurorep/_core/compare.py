@@ -1,0 +1,469 @@
+"""RDM comparison kernels: ``(a, m), (b, m) -> (a, b)`` scores of condensed RDM vectors.
+
+Every row of ``x`` is scored against every row of ``y`` (rsatoolbox's method
+names and numbers; the table of methods is in :mod:`neurorep.rsa._compare`,
+the registry :data:`COMPARE_METHODS`). Rows are transformed once (ranked,
+centred, whitened) and all pairs scored with one matrix product; Kendall's
+tau-a uses one O(m log m) merge count per pair on ranks and orders computed
+once per row. An optional boolean ``valid`` ``(m,)`` marks the
+dissimilarities to use (rsatoolbox's NaN handling; used by the bootstrap).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse
+
+from neurorep._core.condensed import n_from_m, triu
+from neurorep._core.errors import check_option
+from neurorep._core.parallel import one_blas_thread, run_blocks
+from neurorep._core.ranks import dense_rows, group_starts, rank_rows, tied_pairs_rows
+
+__all__ = [
+    "ALIASES",
+    "COMPARE_METHODS",
+    "Method",
+    "compare_vectors",
+    "cov_closed_form",
+    "gram",
+    "resolve_method",
+    "tau_a",
+]
+
+_SMALL_GEMM = 2e7  # multiply-adds below which one BLAS thread is used
+
+
+def gram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x @ y.T`` with one BLAS thread when the product is small."""
+    if float(x.shape[0]) * y.shape[0] * x.shape[1] < _SMALL_GEMM:
+        with one_blas_thread():
+            return x @ y.T
+    return x @ y.T
+
+
+def _norms(x: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,ij->i", x, x, optimize=True))
+
+
+def _cos(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Cosine of every row pair; zero-norm rows give NaN. The big arrays are not rescaled."""
+    nx, ny = _norms(x), _norms(y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = gram(x, y) / nx[:, None] / ny[None, :]
+    out[nx == 0, :] = np.nan
+    out[:, ny == 0] = np.nan
+    return np.clip(out, -1.0, 1.0)
+
+
+def _center(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    mean = x.mean(axis=1, keepdims=True)
+    if inplace:
+        x -= mean
+        return x
+    return x - mean
+
+
+
+# --- rows whose cosine is the score ----------------------------------------------
+def _rows_identity(x: np.ndarray, own: bool = False) -> np.ndarray:
+    return x
+
+
+def _rows_centred(x: np.ndarray, own: bool = False) -> np.ndarray:
+    return _center(x, inplace=own)
+
+
+def _rows_centred_ranks(x: np.ndarray, own: bool = False) -> np.ndarray:
+    """Average ranks, centred (their mean is exactly ``(m + 1) / 2``)."""
+    r = rank_rows(x, out=x if own else None)
+    r -= (x.shape[1] + 1) / 2.0
+    return r
+
+
+def _cosine_kernel(rows: Callable[[np.ndarray, bool], np.ndarray]) -> Callable[..., np.ndarray]:
+    """The kernel ``cosine(rows(x), rows(y))`` of a row transform."""
+
+    def kernel(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
+        return _cos(rows(x, own), rows(y, own))
+
+    return kernel
+
+
+def _cmp_rho_a(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
+    m = x.shape[1]
+    rx, ry = _rows_centred_ranks(x, own), _rows_centred_ranks(y, own)
+    return gram(rx, ry) * (12.0 / (m**3 - m))
+
+
+# --- Kendall tau-a -----------------------------------------------------------
+try:  # the O(m log m) discordant-pair count scipy.stats.kendalltau uses
+    from scipy.stats._stats import _kendall_dis as _scipy_kendall_dis
+except ImportError:  # pragma: no cover - private scipy API moved
+    _scipy_kendall_dis = None
+
+
+
+def tau_a(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    pairs: np.ndarray | None = None,
+    shared_ties: int = 0,
+    **kw: Any,
+) -> np.ndarray:
+    """Kendall tau-a for all row pairs (or only ``pairs``, ``(P, 2)`` row indices -> ``(P,)``).
+
+    ``shared_ties``: tied pairs that every row of ``x`` and ``y`` has at the same
+    positions (a stimulus bootstrap repeats the dissimilarities of a stimulus
+    drawn twice). A row with no other ties then shares exactly those with any
+    other row, which spares counting the pairs tied in both.
+
+    Ranks and orders are computed once per row, a block of rows at a time. For
+    each row of ``x``, the rows of ``y`` it meets are put in its order with one
+    gather, then each pair costs one O(m log m) discordant-pair count. Blocks of
+    ``x`` rows run on the parallel engine (scipy's count releases the GIL).
+    """
+    m = x.shape[1]
+    tot = m * (m - 1) // 2
+    out: np.ndarray
+    if pairs is None:
+        todo = {i: np.arange(y.shape[0]) for i in range(x.shape[0])}
+        out = np.empty((x.shape[0], y.shape[0]))
+        slots = {i: i * y.shape[0] + todo[i] for i in todo}
+    else:
+        pairs = np.asarray(pairs, dtype=np.intp).reshape(-1, 2)
+        out = np.empty(pairs.shape[0])
+        todo, slots = {}, {}
+        for i in np.unique(pairs[:, 0]):
+            sel = np.flatnonzero(pairs[:, 0] == i)
+            todo[int(i)], slots[int(i)] = pairs[sel, 1], sel
+    max_rows = max(1, (1 << 21) // m)  # rows prepared together: ~16 MB per array
+    dense_y = np.empty(y.shape, dtype=np.intp)
+    ties_y = np.empty(y.shape[0], dtype=np.int64)
+
+    def prep_y(s: int, e: int) -> None:
+        _, dense_y[s:e], _, ties_y[s:e] = dense_rows(y[s:e])
+
+    run_blocks(prep_y, y.shape[0], max_rows, nbytes=y.nbytes)
+    if shared_ties and ties_y.min() < shared_ties:
+        raise ValueError(f"shared_ties={shared_ties} exceeds the ties of a row of y.")
+    max_y = dense_y.max(axis=1).astype(np.int64) + 1
+    flat = out.reshape(-1)
+    rows_x = list(todo)
+
+    def row(i: int, ox: np.ndarray, xs: np.ndarray, tx: int) -> None:
+        js = todo[i]
+        src = dense_y if js.size == y.shape[0] and pairs is None else dense_y[js]
+        ys_all = np.take(src, ox, axis=1)  # those y in x's order (C-contiguous rows)
+        # pairs tied in both: ``shared_ties`` when either row has no other ties
+        joints = np.full(js.size, shared_ties, dtype=np.int64)
+        both = np.flatnonzero(ties_y[js] > shared_ties) if tx > shared_ties else js[:0]
+        if both.size:  # pairs tied in x and in y: runs of equal (x, y), all such y at once
+            mult = max_y[js[both], None]
+            small = (int(xs[-1]) + 1) * int(mult.max()) < 2**31  # int32 keys sort 2x faster
+            kt = np.int32 if small else np.int64
+            keys = xs.astype(kt)[None, :] * mult.astype(kt) + ys_all[both].astype(kt)
+            keys.sort(axis=1)
+            joints[both] = tied_pairs_rows(group_starts(keys.reshape(-1), m), m)
+        for slot, j, ys, joint in zip(slots[i], js, ys_all, joints.tolist(), strict=True):
+            if _scipy_kendall_dis is not None:
+                dis = int(_scipy_kendall_dis(xs, ys))
+                num = tot - tx - int(ties_y[j]) + joint - 2 * dis
+            else:  # pragma: no cover - public fallback through tau-b
+                from scipy.stats import kendalltau
+
+                tau_b = kendalltau(x[i], y[j]).statistic
+                num = tau_b * np.sqrt(float(tot - tx) * float(tot - ties_y[j]))
+            flat[slot] = num / tot
+
+    def rows(s: int, e: int) -> None:
+        for c in range(s, e, max_rows):
+            idx = rows_x[c : min(c + max_rows, e)]
+            order, _, xs_sorted, ties = dense_rows(x[idx])
+            if shared_ties and ties.min() < shared_ties:
+                raise ValueError(f"shared_ties={shared_ties} exceeds the ties of a row of x.")
+            for k, i in enumerate(idx):
+                row(i, order[k], xs_sorted[k], int(ties[k]))
+
+    run_blocks(rows, len(rows_x), None, nbytes=float(len(rows_x)) * y.nbytes)
+    return np.clip(out, -1.0, 1.0)
+
+
+# --- whitened (cov) methods ----------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def _incidence(n: int) -> scipy.sparse.csr_matrix:
+    """``(m, n)`` sparse matrix with ones at the two stimuli of each pair."""
+    iu, ju = triu(n)
+    m = iu.size
+    rows = np.r_[np.arange(m), np.arange(m)]
+    cols = np.r_[iu, ju]
+    return scipy.sparse.csr_matrix((np.ones(2 * m), (rows, cols)), shape=(m, n))
+
+
+def _cov_weighting(v: np.ndarray, sigma_k: np.ndarray | None = None) -> np.ndarray:
+    """rsatoolbox's ``_cov_weighting`` without NaN: ``(k, m)`` -> ``(k, m + n)``.
+
+    ``G = -D/2`` is double-centred; the result holds ``sqrt(2) * G_ij`` for
+    each pair then ``G_ii``, so dot products are Frobenius inner products.
+    """
+    k, m = v.shape
+    n = n_from_m(m)
+    iu, ju = triu(n)
+    g = -0.5 * v
+    row_mean = (_incidence(n).T @ g.T).T / n  # (k, n): mean of each row of G
+    grand = 2.0 * g.sum(axis=1, keepdims=True) / (n * n)
+    out = np.empty((k, m + n))
+    out[:, :m] = g - row_mean[:, iu] - row_mean[:, ju] + grand
+    out[:, m:] = -2.0 * row_mean + grand
+    if sigma_k is not None:
+        sq = np.sqrt(sigma_k)
+        out[:, :m] /= sq[iu] * sq[ju]
+        out[:, m:] /= sq * sq
+    out[:, :m] *= np.sqrt(2.0)
+    return out
+
+
+def _cov_weighting_masked(v: np.ndarray, valid: np.ndarray, n: int) -> np.ndarray:
+    """rsatoolbox's ``_cov_weighting`` NaN branch: ``v`` holds only the valid pairs.
+
+    The row and column effects of ``-D/2`` are removed by weighted least
+    squares over the valid pairs (``(k, m' + n)`` result); the design is a
+    sparse incidence matrix, so each call costs a few passes over ``v`` and one
+    ``n x n`` inverse.
+    """
+    k = v.shape[0]
+    iu, ju = triu(n)
+    iu, ju = iu[valid], ju[valid]
+    n_dist = iu.size
+    rows = np.r_[np.arange(n_dist), np.arange(n_dist), n_dist + np.arange(n)]
+    cols = np.r_[iu, ju, np.arange(n)]
+    design = scipy.sparse.csr_matrix(
+        (np.ones(rows.size), (rows, cols)), shape=(n_dist + n, n)
+    )  # (row + col indicator) for each pair, then the diagonal
+    w = np.r_[np.full(n_dist, 0.5), np.ones(n)]
+    normal = (design.T @ scipy.sparse.diags(w) @ design).toarray()
+    vw = np.zeros((k, n_dist + n))
+    vw[:, :n_dist] = -0.5 * v
+    coef = np.asarray((design.T @ vw.T).T) @ np.linalg.inv(normal)  # (k, n)
+    vw -= np.asarray((design @ coef.T).T) * w
+    vw[:, :n_dist] *= np.sqrt(2.0)
+    return vw
+
+
+def _v_matrix(n: int, sigma_k: np.ndarray) -> np.ndarray:
+    """Covariance of dissimilarity estimates ``(C S C') o (C S C')`` (dense, m x m)."""
+    iu, ju = triu(n)
+    s = np.asarray(sigma_k, dtype=np.float64)
+    xi = s[np.ix_(iu, iu)] - s[np.ix_(iu, ju)] - s[np.ix_(ju, iu)] + s[np.ix_(ju, ju)]
+    return xi * xi
+
+
+def _cmp_cov(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    center: bool,
+    sigma_k: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
+    n: int | None = None,
+) -> np.ndarray:
+    if valid is None and sigma_k is None:
+        closed = cov_closed_form(x, y, centred=center)
+        if closed is not None:
+            return closed
+    if center:
+        x, y = _center(x), _center(y)
+    if valid is not None:
+        assert n is not None
+        if sigma_k is not None:
+            raise ValueError("cov methods with a sigma_k cannot handle excluded pairs.")
+        return _cos(_cov_weighting_masked(x, valid, n), _cov_weighting_masked(y, valid, n))
+    if sigma_k is not None and sigma_k.ndim == 2:
+        import scipy.linalg
+
+        vm = _v_matrix(n_from_m(x.shape[1]), sigma_k)
+        factor = scipy.linalg.cho_factor(vm)
+        wx = scipy.linalg.cho_solve(factor, x.T).T
+        wy = scipy.linalg.cho_solve(factor, y.T).T
+        cross = x @ wy.T
+        nx = np.sqrt(np.einsum("ij,ij->i", x, wx, optimize=True))
+        ny = np.sqrt(np.einsum("ij,ij->i", y, wy, optimize=True))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.clip(cross / nx[:, None] / ny[None, :], -1.0, 1.0)
+    return _cos(_cov_weighting(x, sigma_k), _cov_weighting(y, sigma_k))
+
+
+_COV_CONDITION = 1e4  # beyond this ratio of raw to whitened norm the closed form loses digits
+
+
+def cov_closed_form(x: np.ndarray, y: np.ndarray, *, centred: bool) -> np.ndarray | None:
+    """cosine_cov / corr_cov (identity sigma_k) from one GEMM of the raw vectors.
+
+    For RDMs ``D``, ``E`` (row sums ``R``, totals ``T``) the Frobenius product of
+    the double-centred matrices is ``<HDH, HEH> = <D, E> - 2 R_D.R_E / n +
+    T_D T_E / n**2``, with ``<D, E> = 2 x.y`` on the condensed vectors; the
+    ``corr_cov`` variant (each vector minus its mean ``c``, i.e. ``D - c(11' - I)``)
+    adds ``-c_E T_D / n - c_D T_E / n + c_D c_E (n - 1)``. Equal to rsatoolbox's
+    explicit weighting; ``None`` when an RDM is so close to its null pattern that
+    the subtraction would lose more than ~4 digits (the caller then whitens explicitly).
+    """
+    n = n_from_m(x.shape[1])
+    inc = _incidence(n)
+
+    def parts(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        r = np.asarray((inc.T @ v.T).T)  # (k, n) row sums of the square RDMs
+        t = r.sum(axis=1)
+        c = v.mean(axis=1) if centred else np.zeros(v.shape[0])
+        return r, t, c, 2.0 * np.einsum("ij,ij->i", v, v, optimize=True)
+
+    rx, tx, cx, raw_x = parts(x)
+    ry, ty, cy, raw_y = parts(y)
+
+    def self_norm(r: np.ndarray, t: np.ndarray, c: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        base = raw - 2.0 * np.einsum("ij,ij->i", r, r) / n + t * t / n**2
+        return base - 2.0 * c * t / n + c * c * (n - 1)
+
+    nx, ny = self_norm(rx, tx, cx, raw_x), self_norm(ry, ty, cy, raw_y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cond = max(float(np.max(raw_x / nx)), float(np.max(raw_y / ny)))
+    if not np.isfinite(cond) or cond > _COV_CONDITION or (nx <= 0).any() or (ny <= 0).any():
+        return None
+    num = 2.0 * gram(x, y) - 2.0 * gram(rx, ry) / n + np.outer(tx, ty) / n**2
+    num += (-np.outer(tx, cy) - np.outer(cx, ty)) / n + np.outer(cx, cy) * (n - 1)
+    return np.clip(num / np.sqrt(nx)[:, None] / np.sqrt(ny)[None, :], -1.0, 1.0)
+
+
+def _cmp_cosine_cov(x: np.ndarray, y: np.ndarray, **kw: Any) -> np.ndarray:
+    return _cmp_cov(x, y, center=False, **kw)
+
+
+def _cmp_corr_cov(x: np.ndarray, y: np.ndarray, **kw: Any) -> np.ndarray:
+    return _cmp_cov(x, y, center=True, **kw)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One RDM comparison method: its kernel and what the rest of neurorep needs to know.
+
+    Adding a method is one entry of :data:`COMPARE_METHODS`: ``rsa.compare``,
+    ``rsa.evaluate`` (noise ceilings, cross-validated fits, bootstrap),
+    ``rsa.searchlight`` and the alignment RSA metrics read these fields.
+
+    Attributes
+    ----------
+    kernel : callable(x, y, **kw) -> (a, b) array
+        Scores of every row pair of condensed vectors ``(a, m)``, ``(b, m)``;
+        takes ``own=`` (the rows may be overwritten), or ``sigma_k=``,
+        ``valid=``, ``n=`` when ``whitened``.
+    pool : {"rms", "zscore", "rank"}
+        How data RDMs are normalised before they are averaged into a pooled
+        RDM (rsatoolbox's ``pool_rdm``: noise ceilings, fitted models).
+    whitened : bool
+        The kernel whitens with the pattern covariance ``sigma_k``.
+    vectorised : bool
+        ``rsa.evaluate`` has a closed form over all bootstrap samples at once
+        (weighted sums / weighted ranks, :mod:`neurorep.rsa._weighted`).
+    fittable : bool
+        Weighted models (non-negative combinations) can be fitted for it.
+    cosine_rows : callable(x, own) -> x', optional
+        A row transform after which the score is the cosine of two rows (used
+        to batch many comparisons into one matrix product).
+    paired : bool
+        Each row pair costs its own computation; the kernel also takes
+        ``pairs=`` (``(P, 2)`` row indices: only those pairs, ``(P,)`` scores)
+        and ``shared_ties=`` (see :func:`tau_a`).
+    """
+
+    kernel: Callable[..., np.ndarray]
+    pool: Literal["rms", "zscore", "rank"]
+    whitened: bool = False
+    vectorised: bool = False
+    fittable: bool = False
+    cosine_rows: Callable[[np.ndarray, bool], np.ndarray] | None = None
+    paired: bool = False
+
+    @property
+    def ranked(self) -> bool:
+        """The score depends on the ranks of the dissimilarities only."""
+        return self.pool == "rank"
+
+    def __call__(self, x: np.ndarray, y: np.ndarray, **kw: Any) -> np.ndarray:
+        return self.kernel(x, y, **kw)
+
+
+#: The comparison methods (rsatoolbox's names), see the module docstring.
+COMPARE_METHODS: dict[str, Method] = {
+    "corr": Method(_cosine_kernel(_rows_centred), pool="zscore", vectorised=True, fittable=True,
+                   cosine_rows=_rows_centred),
+    "spearman": Method(_cosine_kernel(_rows_centred_ranks), pool="rank", vectorised=True,
+                       cosine_rows=_rows_centred_ranks),
+    "rho-a": Method(_cmp_rho_a, pool="rank", vectorised=True),
+    "tau-a": Method(tau_a, pool="rank", paired=True),
+    "cosine": Method(_cosine_kernel(_rows_identity), pool="rms", vectorised=True, fittable=True,
+                     cosine_rows=_rows_identity),
+    "cosine_cov": Method(_cmp_cosine_cov, pool="rms", whitened=True),
+    "corr_cov": Method(_cmp_corr_cov, pool="zscore", whitened=True),
+}
+ALIASES = {"pearson": "corr"}
+
+
+def resolve_method(method: str) -> str:
+    method = ALIASES.get(method, method)
+    check_option("method", method, [*COMPARE_METHODS, *ALIASES])
+    return method
+
+
+_SAFE_EXPONENT = 64
+
+
+def _rescale_rows(x: np.ndarray, *, own: bool) -> np.ndarray:
+    """Rows whose largest |value| lies outside ``2**-64 .. 2**64`` divided by a power of two.
+
+    Every method is invariant to the scale of each RDM and the division is exact, so
+    scores do not change, while sums of squares and products (norms, Gram matrices, the
+    row sums of the cov methods) no longer overflow (1e152) or underflow to zero and
+    give NaN (1e-170). Ordinary rows are neither copied nor changed.
+    """
+    if x.size == 0:
+        return x
+    peak = np.maximum(x.max(axis=1), -x.min(axis=1))
+    e = np.frexp(peak)[1]
+    e[(np.abs(e) <= _SAFE_EXPONENT) | ~np.isfinite(peak)] = 0
+    if not e.any():
+        return x
+    out = x if own else x.copy()
+    np.ldexp(out, -e[:, None], out=out)
+    return out
+
+
+def compare_vectors(
+    x: np.ndarray,
+    y: np.ndarray,
+    method: str,
+    *,
+    sigma_k: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
+    n: int | None = None,
+    own: bool = False,
+) -> np.ndarray:
+    """Score every row of ``x`` against every row of ``y``: ``(a, m), (b, m) -> (a, b)``.
+
+    ``valid`` restricts the comparison to some dissimilarities (rsatoolbox's
+    NaN convention); for the cov methods ``n`` (number of stimuli) is then needed.
+    ``own=True``: ``x`` and ``y`` are the caller's own fresh arrays and may be
+    overwritten (saves a copy of each). They must then not be the same array.
+    """
+    if valid is not None:
+        x, y = x[:, valid], y[:, valid]
+        own = True  # fresh copies
+    meth = COMPARE_METHODS[method]
+    if not meth.ranked:  # products of the values: keep them inside float64's range
+        x, y = _rescale_rows(x, own=own), _rescale_rows(y, own=own)
+    if meth.whitened:
+        return meth.kernel(x, y, sigma_k=sigma_k, valid=valid, n=n)
+    return meth.kernel(x, y, own=own)

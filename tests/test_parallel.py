@@ -1,0 +1,123 @@
+"""The one parallel engine (neurorep._core.parallel): dask's threaded scheduler, sized by BLAS."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from neurorep._core.parallel import PARALLEL_BYTES, blas_threads, map_tasks, run_blocks
+
+BIG = 4 * PARALLEL_BYTES
+
+
+def _record(n_rows: int, step: int, *, nbytes: float) -> tuple[np.ndarray, set[int]]:
+    seen = np.zeros(n_rows, dtype=int)
+    threads: set[int] = set()
+    lock = threading.Lock()
+
+    def fn(s: int, e: int) -> None:
+        assert 0 < e - s <= step
+        time.sleep(0.002)  # long enough for the other worker to take a task
+        with lock:
+            threads.add(threading.get_ident())
+        seen[s:e] += 1
+
+    run_blocks(fn, n_rows, step, nbytes=nbytes)
+    return seen, threads
+
+
+@pytest.mark.parametrize(("n_rows", "step"), [(1, 1), (7, 3), (40, 1), (41, 5), (5, 100)])
+def test_run_blocks_visits_every_row_once(n_rows, step):
+    for nbytes in (0, BIG):
+        seen, _ = _record(n_rows, step, nbytes=nbytes)
+        np.testing.assert_array_equal(seen, 1)
+
+
+def test_run_blocks_runs_tasks_on_several_threads_only_when_allowed_and_worth_it():
+    with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() < 2:
+            pytest.skip("BLAS does not take two threads here")
+        _, threads = _record(40, 1, nbytes=BIG)
+        assert len(threads) >= 2  # large input, two BLAS threads: tasks on dask's workers
+        _, threads = _record(40, 1, nbytes=PARALLEL_BYTES - 1)
+        assert threads == {threading.get_ident()}  # small input: in the calling thread
+    with threadpool_limits(limits=1, user_api="blas"):
+        _, threads = _record(40, 1, nbytes=BIG)
+        assert threads == {threading.get_ident()}  # one BLAS thread: one worker
+
+
+def test_run_blocks_off_the_main_thread_runs_in_that_thread():
+    got: dict[str, set[int]] = {}
+
+    def worker() -> None:
+        got["threads"] = _record(40, 1, nbytes=BIG)[1]
+        got["self"] = {threading.get_ident()}
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert got["threads"] == got["self"]
+
+
+def test_run_blocks_raises_the_first_failing_block_after_all_finished():
+    done = np.zeros(8, dtype=bool)
+
+    def fn(s: int, e: int) -> None:
+        if s == 1:
+            time.sleep(0.05)  # the first failure in order is the slower one
+            raise ValueError("block 1")
+        if s == 6:
+            raise KeyError("block 6")
+        done[s:e] = True
+
+    with threadpool_limits(limits=2, user_api="blas"), pytest.raises(ValueError, match="block 1"):
+        run_blocks(fn, 8, 1, nbytes=BIG)
+    assert done[[0, 2, 3, 4, 5]].all()  # the other tasks ran to their end
+
+
+def test_map_tasks_keeps_order_holds_one_blas_thread_and_restores_it():
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        out = map_tasks(lambda i: (i, blas_threads()), range(6))
+        assert [i for i, _ in out] == list(range(6))
+        if before > 1:
+            assert {b for _, b in out} == {1}  # each task holds one BLAS thread
+        assert blas_threads() == before
+        assert map_tasks(lambda i: i, []) == []
+
+
+def test_map_tasks_raises_the_first_exception_in_order():
+    def fn(i: int) -> int:
+        if i == 1:
+            time.sleep(0.05)
+            raise ValueError("item 1")
+        if i == 3:
+            raise RuntimeError("item 3")
+        return i
+
+    with threadpool_limits(limits=2, user_api="blas"), pytest.raises(ValueError, match="item 1"):
+        map_tasks(fn, range(5))
+
+
+def test_run_blocks_without_a_block_size_calls_once_per_task():
+    calls: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def fn(s: int, e: int) -> None:
+        with lock:
+            calls.append((s, e))
+
+    run_blocks(fn, 10, None, nbytes=0)
+    assert calls == [(0, 10)]  # small: one call in this thread
+    calls.clear()
+    with threadpool_limits(limits=2, user_api="blas"):
+        workers = blas_threads()
+        run_blocks(fn, 10, None, nbytes=BIG)
+    covered = sorted(calls)
+    assert covered[0][0] == 0 and covered[-1][1] == 10
+    assert all(a[1] == b[0] for a, b in zip(covered, covered[1:], strict=False))
+    assert len(calls) == (1 if workers == 1 else min(10, 2 * workers))
