@@ -151,7 +151,7 @@ def ours(
 ) -> np.ndarray:
     from neurorep.alignment import score_matrix
 
-    res = score_matrix(brain, model, metric=metric, n_boot=n_boot)
+    res = score_matrix(brain, model, metric=metric, n_bootstrap=n_boot, rng=0)
     return np.asarray(res["score"].transpose("region", "layer").values, float)
 
 
@@ -199,7 +199,7 @@ def exact_encoding_check(
     key, layer_key = next(iter(brain)), list(members(model))[-1]
     layer = members(model)[layer_key]
     res = score_matrix(
-        {key: brain[key]}, {layer_key: layer}, metric=encoding_metric(alphas=[alpha]), n_boot=0
+        {key: brain[key]}, {layer_key: layer}, metric=encoding_metric(alphas=[alpha]), n_bootstrap=0, rng=0
     )
     x, y = np.asarray(layer.values, float), np.asarray(brain[key].values, float)
     ref = _mean_r(cross_val_predict(Ridge(alpha=alpha), x, y, cv=KFold(5)), y)

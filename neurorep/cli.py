@@ -272,11 +272,11 @@ def _align(args: argparse.Namespace) -> int:
     brain = _select(_brain_source(args), args.members, "--members")
     model = data.load(args.model) if args.model is not None else _model_activations(args.model_name, brain, args.data_home)
     with open_run() as out:
-        scores = score_matrix(brain, model, metric=args.metric, n_boot=args.n_boot, rng=args.rng)
+        scores = score_matrix(brain, model, metric=args.metric, n_bootstrap=args.n_boot, rng=args.rng)
         data.save(scores, out / "scores.nc")
         best = None
         if "subject_score" not in scores and all("stimulus" in v.dims for v in brain.values()):
-            best = best_layer(brain, model, metric=args.metric, n_boot=args.n_boot, rng=args.rng)
+            best = best_layer(brain, model, metric=args.metric, n_bootstrap=args.n_boot, rng=args.rng)
             data.save(best, out / "best_layer.nc")
         _figure(plot_score_matrix(scores, best=best), out / "score_matrix.png")
         _figure(plot_layer_profiles(scores), out / "layer_profiles.png")
@@ -360,7 +360,7 @@ def _encode(args: argparse.Namespace) -> int:
                 per_layer.append(keep)
                 summary.append(
                     bootstrap((p_vals[tested], y_vals[tested]), _mean_unit_score(args.scoring),
-                              n_boot=args.n_boot, ci=0.95, rng=args.rng)
+                              n_bootstrap=args.n_boot, ci=0.95, rng=args.rng)
                 )
             ds = xr.concat(per_layer, dim=pd.Index(list(layers), name="layer"), coords="minimal",
                            compat="override")
@@ -541,6 +541,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``neurorep`` argument parser (light: analysis modules load in the commands)."""
+    from neurorep.stats import SCORES
+
     parser = argparse.ArgumentParser(prog="neurorep", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -562,7 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="real-data mirror; adds MiniLM vs the Pereira 2018 sentences")
     p.add_argument("--synthetic-model", action="store_true",
                    help="use a random ReLU network instead of MiniLM")
-    p.add_argument("--n-boot", "--n-bootstrap", dest="n_boot", type=_n_boot, default=200)
+    p.add_argument("--n-bootstrap", "--n-boot", dest="n_boot", type=_n_boot, default=200)
     _add_run_options(p, "demo_output")
     p.set_defaults(func=_demo)
 
@@ -571,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     p.add_argument("--metric", default="rsa",
                    help="a key of neurorep.alignment.METRICS: cka, rsa, encoding... (default rsa)")
-    p.add_argument("--n-boot", "--n-bootstrap", dest="n_boot", type=_n_boot, default=200)
+    p.add_argument("--n-bootstrap", "--n-boot", dest="n_boot", type=_n_boot, default=200)
     p.add_argument("--rng", type=_seed, default=0, metavar="SEED", help="seed of every random draw (default 0)")
     _add_run_options(p, "align_output")
     p.set_defaults(func=_align)
@@ -594,8 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cv", type=_folds, default=5, help="outer folds (held-out scores; default 5)")
     p.add_argument("--inner-cv", type=_folds, default=5, help="inner folds choosing alpha (default 5)")
     p.add_argument("--alphas", type=_alphas, default=None, help="comma-separated ridge penalties (default a log grid)")
-    p.add_argument("--scoring", choices=["r", "r2"], default="r")
-    p.add_argument("--n-boot", "--n-bootstrap", dest="n_boot", type=_n_boot, default=200)
+    p.add_argument("--scoring", choices=list(SCORES), default="r")
+    p.add_argument("--n-bootstrap", "--n-boot", dest="n_boot", type=_n_boot, default=200)
     p.add_argument("--n-permutations", type=_n_perm, default=0,
                    help="permutation test per unit with FDR (default 0: none)")
     p.add_argument("--rng", type=_seed, default=0, metavar="SEED", help="seed of every random draw (default 0)")
@@ -623,7 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", default="auto",
                    help="what to resample: auto, both, subject, stimulus, dual or none; auto: "
                         "subjects and stimuli with >= 3 subject RDMs, else stimuli")
-    p.add_argument("--n-boot", "--n-bootstrap", dest="n_boot", type=_n_boot, default=200)
+    p.add_argument("--n-bootstrap", "--n-boot", dest="n_boot", type=_n_boot, default=200)
     p.add_argument("--ci", type=_fraction, default=0.95)
     p.add_argument("--rng", type=_seed, default=0, metavar="SEED", help="seed of every random draw (default 0)")
     _add_run_options(p, "rsa_output")

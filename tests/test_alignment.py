@@ -126,7 +126,7 @@ def sim():
 
 
 def test_score_matrix_shape_ci_and_ceiling(sim):
-    res = score_matrix(sim["brain"], sim["model"], n_boot=50, rng=0)
+    res = score_matrix(sim["brain"], sim["model"], n_bootstrap=50, rng=0)
     assert res.score.dims == ("region", "layer") and res.sizes == {"region": 3, "layer": 6, "bound": 2}
     assert np.all(res.ci_low <= res.score + 1e-9) and np.all(res.score <= res.ci_high + 1e-9)
     lower = res.ceiling.sel(bound="lower")
@@ -141,19 +141,19 @@ def test_score_matrix_shape_ci_and_ceiling(sim):
 
 def test_score_matrix_order_invariant(sim):
     brain = {k: v.isel(stimulus=np.arange(v.sizes["stimulus"])[::-1]) for k, v in data.members(sim["brain"]).items()}
-    a = score_matrix(sim["brain"], sim["model"], n_boot=0)
-    b = score_matrix(brain, sim["model"], n_boot=0)
+    a = score_matrix(sim["brain"], sim["model"], n_bootstrap=0, rng=0)
+    b = score_matrix(brain, sim["model"], n_bootstrap=0, rng=0)
     np.testing.assert_allclose(a.score, b.score, atol=1e-12)
 
 
 def test_score_matrix_parallel_equals_serial(sim):
-    a = score_matrix(sim["brain"], sim["model"], n_boot=10, rng=1)
-    b = score_matrix(sim["brain"], sim["model"], n_boot=10, rng=1, parallel=True)
+    a = score_matrix(sim["brain"], sim["model"], n_bootstrap=10, rng=1)
+    b = score_matrix(sim["brain"], sim["model"], n_bootstrap=10, rng=1, scheduler="threads")
     np.testing.assert_allclose(a.ci_low, b.ci_low)
 
 
 def test_best_layer_held_out_recovers_truth(sim):
-    best = best_layer(sim["brain"], sim["model"], n_splits=4, n_boot=30, rng=0)
+    best = best_layer(sim["brain"], sim["model"], cv=4, n_bootstrap=30, rng=0)
     truth = sim["truth"].to_dataset()
     assert list(best.best_layer.values) == list(truth.best_layer.values)
     np.testing.assert_allclose(best.selection_frequency.sum("layer"), 1.0)
@@ -172,25 +172,25 @@ def test_depth_index_center_of_mass():
 def test_bad_inputs(sim, rng):
     other = data.responses(rng.standard_normal((10, 3)), stimulus=[f"x{i}" for i in range(10)])
     with pytest.raises(AlignmentError, match="share no stimulus"):
-        score_matrix({"r": other}, sim["model"], n_boot=0)
+        score_matrix({"r": other}, sim["model"], n_bootstrap=0, rng=0)
     with pytest.raises(ValueError, match="metric must be one of"):
-        score_matrix(sim["brain"], sim["model"], metric="nope")
+        score_matrix(sim["brain"], sim["model"], metric="nope", rng=0)
     small = {k: v.isel(stimulus=slice(0, 8)) for k, v in data.members(sim["brain"]).items()}
     model = {k: v.isel(stimulus=slice(0, 8)) for k, v in data.members(sim["model"]).items()}
     with pytest.raises(ValueError, match="lower n_splits"):
-        best_layer(small, model, n_splits=5)
+        best_layer(small, model, cv=5, rng=0)
 
 
 @pytest.mark.parametrize("metric", ["rsa", "encoding"])
 def test_rsa_and_encoding_metrics_recover_planted_layers(sim, metric):
-    res = score_matrix(sim["brain"], sim["model"], metric=metric, n_boot=20, rng=0)
+    res = score_matrix(sim["brain"], sim["model"], metric=metric, n_bootstrap=20, rng=0)
     truth = sim["truth"].to_dataset()
     assert list(res.score.idxmax("layer").values) == list(truth.best_layer.values)
     assert np.all(res.ci_low <= res.score + 1e-9) and np.all(res.score <= res.ci_high + 1e-9)
 
 
 def test_encoding_ceiling_matches_planted_ceiling(sim):
-    res = score_matrix(sim["brain"], sim["model"], metric="encoding", n_boot=0)
+    res = score_matrix(sim["brain"], sim["model"], metric="encoding", n_bootstrap=0, rng=0)
     np.testing.assert_allclose(res.ceiling.sel(bound="lower"), sim["truth"].to_dataset().ceiling,
                                atol=0.03)
 
@@ -200,7 +200,7 @@ def test_rsa_metric_equals_rsa_compare(sim):
 
     region = data.members(sim["brain"])["middle"]
     layer = data.members(sim["model"])["layer3"]
-    res = score_matrix({"middle": region}, {"layer3": layer}, metric="rsa_pearson", n_boot=0)
+    res = score_matrix({"middle": region}, {"layer3": layer}, metric="rsa_pearson", n_bootstrap=0, rng=0)
     expected = rsa.compare(rsa.compute_rdm(region), rsa.compute_rdm(layer), method="corr")
     assert float(res.score.squeeze()) == pytest.approx(float(expected.squeeze()), abs=1e-10)
 
@@ -215,7 +215,7 @@ def test_per_subject_rdms_give_group_statistics(rng):
     region = data.rdm(np.stack(subj), stimulus=ids, dim="subject", index=[f"p{i}" for i in range(6)])
     good = data.responses(base, stimulus=ids)
     bad = data.responses(rng.standard_normal((20, 10)), stimulus=ids)
-    res = score_matrix({"V": region}, {"good": good, "bad": bad}, metric="rsa", n_boot=200, rng=0)
+    res = score_matrix({"V": region}, {"good": good, "bad": bad}, metric="rsa", n_bootstrap=200, rng=0)
     assert res.subject_score.dims == ("subject", "region", "layer")
     assert float(res.score.sel(layer="good").squeeze()) > 0.5 > float(res.score.sel(layer="bad").squeeze())
     assert float(res.pvalue.sel(layer="good").squeeze()) < 0.05
@@ -269,8 +269,8 @@ def test_batched_bootstrap_path_matches_pairwise_scores(sim, metric):
     """With a bootstrap, CKA/RSA use one matrix product per sample; the scores must not change."""
     from neurorep.alignment import get_metric
 
-    fast = score_matrix(sim["brain"], sim["model"], metric=metric, n_boot=5, rng=0)
-    plain = score_matrix(sim["brain"], sim["model"], metric=metric, n_boot=0, parallel=True)  # per pair
+    fast = score_matrix(sim["brain"], sim["model"], metric=metric, n_bootstrap=5, rng=0)
+    plain = score_matrix(sim["brain"], sim["model"], metric=metric, n_bootstrap=0, scheduler="threads", rng=0)  # per pair
     np.testing.assert_allclose(fast.score, plain.score, atol=1e-10)
     met = get_metric(metric)
     assert met.sample is not None
@@ -282,8 +282,8 @@ def test_batched_bootstrap_path_matches_pairwise_scores(sim, metric):
 
 def test_encoding_batched_over_regions_equals_per_pair(sim):
     """One ridge fit per layer for all regions gives the per-pair numbers (per-unit alphas)."""
-    fast = score_matrix(sim["brain"], sim["model"], metric="encoding", n_boot=0)
-    slow = score_matrix(sim["brain"], sim["model"], metric="encoding", n_boot=0, parallel=True)
+    fast = score_matrix(sim["brain"], sim["model"], metric="encoding", n_bootstrap=0, rng=0)
+    slow = score_matrix(sim["brain"], sim["model"], metric="encoding", n_bootstrap=0, scheduler="threads", rng=0)
     np.testing.assert_allclose(fast.score, slow.score, atol=1e-10)
 
 
@@ -313,8 +313,8 @@ def regions_in_one_array():
 @pytest.mark.parametrize("metric", ["cka", "rsa", "procrustes"])
 def test_region_coord_splits_one_array_like_separate_members(regions_in_one_array, metric):
     one, split, acts = regions_in_one_array
-    a = score_matrix(one, acts, metric=metric, n_boot=20, rng=3)
-    b = score_matrix(split, acts, metric=metric, n_boot=20, rng=3)
+    a = score_matrix(one, acts, metric=metric, n_bootstrap=20, rng=3)
+    b = score_matrix(split, acts, metric=metric, n_bootstrap=20, rng=3)
     assert sorted(a.region.values.tolist()) == sorted(split)
     for var in ("score", "ci_low", "ci_high"):
         np.testing.assert_allclose(a[var].sel(region=list(split)).values,
@@ -323,8 +323,8 @@ def test_region_coord_splits_one_array_like_separate_members(regions_in_one_arra
 
 def test_best_layer_splits_by_region_too(regions_in_one_array):
     one, split, acts = regions_in_one_array
-    a = best_layer(one, acts, n_splits=3, n_boot=10, rng=0)
-    b = best_layer(split, acts, n_splits=3, n_boot=10, rng=0)
+    a = best_layer(one, acts, cv=3, n_bootstrap=10, rng=0)
+    b = best_layer(split, acts, cv=3, n_bootstrap=10, rng=0)
     assert sorted(a.region.values.tolist()) == sorted(split)
     for r in split:
         assert a.best_layer.sel(region=r).item() == b.best_layer.sel(region=r).item()
@@ -336,14 +336,14 @@ def test_region_split_inside_a_set_member_and_missing_regions(regions_in_one_arr
     from neurorep import SchemaError
 
     one, split, acts = regions_in_one_array
-    res = score_matrix({"monkey": one}, acts, n_boot=0)
+    res = score_matrix({"monkey": one}, acts, n_bootstrap=0, rng=0)
     assert sorted(res.region.values.tolist()) == sorted(f"monkey/{r}" for r in split)
     # a single-region array keeps its region's name, not "responses"
-    alone = score_matrix(split["IT"], acts, n_boot=0)
+    alone = score_matrix(split["IT"], acts, n_bootstrap=0, rng=0)
     assert alone.region.values.tolist() == ["IT"]
     holes = one.assign_coords(region=("unit", np.where(np.arange(21) == 4, None, one.region.values)))
     with pytest.raises(SchemaError, match=r"1 of 21 units have no 'region'"):
-        score_matrix(holes, acts, n_boot=0)
+        score_matrix(holes, acts, n_bootstrap=0, rng=0)
 
 
 def test_depth_index_needs_layer_and_depth():
@@ -373,9 +373,9 @@ def test_complex_representations_are_refused(rng):
                         coords={"stimulus": ids, "unit": list("abcd")})
     real = data.responses(rng.standard_normal((10, 3)), stimulus=ids)
     with pytest.raises(SchemaError, match=r"brain\['V'\]: values must be real"):
-        score_matrix({"V": cplx}, {"l": real}, n_boot=0)
+        score_matrix({"V": cplx}, {"l": real}, n_bootstrap=0, rng=0)
     with pytest.raises(SchemaError, match=r"model\['l'\]: values must be real"):
-        score_matrix({"V": real}, {"l": cplx}, n_boot=0)
+        score_matrix({"V": real}, {"l": cplx}, n_bootstrap=0, rng=0)
     with pytest.raises(SchemaError, match="complex"):
         cka_linear(cplx.values, real.values)
     with pytest.raises(SchemaError, match="complex"):
@@ -391,9 +391,9 @@ def test_scale_free_kernels_at_extreme_scales(rng, scale):
         assert fn(x * scale, y) == pytest.approx(fn(x, y), rel=1e-10)
     ids = [f"s{i}" for i in range(30)]
     a = score_matrix({"V": data.responses(x * scale, stimulus=ids)},
-                     {"l": data.responses(y, stimulus=ids)}, metric="cka", n_boot=0)
+                     {"l": data.responses(y, stimulus=ids)}, metric="cka", n_bootstrap=0, rng=0)
     b = score_matrix({"V": data.responses(x, stimulus=ids)},
-                     {"l": data.responses(y, stimulus=ids)}, metric="cka", n_boot=0)
+                     {"l": data.responses(y, stimulus=ids)}, metric="cka", n_bootstrap=0, rng=0)
     assert float(a.score.squeeze()) == pytest.approx(float(b.score.squeeze()), rel=1e-10)
 
 
@@ -419,5 +419,5 @@ def test_cka_score_matrix_keeps_its_digits_for_data_far_from_zero(rng):
     ids = [f"s{i}" for i in range(25)]
     ref = cka_linear(x, y)
     res = score_matrix({"V": data.responses(3e4 + x, stimulus=ids)},
-                       {"l": data.responses(y - 5e3, stimulus=ids)}, metric="cka", n_boot=0)
+                       {"l": data.responses(y - 5e3, stimulus=ids)}, metric="cka", n_bootstrap=0, rng=0)
     assert float(res.score.squeeze()) == pytest.approx(ref, rel=1e-12)

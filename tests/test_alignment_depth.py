@@ -84,7 +84,7 @@ def test_planted_depths_recovered_from_a_score_matrix():
     regions = {"early": names[0], "late": names[-1]}
     sim = datasets.make_layered_brain(acts, regions=regions, n_units=40, n_repetitions=2,
                                       noise=0.5, rng=1)
-    res = score_matrix(sim["brain"], acts, metric="cka", n_boot=20, rng=0)
+    res = score_matrix(sim["brain"], acts, metric="cka", n_bootstrap=20, rng=0)
     p = peak_depth(res)
     assert p.peak_layer.sel(region="early").item() == names[0]
     assert p.peak_layer.sel(region="late").item() == names[-1]

@@ -415,10 +415,10 @@ def test_every_family_refuses_epochs_instead_of_reading_time_as_repetitions(rng)
         "noise_ceiling 4-D": lambda: stats.noise_ceiling(meg),
         "fit_ridge": lambda: encoding.fit_ridge(feats, avg, cv=3),
         "fit_ridge features": lambda: encoding.fit_ridge(avg, feats.isel(unit=[0]), cv=3),
-        "score_matrix": lambda: alignment.score_matrix({"occipital": avg}, acts, n_boot=0),
+        "score_matrix": lambda: alignment.score_matrix({"occipital": avg}, acts, n_bootstrap=0, rng=0),
         "persistence": lambda: topology.persistence(avg),
         "score_captions": lambda: selectivity.score_captions(
-            {u: "word" for u in avg.unit.values}, avg, embed=selectivity.hashing_embedder(8)
+            {u: "word" for u in avg.unit.values}, avg, embed=selectivity.hashing_embedder(8), rng=0
         ),
     }
     for label, call in calls.items():

@@ -450,14 +450,14 @@ def test_layered_brain_ceiling_matches_split_half():
 
 def test_layered_brain_bad_layer_name():
     with pytest.raises(KeyError, match="unknown layer"):
-        datasets.make_layered_brain(regions={"V1": "nope"}, n_stimuli=20)
+        datasets.make_layered_brain(regions={"V1": "nope"}, n_stimuli=20, rng=0)
 
 
 def test_ring_and_clusters_geometry():
-    ring = datasets.make_ring(40, noise=0.0)
+    ring = datasets.make_ring(40, noise=0.0, rng=0)
     norms = np.linalg.norm(ring.values, axis=1)
     np.testing.assert_allclose(norms, 1.0, atol=1e-12)
-    cl = datasets.make_clusters(3, 10, separation=20.0)
+    cl = datasets.make_clusters(3, 10, separation=20.0, rng=0)
     x = cl.values
     lab = cl.cluster.values
     within = np.linalg.norm(x[lab == 0][:, None] - x[lab == 0][None], axis=-1).max()

@@ -96,5 +96,5 @@ def test_pereira_minilm_intermediate_layer_best(data_home):
 
     diff = bootstrap((fits[best]["prediction"].sel(stimulus=ids).values[:, 0],
                       base["prediction"].sel(stimulus=ids).values[:, 0], y), gain,
-                     n_boot=500, rng=0)
+                     n_bootstrap=500, rng=0)
     assert float(diff["ci_low"]) > 0.05

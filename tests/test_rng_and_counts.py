@@ -109,7 +109,7 @@ def _calls():
             {"sentence": 1.0}, token_rate=4.0, n_permutations=5, rng=rng),
         "models.reduce_activations": lambda rng: models.reduce_activations(
             acts, method="random", n_components=4, rng=rng),
-        "stats.bootstrap": lambda rng: stats.bootstrap(np.arange(5.0), np.mean, n_boot=5, rng=rng),
+        "stats.bootstrap": lambda rng: stats.bootstrap(np.arange(5.0), np.mean, n_bootstrap=5, rng=rng),
         "stats.bootstrap_indices": lambda rng: stats.bootstrap_indices(5, 3, rng=rng),
         "stats.noise_ceiling": lambda rng: stats.noise_ceiling(y3, rng=rng),
         "stats.permutation_indices": lambda rng: stats.permutation_indices(5, 3, rng=rng),
@@ -146,8 +146,8 @@ def _calls():
         "selectivity.score_captions": lambda rng: selectivity.score_captions(
             caps, held, n_permutations=2, embed=selectivity.hashing_embedder(16), rng=rng),
         "alignment.best_layer": lambda rng: alignment.best_layer(
-            brain, acts, n_splits=2, n_boot=2, rng=rng),
-        "alignment.score_matrix": lambda rng: alignment.score_matrix(brain, acts, n_boot=2,
+            brain, acts, cv=2, n_bootstrap=2, rng=rng),
+        "alignment.score_matrix": lambda rng: alignment.score_matrix(brain, acts, n_bootstrap=2,
                                                                      rng=rng),
     }
 
@@ -185,25 +185,25 @@ def test_as_generator_message_lists_the_accepted_types():
 def test_bootstrap_axis_out_of_range_is_named(rng):
     x = rng.standard_normal((6, 2))
     with pytest.raises(ValueError, match=r"axis 3 is out of range for data of shape\(s\) \[\(6, 2\)\]"):
-        stats.bootstrap(x, np.mean, axis=3, n_boot=5)
+        stats.bootstrap(x, np.mean, axis=3, n_bootstrap=5)
     with pytest.raises(ValueError, match=r"axis must lie in \[-2, 1\]"):
-        stats.bootstrap(x, np.mean, axis=-3, n_boot=5)
+        stats.bootstrap(x, np.mean, axis=-3, n_bootstrap=5)
     with pytest.raises(TypeError, match="axis must be an int"):
-        stats.bootstrap(x, np.mean, axis=1.0, n_boot=5)
+        stats.bootstrap(x, np.mean, axis=1.0, n_bootstrap=5)
     with pytest.raises(ValueError, match="0-d data"):
-        stats.bootstrap(np.float64(2.0), np.mean, n_boot=5)
+        stats.bootstrap(np.float64(2.0), np.mean, n_bootstrap=5)
     with pytest.raises(ValueError, match="ambiguous"):
-        stats.bootstrap((x, x[:, 0]), lambda a, b: a.mean() + b.mean(), axis=-1, n_boot=5)
+        stats.bootstrap((x, x[:, 0]), lambda a, b: a.mean() + b.mean(), axis=-1, n_bootstrap=5)
     # a negative axis counts from the end, as in numpy
-    a = stats.bootstrap(x.T, lambda v: v.mean(axis=-1), axis=-1, n_boot=20, rng=0)
-    b = stats.bootstrap(x.T, lambda v: v.mean(axis=-1), axis=1, n_boot=20, rng=0)
+    a = stats.bootstrap(x.T, lambda v: v.mean(axis=-1), axis=-1, n_bootstrap=20, rng=0)
+    b = stats.bootstrap(x.T, lambda v: v.mean(axis=-1), axis=1, n_bootstrap=20, rng=0)
     np.testing.assert_array_equal(a.null_distribution.values, b.null_distribution.values)
 
 
 @pytest.mark.parametrize("n_boot", [2.5, 0, "10", True])
 def test_bootstrap_counts_must_be_integers(n_boot):
     with pytest.raises(ValueError, match=r"n_boot must be an integer >= 1; got"):
-        stats.bootstrap(np.arange(5.0), np.mean, n_boot=n_boot)
+        stats.bootstrap(np.arange(5.0), np.mean, n_bootstrap=n_boot)
 
 
 def test_resampling_counts_in_stats(rng):
@@ -216,15 +216,15 @@ def test_resampling_counts_in_stats(rng):
 @pytest.mark.parametrize("n_units", [1, 0, 1.5])
 def test_make_ring_needs_a_plane(n_units):
     with pytest.raises(ValueError, match=r"n_units must be an integer >= 2.*A circle needs a plane"):
-        datasets.make_ring(n_units=n_units)
+        datasets.make_ring(n_units=n_units, rng=0)
 
 
 def test_make_ring_other_bounds():
     with pytest.raises(ValueError, match="n_points must be an integer >= 3"):
-        datasets.make_ring(n_points=2)
+        datasets.make_ring(n_points=2, rng=0)
     with pytest.raises(ValueError, match="noise must be a finite number >= 0"):
-        datasets.make_ring(noise=-0.1)
-    ring = datasets.make_ring(n_points=8, n_units=2, noise=0.0)
+        datasets.make_ring(noise=-0.1, rng=0)
+    ring = datasets.make_ring(n_points=8, n_units=2, noise=0.0, rng=0)
     np.testing.assert_allclose(np.linalg.norm(ring.values, axis=1), 1.0, atol=1e-12)
     assert isinstance(ring, xr.DataArray)
 
@@ -243,16 +243,16 @@ def test_counts_are_never_truncated(name):
     brain = {"V1": data.responses(g.standard_normal((20, 5)),
                                   stimulus=data.members(acts)["layer1"]["stimulus"].values)}
     calls = {
-        "alignment.score_matrix": (lambda: alignment.score_matrix(brain, acts, n_boot=2.5),
+        "alignment.score_matrix": (lambda: alignment.score_matrix(brain, acts, n_bootstrap=2.5, rng=0),
                                    "n_boot"),
-        "alignment.best_layer": (lambda: alignment.best_layer(brain, acts, n_splits=2.5),
+        "alignment.best_layer": (lambda: alignment.best_layer(brain, acts, cv=2.5, rng=0),
                                  "n_splits"),
         "topology.agtdm": (lambda: topology.agtdm(rdms.isel(subject=0), rdms.isel(subject=1),
                                                   n_permutations=9.5), "n_permutations"),
         "topology.score_identification": (lambda: topology.score_identification(
             {"A": rdms, "B": 2.0 * rdms}, n_bootstrap=10.5), "n_bootstrap"),
         "stats.noise_ceiling": (lambda: stats.noise_ceiling(y3, method="split_half",
-                                                            n_splits=3.5), "n_splits"),
+                                                            n_split_halves=3.5), "n_splits"),
     }
     call, param = calls[name]
     with pytest.raises(ValueError, match=rf"{param} must be an integer >= \d; got \d+\.5 \(float\)"):

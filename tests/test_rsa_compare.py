@@ -373,7 +373,7 @@ def test_a_comparison_method_is_one_registry_entry(monkeypatch, rng):
     assert np.isfinite(res.ci_low).all() and np.isfinite(rsa.compute_ceiling(subj, method="neg_mad")).all()
     one = subj.isel(subject=0)
     sm = score_matrix({"r": one}, {"l": mods.isel(model=0)}, metric=rsa_metric(method="neg_mad"),
-                      n_boot=0)
+                      n_bootstrap=0, rng=0)
     assert float(sm.score.squeeze()) == pytest.approx(float(ref[0, 0]), rel=1e-12)
 
 

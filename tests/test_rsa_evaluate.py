@@ -239,7 +239,7 @@ def test_weighted_model_recovers_planted_mixture(rng):
         "c_only": data.rdm(c, stimulus=IDS),
     }
     res = rsa.evaluate(
-        models, subjects, method="corr", bootstrap="subject", n_bootstrap=30, cv_folds=2, rng=0
+        models, subjects, method="corr", bootstrap="subject", n_bootstrap=30, cv=2, rng=0
     )
     assert res.model_kind.sel(model="mix") == "weighted"
     w = res.weights.sel(model="mix")
@@ -289,9 +289,9 @@ def test_bad_options(problem):
     with pytest.raises(ValueError, match="weighted models"):
         rsa.evaluate({"w": comps}, subj, method="spearman")
     with pytest.warns(NeurorepWarning, match="optimistically biased"):
-        rsa.evaluate({"w": comps}, subj, cv_folds=1, bootstrap="none")
+        rsa.evaluate({"w": comps}, subj, cv=1, bootstrap="none")
     with pytest.raises(ValueError, match="cv_folds"):
-        rsa.evaluate({"w": comps}, subj, cv_folds=5)
+        rsa.evaluate({"w": comps}, subj, cv=5)
 
 
 @pytest.mark.parametrize("n_bootstrap", [2.5, 100.0, "100", True])
@@ -305,7 +305,7 @@ def test_cv_folds_and_sigma_k_are_checked(problem, rng):
     models, subjects = problem
     mods, subj = _rdms(models, "model"), _rdms(subjects, "subject")
     with pytest.raises(ValueError, match=r"cv_folds must be an integer >= 1; got 2.5"):
-        rsa.evaluate(mods, subj, cv_folds=2.5, bootstrap="none")
+        rsa.evaluate(mods, subj, cv=2.5, bootstrap="none")
     a = rng.normal(size=(N, 3))
     with pytest.raises(SchemaError, match="sigma_k: the pattern covariance must be positive definite"):
         rsa.evaluate(mods, subj, method="corr_cov", sigma_k=a @ a.T, bootstrap="subject",

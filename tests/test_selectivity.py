@@ -393,7 +393,7 @@ def test_score_captions_planted_and_invariances(sim, sim_bank):
     train, test, Y = _split(sim)
     caps = caption_units(sim["truth"].ds["weights"], sim_bank.sel(stimulus=train))
     held = Y.sel(stimulus=test)
-    res = score_captions(caps, held, embed=TOPIC_EMBED)
+    res = score_captions(caps, held, embed=TOPIC_EMBED, rng=0)
     assert float(res["score"].mean()) > 0.6
     # own captions beat the other units' captions for most units
     assert float((res["pvalue"] < 0.2).mean()) > 0.6
@@ -408,17 +408,17 @@ def test_score_captions_planted_and_invariances(sim, sim_bank):
     perm = np.random.default_rng(1).permutation(held.sizes["stimulus"])
     stim_emb = embed_texts([str(t) for t in held["text"].values], embed=TOPIC_EMBED,
                            stimulus=held["stimulus"].values)
-    again = score_captions(caps, held.isel(stimulus=perm), embed=TOPIC_EMBED, stimuli=stim_emb)
+    again = score_captions(caps, held.isel(stimulus=perm), embed=TOPIC_EMBED, stimuli=stim_emb, rng=0)
     np.testing.assert_allclose(again["score"].values, res["score"].values, rtol=1e-10)
     np.testing.assert_allclose(again["pvalue"].values, res["pvalue"].values)
     # diversity: distinct concepts give diverse captions; one caption for all gives none
     assert 0.3 < float(res["diversity"]) <= 1.0
     same = xr.DataArray(np.full(40, "soup and bread", dtype=object), dims="unit",
                         coords={"unit": Y["unit"].values})
-    flat = score_captions(same, held, embed=TOPIC_EMBED, null="stimuli", n_permutations=20)
+    flat = score_captions(same, held, embed=TOPIC_EMBED, null="stimuli", n_permutations=20, rng=0)
     assert float(flat["diversity"]) == pytest.approx(0.0, abs=1e-9)
     assert float(flat["unique_fraction"]) == pytest.approx(1 / 40)
-    sp = score_captions(caps, held, embed=TOPIC_EMBED, metric="spearman")
+    sp = score_captions(caps, held, embed=TOPIC_EMBED, metric="spearman", rng=0)
     assert float(sp["score"].mean()) > 0.5
 
 
@@ -458,9 +458,9 @@ def test_single_unit_needs_null_pool(sim, sim_bank):
     held = Y.sel(stimulus=test).isel(unit=[0])
     cap = {str(held["unit"].values[0]): "soup and bread"}
     with pytest.raises(ValueError, match="null_captions"):
-        score_captions(cap, held, embed=TOPIC_EMBED)
+        score_captions(cap, held, embed=TOPIC_EMBED, rng=0)
     pool = [f"{a} and {b}" for a in ("storm", "guitar", "loan", "horse") for b in ("rain", "song")]
-    res = score_captions(cap, held, embed=TOPIC_EMBED, null_captions=pool)
+    res = score_captions(cap, held, embed=TOPIC_EMBED, null_captions=pool, rng=0)
     assert res["null_distribution"].sizes["permutation"] == len(pool)
     assert np.isfinite(res["pvalue"].values).all()
 
@@ -553,7 +553,7 @@ def test_complex_inputs_are_refused(rng):
                      coords={"stimulus": [f"s{i}" for i in range(6)], "unit": ["u0", "u1"],
                              "text": ("stimulus", texts)})
     with pytest.raises(SchemaError, match="responses: values must be real"):
-        score_captions({u: "thing" for u in y["unit"].values}, y, embed=TOPIC_EMBED)
+        score_captions({u: "thing" for u in y["unit"].values}, y, embed=TOPIC_EMBED, rng=0)
 
 
 def test_bad_inputs_score(sim, sim_bank):
@@ -561,23 +561,23 @@ def test_bad_inputs_score(sim, sim_bank):
     held = Y.sel(stimulus=test)
     caps = {u: "soup" for u in held["unit"].values[:-1]}
     with pytest.raises(SchemaError, match="no caption for 1 unit"):
-        score_captions(caps, held, embed=TOPIC_EMBED)
+        score_captions(caps, held, embed=TOPIC_EMBED, rng=0)
     caps = {u: "soup" for u in held["unit"].values}
     with pytest.raises(SchemaError, match="embed must return"):
-        score_captions(caps, held, embed=lambda texts: np.ones((len(texts) + 1, 4)))
+        score_captions(caps, held, embed=lambda texts: np.ones((len(texts) + 1, 4)), rng=0)
     with pytest.raises(SchemaError, match="NaN/inf"):
-        score_captions(caps, held, embed=lambda texts: np.full((len(texts), 4), np.nan))
+        score_captions(caps, held, embed=lambda texts: np.full((len(texts), 4), np.nan), rng=0)
     with pytest.raises(SchemaError, match="no 'text' coord"):
-        score_captions(caps, held.drop_vars("text"), embed=TOPIC_EMBED)
+        score_captions(caps, held.drop_vars("text"), embed=TOPIC_EMBED, rng=0)
     with pytest.raises(ValueError, match="null must be one of"):
-        score_captions(caps, held, embed=TOPIC_EMBED, null="units")
+        score_captions(caps, held, embed=TOPIC_EMBED, null="units", rng=0)
     caps["unit000"] = ""
     with pytest.warns(NeurorepWarning, match="empty caption"):
-        res = score_captions(caps, held, embed=TOPIC_EMBED, null="stimuli", n_permutations=10)
+        res = score_captions(caps, held, embed=TOPIC_EMBED, null="stimuli", n_permutations=10, rng=0)
     assert np.isnan(res["score"].sel(unit="unit000"))
     with pytest.warns(NeurorepWarning, match="empty caption"):  # ranked: NaN stays NaN
         sp = score_captions(caps, held, embed=TOPIC_EMBED, null="stimuli", n_permutations=10,
-                            metric="spearman")
+                            metric="spearman", rng=0)
     assert np.isnan(sp["score"].sel(unit="unit000"))
     assert np.isfinite(sp["score"].drop_sel(unit="unit000")).all()
 
@@ -595,14 +595,14 @@ def test_make_concept_population_structure(sim):
     again = make_concept_population(n_units=40, n_per_concept=40, rng=0)
     np.testing.assert_array_equal(again["brain"].ds["responses"].values, Y.values)
     with pytest.raises(ValueError, match="lacks word lists"):
-        make_concept_population(concepts={"a": {"noun": ["x"]}, "b": {"noun": ["y"]}})
+        make_concept_population(concepts={"a": {"noun": ["x"]}, "b": {"noun": ["y"]}}, rng=0)
 
 
 def test_plots(sim, sim_bank, sim_captions):
     from neurorep.plotting.selectivity import plot_caption_cards, plot_concept_map
 
     _, test, Y = _split(sim)
-    scores = score_captions(sim_captions, Y.sel(stimulus=test), embed=TOPIC_EMBED)
+    scores = score_captions(sim_captions, Y.sel(stimulus=test), embed=TOPIC_EMBED, rng=0)
     units = list(sim_captions["unit"].values[:3])
     disp = plot_caption_cards(sim_captions, scores=scores, units=units)
     assert len(disp.axes_) == 4  # 2 x 2 panels, the last one hidden

@@ -11,7 +11,7 @@ from neurorep.stats import bootstrap
 
 def test_matches_scipy_percentile_interval():
     x = np.random.default_rng(1).normal(2.0, 1.5, 300)
-    ours = bootstrap(x, np.mean, n_boot=4000, rng=0)
+    ours = bootstrap(x, np.mean, n_bootstrap=4000, rng=0)
     ref = sps.bootstrap((x,), np.mean, n_resamples=4000, method="percentile", random_state=0)
     assert float(ours.ci_low) == pytest.approx(ref.confidence_interval.low, abs=0.03)
     assert float(ours.ci_high) == pytest.approx(ref.confidence_interval.high, abs=0.03)
@@ -31,8 +31,8 @@ def test_vectorized_equals_loop_and_paired():
         b = b - b.mean(-1, keepdims=True)
         return (a * b).sum(-1) / np.sqrt((a**2).sum(-1) * (b**2).sum(-1))
 
-    loop = bootstrap((x, y), corr, n_boot=200, rng=3)
-    vec = bootstrap((x, y), corr_vec, n_boot=200, rng=3, vectorized=True)
+    loop = bootstrap((x, y), corr, n_bootstrap=200, rng=3)
+    vec = bootstrap((x, y), corr_vec, n_bootstrap=200, rng=3, vectorized=True)
     np.testing.assert_allclose(loop.null_distribution, vec.null_distribution, atol=1e-12)
 
 

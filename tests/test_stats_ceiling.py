@@ -37,7 +37,7 @@ def test_split_half_agrees_with_ncsnr_and_hand_formula(rng):
     _, reps = _repeated(rng, n_stim=1500)
     ids = [f"s{i}" for i in range(1500)]
     da = data.responses(reps, dims=("stimulus", "repetition", "unit"), stimulus=ids)
-    sh = noise_ceiling(da, method="split_half", metric="r2", n_splits=20, rng=0)
+    sh = noise_ceiling(da, method="split_half", metric="r2", n_split_halves=20, rng=0)
     nc = noise_ceiling(da, metric="r2")
     np.testing.assert_allclose(sh["ceiling"], nc["ceiling"], atol=0.04)
     # one fixed split by hand: Spearman-Brown from 2 to 4 trials

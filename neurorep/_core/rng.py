@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_generator"]
+__all__ = ["as_generator", "check_scheduler", "resolve_seed"]
 
 
 def as_generator(rng: np.random.Generator | int | None, *, name: str = "rng") -> np.random.Generator:
@@ -45,3 +45,43 @@ def _refusal(rng: Any, name: str) -> Exception:
         f"({type(rng).__name__}). Pass e.g. {name}=0 for a reproducible result"
         + (f", or convert it: {fix}." if fix else ", or np.random.default_rng(0).")
     )
+
+
+def resolve_seed(rng: Any, *, name: str = "rng") -> tuple[np.random.Generator, int | str]:
+    """A Generator from ``rng`` and what a result records about it in ``attrs``.
+
+    ``None`` draws a fresh int seed from the OS and seeds with it, so a result made
+    with ``rng=None`` records the seed that repeats it; an int is recorded as is; a
+    Generator passed in is used as is and recorded as ``"Generator"`` (its state
+    cannot be written down as one number).
+
+    Examples
+    --------
+    >>> from neurorep._core.rng import resolve_seed
+    >>> gen, seed = resolve_seed(None)
+    >>> isinstance(seed, int)
+    True
+    >>> resolve_seed(3)[1]
+    3
+    """
+    if rng is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+        return np.random.default_rng(seed), seed
+    gen = as_generator(rng, name=name)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool | np.bool_):
+        return gen, int(rng)
+    return gen, "Generator"
+
+
+#: the values of ``scheduler=`` (docs/glossary.md): dask's own names, or the active
+#: ``dask.distributed.Client`` with "distributed"
+SCHEDULERS = ("threads", "processes", "synchronous", "distributed")
+
+
+def check_scheduler(scheduler: Any) -> None:
+    """Refuse a ``scheduler=`` that is neither None nor one of :data:`SCHEDULERS`."""
+    if scheduler is not None and scheduler not in SCHEDULERS:
+        raise ValueError(
+            f"scheduler must be None or one of {SCHEDULERS}; got {scheduler!r}. "
+            "Pass scheduler=None to run in this process, or scheduler='threads'."
+        )

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._errors import SchemaError
+from neurorep._core.errors import SchemaError
 
 __all__ = ["peak_depth"]
 

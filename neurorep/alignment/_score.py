@@ -8,6 +8,7 @@ stimulus bootstraps), sign-flip p-values over subjects, and the ceilings
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ import xarray as xr
 
 from neurorep import __version__
 from neurorep._core.errors import SchemaError, check_int
-from neurorep._core.rng import as_generator
+from neurorep._core.rng import check_scheduler, resolve_seed
 from neurorep.alignment._inputs import _depths, _prepare_sets
 from neurorep.alignment._metric import Metric, get_metric
 from neurorep.data import RDM_DIMS
@@ -71,10 +72,10 @@ def score_matrix(
     model: Any,
     *,
     metric: str | Metric = "cka",
-    n_boot: int = 200,
+    n_bootstrap: int = 200,
     ci: float = 0.95,
-    rng: Any = 0,
-    parallel: bool = False,
+    rng: Any = None,
+    scheduler: str | None = None,
 ) -> xr.Dataset:
     """Score every brain region against every model layer.
 
@@ -100,17 +101,20 @@ def score_matrix(
         ``"procrustes"``, ``"rsa"`` (= ``"rsa_spearman"``), ``"rsa_pearson"``,
         ``"rsa_tau_a"``, ``"rsa_cosine"``, ``"encoding"``; or
         :func:`rsa_metric` / :func:`encoding_metric` with options.
-    n_boot : int
+    n_bootstrap : int
         Bootstrap samples over stimuli (one subject) or over subjects
         (several) for the confidence interval; 0 for none. Resampling
         stimuli with replacement biases similarity upward, so that
         distribution is re-centred on the point estimate before taking
         percentiles.
-    rng : int or Generator
-        Seed for the bootstrap.
-    parallel : bool
-        Compute region x layer pairs as dask delayed tasks (the active dask
-        scheduler, e.g. a ``dask.distributed.Client``).
+    rng : int, Generator or None
+        Seed for the bootstrap (``None``: fresh entropy; the seed drawn is
+        recorded in ``attrs["rng"]``).
+    scheduler : str, optional
+        ``None`` (default): every pair in this process, batched where the metric
+        allows. A dask scheduler name (``"threads"``, ``"processes"``,
+        ``"synchronous"``, or ``"distributed"`` for the active
+        ``dask.distributed.Client``): region x layer pairs as dask tasks.
 
     Returns
     -------
@@ -133,13 +137,15 @@ def score_matrix(
     >>> from neurorep.datasets import make_layered_brain
     >>> from neurorep.alignment import score_matrix
     >>> sim = make_layered_brain(n_stimuli=60, n_units=10, rng=0)
-    >>> res = score_matrix(sim["brain"], sim["model"], n_boot=20)
+    >>> res = score_matrix(sim["brain"], sim["model"], n_bootstrap=20)
     >>> res.score.dims
     ('region', 'layer')
     """
     met = get_metric(metric)
-    gen = as_generator(rng)
-    n_boot = check_int("n_boot", n_boot, minimum=0, fix="e.g. n_boot=200, or 0 for no CI.")
+    gen, seed = resolve_seed(rng)
+    n_bootstrap = check_int("n_bootstrap", n_bootstrap, minimum=0,
+                            fix="e.g. n_bootstrap=200, or 0 for no CI.")
+    check_scheduler(scheduler)
     regions, layers, ids = _prepare_sets(brain, model, met)
     n = len(ids)
     if n < met.min_stimuli:
@@ -147,10 +153,11 @@ def score_matrix(
     subjects = sorted({s for subs in regions.values() for s in subs})
     multi = len(subjects) > 1
     lprep = {k: met.prepare(v) for k, v in layers.items()}
-    boots = bootstrap_indices(n, n_boot, rng=gen) if n_boot and not multi else np.empty((0, n), int)
+    boots = bootstrap_indices(n, n_bootstrap, rng=gen) if n_bootstrap and not multi else np.empty((0, n), int)
 
     rprep = {(rk, s): met.prepare(da) for rk, subs in regions.items() for s, da in subs.items()}
     states: dict[tuple[str, str, str], Any] = {}
+    parallel = scheduler is not None
     if met.pair_many is not None and not parallel:
         keys = list(rprep)
         for lk, lp in lprep.items():
@@ -176,22 +183,30 @@ def score_matrix(
         not (isinstance(p, tuple) and isinstance(p[0], str) and p[0] == "features") for p in lprep.values()
     )
     if batched:
-        return _batched_score_matrix(met, regions, layers, lprep, boots, ci=ci, metric=metric, n=n)
+        res = _batched_score_matrix(met, regions, layers, lprep, boots, ci=ci, metric=metric, n=n)
+        res.attrs["rng"] = seed
+        return res
     jobs = [(r, s, k) for r in rkeys for s in subjects for k in lkeys]
     if parallel:
         import dask
 
-        results = list(dask.compute(*[dask.delayed(run)(*j) for j in jobs]))
+        kwargs = {} if scheduler == "distributed" else {"scheduler": scheduler}
+        results = list(dask.compute(*[dask.delayed(run)(*j) for j in jobs], **kwargs))
     else:
         results = [run(*j) for j in jobs]
     shape = (len(rkeys), len(subjects), len(lkeys))
     subj_score = np.array([p for p, _ in results]).reshape(shape)
     if multi:
-        return _assemble(met, regions, layers, np.nanmean(subj_score, axis=1), None, subj_score,
-                         ci=ci, metric=metric, n=n, n_boot=n_boot, gen=gen, subjects=subjects)
+        res = _assemble(met, regions, layers, np.nanmean(subj_score, axis=1), None, subj_score,
+                        ci=ci, metric=metric, n=n, n_bootstrap=n_bootstrap, gen=gen,
+                        subjects=subjects)
+        res.attrs["rng"] = seed
+        return res
     samples = np.stack([s for _, s in results]).reshape(len(rkeys), len(lkeys), len(boots))
-    return _assemble(met, regions, layers, subj_score[:, 0], samples, None, ci=ci, metric=metric,
-                     n=n, n_boot=n_boot, gen=gen)
+    res = _assemble(met, regions, layers, subj_score[:, 0], samples, None, ci=ci, metric=metric,
+                    n=n, n_bootstrap=n_bootstrap, gen=gen)
+    res.attrs["rng"] = seed
+    return res
 
 
 def _assemble(
@@ -205,7 +220,7 @@ def _assemble(
     ci: float,
     metric: str | Metric,
     n: int,
-    n_boot: int,
+    n_bootstrap: int,
     gen: np.random.Generator | None,
     subjects: list[str] | None = None,
 ) -> xr.Dataset:
@@ -216,13 +231,13 @@ def _assemble(
     lo = hi = np.full_like(score, np.nan)
     if subj_score is not None:
         assert gen is not None and subjects is not None
-        if n_boot:
-            idx = bootstrap_indices(len(subjects), n_boot, rng=gen)
+        if n_bootstrap:
+            idx = bootstrap_indices(len(subjects), n_bootstrap, rng=gen)
             boot_means = np.nanmean(subj_score[:, idx, :], axis=2)  # (region, boot, layer)
             lo, hi = percentile_ci(boot_means, ci=ci, axis=1)
         data_vars["subject_score"] = (("subject", "region", "layer"), np.moveaxis(subj_score, 1, 0))
         data_vars["pvalue"] = (("region", "layer"), sign_flip_pvalue(subj_score, axis=1, rng=gen))
-    elif samples is not None and n_boot:
+    elif samples is not None and n_bootstrap:
         # resampling stimuli with replacement biases similarity upward: re-centre on the estimate
         lo, hi = percentile_ci(samples, ci=ci, axis=-1, center=score)
     ceiling = np.stack([_ceiling(met, regions[rk]) for rk in rkeys])  # (region, bound)
@@ -241,8 +256,9 @@ def _assemble(
         coords=coords,
         attrs={
             "metric": metric if isinstance(metric, str) else "custom",
-            "metric_params": dict(met.params),
-            "n_boot": n_boot,
+            # netCDF-safe: the options as JSON text ("{}" for none)
+            "metric_params": json.dumps(dict(met.params), sort_keys=True, default=str),
+            "n_bootstrap": n_bootstrap,
             "ci": ci,
             "bootstrap_over": "subjects" if subjects is not None else "stimuli",
             "n_stimuli": n,
@@ -281,7 +297,7 @@ def _batched_score_matrix(
         if len(idx) >= met.min_stimuli:
             samples[:, :, bi] = block(idx)
     return _assemble(met, regions, layers, score, samples, None, ci=ci, metric=metric, n=n,
-                     n_boot=len(boots), gen=None)
+                     n_bootstrap=len(boots), gen=None)
 
 
 def depth_index(scores: xr.Dataset | xr.DataArray) -> xr.DataArray:
@@ -345,14 +361,14 @@ def best_layer(
     model: Any,
     *,
     metric: str | Metric = "cka",
-    n_splits: int = 5,
-    n_boot: int = 200,
+    cv: int = 5,
+    n_bootstrap: int = 200,
     ci: float = 0.95,
-    rng: Any = 0,
+    rng: Any = None,
 ) -> xr.Dataset:
     """The best layer per region, chosen on training stimuli and scored on held-out ones.
 
-    The stimuli are split into ``n_splits`` folds; in each, every layer is
+    The stimuli are split into ``cv`` folds; in each, every layer is
     scored on the other folds, the best one is chosen there, and it is scored
     on the held-out fold, so no score reports the data that chose its layer.
     With RSA metrics the held-out score is computed on the held-out fold's
@@ -370,9 +386,9 @@ def best_layer(
         ``region`` coordinate is split into its regions.
     metric : str or Metric
         A key of :data:`METRICS` or a :class:`Metric`.
-    n_splits : int
+    cv : int
         Folds over stimuli (>= 2).
-    n_boot : int
+    n_bootstrap : int
         Bootstrap samples over held-out stimuli for the CI; 0 for none.
     ci : float
         Coverage of the interval.
@@ -389,24 +405,25 @@ def best_layer(
         layer)``: ``selection_frequency``.
     """
     met = get_metric(metric)
-    gen = as_generator(rng)
-    n_boot = check_int("n_boot", n_boot, minimum=0, fix="e.g. n_boot=200, or 0 for no CI.")
-    n_splits = check_int("n_splits", n_splits, minimum=2, fix="e.g. n_splits=5.")
+    gen, seed = resolve_seed(rng)
+    n_bootstrap = check_int("n_bootstrap", n_bootstrap, minimum=0,
+                            fix="e.g. n_bootstrap=200, or 0 for no CI.")
+    cv = check_int("cv", cv, minimum=2, fix="e.g. cv=5.")
     regions, layers, ids = _prepare_sets(brain, model, met)
     n = len(ids)
-    if n_splits < 2 or n // n_splits < met.min_stimuli:
+    if cv < 2 or n // cv < met.min_stimuli:
         raise ValueError(
-            f"best_layer: {n} stimuli cannot make {n_splits} folds of at least "
-            f"{met.min_stimuli} stimuli; lower n_splits (>= 2) or add stimuli."
+            f"best_layer: {n} stimuli cannot make {cv} folds of at least "
+            f"{met.min_stimuli} stimuli; lower cv (>= 2) or add stimuli."
         )
     perm = gen.permutation(n)
-    folds = np.array_split(perm, n_splits)
+    folds = np.array_split(perm, cv)
     lkeys = list(layers)
     lprep = {k: met.prepare(v) for k, v in layers.items()}
     rkeys = list(regions)
     freq = np.zeros((len(rkeys), len(lkeys)))
-    held = np.zeros((len(rkeys), n_splits))
-    boot_held = np.zeros((len(rkeys), n_boot))
+    held = np.zeros((len(rkeys), cv))
+    boot_held = np.zeros((len(rkeys), n_bootstrap))
     full = np.zeros((len(rkeys), len(lkeys)))
     for ri, rk in enumerate(rkeys):
         rpreps = [met.prepare(da) for da in regions[rk].values()]
@@ -423,7 +440,7 @@ def best_layer(
             freq[ri, best] += 1
             held[ri, fi] = mean_score(best, test)
             chosen.append((test, best))
-        for b in range(n_boot):
+        for b in range(n_bootstrap):
             vals = []
             for test, best in chosen:
                 idx = gen.choice(test, size=len(test), replace=True)
@@ -431,7 +448,7 @@ def best_layer(
                     idx = np.unique(idx)
                 vals.append(mean_score(best, idx) if len(idx) >= met.min_stimuli else np.nan)
             boot_held[ri, b] = np.nanmean(vals)
-    if n_boot:  # re-centred on the held-out score: resampling biases similarity upward
+    if n_bootstrap:  # re-centred on the held-out score: resampling biases similarity upward
         lo, hi = percentile_ci(boot_held, ci=ci, axis=1, center=held.mean(1))
     else:
         lo = hi = np.full(len(rkeys), np.nan)
@@ -444,11 +461,11 @@ def best_layer(
             "ci_low": ("region", lo),
             "ci_high": ("region", hi),
             "depth_index": ("region", depth_index(prof).values),
-            "selection_frequency": (("region", "layer"), freq / n_splits),
+            "selection_frequency": (("region", "layer"), freq / cv),
         },
         coords={"region": rkeys, "layer": lkeys},
-        attrs={"metric": metric if isinstance(metric, str) else "custom", "n_splits": n_splits,
-               "neurorep_version": __version__},
+        attrs={"metric": metric if isinstance(metric, str) else "custom", "cv": cv,
+               "rng": seed, "neurorep_version": __version__},
     )
 
 

@@ -160,7 +160,7 @@ def make_concept_population(
     weight_noise: float = 0.3,
     noise: float = 0.5,
     embed: Callable[[Sequence[str]], np.ndarray] | None = None,
-    rng: Any = 0,
+    rng: Any = None,
 ) -> xr.DataTree:
     """A population of units, each selective for one or two planted concepts.
 

@@ -19,7 +19,7 @@ def make_model_activations(
     n_layers: int = 6,
     width: int = 64,
     input_dim: int = 32,
-    rng: Any = 0,
+    rng: Any = None,
 ) -> xr.DataTree:
     """Activations of a random deep ReLU network on random stimuli.
 
@@ -52,7 +52,7 @@ def make_layered_brain(
     n_repetitions: int = 4,
     noise: float = 1.0,
     n_stimuli: int = 200,
-    rng: Any = 0,
+    rng: Any = None,
 ) -> xr.DataTree:
     """A "layered brain": regions whose responses are noisy mixtures of model layers.
 
@@ -158,7 +158,7 @@ def make_ring(
     *,
     n_units: int = 20,
     noise: float = 0.05,
-    rng: Any = 0,
+    rng: Any = None,
 ) -> xr.DataArray:
     """Responses lying on a circle (one H1 class) embedded in ``n_units`` dims.
 
@@ -192,7 +192,7 @@ def make_clusters(
     *,
     n_units: int = 20,
     separation: float = 10.0,
-    rng: Any = 0,
+    rng: Any = None,
 ) -> xr.DataArray:
     """Responses in well-separated Gaussian clusters (``n_clusters`` long H0 bars).
 

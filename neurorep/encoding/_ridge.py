@@ -34,13 +34,14 @@ from neurorep.encoding._solvers import (
     plan_nbytes,
     weights_from_projection,
 )
+from neurorep.stats import SCORES
 
 __all__ = ["SCORINGS", "cross_validate_ridge", "fit_ridge", "predict_ridge"]
 
 #: Held-out scores reported as ``score``: R^2 and Pearson r (both are always reported).
 #: Alphas are chosen by held-out squared error (pooled R^2) whatever the scoring: Pearson
 #: r ignores the scale of the predictions, so it cannot see over-shrinkage.
-SCORINGS = ("r2", "r")
+SCORINGS = SCORES
 DEFAULT_ALPHAS = np.logspace(-2, 6, 9)
 Solver = Literal["auto", "eigh", "svd", "kernel"]
 

@@ -15,11 +15,18 @@ from neurorep._core.memory import check_allocation
 from neurorep._core.rng import as_generator
 from neurorep.data import align
 from neurorep.encoding._inputs import as_real_float, complex_error
-from neurorep.stats import bootstrap_indices, fdr, make_blocks, percentile_ci, permutation_test
+from neurorep.stats import (
+    SCORES,
+    bootstrap_indices,
+    fdr,
+    make_blocks,
+    percentile_ci,
+    permutation_test,
+)
 
 __all__ = ["METRICS", "score_prediction"]
 
-METRICS = ("r", "r2")
+METRICS = SCORES
 
 
 def _r_r2(pred: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -129,7 +129,7 @@ def reduce_activations(
     *,
     method: Literal["pca", "random"] = "pca",
     n_components: int = 256,
-    rng: Any = 0,
+    rng: Any = None,
 ) -> xr.DataTree:
     """Bound memory per layer: PCA or a Gaussian random projection to ``n_components``.
 

@@ -304,7 +304,7 @@ def evaluate(
     n_bootstrap: int = 1000,
     test: Literal["t", "bootstrap"] = "t",
     ci: float = 0.95,
-    cv_folds: int | None = None,
+    cv: int | None = None,
     sigma_k: np.ndarray | None = None,
     dim: str | None = None,
     join: Literal["exact", "inner"] = "exact",
@@ -338,7 +338,7 @@ def evaluate(
         variance; ``"bootstrap"``: percentile CIs and bootstrap p-values.
     ci : float
         Confidence level of ``ci_low``/``ci_high``.
-    cv_folds : int, optional
+    cv : int, optional
         k-fold cross-validation over stimuli inside each sample (needed for
         weighted models; default 1 for fixed models only, otherwise
         rsatoolbox's default: 2-5 folds by number of stimuli).
@@ -419,18 +419,19 @@ def evaluate(
                 "bootstrap='subject', or drop sigma_k (identity whitening works with every "
                 "bootstrap)."
             )
+    cv_folds = cv
     if cv_folds is None:
         cv_folds = _default_k(n) if mods.any_weighted else 1
-    cv_folds = check_int("cv_folds", cv_folds, minimum=1, fix="e.g. cv_folds=5, or None.")
+    cv_folds = check_int("cv", cv_folds, minimum=1, fix="e.g. cv=5, or None.")
     if cv_folds < 1 or (cv_folds > 1 and 3 * cv_folds > n):
         raise ValueError(
-            f"cv_folds must be >= 1 and leave at least 3 stimuli per fold ({n} stimuli); "
+            f"cv must be >= 1 and leave at least 3 stimuli per fold ({n} stimuli); "
             f"got {cv_folds}."
         )
     if mods.any_weighted and cv_folds == 1:
         warnings.warn(
-            "evaluate: weighted models fitted and scored on the same data (cv_folds=1) are "
-            "optimistically biased; use cv_folds >= 2.",
+            "evaluate: weighted models fitted and scored on the same data (cv=1) are "
+            "optimistically biased; use cv >= 2.",
             NeurorepWarning,
             stacklevel=2,
         )
@@ -565,7 +566,7 @@ def evaluate(
             "test": test,
             "ci": ci,
             "dof": int(dof),
-            "cv_folds": int(cv_folds),
+            "cv": int(cv_folds),
             "n_subjects": int(n_subj),
             "n_stimuli": int(n),
             "subject_dim": sdim,

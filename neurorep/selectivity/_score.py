@@ -142,7 +142,7 @@ def score_captions(
     null_captions: Sequence[str] | xr.DataArray | None = None,
     n_permutations: int = 1000,
     metric: Literal["pearson", "spearman"] = "pearson",
-    rng: Any = 0,
+    rng: Any = None,
     return_null: bool = True,
 ) -> xr.Dataset:
     """How well each unit's caption predicts that unit's held-out responses.

@@ -30,6 +30,7 @@ from neurorep.stats._permutation import (
     sign_flip_pvalue,
 )
 from neurorep.stats._resample import bootstrap
+from neurorep.stats._scores import SCORES
 from neurorep.stats._temporal import cluster_test, onset_latency, peak_latency
 from neurorep.stats._ttest import bootstrap_t_test
 
@@ -38,6 +39,7 @@ __all__ = [
     "BOUNDS",
     "CEILING_METHODS",
     "FDR_METHODS",
+    "SCORES",
     "as_generator",
     "bootstrap",
     "bootstrap_indices",

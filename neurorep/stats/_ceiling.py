@@ -35,6 +35,7 @@ import xarray as xr
 from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
 from neurorep._core.rng import as_generator
 from neurorep.data import reject_epochs
+from neurorep.stats._scores import SCORES
 
 __all__ = [
     "BOUNDS",
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 CEILING_METHODS = ("ncsnr", "split_half")
-CEILING_METRICS = ("r", "r2")
+CEILING_METRICS = SCORES
 #: The ``bound`` coordinate of a two-bound ceiling.
 BOUNDS = ("lower", "upper")
 
@@ -259,7 +260,7 @@ def noise_ceiling(
     method: Literal["ncsnr", "split_half"] = "ncsnr",
     metric: Literal["r", "r2"] = "r",
     n_average: int | None = None,
-    n_splits: int = 100,
+    n_split_halves: int = 100,
     rng: np.random.Generator | int | None = None,
 ) -> xr.Dataset:
     """Per-unit noise ceiling of trial-averaged responses from their repetitions.
@@ -274,7 +275,7 @@ def noise_ceiling(
     n_average : int, optional
         Number of trials averaged in the data the model is scored on
         (default: all repetitions).
-    n_splits : int
+    n_split_halves : int
         Random half splits (``"split_half"``).
     rng : Generator or int, optional
         For the random splits.
@@ -312,8 +313,8 @@ def noise_ceiling(
             rho = np.where(np.isinf(ncsnr), 1.0, ncsnr**2 / (ncsnr**2 + 1.0 / n))
         data["ncsnr"] = ("unit", ncsnr)
     else:
-        n_splits = check_int("n_splits", n_splits, minimum=1, fix="e.g. n_splits=100.")
-        r_half, half = _split_half(values, n_splits, gen)
+        n_split_halves = check_int("n_split_halves", n_split_halves, minimum=1, fix="e.g. n_split_halves=100.")
+        r_half, half = _split_half(values, n_split_halves, gen)
         rho = spearman_brown(r_half, factor=n / half)
         rho = np.where(r_half > 0, rho, np.where(np.isnan(r_half), np.nan, 0.0))
         data["split_half_r"] = ("unit", r_half)
@@ -325,7 +326,7 @@ def noise_ceiling(
     ds["ceiling"].attrs = {"metric": metric}
     ds.attrs = {"method": method, "metric": metric, "n_average": n, "n_repetitions": n_rep}
     if method == "split_half":
-        ds.attrs["n_splits"] = int(n_splits)
+        ds.attrs["n_split_halves"] = int(n_split_halves)
     return ds
 
 

@@ -46,7 +46,7 @@ def bootstrap(
     data: Any,
     statistic: Callable[..., Any],
     *,
-    n_boot: int = 1000,
+    n_bootstrap: int = 1000,
     ci: float = 0.95,
     axis: int = 0,
     vectorized: bool = False,
@@ -62,7 +62,7 @@ def bootstrap(
         ``statistic(*arrays) -> float or array``. With ``vectorized=True`` it
         receives arrays with an extra leading bootstrap axis and must return
         one value (or array) per sample, which avoids a Python loop.
-    n_boot : int
+    n_bootstrap : int
         Bootstrap samples.
     ci : float
         Coverage of the percentile interval.
@@ -83,12 +83,12 @@ def bootstrap(
     >>> import numpy as np
     >>> from neurorep.stats import bootstrap
     >>> x = np.random.default_rng(0).normal(1.0, 1.0, 200)
-    >>> res = bootstrap(x, np.mean, n_boot=500, rng=0)
+    >>> res = bootstrap(x, np.mean, n_bootstrap=500, rng=0)
     >>> bool(res.ci_low < 1.0 < res.ci_high)
     True
     """
     arrays = tuple(np.asarray(a) for a in (data if isinstance(data, tuple) else (data,)))
-    n_boot = check_int("n_boot", n_boot, minimum=1, fix="e.g. n_boot=1000.")
+    n_bootstrap = check_int("n_bootstrap", n_bootstrap, minimum=1, fix="e.g. n_bootstrap=1000.")
     axis = _check_axis(axis, arrays)
     gen = as_generator(rng)
     n = arrays[0].shape[axis]
@@ -99,7 +99,7 @@ def bootstrap(
         )
     if n < 2:
         raise ValueError(f"bootstrap: need at least 2 items to resample; got {n}.")
-    idx = bootstrap_indices(n, n_boot, rng=gen)
+    idx = bootstrap_indices(n, n_bootstrap, rng=gen)
     point = np.asarray(statistic(*arrays), dtype=float)
     if vectorized:
         resampled = [np.moveaxis(np.take(a, idx, axis=axis), axis, 0) for a in arrays]
@@ -115,6 +115,6 @@ def bootstrap(
             "ci_high": (extra, high),
             "null_distribution": (("sample", *extra), samples),
         },
-        attrs={"n_boot": n_boot, "ci": ci, "method": "percentile bootstrap",
+        attrs={"n_bootstrap": n_bootstrap, "ci": ci, "method": "percentile bootstrap",
                "neurorep_version": __version__},
     )

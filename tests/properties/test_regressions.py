@@ -249,8 +249,8 @@ def test_encoding_alignment_score_does_not_overflow_to_zero():
     brain = data.responses(layer @ gen.normal(size=(3, 4)) + 0.1 * gen.normal(size=(24, 4)),
                            stimulus=stim)
     model = data.activations({"l1": layer}, stimulus=stim)
-    ref = alignment.score_matrix(brain, model, metric="encoding", n_boot=0)
-    big = alignment.score_matrix(brain * 1e150, model, metric="encoding", n_boot=0)
+    ref = alignment.score_matrix(brain, model, metric="encoding", n_bootstrap=0, rng=0)
+    big = alignment.score_matrix(brain * 1e150, model, metric="encoding", n_bootstrap=0, rng=0)
     assert float(ref["score"].max()) > 0.9
     np.testing.assert_allclose(big["score"].values, ref["score"].values, rtol=1e-6)
 
