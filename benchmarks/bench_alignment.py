@@ -9,7 +9,7 @@ every (region, layer) pair recompute what the pair needs from scratch.
   of ``RidgeCV(alphas, alpha_per_target=True)``, then the mean over units of
   the Pearson r between held-out predictions and responses.
 
-neurorep runs ``alignment.score_matrix(brain, model, metric=..., n_boot=0)``
+neurorep runs ``alignment.score_matrix(brain, model, metric=..., n_bootstrap=0)``
 on the same arrays, plus the batched calls it could make internally
 (``rsa.compute_rdm`` on whole sets + one ``rsa.compare``; one
 ``encoding.cross_validate_ridge`` per layer on all regions' units at once).
@@ -24,7 +24,7 @@ the pipeline, it repeats one pair with a single fixed alpha on both sides
 (``encoding_metric(alphas=[a])`` vs ``Ridge(alpha=a)``), which must agree to
 ~1e-10.
 
-A last block times ``score_matrix(..., n_boot=100)`` against ``n_boot=0`` at
+A last block times ``score_matrix(..., n_bootstrap=100)`` against ``n_bootstrap=0`` at
 a smaller size to show what the bootstrap CI costs.
 
     python benchmarks/bench_alignment.py --quick   # 3 layers x 4 regions x 300 stimuli
@@ -261,7 +261,7 @@ def run(args: argparse.Namespace) -> None:
     ref, t_ref, m_ref = measure(lambda: peer_rsa(layers, regions))
     _row("peer: pdist + spearmanr per pair", t_ref, m_ref)
     sm, t_sm, m_sm = measure(lambda: ours(model, brain, "rsa"))
-    _row("neurorep score_matrix(metric='rsa', n_boot=0)", t_sm, m_sm, t_ref)
+    _row("neurorep score_matrix(metric='rsa', n_bootstrap=0)", t_sm, m_sm, t_ref)
     bat, t_bat, m_bat = measure(lambda: ours_rsa_batched(model, brain))
     _row("neurorep rsa.compute_rdm(sets) + rsa.compare", t_bat, m_bat, t_ref)
     _agree("score_matrix vs peer", sm, ref)
@@ -272,7 +272,7 @@ def run(args: argparse.Namespace) -> None:
         ref_e, t_ref_e, m_ref_e = measure(lambda: peer_encoding(layers, regions))
         _row("peer: cross_val_predict(RidgeCV(alpha_per_target)) / pair", t_ref_e, m_ref_e)
         sm_e, t_sm_e, m_sm_e = measure(lambda: ours(model, brain, "encoding"))
-        _row("neurorep score_matrix(metric='encoding', n_boot=0)", t_sm_e, m_sm_e, t_ref_e)
+        _row("neurorep score_matrix(metric='encoding', n_bootstrap=0)", t_sm_e, m_sm_e, t_ref_e)
         bat_e, t_bat_e, m_bat_e = measure(lambda: ours_encoding_batched(model, brain))
         _row("neurorep cross_validate_ridge per layer, all regions", t_bat_e, m_bat_e, t_ref_e)
         _agree("score_matrix vs peer (alpha chosen differently)", sm_e, ref_e)

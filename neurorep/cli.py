@@ -250,7 +250,7 @@ def _demo(args: argparse.Namespace) -> int:
             tmp,
             data_home=args.data_home,
             use_minilm=not args.synthetic_model,
-            n_boot=args.n_boot,
+            n_bootstrap=args.n_boot,
             log=log,
         )
     return 0

@@ -177,7 +177,7 @@ def test_bad_inputs(sim, rng):
         score_matrix(sim["brain"], sim["model"], metric="nope", rng=0)
     small = {k: v.isel(stimulus=slice(0, 8)) for k, v in data.members(sim["brain"]).items()}
     model = {k: v.isel(stimulus=slice(0, 8)) for k, v in data.members(sim["model"]).items()}
-    with pytest.raises(ValueError, match="lower n_splits"):
+    with pytest.raises(ValueError, match="lower cv"):
         best_layer(small, model, cv=5, rng=0)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from neurorep import _memory
+from neurorep._core import memory as _memory
 
 
 def test_available_memory_agrees_with_the_system():

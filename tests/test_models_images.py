@@ -424,7 +424,7 @@ def test_demo_vision_section(data_home, tmp_path):
 
     (tmp_path / "results").mkdir()
     report, lines = Report("t"), []
-    _vision_section(report, tmp_path, tmp_path / "figures", data_home, n_boot=20, log=lines.append)
+    _vision_section(report, tmp_path, tmp_path / "figures", data_home, n_bootstrap=20, log=lines.append)
     scores = data.load(tmp_path / "results" / "cichy_efficientnet_scores.nc")
     assert list(scores.region.values) == ["EVC", "IT"]
     assert list(scores.layer.values) == list(get_model("efficientnet-lite0").layers)

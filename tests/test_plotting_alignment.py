@@ -103,7 +103,8 @@ def test_identical_ceilings_each_stay_visible():
 
 def test_upper_ceiling_band():
     res = _result([[0.1, 0.2], [0.2, 0.1]], ceiling=[0.3, 0.4], metric="rsa")
-    res["ceiling_upper"] = ("region", [0.5, 0.6])
+    res["ceiling"] = (("region", "bound"), [[0.3, 0.5], [0.4, 0.6]])
+    res = res.assign_coords(bound=["lower", "upper"])
     ax = plot_layer_profiles(res).ax_
     spans = [p for p in ax.patches if p.get_alpha() == pytest.approx(0.08)]
     assert len(spans) == 2

@@ -202,7 +202,7 @@ def test_bootstrap_axis_out_of_range_is_named(rng):
 
 @pytest.mark.parametrize("n_boot", [2.5, 0, "10", True])
 def test_bootstrap_counts_must_be_integers(n_boot):
-    with pytest.raises(ValueError, match=r"n_boot must be an integer >= 1; got"):
+    with pytest.raises(ValueError, match=r"n_bootstrap must be an integer >= 1; got"):
         stats.bootstrap(np.arange(5.0), np.mean, n_bootstrap=n_boot)
 
 
@@ -244,15 +244,15 @@ def test_counts_are_never_truncated(name):
                                   stimulus=data.members(acts)["layer1"]["stimulus"].values)}
     calls = {
         "alignment.score_matrix": (lambda: alignment.score_matrix(brain, acts, n_bootstrap=2.5, rng=0),
-                                   "n_boot"),
+                                   "n_bootstrap"),
         "alignment.best_layer": (lambda: alignment.best_layer(brain, acts, cv=2.5, rng=0),
-                                 "n_splits"),
+                                 "cv"),
         "topology.agtdm": (lambda: topology.agtdm(rdms.isel(subject=0), rdms.isel(subject=1),
                                                   n_permutations=9.5), "n_permutations"),
         "topology.score_identification": (lambda: topology.score_identification(
             {"A": rdms, "B": 2.0 * rdms}, n_bootstrap=10.5), "n_bootstrap"),
         "stats.noise_ceiling": (lambda: stats.noise_ceiling(y3, method="split_half",
-                                                            n_split_halves=3.5), "n_splits"),
+                                                            n_split_halves=3.5), "n_split_halves"),
     }
     call, param = calls[name]
     with pytest.raises(ValueError, match=rf"{param} must be an integer >= \d; got \d+\.5 \(float\)"):

@@ -290,7 +290,7 @@ def test_bad_options(problem):
         rsa.evaluate({"w": comps}, subj, method="spearman")
     with pytest.warns(NeurorepWarning, match="optimistically biased"):
         rsa.evaluate({"w": comps}, subj, cv=1, bootstrap="none")
-    with pytest.raises(ValueError, match="cv_folds"):
+    with pytest.raises(ValueError, match="cv"):
         rsa.evaluate({"w": comps}, subj, cv=5)
 
 
@@ -304,7 +304,7 @@ def test_n_bootstrap_must_be_an_integer(problem, n_bootstrap):
 def test_cv_folds_and_sigma_k_are_checked(problem, rng):
     models, subjects = problem
     mods, subj = _rdms(models, "model"), _rdms(subjects, "subject")
-    with pytest.raises(ValueError, match=r"cv_folds must be an integer >= 1; got 2.5"):
+    with pytest.raises(ValueError, match=r"cv must be an integer >= 1; got 2.5"):
         rsa.evaluate(mods, subj, cv=2.5, bootstrap="none")
     a = rng.normal(size=(N, 3))
     with pytest.raises(SchemaError, match="sigma_k: the pattern covariance must be positive definite"):

