@@ -213,7 +213,7 @@ def _vision_section(report: Any, out: Path, figs: Path, data_home: Any, *, n_boo
             "depth": float(acts[str(scores.layer.values[j])].attrs["depth"]),
             "RSA (Spearman)": float(s.score[j]),
             "95% CI": f"[{float(s.ci_low[j]):.3f}, {float(s.ci_high[j]):.3f}]",
-            "noise ceiling (lower)": float(s.ceiling),
+            "noise ceiling (lower)": float(s.ceiling.sel(bound="lower")),
         })
         log(f"Cichy 2014 {region}: best EfficientNet-Lite0 layer {rows[-1]['best layer']} "
             f"(RSA {rows[-1]['RSA (Spearman)']:.3f})")
