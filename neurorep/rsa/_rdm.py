@@ -115,15 +115,31 @@ def _unit_rows(x: Any, *, center: bool, what: str) -> Any:
 
     A constant row is found by its range, not by its centred norm: the mean of equal
     values is not always exactly that value, so centring leaves rounding noise whose
-    "correlations" would be arbitrary. Each row is divided by its largest |value| before
-    the norm, so rows far smaller than the others do not underflow to zero.
+    "correlations" would be arbitrary. Only rows whose centred norm is within rounding
+    of their mean are checked that way, so the common case costs no extra pass. Rows
+    whose sum of squares under- or overflows are divided by their largest |value|
+    before the norm, so rows far smaller (or larger) than the others keep their digits.
     """
+    raw = x
     if center:
-        spread = _materialize(x.max(axis=1) - x.min(axis=1))
-        x = x - x.mean(axis=1, keepdims=True)
+        mean = _materialize(x.mean(axis=1))
+        x = x - mean[:, None]
+    norm = _materialize((x * x).sum(axis=1))
+    if center:
+        # a centred norm this small may be rounding noise of a constant row
+        p = x.shape[1]
+        noise = p * (64.0 * np.finfo(np.float64).eps * np.abs(mean)) ** 2
+        check = np.flatnonzero(~(norm > noise))
+        constant = np.zeros(norm.shape, bool)
+        if check.size:
+            rows = _materialize(raw[check])
+            constant[check] = ~(rows.max(axis=1) - rows.min(axis=1) > 0.0)
     else:
-        spread = _materialize(abs(x).max(axis=1))
-    bad = np.flatnonzero(~(spread > 0.0))
+        constant = np.zeros(norm.shape, bool)
+        check = np.flatnonzero(~(norm > 0.0))  # all zeros, or so small its squares underflow
+        if check.size:
+            constant[check] = ~(np.abs(_materialize(x[check])).max(axis=1) > 0.0)
+    bad = np.flatnonzero(constant)
     if bad.size:
         raise SchemaError(
             f"{what} distance is undefined for a stimulus whose pattern is "
@@ -131,8 +147,16 @@ def _unit_rows(x: Any, *, center: bool, what: str) -> Any:
             f"stimulus row(s), e.g. row {int(bad[0])}. Drop those stimuli or use "
             f"metric='euclidean'."
         )
-    x = x / _materialize(abs(x).max(axis=1))[:, None]
-    norm = _materialize((x * x).sum(axis=1))
+    tiny, huge = np.finfo(np.float64).tiny / np.finfo(np.float64).eps, 1e300
+    rescale = np.flatnonzero(~((norm > tiny) & (norm < huge)))
+    if rescale.size == 0:
+        return x / np.sqrt(norm)[:, None]
+    x = _materialize(x)
+    sub = x[rescale] / np.abs(x[rescale]).max(axis=1)[:, None]
+    x = x.copy()
+    x[rescale] = sub
+    norm = norm.copy()
+    norm[rescale] = (sub * sub).sum(axis=1)
     return x / np.sqrt(norm)[:, None]
 
 
