@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -207,8 +208,24 @@ def save(
             _replace(tmp, path)
         finally:
             if tmp.exists() or tmp.is_symlink():
-                _remove(tmp)
+                _remove_leftover(tmp)
     return path
+
+
+def _remove_leftover(tmp: Path) -> None:
+    """Remove an unfinished temporary without masking the error that left it behind.
+
+    A failed zarr write can leave the store's writer threads finishing their chunks
+    for a moment, so a first removal may find the folder refilled ("Directory not
+    empty"): retry briefly; if it still fails, leave it for the next save of this path,
+    whose ``_recover`` removes it.
+    """
+    for attempt in range(5):
+        try:
+            _remove(tmp)
+            return
+        except OSError:
+            time.sleep(0.05 * (attempt + 1))
 
 
 def load(path: str | Path, *, chunks: Any = None) -> Any:
