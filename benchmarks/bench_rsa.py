@@ -194,7 +194,7 @@ def bench_bootstrap(
     for method in methods:
         t_o, _ = _time(
             lambda method=method: rsa.evaluate(
-                mods, subj, method=method, bootstrap=kind, n_bootstrap=n_samples, rng=0
+                data=subj, models=mods, method=method, bootstrap=kind, n_bootstrap=n_samples, rng=0
             ),
             1,
         )

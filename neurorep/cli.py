@@ -483,7 +483,7 @@ def _rsa(args: argparse.Namespace) -> int:
                 boot = "both" if n_subj >= 3 else "stimulus"
             print(f"{name}: {n_subj} subject RDM(s); bootstrap over {boot}")
             results[name] = evaluate(
-                model_rdms, rdm, method=args.method, bootstrap=boot, n_bootstrap=args.n_boot,
+                data=rdm, models=model_rdms, method=args.method, bootstrap=boot, n_bootstrap=args.n_boot,
                 ci=args.ci, dim=dim if len(lead) > 1 else None, rng=args.rng,
             )
         keep = ["score", "ci_low", "ci_high", "pvalue", "ceiling"]

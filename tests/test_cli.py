@@ -285,7 +285,7 @@ def test_rsa_matches_evaluate_and_aligns_by_id(sim_files, tmp_path):
     layers = data.members(sim["model"])
     models = {k: rsa.compute_rdm(layers[k]) for k in ("layer1", "layer3", "layer6")}
     brain = rsa.compute_rdm(data.members(sim["brain"])["early"])
-    ref = rsa.evaluate(models, brain, method="spearman", bootstrap="stimulus", n_bootstrap=40, rng=2)
+    ref = rsa.evaluate(data=brain, models=models, method="spearman", bootstrap="stimulus", n_bootstrap=40, rng=2)
     for var in ("score", "ci_low", "ci_high", "pvalue"):
         np.testing.assert_allclose(scores[var].sel(region="early").values, ref[var].values, rtol=1e-10)
     assert scores.attrs["bootstrap"] == ["stimulus", "stimulus"]
@@ -315,7 +315,7 @@ def test_rsa_splits_units_by_subject(sim_files, tmp_path, capsys):
                    for name in ("s2", "s1", "s3")]
     stack = xr.concat(per_subject, dim="subject").assign_coords(subject=["s2", "s1", "s3"])
     layers = data.members(sim["model"])
-    ref = rsa.evaluate({k: rsa.compute_rdm(layers[k]) for k in ("layer2", "layer6")}, stack,
+    ref = rsa.evaluate(data=stack, models={k: rsa.compute_rdm(layers[k]) for k in ("layer2", "layer6")},
                        bootstrap="both", n_bootstrap=20, rng=0)
     scores = data.load(out / "scores.nc")
     np.testing.assert_allclose(scores.score.sel(region="late").values, ref.score.values, rtol=1e-10)
@@ -338,7 +338,7 @@ def test_rsa_on_real_rdms_with_model_members(data_home, tmp_path, capsys):
     assert "monkey_IT: 1 subject RDM(s); bootstrap over stimulus" in printed
     scores = data.load(out / "scores.nc")
     mem = data.members(datasets.load("kriegeskorte2008_92img", data_home))
-    ref = rsa.evaluate({m: mem[m] for m in mods.split(",")}, mem["human_IT"], bootstrap="both",
+    ref = rsa.evaluate(data=mem["human_IT"], models={m: mem[m] for m in mods.split(",")}, bootstrap="both",
                        n_bootstrap=30, dim="subject", rng=0)
     np.testing.assert_allclose(scores.score.sel(region="human_IT").values, ref.score.values, rtol=1e-10)
     np.testing.assert_allclose(scores.ceiling.sel(region="human_IT").values, ref.ceiling.values, rtol=1e-10)

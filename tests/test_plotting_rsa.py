@@ -51,7 +51,8 @@ def _evaluation(scores, ceiling):
     names = [f"model {i}" for i in range(n)]
     return xr.Dataset(
         {"score": ("model", s), "ci_low": ("model", s - 0.05), "ci_high": ("model", s + 0.05),
-         "pvalue": ("model", np.full(n, 0.001)), "ceiling": ("bound", ceiling)},
+         "pvalue": ("model", np.full(n, 0.001)),
+         "pvalue_fdr": ("model", np.full(n, 0.001)), "ceiling": ("bound", ceiling)},
         coords={"model": names, "bound": ["lower", "upper"]}, attrs={"method": "corr"})
 
 

@@ -135,7 +135,7 @@ def _calls():
         "encoding.fit_banded_ridge": lambda rng: encoding.fit_banded_ridge(
             {"a": x, "b": x.assign_coords(unit=["g0", "g1", "g2"])}, y2, cv=2, rng=rng),
         "encoding.score_prediction": lambda rng: encoding.score_prediction(y2, y2, rng=rng),
-        "rsa.evaluate": lambda rng: rsa.evaluate(rdms.isel(subject=0), rdms, n_bootstrap=3,
+        "rsa.evaluate": lambda rng: rsa.evaluate(data=rdms, models=rdms.isel(subject=0), n_bootstrap=3,
                                                  rng=rng),
         "topology.agtdm": lambda rng: topology.agtdm(rdms.isel(subject=0), rdms.isel(subject=1),
                                                      grid=3, n_permutations=3, rng=rng),

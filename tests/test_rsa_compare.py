@@ -367,7 +367,7 @@ def test_a_comparison_method_is_one_registry_entry(monkeypatch, rng):
     got = rsa.compare(mods, subj, method="neg_mad")
     ref = neg_mad(data.rdm_vectors(mods), data.rdm_vectors(subj))
     np.testing.assert_allclose(got.values, ref, rtol=1e-12)
-    res = rsa.evaluate(mods, subj, method="neg_mad", n_bootstrap=20, rng=0)
+    res = rsa.evaluate(data=subj, models=mods, method="neg_mad", n_bootstrap=20, rng=0)
     np.testing.assert_allclose(res.score.values, ref.mean(axis=1), rtol=1e-12)
     assert float(res.score[0]) > float(res.score[1])
     assert np.isfinite(res.ci_low).all() and np.isfinite(rsa.compute_ceiling(subj, method="neg_mad")).all()

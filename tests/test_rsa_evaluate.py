@@ -140,15 +140,15 @@ def test_dual_bootstrap_through_evaluate(problem):
     models, subjects = problem
     mods = data.rdm(models, stimulus=IDS, dim="model")
     subj = data.rdm(subjects, stimulus=IDS, dim="subject")
-    both = rsa.evaluate(mods, subj, bootstrap="both", n_bootstrap=300, rng=1)
-    dual = rsa.evaluate(mods, subj, bootstrap="dual", n_bootstrap=300, rng=1)
+    both = rsa.evaluate(data=subj, models=mods, bootstrap="both", n_bootstrap=300, rng=1)
+    dual = rsa.evaluate(data=subj, models=mods, bootstrap="dual", n_bootstrap=300, rng=1)
     assert dual.attrs["bootstrap"] == "dual"
     np.testing.assert_allclose(dual.score, both.score)
     np.testing.assert_allclose(dual.score_samples, both.score_samples)  # same draws
     # the correction can only shrink the two-factor variance (it is clipped to V_both)
     assert ((dual.ci_high - dual.ci_low) <= (both.ci_high - both.ci_low) + 1e-12).all()
     with pytest.raises(ValueError, match="test='bootstrap'"):
-        rsa.evaluate(mods, subj, bootstrap="dual", test="bootstrap")
+        rsa.evaluate(data=subj, models=mods, bootstrap="dual", test="bootstrap")
 
 
 @pytest.mark.parametrize("method", ["corr", "spearman", "cosine", "tau-a"])
@@ -180,8 +180,7 @@ def _rdms(values, dim, index=None):
 def test_planted_model_wins_and_result_layout(problem):
     models, subjects = problem
     res = rsa.evaluate(
-        _rdms(models, "model", ["good", "noise", "coarse"]),
-        _rdms(subjects, "subject"),
+        data=_rdms(subjects, "subject"), models=_rdms(models, "model", ["good", "noise", "coarse"]),
         n_bootstrap=200,
         rng=0,
     )
@@ -206,8 +205,7 @@ def test_planted_model_wins_and_result_layout(problem):
     assert lo <= up
     # reproducible with a seed, different with another seed
     again = rsa.evaluate(
-        _rdms(models, "model", ["good", "noise", "coarse"]),
-        _rdms(subjects, "subject"),
+        data=_rdms(subjects, "subject"), models=_rdms(models, "model", ["good", "noise", "coarse"]),
         n_bootstrap=200,
         rng=0,
     )
@@ -220,10 +218,10 @@ def test_stimulus_order_and_percentile_test(problem):
     subj = _rdms(subjects, "subject")
     perm = np.random.default_rng(3).permutation(N)
     shuffled = mods.isel(stimulus_i=perm, stimulus_j=perm)
-    a = rsa.evaluate(mods, subj, bootstrap="none")
-    b = rsa.evaluate(shuffled, subj, bootstrap="none")
+    a = rsa.evaluate(data=subj, models=mods, bootstrap="none")
+    b = rsa.evaluate(data=subj, models=shuffled, bootstrap="none")
     np.testing.assert_allclose(a.score.values, b.score.values, atol=1e-12)
-    res = rsa.evaluate(mods, subj, n_bootstrap=100, test="bootstrap", rng=1, bootstrap="stimulus")
+    res = rsa.evaluate(data=subj, models=mods, n_bootstrap=100, test="bootstrap", rng=1, bootstrap="stimulus")
     q = np.nanquantile(res.score_samples.values, [0.025, 0.975], axis=0)
     np.testing.assert_allclose([res.ci_low.values, res.ci_high.values], q)
 
@@ -239,7 +237,7 @@ def test_weighted_model_recovers_planted_mixture(rng):
         "c_only": data.rdm(c, stimulus=IDS),
     }
     res = rsa.evaluate(
-        models, subjects, method="corr", bootstrap="subject", n_bootstrap=30, cv=2, rng=0
+        data=subjects, models=models, method="corr", bootstrap="subject", n_bootstrap=30, cv=2, rng=0
     )
     assert res.model_kind.sel(model="mix") == "weighted"
     w = res.weights.sel(model="mix")
@@ -261,8 +259,8 @@ def test_data_with_several_leading_dims(problem):
         coords={"stimulus_i": IDS, "stimulus_j": IDS},
     )
     with pytest.raises(SchemaError, match="several leading dims"):
-        rsa.evaluate(_rdms(models, "model"), stack, bootstrap="none")
-    res = rsa.evaluate(_rdms(models, "model"), stack, dim="subject", bootstrap="none")
+        rsa.evaluate(data=stack, models=_rdms(models, "model"), bootstrap="none")
+    res = rsa.evaluate(data=stack, models=_rdms(models, "model"), dim="subject", bootstrap="none")
     assert res.attrs["n_subjects"] == 5
 
 
@@ -270,11 +268,11 @@ def test_data_with_several_leading_dims(problem):
 def test_too_few_subjects_to_bootstrap(problem):
     models, subjects = problem
     with pytest.raises(SchemaError, match="at least 3 subjects"):
-        rsa.evaluate(_rdms(models, "model"), _rdms(subjects[:2], "subject"), bootstrap="subject")
+        rsa.evaluate(data=_rdms(subjects[:2], "subject"), models=_rdms(models, "model"), bootstrap="subject")
     single = data.rdm(subjects[0], stimulus=IDS)
     with pytest.raises(SchemaError, match="at least 3 subjects"):
-        rsa.evaluate(_rdms(models, "model"), single, bootstrap="both")
-    res = rsa.evaluate(_rdms(models, "model"), single, bootstrap="stimulus", n_bootstrap=20, rng=0)
+        rsa.evaluate(data=single, models=_rdms(models, "model"), bootstrap="both")
+    res = rsa.evaluate(data=single, models=_rdms(models, "model"), bootstrap="stimulus", n_bootstrap=20, rng=0)
     assert np.isnan(res.ceiling.values).all() and np.isfinite(res.score.values).all()
 
 
@@ -282,39 +280,39 @@ def test_bad_options(problem):
     models, subjects = problem
     mods, subj = _rdms(models, "model"), _rdms(subjects, "subject")
     with pytest.raises(ValueError, match="bootstrap must be one of"):
-        rsa.evaluate(mods, subj, bootstrap="rdm")
+        rsa.evaluate(data=subj, models=mods, bootstrap="rdm")
     with pytest.raises(ValueError, match="n_bootstrap must be"):
-        rsa.evaluate(mods, subj, n_bootstrap=1)
+        rsa.evaluate(data=subj, models=mods, n_bootstrap=1)
     comps = data.rdm(models, stimulus=IDS, dim="component")
     with pytest.raises(ValueError, match="weighted models"):
-        rsa.evaluate({"w": comps}, subj, method="spearman")
+        rsa.evaluate(data=subj, models={"w": comps}, method="spearman")
     with pytest.warns(NeurorepWarning, match="optimistically biased"):
-        rsa.evaluate({"w": comps}, subj, cv=1, bootstrap="none")
+        rsa.evaluate(data=subj, models={"w": comps}, cv=1, bootstrap="none")
     with pytest.raises(ValueError, match="cv"):
-        rsa.evaluate({"w": comps}, subj, cv=5)
+        rsa.evaluate(data=subj, models={"w": comps}, cv=5)
 
 
 @pytest.mark.parametrize("n_bootstrap", [2.5, 100.0, "100", True])
 def test_n_bootstrap_must_be_an_integer(problem, n_bootstrap):
     models, subjects = problem
     with pytest.raises(ValueError, match=r"n_bootstrap must be an integer >= 2; got .*n_bootstrap=1000"):
-        rsa.evaluate(_rdms(models, "model"), _rdms(subjects, "subject"), n_bootstrap=n_bootstrap)
+        rsa.evaluate(data=_rdms(subjects, "subject"), models=_rdms(models, "model"), n_bootstrap=n_bootstrap)
 
 
 def test_cv_folds_and_sigma_k_are_checked(problem, rng):
     models, subjects = problem
     mods, subj = _rdms(models, "model"), _rdms(subjects, "subject")
     with pytest.raises(ValueError, match=r"cv must be an integer >= 1; got 2.5"):
-        rsa.evaluate(mods, subj, cv=2.5, bootstrap="none")
+        rsa.evaluate(data=subj, models=mods, cv=2.5, bootstrap="none")
     a = rng.normal(size=(N, 3))
     with pytest.raises(SchemaError, match="sigma_k: the pattern covariance must be positive definite"):
-        rsa.evaluate(mods, subj, method="corr_cov", sigma_k=a @ a.T, bootstrap="subject",
+        rsa.evaluate(data=subj, models=mods, method="corr_cov", sigma_k=a @ a.T, bootstrap="subject",
                      n_bootstrap=5)
     with pytest.raises(SchemaError, match=r"variance > 0"):
-        rsa.evaluate(mods, subj, method="cosine_cov", sigma_k=np.r_[np.ones(N - 1), 0.0],
+        rsa.evaluate(data=subj, models=mods, method="cosine_cov", sigma_k=np.r_[np.ones(N - 1), 0.0],
                      bootstrap="none")
     good = a @ a.T + np.eye(N)
-    res = rsa.evaluate(mods, subj, method="corr_cov", sigma_k=good, bootstrap="none")
+    res = rsa.evaluate(data=subj, models=mods, method="corr_cov", sigma_k=good, bootstrap="none")
     want = rsa.compare(mods, subj, method="corr_cov", sigma_k=good).mean("subject")
     np.testing.assert_allclose(res.score.values, want.values, atol=1e-12)
 
@@ -326,7 +324,7 @@ def test_complex_rdms_are_refused(problem):
     mods, subj = _rdms(models, "model"), _rdms(subjects, "subject")
     cplx = xr.DataArray(subj.values + 0j, dims=subj.dims, coords=subj.coords)
     with pytest.raises(SchemaError, match=r"^data: values must be real"):
-        rsa.evaluate(mods, cplx, bootstrap="none")
+        rsa.evaluate(data=cplx, models=mods, bootstrap="none")
     with pytest.raises(SchemaError, match=r"^models: values must be real"):
         rsa.evaluate(mods.copy(data=mods.values + 0j), subj, bootstrap="none")
 
@@ -338,11 +336,11 @@ def test_bad_rdm_values_are_named(problem):
     bad = subj.copy()
     bad.values[3, 2, 7] = np.nan
     with pytest.raises(SchemaError, match=r"^data: values must be finite.*'subject': 3"):
-        rsa.evaluate(mods, bad, bootstrap="none")
+        rsa.evaluate(data=bad, models=mods, bootstrap="none")
     tilted = mods.isel(model=1).copy()
     tilted.values[0, 1] += 0.5
     with pytest.raises(SchemaError, match=r"^models\['tilted'\]: an RDM must be symmetric"):
-        rsa.evaluate({"ok": mods.isel(model=0), "tilted": tilted}, subj, bootstrap="none")
+        rsa.evaluate(data=subj, models={"ok": mods.isel(model=0), "tilted": tilted}, bootstrap="none")
     with pytest.raises(SchemaError, match=r"^data: values must be finite"):
         rsa.compute_ceiling(bad)
 
@@ -353,7 +351,7 @@ def test_mismatched_stimuli_are_rejected(problem):
     models, subjects = problem
     other = data.rdm(subjects, stimulus=[f"z{i}" for i in range(N)], dim="subject")
     with pytest.raises(AlignmentError):
-        rsa.evaluate(_rdms(models, "model"), other)
+        rsa.evaluate(data=other, models=_rdms(models, "model"))
 
 
 # ---------------------------------------------------------------- real data
@@ -363,7 +361,7 @@ def test_kriegeskorte_categories_explain_human_it(data_home):
     mem = data.members(datasets.load("kriegeskorte2008_92img", data_home=data_home))
     models = rsa.stack_rdms({k.split("/")[1]: v for k, v in mem.items() if k.startswith("models/")})
     hit = mem["human_IT"].mean("session")
-    res = rsa.evaluate(models, hit, method="corr", bootstrap="both", n_bootstrap=100, rng=0)
+    res = rsa.evaluate(data=hit, models=models, method="corr", bootstrap="both", n_bootstrap=100, rng=0)
     best = str(res.model.values[int(np.argmax(res.score.values))])
     assert best == "animacy"
     assert float(res.pvalue.sel(model="animacy")) < 0.05

@@ -145,7 +145,7 @@ def test_plot_rdm_mds_and_comparison(rng):
     iu = np.triu_indices(9, 1)
     subj = data.rdm(r.values[iu] + 0.1 * rng.random((5, 36)), stimulus=ids, dim="subject")
     models = rsa.stack_rdms({"truth": r, "noise": data.rdm(rng.random(36), stimulus=ids)})
-    res = rsa.evaluate(models, subj, n_bootstrap=50, rng=0)
+    res = rsa.evaluate(data=subj, models=models, n_bootstrap=50, rng=0)
     ax = plot_model_comparison(res).ax_
     assert len(ax.patches) >= 2
     plt.close("all")

@@ -133,7 +133,7 @@ def test_argument_order():
     for q, s in SIGNATURES:
         names = list(s.parameters)
         for first, second in (("features", "responses"), ("prediction", "responses"),
-                              ("brain", "model")):
+                              ("brain", "model"), ("data", "models")):
             if first in names and second in names and names.index(first) > names.index(second):
                 bad.append(f"{q}: {second} before {first}")
     assert not bad, "\n".join(bad)

@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
+from neurorep._core.deprecate import renamed_parameters
 from neurorep._core.errors import SchemaError, check_int
 from neurorep._core.rng import check_scheduler, resolve_seed
 from neurorep.alignment._inputs import _depths, _prepare_sets
@@ -66,7 +67,13 @@ def _ceiling(met: Metric, subs: dict[str, xr.DataArray]) -> Array:
     return np.array([lower, np.nan])
 
 
+def _parallel_to_scheduler(parallel: object) -> str | None:
+    """The old ``parallel=True/False`` of score_matrix as a dask scheduler."""
+    return "threads" if parallel else None
+
+
 # ----------------------------------------------------------------------------- public
+@renamed_parameters(n_boot="n_bootstrap", parallel=("scheduler", _parallel_to_scheduler))
 def score_matrix(
     brain: Any,
     model: Any,
@@ -356,6 +363,7 @@ def depth_index(scores: xr.Dataset | xr.DataArray) -> xr.DataArray:
     return (w * s["depth"]).sum("layer") / total.where(total > 0)
 
 
+@renamed_parameters(n_boot="n_bootstrap", n_splits="cv")
 def best_layer(
     brain: Any,
     model: Any,

@@ -26,7 +26,6 @@ from neurorep.plotting._style import (
     rdm_label,
     tidy,
 )
-from neurorep.stats import fdr
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -269,8 +268,9 @@ def plot_model_comparison(
     alpha : float
         Significance level of the marks.
     correction : bool
-        Benjamini-Hochberg FDR over models (tests against 0) and over model
-        pairs (pairwise tests).
+        Mark the Benjamini-Hochberg FDR-adjusted p-values that
+        :func:`neurorep.rsa.evaluate` returns (``pvalue_fdr`` over models,
+        ``pvalue_pairwise_fdr`` over model pairs); False marks the unadjusted ones.
     pairwise : bool, optional
         Draw a bracket over each significantly different pair (default: when
         there are at most 8 models).
@@ -297,7 +297,8 @@ def plot_model_comparison(
     ...                 dim="subject")
     >>> mods = data.rdm(np.stack([truth, g.random(45)]), stimulus=list("abcdefghij"),
     ...                 dim="model", index=["good", "bad"])
-    >>> disp = plot_model_comparison(rsa.evaluate(mods, subj, n_bootstrap=100, rng=0))
+    >>> disp = plot_model_comparison(rsa.evaluate(data=subj, models=mods, n_bootstrap=100,
+    ...                                          rng=0))
     """
     if not isinstance(result, xr.Dataset) or "score" not in result or "model" not in result.dims:
         raise SchemaError(
@@ -325,9 +326,17 @@ def plot_model_comparison(
     span = top - min(0.0, float(np.nanmin(np.r_[low, s])))
     step = 0.06 * (span if span > 0 else 1.0)
     marked = False
-    if "pvalue" in result:
-        p = np.asarray(result["pvalue"].values, dtype=float)
-        p = fdr(p) if correction else p
+    p_name, pair_name = ("pvalue_fdr", "pvalue_pairwise_fdr") if correction else (
+        "pvalue", "pvalue_pairwise")
+    if correction and "pvalue" in result and p_name not in result:
+        raise SchemaError(
+            "plot_model_comparison: correction=True reads the FDR-adjusted p-values "
+            "'pvalue_fdr' and 'pvalue_pairwise_fdr' that neurorep.rsa.evaluate returns; this "
+            "result has none (saved by an older neurorep?). Re-run rsa.evaluate, or pass "
+            "correction=False to mark the unadjusted p-values."
+        )
+    if p_name in result:
+        p = np.asarray(result[p_name].values, dtype=float)
         for xi, pi, hi in zip(x, p[order], high, strict=True):
             if np.isfinite(pi) and pi < alpha:
                 ax.text(float(xi), hi + 0.2 * step, "*", ha="center", va="bottom",
@@ -336,10 +345,10 @@ def plot_model_comparison(
     if pairwise is None:
         pairwise = order.size <= 8
     level = top + 1.5 * step
-    if pairwise and "pvalue_pairwise" in result and order.size > 1:
-        pp = np.asarray(result["pvalue_pairwise"].values, dtype=float)[np.ix_(order, order)]
+    if pairwise and pair_name in result and order.size > 1:
+        pp = np.asarray(result[pair_name].values, dtype=float)[np.ix_(order, order)]
         ii, jj = np.triu_indices(order.size, 1)
-        pv = fdr(pp[ii, jj]) if correction else pp[ii, jj]
+        pv = pp[ii, jj]
         for a, b, pval in sorted(zip(ii, jj, pv, strict=True), key=lambda t: t[1] - t[0]):
             if np.isfinite(pval) and pval < alpha:
                 ax.plot(

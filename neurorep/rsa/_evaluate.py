@@ -46,6 +46,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep._core.compare import COMPARE_METHODS, resolve_method
+from neurorep._core.deprecate import renamed_parameters
 from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
 from neurorep._core.rng import as_generator
 from neurorep.data import RDM_DIMS, align, check_rdm_layout, infer_kind, members, rdm_vectors
@@ -56,6 +57,7 @@ from neurorep.stats import (
     bootstrap_indices,
     bootstrap_pvalue,
     bootstrap_t_test,
+    fdr,
     percentile_ci,
 )
 
@@ -295,10 +297,53 @@ def fit_weights(
     )
 
 
+def _pairwise_fdr(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg over the model pairs (upper triangle), mirrored; diagonal as given."""
+    k = p.shape[0]
+    out = np.array(p, dtype=float)
+    if k > 1:
+        ii, jj = np.triu_indices(k, 1)
+        adj = fdr(out[ii, jj])
+        out[ii, jj] = adj
+        out[jj, ii] = adj
+    return out
+
+
+def _old_positional_order(
+    args: tuple[Any, ...], data: Any, models: Any
+) -> tuple[xr.DataArray, Any]:
+    """``evaluate``'s deprecation period: two positional arguments are (models, data)."""
+    if args:
+        if len(args) != 2 or data is not None or models is not None:
+            raise TypeError(
+                f"evaluate() takes the RDM sets as keywords, evaluate(data=..., models=...); "
+                f"got {len(args)} positional argument(s)"
+                + (" and data=/models= keywords" if data is not None or models is not None else "")
+                + "."
+            )
+        warnings.warn(
+            "rsa.evaluate(models, data) with positional arguments is deprecated: in neurorep "
+            "0.4 the order becomes (data, models), brain first as in every comparison "
+            "(docs/glossary.md). Pass both by keyword now, evaluate(data=..., models=...), "
+            "which means the same before and after.",
+            FutureWarning,
+            stacklevel=4,
+        )
+        models, data = args
+    if data is None or models is None:
+        missing = [n for n, v in (("data", data), ("models", models)) if v is None]
+        raise TypeError(
+            f"evaluate() needs data= (subject RDMs) and models= (model RDMs); missing: "
+            f"{', '.join(missing)}."
+        )
+    return data, models
+
+
+@renamed_parameters(cv_folds="cv")
 def evaluate(
-    models: xr.DataArray | Mapping[str, xr.DataArray] | xr.DataTree,
-    data: xr.DataArray,
-    *,
+    *args: Any,
+    data: xr.DataArray | None = None,
+    models: xr.DataArray | Mapping[str, xr.DataArray] | xr.DataTree | None = None,
     method: CompareMethod = "corr",
     bootstrap: Bootstrap = "both",
     n_bootstrap: int = 1000,
@@ -312,15 +357,21 @@ def evaluate(
 ) -> xr.Dataset:
     """Evaluate model RDMs against data RDMs with bootstrap inference and noise ceilings.
 
+    Pass both RDM sets by keyword, ``evaluate(data=..., models=...)``: the
+    positional order changes from rsatoolbox's ``(models, data)`` to neurorep's
+    ``(data, models)`` (brain first, as in every comparison; docs/glossary.md) in
+    neurorep 0.4. Until then two positional arguments are read in the old order
+    with a ``FutureWarning``; keyword calls mean the same before and after.
+
     Parameters
     ----------
+    data : RDM ``(subject, stimulus_i, stimulus_j)``
+        One RDM per subject (any leading dim name; with several leading
+        dims pass ``dim=`` and the others are averaged).
     models : stacked RDM ``(model, stimulus_i, stimulus_j)`` or mapping name -> RDM
         A 2-D member is a fixed model; a 3-D member ``(component, stimulus_i,
         stimulus_j)`` is a weighted model (non-negative combination of its
         components, fitted with cross-validation).
-    data : RDM ``(subject, stimulus_i, stimulus_j)``
-        One RDM per subject (any leading dim name; with several leading
-        dims pass ``dim=`` and the others are averaged).
     method : str
         Comparison method (:data:`~neurorep.rsa.COMPARE_METHODS`). corr,
         cosine, spearman and rho-a are fully vectorised; tau-a and the
@@ -358,7 +409,10 @@ def evaluate(
         estimate for weighted models); ``ci_low``, ``ci_high`` (model);
         ``pvalue`` (model): one-sided test of score > 0; ``pvalue_ceiling``
         (model): two-sided test against the lower ceiling;
-        ``pvalue_pairwise`` (model, model_b); ``ceiling`` (bound): lower
+        ``pvalue_pairwise`` (model, model_b); ``pvalue_fdr`` and
+        ``pvalue_pairwise_fdr``: the same p-values Benjamini-Hochberg adjusted
+        over the models and over the model pairs (what
+        :func:`~neurorep.plotting.plot_model_comparison` marks); ``ceiling`` (bound): lower
         and upper noise ceiling on the full data; ``score_samples`` (sample,
         model) and ``ceiling_samples`` (sample, bound); ``weights`` (model,
         component) for weighted models. attrs hold method, bootstrap, test,
@@ -374,10 +428,11 @@ def evaluate(
     ...                 dim="subject")
     >>> mods = data.rdm(np.stack([truth, g.random(45)]), stimulus=list("abcdefghij"),
     ...                 dim="model", index=["good", "bad"])
-    >>> res = rsa.evaluate(mods, subj, n_bootstrap=200, rng=0)
+    >>> res = rsa.evaluate(data=subj, models=mods, n_bootstrap=200, rng=0)
     >>> bool(res.score.sel(model="good") > res.score.sel(model="bad"))
     True
     """
+    data, models = _old_positional_order(args, data, models)
     method = resolve_method(method)  # type: ignore[assignment]
     check_option("bootstrap", bootstrap, BOOTSTRAPS)
     check_option("test", test, ("t", "bootstrap"))
@@ -545,6 +600,8 @@ def evaluate(
             "pvalue": ("model", np.asarray(p0, dtype=float)),
             "pvalue_ceiling": ("model", np.asarray(pnc, dtype=float)),
             "pvalue_pairwise": (("model", "model_b"), ppair),
+            "pvalue_fdr": ("model", fdr(np.asarray(p0, dtype=float))),
+            "pvalue_pairwise_fdr": (("model", "model_b"), _pairwise_fdr(ppair)),
             "ceiling": ("bound", ceiling),
             "score_samples": (("sample", "model"), samples),
             "ceiling_samples": (("sample", "bound"), ceil_samples),

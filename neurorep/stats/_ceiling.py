@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
+from neurorep._core.deprecate import renamed_parameters
 from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
 from neurorep._core.rng import as_generator
 from neurorep.data import reject_epochs
@@ -254,6 +255,7 @@ def _split_half(values: np.ndarray, n_splits: int, gen: np.random.Generator) -> 
     return np.nanmean(np.stack(rs), axis=0) if n_splits else np.full(values.shape[2], np.nan), half
 
 
+@renamed_parameters(n_splits="n_split_halves")
 def noise_ceiling(
     responses: Any,
     *,

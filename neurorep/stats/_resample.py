@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep import __version__
+from neurorep._core.deprecate import renamed_parameters
 from neurorep._core.errors import check_int
 from neurorep._core.rng import as_generator
 from neurorep.stats._bootstrap import bootstrap_indices, percentile_ci
@@ -42,6 +43,7 @@ def _check_axis(axis: Any, arrays: tuple[np.ndarray, ...]) -> int:
     return int(axis) % ndim
 
 
+@renamed_parameters(n_boot="n_bootstrap")
 def bootstrap(
     data: Any,
     statistic: Callable[..., Any],
