@@ -5,7 +5,8 @@ first executes the notebooks into ``docs/gallery/``, then Sphinx renders them
 as they are (``nb_execution_mode = "off"``) with the pages written here and an
 API reference generated from the docstrings (one page per subpackage, written
 to ``docs/api/generated/`` when the build starts). Nothing is fetched from the
-network at build time (no intersphinx), and nothing when the pages are read:
+network at build time (intersphinx reads local inventories written by
+``docs/inventories.py``), and nothing when the pages are read:
 MathJax comes from a Python package (``django-static-mathjax``, in the ``docs``
 extra) and is copied into ``_static/mathjax/`` of the built site.
 """
@@ -48,6 +49,7 @@ extensions = [
     "sphinx.ext.napoleon",  # numpydoc-style docstrings
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    "sphinx.ext.intersphinx",  # offline: inventories written by docs/inventories.py
 ]
 # gallery/downloads/ holds the .ipynb and .py files offered for download, not pages
 exclude_patterns = ["_build", "**/.ipynb_checkpoints", "README.md", "Thumbs.db", ".DS_Store",
@@ -75,6 +77,19 @@ napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
 napoleon_use_ivar = True
+# numpydoc types (``DataArray``, ``ndarray``, ``Axes`` ...) link to the libraries' pages
+napoleon_preprocess_types = True
+
+# -- intersphinx without a network: local inventories of the names the API uses ----
+sys.path.insert(0, str(DOCS))
+from inventories import TYPE_ALIASES, write_inventories  # noqa: E402
+
+napoleon_type_aliases = TYPE_ALIASES
+intersphinx_mapping = {
+    project: (root, inv)
+    for project, (root, inv) in write_inventories(DOCS / "_build" / "inventories").items()
+}
+intersphinx_disabled_reftypes = ["std:doc"]
 
 # -- math: MathJax 3 served from the site itself, never from a CDN ---------------
 # django-static-mathjax is a plain wheel of MathJax's release files (Apache-2.0; it needs

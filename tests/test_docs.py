@@ -314,6 +314,42 @@ def test_every_public_callable_is_documented_once() -> None:
     assert 'href="data.html#neurorep.data.from_rsatoolbox"' in rsa
 
 
+def test_api_types_link_to_the_libraries_docs_without_a_network() -> None:
+    """intersphinx from local inventories (docs/inventories.py): numpydoc types link out."""
+    site = _site_or_skip()
+    html = (site / "api" / "generated" / "rsa.html").read_text()
+    entry = html[html.index('id="neurorep.rsa.compute_rdm"'):]
+    entry = entry[:entry.index('<dt class="sig sig-object py"')]
+    assert 'href="https://docs.xarray.dev/en/stable/generated/xarray.DataArray.html"' in entry
+    stats = (site / "api" / "generated" / "stats.html").read_text()
+    assert "numpy.org/doc/stable/reference/random/generator.html#numpy.random.Generator" in stats
+    plots = (site / "api" / "generated" / "plotting.html").read_text()
+    assert "matplotlib.org/stable/api/_as_gen/matplotlib.axes.Axes.html" in plots
+
+
+def test_local_inventories_are_valid_sphinx_inventories(tmp_path: Path) -> None:
+    import sys
+
+    from sphinx.util.inventory import InventoryFile
+
+    sys.path.insert(0, str(DOCS))
+    try:
+        from inventories import INVENTORIES, TYPE_ALIASES, write_inventories
+    finally:
+        sys.path.remove(str(DOCS))
+    mapping = write_inventories(tmp_path)
+    assert set(mapping) >= {"numpy", "scipy", "xarray", "matplotlib"}
+    known = {}
+    for project, (root, inv) in mapping.items():
+        with open(inv, "rb") as f:
+            data = InventoryFile.load(f, root, lambda base, uri: base + uri)
+        entries = {name: item for table in data.values() for name, item in table.items()}
+        assert set(entries) == set(INVENTORIES[project][1]), project
+        known.update(entries)
+    # every type alias resolves to a listed name
+    assert all(target in known for target in TYPE_ALIASES.values())
+
+
 def test_api_entries_link_to_the_gallery_examples_that_use_them() -> None:
     """Each entry lists the gallery notebooks whose code calls it (imports followed)."""
     import json

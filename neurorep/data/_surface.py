@@ -123,8 +123,9 @@ def from_surface(
         The mesh the maps live on (``"fsaverage5"`` ...); when given, each
         hemisphere's vertex count is checked against it and stored as attr
         ``mesh``.
-    mask : mapping ``{"left": bool array, "right": bool array}``, optional
-        Keep only these vertices (e.g. a ROI); default every vertex.
+    mask : mapping of str to bool array, optional
+        ``{"left": bool array, "right": bool array}``: keep only these
+        vertices (e.g. a ROI); default every vertex.
     stimulus_coords, region, subject, attrs
         As in :func:`neurorep.data.responses`.
 
