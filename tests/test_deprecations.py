@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from neurorep import alignment, data, datasets, rsa, stats
+from neurorep import SchemaError, alignment, data, datasets, rsa, stats
 from neurorep.plotting import plot_model_comparison
-from neurorep import SchemaError
 
 ROOT = Path(__file__).resolve().parents[1]
 IDS = [f"s{i:02d}" for i in range(12)]
