@@ -1,0 +1,481 @@
+"""Shape metrics, canonical correlations and neighbourhood alignment between two representations.
+
+Every kernel takes ``x`` ``(n, p)`` and ``y`` ``(n, q)`` (rows = stimuli, in the
+same order). The shape distances follow netrep (Williams et al. 2021): columns
+centred, the narrower representation zero-padded to the wider one's width,
+partial whitening with ``alpha``, then the best rotation (or permutation);
+they are computed from thin SVDs of the data, never from eigenvalues of a
+cross-product, so data with fewer stimuli than units lose no digits. The
+public ones are re-exported by :mod:`neurorep.alignment`.
+"""
+
+from __future__ import annotations
+
+from math import gcd
+
+import numpy as np
+
+from neurorep._core.errors import check_real
+
+__all__ = [
+    "canonical_correlations",
+    "cca_similarity",
+    "mutual_knn",
+    "permutation_distance",
+    "pwcca",
+    "shape_distance",
+    "soft_matching_distance",
+    "svcca",
+]
+
+# netrep's ``whiten``: eigenvalues of X'X below this are raised to it
+EIGVAL_TOL = 1e-7
+DISTANCES = ("angular", "euclidean")
+
+
+def _centred(x: np.ndarray, name: str) -> np.ndarray:
+    check_real(x, name=name)
+    arr = np.asarray(x, float)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (stimulus, unit) array; got shape {arr.shape}.")
+    return arr - arr.mean(0, keepdims=True)
+
+
+def _pair(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    xc, yc = _centred(x, "x"), _centred(y, "y")
+    if xc.shape[0] != yc.shape[0]:
+        raise ValueError(
+            f"x and y must have the same stimuli (rows); got {xc.shape[0]} and {yc.shape[0]}."
+        )
+    return xc, yc
+
+
+def _check_distance(distance: str) -> None:
+    if distance not in DISTANCES:
+        raise ValueError(f"distance must be one of {DISTANCES}; got {distance!r}.")
+
+
+def _whitened_factors(
+    xc: np.ndarray, alpha: float, width: int, eigval_tol: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(U, a)`` with the partially whitened data ``X Z = U diag(a) V'`` (thin SVD of X).
+
+    netrep's ``whiten(X, alpha, preserve_variance=True)`` on X zero-padded to
+    ``width`` columns: the eigenvalues of X'X are ``s**2`` and ``width - len(s)``
+    zeros, each raised to ``eigval_tol``; direction ``i`` is scaled by
+    ``alpha + (1 - alpha) / sqrt(lam_i)``, and all by one factor that keeps
+    ``sum(lam)``.
+    """
+    u, s, _ = np.linalg.svd(xc, full_matrices=False)
+    if alpha > 1 - eigval_tol:  # netrep returns X unchanged
+        return u, s
+    lam = np.maximum(s**2, eigval_tol)
+    n_zero = width - len(s)  # padded / null directions: eigenvalue 0, raised to the tolerance
+    d = alpha + (1 - alpha) * lam ** -0.5
+    per = lambda v: alpha**2 * v + 2 * alpha * (1 - alpha) * v**0.5 + (1 - alpha) ** 2  # noqa: E731
+    total = lam.sum() + n_zero * eigval_tol
+    new_var = per(lam).sum() + n_zero * per(eigval_tol)
+    return u, s * d * np.sqrt(total / new_var)
+
+
+def _aligned(
+    ux: np.ndarray, ax: np.ndarray, uy: np.ndarray, ay: np.ndarray
+) -> tuple[float, float, float, float]:
+    """nuclear norm of Xw'Yw, ||Xw||, ||Yw|| and ||Xw R - Yw||_F after the best rotation."""
+    xt, yt = ux * ax, uy * ay  # Xw and Yw up to a rotation of their columns
+    a, sv, bt = np.linalg.svd(xt.T @ yt, full_matrices=True)
+    k = len(sv)
+    xr, yr = xt @ a, yt @ bt.T
+    resid = xr[:, :k] - yr[:, :k]
+    sq = float((resid**2).sum() + (xr[:, k:] ** 2).sum() + (yr[:, k:] ** 2).sum())
+    return float(sv.sum()), float(np.linalg.norm(ax)), float(np.linalg.norm(ay)), float(np.sqrt(sq))
+
+
+def shape_distance(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    alpha: float = 1.0,
+    distance: str = "angular",
+    eigval_tol: float = EIGVAL_TOL,
+) -> float:
+    """Generalised shape distance with partial whitening (Williams et al. 2021; netrep's
+    ``LinearMetric(alpha, center_columns=True, zero_pad=True, score_method=distance)``).
+
+    Columns are centred, the narrower representation is zero-padded, each is
+    partially whitened, ``phi_alpha(X) = X Z_alpha`` with ``Z_alpha = V diag(alpha +
+    (1 - alpha) lam**-1/2) V'`` (``X'X = V diag(lam) V'``, ``lam`` raised to
+    ``eigval_tol``) rescaled to keep the total variance, and aligned by the best
+    rotation. ``alpha = 1`` is Procrustes, ``alpha = 0`` whitens fully (CCA-like:
+    invariant to any invertible linear map).
+
+    Parameters
+    ----------
+    x : array-like, shape (n, p)
+        One representation; rows are stimuli.
+    y : array-like, shape (n, q)
+        The other, rows in the same stimulus order.
+    alpha : float
+        Whitening, 0 (full, CCA) to 1 (none, Procrustes).
+    distance : {"angular", "euclidean"}
+        ``"angular"``: ``arccos(||Xw'Yw||_* / (||Xw||_F ||Yw||_F))`` in radians;
+        ``"euclidean"``: ``min_R ||Xw - Yw R||_F`` (in the units of the data).
+    eigval_tol : float
+        Floor of the eigenvalues of X'X (netrep's default 1e-7).
+
+    Returns
+    -------
+    float
+        The distance (0 for identical shapes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.alignment import shape_distance
+    >>> x = np.random.default_rng(0).normal(size=(30, 4))
+    >>> q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(4, 4)))
+    >>> round(shape_distance(x, x @ q + 3.0), 6)
+    0.0
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be between 0 and 1; got {alpha!r}.")
+    _check_distance(distance)
+    xc, yc = _pair(x, y)
+    width = max(xc.shape[1], yc.shape[1])
+    ux, ax = _whitened_factors(xc, alpha, width, eigval_tol)
+    uy, ay = _whitened_factors(yc, alpha, width, eigval_tol)
+    nuc, nx, ny, euclid = _aligned(ux, ax, uy, ay)
+    if distance == "euclidean":
+        return euclid
+    if nx == 0 or ny == 0:
+        return float("nan")
+    return float(np.arccos(np.clip(nuc / (nx * ny), -1.0, 1.0)))
+
+
+def _assignment(xc: np.ndarray, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.optimize import linear_sum_assignment
+
+    p, q = xc.shape[1], yc.shape[1]
+    width = max(p, q)
+    cross = np.zeros((width, width))
+    cross[:p, :q] = xc.T @ yc
+    return linear_sum_assignment(cross, maximize=True)
+
+
+def permutation_distance(x: np.ndarray, y: np.ndarray, *, distance: str = "angular") -> float:
+    """Shape distance after the best permutation of units (netrep's ``PermutationMetric``).
+
+    Columns are centred, the narrower representation zero-padded, and units are
+    matched one to one by maximising ``tr(P' X'Y)`` (``linear_sum_assignment``).
+
+    Parameters
+    ----------
+    x : array-like, shape (n, p)
+    y : array-like, shape (n, q)
+    distance : {"angular", "euclidean"}
+        ``arccos(<X P, Y>_F / (||X||_F ||Y||_F))`` or ``||X P - Y||_F``.
+
+    Returns
+    -------
+    float
+        The distance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.alignment import permutation_distance
+    >>> x = np.random.default_rng(0).normal(size=(30, 4))
+    >>> round(permutation_distance(x, x[:, [2, 0, 3, 1]]), 6)
+    0.0
+    """
+    _check_distance(distance)
+    xc, yc = _pair(x, y)
+    rows, cols = _assignment(xc, yc)
+    width = max(xc.shape[1], yc.shape[1])
+    xp = np.zeros((xc.shape[0], width))
+    yp = np.zeros((yc.shape[0], width))
+    xp[:, : xc.shape[1]] = xc
+    yp[:, : yc.shape[1]] = yc
+    xa, ya = xp[:, rows], yp[:, cols]
+    if distance == "euclidean":
+        return float(np.linalg.norm(xa - ya))
+    norm = float(np.linalg.norm(xc) * np.linalg.norm(yc))
+    if norm == 0:
+        return float("nan")
+    return float(np.arccos(np.clip(float((xa * ya).sum()) / norm, -1.0, 1.0)))
+
+
+def soft_matching_distance(x: np.ndarray, y: np.ndarray) -> float:
+    """Soft-matching distance (Khosla & Williams 2023): optimal transport between units.
+
+    With ``x_i`` and ``y_j`` the centred tuning curves (columns) of the ``p`` and
+    ``q`` units, ``d(X, Y)**2 = min_P sum_ij P_ij ||x_i - y_j||**2`` over transport
+    plans ``P >= 0`` with rows summing to ``1/p`` and columns to ``1/q``. With
+    ``p == q`` the optimum is a permutation (Birkhoff), so ``d**2`` is the
+    permutation Euclidean distance squared over ``p``. Solved exactly as a linear
+    programme (HiGHS; the plan is a vertex, and the cost is summed from it).
+
+    Parameters
+    ----------
+    x : array-like, shape (n, p)
+    y : array-like, shape (n, q)
+
+    Returns
+    -------
+    float
+        The distance ``d`` (units of the data; 0 for the same units in any order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.alignment import soft_matching_distance
+    >>> x = np.random.default_rng(0).normal(size=(30, 3))
+    >>> round(soft_matching_distance(x, x[:, [1, 2, 0, 2, 0, 1]]), 6)  # every unit twice
+    0.0
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_array, vstack
+
+    xc, yc = _pair(x, y)
+    p, q = xc.shape[1], yc.shape[1]
+    cost = (
+        (xc**2).sum(0)[:, None] + (yc**2).sum(0)[None, :] - 2 * (xc.T @ yc)
+    )
+    cost = np.maximum(cost, 0.0)
+    if p == 1 or q == 1:  # one unit on a side: every plan is the uniform one
+        return float(np.sqrt(cost.mean()))
+    # integer marginals (q/g per row, p/g per column) keep the LP's vertices exact
+    g = gcd(p, q)
+    ii, jj = np.meshgrid(np.arange(p), np.arange(q), indexing="ij")
+    flat = np.arange(p * q)
+    a_rows = coo_array((np.ones(p * q), (ii.ravel(), flat)), shape=(p, p * q))
+    a_cols = coo_array((np.ones(p * q), (jj.ravel(), flat)), shape=(q, p * q))
+    a_eq = vstack([a_rows, a_cols]).tocsr()
+    b_eq = np.concatenate([np.full(p, q // g), np.full(q, p // g)]).astype(float)
+    res = linprog(cost.ravel(), A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs-ds")
+    if res.status != 0:
+        raise RuntimeError(f"soft matching: the transport LP failed ({res.message}).")
+    plan = np.round(res.x).reshape(p, q)  # a vertex of an integer transport polytope
+    if np.abs(plan - res.x.reshape(p, q)).max() > 1e-6:
+        plan = res.x.reshape(p, q)
+    total = p * q // g  # the plan's total mass
+    return float(np.sqrt(max(float((plan * cost).sum()) / total, 0.0)))
+
+
+def _basis(xc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thin SVD of centred data, trimmed to its numerical rank (numpy's matrix_rank rule)."""
+    u, s, vt = np.linalg.svd(xc, full_matrices=False)
+    if s.size == 0 or s[0] == 0:
+        return u[:, :0], s[:0], vt[:0]
+    r = int((s > s[0] * max(xc.shape) * np.finfo(float).eps).sum())
+    return u[:, :r], s[:r], vt[:r]
+
+
+def canonical_correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The canonical correlations of two representations, largest first.
+
+    The cosines of the principal angles between the column spaces of the
+    centred ``x`` and ``y`` (Bjorck & Golub 1973): the singular values of
+    ``Ux' Uy`` for orthonormal bases ``Ux``, ``Uy`` from thin SVDs, each trimmed
+    to its numerical rank; ``min(rank x, rank y)`` values. With fewer stimuli
+    than units the spaces overlap and many are 1.
+
+    Parameters
+    ----------
+    x : array-like, shape (n, p)
+    y : array-like, shape (n, q)
+
+    Returns
+    -------
+    ndarray
+        The canonical correlations in [0, 1], descending.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.alignment import canonical_correlations
+    >>> x = np.random.default_rng(0).normal(size=(50, 3))
+    >>> np.round(canonical_correlations(x, x @ np.diag([1.0, 2.0, -3.0]) + 1.0), 6)
+    array([1., 1., 1.])
+    """
+    xc, yc = _pair(x, y)
+    ux, _, _ = _basis(xc)
+    uy, _, _ = _basis(yc)
+    return np.clip(np.linalg.svd(ux.T @ uy, compute_uv=False), 0.0, 1.0)
+
+
+def cca_similarity(x: np.ndarray, y: np.ndarray) -> float:
+    """Mean canonical correlation: the mean of :func:`canonical_correlations`.
+
+    Parameters
+    ----------
+    x : array-like, shape (n, p)
+    y : array-like, shape (n, q)
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN when a representation is constant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.alignment import cca_similarity
+    >>> x = np.random.default_rng(0).normal(size=(50, 3))
+    >>> round(cca_similarity(x, x @ np.random.default_rng(1).normal(size=(3, 3))), 6)
+    1.0
+    """
+    rho = canonical_correlations(x, y)
+    return float(rho.mean()) if rho.size else float("nan")
+
+
+def _svd_reduce(xc: np.ndarray, keep: float | int) -> np.ndarray:
+    """The top singular directions of centred data as ``U S`` (SVCCA's first step)."""
+    u, s, _ = _basis(xc)
+    if isinstance(keep, (int, np.integer)) and not isinstance(keep, bool):
+        k = min(int(keep), len(s))
+    else:
+        var = np.cumsum(s**2) / (s**2).sum() if len(s) else np.zeros(0)
+        k = int(np.searchsorted(var, float(keep) - 1e-12) + 1) if len(s) else 0
+        k = min(k, len(s))
+    return u[:, :k] * s[:k]
+
+
+def svcca(x: np.ndarray, y: np.ndarray, *, keep: float | int = 0.99) -> float:
+    """SVCCA (Raghu et al. 2017): the mean canonical correlation after an SVD reduction.
+
+    Each centred representation is replaced by its top singular directions
+    ``U_k S_k`` -- the fewest that explain a fraction ``keep`` of its variance
+    (a float), or ``keep`` of them (an int) -- and the mean canonical correlation
+    of the two reduced representations is returned.
+
+    Parameters
+    ----------
+    x : array-like, shape (n, p)
+    y : array-like, shape (n, q)
+    keep : float or int
+        Fraction of variance (0 < keep <= 1; Raghu et al. keep 0.99) or a number
+        of directions.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.alignment import svcca
+    >>> x = np.random.default_rng(0).normal(size=(60, 5))
+    >>> round(svcca(x, x @ np.random.default_rng(1).normal(size=(5, 8))), 6)
+    1.0
+    """
+    if isinstance(keep, bool) or not (
+        (isinstance(keep, (int, np.integer)) and keep >= 1)
+        or (isinstance(keep, float) and 0.0 < keep <= 1.0)
+    ):
+        raise ValueError(
+            f"keep must be a fraction of variance in (0, 1] or a number of directions >= 1; "
+            f"got {keep!r}."
+        )
+    xc, yc = _pair(x, y)
+    return cca_similarity(_svd_reduce(xc, keep), _svd_reduce(yc, keep))
+
+
+def pwcca(x: np.ndarray, y: np.ndarray) -> float:
+    """Projection-weighted CCA (Morcos et al. 2018).
+
+    With canonical correlations ``rho_i`` and the unit-norm canonical variates
+    ``h_i`` (stimulus-space vectors) of the representation with fewer units
+    (``x`` on a tie, as Google's svcca code), each correlation is weighted by
+    how much of that representation it accounts for,
+    ``w_i = sum_j |<h_i, x_j>|`` over its centred unit columns ``x_j``:
+    ``PWCCA = sum_i w_i rho_i / sum_i w_i``.
+
+    Parameters
+    ----------
+    x : array-like, shape (n, p)
+    y : array-like, shape (n, q)
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN when a representation is constant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.alignment import pwcca
+    >>> x = np.random.default_rng(0).normal(size=(50, 3))
+    >>> round(pwcca(x, 2.0 * x + 1.0), 6)
+    1.0
+    """
+    xc, yc = _pair(x, y)
+    if xc.shape[1] > yc.shape[1]:
+        xc, yc = yc, xc
+    ux, sx, vtx = _basis(xc)
+    uy, _, _ = _basis(yc)
+    if ux.shape[1] == 0 or uy.shape[1] == 0:
+        return float("nan")
+    a, rho, _ = np.linalg.svd(ux.T @ uy, full_matrices=False)
+    # canonical variates h_i = Ux a_i; <h_i, x_j> = (X' h_i)_j = (V S a_i)_j
+    proj = (vtx.T * sx) @ a[:, : len(rho)]
+    w = np.abs(proj).sum(0)
+    return float(np.clip((w * rho).sum() / w.sum(), 0.0, 1.0))
+
+
+def knn_indices(x: np.ndarray, k: int) -> np.ndarray:
+    """Each row's ``k`` nearest other rows by cosine similarity (rows L2-normalised),
+    ties broken by the lower row index."""
+    arr = np.asarray(x, float)
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    unit = np.divide(arr, norms, out=np.zeros_like(arr), where=norms > 0)
+    sim = unit @ unit.T
+    np.fill_diagonal(sim, -np.inf)
+    return np.argsort(-sim, axis=1, kind="stable")[:, :k]
+
+
+def mutual_knn(x: np.ndarray, y: np.ndarray, *, k: int = 10) -> float:
+    """Mutual k-nearest-neighbour alignment (Huh et al. 2024, platonic-rep's ``mutual_knn``).
+
+    Rows (stimuli) are L2-normalised (not centred); each stimulus' ``k`` nearest
+    other stimuli by cosine similarity are found in each representation, and the
+    score is the mean over stimuli of the fraction of neighbours the two share,
+    ``mean_i |N_x(i) & N_y(i)| / k``. Ties in similarity go to the lower stimulus
+    index (platonic-rep leaves them to torch's unstable sort).
+
+    Parameters
+    ----------
+    x : array-like, shape (n, p)
+    y : array-like, shape (n, q)
+    k : int
+        Neighbours per stimulus (platonic-rep's default ``topk=10``); ``k < n``.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.alignment import mutual_knn
+    >>> x = np.random.default_rng(0).normal(size=(40, 6))
+    >>> mutual_knn(x, 3.0 * x, k=5)
+    1.0
+    """
+    check_real(x, name="x")
+    check_real(y, name="y")
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    n = x.shape[0]
+    if y.shape[0] != n:
+        raise ValueError(f"x and y must have the same stimuli (rows); got {n} and {y.shape[0]}.")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n:
+        raise ValueError(f"k must be an integer with 1 <= k < n_stimuli = {n}; got {k!r}.")
+    nx, ny = knn_indices(x, k), knn_indices(y, k)
+    mx = np.zeros((n, n), bool)
+    my = np.zeros((n, n), bool)
+    rows = np.arange(n)[:, None]
+    mx[rows, nx] = True
+    my[rows, ny] = True
+    return float((mx & my).sum(1).mean() / k)
