@@ -269,6 +269,19 @@ def test_soft_matching_matches_the_replicated_assignment(rng):
         soft_matching_by_replication(ties, ties[:, [1, 1, 0, 3, 2, 2]]), abs=1e-12)
 
 
+@pytest.mark.parametrize("solver", ["assignment", "lp"])
+def test_soft_matching_solvers_match_the_replicated_assignment(rng, monkeypatch, solver):
+    """Both solvers (replicated assignment for small lcm(p, q), HiGHS LP above) against
+    the transcription, including widths whose lcm is large."""
+    from neurorep._core import shape
+
+    if solver == "lp":
+        monkeypatch.setattr(shape, "_ASSIGNMENT_MAX", 0)
+    for p, q in [(2, 4), (3, 4), (7, 11), (5, 5), (9, 6)]:
+        x, y = rng.standard_normal((15, p)), rng.standard_normal((15, q))
+        assert soft_matching_distance(x, y) == pytest.approx(soft_matching_by_replication(x, y), abs=1e-12)
+
+
 def test_soft_matching_equals_permutation_for_equal_widths(rng):
     x, y = rng.standard_normal((20, 5)), rng.standard_normal((20, 5))
     perm = permutation_distance(x, y, distance="euclidean")

@@ -55,40 +55,55 @@ def _check_distance(distance: str) -> None:
         raise ValueError(f"distance must be one of {DISTANCES}; got {distance!r}.")
 
 
-def _whitened_factors(
-    xc: np.ndarray, alpha: float, width: int, eigval_tol: float
+def _scales(
+    s: np.ndarray, alpha: float, width: int, eigval_tol: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(U, a)`` with the partially whitened data ``X Z = U diag(a) V'`` (thin SVD of X).
+    """netrep's ``whiten(X, alpha, preserve_variance=True)`` as a scale per singular
+    direction of X (singular values ``s``), X zero-padded to ``width`` columns.
 
-    netrep's ``whiten(X, alpha, preserve_variance=True)`` on X zero-padded to
-    ``width`` columns: the eigenvalues of X'X are ``s**2`` and ``width - len(s)``
-    zeros, each raised to ``eigval_tol``; direction ``i`` is scaled by
-    ``alpha + (1 - alpha) / sqrt(lam_i)``, and all by one factor that keeps
-    ``sum(lam)``.
+    The eigenvalues of X'X are ``s**2`` and ``width - len(s)`` zeros, each raised to
+    ``eigval_tol``; direction ``i`` is scaled by ``alpha + (1 - alpha) / sqrt(lam_i)``,
+    and all by one factor that keeps ``sum(lam)``. Returns ``(lam, scale)``.
     """
-    u, s, _ = np.linalg.svd(xc, full_matrices=False)
-    if alpha > 1 - eigval_tol:  # netrep returns X unchanged
-        return u, s
     lam = np.maximum(s**2, eigval_tol)
     n_zero = width - len(s)  # padded / null directions: eigenvalue 0, raised to the tolerance
-    d = alpha + (1 - alpha) * lam ** -0.5
+    d = alpha + (1 - alpha) * lam**-0.5
     per = lambda v: alpha**2 * v + 2 * alpha * (1 - alpha) * v**0.5 + (1 - alpha) ** 2  # noqa: E731
     total = lam.sum() + n_zero * eigval_tol
     new_var = per(lam).sum() + n_zero * per(eigval_tol)
-    return u, s * d * np.sqrt(total / new_var)
+    return lam, d * np.sqrt(total / new_var)
 
 
-def _aligned(
-    ux: np.ndarray, ax: np.ndarray, uy: np.ndarray, ay: np.ndarray
-) -> tuple[float, float, float, float]:
-    """nuclear norm of Xw'Yw, ||Xw||, ||Yw|| and ||Xw R - Yw||_F after the best rotation."""
-    xt, yt = ux * ax, uy * ay  # Xw and Yw up to a rotation of their columns
+def _whitener(
+    xc: np.ndarray, alpha: float, width: int, eigval_tol: float
+) -> tuple[np.ndarray, float]:
+    """netrep's whitening matrix ``Z`` (p x p) and ``||X Z||_F``, for n >= p: from the SVD of
+    R in X = QR (X'X = R'R), whose singular values are X's to full relative accuracy."""
+    r = np.linalg.qr(xc, mode="r")
+    _, s, vt = np.linalg.svd(r)
+    scale = _scales(s, alpha, width, eigval_tol)[1]
+    return (vt.T * scale) @ vt, float(np.linalg.norm(s * scale))
+
+
+def _whitened_factors(
+    xc: np.ndarray, alpha: float, width: int, eigval_tol: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(U, a)`` with the partially whitened data ``X Z = U diag(a) V'`` (thin SVD of X)."""
+    u, s, _ = np.linalg.svd(xc, full_matrices=False)
+    if alpha > 1 - eigval_tol:  # netrep returns X unchanged
+        return u, s
+    return u, s * _scales(s, alpha, width, eigval_tol)[1]
+
+
+def _aligned(xt: np.ndarray, yt: np.ndarray) -> tuple[float, float, float, float]:
+    """nuclear norm of Xt'Yt, ||Xt||, ||Yt|| and min_R ||Xt R - Yt||_F (the narrower one
+    zero-padded), from the SVD Xt'Yt = A S B': ||Xt A - Yt B||_F computed directly."""
     a, sv, bt = np.linalg.svd(xt.T @ yt, full_matrices=True)
     k = len(sv)
     xr, yr = xt @ a, yt @ bt.T
-    resid = xr[:, :k] - yr[:, :k]
-    sq = float((resid**2).sum() + (xr[:, k:] ** 2).sum() + (yr[:, k:] ** 2).sum())
-    return float(sv.sum()), float(np.linalg.norm(ax)), float(np.linalg.norm(ay)), float(np.sqrt(sq))
+    sq = float(((xr[:, :k] - yr[:, :k]) ** 2).sum() + (xr[:, k:] ** 2).sum()
+               + (yr[:, k:] ** 2).sum())
+    return float(sv.sum()), float(np.linalg.norm(xt)), float(np.linalg.norm(yt)), float(np.sqrt(sq))
 
 
 def shape_distance(
@@ -141,14 +156,40 @@ def shape_distance(
         raise ValueError(f"alpha must be between 0 and 1; got {alpha!r}.")
     _check_distance(distance)
     xc, yc = _pair(x, y)
-    width = max(xc.shape[1], yc.shape[1])
-    ux, ax = _whitened_factors(xc, alpha, width, eigval_tol)
-    uy, ay = _whitened_factors(yc, alpha, width, eigval_tol)
-    nuc, nx, ny, euclid = _aligned(ux, ax, uy, ay)
+    n, width = xc.shape[0], max(xc.shape[1], yc.shape[1])
+    if distance == "angular" and n >= width:
+        return _angular_in_unit_space(xc, yc, alpha, width, eigval_tol)
+    if n >= width:  # netrep's route, the whitening from R (X = QR) rather than X'X
+        if alpha > 1 - eigval_tol:
+            nuc, nx, ny, euclid = _aligned(xc, yc)
+        else:
+            nuc, nx, ny, euclid = _aligned(*(a @ _whitener(a, alpha, width, eigval_tol)[0]
+                                             for a in (xc, yc)))
+    else:
+        ux, ax = _whitened_factors(xc, alpha, width, eigval_tol)
+        uy, ay = _whitened_factors(yc, alpha, width, eigval_tol)
+        nuc, nx, ny, euclid = _aligned(ux * ax, uy * ay)
     if distance == "euclidean":
         return euclid
     if nx == 0 or ny == 0:
         return float("nan")
+    return float(np.arccos(np.clip(nuc / (nx * ny), -1.0, 1.0)))
+
+
+def _angular_in_unit_space(
+    xc: np.ndarray, yc: np.ndarray, alpha: float, width: int, eigval_tol: float
+) -> float:
+    """The angular distance from ``Zx (X'Y) Zy`` (p x q), for as many stimuli as units or more:
+    one cross-product of the data and two small decompositions, no n x p rotations."""
+    cross = xc.T @ yc
+    if alpha > 1 - eigval_tol:
+        nx, ny = float(np.linalg.norm(xc)), float(np.linalg.norm(yc))
+    else:
+        (zx, nx), (zy, ny) = (_whitener(a, alpha, width, eigval_tol) for a in (xc, yc))
+        cross = zx @ cross @ zy
+    if nx == 0 or ny == 0:
+        return float("nan")
+    nuc = float(np.linalg.svd(cross, compute_uv=False).sum())
     return float(np.arccos(np.clip(nuc / (nx * ny), -1.0, 1.0)))
 
 
@@ -212,8 +253,10 @@ def soft_matching_distance(x: np.ndarray, y: np.ndarray) -> float:
     ``q`` units, ``d(X, Y)**2 = min_P sum_ij P_ij ||x_i - y_j||**2`` over transport
     plans ``P >= 0`` with rows summing to ``1/p`` and columns to ``1/q``. With
     ``p == q`` the optimum is a permutation (Birkhoff), so ``d**2`` is the
-    permutation Euclidean distance squared over ``p``. Solved exactly as a linear
-    programme (HiGHS; the plan is a vertex, and the cost is summed from it).
+    permutation Euclidean distance squared over ``p``. Solved exactly: as an
+    assignment problem on ``lcm(p, q)`` replicated units when that is at most 600,
+    otherwise as a linear programme (HiGHS dual simplex; its plan is an integer
+    vertex and the cost is summed from it).
 
     Parameters
     ----------
@@ -233,18 +276,45 @@ def soft_matching_distance(x: np.ndarray, y: np.ndarray) -> float:
     >>> round(soft_matching_distance(x, x[:, [1, 2, 0, 2, 0, 1]]), 6)  # every unit twice
     0.0
     """
+    xc, yc = _pair(x, y)
+    p, q = xc.shape[1], yc.shape[1]
+    from scipy.spatial.distance import cdist
+
+    cost = cdist(xc.T, yc.T, "sqeuclidean")  # differences first: no cancellation near 0
+    if p == 1 or q == 1:  # one unit on a side: every plan is the uniform one
+        return float(np.sqrt(cost.mean()))
+    big = p * q // gcd(p, q)
+    if big <= _ASSIGNMENT_MAX:
+        total = _soft_matching_assignment(cost, big)
+    else:
+        total = _soft_matching_lp(cost)
+    return float(np.sqrt(max(total, 0.0)))
+
+
+# lcm(p, q) up to which soft matching is solved as one assignment problem (O(lcm**3))
+_ASSIGNMENT_MAX = 600
+
+
+def _soft_matching_assignment(cost: np.ndarray, big: int) -> float:
+    """With masses 1/p and 1/q, replicate each row big/p times and each column big/q times
+    (big = lcm(p, q)): a balanced problem with unit masses, whose optimum is a permutation
+    (Birkhoff-von Neumann); solved by ``linear_sum_assignment``."""
+    from scipy.optimize import linear_sum_assignment
+
+    p, q = cost.shape
+    rows = np.repeat(np.arange(p), big // p)
+    cols = np.repeat(np.arange(q), big // q)
+    r, c = linear_sum_assignment(cost[np.ix_(rows, cols)])
+    return float(cost[rows[r], cols[c]].sum() / big)
+
+
+def _soft_matching_lp(cost: np.ndarray) -> float:
+    """The transport LP with integer marginals (q/g per row, p/g per column, g = gcd),
+    solved by HiGHS' dual simplex; its plan is a vertex, i.e. integer, and is rounded."""
     from scipy.optimize import linprog
     from scipy.sparse import coo_array, vstack
 
-    xc, yc = _pair(x, y)
-    p, q = xc.shape[1], yc.shape[1]
-    cost = (
-        (xc**2).sum(0)[:, None] + (yc**2).sum(0)[None, :] - 2 * (xc.T @ yc)
-    )
-    cost = np.maximum(cost, 0.0)
-    if p == 1 or q == 1:  # one unit on a side: every plan is the uniform one
-        return float(np.sqrt(cost.mean()))
-    # integer marginals (q/g per row, p/g per column) keep the LP's vertices exact
+    p, q = cost.shape
     g = gcd(p, q)
     ii, jj = np.meshgrid(np.arange(p), np.arange(q), indexing="ij")
     flat = np.arange(p * q)
@@ -258,8 +328,7 @@ def soft_matching_distance(x: np.ndarray, y: np.ndarray) -> float:
     plan = np.round(res.x).reshape(p, q)  # a vertex of an integer transport polytope
     if np.abs(plan - res.x.reshape(p, q)).max() > 1e-6:
         plan = res.x.reshape(p, q)
-    total = p * q // g  # the plan's total mass
-    return float(np.sqrt(max(float((plan * cost).sum()) / total, 0.0)))
+    return float((plan * cost).sum() / (p * q // g))
 
 
 def _basis(xc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -329,16 +398,18 @@ def cca_similarity(x: np.ndarray, y: np.ndarray) -> float:
     return float(rho.mean()) if rho.size else float("nan")
 
 
-def _svd_reduce(xc: np.ndarray, keep: float | int) -> np.ndarray:
-    """The top singular directions of centred data as ``U S`` (SVCCA's first step)."""
+def _top_directions(xc: np.ndarray, keep: float | int) -> np.ndarray:
+    """The orthonormal top singular directions ``U_k`` of centred data (SVCCA's first step
+    keeps ``U_k S_k``, which spans the same space)."""
     u, s, _ = _basis(xc)
     if isinstance(keep, (int, np.integer)) and not isinstance(keep, bool):
         k = min(int(keep), len(s))
+    elif len(s):
+        var = np.cumsum(s**2) / (s**2).sum()
+        k = min(int(np.searchsorted(var, float(keep) - 1e-12) + 1), len(s))
     else:
-        var = np.cumsum(s**2) / (s**2).sum() if len(s) else np.zeros(0)
-        k = int(np.searchsorted(var, float(keep) - 1e-12) + 1) if len(s) else 0
-        k = min(k, len(s))
-    return u[:, :k] * s[:k]
+        k = 0
+    return u[:, :k]
 
 
 def svcca(x: np.ndarray, y: np.ndarray, *, keep: float | int = 0.99) -> float:
@@ -379,7 +450,11 @@ def svcca(x: np.ndarray, y: np.ndarray, *, keep: float | int = 0.99) -> float:
             f"got {keep!r}."
         )
     xc, yc = _pair(x, y)
-    return cca_similarity(_svd_reduce(xc, keep), _svd_reduce(yc, keep))
+    ux, uy = _top_directions(xc, keep), _top_directions(yc, keep)
+    if ux.shape[1] == 0 or uy.shape[1] == 0:
+        return float("nan")
+    # the reduced data U_k S_k spans U_k: its canonical correlations are those of U_k' U_k
+    return float(np.clip(np.linalg.svd(ux.T @ uy, compute_uv=False), 0.0, 1.0).mean())
 
 
 def pwcca(x: np.ndarray, y: np.ndarray) -> float:
@@ -424,15 +499,25 @@ def pwcca(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.clip((w * rho).sum() / w.sum(), 0.0, 1.0))
 
 
-def knn_indices(x: np.ndarray, k: int) -> np.ndarray:
-    """Each row's ``k`` nearest other rows by cosine similarity (rows L2-normalised),
-    ties broken by the lower row index."""
+def knn_mask(x: np.ndarray, k: int) -> np.ndarray:
+    """``(n, n)`` boolean: row ``i`` marks its ``k`` nearest other rows by cosine similarity
+    (rows L2-normalised; a zero row stays zero), ties broken by the lower row index.
+
+    The k-th largest similarity of each row is found by partition (O(n) per row, not a
+    sort); every row above it is a neighbour, and the rows equal to it fill the rest in
+    index order.
+    """
     arr = np.asarray(x, float)
     norms = np.linalg.norm(arr, axis=1, keepdims=True)
     unit = np.divide(arr, norms, out=np.zeros_like(arr), where=norms > 0)
     sim = unit @ unit.T
     np.fill_diagonal(sim, -np.inf)
-    return np.argsort(-sim, axis=1, kind="stable")[:, :k]
+    n = sim.shape[0]
+    kth = -np.partition(-sim, k - 1, axis=1)[:, k - 1 : k]
+    above = sim > kth
+    tied = sim == kth
+    room = k - above.sum(1, keepdims=True)
+    return above | (tied & (np.cumsum(tied, axis=1) <= room)) if n else above
 
 
 def mutual_knn(x: np.ndarray, y: np.ndarray, *, k: int = 10) -> float:
@@ -472,10 +557,5 @@ def mutual_knn(x: np.ndarray, y: np.ndarray, *, k: int = 10) -> float:
         raise ValueError(f"x and y must have the same stimuli (rows); got {n} and {y.shape[0]}.")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n:
         raise ValueError(f"k must be an integer with 1 <= k < n_stimuli = {n}; got {k!r}.")
-    nx, ny = knn_indices(x, k), knn_indices(y, k)
-    mx = np.zeros((n, n), bool)
-    my = np.zeros((n, n), bool)
-    rows = np.arange(n)[:, None]
-    mx[rows, nx] = True
-    my[rows, ny] = True
-    return float((mx & my).sum(1).mean() / k)
+    shared = np.logical_and(knn_mask(x, k), knn_mask(y, k)).sum(1)
+    return float(shared.mean() / k)
