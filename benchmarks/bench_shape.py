@@ -3,7 +3,7 @@
 netrep (LinearMetric, PermutationMetric), Google's svcca (cca_core / pwcca) and
 platonic-rep (mutual_knn) are not installable from PyPI, so the peer side is
 the transcription of their algorithms that the tests check against
-(``tests/test_alignment_shape.py``): the same numpy calls the peer makes
+(``tests/test_alignment_shape.py``): the same numpy / scipy calls the peer makes
 (eigendecomposition of X'X for the whitening, covariance matrices and their
 inverse square roots for CCA, a full n x n mask product for mutual kNN). The
 soft-matching peer (POT's ``ot.emd``) is not installed either; its reference
@@ -12,7 +12,7 @@ lcm(p, q) copies), timed at a width where that is feasible.
 
 Each row: the peer's time, neurorep's time, their ratio (peer / neurorep: > 1
 means neurorep is faster) and the max |difference| of the values. Timings are
-the best of ``--repeat`` runs (wall time). The project machines have 2 shared
+the best of ``--repeat`` interleaved runs (wall time). The project machines have 2 shared
 cores: compare ratios, not absolute times. Not run in CI.
 
     python benchmarks/bench_shape.py --quick   # 300 stimuli, widths 64 / 48
@@ -34,21 +34,21 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
-def best_time(fn: Callable[[], Any], repeat: int) -> tuple[Any, float]:
-    out, best = None, float("inf")
+def row(name: str, peer: Callable[[], Any], ours: Callable[[], Any], repeat: int) -> float:
+    """Best of ``repeat`` runs of each side, interleaved (peer, neurorep, peer, ...) so that
+    load from other jobs on a shared machine falls on both."""
+    t_ref = t_got = float("inf")
+    ref = got = None
     for _ in range(repeat):
         t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return out, best
-
-
-def row(name: str, peer: Callable[[], Any], ours: Callable[[], Any], repeat: int) -> float:
-    ref, t_ref = best_time(peer, repeat)
-    got, t_got = best_time(ours, repeat)
+        ref = peer()
+        t_ref = min(t_ref, time.perf_counter() - t)
+        t = time.perf_counter()
+        got = ours()
+        t_got = min(t_got, time.perf_counter() - t)
     diff = float(np.max(np.abs(np.asarray(got, float) - np.asarray(ref, float))))
     ratio = t_ref / t_got
-    print(f"  {name:<44} peer {t_ref * 1e3:9.2f} ms   neurorep {t_got * 1e3:9.2f} ms   "
+    print(f"  {name:<46} peer {t_ref * 1e3:9.2f} ms   neurorep {t_got * 1e3:9.2f} ms   "
           f"ratio {ratio:6.2f}x   max|diff| {diff:.1e}")
     return ratio
 
@@ -64,55 +64,78 @@ def make(n: int, p: int, q: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
 def run(args: argparse.Namespace) -> None:
     import test_alignment_shape as ref
 
-    from neurorep.alignment import (
-        cca_similarity,
-        mutual_knn,
-        permutation_distance,
-        pwcca,
-        shape_distance,
-        soft_matching_distance,
-        svcca,
-    )
+    from neurorep.alignment import soft_matching_distance
 
     print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}")
     r = args.repeat
     ratios: dict[str, float] = {}
     for n, p, q in args.sizes:
-        x, y = make(n, p, q)
-        print(f"\n== {n} stimuli, widths {p} and {q} ==")
-        for alpha in ((1.0, 0.5, 0.0) if n >= max(p, q) else (1.0,)):
-            for d in ("angular", "euclidean"):
-                key = f"shape alpha={alpha:g} {d} vs netrep LinearMetric"
-                ratios[f"{key} n={n}"] = row(
-                    key, lambda a=alpha, d=d: ref.netrep_linear(x, y, a, d),
-                    lambda a=alpha, d=d: shape_distance(x, y, alpha=a, distance=d), r)
-        if max(p, q) <= 600:
-            ratios[f"perm n={n}"] = row(
-                "permutation angular vs netrep PermutationMetric",
-                lambda: ref.netrep_permutation(x, y), lambda: permutation_distance(x, y), r)
-        if n > p + q:
-            xc, yc = (x - x.mean(0)).T, (y - y.mean(0)).T
-            ratios[f"cca n={n}"] = row(
-                "mean CCA vs svcca get_cca_similarity",
-                lambda: float(np.mean(ref.svcca_cov_route(xc, yc)[1])),
-                lambda: cca_similarity(x, y), r)
-            ratios[f"svcca n={n}"] = row(
-                "SVCCA (20 dirs) vs svcca tutorial", lambda: ref.svcca_tutorial(x, y, 20),
-                lambda: svcca(x, y, keep=20), r)
-            ratios[f"pwcca n={n}"] = row(
-                "PWCCA vs Morcos et al. transcription", lambda: ref.pwcca_paper(x, y),
-                lambda: pwcca(x, y), r)
-        ratios[f"knn n={n}"] = row(
-            "mutual kNN (k=10) vs platonic-rep mask product",
-            lambda: platonic_masks(x, y, 10), lambda: mutual_knn(x, y, k=10), r)
+        bench_size(n, p, q, r, ratios)
     g = np.random.default_rng(1)
     xs, ys = g.standard_normal((200, 12)), g.standard_normal((200, 18))
     print("\n== soft matching, 200 stimuli, widths 12 and 18 ==")
     ratios["soft"] = row("soft matching vs replicated assignment (exact)",
                          lambda: ref.soft_matching_by_replication(xs, ys),
                          lambda: soft_matching_distance(xs, ys), r)
+    from neurorep.alignment import gaussian_stochastic_distance
+
+    trials_x = g.standard_normal((50, 1, 8)) + 0.5 * g.standard_normal((50, 20, 8))
+    trials_y = g.standard_normal((50, 1, 8)) + 0.5 * g.standard_normal((50, 20, 8))
+    (mx, cx), (my, cy) = (gaussians(tr) for tr in (trials_x, trials_y))
+    print("\n== Gaussian stochastic (alpha=1), 50 stimuli x 20 repetitions, widths 8 ==")
+    ratios["gaussian"] = row("Gaussian stochastic vs netrep GaussianStochasticMetric",
+                             lambda: ref.netrep_gaussian_stochastic(mx, cx, my, cy),
+                             lambda: gaussian_stochastic_distance(mx, cx, my, cy), r)
     slower = {k: v for k, v in ratios.items() if v < 1}
     print(f"\nslower than the peer: {slower if slower else 'none'}")
+
+
+def bench_size(n: int, p: int, q: int, r: int, ratios: dict[str, float]) -> None:
+    """Every measure on one (n, p, q) input, peer and neurorep side by side."""
+    import test_alignment_shape as ref
+
+    from neurorep.alignment import (
+        cca_similarity,
+        mutual_knn,
+        permutation_distance,
+        pwcca,
+        shape_distance,
+        svcca,
+    )
+
+    x, y = make(n, p, q)
+    print(f"\n== {n} stimuli, widths {p} and {q} ==")
+    for alpha in ((1.0, 0.5, 0.0) if n >= max(p, q) else (1.0,)):
+        for d in ("angular", "euclidean"):
+            key = f"shape alpha={alpha:g} {d} vs netrep LinearMetric"
+            ratios[f"{key} n={n}"] = row(
+                key, lambda a=alpha, d=d: ref.netrep_linear(x, y, a, d),
+                lambda a=alpha, d=d: shape_distance(x, y, alpha=a, distance=d), r)
+    if max(p, q) <= 600:
+        ratios[f"perm n={n}"] = row(
+            "permutation angular vs netrep PermutationMetric",
+            lambda: ref.netrep_permutation(x, y), lambda: permutation_distance(x, y), r)
+    if n > p + q:
+        xc, yc = (x - x.mean(0)).T, (y - y.mean(0)).T
+        ratios[f"cca n={n}"] = row(
+            "mean CCA vs svcca get_cca_similarity",
+            lambda: float(np.mean(ref.svcca_cov_route(xc, yc)[1])),
+            lambda: cca_similarity(x, y), r)
+        ratios[f"svcca n={n}"] = row(
+            "SVCCA (20 dirs) vs svcca tutorial", lambda: ref.svcca_tutorial(x, y, 20),
+            lambda: svcca(x, y, keep=20), r)
+        ratios[f"pwcca n={n}"] = row(
+            "PWCCA vs Morcos et al. transcription", lambda: ref.pwcca_paper(x, y),
+            lambda: pwcca(x, y), r)
+    ratios[f"knn n={n}"] = row(
+        "mutual kNN (k=10) vs platonic-rep mask product",
+        lambda: platonic_masks(x, y, 10), lambda: mutual_knn(x, y, k=10), r)
+
+
+def gaussians(trials: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    m = trials.mean(1)
+    d = trials - m[:, None]
+    return m, np.einsum("irj,irk->ijk", d, d) / (trials.shape[1] - 1)
 
 
 def platonic_masks(x: np.ndarray, y: np.ndarray, k: int) -> float:

@@ -22,6 +22,7 @@ from neurorep.alignment import (
     canonical_correlations,
     cca_metric,
     cca_similarity,
+    gaussian_stochastic_distance,
     mutual_knn,
     permutation_distance,
     procrustes_similarity,
@@ -169,6 +170,48 @@ def platonic_mutual_knn(x, y, k):
     return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(kx, ky, strict=True)]))
 
 
+def netrep_gaussian_stochastic(mx, cx, my, cy, alpha=1.0, niter=1000, tol=1e-8):
+    """netrep GaussianStochasticMetric(alpha, group="orth", init="means").fit_score."""
+    from scipy.linalg import orthogonal_procrustes
+
+    def sqrtm(c):
+        v, u = np.linalg.eigh(c)
+        return np.einsum("ijk,ik,ilk->ijl", u, np.sqrt(v), u)
+
+    def bures2(a, b):
+        va, ua = np.linalg.eigh(a)
+        vb, ub = np.linalg.eigh(b)
+        sva, svb = np.sqrt(np.maximum(va, 0.0)), np.sqrt(np.maximum(vb, 0.0))
+        m = (sva[:, None] * ua.T) @ (ub * svb[None, :])
+        return np.sum(va) + np.sum(vb) - 2 * np.sum(np.linalg.svd(m, compute_uv=False))
+
+    t = orthogonal_procrustes(my, mx)[0]
+    sx, sy = sqrtm(cx), sqrtm(cy)
+    loss = []
+    for i in range(niter):
+        qs = [orthogonal_procrustes(t.T @ b, a)[0] for a, b in zip(sx, sy, strict=True)]
+        a_ = np.vstack([alpha * mx] + [(2 - alpha) * a for a in sx])
+        b_ = np.vstack([alpha * my] + [q.T @ ((2 - alpha) * b) for q, b in zip(qs, sy, strict=True)])
+        t = orthogonal_procrustes(b_, a_)[0]
+        loss.append(np.linalg.norm(a_ - b_ @ t))
+        if i >= 2 and (loss[-2] - loss[-1]) < tol:
+            break
+    my_t = my @ t
+    cy_t = np.einsum("ijk,jl,kp->ilp", cy, t, t, optimize=True)
+    a_term = np.sum((mx - my_t) ** 2, axis=1)
+    b_term = np.array([bures2(a, b) for a, b in zip(cx, cy_t, strict=True)])
+    mn = np.mean(alpha * a_term + (2 - alpha) * b_term)
+    return float(np.sign(mn) * np.sqrt(abs(mn)))
+
+
+def _gaussians(rng, n, p, reps=12):
+    """Per-stimulus means and (positive definite) sample covariances over repetitions."""
+    trials = rng.standard_normal((n, 1, p)) + 0.5 * rng.standard_normal((n, reps, p))
+    m = trials.mean(1)
+    d = trials - m[:, None]
+    return m, np.einsum("irj,irk->ijk", d, d) / (reps - 1)
+
+
 # ----------------------------------------------------------------------------- inputs
 def _inputs(rng):
     """(name, x, y): tall, wide (n < width), width 1, and tied integer data."""
@@ -289,6 +332,38 @@ def test_soft_matching_equals_permutation_for_equal_widths(rng):
     assert soft_matching_distance(y, x) == pytest.approx(soft_matching_distance(x, y), abs=1e-12)
 
 
+# ----------------------------------------------------------------------------- stochastic
+@pytest.mark.parametrize("alpha", [0.0, 1.0, 1.5, 2.0])
+def test_gaussian_stochastic_matches_netrep(rng, alpha):
+    mx, cx = _gaussians(rng, 8, 3)
+    q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    my, cy = _gaussians(rng, 8, 3)
+    my = 0.5 * my + mx @ q
+    ref = netrep_gaussian_stochastic(mx, cx, my, cy, alpha)
+    assert gaussian_stochastic_distance(mx, cx, my, cy, alpha=alpha) == pytest.approx(ref, abs=1e-12)
+    # the same Gaussians rotated: distance 0
+    assert gaussian_stochastic_distance(mx, cx, mx @ q, np.einsum("ijk,jl,kp->ilp", cx, q, q),
+                                        alpha=alpha) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_gaussian_stochastic_pads_and_reduces_for_a_deterministic_layer(rng):
+    mx, cx = _gaussians(rng, 10, 2)
+    my, cy = _gaussians(rng, 10, 4)
+    padded = (np.pad(mx, ((0, 0), (0, 2))), np.pad(cx, ((0, 0), (0, 2), (0, 2))))
+    assert gaussian_stochastic_distance(mx, cx, my, cy) == pytest.approx(
+        netrep_gaussian_stochastic(*padded, my, cy), abs=1e-12)
+    # a deterministic y (zero covariances): Procrustes of the means plus the trace of S_x
+    y = rng.standard_normal((10, 2))
+    zero = np.zeros((10, 2, 2))
+    from scipy.linalg import orthogonal_procrustes
+
+    t = orthogonal_procrustes(y, mx)[0]
+    for alpha in (0.5, 1.0):
+        expect = np.sqrt(alpha * ((mx - y @ t) ** 2).sum(1).mean()
+                         + (2 - alpha) * np.trace(cx, axis1=1, axis2=2).mean())
+        assert gaussian_stochastic_distance(mx, cx, y, zero, alpha=alpha) == pytest.approx(expect, abs=1e-12)
+
+
 # ----------------------------------------------------------------------------- CCA family
 def test_canonical_correlations_match_the_svcca_covariance_route(rng):
     for name, x, y in _inputs(rng):
@@ -359,7 +434,8 @@ def test_mutual_knn_properties(rng):
 
 # ----------------------------------------------------------------------------- score_matrix
 NEW = ["procrustes_euclidean", "shape_cca", "shape_partial", "permutation",
-       "permutation_euclidean", "soft_matching", "cca", "svcca", "pwcca", "mutual_knn"]
+       "permutation_euclidean", "soft_matching", "cca", "svcca", "pwcca", "mutual_knn",
+       "gaussian_stochastic"]
 
 
 @pytest.mark.parametrize("metric", NEW)
@@ -377,12 +453,18 @@ def test_new_metrics_run_through_score_matrix_with_cis_and_ceilings(rng, metric)
     assert res.attrs["metric_name"] == met.name and met.name != "custom"
     assert json.loads(res.attrs["metric_params"]) == json.loads(json.dumps(met.params, default=str))
     mean = reps.mean(1)
-    expect = met.score((mean, layer), None)
+    if metric == "gaussian_stochastic":
+        state = (met.prepare(brain["V1"]), met.prepare(model["l1"]))
+        dev = reps - mean[:, None]
+        np.testing.assert_allclose(state[0][1], np.einsum("irj,irk->ijk", dev, dev) / 3, atol=1e-14)
+    else:
+        state = (mean, layer)
+    expect = met.score(state, None)
     assert float(res.score.sel(region="V1", layer="l1")) == pytest.approx(expect, abs=1e-12)
     assert float(res.score.sel(region="V1", layer="l1")) > float(res.score.sel(region="V1", layer="l2"))
     assert np.isfinite(res.ci_low).all() and np.isfinite(res.ci_high).all()
     lower = float(res.ceiling.sel(region="V1", bound="lower"))
-    if "euclidean" in metric or metric == "soft_matching":
+    if "euclidean" in metric or metric in ("soft_matching", "gaussian_stochastic"):
         assert np.isnan(lower)  # a distance has no split-half ceiling
     else:
         assert 0 < lower <= 1

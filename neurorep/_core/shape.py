@@ -20,6 +20,7 @@ from neurorep._core.errors import check_real
 __all__ = [
     "canonical_correlations",
     "cca_similarity",
+    "gaussian_stochastic_distance",
     "mutual_knn",
     "permutation_distance",
     "pwcca",
@@ -159,6 +160,15 @@ def shape_distance(
     n, width = xc.shape[0], max(xc.shape[1], yc.shape[1])
     if distance == "angular" and n >= width:
         return _angular_in_unit_space(xc, yc, alpha, width, eigval_tol)
+    if distance == "angular" and alpha > 1 - eigval_tol:
+        # n < width, no whitening: X' = Qx Rx, Y' = Qy Ry (thin QR), so X'Y = Qx (Rx Ry') Qy'
+        # has the singular values of the n x n matrix Rx Ry'
+        rx, ry = (np.linalg.qr(a.T, mode="r") for a in (xc, yc))
+        nuc = float(np.linalg.svd(rx @ ry.T, compute_uv=False).sum())
+        nx, ny = float(np.linalg.norm(xc)), float(np.linalg.norm(yc))
+        if nx == 0 or ny == 0:
+            return float("nan")
+        return float(np.arccos(np.clip(nuc / (nx * ny), -1.0, 1.0)))
     if n >= width:  # netrep's route, the whitening from R (X = QR) rather than X'X
         if alpha > 1 - eigval_tol:
             nuc, nx, ny, euclid = _aligned(xc, yc)
@@ -559,3 +569,113 @@ def mutual_knn(x: np.ndarray, y: np.ndarray, *, k: int = 10) -> float:
         raise ValueError(f"k must be an integer with 1 <= k < n_stimuli = {n}; got {k!r}.")
     shared = np.logical_and(knn_mask(x, k), knn_mask(y, k)).sum(1)
     return float(shared.mean() / k)
+
+
+def _psd_sqrt(c: np.ndarray) -> np.ndarray:
+    """Symmetric square roots of a stack of covariance matrices (eigenvalues clipped at 0)."""
+    w, v = np.linalg.eigh(c)
+    return np.einsum("...ij,...j,...kj->...ik", v, np.sqrt(np.maximum(w, 0.0)), v)
+
+
+def _rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The orthogonal R minimising ||a R - b||_F (orthogonal Procrustes: R = U V' for
+    a'b = U S V')."""
+    u, _, vt = np.linalg.svd(a.T @ b)
+    return u @ vt
+
+
+def _sq_bures(a: np.ndarray, b: np.ndarray) -> float:
+    """Squared Bures distance tr A + tr B - 2 ||A^1/2 B^1/2||_* of two covariance matrices."""
+    ra, rb = _psd_sqrt(a), _psd_sqrt(b)
+    return float(np.trace(a) + np.trace(b) - 2 * np.linalg.svd(ra @ rb, compute_uv=False).sum())
+
+
+def gaussian_stochastic_distance(
+    means_x: np.ndarray,
+    covs_x: np.ndarray,
+    means_y: np.ndarray,
+    covs_y: np.ndarray,
+    *,
+    alpha: float = 1.0,
+    niter: int = 1000,
+    tol: float = 1e-8,
+) -> float:
+    """Gaussian stochastic shape distance (Duong et al. 2023; netrep's
+    ``GaussianStochasticMetric(alpha, group="orth", init="means")``).
+
+    Each stimulus' response is a Gaussian with mean ``m_i`` and covariance
+    ``S_i``. With one rotation ``T`` applied to ``y``,
+
+    ``d**2 = min_T mean_i [alpha ||m_x,i - T' m_y,i||**2 + (2 - alpha) B(S_x,i, T' S_y,i T)**2]``
+
+    with ``B`` the Bures distance (``alpha = 1``: the 2-Wasserstein distance
+    between the Gaussians; 2: means only; 0: covariances only). ``T`` is found as
+    netrep does: started at the Procrustes rotation of the means, then alternately
+    the per-stimulus rotations of the covariance square roots and ``T`` are
+    refitted (at most ``niter`` rounds, until the loss falls by less than ``tol``).
+    No centring; the narrower representation is zero-padded.
+
+    Parameters
+    ----------
+    means_x : array-like, shape (n, p)
+    covs_x : array-like, shape (n, p, p)
+    means_y : array-like, shape (n, q)
+    covs_y : array-like, shape (n, q, q)
+    alpha : float
+        0 to 2.
+    niter, tol
+        The alternating fit's rounds and stopping tolerance (netrep's defaults).
+
+    Returns
+    -------
+    float
+        The distance (``sign(d**2) sqrt(|d**2|)``, as netrep, against rounding).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.alignment import gaussian_stochastic_distance
+    >>> g = np.random.default_rng(0)
+    >>> m = g.normal(size=(10, 3))
+    >>> c = np.stack([np.eye(3)] * 10)
+    >>> q, _ = np.linalg.qr(g.normal(size=(3, 3)))
+    >>> round(gaussian_stochastic_distance(m, c, m @ q, c), 6)
+    0.0
+    """
+    if not 0.0 <= alpha <= 2.0:
+        raise ValueError(f"alpha must be between 0 and 2; got {alpha!r}.")
+    mx, my = np.asarray(means_x, float), np.asarray(means_y, float)
+    cx, cy = np.asarray(covs_x, float), np.asarray(covs_y, float)
+    for name, m, c in (("x", mx, cx), ("y", my, cy)):
+        check_real(m, name=f"means_{name}")
+        if m.ndim != 2 or c.shape != (m.shape[0], m.shape[1], m.shape[1]):
+            raise ValueError(
+                f"means_{name} must be (n, p) and covs_{name} (n, p, p); got {m.shape} and "
+                f"{c.shape}."
+            )
+    if mx.shape[0] != my.shape[0]:
+        raise ValueError(f"x and y must have the same stimuli; got {mx.shape[0]} and {my.shape[0]}.")
+    w = max(mx.shape[1], my.shape[1])
+
+    def pad(m: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = w - m.shape[1]
+        return np.pad(m, ((0, 0), (0, k))), np.pad(c, ((0, 0), (0, k), (0, k)))
+
+    (mx, cx), (my, cy) = pad(mx, cx), pad(my, cy)
+    sx, sy = _psd_sqrt(cx), _psd_sqrt(cy)
+    t = _rotation(my, mx)
+    a = np.concatenate([alpha * mx] + [(2 - alpha) * s for s in sx])
+    losses: list[float] = []
+    for i in range(niter):
+        qs = [_rotation(t.T @ s_y, s_x) for s_x, s_y in zip(sx, sy, strict=True)]
+        b = np.concatenate([alpha * my] + [q.T @ ((2 - alpha) * s) for q, s in zip(qs, sy, strict=True)])
+        t = _rotation(b, a)
+        losses.append(float(np.linalg.norm(a - b @ t)))
+        if i >= 2 and losses[-2] - losses[-1] < tol:
+            break
+    my_t = my @ t
+    cy_t = np.einsum("ijk,jl,kp->ilp", cy, t, t)
+    mean_term = ((mx - my_t) ** 2).sum(1)
+    bures = np.array([_sq_bures(p, q) for p, q in zip(cx, cy_t, strict=True)])
+    mn = float(np.mean(alpha * mean_term + (2 - alpha) * bures))
+    return float(np.sign(mn) * np.sqrt(abs(mn)))

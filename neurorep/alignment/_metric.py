@@ -271,6 +271,64 @@ def mutual_knn_metric(*, k: int = 10) -> Metric:
                           "(Huh et al. 2024)", params={"k": k})
 
 
+def gaussian_stochastic_metric(*, alpha: float = 1.0) -> Metric:
+    """Gaussian stochastic shape metric (Duong et al. 2023; netrep's
+    ``GaussianStochasticMetric(alpha, group="orth")``) as the score ``-d``, see
+    :func:`~neurorep.alignment.gaussian_stochastic_distance`.
+
+    A representation with a ``repetition`` dim gives each stimulus' mean and
+    sample covariance (ddof=1) over repetitions; one without (a model layer) is
+    deterministic (zero covariances), and the distance then is
+    ``sqrt(alpha * Procrustes(means)**2 / n + (2 - alpha) * mean_i tr S_i)``. No
+    ceiling (a distance).
+
+    Parameters
+    ----------
+    alpha : float
+        0 (covariances only) to 2 (means only); 1 is the 2-Wasserstein distance.
+
+    Returns
+    -------
+    Metric
+
+    Examples
+    --------
+    >>> from neurorep.alignment import gaussian_stochastic_metric
+    >>> gaussian_stochastic_metric().params
+    {'alpha': 1.0, 'covariance': 'sample, ddof=1, over repetitions'}
+    """
+    if not 0.0 <= float(alpha) <= 2.0:
+        raise ValueError(f"gaussian_stochastic_metric: alpha must be between 0 and 2; got {alpha!r}.")
+    alpha = float(alpha)
+
+    def prepare(da: xr.DataArray) -> tuple[Array, Array]:
+        if isinstance(da, xr.DataArray) and "repetition" in da.dims:
+            reps = np.asarray(da.transpose("stimulus", "repetition", "unit").values, float)
+            if reps.shape[1] < 2:
+                raise SchemaError(
+                    "gaussian_stochastic: covariances over repetitions need at least 2 "
+                    f"repetitions; got {reps.shape[1]}. Pass more repetitions or use a "
+                    "deterministic metric such as 'procrustes'."
+                )
+            means = reps.mean(1)
+            dev = reps - means[:, None, :]
+            covs = np.einsum("irj,irk->ijk", dev, dev) / (reps.shape[1] - 1)
+            return means, covs
+        means = _as_float(da)
+        return means, np.zeros((means.shape[0], means.shape[1], means.shape[1]))
+
+    def score(state: Any, idx: Array | None) -> float:
+        (mx, cx), (my, cy) = state
+        if idx is not None:
+            mx, cx, my, cy = mx[idx], cx[idx], my[idx], cy[idx]
+        return -shape.gaussian_stochastic_distance(mx, cx, my, cy, alpha=alpha)
+
+    return Metric(prepare=prepare, score=score, ceiling=_no_ceiling,
+                  name=f"Gaussian stochastic shape metric, alpha={alpha:g} (Duong et al. 2023), "
+                  "score -d", params={"alpha": alpha,
+                                      "covariance": "sample, ddof=1, over repetitions"})
+
+
 def soft_matching_metric() -> Metric:
     """Soft-matching distance (Khosla & Williams 2023) as the score ``-d``, see
     :func:`~neurorep.alignment.soft_matching_distance`; no ceiling (a distance).
@@ -424,6 +482,7 @@ METRICS: dict[str, Callable[[], Metric]] = {
     "svcca": lambda: cca_metric(kind="svcca"),
     "pwcca": lambda: cca_metric(kind="pwcca"),
     "mutual_knn": lambda: mutual_knn_metric(),
+    "gaussian_stochastic": lambda: gaussian_stochastic_metric(),
     "rsa": lambda: rsa_metric(),
     "rsa_spearman": lambda: rsa_metric(method="spearman"),
     "rsa_pearson": lambda: rsa_metric(method="corr"),
