@@ -163,7 +163,7 @@ def shape_distance(
     if distance == "angular" and alpha > 1 - eigval_tol:
         # n < width, no whitening: X' = Qx Rx, Y' = Qy Ry (thin QR), so X'Y = Qx (Rx Ry') Qy'
         # has the singular values of the n x n matrix Rx Ry'
-        rx, ry = (np.linalg.qr(a.T, mode="r") for a in (xc, yc))
+        rx, ry = (np.asarray(np.linalg.qr(a.T, mode="r")) for a in (xc, yc))
         nuc = float(np.linalg.svd(rx @ ry.T, compute_uv=False).sum())
         nx, ny = float(np.linalg.norm(xc)), float(np.linalg.norm(yc))
         if nx == 0 or ny == 0:
