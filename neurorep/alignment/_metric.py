@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._core import similarity
+from neurorep._core import shape, similarity
 from neurorep._core.compare import COMPARE_METHODS, compare_vectors, resolve_method
 from neurorep._core.condensed import condensed
 from neurorep._core.errors import SchemaError
@@ -74,6 +74,11 @@ class Metric:
         ``pair`` for every region at once (encoding: one ridge fit per layer
         for all regions' units together; per-unit alphas keep the numbers
         identical).
+    params : dict
+        The metric's options, stored as JSON in the result's ``metric_params`` attr.
+    name : str
+        The exact estimator (e.g. ``"biased linear CKA"``), stored in the result's
+        ``metric_name`` attr.
     """
 
     prepare: Callable[[xr.DataArray], Any]
@@ -86,16 +91,261 @@ class Metric:
     sample: Callable[[Any, Array | None], Array] | None = None
     pair_many: Callable[[list[Any], Any], list[Any]] | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    name: str = "custom"
 
 
-def _kernel_metric(fn: Callable[[Array, Array], float], min_stimuli: int = 4) -> Metric:
+def _kernel_metric(
+    fn: Callable[[Array, Array], float],
+    min_stimuli: int = 4,
+    *,
+    name: str = "custom",
+    params: dict[str, Any] | None = None,
+    ceiling: Callable[[xr.DataArray], float] | None = None,
+    unique_rows: bool = False,
+) -> Metric:
     def score(state: Any, idx: Array | None) -> float:
         x, y = state
         if idx is None:
             return fn(x, y)
         return fn(x[idx], y[idx])
 
-    return Metric(prepare=_as_float, score=score, min_stimuli=min_stimuli)
+    return Metric(prepare=_as_float, score=score, min_stimuli=min_stimuli, name=name,
+                  params=dict(params or {}), ceiling=ceiling, unique_rows=unique_rows)
+
+
+def _no_ceiling(da: xr.DataArray) -> float:
+    """Distances are not on a correlation scale: no Spearman-Brown step-up, no ceiling."""
+    return float("nan")
+
+
+def shape_metric(*, alpha: float = 1.0, distance: str = "angular") -> Metric:
+    """Generalised shape metric with partial whitening ``alpha`` (Williams et al. 2021;
+    netrep's ``LinearMetric``), see :func:`~neurorep.alignment.shape_distance`.
+
+    The score is a similarity: ``1 - theta / (pi/2)`` for the angular distance
+    ``theta`` (in [0, 1]; alpha = 1 is :func:`procrustes_similarity`), and ``-d``
+    for the Euclidean distance ``d`` (units of the data; no ceiling).
+
+    Parameters
+    ----------
+    alpha : float
+        0 (full whitening, CCA-like) to 1 (none, Procrustes).
+    distance : {"angular", "euclidean"}
+
+    Returns
+    -------
+    Metric
+
+    Examples
+    --------
+    >>> from neurorep.alignment import shape_metric
+    >>> shape_metric(alpha=0.5).name
+    'angular shape metric, partial whitening alpha=0.5 (Williams et al. 2021), score 1 - 2*theta/pi'
+    """
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"shape_metric: alpha must be between 0 and 1; got {alpha!r}.")
+    if distance not in shape.DISTANCES:
+        raise ValueError(f"shape_metric: distance must be one of {shape.DISTANCES}; got {distance!r}.")
+    alpha = float(alpha)
+    if distance == "angular":
+        def fn(x: Array, y: Array) -> float:
+            return 1.0 - shape.shape_distance(x, y, alpha=alpha) / (np.pi / 2)
+        how = "score 1 - 2*theta/pi"
+    else:
+        def fn(x: Array, y: Array) -> float:
+            return -shape.shape_distance(x, y, alpha=alpha, distance="euclidean")
+        how = "score -d"
+    return _kernel_metric(
+        fn, name=f"{distance} shape metric, partial whitening alpha={alpha:g} "
+        f"(Williams et al. 2021), {how}",
+        params={"alpha": alpha, "distance": distance, "eigval_tol": shape.EIGVAL_TOL},
+        ceiling=_no_ceiling if distance == "euclidean" else None,
+    )
+
+
+def permutation_metric(*, distance: str = "angular") -> Metric:
+    """Shape metric over unit permutations (netrep's ``PermutationMetric``), see
+    :func:`~neurorep.alignment.permutation_distance`; score ``1 - theta / (pi/2)``
+    (angular) or ``-d`` (Euclidean, no ceiling).
+
+    Parameters
+    ----------
+    distance : {"angular", "euclidean"}
+
+    Returns
+    -------
+    Metric
+
+    Examples
+    --------
+    >>> from neurorep.alignment import permutation_metric
+    >>> permutation_metric(distance="euclidean").params
+    {'distance': 'euclidean'}
+    """
+    if distance not in shape.DISTANCES:
+        raise ValueError(
+            f"permutation_metric: distance must be one of {shape.DISTANCES}; got {distance!r}."
+        )
+    if distance == "angular":
+        def fn(x: Array, y: Array) -> float:
+            return 1.0 - shape.permutation_distance(x, y) / (np.pi / 2)
+        how = "score 1 - 2*theta/pi"
+    else:
+        def fn(x: Array, y: Array) -> float:
+            return -shape.permutation_distance(x, y, distance="euclidean")
+        how = "score -d"
+    return _kernel_metric(
+        fn, name=f"{distance} permutation shape metric (netrep PermutationMetric), {how}",
+        params={"distance": distance}, ceiling=_no_ceiling if distance == "euclidean" else None,
+    )
+
+
+def cca_metric(*, kind: str = "mean", keep: float | int = 0.99) -> Metric:
+    """Canonical correlation scores: ``kind="mean"`` (mean canonical correlation),
+    ``"svcca"`` (Raghu et al. 2017, top directions explaining ``keep`` of the
+    variance, or ``keep`` of them) or ``"pwcca"`` (Morcos et al. 2018).
+
+    Parameters
+    ----------
+    kind : {"mean", "svcca", "pwcca"}
+    keep : float or int
+        SVCCA only: variance fraction or number of directions.
+
+    Returns
+    -------
+    Metric
+
+    Examples
+    --------
+    >>> from neurorep.alignment import cca_metric
+    >>> cca_metric(kind="svcca", keep=20).params
+    {'kind': 'svcca', 'keep': 20}
+    """
+    if kind == "mean":
+        return _kernel_metric(shape.cca_similarity, name="mean canonical correlation (CCA)",
+                              params={"kind": "mean"})
+    if kind == "svcca":
+        shape.svcca(np.eye(3), np.eye(3), keep=keep)  # validates keep
+
+        def fn(x: Array, y: Array) -> float:
+            return shape.svcca(x, y, keep=keep)
+
+        what = f"{keep:g} of the variance" if isinstance(keep, float) else f"{keep} directions"
+        return _kernel_metric(fn, name=f"SVCCA (Raghu et al. 2017), {what}, mean canonical "
+                              "correlation", params={"kind": "svcca", "keep": keep})
+    if kind == "pwcca":
+        return _kernel_metric(shape.pwcca, name="PWCCA (Morcos et al. 2018), weights from the "
+                              "narrower representation", params={"kind": "pwcca"})
+    raise ValueError(f"cca_metric: kind must be 'mean', 'svcca' or 'pwcca'; got {kind!r}.")
+
+
+def mutual_knn_metric(*, k: int = 10) -> Metric:
+    """Mutual k-nearest-neighbour alignment (Huh et al. 2024), see
+    :func:`~neurorep.alignment.mutual_knn`. Bootstrap samples drop repeated
+    stimuli (a duplicate would be its own nearest neighbour).
+
+    Parameters
+    ----------
+    k : int
+        Neighbours per stimulus.
+
+    Returns
+    -------
+    Metric
+
+    Examples
+    --------
+    >>> from neurorep.alignment import mutual_knn_metric
+    >>> mutual_knn_metric(k=5).min_stimuli
+    6
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"mutual_knn_metric: k must be a positive integer; got {k!r}.")
+    k = int(k)
+
+    def fn(x: Array, y: Array) -> float:
+        return shape.mutual_knn(x, y, k=k)
+
+    return _kernel_metric(fn, min_stimuli=k + 1, unique_rows=True,
+                          name=f"mutual k-nearest-neighbour alignment, k={k}, cosine "
+                          "(Huh et al. 2024)", params={"k": k})
+
+
+def gaussian_stochastic_metric(*, alpha: float = 1.0) -> Metric:
+    """Gaussian stochastic shape metric (Duong et al. 2023; netrep's
+    ``GaussianStochasticMetric(alpha, group="orth")``) as the score ``-d``, see
+    :func:`~neurorep.alignment.gaussian_stochastic_distance`.
+
+    A representation with a ``repetition`` dim gives each stimulus' mean and
+    sample covariance (ddof=1) over repetitions; one without (a model layer) is
+    deterministic (zero covariances), and the distance then is
+    ``sqrt(alpha * Procrustes(means)**2 / n + (2 - alpha) * mean_i tr S_i)``. No
+    ceiling (a distance).
+
+    Parameters
+    ----------
+    alpha : float
+        0 (covariances only) to 2 (means only); 1 is the 2-Wasserstein distance.
+
+    Returns
+    -------
+    Metric
+
+    Examples
+    --------
+    >>> from neurorep.alignment import gaussian_stochastic_metric
+    >>> gaussian_stochastic_metric().params
+    {'alpha': 1.0, 'covariance': 'sample, ddof=1, over repetitions'}
+    """
+    if not 0.0 <= float(alpha) <= 2.0:
+        raise ValueError(f"gaussian_stochastic_metric: alpha must be between 0 and 2; got {alpha!r}.")
+    alpha = float(alpha)
+
+    def prepare(da: xr.DataArray) -> tuple[Array, Array]:
+        if isinstance(da, xr.DataArray) and "repetition" in da.dims:
+            reps = np.asarray(da.transpose("stimulus", "repetition", "unit").values, float)
+            if reps.shape[1] < 2:
+                raise SchemaError(
+                    "gaussian_stochastic: covariances over repetitions need at least 2 "
+                    f"repetitions; got {reps.shape[1]}. Pass more repetitions or use a "
+                    "deterministic metric such as 'procrustes'."
+                )
+            means = reps.mean(1)
+            dev = reps - means[:, None, :]
+            covs = np.einsum("irj,irk->ijk", dev, dev) / (reps.shape[1] - 1)
+            return means, covs
+        means = _as_float(da)
+        return means, np.zeros((means.shape[0], means.shape[1], means.shape[1]))
+
+    def score(state: Any, idx: Array | None) -> float:
+        (mx, cx), (my, cy) = state
+        if idx is not None:
+            mx, cx, my, cy = mx[idx], cx[idx], my[idx], cy[idx]
+        return -shape.gaussian_stochastic_distance(mx, cx, my, cy, alpha=alpha)
+
+    return Metric(prepare=prepare, score=score, ceiling=_no_ceiling,
+                  name=f"Gaussian stochastic shape metric, alpha={alpha:g} (Duong et al. 2023), "
+                  "score -d", params={"alpha": alpha,
+                                      "covariance": "sample, ddof=1, over repetitions"})
+
+
+def soft_matching_metric() -> Metric:
+    """Soft-matching distance (Khosla & Williams 2023) as the score ``-d``, see
+    :func:`~neurorep.alignment.soft_matching_distance`; no ceiling (a distance).
+
+    Returns
+    -------
+    Metric
+
+    Examples
+    --------
+    >>> from neurorep.alignment import soft_matching_metric
+    >>> soft_matching_metric().name
+    'soft-matching distance (Khosla & Williams 2023), score -d'
+    """
+    return _kernel_metric(lambda x, y: -shape.soft_matching_distance(x, y),
+                          name="soft-matching distance (Khosla & Williams 2023), score -d",
+                          ceiling=_no_ceiling)
 
 
 def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> Metric:
@@ -130,7 +380,8 @@ def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> 
 
     return Metric(prepare=prepare, score=score, unique_rows=True, min_stimuli=4, takes_rdms=True,
                   sample=sample if rows is not None else None,
-                  params={"method": method, "rdm_metric": rdm_metric})
+                  params={"method": method, "rdm_metric": rdm_metric},
+                  name=f"RSA: {rdm_metric} RDMs compared by {resolved}")
 
 
 def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Metric:
@@ -171,7 +422,8 @@ def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Me
         return [(pred[:, a:b], px) for a, b, px in zip(edges[:-1], edges[1:], pxs, strict=True)]
 
     return Metric(prepare=_as_float, score=score, pair=pair, min_stimuli=max(2 * cv, 6),
-                  ceiling=ceiling, pair_many=pair_many, params={"cv": cv, "inner_cv": inner_cv})
+                  ceiling=ceiling, pair_many=pair_many, params={"cv": cv, "inner_cv": inner_cv},
+                  name="encoding: mean over units of the held-out Pearson r of nested-CV ridge")
 
 
 _GRAM_MAX_STIMULI = 1500  # an n x n float64 Gram matrix per representation: 18 MB at 1500
@@ -207,13 +459,30 @@ def cka_metric() -> Metric:
         norm = np.linalg.norm(k)
         return k / norm if norm > 0 else np.full_like(k, np.nan)
 
-    return Metric(prepare=prepare, score=score, sample=sample)
+    return Metric(prepare=prepare, score=score, sample=sample,
+                  name="biased linear CKA (Kornblith et al. 2019)")
 
 
 METRICS: dict[str, Callable[[], Metric]] = {
     "cka": cka_metric,
-    "cka_debiased": lambda: _kernel_metric(similarity.cka_debiased, min_stimuli=5),
-    "procrustes": lambda: _kernel_metric(similarity.procrustes_similarity),
+    "cka_debiased": lambda: _kernel_metric(
+        similarity.cka_debiased, min_stimuli=5,
+        name="debiased linear CKA (unbiased HSIC of Song et al. 2012)"),
+    "procrustes": lambda: _kernel_metric(
+        similarity.procrustes_similarity,
+        name="angular Procrustes shape similarity (alpha=1, Williams et al. 2021), "
+        "score 1 - 2*theta/pi", params={"alpha": 1.0, "distance": "angular"}),
+    "procrustes_euclidean": lambda: shape_metric(alpha=1.0, distance="euclidean"),
+    "shape_cca": lambda: shape_metric(alpha=0.0),
+    "shape_partial": lambda: shape_metric(alpha=0.5),
+    "permutation": lambda: permutation_metric(),
+    "permutation_euclidean": lambda: permutation_metric(distance="euclidean"),
+    "soft_matching": soft_matching_metric,
+    "cca": lambda: cca_metric(),
+    "svcca": lambda: cca_metric(kind="svcca"),
+    "pwcca": lambda: cca_metric(kind="pwcca"),
+    "mutual_knn": lambda: mutual_knn_metric(),
+    "gaussian_stochastic": lambda: gaussian_stochastic_metric(),
     "rsa": lambda: rsa_metric(),
     "rsa_spearman": lambda: rsa_metric(method="spearman"),
     "rsa_pearson": lambda: rsa_metric(method="corr"),

@@ -105,9 +105,17 @@ def score_matrix(
         aligned by id.
     metric : str or Metric
         A key of :data:`METRICS`: ``"cka"``, ``"cka_debiased"``,
-        ``"procrustes"``, ``"rsa"`` (= ``"rsa_spearman"``), ``"rsa_pearson"``,
-        ``"rsa_tau_a"``, ``"rsa_cosine"``, ``"encoding"``; or
-        :func:`rsa_metric` / :func:`encoding_metric` with options.
+        ``"procrustes"``, ``"procrustes_euclidean"``, ``"shape_cca"``,
+        ``"shape_partial"``, ``"permutation"``, ``"permutation_euclidean"``,
+        ``"soft_matching"``, ``"cca"``, ``"svcca"``, ``"pwcca"``,
+        ``"mutual_knn"``, ``"gaussian_stochastic"``, ``"rsa"`` (=
+        ``"rsa_spearman"``), ``"rsa_pearson"``,
+        ``"rsa_tau_a"``, ``"rsa_cosine"``, ``"encoding"``; or a factory with
+        options (:func:`shape_metric`, :func:`permutation_metric`,
+        :func:`cca_metric`, :func:`mutual_knn_metric`,
+        :func:`gaussian_stochastic_metric`, :func:`rsa_metric`,
+        :func:`encoding_metric`). The exact estimator is recorded in
+        ``attrs["metric_name"]`` and its options in ``attrs["metric_params"]``.
     n_bootstrap : int
         Bootstrap samples over stimuli (one subject) or over subjects
         (several) for the confidence interval; 0 for none. Resampling
@@ -263,6 +271,7 @@ def _assemble(
         coords=coords,
         attrs={
             "metric": metric if isinstance(metric, str) else "custom",
+            "metric_name": met.name,
             # netCDF-safe: the options as JSON text ("{}" for none)
             "metric_params": json.dumps(dict(met.params), sort_keys=True, default=str),
             "n_bootstrap": n_bootstrap,
@@ -472,7 +481,9 @@ def best_layer(
             "selection_frequency": (("region", "layer"), freq / cv),
         },
         coords={"region": rkeys, "layer": lkeys},
-        attrs={"metric": metric if isinstance(metric, str) else "custom", "cv": cv,
+        attrs={"metric": metric if isinstance(metric, str) else "custom",
+               "metric_name": met.name,
+               "metric_params": json.dumps(dict(met.params), sort_keys=True, default=str), "cv": cv,
                "rng": seed, "neurorep_version": __version__},
     )
 
