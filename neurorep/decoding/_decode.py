@@ -686,7 +686,8 @@ def pseudo_population(
     responses : DataArray ``(stimulus, repetition, [time,] unit)``
     n_trials : int, optional
         Pseudo-trials per stimulus (default: all repetitions).
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------

@@ -388,7 +388,8 @@ def compare_over_time(
         Coverage of the percentile interval.
     alternative, threshold
         Passed to :func:`neurorep.stats.cluster_test`.
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------
@@ -498,7 +499,8 @@ def compare_time_generalization(
     chance : float
         Null value of the score (0 for correlations).
     alternative : {"greater", "less", "two-sided"}
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------

@@ -177,7 +177,8 @@ def score_captions(
     n_permutations : int
         Null draws (captions: at most the pool size, drawn without replacement).
     metric : {"pearson", "spearman"}
-    rng : int or numpy Generator
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
     return_null : bool
         Keep ``null_distribution`` (permutation, unit).
 

@@ -91,7 +91,8 @@ def cluster_test(
         Direction of the effect.
     alpha : float
         Clusters with p below ``alpha`` are marked ``significant``.
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------
@@ -349,7 +350,8 @@ def peak_latency(
         Coverage of the percentile interval.
     tmin, tmax : float, optional
         Search window in seconds (e.g. after stimulus onset).
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------
@@ -400,7 +402,9 @@ def onset_latency(
 
     Parameters
     ----------
-    da : DataArray ``(dim, ..., time)``
+    da : DataArray
+        Time courses ``(dim, ..., time)``, one per subject (or fold); other
+        dims are kept.
     dim : str or None
         Dim to average and resample.
     baseline : float

@@ -83,7 +83,8 @@ def agtdm(
         Stimulus permutations of ``b`` for the null distribution.
     metric : {"euclidean", "correlation"}
         Pattern distance for responses input.
-    rng : Generator or int, optional
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------

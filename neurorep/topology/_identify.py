@@ -190,7 +190,8 @@ def score_identification(
         with the number of subjects and stimuli is biased *down* in the
         bootstrap world; with weak signal the percentile interval can miss the
         estimate entirely. The bias is reported in ``attrs["bootstrap_bias"]``.
-    rng : Generator or int, optional
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------
