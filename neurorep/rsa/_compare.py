@@ -132,6 +132,20 @@ def stack_rdms(
     Members must share their stimulus ids (the order may differ: each is
     aligned by id to the first).
 
+    Parameters
+    ----------
+    rdms : DataTree or mapping
+        Name -> RDM ``(stimulus_i, stimulus_j)``.
+    dim : str, optional
+        Name of the new leading dim (default ``"model"``), labelled by the
+        members' names.
+
+    Returns
+    -------
+    DataArray
+        ``(dim, stimulus_i, stimulus_j)`` in the first member's stimulus
+        order.
+
     Examples
     --------
     >>> from neurorep import data, rsa

@@ -489,7 +489,12 @@ def compare_time_generalization(
 
     Parameters
     ----------
-    a, b : RDM DataArray ``([dim,] time, stimulus_i, stimulus_j)``
+    a : DataArray
+        RDM movie ``([dim,] time, stimulus_i, stimulus_j)`` (e.g. from
+        :func:`compute_rdm_movie`).
+    b : DataArray, optional
+        A second RDM movie on the same stimuli (matched by id); default
+        ``a``.
     method : str
         Comparison method of :func:`compare`.
     dim : str
