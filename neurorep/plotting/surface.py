@@ -60,6 +60,7 @@ def plot_surface_map(
         Colour map and limits (default: diverging and symmetric for signed
         values); vertices with ``|value| < threshold`` are left blank.
     title : str, optional
+        A title over the hemisphere panels (default none).
     ax : matplotlib Axes, optional
         A subplot whose area receives the hemisphere panels (3-D Axes, which
         replace it); with ``None`` (and no ``fig``) a new pyplot figure.
