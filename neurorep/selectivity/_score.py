@@ -161,7 +161,9 @@ def score_captions(
 
     Parameters
     ----------
-    captions : Dataset (caption_units result), DataArray (unit) of str, or mapping unit -> str
+    captions : Dataset, DataArray or mapping
+        A :func:`caption_units` result, a DataArray of strings over ``unit``,
+        or unit id -> caption.
     responses : DataArray (stimulus, unit)
         Held-out responses; units matched to captions by id. Needs a
         ``text`` coord unless ``stimuli`` is given.

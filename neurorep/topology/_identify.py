@@ -162,17 +162,21 @@ def score_identification(
 
     Parameters
     ----------
-    rdm_set : DataTree or mapping name -> DataArray ``(dim, stimulus_i, stimulus_j)``
+    rdm_set : DataTree or mapping
+        Region name -> RDM stack ``(dim, stimulus_i, stimulus_j)``.
         One RDM stack per region (or layer); stimuli are aligned by id,
         subjects matched by their ``dim`` labels (regions may miss subjects).
     dim : str
         The subject (or model-instance) dim.
-    regime, lower, upper, rank
+    regime, lower, upper
         Fixed thresholds as in :func:`gt_transform`. If none of ``regime``,
         ``lower``, ``upper``, ``grid`` is given, the raw RDMs are used.
     grid : int or array ``(k, 2)``, optional
         Candidate ``(lower, upper)`` pairs (an int n means
         :func:`threshold_grid` ``(n)``), searched inside the training folds.
+    rank : bool, optional
+        Rank-transform the RDMs before thresholding, as in
+        :func:`gt_transform` (default True).
     n_bootstrap : int
         Bootstrap samples for the confidence interval (0: none).
     bootstrap : {"both", "subject", "stimulus"}

@@ -152,6 +152,7 @@ def threshold_grid(n: int = 10, *, degenerate: bool = False) -> np.ndarray:
     Returns
     -------
     ndarray, shape (n_pairs, 2)
+        The ``(lower, upper)`` pairs, sorted by lower then upper.
 
     Examples
     --------
@@ -276,7 +277,8 @@ def geodesic_transform(
 
     Parameters
     ----------
-    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+    rdm : DataArray
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
     lower, upper, regime, rank
         As in :func:`gt_transform`. ``lower=0, upper=1`` keeps every edge.
     disconnected : float
@@ -285,7 +287,9 @@ def geodesic_transform(
 
     Returns
     -------
-    DataArray ``(..., stimulus_i, stimulus_j)``
+    DataArray
+        The geodesic distances ``(..., stimulus_i, stimulus_j)``, same
+        coords as ``rdm``.
 
     Examples
     --------
