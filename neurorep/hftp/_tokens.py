@@ -100,7 +100,8 @@ def extract_tokens(
         ``"embeddings"``); default all.
     tokenizer : transformers tokenizer, optional
         Needed with a loaded model; must be a fast tokenizer (word ids).
-    batch_size : int
+    batch_size : int, optional
+        Sequences per forward pass (default 16).
 
     Returns
     -------
