@@ -18,7 +18,20 @@ Methods (rsatoolbox names; :data:`COMPARE_METHODS`):
                (Diedrichsen et al. 2021): equals linear CKA of the double-centred
                ``-D/2`` matrices when ``sigma_k`` is None
 ``corr_cov``   the same after subtracting each RDM's mean dissimilarity
+``tau-b``      Kendall's tau-b (alias ``kendall``): (concordant - discordant) /
+               sqrt((T - ties_x)(T - ties_y)), ``T = m (m - 1) / 2`` (scipy's kendalltau)
+``bures``      Bures similarity (fidelity) of the double-centred kernels ``A = H(-D/2)H``:
+               ``tr |A^1/2 B^1/2| / sqrt(tr A tr B)``
+``bures_metric`` the squared Bures distance ``tr A + tr B - 2 tr |A^1/2 B^1/2|`` (a
+               distance: lower is more similar; not scale-free)
+``neg_riem_dist`` minus the affine-invariant Riemannian distance between the second
+               moments (relative to the first stimulus) of the two RDMs, with the pattern
+               covariance ``sigma_k`` as a free-scaled noise term (Shahbazi et al. 2021)
 ============== =========================================================================
+
+The whole-matrix methods (``bures``, ``bures_metric``, ``neg_riem_dist``) are
+in :mod:`neurorep._core.compare_matrix`; they need every dissimilarity (no
+NaN pairs, no stimulus bootstrap).
 """
 
 from __future__ import annotations
@@ -43,10 +56,14 @@ from neurorep.data import (
 )
 
 CompareMethod = Literal[
-    "corr", "pearson", "spearman", "rho-a", "tau-a", "cosine", "cosine_cov", "corr_cov"
+    "corr", "pearson", "spearman", "rho-a", "tau-a", "tau-b", "kendall", "cosine", "cosine_cov",
+    "corr_cov", "bures", "bures_metric", "neg_riem_dist",
 ]
 
-__all__ = ["COMPARE_METHODS", "compare", "stack_rdms"]
+#: The methods that use a pattern covariance ``sigma_k``.
+SIGMA_K_METHODS = ("cosine_cov", "corr_cov", "neg_riem_dist")
+
+__all__ = ["COMPARE_METHODS", "SIGMA_K_METHODS", "compare", "stack_rdms"]
 
 
 def _check_sigma_k(sigma_k: Any, ids: np.ndarray, *, name: str = "sigma_k") -> np.ndarray:
@@ -203,7 +220,8 @@ def compare(
         rsatoolbox's names; ``"pearson"`` is an alias of ``"corr"``.
     sigma_k : ndarray, optional
         ``(n,)`` or ``(n, n)`` covariance of the pattern estimates, for the
-        ``*_cov`` methods (default: identity).
+        ``*_cov`` methods and ``neg_riem_dist`` (default: identity); see
+        :func:`estimate_sigma_k`.
     join : {"exact", "inner"}
         ``"exact"``: both must hold the same stimuli (else AlignmentError);
         ``"inner"``: keep the stimuli both share.
@@ -236,9 +254,9 @@ def compare(
             f"them needs at least {min_n} stimuli."
         )
     if sigma_k is not None:
-        if meth not in ("cosine_cov", "corr_cov"):
+        if meth not in SIGMA_K_METHODS:
             raise ValueError(
-                f"sigma_k is only used by methods ['cosine_cov', 'corr_cov']; got {meth!r}."
+                f"sigma_k is only used by methods {list(SIGMA_K_METHODS)}; got {meth!r}."
             )
         sigma_k = _check_sigma_k(sigma_k, np.asarray(ra.coords.variables["stimulus_i"].values))
     lead_a = list(ra.dims[:-2])

@@ -50,7 +50,7 @@ from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check
 from neurorep._core.rng import as_generator
 from neurorep.data import RDM_DIMS, align, check_rdm_layout, infer_kind, members, rdm_vectors
 from neurorep.rsa._bootstrap import _bootstrap_engine, _Models, _score_block
-from neurorep.rsa._compare import CompareMethod, _check_sigma_k
+from neurorep.rsa._compare import SIGMA_K_METHODS, CompareMethod, _check_sigma_k
 from neurorep.rsa._fit import _nnls_fit, _pool
 from neurorep.stats import (
     bootstrap_indices,
@@ -407,9 +407,17 @@ def evaluate(
             mods.components[i] = [str(c) for c in da[da.dims[0]].values]
     if mods.any_weighted:
         check_option("method (for weighted models)", method, _FITTABLE)
+    if COMPARE_METHODS[method].whole and bootstrap in ("stimulus", "both", "dual"):
+        raise ValueError(
+            f"method={method!r} compares whole RDMs (matrices); a stimulus bootstrap draws "
+            f"some stimuli twice, whose zero dissimilarity with themselves it cannot leave "
+            f"out (rsatoolbox cannot either). Use bootstrap='subject' or 'none'."
+        )
     if sigma_k is not None:
-        if method not in ("cosine_cov", "corr_cov"):
-            raise ValueError(f"sigma_k is only used by the *_cov methods; got {method!r}.")
+        if method not in SIGMA_K_METHODS:
+            raise ValueError(
+                f"sigma_k is only used by methods {list(SIGMA_K_METHODS)}; got {method!r}."
+            )
         sigma_k = _check_sigma_k(sigma_k, np.asarray(stack.coords.variables["stimulus_i"].values))
         if bootstrap in ("stimulus", "both", "dual"):
             raise ValueError(

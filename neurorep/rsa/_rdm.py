@@ -20,6 +20,16 @@ patterns ``x``, ``y`` over ``p`` units, with ``norm = p`` when
   over all ordered pairs of different runs. Its expectation is the squared
   distance of the true patterns, so it is unbiased and can be negative when
   two patterns do not differ.
+* ``poisson``: ``sum((x - y) (log x - log y)) / norm`` on the counts shrunk
+  towards a prior rate, ``x = (counts + 1 * 0.1) / (1 + 0.1)``: the
+  symmetrised KL divergence of two Poisson patterns -- rsatoolbox's
+  ``calc_rdm_poisson`` (default ``prior_lambda=1, prior_weight=0.1``).
+* ``poisson_cv``: the mean over runs r of ``sum((x_~r - y_~r) (log x_r -
+  log y_r)) / norm``, ``x_~r`` the mean of the other runs (shrunk as above):
+  the cross-validated symmetrised KL divergence. rsatoolbox 0.3.2's
+  ``calc_rdm_poisson_cv`` overwrites its result in the loop over folds and
+  returns the last fold's term only; neurorep averages all folds (each fold
+  equals rsatoolbox's value when that run is the last one).
 
 Repeated presentations are averaged before the non-cross-validated metrics
 (rsatoolbox averages observations with the same descriptor).
@@ -38,7 +48,8 @@ from neurorep._core.errors import SchemaError, check_option, check_real, sum_of_
 from neurorep.data import infer_kind, members, stimulus_ids, validate
 
 Metric = Literal[
-    "euclidean", "squared_euclidean", "correlation", "cosine", "mahalanobis", "crossnobis"
+    "euclidean", "squared_euclidean", "correlation", "cosine", "mahalanobis", "crossnobis",
+    "poisson", "poisson_cv",
 ]
 NoiseMethod = Literal["shrinkage_diag", "shrinkage_eye", "diag", "full"]
 
@@ -197,6 +208,52 @@ def _rdm_crossnobis(y: Any, noise: Precision = None) -> np.ndarray:
     diag = np.diag(k)
     d = diag[:, None] + diag[None, :] - k - k.T
     return _finish(d)
+
+
+#: rsatoolbox's Poisson prior: counts ``x`` become ``(x + lambda * w) / (1 + w)``.
+POISSON_PRIOR = {"prior_lambda": 1.0, "prior_weight": 0.1}
+
+
+def _poisson_rates(x: np.ndarray) -> np.ndarray:
+    """Counts shrunk towards the prior rate (rsatoolbox's ``calc_rdm_poisson``); counts must
+    be >= 0 (a rate's logarithm is taken)."""
+    x = _materialize(x)
+    low = float(x.min()) if x.size else 0.0
+    if not low >= 0.0:
+        raise SchemaError(
+            f"the Poisson KL divergence needs non-negative counts or rates; got a minimum "
+            f"of {low:.3g}. Use spike counts (or rates) as responses, or another metric such "
+            f"as 'squared_euclidean' for signed data."
+        )
+    lam, w = POISSON_PRIOR["prior_lambda"], POISSON_PRIOR["prior_weight"]
+    return (x + lam * w) / (1.0 + w)
+
+
+def _kl_rdm(rate_a: np.ndarray, rate_b: np.ndarray) -> np.ndarray:
+    """``K = a @ log(b)'``, ``d_ij = K_ii + K_jj - K_ij - K_ji`` = ``sum (a_i - a_j)(log b_i - log b_j)``."""
+    k = rate_a @ np.log(rate_b).T
+    diag = np.diag(k)
+    return diag[:, None] + diag[None, :] - k - k.T
+
+
+def _rdm_poisson(x: Any) -> np.ndarray:
+    """``(n, p)`` -> symmetrised Poisson KL divergence ``sum (x_i - x_j)(log x_i - log x_j)``."""
+    r = _poisson_rates(x)
+    return _finish(_kl_rdm(r, r))
+
+
+def _rdm_poisson_cv(y: Any) -> np.ndarray:
+    """``(n, runs, p)`` -> cross-validated symmetrised KL, mean over leave-one-run-out folds:
+    ``sum (a_i - a_j)(log b_i - log b_j)``, ``a`` the mean of the training runs, ``b`` the
+    held-out run."""
+    y = _materialize(y)
+    n_run = y.shape[1]
+    total = y.sum(axis=1)
+    d = np.zeros((y.shape[0], y.shape[0]))
+    for r in range(n_run):
+        train = _poisson_rates((total - y[:, r, :]) / (n_run - 1))
+        d += _kl_rdm(train, _poisson_rates(y[:, r, :]))
+    return _finish(d / n_run)
 
 
 # ----------------------------------------------------------------------------
@@ -401,7 +458,7 @@ class RdmMetric:
     degree : int
         How the values scale with the data (``c x`` gives ``c**degree`` times
         the values): 2 for squared distances, 1 for distances, 0 for
-        scale-free metrics. Data near the ends of the float64 range are
+        scale-free metrics, -1 for neither (the data are never rescaled). Data near the ends of the float64 range are
         divided by a power of two first and the values scaled back by it.
     """
 
@@ -431,6 +488,15 @@ METRICS: dict[str, RdmMetric] = {
     "crossnobis": RdmMetric(
         "mean over run pairs of (x_r - y_r) P (x_s - y_s)' / norm, r != s", _rdm_crossnobis,
         noise="optional", runs=True,
+    ),
+    "poisson": RdmMetric(
+        "sum((x - y) * (log x - log y)) / norm, x = (counts + 0.1) / 1.1",
+        lambda x, _: _rdm_poisson(x), degree=-1,
+    ),
+    "poisson_cv": RdmMetric(
+        "mean over runs r of sum((x_~r - y_~r) * (log x_r - log y_r)) / norm, x_~r the mean of "
+        "the other runs, x = (counts + 0.1) / 1.1",
+        lambda x, _: _rdm_poisson_cv(x), runs=True, degree=-1,
     ),
 }
 
@@ -598,7 +664,7 @@ def _rdm_values(
     cube = None
     if m.runs or (m.noise != "none" and isinstance(noise, str)):
         cube = _cube(resp, name)
-        e, peak = _scale_exponent(cube)
+        e, peak = _scale_exponent(cube) if m.degree >= 0 else (0, 0.0)
         cube = np.ldexp(cube, -e) if e else cube
     prec = _noise_array(noise, resp, metric, name, cube)
     if m.runs:
@@ -614,14 +680,14 @@ def _rdm_values(
             x = np.ascontiguousarray(data, dtype=np.float64)
         else:
             x = data.astype(np.float64)
-        e, peak = _scale_exponent(x)
+        e, peak = _scale_exponent(x) if m.degree >= 0 else (0, 0.0)
         if e:
             x = np.ldexp(x, -e)
     try:
         d = _metric_values(x, metric, prec, scale)
     except SchemaError as err:
         raise SchemaError(f"{name}: {err}") from None
-    if m.degree == 0:
+    if m.degree <= 0:
         return d
     # a precision estimated from the (rescaled) runs scales as 1 / data ** 2, which makes
     # noise-weighted distances scale-free

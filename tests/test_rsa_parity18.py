@@ -1,0 +1,194 @@
+"""Issue #18 (rsatoolbox parity): tau-b, Bures, Riemannian, Poisson RDMs, transforms,
+unbalanced designs, NaN pairs and sigma_k -- each against rsatoolbox (or a transcription)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy.spatial.distance import pdist
+
+from neurorep import SchemaError, data, rsa
+
+rsatoolbox = pytest.importorskip("rsatoolbox")
+from rsatoolbox.data import Dataset  # noqa: E402
+from rsatoolbox.rdm import RDMs, calc_rdm  # noqa: E402
+from rsatoolbox.rdm import compare as rsa_compare  # noqa: E402
+
+
+def _euclidean_rdms(rng, k, n, p):
+    return np.stack([pdist(rng.normal(size=(n, p)), "sqeuclidean") for _ in range(k)])
+
+
+def _ids(n):
+    return [f"c{i:02d}" for i in range(n)]
+
+
+# --- comparison methods ------------------------------------------------------------------
+@pytest.mark.parametrize("n", [3, 4, 7])
+def test_tau_b_matches_rsatoolbox_with_ties(rng, n):
+    m = n * (n - 1) // 2
+    a = rng.random((4, m))
+    a[1] = np.round(a[1] * 2)  # many ties
+    b = np.round(rng.random((3, m)) * 3)
+    b[0] = a[0]
+    got = rsa.compare(data.rdm(a, stimulus=_ids(n), dim="model"),
+                      data.rdm(b, stimulus=_ids(n), dim="subject"), method="tau-b")
+    ref = rsa_compare(RDMs(a), RDMs(b), method="tau-b")
+    np.testing.assert_allclose(got.values, ref, rtol=0, atol=1e-12)
+    kend = rsa.compare(data.rdm(a[0], stimulus=_ids(n)), data.rdm(b[1], stimulus=_ids(n)),
+                       method="kendall")
+    np.testing.assert_allclose(float(kend), ref[0, 1], atol=1e-12)
+
+
+def test_tau_b_of_a_constant_rdm_is_nan(rng):
+    a = np.ones(6)
+    b = rng.random(6)
+    with pytest.warns(Warning):
+        out = rsa.compare(data.rdm(a, stimulus=_ids(4)), data.rdm(b, stimulus=_ids(4)),
+                          method="tau-b")
+    assert np.isnan(float(out))
+
+
+def _mp_bures(v, w):
+    """40-digit transcription of rsatoolbox's _bures_similarity_first_way / _sq_bures_metric."""
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 40
+
+    def kern(vec):
+        n = int(round((1 + np.sqrt(1 + 8 * len(vec))) / 2))
+        d = mp.zeros(n)
+        for k, (i, j) in enumerate(zip(*np.triu_indices(n, 1), strict=True)):
+            d[i, j] = d[j, i] = -mp.mpf(float(vec[k])) / 2
+        h = mp.eye(n) - mp.ones(n) / n
+        return h * d * h
+
+    a, b = kern(v), kern(w)
+    ev, q = mp.eigsy(a)
+    asq = q * mp.diag([mp.sqrt(max(e, 0)) for e in ev]) * q.T
+    prod = asq * b * asq
+    num = sum(mp.sqrt(max(e, 0)) for e in mp.eigsy((prod + prod.T) / 2)[0])
+    tra = sum(a[i, i] for i in range(a.rows))
+    trb = sum(b[i, i] for i in range(b.rows))
+    return float(num / mp.sqrt(tra * trb)), float(tra + trb - 2 * num)
+
+
+@pytest.mark.parametrize("n,p", [(4, 6), (6, 2), (8, 10)])
+def test_bures_matches_rsatoolbox_and_exact_values(rng, n, p):
+    a = _euclidean_rdms(rng, 3, n, p)
+    b = _euclidean_rdms(rng, 2, n, p)
+    b[1] = np.round(b[1]) + 0.5  # tied, and not Euclidean: an indefinite kernel
+    ra = data.rdm(a, stimulus=_ids(n), dim="model")
+    rb = data.rdm(b, stimulus=_ids(n), dim="subject")
+    sim = rsa.compare(ra, rb, method="bures").values
+    met = rsa.compare(ra, rb, method="bures_metric").values
+    # full-rank kernels: exact to 1e-12; rank-deficient ones (p < n - 1) hold eigenvalues
+    # that are zero up to the inputs' rounding, whose square roots (~1e-8) no float64
+    # computation can pin down
+    tol = 1e-12 if p >= n - 1 else 1e-7
+    for i in range(3):
+        for j in range(2):
+            s_ref, m_ref = _mp_bures(a[i], b[j])
+            assert sim[i, j] == pytest.approx(s_ref, abs=tol)
+            assert met[i, j] == pytest.approx(m_ref, abs=10 * tol * max(1.0, abs(m_ref)))
+    # rsatoolbox takes square roots of the centring's zero eigenvalue (rounding ~1e-16),
+    # which makes its values accurate to about sqrt(eps) only
+    np.testing.assert_allclose(sim, rsa_compare(RDMs(a), RDMs(b), method="bures"), atol=1e-6)
+    np.testing.assert_allclose(
+        met, rsa_compare(RDMs(a), RDMs(b), method="bures_metric"), rtol=1e-6, atol=1e-6
+    )
+    self_sim = rsa.compare(ra, ra, method="bures").values
+    np.testing.assert_allclose(np.diag(self_sim), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [3, 5, 7])
+def test_neg_riem_dist_matches_rsatoolbox(rng, n):
+    a = _euclidean_rdms(rng, 2, n, n + 3)
+    b = _euclidean_rdms(rng, 2, n, n + 3)
+    ra = data.rdm(a, stimulus=_ids(n), dim="model")
+    rb = data.rdm(b, stimulus=_ids(n), dim="subject")
+    got = rsa.compare(ra, rb, method="neg_riem_dist").values
+    np.testing.assert_allclose(got, rsa_compare(RDMs(a), RDMs(b), method="neg_riem_dist"),
+                               atol=1e-10)
+    sk = rng.normal(size=(n, n))
+    sk = sk @ sk.T + n * np.eye(n)
+    got = rsa.compare(ra, rb, method="neg_riem_dist", sigma_k=sk).values
+    ref = rsa_compare(RDMs(a), RDMs(b), method="neg_riem_dist", sigma_k=sk)
+    np.testing.assert_allclose(got, ref, atol=1e-10)
+
+
+def test_neg_riem_dist_refuses_rank_deficient_rdms(rng):
+    a = _euclidean_rdms(rng, 1, 6, 2)  # 6 stimuli in 2 dims: a singular second moment
+    r = data.rdm(a[0], stimulus=_ids(6))
+    with pytest.raises(ValueError, match="not positive definite"):
+        rsa.compare(r, r, method="neg_riem_dist")
+
+
+def test_whole_matrix_methods_in_evaluate(rng):
+    n = 6
+    truth = _euclidean_rdms(rng, 1, n, 8)[0]
+    subj = data.rdm(truth + 0.2 * _euclidean_rdms(rng, 5, n, 8), stimulus=_ids(n),
+                    dim="subject")
+    mods = data.rdm(np.stack([truth, _euclidean_rdms(rng, 1, n, 8)[0]]), stimulus=_ids(n),
+                    dim="model", index=["good", "bad"])
+    for method in ("bures", "neg_riem_dist", "tau-b"):
+        res = rsa.evaluate(mods, subj, method=method, bootstrap="subject", n_bootstrap=20,
+                           rng=0)
+        direct = rsa.compare(mods, subj, method=method).mean("subject")
+        np.testing.assert_allclose(res.score.values, direct.values, atol=1e-12)
+        assert res.score.sel(model="good") > res.score.sel(model="bad")
+        assert np.isfinite(res.ceiling.values).all()
+    with pytest.raises(ValueError, match="whole RDMs"):
+        rsa.evaluate(mods, subj, method="bures", bootstrap="stimulus", n_bootstrap=5, rng=0)
+    with pytest.raises(ValueError, match="sigma_k is only used"):
+        rsa.compare(mods, subj, method="bures", sigma_k=np.ones(n))
+
+
+# --- Poisson RDM metrics ------------------------------------------------------------------
+def _counts(rng, n=5, runs=3, p=4):
+    y = rng.poisson(3.0, size=(n, runs, p)).astype(float)
+    y[0, :, 0] = 0.0  # zero counts
+    resp = data.responses(y, dims=("stimulus", "repetition", "unit"), stimulus=_ids(n))
+    return y, resp
+
+
+def _dataset(y, runs=None):
+    n, r, p = y.shape
+    run = np.tile(np.arange(r), n) if runs is None else runs
+    return Dataset(y.reshape(n * r, p),
+                   obs_descriptors={"stim": np.repeat(np.arange(n), r), "run": run})
+
+
+@pytest.mark.parametrize("shape", [(5, 3, 4), (3, 2, 1), (6, 4, 12)])
+def test_poisson_matches_rsatoolbox(rng, shape):
+    y, resp = _counts(rng, *shape)
+    ref = calc_rdm(_dataset(y), method="poisson", descriptor="stim").get_matrices()[0]
+    got = rsa.compute_rdm(resp, metric="poisson")
+    np.testing.assert_allclose(got.values, ref, rtol=0, atol=1e-12)
+    assert data.validate(got) == "rdm"
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("shape", [(5, 3, 4), (4, 2, 3)])
+def test_poisson_cv_is_the_mean_of_rsatoolbox_folds(rng, shape):
+    # rsatoolbox 0.3.2 returns the last fold's term only: relabel each run as the last
+    y, resp = _counts(rng, *shape)
+    n, r, _ = y.shape
+    folds = []
+    for k in range(r):
+        lab = np.tile(np.arange(r), n)
+        lab = np.where(lab == k, 99, lab)
+        folds.append(calc_rdm(_dataset(y, lab), method="poisson_cv", descriptor="stim",
+                              cv_descriptor="run").get_matrices()[0])
+    got = rsa.compute_rdm(resp, metric="poisson_cv")
+    np.testing.assert_allclose(got.values, np.mean(folds, axis=0), rtol=0, atol=1e-12)
+
+
+def test_poisson_refuses_negative_values(rng):
+    resp = data.responses(rng.normal(size=(4, 3)), stimulus=_ids(4))
+    with pytest.raises(SchemaError, match="non-negative counts"):
+        rsa.compute_rdm(resp, metric="poisson")
+    with pytest.raises(ValueError, match="not available over time"):
+        from neurorep.rsa._temporal import _check_metric
+
+        _check_metric("poisson")
