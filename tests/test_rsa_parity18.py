@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 from scipy.spatial.distance import pdist
 
 from neurorep import SchemaError, data, rsa
@@ -192,3 +191,53 @@ def test_poisson_refuses_negative_values(rng):
         from neurorep.rsa._temporal import _check_metric
 
         _check_metric("poisson")
+
+
+# --- transforms -----------------------------------------------------------------------------
+def test_transforms_match_rsatoolbox(rng):
+    import importlib
+
+    rt = importlib.import_module("rsatoolbox.rdm.transform")
+
+    n = 6
+    m = n * (n - 1) // 2
+    v = rng.normal(size=(3, m))
+    v[1] = np.round(v[1])  # ties
+    r = data.rdm(v, stimulus=_ids(n), dim="subject", metric="squared_euclidean")
+
+    def ref():  # rsatoolbox's sqrt/positive transforms write into their input's vectors
+        return RDMs(v.copy(), dissimilarity_measure="squared euclidean")
+
+    pairs = [
+        (rsa.rank_transform(r), rt.rank_transform(ref())),
+        (rsa.rank_transform(r, method="dense"), rt.rank_transform(ref(), method="dense")),
+        (rsa.sqrt_transform(r), rt.sqrt_transform(ref())),
+        (rsa.positive_transform(r), rt.positive_transform(ref())),
+        (rsa.minmax_transform(r), rt.minmax_transform(ref())),
+    ]
+    for got, want in pairs:
+        assert got.dims == r.dims
+        np.testing.assert_allclose(data.rdm_vectors(got), want.get_vectors(), atol=1e-12)
+    assert rsa.sqrt_transform(r).attrs["metric"] == "euclidean"
+    chained = rsa.transform_rdm(rsa.rank_transform(r), "minmax")
+    assert chained.attrs["transform"] == "rank -> minmax"
+
+
+def test_transforms_keep_nan_pairs_and_refuse_bad_input(rng):
+    v = rng.random(6)
+    v[2] = np.nan
+    r = data.rdm(np.nan_to_num(v), stimulus=_ids(4))
+    r = r.where(r != r.values[0, 3])  # NaN at (0, 3) and (3, 0)
+    r.values[np.diag_indices(4)] = 0.0
+    ranked = rsa.rank_transform(r)
+    assert np.isnan(ranked.values[0, 3]) and np.isnan(ranked.values[3, 0])
+    ok = ~np.isnan(v)
+    from scipy.stats import rankdata
+
+    np.testing.assert_allclose(data.rdm_vectors(ranked.fillna(0))[0][ok], rankdata(v[ok]))
+    with pytest.raises(SchemaError, match="no range"):
+        rsa.minmax_transform(data.rdm(np.ones(3), stimulus=list("abc")))
+    with pytest.raises(SchemaError, match="expected an RDM"):
+        rsa.rank_transform(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="kind"):
+        rsa.transform_rdm(r, "log")

@@ -30,12 +30,21 @@ from neurorep.rsa._temporal import (
     compare_time_generalization,
     compute_rdm_movie,
 )
+from neurorep.rsa._transform import (
+    TRANSFORMS,
+    minmax_transform,
+    positive_transform,
+    rank_transform,
+    sqrt_transform,
+    transform_rdm,
+)
 
 __all__ = [
     "BOOTSTRAPS",
     "COMPARE_METHODS",
     "METRICS",
     "NOISE_METHODS",
+    "TRANSFORMS",
     "compare",
     "compare_over_time",
     "compare_time_generalization",
@@ -45,6 +54,11 @@ __all__ = [
     "compute_rdm_movie",
     "evaluate",
     "fit_weights",
+    "minmax_transform",
+    "positive_transform",
+    "rank_transform",
+    "sqrt_transform",
+    "transform_rdm",
     "from_rsatoolbox",
     "searchlight",
     "stack_rdms",
