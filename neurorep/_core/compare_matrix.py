@@ -219,7 +219,7 @@ def neg_riem_dist(
             a = scipy.linalg.solve_triangular(low, a.T, lower=True)
             a = (a + a.T) / 2.0
 
-            def fun(theta: np.ndarray, a: np.ndarray = a) -> float:
+            def fun(theta: np.ndarray, a: np.ndarray = a, b: np.ndarray = b) -> float:
                 ev = np.linalg.eigvalsh(np.exp(theta[0]) * a + np.exp(theta[1]) * b)
                 return float(np.sqrt((np.log(ev) ** 2).sum()))
 
