@@ -641,6 +641,51 @@ def _unscale(sq: np.ndarray, e2: int, metric: str, name: str, peak: float) -> np
     return out
 
 
+_UNBALANCED = "unbalanced (rsatoolbox calc_rdm_unbalanced, weighting='number')"
+
+
+def _has_missing(resp: Any) -> bool:
+    data = getattr(resp, "data", resp)
+    return isinstance(data, np.ndarray) and bool(np.isnan(data).any())
+
+
+def _rdm_missing(
+    resp: xr.DataArray, metric: str, noise: Any, normalize: bool, name: str
+) -> np.ndarray:
+    """Responses with NaN (missing measurements): rsatoolbox's unbalanced estimator."""
+    from neurorep.rsa._unbalanced import check_missing_noise, unbalanced_rdm
+
+    m = METRICS[metric]
+    values = np.asarray(resp.values, dtype=np.float64)
+    if values.ndim == 2:
+        if m.runs:
+            _cube(resp, name)  # refuses with the layout a cross-validated metric needs
+        values = values[:, None, :]
+    check_missing_noise(noise, name)
+    if m.noise == "required" and noise is None:
+        raise SchemaError(
+            f"{name}: metric={metric!r} needs noise= (a precision matrix); without it use "
+            f"'squared_euclidean'."
+        )
+    prec = _noise_array(noise, resp, metric, name)
+    if isinstance(prec, _CholeskyPrecision):  # pragma: no cover - strings refused above
+        prec = prec.matrix()
+    if m.runs and values.shape[1] < 2:
+        _cube(resp, name)
+    empty = np.flatnonzero(np.isnan(values).all(axis=(1, 2)))
+    if empty.size == values.shape[0]:
+        raise SchemaError(f"{name}: every measurement is missing (NaN).")
+    try:
+        d = unbalanced_rdm(values, metric, prec, cross_validated=m.runs)
+    except SchemaError as err:
+        raise SchemaError(f"{name}: {err}") from None
+    if m.per_unit and not normalize:
+        d = d * resp.sizes["unit"]
+    if m.sqrt:
+        d = np.sqrt(np.maximum(d, 0.0))
+    return d
+
+
 def _rdm_values(
     resp: xr.DataArray, metric: str, noise: Any, normalize: bool, name: str
 ) -> np.ndarray:
@@ -658,6 +703,8 @@ def _rdm_values(
     check_real(resp.data, name=name)
     p = resp.sizes["unit"]
     scale = float(p) if normalize else 1.0
+    if _has_missing(resp):
+        return _rdm_missing(resp, metric, noise, normalize, name)
     # Distances are computed on the data divided by a power of two (exact) and scaled
     # back, so that neither the products overflow nor small values underflow.
     m = METRICS[metric]
@@ -723,7 +770,14 @@ def compute_rdm(
         ``(stimulus, unit)`` or ``(stimulus, repetition, unit)``. For
         non-cross-validated metrics repetitions are averaged first.
         ``crossnobis`` needs ``(stimulus, repetition, unit)`` with
-        repetition = run (the cross-validation partition).
+        repetition = run (the cross-validation partition). Unbalanced
+        designs: NaN marks a missing measurement (a whole ``(stimulus,
+        repetition)`` row for a repetition a stimulus did not get, single
+        entries for units not recorded; build the responses with
+        ``data.responses(..., allow_missing=True)``). The RDM is then
+        rsatoolbox's ``calc_rdm_unbalanced`` (see
+        :mod:`neurorep.rsa._unbalanced`; ``attrs["estimator"]`` says so),
+        and pairs of stimuli with no usable measurements are NaN.
     metric : str
         One of :data:`METRICS` (formulas in the module docstring).
         ``squared_euclidean`` equals rsatoolbox's ``'euclidean'``;
@@ -774,8 +828,10 @@ def compute_rdm(
     if kind == "responses":
         assert isinstance(obj, xr.DataArray)
         check_real(obj.data, name="responses")
-        validate(obj, kind="responses", name="responses")
+        validate(obj, kind="responses", name="responses", allow_missing=True)
         vals = _rdm_values(obj, metric, noise, normalize, "responses")
+        if _has_missing(obj):
+            attrs["estimator"] = _UNBALANCED
         return _wrap(vals, np.asarray(obj["stimulus"].values), metric, attrs)
     if kind == "rdm":
         raise SchemaError(
@@ -797,11 +853,13 @@ def compute_rdm(
     names, stack, depth = [], [], []
     for key, da in mem.items():
         check_real(getattr(da, "data", da), name=f"set[{key!r}]")
-        validate(da, kind="responses", name=f"set[{key!r}]")
+        validate(da, kind="responses", name=f"set[{key!r}]", allow_missing=True)
         stack.append(_rdm_values(da, metric, noise, normalize, f"set[{key!r}]"))
         names.append(key)
         if isinstance(obj, xr.DataTree):
             depth.append(obj[key].attrs.get("depth", np.nan))
+    if any(_has_missing(da) for da in mem.values()):
+        attrs["estimator"] = _UNBALANCED
     ids = np.asarray(next(iter(mem.values()))["stimulus"].values)
     coords: dict[str, Any] = {dim: names, "stimulus_i": ids, "stimulus_j": ids}
     if kind == "activations":
