@@ -369,3 +369,90 @@ def test_missing_measurements_errors(rng):
     with pytest.raises(SchemaError, match="inf"):
         data.responses(inf, dims=("stimulus", "repetition", "unit"), stimulus=_ids(4),
                        allow_missing=True)
+
+
+# --- RDMs with missing (NaN) pairs ----------------------------------------------------------
+def _nan_stacks(rng, n=8, k_a=3, k_b=4, missing=(3, 10)):
+    from neurorep._core.condensed import square
+
+    m = n * (n - 1) // 2
+    a = rng.random((k_a, m))
+    a[1] = np.round(a[1] * 3)  # ties
+    b = 0.5 * a[0] + rng.random((k_b, m))
+    a[:, list(missing)] = np.nan
+    b[:, list(missing)] = np.nan
+    ra = data.rdm(np.zeros((k_a, m)), stimulus=_ids(n), dim="model")
+    rb = data.rdm(np.zeros((k_b, m)), stimulus=_ids(n), dim="subject")
+    return a, b, ra.copy(data=square(a, n)), rb.copy(data=square(b, n))
+
+
+@pytest.mark.parametrize(
+    "method", ["corr", "spearman", "rho-a", "tau-a", "tau-b", "cosine", "cosine_cov", "corr_cov"]
+)
+@pytest.mark.parametrize("n,missing", [(8, (3, 10)), (4, (0,)), (5, (1, 2, 3))])
+def test_compare_leaves_out_nan_pairs_as_rsatoolbox(rng, method, n, missing):
+    a, b, ra, rb = _nan_stacks(rng, n=n, missing=missing)
+    got = rsa.compare(ra, rb, method=method)
+    ref = rsa_compare(RDMs(a), RDMs(b), method=method)
+    np.testing.assert_allclose(got.values, ref, rtol=0, atol=1e-12)
+    # a complete model against data with missing pairs: the same pairs are left out
+    full = ra.fillna(0.5)
+    np.testing.assert_allclose(
+        rsa.compare(full, rb, method=method).values,
+        rsa_compare(RDMs(np.where(np.isnan(a), np.nan, data.rdm_vectors(full))), RDMs(b),
+                    method=method),
+        atol=1e-12,
+    )
+
+
+def test_nan_pairs_errors(rng):
+    a, b, ra, rb = _nan_stacks(rng)
+    with pytest.raises(ValueError, match="whole RDMs"):
+        rsa.compare(ra, rb, method="bures")
+    with pytest.raises(ValueError, match="sigma_k"):
+        rsa.compare(ra, rb, method="cosine_cov", sigma_k=np.ones(8))
+    bad = ra.copy()
+    bad.values[0, 0, 5] = np.nan  # only one triangle
+    with pytest.raises(SchemaError, match="not symmetric"):
+        rsa.compare(bad, rb)
+    from neurorep._core.condensed import square
+
+    sparse = data.rdm(np.ones(6), stimulus=_ids(4))
+    sparse = sparse.copy(data=square(np.array([1.0, 2.0, np.nan, np.nan, np.nan, np.nan]), 4))
+    with pytest.raises(SchemaError, match="at least 3"):
+        rsa.compare(sparse, data.rdm(rng.random(6), stimulus=_ids(4)))
+
+
+@pytest.mark.parametrize("method", ["corr", "spearman", "tau-a", "cosine_cov"])
+def test_evaluate_with_nan_pairs_matches_rsatoolbox(rng, method):
+    from rsatoolbox.inference import eval_fixed
+    from rsatoolbox.model import ModelFixed
+
+    a, b, ra, rb = _nan_stacks(rng, k_b=5)
+    res = rsa.evaluate(ra, rb, method=method, bootstrap="none")
+    ref = eval_fixed([ModelFixed(f"m{i}", RDMs(a[i : i + 1])) for i in range(3)], RDMs(b),
+                     method=method)
+    np.testing.assert_allclose(res.score.values, ref.evaluations[0].mean(axis=-1), atol=1e-12)
+    np.testing.assert_allclose(res.ceiling.values, np.ravel(ref.noise_ceiling), atol=1e-12)
+    np.testing.assert_allclose(rsa.compute_ceiling(rb, method=method).values,
+                               np.ravel(ref.noise_ceiling), atol=1e-12)
+    boot = rsa.evaluate(ra, rb, method=method, bootstrap="both", n_bootstrap=20, rng=0)
+    assert np.isfinite(boot.ci_low.values).all() and np.isfinite(boot.ci_high.values).all()
+
+
+def test_unbalanced_rdm_flows_into_evaluate(rng):
+    """An RDM with a missing pair (a stimulus pair never measured in different runs) goes
+    through compare and evaluate."""
+    subj = {}
+    for s in range(4):
+        y = rng.normal(size=(6, 3, 5))
+        y[0, 1:] = np.nan  # stimulus 0 measured in run 0 only, stimulus 1 too
+        y[1, 1:] = np.nan
+        resp = data.responses(y, dims=("stimulus", "repetition", "unit"), stimulus=_ids(6),
+                              allow_missing=True)
+        subj[f"s{s}"] = resp
+    rdms = rsa.compute_rdm(subj, metric="crossnobis", dim="subject")
+    assert np.isnan(rdms.values[:, 0, 1]).all()  # no pair of runs: a missing pair
+    model = data.rdm(rng.random(15), stimulus=_ids(6))
+    res = rsa.evaluate(model, rdms, method="corr", bootstrap="subject", n_bootstrap=20, rng=0)
+    assert np.isfinite(res.score.values).all()

@@ -473,8 +473,8 @@ def compare_vectors(
     ``own=True``: ``x`` and ``y`` are the caller's own fresh arrays and may be
     overwritten (saves a copy of each). They must then not be the same array.
     """
-    if valid is not None:
-        x, y = x[:, valid], y[:, valid]
+    if valid is not None:  # boolean column indexing can give F-ordered copies
+        x, y = np.ascontiguousarray(x[:, valid]), np.ascontiguousarray(y[:, valid])
         own = True  # fresh copies
     meth = COMPARE_METHODS[method]
     if not meth.ranked and meth.scale_free:  # products of the values: keep them inside float64's range

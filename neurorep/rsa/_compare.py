@@ -51,9 +51,9 @@ from neurorep.data import (
     check_rdm_layout,
     infer_kind,
     members,
-    rdm_vectors,
     validate,
 )
+from neurorep.rsa._transform import rdm_vectors_nan
 
 CompareMethod = Literal[
     "corr", "pearson", "spearman", "rho-a", "tau-a", "tau-b", "kendall", "cosine", "cosine_cov",
@@ -185,6 +185,33 @@ def stack_rdms(
     return out
 
 
+def missing_pairs(x: np.ndarray, y: np.ndarray, n: int, method: str) -> np.ndarray | None:
+    """The pairs to use when some RDM has NaN (missing) dissimilarities, else None.
+
+    A pair missing in any RDM of either side is left out of every comparison
+    (rsatoolbox's ``_parse_input_rdms``, which in addition needs both sides to
+    miss the same pairs; with equal patterns the numbers are the same).
+    """
+    # one fast reduction each (checked values cannot overflow a sum): NaN only if missing
+    if not (np.isnan(x.sum()) or np.isnan(y.sum())):
+        return None
+    nx, ny = np.isnan(x).any(axis=0), np.isnan(y).any(axis=0)
+    valid = ~(nx | ny)
+    if COMPARE_METHODS[method].whole:
+        raise ValueError(
+            f"method={method!r} compares whole RDMs (matrices), so it cannot leave out the "
+            f"{int((~valid).sum())} missing (NaN) pair(s); use a vector method (corr, "
+            f"spearman, cosine_cov...) or drop the stimuli with missing pairs."
+        )
+    min_pairs = 3
+    if valid.sum() < min_pairs:
+        raise SchemaError(
+            f"compare: only {int(valid.sum())} dissimilarities are present in every RDM "
+            f"(the others are NaN in some RDM); comparing needs at least {min_pairs}."
+        )
+    return valid
+
+
 def _as_rdm(obj: Any, name: str, default_dim: str) -> xr.DataArray:
     """An RDM stack with its layout checked; the values are checked by ``rdm_vectors``."""
     if isinstance(obj, xr.DataArray):
@@ -226,6 +253,12 @@ def compare(
         ``"exact"``: both must hold the same stimuli (else AlignmentError);
         ``"inner"``: keep the stimuli both share.
 
+    Missing dissimilarities (NaN at ``(i, j)`` and ``(j, i)``, e.g. from an
+    unbalanced design) are left out: a pair missing in any RDM of ``a`` or
+    ``b`` is left out of every comparison, as rsatoolbox does (the ``*_cov``
+    methods then re-estimate the row and column effects on the pairs left;
+    whole-matrix methods and ``sigma_k`` refuse missing pairs).
+
     Returns
     -------
     DataArray
@@ -263,9 +296,18 @@ def compare(
     lead_b = list(rb.dims[:-2])
     rename = {d: f"{d}_b" for d in lead_b if d in lead_a}
     # values checked while gathered; the kernels may then transform them in place
-    x = rdm_vectors(ra, "a", check_layout=False)
-    y = rdm_vectors(rb, "b", check_layout=False)
-    scores = compare_vectors(x, y, meth, sigma_k=sigma_k, own=True)
+    x = rdm_vectors_nan(ra, "a", check_layout=False)
+    y = rdm_vectors_nan(rb, "b", check_layout=False)
+    valid = missing_pairs(x, y, n, meth)
+    if valid is None:
+        scores = compare_vectors(x, y, meth, sigma_k=sigma_k, own=True)
+    else:
+        if sigma_k is not None and COMPARE_METHODS[meth].whitened:
+            raise ValueError(
+                f"compare: method={meth!r} with sigma_k cannot leave out missing (NaN) pairs "
+                f"(rsatoolbox cannot either); drop sigma_k or the stimuli with missing pairs."
+            )
+        scores = compare_vectors(x, y, meth, sigma_k=sigma_k, valid=valid, n=n)
     if np.isnan(scores).any():
         warnings.warn(
             "compare: some RDMs are constant (or zero), so their correlation/cosine with "

@@ -24,7 +24,7 @@ import xarray as xr
 from neurorep._core.condensed import triangle_offsets
 from neurorep._core.errors import SchemaError, check_option
 from neurorep._core.ranks import rank_rows
-from neurorep.data import RDM_DIMS, check_rdm_layout, rdm_vectors
+from neurorep.data import RDM_DIMS, rdm_vectors
 
 __all__ = [
     "TRANSFORMS",
@@ -39,17 +39,22 @@ __all__ = [
 RankMethod = Literal["average", "min", "max", "dense", "ordinal"]
 
 
-def rdm_vectors_nan(da: xr.DataArray, name: str = "rdm") -> np.ndarray:
+def rdm_vectors_nan(
+    da: xr.DataArray, name: str = "rdm", *, check_layout: bool = True
+) -> np.ndarray:
     """Condensed vectors ``(k, m)`` of an RDM (stack) whose missing pairs are NaN.
 
-    The finite values get every check of :func:`neurorep.data.rdm_vectors`; a NaN
-    must sit at both ``(i, j)`` and ``(j, i)`` and never on the diagonal.
+    The finite values get every check of :func:`neurorep.data.rdm_vectors` (whose
+    one pass is all an RDM without NaN costs); a NaN must sit at both ``(i, j)`` and
+    ``(j, i)`` and never on the diagonal.
     """
-    check_rdm_layout(da, name=name)
-    values = np.asarray(da.values, dtype=np.float64)
-    nan = np.isnan(values)
-    if not nan.any():
-        return rdm_vectors(da, name, check_layout=False)
+    try:
+        return rdm_vectors(da, name, check_layout=check_layout)
+    except SchemaError:
+        values = np.asarray(da.values, dtype=np.float64)
+        nan = np.isnan(values)
+        if not nan.any():
+            raise
     n = values.shape[-1]
     flat_nan = nan.reshape(-1, n * n)
     upper, lower = triangle_offsets(n)
