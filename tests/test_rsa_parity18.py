@@ -456,3 +456,58 @@ def test_unbalanced_rdm_flows_into_evaluate(rng):
     model = data.rdm(rng.random(15), stimulus=_ids(6))
     res = rsa.evaluate(model, rdms, method="corr", bootstrap="subject", n_bootstrap=20, rng=0)
     assert np.isfinite(res.score.values).all()
+
+
+# --- sigma_k from measurements ----------------------------------------------------------------
+@pytest.mark.parametrize("method", ["shrinkage_diag", "shrinkage_eye", "diag", "full"])
+@pytest.mark.parametrize("shape", [(5, 3, 7), (3, 2, 1), (6, 4, 30)])
+def test_estimate_sigma_k_matches_rsatoolbox_estimators(rng, method, shape):
+    from rsatoolbox.data.noise import cov_from_residuals
+
+    n, reps, p = shape
+    y = rng.normal(size=shape)
+    resp = data.responses(y, dims=("stimulus", "repetition", "unit"), stimulus=_ids(n))
+    obs = (y - y.mean(axis=1, keepdims=True)).transpose(1, 2, 0).reshape(reps * p, n)
+    ref = cov_from_residuals(obs, dof=p * (reps - 1), method=method) / reps
+    got = rsa.estimate_sigma_k(resp, method=method)
+    np.testing.assert_allclose(got.values, ref, rtol=1e-12, atol=1e-15)
+    assert got.attrs["method"] == method
+
+
+def test_estimate_sigma_k_recovers_planted_covariance_and_feeds_compare(rng):
+    n, reps, p = 4, 5, 4000
+    a = rng.normal(size=(n, n))
+    truth = a @ a.T + np.eye(n)
+    noise = rng.multivariate_normal(np.zeros(n), truth, size=(reps, p)).transpose(2, 0, 1)
+    y = rng.normal(size=(n, 1, p)) + noise
+    resp = data.responses(y, dims=("stimulus", "repetition", "unit"), stimulus=_ids(n))
+    sk = rsa.estimate_sigma_k(resp, method="full")
+    np.testing.assert_allclose(sk.values, truth / reps, rtol=0.1, atol=0.05 * truth.max() / reps)
+    rdm = rsa.compute_rdm(resp, metric="crossnobis")
+    other = data.rdm(rng.random(6), stimulus=_ids(n))
+    for method in ("corr_cov", "cosine_cov", "neg_riem_dist"):
+        if method == "neg_riem_dist":
+            rdm_pd = rsa.compute_rdm(resp, metric="squared_euclidean")
+            got = rsa.compare(rdm_pd, rdm_pd, method=method, sigma_k=sk)
+            ref = rsa_compare(data.to_rsatoolbox(rdm_pd), data.to_rsatoolbox(rdm_pd),
+                              method=method, sigma_k=sk.values)
+        else:
+            got = rsa.compare(rdm, other, method=method, sigma_k=sk.isel(stimulus_i=[3, 2, 1, 0],
+                                                                          stimulus_j=[3, 2, 1, 0]))
+            ref = rsa_compare(data.to_rsatoolbox(rdm), data.to_rsatoolbox(other), method=method,
+                              sigma_k=sk.values)
+        np.testing.assert_allclose(float(got), ref[0, 0], atol=1e-10)
+
+
+def test_estimate_sigma_k_errors(rng):
+    with pytest.raises(SchemaError, match="repeated measurements"):
+        rsa.estimate_sigma_k(data.responses(rng.normal(size=(4, 3)), stimulus=_ids(4)))
+    y = rng.normal(size=(4, 1, 3))
+    with pytest.raises(SchemaError, match="at least 2 repetitions"):
+        rsa.estimate_sigma_k(data.responses(y, dims=("stimulus", "repetition", "unit"),
+                                            stimulus=_ids(4)))
+    y = rng.normal(size=(4, 3, 3))
+    y[2] = 1.0
+    with pytest.raises(SchemaError, match="same response in every repetition"):
+        rsa.estimate_sigma_k(data.responses(y, dims=("stimulus", "repetition", "unit"),
+                                            stimulus=_ids(4)), method="diag")
