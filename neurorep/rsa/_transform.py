@@ -15,6 +15,7 @@ composed). NaN dissimilarities (missing pairs) stay NaN.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -24,7 +25,7 @@ import xarray as xr
 from neurorep._core.condensed import triangle_offsets
 from neurorep._core.errors import SchemaError, check_option
 from neurorep._core.ranks import rank_rows
-from neurorep.data import RDM_DIMS, rdm_vectors
+from neurorep.data import RDM_DIMS, check_rdm_layout, rdm_vectors
 
 __all__ = [
     "TRANSFORMS",
@@ -52,25 +53,27 @@ def rdm_vectors_nan(
         return rdm_vectors(da, name, check_layout=check_layout)
     except SchemaError:
         values = np.asarray(da.values, dtype=np.float64)
-        nan = np.isnan(values)
-        if not nan.any():
-            raise
-    n = values.shape[-1]
-    flat_nan = nan.reshape(-1, n * n)
-    upper, lower = triangle_offsets(n)
-    if not np.array_equal(flat_nan[:, upper], flat_nan[:, lower]):
+        n = values.shape[-1]
+        flat = values.reshape(-1, n * n)
+        upper, lower = triangle_offsets(n)
+        up_nan = np.isnan(np.take(flat, upper, axis=1))
+        if not up_nan.any() and not np.isnan(flat[:, :: n + 1]).any():
+            if not np.isnan(np.take(flat, lower, axis=1)).any():
+                raise  # not a missing pair: the original error (inf, asymmetry...)
+    if not np.array_equal(up_nan, np.isnan(np.take(flat, lower, axis=1))):
         raise SchemaError(
             f"{name}: a missing dissimilarity (NaN) must be missing at both (i, j) and "
             f"(j, i); the NaN pattern is not symmetric."
         )
-    if flat_nan[:, :: n + 1].any():
+    if np.isnan(flat[:, :: n + 1]).any():
         raise SchemaError(
             f"{name}: the diagonal of an RDM must be 0, not NaN (a stimulus is not missing "
             f"from itself); drop the stimulus if it has no dissimilarities."
         )
-    filled = da.copy(data=np.where(nan, 0.0, values))
+    # the finite values checked as any RDM's (a bare array: no coordinates to copy)
+    filled = xr.DataArray(np.where(np.isnan(values), 0.0, values), dims=da.dims)
     out = rdm_vectors(filled, name, check_layout=False)
-    out[flat_nan[:, upper]] = np.nan
+    out[up_nan] = np.nan
     return out
 
 
@@ -80,7 +83,39 @@ def _rebuild(da: xr.DataArray, vec: np.ndarray, what: str, metric: str | None) -
     flat = np.zeros((vec.shape[0], n * n))
     flat[:, upper] = vec
     flat[:, lower] = vec
-    out = da.copy(data=flat.reshape(da.shape))
+    out = da.copy(deep=False, data=flat.reshape(da.shape))
+    prev = da.attrs.get("transform")
+    out.attrs = {**da.attrs, "transform": what if not prev else f"{prev} -> {what}"}
+    if metric is not None:
+        out.attrs["metric"] = metric
+    return out
+
+
+def _square_checked(da: xr.DataArray, name: str) -> np.ndarray:
+    """The square values of a valid RDM (stack): exactly symmetric (NaN pairs too), zero
+    diagonal, within range, checked on the squares in cache-friendly passes; anything else
+    goes through :func:`rdm_vectors_nan` for its error (or its tolerance)."""
+    check_rdm_layout(da, name=name)
+    v = np.asarray(da.values, dtype=np.float64)
+    n = v.shape[-1]
+    sq = v.reshape(-1, n, n)
+    limit = float(np.sqrt(np.finfo(np.float64).max / (4.0 * max(n * (n - 1) // 2, 1))))
+    ok = (
+        np.array_equal(sq, np.swapaxes(sq, 1, 2), equal_nan=True)
+        and not sq[:, np.arange(n), np.arange(n)].any()
+        and not (np.nanmax(np.abs(sq)) > limit if np.isnan(sq).any() else np.abs(sq).max() > limit)
+    )
+    if not ok:
+        rdm_vectors_nan(da, name, check_layout=False)  # raises, or accepts within tolerance
+    return v
+
+
+def _elementwise(
+    da: xr.DataArray, vec: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], what: str,
+    metric: str | None,
+) -> xr.DataArray:
+    """A transform with ``fn(0) == 0`` applied to the square values directly (no rebuild)."""
+    out = da.copy(deep=False, data=fn(vec))
     prev = da.attrs.get("transform")
     out.attrs = {**da.attrs, "transform": what if not prev else f"{prev} -> {what}"}
     if metric is not None:
@@ -166,10 +201,14 @@ def sqrt_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 2., 0.])
     """
     rdm = _check(rdm, "sqrt_transform")
-    vec = rdm_vectors_nan(rdm, "sqrt_transform")
-    out = np.sqrt(np.where(vec < 0, 0.0, vec))
+    vec = _square_checked(rdm, "sqrt_transform")
     metric = rdm.attrs.get("metric")
-    return _rebuild(rdm, out, "sqrt", _SQRT_OF.get(str(metric)) if metric else None)
+
+    def fn(v: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(np.maximum(v, 0.0))
+
+    return _elementwise(rdm, vec, fn, "sqrt", _SQRT_OF.get(str(metric)) if metric else None)
 
 
 def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
@@ -191,8 +230,8 @@ def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 0., 1.])
     """
     rdm = _check(rdm, "positive_transform")
-    vec = rdm_vectors_nan(rdm, "positive_transform")
-    return _rebuild(rdm, np.where(vec < 0, 0.0, vec), "positive", None)
+    vec = _square_checked(rdm, "positive_transform")
+    return _elementwise(rdm, vec, lambda v: np.where(v < 0, 0.0, v), "positive", None)
 
 
 def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
@@ -215,10 +254,16 @@ def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 0., 1.])
     """
     rdm = _check(rdm, "minmax_transform")
-    vec = rdm_vectors_nan(rdm, "minmax_transform")
-    with np.errstate(all="ignore"):
-        low = np.nanmin(vec, axis=1, keepdims=True)
-        span = np.nanmax(vec, axis=1, keepdims=True) - low
+    vec = _square_checked(rdm, "minmax_transform")
+    lead = rdm.shape[:-2]
+    n = rdm.shape[-1]
+    idx = np.arange(n)
+    off = vec.reshape(-1, n, n).copy()
+    off[:, idx, idx] = np.nan  # the diagonal is no dissimilarity
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN RDM: refused below
+        low = np.nanmin(off, axis=(1, 2))[:, None]
+        span = np.nanmax(off, axis=(1, 2))[:, None] - low
     bad = np.flatnonzero(~(span[:, 0] > 0))
     if bad.size:
         raise SchemaError(
@@ -226,7 +271,13 @@ def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
             f"dissimilarities equal (or missing), so it has no range to scale to [0, 1]. Drop "
             f"it, or use rank_transform."
         )
-    return _rebuild(rdm, (vec - low) / span, "minmax", None)
+
+    def fn(v: np.ndarray) -> np.ndarray:
+        out = (v.reshape(-1, n, n) - low[:, :, None]) / span[:, :, None]
+        out[:, idx, idx] = 0.0
+        return out.reshape(*lead, n, n)
+
+    return _elementwise(rdm, vec, fn, "minmax", None)
 
 
 #: The RDM transforms by name (``transform_rdm(rdm, name)``), as rsatoolbox.rdm.transform.
