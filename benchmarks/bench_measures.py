@@ -135,7 +135,7 @@ def main() -> None:
           f"max|diff| {d:.1e} (vs mean of its folds)", flush=True)
 
     # --- unbalanced designs ------------------------------------------------------------------
-    n, runs, p = (30, 4, 50) if q else (60, 6, 200)
+    n, runs, p = (60, 4, 300) if q else (92, 6, 1000)
     y = g.poisson(4.0, size=(n, runs, p)).astype(float) + g.random((n, runs, p))
     drop = g.random((n, runs)) < 0.2
     drop[:, 0] = False

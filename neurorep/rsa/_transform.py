@@ -25,7 +25,7 @@ import xarray as xr
 from neurorep._core.condensed import triangle_offsets
 from neurorep._core.errors import SchemaError, check_option
 from neurorep._core.ranks import rank_rows
-from neurorep.data import RDM_DIMS, check_rdm_layout, rdm_vectors
+from neurorep.data import RDM_DIMS, rdm_vectors
 
 __all__ = [
     "TRANSFORMS",
@@ -89,25 +89,6 @@ def _rebuild(da: xr.DataArray, vec: np.ndarray, what: str, metric: str | None) -
     if metric is not None:
         out.attrs["metric"] = metric
     return out
-
-
-def _square_checked(da: xr.DataArray, name: str) -> np.ndarray:
-    """The square values of a valid RDM (stack): exactly symmetric (NaN pairs too), zero
-    diagonal, within range, checked on the squares in cache-friendly passes; anything else
-    goes through :func:`rdm_vectors_nan` for its error (or its tolerance)."""
-    check_rdm_layout(da, name=name)
-    v = np.asarray(da.values, dtype=np.float64)
-    n = v.shape[-1]
-    sq = v.reshape(-1, n, n)
-    limit = float(np.sqrt(np.finfo(np.float64).max / (4.0 * max(n * (n - 1) // 2, 1))))
-    ok = (
-        np.array_equal(sq, np.swapaxes(sq, 1, 2), equal_nan=True)
-        and not sq[:, np.arange(n), np.arange(n)].any()
-        and not (np.nanmax(np.abs(sq)) > limit if np.isnan(sq).any() else np.abs(sq).max() > limit)
-    )
-    if not ok:
-        rdm_vectors_nan(da, name, check_layout=False)  # raises, or accepts within tolerance
-    return v
 
 
 def _elementwise(
@@ -201,12 +182,13 @@ def sqrt_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 2., 0.])
     """
     rdm = _check(rdm, "sqrt_transform")
-    vec = _square_checked(rdm, "sqrt_transform")
+    rdm_vectors_nan(rdm, "sqrt_transform")  # checks the values (one gathering pass)
+    vec = np.asarray(rdm.values, dtype=np.float64)
     metric = rdm.attrs.get("metric")
 
     def fn(v: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            return np.sqrt(np.maximum(v, 0.0))
+        out = np.maximum(v, 0.0)
+        return np.sqrt(out, out=out)
 
     return _elementwise(rdm, vec, fn, "sqrt", _SQRT_OF.get(str(metric)) if metric else None)
 
@@ -230,8 +212,9 @@ def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 0., 1.])
     """
     rdm = _check(rdm, "positive_transform")
-    vec = _square_checked(rdm, "positive_transform")
-    return _elementwise(rdm, vec, lambda v: np.where(v < 0, 0.0, v), "positive", None)
+    rdm_vectors_nan(rdm, "positive_transform")  # checks the values (one gathering pass)
+    vec = np.asarray(rdm.values, dtype=np.float64)
+    return _elementwise(rdm, vec, lambda v: np.maximum(v, 0.0), "positive", None)
 
 
 def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
@@ -254,16 +237,15 @@ def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 0., 1.])
     """
     rdm = _check(rdm, "minmax_transform")
-    vec = _square_checked(rdm, "minmax_transform")
+    cond = rdm_vectors_nan(rdm, "minmax_transform")  # checked condensed values
+    vec = np.asarray(rdm.values, dtype=np.float64)
     lead = rdm.shape[:-2]
     n = rdm.shape[-1]
     idx = np.arange(n)
-    off = vec.reshape(-1, n, n).copy()
-    off[:, idx, idx] = np.nan  # the diagonal is no dissimilarity
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN RDM: refused below
-        low = np.nanmin(off, axis=(1, 2))[:, None]
-        span = np.nanmax(off, axis=(1, 2))[:, None] - low
+        low = np.nanmin(cond, axis=1)[:, None]
+        span = np.nanmax(cond, axis=1)[:, None] - low
     bad = np.flatnonzero(~(span[:, 0] > 0))
     if bad.size:
         raise SchemaError(
@@ -273,7 +255,8 @@ def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
         )
 
     def fn(v: np.ndarray) -> np.ndarray:
-        out = (v.reshape(-1, n, n) - low[:, :, None]) / span[:, :, None]
+        out = np.subtract(v.reshape(-1, n, n), low[:, :, None])
+        out *= 1.0 / span[:, :, None]
         out[:, idx, idx] = 0.0
         return out.reshape(*lead, n, n)
 
