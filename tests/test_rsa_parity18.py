@@ -511,3 +511,27 @@ def test_estimate_sigma_k_errors(rng):
     with pytest.raises(SchemaError, match="same response in every repetition"):
         rsa.estimate_sigma_k(data.responses(y, dims=("stimulus", "repetition", "unit"),
                                             stimulus=_ids(4)), method="diag")
+
+
+def test_unbalanced_cosine_is_the_correlation_estimator_without_centring(rng):
+    """cosine has no rsatoolbox estimator: checked against a direct loop over pairs of
+    measurements (the correlation estimator's transcription with the centring removed)."""
+    y, resp, _ = _unbalanced(rng)
+    n, reps, p = y.shape
+    got = rsa.compute_rdm(resp, metric="cosine").values
+    s, w = np.zeros((n, n)), np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            for r in range(reps):
+                for q in range(reps):
+                    xa, xb = y[i, r], y[j, q]
+                    mask = ~np.isnan(xa) & ~np.isnan(xb)
+                    if not mask.any():
+                        continue
+                    a, b = xa[mask], xb[mask]
+                    s[i, j] += a @ b / np.sqrt(a @ a) / np.sqrt(b @ b) * p / 2
+                    w[i, j] += mask.sum()
+    v = s / w
+    want = np.diag(v)[:, None] + np.diag(v)[None, :] - 2 * v
+    np.fill_diagonal(want, 0.0)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
