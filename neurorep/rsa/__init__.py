@@ -21,14 +21,23 @@ Examples
 """
 
 from neurorep.data import from_rsatoolbox, to_rsatoolbox
-from neurorep.rsa._compare import COMPARE_METHODS, compare, stack_rdms
+from neurorep.rsa._compare import COMPARE_METHODS, SIGMA_K_METHODS, compare, stack_rdms
 from neurorep.rsa._evaluate import BOOTSTRAPS, compute_ceiling, evaluate, fit_weights
 from neurorep.rsa._rdm import METRICS, NOISE_METHODS, compute_noise_precision, compute_rdm
 from neurorep.rsa._searchlight import searchlight
+from neurorep.rsa._sigma_k import estimate_sigma_k
 from neurorep.rsa._temporal import (
     compare_over_time,
     compare_time_generalization,
     compute_rdm_movie,
+)
+from neurorep.rsa._transform import (
+    TRANSFORMS,
+    minmax_transform,
+    positive_transform,
+    rank_transform,
+    sqrt_transform,
+    transform_rdm,
 )
 
 __all__ = [
@@ -36,6 +45,8 @@ __all__ = [
     "COMPARE_METHODS",
     "METRICS",
     "NOISE_METHODS",
+    "SIGMA_K_METHODS",
+    "TRANSFORMS",
     "compare",
     "compare_over_time",
     "compare_time_generalization",
@@ -43,8 +54,14 @@ __all__ = [
     "compute_noise_precision",
     "compute_rdm",
     "compute_rdm_movie",
+    "estimate_sigma_k",
     "evaluate",
     "fit_weights",
+    "minmax_transform",
+    "positive_transform",
+    "rank_transform",
+    "sqrt_transform",
+    "transform_rdm",
     "from_rsatoolbox",
     "searchlight",
     "stack_rdms",

@@ -133,8 +133,12 @@ def _general_sample(
     cv_folds: int,
     sigma_k: np.ndarray | None,
     gen: np.random.Generator,
+    pair_ok: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One bootstrap sample, rsatoolbox's algorithm on materialised vectors."""
+    """One bootstrap sample, rsatoolbox's algorithm on materialised vectors.
+
+    ``pair_ok`` ``(m,)``: the dissimilarities present in every RDM (the others are
+    missing, NaN, and left out like the pairs of a stimulus drawn twice)."""
     iu, ju = np.triu_indices(n, 1)
     if stim_idx is None:
         stim_idx = np.arange(n)
@@ -147,6 +151,8 @@ def _general_sample(
         return np.full(len(models.names), np.nan), np.full(2, np.nan)
     orig = np.zeros(valid.size, dtype=np.intp)
     orig[valid] = pair_index(ia[valid], ib[valid], n)
+    if pair_ok is not None:
+        valid &= pair_ok[orig]
     mat_models = _Models(models.names, components=models.components)
     for i, row in models.fixed_rows.items():
         mat_models.fixed_rows[i] = np.where(valid, row[orig], 0.0)
@@ -231,6 +237,7 @@ def _bootstrap_engine(
     sigma_k: np.ndarray | None = None,
     rng: np.random.Generator | int | None = None,
     vectorised: bool | None = None,
+    pair_ok: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample scores ``(N, K)`` and ceilings ``(N, 2)`` from explicit index arrays.
 
@@ -248,6 +255,7 @@ def _bootstrap_engine(
         and cv_folds <= 1
         and COMPARE_METHODS[method].vectorised
         and sigma_k is None
+        and pair_ok is None
     )
     if vectorised is None:
         vectorised = fast_ok
@@ -276,6 +284,7 @@ def _bootstrap_engine(
             cv_folds=cv_folds,
             sigma_k=sigma_k,
             gen=gen,
+            pair_ok=pair_ok,
         )
     return scores, ceil
 
