@@ -131,14 +131,14 @@ def test_whole_matrix_methods_in_evaluate(rng):
     mods = data.rdm(np.stack([truth, _euclidean_rdms(rng, 1, n, 8)[0]]), stimulus=_ids(n),
                     dim="model", index=["good", "bad"])
     for method in ("bures", "neg_riem_dist", "tau-b"):
-        res = rsa.evaluate(mods, subj, method=method, bootstrap="subject", n_bootstrap=20,
+        res = rsa.evaluate(data=subj, models=mods, method=method, bootstrap="subject", n_bootstrap=20,
                            rng=0)
         direct = rsa.compare(mods, subj, method=method).mean("subject")
         np.testing.assert_allclose(res.score.values, direct.values, atol=1e-12)
         assert res.score.sel(model="good") > res.score.sel(model="bad")
         assert np.isfinite(res.ceiling.values).all()
     with pytest.raises(ValueError, match="whole RDMs"):
-        rsa.evaluate(mods, subj, method="bures", bootstrap="stimulus", n_bootstrap=5, rng=0)
+        rsa.evaluate(data=subj, models=mods, method="bures", bootstrap="stimulus", n_bootstrap=5, rng=0)
     with pytest.raises(ValueError, match="sigma_k is only used"):
         rsa.compare(mods, subj, method="bures", sigma_k=np.ones(n))
 
@@ -429,14 +429,14 @@ def test_evaluate_with_nan_pairs_matches_rsatoolbox(rng, method):
     from rsatoolbox.model import ModelFixed
 
     a, b, ra, rb = _nan_stacks(rng, k_b=5)
-    res = rsa.evaluate(ra, rb, method=method, bootstrap="none")
+    res = rsa.evaluate(data=rb, models=ra, method=method, bootstrap="none")
     ref = eval_fixed([ModelFixed(f"m{i}", RDMs(a[i : i + 1])) for i in range(3)], RDMs(b),
                      method=method)
     np.testing.assert_allclose(res.score.values, ref.evaluations[0].mean(axis=-1), atol=1e-12)
     np.testing.assert_allclose(res.ceiling.values, np.ravel(ref.noise_ceiling), atol=1e-12)
     np.testing.assert_allclose(rsa.compute_ceiling(rb, method=method).values,
                                np.ravel(ref.noise_ceiling), atol=1e-12)
-    boot = rsa.evaluate(ra, rb, method=method, bootstrap="both", n_bootstrap=20, rng=0)
+    boot = rsa.evaluate(data=rb, models=ra, method=method, bootstrap="both", n_bootstrap=20, rng=0)
     assert np.isfinite(boot.ci_low.values).all() and np.isfinite(boot.ci_high.values).all()
 
 
@@ -454,7 +454,7 @@ def test_unbalanced_rdm_flows_into_evaluate(rng):
     rdms = rsa.compute_rdm(subj, metric="crossnobis", dim="subject")
     assert np.isnan(rdms.values[:, 0, 1]).all()  # no pair of runs: a missing pair
     model = data.rdm(rng.random(15), stimulus=_ids(6))
-    res = rsa.evaluate(model, rdms, method="corr", bootstrap="subject", n_bootstrap=20, rng=0)
+    res = rsa.evaluate(data=rdms, models=model, method="corr", bootstrap="subject", n_bootstrap=20, rng=0)
     assert np.isfinite(res.score.values).all()
 
 
