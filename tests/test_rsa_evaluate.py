@@ -326,7 +326,7 @@ def test_complex_rdms_are_refused(problem):
     with pytest.raises(SchemaError, match=r"^data: values must be real"):
         rsa.evaluate(data=cplx, models=mods, bootstrap="none")
     with pytest.raises(SchemaError, match=r"^models: values must be real"):
-        rsa.evaluate(mods.copy(data=mods.values + 0j), subj, bootstrap="none")
+        rsa.evaluate(data=subj, models=mods.copy(data=mods.values + 0j), bootstrap="none")
 
 
 def test_bad_rdm_values_are_named(problem):
