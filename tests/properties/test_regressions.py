@@ -162,6 +162,38 @@ def test_compare_is_scale_free_at_the_ends_of_float64(method):
         assert got == pytest.approx(ref, rel=1e-12)
 
 
+def test_pearson_compare_of_an_rdm_a_few_ulps_wide_is_exact():
+    # one-pass centring left each RDM off by the rounding of its mean, a constant that
+    # swamped a spread of a few ulps: r wrong by ~0.2 (rsatoolbox too); two passes fix it
+    gen = np.random.default_rng(11)
+    stim = [f"s{i}" for i in range(9)]
+    other = gen.random(36)
+    for offset in (3.0e2, 7.5e9):
+        steps = gen.integers(0, 5, size=36).astype(float)
+        vec = offset + steps * np.spacing(offset)
+        expected = np.corrcoef(vec - offset, other)[0, 1]  # vec - offset is exact
+        for method in ("corr", "pearson"):
+            got = float(rsa.compare(data.rdm(vec, stimulus=stim), data.rdm(other, stimulus=stim),
+                                    method=method))
+            assert got == pytest.approx(expected, rel=1e-12, abs=1e-14)
+
+
+def test_compare_scores_each_rdm_of_a_stack_with_a_constant_one_in_its_own_cell():
+    # (rsatoolbox 0.3 puts the scores of such a stack in the wrong cells: np.putmask)
+    gen = np.random.default_rng(12)
+    stim = list("abcdef")
+    a = data.rdm(gen.random((2, 15)), stimulus=stim, dim="model")
+    stack = np.stack([gen.random(15), np.full(15, 2.5e-40), gen.random(15)])
+    b = data.rdm(stack, stimulus=stim, dim="model")
+    with pytest.warns(NeurorepWarning, match="constant"):
+        s = rsa.compare(a, b, method="corr").values
+    assert np.isnan(s[:, 1]).all()
+    for i in range(2):
+        for j in (0, 2):
+            assert s[i, j] == pytest.approx(np.corrcoef(data.rdm_vectors(a)[i], stack[j])[0, 1],
+                                            rel=1e-12)
+
+
 # ----------------------------------------------------------------------------- encoding
 def test_fit_ridge_refuses_one_unit_too_small_for_float32():
     # only the largest unit's spread was checked: a unit at 1e-60 became 0 in float32 and
@@ -174,6 +206,23 @@ def test_fit_ridge_refuses_one_unit_too_small_for_float32():
         encoding.fit_ridge(X, Y, cv=3)
     res = encoding.fit_ridge(X, Y, cv=3, dtype="float64")  # the suggested fix works
     assert np.isfinite(res["score"].values).all()
+
+
+def test_fit_ridge_warns_when_held_out_predictions_are_flat_to_rounding():
+    # a float32 feature at 1e5 that is constant but for one stimulus: the held-out
+    # predictions at the smallest alpha vary by ~1e-9 of their size, so Pearson r was NaN
+    # while R^2 was a number, without a word
+    gen = np.random.default_rng(13)
+    x = np.zeros((9, 1), dtype=np.float32)
+    x[4, 0] = 1e5
+    y = np.c_[-2.0 * x[:, 0] / 1e5 * 17.0, gen.normal(size=9)].astype(np.float32)
+    with pytest.warns(NeurorepWarning, match="Pearson r is NaN for 1 of 2.*dtype='float64'"):
+        res = encoding.fit_ridge(x, y, alphas=[1e-3, 1.0], cv=3)
+    assert np.isnan(res["r"].values[0]) and np.isfinite(res["r2"].values).all()
+    assert np.isfinite(res["r"].values[1])
+    wide = encoding.fit_ridge(x.astype(np.float64) / 1e4, y, alphas=[1e-3, 1.0], cv=3,
+                              dtype="float64")  # the predictions resolved: a number again
+    assert np.isfinite(wide["r"].values).all()
 
 
 def test_held_out_r_does_not_overflow_to_zero_at_large_scales():
