@@ -359,7 +359,9 @@ def warn_constant(n_constant: int, n_units: int) -> None:
         )
 
 
-def warn_unresolved_r(r: np.ndarray, r2: np.ndarray, dtype: Any, *, func: str) -> None:
+def warn_unresolved_r(
+    r: np.ndarray, r2: np.ndarray, dtype: Any, *, func: str, stacklevel: int = 4
+) -> None:
     """Warn when Pearson r is NaN for units whose R^2 is a number.
 
     The pooled held-out predictions of such a unit (at its chosen alpha) vary less than
@@ -378,8 +380,8 @@ def warn_unresolved_r(r: np.ndarray, r2: np.ndarray, dtype: Any, *, func: str) -
     )
     warnings.warn(
         f"{func}: Pearson r is NaN for {int(bad.sum())} of {bad.size} unit(s): their pooled "
-        f"held-out predictions at the chosen alpha vary less than {np.dtype(dtype).name} "
+        f"held-out predictions are constant or vary less than {np.dtype(dtype).name} "
         f"rounding resolves, so their correlation is undefined (R^2 is reported). {fix}.",
         NeurorepWarning,
-        stacklevel=4,
+        stacklevel=stacklevel,
     )

@@ -529,7 +529,8 @@ def cross_validate_ridge(
     -------
     Dataset
         ``prediction`` (sample, unit) held-out, ``score``, ``r``, ``r2``
-        (unit; of the pooled held-out predictions), ``fold_r``, ``fold_r2``
+        (unit; of the pooled held-out predictions; ``r`` NaN with a
+        ``NeurorepWarning`` where the predictions are constant), ``fold_r``, ``fold_r2``
         (fold, unit; per outer fold, NaN for folds under 2 samples and noisy
         for small ones), ``alpha`` (fold, unit); with permutations ``pvalue``
         and ``pvalue_fdr``; with bootstrap ``ci_low`` and ``ci_high``.
@@ -627,6 +628,8 @@ def cross_validate_ridge(
             groups=prep.groups[tested] if prep.groups is not None else None, rng=rng,
         )
         fold_r, fold_r2 = _fold_scores(np.asarray(pred.values), resp, outer)
+    warn_unresolved_r(scores["r"].values, scores["r2"].values, dt,
+                      func="cross_validate_ridge", stacklevel=3)
     for k in scores.data_vars:
         if k != "null_distribution":
             ds[k] = scores[k]

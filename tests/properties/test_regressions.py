@@ -145,6 +145,28 @@ def test_noise_estimate_refuses_a_unit_without_residual_variance_cleanly():
             rsa.compute_rdm(r, metric="crossnobis", noise="shrinkage_diag")
 
 
+def test_squared_euclidean_refusal_ignores_rounding_level_distances_near_underflow():
+    # data near 1e-148 with two stimuli ~1e-160 apart: their squared distance (~1e-319) is
+    # far below the Gram route's rounding (~eps * the largest squared distance), yet it
+    # counted as a value lost to underflow, and compute_rdm refused (in every order here;
+    # in the shrunk example in some orders only)
+    vals = [7.3e-148, -5.1e-148] + [2.9e-148] * 9 + [3e-160, -2e-190, 1e-150, 4.4e-148,
+                                                     -7.7e-148] + [2.9e-148] * 8
+    x = np.asarray(vals)[:, None]
+    stim = [f"s{i}" for i in range(x.shape[0])]
+    ref = rsa.compute_rdm(data.responses(x, stimulus=stim), metric="squared_euclidean")
+    direct = (x - x.T) ** 2  # the data are one unit: these squares are exact enough
+    peak = float(direct.max())
+    np.testing.assert_allclose(ref.values, direct, rtol=1e-12, atol=1e-14 * peak)
+    perm = np.random.default_rng(14).permutation(x.shape[0])
+    d = rsa.compute_rdm(data.responses(x[perm], stimulus=[stim[i] for i in perm]),
+                        metric="squared_euclidean")
+    _, back = data.align(ref, d)
+    np.testing.assert_allclose(back.values, ref.values, rtol=1e-12, atol=1e-14 * peak)
+    with pytest.raises(SchemaError, match="underflow"):  # a whole RDM below float64 still is
+        rsa.compute_rdm(data.responses(x * 1e-20, stimulus=stim), metric="squared_euclidean")
+
+
 # ----------------------------------------------------------------------------- rsa.compare
 @pytest.mark.parametrize("method", ["corr", "cosine", "cosine_cov", "corr_cov"])
 def test_compare_is_scale_free_at_the_ends_of_float64(method):
@@ -223,6 +245,19 @@ def test_fit_ridge_warns_when_held_out_predictions_are_flat_to_rounding():
     wide = encoding.fit_ridge(x.astype(np.float64) / 1e4, y, alphas=[1e-3, 1.0], cv=3,
                               dtype="float64")  # the predictions resolved: a number again
     assert np.isfinite(wide["r"].values).all()
+
+
+def test_cross_validate_ridge_warns_when_its_held_out_predictions_are_constant():
+    # features near 1e-17 predict nothing: every outer model predicts the same intercept,
+    # so Pearson r of the held-out predictions is undefined (NaN) -- said, not silent
+    gen = np.random.default_rng(15)
+    X = gen.normal(size=(20, 2)) * 1e-17
+    Y = np.c_[gen.normal(size=20), np.full(20, 7.25)]
+    Y[3, 1] += 8 * np.spacing(7.25)
+    with pytest.warns(NeurorepWarning, match="cross_validate_ridge: Pearson r is NaN for 1 of 2"):
+        res = encoding.cross_validate_ridge(X, Y, alphas=[0.1, 10.0], cv=5, inner_cv=2)
+    assert np.ptp(res["prediction"].values[:, 1]) == 0
+    assert np.isnan(res["r"].values[1]) and np.isfinite(res["r2"].values).all()
 
 
 def test_held_out_r_does_not_overflow_to_zero_at_large_scales():
