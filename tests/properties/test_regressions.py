@@ -260,6 +260,21 @@ def test_cross_validate_ridge_warns_when_its_held_out_predictions_are_constant()
     assert np.isnan(res["r"].values[1]) and np.isfinite(res["r2"].values).all()
 
 
+def test_pearson_r_of_predictions_flat_to_a_few_ulps_is_nan_in_every_order():
+    # cross_validate_ridge on features near 1e148 predicted each unit's intercept, equal
+    # but for an ulp: r of that rounding came out as 0.37, -0.26 or NaN by stimulus order
+    gen = np.random.default_rng(16)
+    y = gen.normal(size=(10, 2)) * 1e120
+    level = 4.0e130
+    pred = np.c_[np.full(10, level), y[:, 1] + gen.normal(size=10) * 1e119]
+    pred[[2, 7], 0] += np.spacing(level)
+    for order in (np.arange(10), gen.permutation(10)):
+        with pytest.warns(NeurorepWarning, match="predictions of 1 of 2 unit\\(s\\) are constant"):
+            res = encoding.score_prediction(pred[order], y[order])
+        assert np.isnan(res["r"].values[0]) and np.isfinite(res["r2"].values[0])
+        assert res["r"].values[1] > 0.9
+
+
 def test_held_out_r_does_not_overflow_to_zero_at_large_scales():
     # vp * vy overflowed to inf, so r = cov / inf came out as 0 for a near-perfect fit
     gen = np.random.default_rng(7)
