@@ -631,7 +631,14 @@ def _unscale(sq: np.ndarray, e2: int, metric: str, name: str, peak: float) -> np
             f"{peak:.3g}): sums of their squares overflow float64, so the RDM could not be "
             f"compared or validated. {fix}"
         )
-    lost = (np.abs(sq) > 0) & (np.abs(out) < np.finfo(np.float64).tiny)
+    # a value within the rounding of the computation (the Gram route: ~eps of the largest
+    # squared distance) is zero up to rounding; it may underflow in one stimulus order and
+    # be exactly 0 in another, so only values above that floor count as lost
+    floor = 0.0
+    if metric in METRICS and sq.size:
+        floor = float(np.abs(sq).max()) * (16 * np.finfo(np.float64).eps) ** (
+            1.0 / max(METRICS[metric].degree, 1))
+    lost = (np.abs(sq) > floor) & (np.abs(out) < np.finfo(np.float64).tiny)
     if lost.any():
         raise SchemaError(
             f"{name}: {what} underflow float64 at this data scale (largest |response| "
