@@ -393,7 +393,7 @@ def _folds_from_dataset(folds: xr.Dataset, stack: xr.DataArray, sdim: str) -> li
         )
     stim = stack.coords.variables["stimulus_i"].values
     try:
-        f = folds.sel(stimulus=stim, **{sdim: stack[sdim].values})
+        f = folds.sel({"stimulus": stim, sdim: stack[sdim].values})
     except (KeyError, ValueError) as exc:
         raise SchemaError(
             f"folds: their stimulus / {sdim!r} ids do not cover the data's ({exc}); make them "
