@@ -169,7 +169,7 @@ def test_cv_ceiling_equals_rsatoolbox(problem, method):
     folds = rsa.make_folds(d, cv=3, subject_cv=2, rng=1)
     rdms, _, test, ceil = _rsatoolbox_sets(folds, subjects)
     ref = cv_noise_ceiling(rdms, ceil, test, method=method)
-    ours = rsa.compute_cv_ceiling(d, folds, method=method)
+    ours = rsa.compute_cv_ceiling(d, cv=folds, method=method)
     np.testing.assert_allclose(ours.values, ref, atol=1e-10)
 
 
@@ -185,7 +185,7 @@ def test_crossval_equals_rsatoolbox(problem, method, subject_cv):
     if method != "spearman":
         ours_models["nn"] = c
         fits["nn"] = "nnls"
-    ours = rsa.crossval(ours_models, d, method=method, folds=folds, fit=fits)
+    ours = rsa.crossval(ours_models, d, method=method, cv=folds, fit=fits)
     ref_models = [ModelFixed("fixed", comps[0]), ModelSelect("sel", comps),
                   ModelInterpolate("interp", comps)]
     fitters = [None, fit_select, fit_interpolate]

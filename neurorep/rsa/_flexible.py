@@ -388,7 +388,7 @@ def _folds_from_dataset(folds: xr.Dataset, stack: xr.DataArray, sdim: str) -> li
     need = ("train_subject", "test_subject", "train_stimulus", "test_stimulus")
     if not isinstance(folds, xr.Dataset) or any(v not in folds for v in need):
         raise SchemaError(
-            f"folds must be a Dataset with {need} (see rsa.make_folds); got "
+            f"cv: folds must be a Dataset with {need} (see rsa.make_folds); got "
             f"{type(folds).__name__}."
         )
     stim = stack.coords.variables["stimulus_i"].values
@@ -572,8 +572,8 @@ def _score_ci(
 # ----------------------------------------------------------------------------
 def compute_cv_ceiling(
     data: xr.DataArray,
-    folds: xr.Dataset,
     *,
+    cv: xr.Dataset,
     method: CompareMethod = "corr",
     dim: str | None = None,
 ) -> xr.DataArray:
@@ -589,8 +589,8 @@ def compute_cv_ceiling(
     Parameters
     ----------
     data : RDM ``(subject, stimulus_i, stimulus_j)``
-    folds : Dataset
-        From :func:`make_folds` (or any Dataset with its variables).
+    cv : Dataset
+        The folds, from :func:`make_folds` (or any Dataset with its variables).
     method : str
         Comparison method.
     dim : str, optional
@@ -608,13 +608,13 @@ def compute_cv_ceiling(
     >>> truth = g.random(28)
     >>> d = data.rdm(truth + 0.2 * g.random((6, 28)), stimulus=list("abcdefgh"),
     ...              dim="subject")
-    >>> c = rsa.compute_cv_ceiling(d, rsa.make_folds(d, cv=2, subject_cv=2, rng=0))
+    >>> c = rsa.compute_cv_ceiling(d, cv=rsa.make_folds(d, cv=2, subject_cv=2, rng=0))
     >>> bool(0 < c.sel(bound="lower") <= c.sel(bound="upper") <= 1)
     True
     """
     method = resolve_method(method)  # type: ignore[assignment]
     stack, sdim = _data_stack(data, dim)
-    fl = _folds_from_dataset(folds, stack, sdim)
+    fl = _folds_from_dataset(cv, stack, sdim)
     vec = rdm_vectors(stack, "data", check_layout=False)
     n = stack.sizes["stimulus_i"]
     _, ceil = _cv_sample(
@@ -635,8 +635,7 @@ def crossval(
     data: xr.DataArray,
     *,
     method: CompareMethod = "corr",
-    folds: xr.Dataset | None = None,
-    cv: int | None = None,
+    cv: int | xr.Dataset | None = None,
     subject_cv: int = 1,
     fit: Fit | Mapping[str, Fit] = "nnls",
     ridge: float = 0.0,
@@ -661,11 +660,11 @@ def crossval(
     data : RDM ``(subject, stimulus_i, stimulus_j)``
     method : str
         Comparison method.
-    folds : Dataset, optional
-        Explicit folds (:func:`make_folds`); otherwise made from ``cv``,
-        ``subject_cv`` and ``rng``.
-    cv, subject_cv : int
-        Numbers of stimulus and subject groups (see :func:`make_folds`).
+    cv : int or Dataset, optional
+        Number of stimulus groups (see :func:`make_folds`; default 2 to 5 by
+        the number of stimuli), or explicit folds from :func:`make_folds`.
+    subject_cv : int
+        Number of subject groups (when ``cv`` is not a Dataset).
     fit : {"nnls", "select", "interpolate", "optimize", "optimize_positive"} or mapping
         How flexible models are fitted (one for all, or model name -> fit):
         non-negative least squares (:func:`fit_weights`, corr and cosine),
@@ -701,12 +700,9 @@ def crossval(
     gen = as_generator(rng)
     mods, vec, stack, sdim = _prepare(models, data, method, fit, ridge, dim)
     method = resolve_method(method)  # type: ignore[assignment]
-    fl = (
-        _folds_from_dataset(folds, stack, sdim)
-        if folds is not None
-        else _folds_from_dataset(make_folds(stack, cv=cv, subject_cv=subject_cv, rng=gen),
-                                 stack, sdim)
-    )
+    if not isinstance(cv, xr.Dataset):
+        cv = make_folds(stack, cv=cv, subject_cv=subject_cv, rng=gen)
+    fl = _folds_from_dataset(cv, stack, sdim)
     split_subjects = any(not np.array_equal(f[0], f[1]) for f in fl)
     n = stack.sizes["stimulus_i"]
     sc, ce = _cv_sample(
