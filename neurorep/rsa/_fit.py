@@ -85,6 +85,46 @@ def _mean_score(pred: np.ndarray, data: np.ndarray, u: np.ndarray, method: str) 
     return float(sc @ u / u.sum())
 
 
+class _LinearScore:
+    """Mean corr / cosine score of ``theta @ components`` from Gram matrices, with its gradient.
+
+    With ``C`` the (centred, for corr) components and ``d_s`` the (centred)
+    data, ``score(theta) = theta . h / sqrt(theta' G theta)``, ``G = C C'``
+    and ``h = sum_s u_s C d_s / |d_s| / sum_s u_s``: one evaluation costs
+    ``O(c^2)`` instead of a pass over the dissimilarities.
+    """
+
+    def __init__(self, components: np.ndarray, data: np.ndarray, u: np.ndarray, method: str):
+        c, d = components, data
+        if method == "corr":
+            c = c - c.mean(axis=1, keepdims=True)
+            d = d - d.mean(axis=1, keepdims=True)
+        scale = np.abs(c).max(axis=1, keepdims=True)
+        scale[scale == 0] = 1.0
+        self.scale = scale[:, 0]  # rows rescaled for range safety; undone in theta
+        c = c / scale
+        nd = np.sqrt(np.einsum("sm,sm->s", d, d))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            h = (c @ d.T) / nd
+        self.h = h @ u / u.sum()
+        self.g = c @ c.T
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        t = theta * self.scale
+        gt = self.g @ t
+        q = float(t @ gt)
+        if not q > 0:
+            return float("nan"), np.zeros_like(theta)
+        num = float(t @ self.h)
+        root = np.sqrt(q)
+        grad = self.h / root - num * gt / (q * root)
+        return num / root, grad * self.scale
+
+
+def _linear_ok(method: str) -> bool:
+    return method in ("corr", "cosine")
+
+
 def _select_fit(components: np.ndarray, data: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
     """rsatoolbox ``fit_select``: one-hot weights of the best-scoring component (first on ties)."""
     sc = compare_vectors(components, data, method) @ u / u.sum()
@@ -104,11 +144,17 @@ def _interpolate_fit(
     """
     c = components.shape[0]
     best: tuple[float, int, float] | None = None
+    linear = _LinearScore(components, data, u, method) if _linear_ok(method) else None
     for i in range(c - 1):
         a, b = components[i], components[i + 1]
 
-        def loss(w: float, a: np.ndarray = a, b: np.ndarray = b) -> float:
-            return -_mean_score(max(w, 0.0) * a + max(1.0 - w, 0.0) * b, data, u, method)
+        def loss(w: float, a: np.ndarray = a, b: np.ndarray = b, i: int = i) -> float:
+            wa, wb = max(w, 0.0), max(1.0 - w, 0.0)
+            if linear is not None:
+                theta = np.zeros(c)
+                theta[i], theta[i + 1] = wa, wb
+                return -linear(theta)[0]
+            return -_mean_score(wa * a + wb * b, data, u, method)
 
         res = scipy.optimize.minimize_scalar(loss, method="bounded", bounds=(0.0, 1.0))
         if best is None or res.fun < best[0]:
@@ -143,6 +189,8 @@ def _optimize_fit(
     def weights(t: np.ndarray) -> np.ndarray:
         return t * t if positive else t
 
+    linear = _LinearScore(components, data, u, method) if _linear_ok(method) else None
+
     def loss(t: np.ndarray) -> float:
         w = weights(t)
         pred = w @ components
@@ -150,11 +198,24 @@ def _optimize_fit(
             return float(np.sum(w * w) * ridge)
         return -_mean_score(pred, data, u, method) + float(np.sum(w * w) * ridge)
 
+    def loss_grad(t: np.ndarray) -> tuple[float, np.ndarray]:
+        assert linear is not None
+        w = weights(t)
+        sc, g = linear(w)
+        if not np.isfinite(sc):  # constant prediction: no score
+            sc, g = 0.0, np.zeros_like(w)
+        f = -sc + float(np.sum(w * w) * ridge)
+        gw = -g + 2 * ridge * w
+        return f, (2 * t * gw if positive else gw)
+
     k = 2 * c if n_starts is None else int(n_starts)
     starts = np.concatenate([np.ones((1, c)), gen.random((k, c))])
     best_x, best_f = starts[0], np.inf
     for x0 in starts:
-        res = scipy.optimize.minimize(loss, x0, method="BFGS", tol=1e-6)
+        if linear is not None:  # analytic gradient
+            res = scipy.optimize.minimize(loss_grad, x0, method="BFGS", jac=True, tol=1e-6)
+        else:
+            res = scipy.optimize.minimize(loss, x0, method="BFGS", tol=1e-6)
         if np.isfinite(res.fun) and res.fun < best_f:
             best_x, best_f = res.x, float(res.fun)
     theta = weights(np.asarray(best_x, dtype=float))

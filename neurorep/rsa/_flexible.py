@@ -421,11 +421,6 @@ def _default_k_rdm(n: float) -> int:
 # ----------------------------------------------------------------------------
 # engine
 # ----------------------------------------------------------------------------
-def _mean_scores(pred: np.ndarray, test: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
-    """Weighted mean over test subjects of ``(K, m)`` predictions vs ``(S, m)`` data -> ``(K,)``."""
-    return compare_vectors(pred, test, method) @ u / u.sum()
-
-
 def _cv_sample(
     models: _Models,
     data: np.ndarray,
@@ -490,8 +485,9 @@ def _cv_sample(
                 preds.append(theta @ comps[i][:, test_cols])
             else:
                 preds.append(rows[i][test_cols])
-        if preds:
-            scores[f] = _mean_scores(np.stack(preds), d_test, u_te[s_te], method)
+        if preds:  # a constant prediction (e.g. a selected categorical RDM) scores 0, as rsatoolbox
+            sc = compare_vectors(np.stack(preds), d_test, method)
+            scores[f] = np.nan_to_num(sc, nan=0.0) @ u_te[s_te] / u_te[s_te].sum()
         if ceiling == "cv":
             lower_pool = _pool(mat[s_tr][:, test_cols], u_tr[s_tr], method)
             sc = compare_vectors(
@@ -647,7 +643,8 @@ def crossval(
     In every fold each flexible model (a 3-D stack of component RDMs) is
     fitted on the training subjects and stimuli and every model is scored on
     the test subjects and stimuli (mean over test subjects); fixed models are
-    only scored. The ceiling is :func:`compute_cv_ceiling` when the folds
+    only scored. A prediction that is constant on a fold's test pairs (a
+    selected categorical RDM, say) scores 0 there, as in rsatoolbox. The ceiling is :func:`compute_cv_ceiling` when the folds
     split the subjects, otherwise (as rsatoolbox's ``crossval`` without a
     ceiling set) the leave-one-subject-out ceiling on each fold's test
     stimuli, averaged over folds.
