@@ -249,19 +249,30 @@ def compute_ceiling(
 
 
 def fit_weights(
-    components: xr.DataArray, data: xr.DataArray, *, method: Literal["corr", "cosine"] = "corr"
+    components: xr.DataArray,
+    data: xr.DataArray,
+    *,
+    method: Literal["corr", "cosine"] = "corr",
+    ridge: float = 0.0,
 ) -> xr.DataArray:
     """Non-negative weights of component RDMs that best fit the pooled data RDM.
 
     rsatoolbox's ``fit_regress_nn``: the data RDMs are pooled for the
     method (normalised for cosine, z-scored for corr), the components
     centred for corr, and non-negative least squares gives the weights
-    (scaled to unit norm: the scale does not change corr or cosine).
+    (scaled to unit norm: the scale does not change corr or cosine). With
+    ``ridge > 0`` the squared error is penalised by ``ridge * |theta|^2``
+    (rsatoolbox's ``ridge_weight``, on the normalised regressors), which
+    shrinks the weights of correlated components towards each other.
 
     Parameters
     ----------
     components : RDM ``(component, stimulus_i, stimulus_j)``
     data : RDM ``(stimulus_i, stimulus_j)`` or ``(subject, stimulus_i, stimulus_j)``
+    method : {"corr", "cosine"}
+        The comparison method the fit optimises.
+    ridge : float
+        Ridge weight (0: plain non-negative least squares).
 
     Returns
     -------
@@ -279,6 +290,9 @@ def fit_weights(
     True
     """
     check_option("method", method, _FITTABLE)
+    from neurorep.rsa._flexible import _check_ridge
+
+    ridge = _check_ridge(ridge)
     check_rdm_layout(components, name="components")
     if components.ndim != 3:
         raise SchemaError(
@@ -289,14 +303,14 @@ def fit_weights(
     components, stack = align(components, stack, names=("components", "data"))
     comps = rdm_vectors(components, "components", check_layout=False)
     vec = rdm_vectors(stack, "data", check_layout=False)
-    theta = _nnls_fit(comps, _pool(vec, np.ones(vec.shape[0]), method), method)
+    theta = _nnls_fit(comps, _pool(vec, np.ones(vec.shape[0]), method), method, ridge)
     lead = components.dims[0]
     return xr.DataArray(
         theta,
         dims=(lead,),
         coords={lead: components[lead].values},
         name="weights",
-        attrs={"method": method},
+        attrs={"method": method, "ridge": ridge},
     )
 
 
