@@ -127,6 +127,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--memory-limit", default="2GB", help="per-worker budget")
     ap.add_argument("--cv", type=int, default=3)
+    ap.add_argument("--threads", action="store_true",
+                    help="workers as threads of this process (processes=False): no "
+                         "serialisation, but no per-worker memory either")
     ap.add_argument("--skip-in-memory", action="store_true",
                     help="only the out-of-core path (sizes that do not fit in RAM)")
     ap.add_argument("--store", default=None, help="folder for the zarr store (default: a temp)")
@@ -155,7 +158,7 @@ def main() -> None:
 
         # --- out of core: LocalCluster, workers x 1 thread, memory_limit per worker
         with distributed.LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, processes=True,
+            n_workers=args.workers, threads_per_worker=1, processes=not args.threads,
             memory_limit=args.memory_limit, dashboard_address=None,
         ) as cluster, distributed.Client(cluster) as client:
             client.run(_one_blas_thread)
@@ -166,7 +169,9 @@ def main() -> None:
         t_ooc = sum(ooc["times"].values())
         cores = args.workers
 
-        print(f"\nout of core ({cores} workers x 1 thread, memory_limit {args.memory_limit}):")
+        kind = "threads of this process" if args.threads else "processes"
+        print(f"\nout of core ({cores} workers x 1 thread, {kind}, memory_limit "
+              f"{args.memory_limit}):")
         print(f"  encoding {ooc['times']['encoding']:.2f} s, alignment {ooc['times']['alignment']:.2f} s,"
               f" total {t_ooc:.2f} s")
         for (w, p), b in zip(sorted(peaks.items()), [base[k] for k in sorted(peaks)], strict=True):
