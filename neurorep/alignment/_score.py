@@ -199,7 +199,8 @@ def score_matrix(
         not (isinstance(p, tuple) and isinstance(p[0], str) and p[0] == "features") for p in lprep.values()
     )
     if batched:
-        res = _batched_score_matrix(met, regions, layers, lprep, boots, ci=ci, metric=metric, n=n)
+        res = _batched_score_matrix(met, regions, layers, lprep, boots, ci=ci, metric=metric, n=n,
+                                    rprep={rk: rprep[(rk, "all")] for rk in regions})
         res.attrs["rng"] = seed
         return res
     jobs = [(r, s, k) for r in rkeys for s in subjects for k in lkeys]
@@ -294,12 +295,15 @@ def _batched_score_matrix(
     ci: float,
     metric: str | Metric,
     n: int,
+    rprep: dict[str, Any] | None = None,
 ) -> xr.Dataset:
     """score_matrix's single-subject path when scores are dot products of sample vectors:
-    each bootstrap sample costs one vector per representation and one matrix product."""
+    each bootstrap sample costs one vector per representation and one matrix product.
+    ``rprep``: the regions already prepared (a dask-backed region is not reduced twice)."""
     assert met.sample is not None
     rkeys, lkeys = list(regions), list(layers)
-    rprep = {k: met.prepare(subs["all"]) for k, subs in regions.items()}
+    if rprep is None:
+        rprep = {k: met.prepare(subs["all"]) for k, subs in regions.items()}
 
     def block(idx: Array | None) -> Array:
         a = np.stack([met.sample(rprep[k], idx) for k in rkeys])  # type: ignore[misc]

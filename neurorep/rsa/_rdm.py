@@ -46,6 +46,7 @@ import xarray as xr
 
 from neurorep._core.errors import SchemaError, check_option, check_real, sum_of_squares_fits
 from neurorep.data import infer_kind, members, stimulus_ids, validate
+from neurorep.rsa import _chunked
 
 Metric = Literal[
     "euclidean", "squared_euclidean", "correlation", "cosine", "mahalanobis", "crossnobis",
@@ -734,6 +735,10 @@ def _rdm_values(
             x = np.ascontiguousarray(data, dtype=np.float64)
         else:
             x = data.astype(np.float64)
+            if _chunked.supports(metric, prec):  # dask: Gram terms summed over unit chunks
+                d = _rdm_values_chunked(x, metric, prec, scale, name)
+                if d is not None:
+                    return d
         e, peak = _scale_exponent(x) if m.degree >= 0 else (0, 0.0)
         if e:
             x = np.ldexp(x, -e)
@@ -747,6 +752,43 @@ def _rdm_values(
     # noise-weighted distances scale-free
     degree = 0 if (m.noise != "none" and isinstance(noise, str)) else m.degree
     return _unscale(d, degree * e, metric, name, peak)
+
+
+def _rdm_values_chunked(
+    x: Any, metric: str, prec: Precision, scale: float, name: str
+) -> np.ndarray | None:
+    """:func:`_rdm_values` for dask ``x`` ``(stimulus, unit)`` chunked along units: two
+    passes (scale and row means; the Gram matrix summed chunk by chunk), never the whole
+    array in memory. None when some rows need the per-row rescaling of
+    :func:`_unit_rows` (norms that under- or overflow): the caller then takes that path."""
+    m = METRICS[metric]
+    rows = metric in ("correlation", "cosine")
+    e, peak, mean = _chunked.scale_and_means(x, row_means=metric == "correlation")
+    if not rows:
+        if m.noise == "required" and prec is None:
+            return _metric_values(x, metric, prec, scale)  # raises the missing-noise error
+        assert prec is None or isinstance(prec, np.ndarray)
+        g = _chunked.gram(x, centre="columns", e=e, weight=prec)
+        d = _sq_from_gram(g)
+        if m.per_unit and scale != 1.0:
+            d = d / scale
+        d = np.sqrt(d) if m.sqrt else d
+        return _unscale(d, m.degree * e, metric, name, peak)
+    g = _chunked.gram(x, centre="rows", e=e, row_mean=mean)
+    norm = np.diag(g).copy()
+    if metric == "correlation":
+        assert mean is not None
+        check = np.flatnonzero(~(norm > x.shape[1] * (64.0 * np.finfo(np.float64).eps
+                                                      * np.abs(mean)) ** 2))
+    else:
+        check = np.flatnonzero(~(norm > 0.0))
+    tiny, huge = np.finfo(np.float64).tiny / np.finfo(np.float64).eps, 1e300
+    if check.size or not ((norm > tiny) & (norm < huge)).all():
+        return None  # constant rows are refused, extreme rows rescaled, by _unit_rows
+    inv = 1.0 / np.sqrt(norm)
+    g *= inv[:, None]
+    g *= inv[None, :]
+    return _finish(np.clip(1.0 - g, 0.0, 2.0))
 
 
 def _wrap(
