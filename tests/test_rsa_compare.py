@@ -215,11 +215,15 @@ def test_bridges_are_reexported(stacks):
 
 
 # ---------------------------------------------------------------- bad input
-def test_nan_rdm_is_rejected(stacks):
+def test_inf_or_one_sided_nan_rdm_is_rejected(stacks):
     ra, rb = stacks
     bad = rb.copy()
-    bad[0, 1, 2] = bad[0, 2, 1] = np.nan
+    bad[0, 1, 2] = bad[0, 2, 1] = np.inf
     with pytest.raises(SchemaError, match="finite"):
+        rsa.compare(ra, bad)
+    bad[0, 1, 2] = bad[0, 2, 1] = rb[0, 1, 2]
+    bad[0, 1, 2] = np.nan  # a missing pair must be missing in both triangles (#18)
+    with pytest.raises(SchemaError, match="not symmetric"):
         rsa.compare(ra, bad)
 
 

@@ -326,15 +326,16 @@ def test_complex_rdms_are_refused(problem):
     with pytest.raises(SchemaError, match=r"^data: values must be real"):
         rsa.evaluate(data=cplx, models=mods, bootstrap="none")
     with pytest.raises(SchemaError, match=r"^models: values must be real"):
-        rsa.evaluate(mods.copy(data=mods.values + 0j), subj, bootstrap="none")
+        rsa.evaluate(data=subj, models=mods.copy(data=mods.values + 0j), bootstrap="none")
 
 
 def test_bad_rdm_values_are_named(problem):
-    """NaN or asymmetry in a model or a subject RDM: SchemaError naming the culprit."""
+    """inf or asymmetry in a model or a subject RDM: SchemaError naming the culprit (a NaN
+    pair, missing at (i, j) and (j, i), is a missing dissimilarity, #18)."""
     models, subjects = problem
     mods, subj = _rdms(models, "model"), _rdms(subjects, "subject")
     bad = subj.copy()
-    bad.values[3, 2, 7] = np.nan
+    bad.values[3, 2, 7] = np.inf
     with pytest.raises(SchemaError, match=r"^data: values must be finite.*'subject': 3"):
         rsa.evaluate(data=bad, models=mods, bootstrap="none")
     tilted = mods.isel(model=1).copy()

@@ -146,7 +146,8 @@ def test_permuting_stimuli_permutes_the_rdm(cube):
 def test_rdm_is_symmetric_with_zero_diagonal_and_valid(cube):
     for metric in rsa.METRICS:
         noise = "shrinkage_diag" if metric == "mahalanobis" else None
-        r = rsa.compute_rdm(cube, metric=metric, noise=noise)
+        counts = abs(cube) if metric.startswith("poisson") else cube  # rates are >= 0
+        r = rsa.compute_rdm(counts, metric=metric, noise=noise)
         assert data.validate(r) == "rdm"
         assert r.attrs["metric"] == metric
 
@@ -222,14 +223,17 @@ def test_constant_pattern_has_no_correlation_distance(rng):
         rsa.compute_rdm(data.responses(x, stimulus=list("abcd")), metric="correlation")
 
 
-def test_nan_responses_are_rejected(rng):
+def test_inf_responses_are_rejected_and_nan_means_missing(rng):
     x = rng.normal(size=(4, 5))
     da = xr.DataArray(
         x, dims=("stimulus", "unit"), coords={"stimulus": list("abcd"), "unit": list("vwxyz")}
     )
-    da[1, 2] = np.nan
+    da[1, 2] = np.inf
     with pytest.raises(SchemaError, match="finite"):
         rsa.compute_rdm(da)
+    # NaN marks a missing measurement (#18): the unbalanced estimator, not an error
+    da[1, 2] = np.nan
+    assert "unbalanced" in rsa.compute_rdm(da).attrs["estimator"]
 
 
 # ---------------------------------------------------------------- real data

@@ -116,14 +116,14 @@ def test_decoding_is_at_chance_before_the_planted_onset_and_above_after(planted)
 
 
 def test_cluster_pvalues_from_the_permutation_null():
-    from neurorep.decoding._decode import _permutation_stats
+    from neurorep.stats import cluster_pvalues
 
     g = np.random.default_rng(0)
     null = 0.5 + 0.05 * g.normal(size=(99, 30))
     obs = 0.5 + 0.05 * g.normal(size=30)
     obs[10:16] = 0.8  # one clear cluster
     obs[25] = 0.62  # a single point above the null's 95th percentile, a small cluster
-    res = _permutation_stats(obs, null, 0.05)
+    res = cluster_pvalues(obs, null, alpha=0.05)
     assert res["significant"][10:16].all() and res["significant"].sum() == 6
     assert res["pvalue"][12] == pytest.approx(0.01)
     assert (res["cluster"][10:16] == res["cluster"][10]).all()

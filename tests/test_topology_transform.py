@@ -13,6 +13,7 @@ from neurorep.topology import (
     RGTM_REGIMES,
     geodesic_transform,
     gt_transform,
+    sigmoid_transform,
     threshold_grid,
 )
 
@@ -357,3 +358,138 @@ def test_complex_rdm_is_refused():
     r = data.rdm(np.arange(1.0, 7.0), stimulus=list("abcd"))
     with pytest.raises(SchemaError, match="complex"):
         gt_transform(r.copy(data=r.values + 0j), 0.1, 0.5)
+
+
+# ---------------------------------------------------------------- sigmoid and geodesic variants
+def _paper_geodesic(vec: np.ndarray, gd_type: str, rank_after: bool, **kw) -> np.ndarray:
+    """Lin & Kriegeskorte's utils_transform.geodesic_transform, re-typed for reference
+    (networkx graph from the square matrix: zero entries are not edges)."""
+    import networkx as nx
+
+    if gd_type == "twostep":
+        d = (vec - vec.min()) / (vec.max() - vec.min())
+    else:
+        r = rankdata(vec)
+        d = (r - r.min()) / (r.max() - r.min())
+    g = nx.from_numpy_array(squareform(d))
+    edges = list(g.edges.data("weight"))
+
+    def knn(node, k):
+        return [v for _, v in sorted((e[2]["weight"], e[1]) for e in g.edges(node, data=True))[:k]]
+
+    if gd_type == "twostep":
+        long = [e for e in edges if e[2] == 1]
+    elif gd_type == "p_shortest":
+        thr = np.quantile(d, kw.get("p", 0.05))
+        long = [e for e in edges if e[2] > thr]
+    else:
+        k = int(kw.get("p", 0.05) * len(g.nodes())) if gd_type == "p_nearest" else kw.get("k", 1)
+        long = [e for e in edges if e[1] not in knn(e[0], k)]
+    g.remove_edges_from([e[:2] for e in long])
+    out = squareform(np.array(nx.floyd_warshall_numpy(g)))
+    # equal path sums can differ in the last bits (summation order): tie them before ranking
+    fin = np.isfinite(out)
+    scale = np.abs(out[fin]).max(initial=0.0) or 1.0
+    tied = np.where(fin, np.round(out / scale, 12), out)
+    return rankdata(tied) if rank_after else out
+
+
+@pytest.mark.parametrize(
+    ("graph", "kw"),
+    [("p_shortest", {"p": 0.05}), ("p_shortest", {"p": 0.3}), ("p_nearest", {"p": 0.2}),
+     ("k_nearest", {"k": 1}), ("k_nearest", {"k": 3})],
+)
+@pytest.mark.parametrize("ranked", [False, True])
+@pytest.mark.parametrize("tied", [False, True])
+def test_geodesic_variants_match_paper_code(rng, graph, kw, ranked, tied):
+    r = _rdm(rng)
+    if tied:  # a categorical-like RDM: many tied dissimilarities
+        r = r.copy(data=np.round(r.values))
+    got = geodesic_transform(r, graph=graph, keep_zero_edges=False, symmetric=False,
+                             ranked=ranked, **kw)
+    want = _paper_geodesic(squareform(r.values, checks=False), graph, ranked, **kw)
+    np.testing.assert_allclose(squareform(got.values, checks=False), want, atol=1e-12)
+
+
+@pytest.mark.parametrize(("lo", "up"), [(0.2, 0.8), (0.1, 0.5)])
+@pytest.mark.parametrize("ranked", [False, True])
+def test_geodesic_gt_matches_paper_twostep_and_rsatoolbox(rng, lo, up, ranked):
+    from rsatoolbox.rdm import RDMs
+    from rsatoolbox.rdm.transform import geodesic_transform as rsa_geodesic
+
+    r = _rdm(rng)
+    rgtm = _paper_gt(squareform(r.values, checks=False), lo, up)
+    got = geodesic_transform(r, lo, up, keep_zero_edges=False, ranked=ranked)
+    got_vec = squareform(got.values, checks=False)
+    np.testing.assert_allclose(got_vec, _paper_geodesic(rgtm, "twostep", ranked), atol=1e-12)
+    if not ranked:
+        ref = rsa_geodesic(RDMs(rgtm[None].copy())).get_vectors()[0]
+        np.testing.assert_allclose(got_vec, ref, atol=1e-12)
+    # neurorep's default keeps zero-length edges: a real difference, documented with numbers
+    kept = squareform(geodesic_transform(r, lo, up, ranked=ranked).values, checks=False)
+    assert (np.abs(kept - got_vec) > 1e-9).sum() > 10
+
+
+def test_geodesic_zero_edge_numbers_in_docstring():
+    """The numbers quoted in geodesic_transform's docstring."""
+    x = np.random.default_rng(0).standard_normal((12, 4))
+    r = data.rdm(squareform(pdist(x)), stimulus=[f"s{i}" for i in range(12)])
+    a = squareform(geodesic_transform(r, 0.2, 0.8).values, checks=False)
+    b = squareform(geodesic_transform(r, 0.2, 0.8, keep_zero_edges=False).values, checks=False)
+    zero = a == 0
+    assert zero.sum() == 36
+    assert round(float(b[zero].min()), 3) == 0.026 and round(float(np.median(b[zero])), 2) == 0.49
+    assert round(float(b[zero].max()), 2) == 1.31
+    d = np.abs(a - b)
+    assert (d[~zero] > 1e-12).sum() == 24 and round(float(d[~zero].max()), 2) == 0.77
+    assert (d > 1e-12).sum() == 60
+
+
+def test_knn_symmetric_is_order_free_and_authors_rule_is_not(rng):
+    r = _rdm(rng, n=10)
+    perm = rng.permutation(10)
+    ids = r.stimulus_i.values[perm]
+    for sym in (True, False):
+        a = geodesic_transform(r, graph="k_nearest", k=1, symmetric=sym, disconnected=99.0)
+        b = geodesic_transform(r.sel(stimulus_i=ids, stimulus_j=ids), graph="k_nearest", k=1,
+                               symmetric=sym, disconnected=99.0)
+        same = np.allclose(a.sel(stimulus_i=ids, stimulus_j=ids).values, b.values)
+        if sym:
+            assert same
+    # the symmetric kNN graph has at least the authors' edges: distances never longer
+    a = geodesic_transform(r, graph="k_nearest", k=2, disconnected=99.0).values
+    b = geodesic_transform(r, graph="k_nearest", k=2, symmetric=False, disconnected=99.0).values
+    assert (a <= b + 1e-12).all() and (a < b - 1e-9).any()
+
+
+@pytest.mark.parametrize(("alpha", "beta"), [(10.0, 0.5), (3.0, 0.2), (50.0, 0.9)])
+def test_sigmoid_matches_paper_code(rng, alpha, beta):
+    r = _rdm(rng)
+    r = r.copy(data=np.round(r.values, 1))  # ties
+    vec = squareform(r.values, checks=False)
+    rk = rankdata(vec)
+    d = (rk - rk.min()) / (rk.max() - rk.min())
+    want = 1 / (1 + np.exp(-(d - beta) * alpha))
+    got = sigmoid_transform(r, alpha, beta)
+    np.testing.assert_allclose(squareform(got.values, checks=False), want, atol=1e-12)
+    assert np.all(np.diag(got.values) == 0)
+    # a steep sigmoid approaches the 0/1 step at beta on the rank scale
+    steep = squareform(sigmoid_transform(r, 1e4, beta).values, checks=False)
+    far = np.abs(d - beta) > 0.01
+    np.testing.assert_allclose(steep[far], (d[far] > beta).astype(float), atol=1e-12)
+
+
+def test_variants_bad_input(rng):
+    r = _rdm(rng)
+    with pytest.raises(ValueError, match="graph='gt'"):
+        geodesic_transform(r, 0.2, 0.8, graph="p_shortest")
+    with pytest.raises(ValueError, match="graph"):
+        geodesic_transform(r, graph="mst")
+    with pytest.raises(ValueError, match=r"p must lie in \(0, 1\]"):
+        geodesic_transform(r, graph="p_shortest", p=0)
+    with pytest.raises(ValueError, match="k"):
+        geodesic_transform(r, graph="k_nearest", k=0)
+    with pytest.raises(ValueError, match="alpha"):
+        sigmoid_transform(r, alpha=0)
+    with pytest.raises(ValueError, match="beta"):
+        sigmoid_transform(r, beta=2)

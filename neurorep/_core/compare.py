@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse
 
+from neurorep._core import compare_matrix
 from neurorep._core.condensed import n_from_m, triu
 from neurorep._core.errors import check_option
 from neurorep._core.parallel import one_blas_thread, run_blocks
@@ -61,11 +62,22 @@ def _cos(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _center(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """Rows minus their mean, in two passes.
+
+    One pass leaves every row off by the rounding of its mean (~eps * |mean|), a
+    constant that inflates the norm of a row whose spread is a few ulps of its offset
+    (an RDM like ``1e6 + [0, 1, 2] * ulp``: Pearson r wrong by ~0.2, as rsatoolbox's).
+    The mean of the centred row is that error, computed to the row's own precision.
+    """
     mean = x.mean(axis=1, keepdims=True)
     if inplace:
         x -= mean
-        return x
-    return x - mean
+    else:
+        x = x - mean
+    rest = x.mean(axis=1, keepdims=True)
+    if rest.any():
+        x -= rest
+    return x
 
 
 
@@ -377,6 +389,12 @@ class Method:
         Each row pair costs its own computation; the kernel also takes
         ``pairs=`` (``(P, 2)`` row indices: only those pairs, ``(P,)`` scores)
         and ``shared_ties=`` (see :func:`tau_a`).
+    scale_free : bool
+        The score does not change when an RDM is multiplied by a positive
+        number (rows far from 1 are then rescaled exactly before the products).
+    whole : bool
+        The kernel compares whole RDMs (matrices): no dissimilarity may be
+        left out (NaN pairs, a stimulus drawn twice by a bootstrap).
     """
 
     kernel: Callable[..., np.ndarray]
@@ -386,6 +404,8 @@ class Method:
     fittable: bool = False
     cosine_rows: Callable[[np.ndarray, bool], np.ndarray] | None = None
     paired: bool = False
+    scale_free: bool = True
+    whole: bool = False
 
     @property
     def ranked(self) -> bool:
@@ -408,8 +428,14 @@ COMPARE_METHODS: dict[str, Method] = {
                      cosine_rows=_rows_identity),
     "cosine_cov": Method(_cmp_cosine_cov, pool="rms", whitened=True),
     "corr_cov": Method(_cmp_corr_cov, pool="zscore", whitened=True),
+    "tau-b": Method(compare_matrix.tau_b, pool="rank", paired=True),
+    "bures": Method(compare_matrix.bures, pool="rms", whitened=True, whole=True),
+    "bures_metric": Method(compare_matrix.bures_metric, pool="rms", whitened=True,
+                           scale_free=False, whole=True),
+    "neg_riem_dist": Method(compare_matrix.neg_riem_dist, pool="rms", whitened=True,
+                            scale_free=False, whole=True),
 }
-ALIASES = {"pearson": "corr"}
+ALIASES = {"pearson": "corr", "kendall": "tau-b"}
 
 
 def resolve_method(method: str) -> str:
@@ -458,11 +484,11 @@ def compare_vectors(
     ``own=True``: ``x`` and ``y`` are the caller's own fresh arrays and may be
     overwritten (saves a copy of each). They must then not be the same array.
     """
-    if valid is not None:
-        x, y = x[:, valid], y[:, valid]
+    if valid is not None:  # boolean column indexing can give F-ordered copies
+        x, y = np.ascontiguousarray(x[:, valid]), np.ascontiguousarray(y[:, valid])
         own = True  # fresh copies
     meth = COMPARE_METHODS[method]
-    if not meth.ranked:  # products of the values: keep them inside float64's range
+    if not meth.ranked and meth.scale_free:  # products of the values: keep them inside float64's range
         x, y = _rescale_rows(x, own=own), _rescale_rows(y, own=own)
     if meth.whitened:
         return meth.kernel(x, y, sigma_k=sigma_k, valid=valid, n=n)

@@ -21,7 +21,7 @@ from neurorep._core.errors import SchemaError
 __all__ = ["peak_depth"]
 
 
-def _profile(scores: Any, fn: str) -> tuple[xr.DataArray, xr.DataArray | None, xr.DataArray | None]:
+def layer_profile(scores: Any, fn: str) -> tuple[xr.DataArray, xr.DataArray | None, xr.DataArray | None]:
     """The ``score`` (and ``ci_low`` / ``ci_high`` when present) with a layer dim and depths."""
     lo = hi = None
     if isinstance(scores, xr.Dataset):
@@ -107,7 +107,7 @@ def peak_depth(scores: xr.Dataset | xr.DataArray, *, tolerance: float = 0.05) ->
     >>> (p.plateau_high - p.plateau_low).values  # width of the layers tied with the peak
     array([1., 0., 1.])
     """
-    s, lo, hi = _profile(scores, "peak_depth")
+    s, lo, hi = layer_profile(scores, "peak_depth")
     if (isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real)
             or not 0 <= float(tolerance) < 1):
         raise ValueError(

@@ -22,6 +22,8 @@ from neurorep._core import shape, similarity
 from neurorep._core.compare import COMPARE_METHODS, compare_vectors, resolve_method
 from neurorep._core.condensed import condensed
 from neurorep._core.errors import SchemaError
+from neurorep._core.parallel import is_lazy
+from neurorep.alignment._chunked import lazy_gram
 from neurorep.data import RDM_DIMS
 
 Array = np.ndarray
@@ -531,11 +533,17 @@ def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Me
 _GRAM_MAX_STIMULI = 1500  # an n x n float64 Gram matrix per representation: 18 MB at 1500
 
 
+def _as_gram(kind: str, a: Array) -> tuple[str, Array]:
+    return ("gram", a @ a.T) if kind == "features" else (kind, a)
+
+
 def cka_metric() -> Metric:
     """Biased linear CKA; with up to 1500 stimuli each representation's Gram matrix is
     computed once and every bootstrap sample or fold takes a sub-matrix of it."""
 
     def prepare(x: xr.DataArray) -> tuple[str, Array]:
+        if is_lazy(x):  # dask-backed: the Gram matrix summed over unit chunks
+            return "gram", lazy_gram(x)
         # CKA is free of shift and scale: centred first (a Gram of data around 1e4 kept
         # ~8 fewer digits of the structure), then rescaled (no overflow at 1e200)
         arr = similarity.rescaled(similarity.center(_as_float(x)))
@@ -545,6 +553,8 @@ def cka_metric() -> Metric:
 
     def score(state: Any, idx: Array | None) -> float:
         (kind_x, a), (kind_y, b) = state
+        if kind_x != kind_y:  # a dask-backed side is always a Gram matrix: match it
+            (kind_x, a), (kind_y, b) = _as_gram(kind_x, a), _as_gram(kind_y, b)
         if kind_x == kind_y == "gram":
             if idx is not None:
                 a, b = a[np.ix_(idx, idx)], b[np.ix_(idx, idx)]

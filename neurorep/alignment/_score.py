@@ -17,8 +17,9 @@ import xarray as xr
 
 from neurorep import __version__
 from neurorep._core.deprecate import renamed_parameters
-from neurorep._core.errors import SchemaError, check_int
+from neurorep._core.errors import check_int
 from neurorep._core.rng import check_scheduler, resolve_seed
+from neurorep.alignment._depth import layer_profile
 from neurorep.alignment._inputs import _depths, _prepare_sets
 from neurorep.alignment._metric import Metric, get_metric
 from neurorep.data import RDM_DIMS
@@ -201,7 +202,8 @@ def score_matrix(
         not (isinstance(p, tuple) and isinstance(p[0], str) and p[0] == "features") for p in lprep.values()
     )
     if batched:
-        res = _batched_score_matrix(met, regions, layers, lprep, boots, ci=ci, metric=metric, n=n)
+        res = _batched_score_matrix(met, regions, layers, lprep, boots, ci=ci, metric=metric, n=n,
+                                    rprep={rk: rprep[(rk, "all")] for rk in regions})
         res.attrs["rng"] = seed
         return res
     jobs = [(r, s, k) for r in rkeys for s in subjects for k in lkeys]
@@ -296,12 +298,15 @@ def _batched_score_matrix(
     ci: float,
     metric: str | Metric,
     n: int,
+    rprep: dict[str, Any] | None = None,
 ) -> xr.Dataset:
     """score_matrix's single-subject path when scores are dot products of sample vectors:
-    each bootstrap sample costs one vector per representation and one matrix product."""
+    each bootstrap sample costs one vector per representation and one matrix product.
+    ``rprep``: the regions already prepared (a dask-backed region is not reduced twice)."""
     assert met.sample is not None
     rkeys, lkeys = list(regions), list(layers)
-    rprep = {k: met.prepare(subs["all"]) for k, subs in regions.items()}
+    if rprep is None:
+        rprep = {k: met.prepare(subs["all"]) for k, subs in regions.items()}
 
     def block(idx: Array | None) -> Array:
         a = np.stack([met.sample(rprep[k], idx) for k in rkeys])  # type: ignore[misc]
@@ -344,32 +349,7 @@ def depth_index(scores: xr.Dataset | xr.DataArray) -> xr.DataArray:
     >>> float(depth_index(s)[0])
     0.875
     """
-    if isinstance(scores, xr.Dataset):
-        if "score" not in scores.data_vars:
-            raise SchemaError(
-                f"depth_index: a Dataset needs a 'score' variable (a score_matrix result); got "
-                f"variables {list(scores.data_vars)}. Pass score_matrix(...) or a DataArray."
-            )
-        s = scores["score"]
-    elif isinstance(scores, xr.DataArray):
-        s = scores
-    else:
-        raise SchemaError(
-            f"depth_index: expected a score_matrix Dataset or a DataArray with a 'layer' dim; got "
-            f"{type(scores).__name__}."
-        )
-    if "layer" not in s.dims:
-        raise SchemaError(
-            f"depth_index: scores need a 'layer' dim; got dims {s.dims}. Rename the layer dim, "
-            f"e.g. scores.rename({{{(s.dims or ('dim_0',))[-1]!r}: 'layer'}})."
-        )
-    if "depth" not in s.coords or s["depth"].dims != ("layer",):
-        raise SchemaError(
-            "depth_index: scores need a 'depth' coordinate along 'layer' (each layer's "
-            "normalised depth, 0 = first, 1 = last); got coords "
-            f"{[c for c in s.coords if c not in s.dims]}. Add one with "
-            "scores.assign_coords(depth=('layer', numpy.linspace(0, 1, scores.sizes['layer'])))."
-        )
+    s, _, _ = layer_profile(scores, "depth_index")
     w = s.clip(min=0)
     total = w.sum("layer")
     return (w * s["depth"]).sum("layer") / total.where(total > 0)

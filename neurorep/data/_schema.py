@@ -309,6 +309,7 @@ def responses(
     unit_coords: Mapping[str, Any] | None = None,
     attrs: Mapping[str, Any] | None = None,
     name: str = RESPONSES_VAR,
+    allow_missing: bool = False,
 ) -> xr.DataArray:
     """Build a schema-valid responses ``DataArray``.
 
@@ -351,6 +352,12 @@ def responses(
         Provenance kept in ``.attrs``.
     name : str
         Name of the DataArray (and the label in error messages).
+    allow_missing : bool
+        Let NaN mark missing measurements -- a repetition a stimulus did not
+        get (a whole ``(stimulus, repetition)`` row of NaN) or units not
+        recorded in one measurement. Only :func:`neurorep.rsa.compute_rdm`
+        uses them (rsatoolbox's unbalanced-design estimators); other analyses
+        refuse NaN.
 
     Returns
     -------
@@ -438,7 +445,10 @@ def responses(
             _broadcast_coord(cval, values.shape[0], coord=cname, dim=first, name=name),
         )
     out = xr.DataArray(values, dims=dims_, coords=coords, name=name, attrs=dict(attrs or {}))
-    validate(out, kind="epochs" if dims_ in EPOCH_DIMS else "responses", name=name)
+    validate(
+        out, kind="epochs" if dims_ in EPOCH_DIMS else "responses", name=name,
+        allow_missing=allow_missing,
+    )
     return out
 
 
@@ -742,8 +752,9 @@ def _check_real(dtype: np.dtype, name: str) -> None:
         )
 
 
-def _check_finite(da: xr.DataArray, name: str) -> None:
-    """Real, finite values (in-memory arrays only).
+def _check_finite(da: xr.DataArray, name: str, *, allow_missing: bool = False) -> None:
+    """Real, finite values (in-memory arrays only); ``allow_missing``: NaN marks a missing
+    measurement (unbalanced designs), inf is still refused.
 
     Values so large that their squares overflow are not refused here: the
     kernels that square them (RDMs, CKA, ridge, persistence) rescale exactly
@@ -757,14 +768,22 @@ def _check_finite(da: xr.DataArray, name: str) -> None:
         return
     if _sum_of_squares_fits(data.reshape(-1)):  # one BLAS pass: finite sum -> finite values
         return
-    finite = np.isfinite(data)
+    finite = ~np.isinf(data) if allow_missing else np.isfinite(data)
     if not finite.all():
         bad = int((~finite).sum())
         where = np.argwhere(~finite)[0].tolist()
+        hint = (
+            " Missing measurements (a repetition not shown, units not recorded) may be NaN "
+            "for neurorep.rsa.compute_rdm: build them with data.responses(..., "
+            "allow_missing=True)."
+            if not allow_missing and not np.isinf(data).any()
+            else ""
+        )
         raise SchemaError(
-            f"{name}: values must be finite; got {bad} NaN/inf value(s), the first at index "
-            f"{dict(zip(da.dims, where, strict=True))}. Drop those stimuli/units "
-            f"(e.g. obj.dropna('unit')) or impute them before the analysis."
+            f"{name}: values must be finite; got {bad} {'inf' if allow_missing else 'NaN/inf'} "
+            f"value(s), the first at index {dict(zip(da.dims, where, strict=True))}. Drop "
+            f"those stimuli/units (e.g. obj.dropna('unit')) or impute them before the "
+            f"analysis.{hint}"
         )
 
 
@@ -780,7 +799,9 @@ def _layout_hint(da: xr.DataArray, allowed: tuple[tuple[str, ...], ...]) -> str:
     return ""
 
 
-def _validate_responses(da: xr.DataArray, name: str, *, epochs: bool = False) -> None:
+def _validate_responses(
+    da: xr.DataArray, name: str, *, epochs: bool = False, allow_missing: bool = False
+) -> None:
     """Responses (``epochs=False``: one pattern per stimulus or a time series) or epochs."""
     if not epochs:
         reject_epochs(da, name=name)
@@ -803,7 +824,7 @@ def _validate_responses(da: xr.DataArray, name: str, *, epochs: bool = False) ->
                 f"obj.assign_coords({dim}=ids)."
             )
         _check_unique(coord_index(da, str(dim)), dim=str(dim), name=name)
-    _check_finite(da, name)
+    _check_finite(da, name, allow_missing=allow_missing)
 
 
 def _check_epoch_times(da: xr.DataArray, name: str) -> None:
@@ -1035,7 +1056,9 @@ def _validate_activations(tree: xr.DataTree, name: str) -> None:
 KINDS = ("responses", "epochs", "activations", "rdm", "result", "set")
 
 
-def validate(obj: Any, *, kind: Kind | None = None, name: str | None = None) -> Kind:
+def validate(
+    obj: Any, *, kind: Kind | None = None, name: str | None = None, allow_missing: bool = False
+) -> Kind:
     """Check ``obj`` against the neurorep data model and return its kind.
 
     Parameters
@@ -1054,6 +1077,9 @@ def validate(obj: Any, *, kind: Kind | None = None, name: str | None = None) -> 
         coordinate in seconds.
     name : str, optional
         The object's name in error messages; default the kind.
+    allow_missing : bool
+        Responses may hold NaN for missing measurements (an unbalanced design,
+        which :func:`neurorep.rsa.compute_rdm` handles); inf is still refused.
 
     Returns
     -------
@@ -1080,7 +1106,7 @@ def validate(obj: Any, *, kind: Kind | None = None, name: str | None = None) -> 
     if kind in ("responses", "epochs"):
         if not isinstance(obj, xr.DataArray):
             raise SchemaError(f"{label}: expected a DataArray; got {type(obj).__name__}.")
-        _validate_responses(obj, label, epochs=kind == "epochs")
+        _validate_responses(obj, label, epochs=kind == "epochs", allow_missing=allow_missing)
     elif kind == "rdm":
         if not isinstance(obj, xr.DataArray):
             raise SchemaError(f"{label}: expected a DataArray; got {type(obj).__name__}.")

@@ -22,7 +22,7 @@ from neurorep._core.errors import SchemaError
 from neurorep.data import responses
 from neurorep.datasets._common_tree import manifest_tree
 from neurorep.datasets._fetch import default_data_home
-from neurorep.datasets._lazy import UNIT_CHUNK, gather_trials, require_files
+from neurorep.datasets._lazy import UNIT_CHUNK, gather_trials, read_mat, require_files
 
 BOLD5000_ROIS = ("EarlyVis", "LOC", "OPA", "PPA", "RSC")
 _FIX = (
@@ -73,7 +73,6 @@ def load_bold5000(
     >>> tree = datasets.load_bold5000("~/data", subject=1)  # doctest: +SKIP
     """
     import dask.array as da
-    import scipy.io as sio
 
     if not 1 <= int(subject) <= 4:
         raise ValueError(f"subject must be 1..4 (CSI1..CSI4); got {subject!r}.")
@@ -85,22 +84,14 @@ def load_bold5000(
     list_path = root / "stim_lists" / f"CSI0{int(subject)}_stim_lists.txt"
     require_files([mat_path, list_path], dataset="bold5000", fix=_FIX)
     stim = [line.strip() for line in list_path.read_text().splitlines() if line.strip()]
-    try:
-        mat = sio.loadmat(mat_path)
-    except (ValueError, OSError, TypeError) as err:
-        raise OSError(
-            f"bold5000: {str(mat_path)!r} is truncated or damaged ({err}). Delete it and "
-            f"download the ROIs archive again."
-        ) from err
+    sides = (("LH", "left"), ("RH", "right"))
+    mat = read_mat(mat_path, dataset="bold5000", keys=[f"{h}{roi}" for roi in BOLD5000_ROIS
+                                                        for h, _ in sides],
+                   redownload="download the ROIs archive again", missing=_FIX)
     parts, region, hemi = [], [], []
     for roi in BOLD5000_ROIS:
-        for h, side in (("LH", "left"), ("RH", "right")):
+        for h, side in sides:
             key = f"{h}{roi}"
-            if key not in mat:
-                raise SchemaError(
-                    f"bold5000: {str(mat_path)!r} has no variable {key!r} (has "
-                    f"{sorted(k for k in mat if not k.startswith('__'))}). {_FIX}"
-                )
             x = np.asarray(mat[key], dtype=np.float32)
             if x.ndim != 2 or x.shape[0] != len(stim):
                 raise SchemaError(

@@ -42,6 +42,30 @@ def truncated(path: Path, *, dataset: str, detail: str) -> OSError:
     )
 
 
+def read_mat(
+    path: Path, *, dataset: str, keys: Sequence[str], redownload: str, missing: str
+) -> dict[str, Any]:
+    """``scipy.io.loadmat`` of a dataset file, checked: a file scipy cannot read raises a
+    clear OSError (``redownload``: how to get it again), a file without one of ``keys`` a
+    SchemaError that lists the variables it has, then ``missing`` (what that means)."""
+    import scipy.io as sio
+
+    try:
+        mat: dict[str, Any] = sio.loadmat(path)
+    except (ValueError, OSError, TypeError) as err:
+        raise OSError(
+            f"{dataset}: {str(path)!r} is truncated or damaged ({err}). Delete it and "
+            f"{redownload}."
+        ) from err
+    for key in keys:
+        if key not in mat:
+            raise SchemaError(
+                f"{dataset}: {str(path)!r} has no variable {key!r} (has "
+                f"{sorted(k for k in mat if not k.startswith('__'))}); {missing}"
+            )
+    return mat
+
+
 def check_h5(path: Path, *, dataset: str) -> None:
     """Open an HDF5 file once (headers only); a truncated file raises a clear OSError."""
     import h5py

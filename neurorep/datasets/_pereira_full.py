@@ -25,7 +25,7 @@ from neurorep._core.errors import SchemaError, check_option
 from neurorep.data import responses
 from neurorep.datasets._common_tree import manifest_tree
 from neurorep.datasets._fetch import default_data_home
-from neurorep.datasets._lazy import UNIT_CHUNK, require_files
+from neurorep.datasets._lazy import UNIT_CHUNK, read_mat, require_files
 
 EXPERIMENTS = (
     "180concepts_pictures",
@@ -88,7 +88,6 @@ def load_pereira2018_full(
     >>> tree = datasets.load_pereira2018_full("~/data", experiment="243sentences")  # doctest: +SKIP
     """
     import dask.array as da
-    import scipy.io as sio
 
     check_option("experiment", experiment, EXPERIMENTS)
     root = (Path(data_home).expanduser() if data_home is not None else default_data_home()) / "pereira2018_full"
@@ -103,22 +102,11 @@ def load_pereira2018_full(
     items: dict[str, xr.DataArray] = {}
     for p in participants:
         path = root / p / fname
-        try:
-            mat = sio.loadmat(path)
-        except (ValueError, OSError, TypeError) as err:
-            raise OSError(
-                f"pereira2018_full: {str(path)!r} is truncated or damaged ({err}). Delete it and "
-                f"download it again from osf.io/crwz7."
-            ) from err
         key = "examples" if experiment.startswith("180") else "examples_passagesentences"
         text_key = "keyConcept" if experiment.startswith("180") else "keySentences"
-        for k in (key, text_key, "meta"):
-            if k not in mat:
-                raise SchemaError(
-                    f"pereira2018_full: {str(path)!r} has no {k!r} (has "
-                    f"{sorted(x for x in mat if not x.startswith('__'))}); it is not a Pereira "
-                    f"2018 {experiment} file."
-                )
+        mat = read_mat(path, dataset="pereira2018_full", keys=(key, text_key, "meta"),
+                       redownload="download it again from osf.io/crwz7",
+                       missing=f"it is not a Pereira 2018 {experiment} file.")
         x = np.asarray(mat[key], dtype=np.float32)
         text = _strings(mat[text_key])
         meta = mat["meta"][0, 0]

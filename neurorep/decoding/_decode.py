@@ -28,6 +28,7 @@ from neurorep._core.errors import check_int
 from neurorep._core.rng import as_generator
 from neurorep.data import bin_time, check_epochs, crop_time, infer_kind, rdm
 from neurorep.decoding._lda import lda_decision, lda_fit
+from neurorep.stats import cluster_pvalues
 
 __all__ = [
     "CLASSIFIERS",
@@ -365,34 +366,6 @@ def _cv_loop(
     return out
 
 
-def _clusters(excess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Connected supra-threshold regions of ``excess > 0``: labels (0 = none) and their sums."""
-    from scipy import ndimage
-
-    lab, n = ndimage.label(excess > 0)
-    sums = ndimage.sum_labels(excess, lab, index=np.arange(1, n + 1)) if n else np.zeros(0)
-    return lab, np.asarray(sums, dtype=np.float64)
-
-
-def _permutation_stats(
-    observed: np.ndarray, null: np.ndarray, alpha: float
-) -> dict[str, np.ndarray]:
-    """Per-point and cluster p-values of ``observed`` (grid) against ``null`` (perm, grid)."""
-    n = null.shape[0]
-    p_point = (1.0 + (null >= observed[None]).sum(axis=0)) / (n + 1.0)
-    thr = np.quantile(null, 0.95, axis=0)
-    lab, sums = _clusters(observed - thr)
-    null_max = np.array([max(_clusters(nl - thr)[1].max(initial=0.0), 0.0) for nl in null])
-    p_cluster = np.ones(observed.shape)
-    cluster = np.full(observed.shape, -1, dtype=np.int64)
-    for c, mass in enumerate(sums):
-        where = lab == c + 1
-        p_cluster[where] = (1.0 + (null_max >= mass).sum()) / (n + 1.0)
-        cluster[where] = c
-    return {"pvalue": p_cluster, "pvalue_uncorrected": p_point, "cluster": cluster,
-            "significant": p_cluster < alpha}
-
-
 def _check_scoring(scoring: str) -> None:
     if scoring not in SCORINGS:
         raise ValueError(f"scoring must be one of {list(SCORINGS)}; got {scoring!r}.")
@@ -435,7 +408,7 @@ def _run(
             y_perm = gen.permutation(s.y)  # the folds stay; the labels move
             sc = _cross_validate(s.X, y_perm, folds, base, scoring, generalize).mean(axis=0)
             null[k] = sc[0] if s.time is None else sc
-        res = _permutation_stats(np.asarray(out["score"].values), null, alpha)
+        res = cluster_pvalues(np.asarray(out["score"].values), null, alpha=alpha)
         if s.time is None:  # one score: the permutation p-value is the test
             out["pvalue"] = ((), res["pvalue_uncorrected"])
             out["significant"] = ((), res["pvalue_uncorrected"] < alpha)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from neurorep._core.errors import SchemaError
-from neurorep._core.parallel import blas_threads, map_tasks
+from neurorep._core.parallel import blas_threads, map_tasks, one_blas_thread
 from neurorep.encoding._inputs import check_scale, complex_error
 
 #: Units per chunk for in-memory responses when the caller does not choose.
@@ -59,6 +59,15 @@ def check_block(Y: np.ndarray, sample_dim: str, dtype: Any) -> tuple[np.ndarray,
     check_scale(spread, name="responses", dtype=np.dtype(dtype), n=Y.shape[0], what="unit",
                 each=True)
     return Y, spread
+
+
+def _one_blas_thread_task(kernel: Callable[..., Any], block: Any, shared: Any,
+                          **kwargs: Any) -> Any:
+    """One dask task: the kernel with one BLAS thread, as the in-memory tasks run (the
+    scheduler runs the chunks in parallel; BLAS threads on top of that oversubscribe the
+    cores: 2x slower on 2 cores, measured)."""
+    with one_blas_thread():
+        return kernel(block, shared, **kwargs)
 
 
 def map_units(
@@ -98,12 +107,12 @@ def map_units(
 
     Yd = Y.rechunk({0: -1, 1: chunk_units}) if chunk_units else Y.rechunk({0: -1})
     shared_d = dask.delayed(shared, pure=True, traverse=False)
-    fn = dask.delayed(kernel, pure=True)
+    fn = dask.delayed(_one_blas_thread_task, pure=True)
     widths = Yd.chunks[1]
     blocks = Yd.to_delayed().ravel()
     outs: dict[str, list[Any]] = {k: [] for k in spec}
     for blk, w in zip(blocks, widths, strict=True):
-        res = fn(blk, shared_d, **kwargs)
+        res = fn(kernel, blk, shared_d, **kwargs)
         for k, (lead, dtype) in spec.items():
             outs[k].append(da.from_delayed(res[k], shape=(*lead, w), dtype=dtype))
     arrays = {k: da.concatenate(v, axis=-1) for k, v in outs.items()}

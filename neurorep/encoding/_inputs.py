@@ -357,3 +357,31 @@ def warn_constant(n_constant: int, n_units: int) -> None:
             NeurorepWarning,
             stacklevel=3,
         )
+
+
+def warn_unresolved_r(
+    r: np.ndarray, r2: np.ndarray, dtype: Any, *, func: str, stacklevel: int = 4
+) -> None:
+    """Warn when Pearson r is NaN for units whose R^2 is a number.
+
+    The pooled held-out predictions of such a unit (at its chosen alpha) vary less than
+    the rounding of ``dtype`` resolves (relative spread below ~100 eps of their size),
+    so their correlation with the responses is not computable (the held-out R^2 is).
+    """
+    bad = np.isnan(np.asarray(r, dtype=np.float64)) & ~np.isnan(np.asarray(r2, dtype=np.float64))
+    if not bad.any():
+        return
+    fix = (
+        "Refit with dtype='float64' to resolve smaller variations"
+        if np.dtype(dtype) == np.float32
+        else "The features predict (almost) nothing beyond the intercept: with ridge, e.g. a "
+        "feature far larger than the responses and constant but for a few stimuli; "
+        "standardise the features or use smaller alphas"
+    )
+    warnings.warn(
+        f"{func}: Pearson r is NaN for {int(bad.sum())} of {bad.size} unit(s): their pooled "
+        f"held-out predictions are constant or vary less than {np.dtype(dtype).name} "
+        f"rounding resolves, so their correlation is undefined (R^2 is reported). {fix}.",
+        NeurorepWarning,
+        stacklevel=stacklevel,
+    )

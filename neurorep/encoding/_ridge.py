@@ -23,6 +23,7 @@ from neurorep.encoding._inputs import (
     is_lazy,
     prepare,
     warn_constant,
+    warn_unresolved_r,
 )
 from neurorep.encoding._solvers import (
     SOLVERS,
@@ -304,7 +305,11 @@ def fit_ridge(
         ``r`` and ``r2`` (unit), ``cv_r`` and ``cv_r2`` (alphas, unit; pooled
         held-out scores of every alpha), ``weights`` (feature, unit),
         ``intercept`` (unit). Constant units get NaN scores, NaN alpha and
-        zero weights (one :class:`neurorep.NeurorepWarning`).
+        zero weights (one :class:`neurorep.NeurorepWarning`). ``r`` is NaN,
+        with a ``NeurorepWarning``, where a unit's held-out predictions do not
+        vary beyond the rounding of ``dtype`` (relative spread under ~100 eps;
+        ``cv_r`` is NaN for such alphas, without a warning); ``r2`` is then
+        still a number.
 
     Raises
     ------
@@ -357,6 +362,8 @@ def _result_dataset(
     scoring = params["scoring"]
     r2 = _take_best(out["cv_r2"], best)
     r = _take_best(out["cv_r"], best)
+    if isinstance(r, np.ndarray):
+        warn_unresolved_r(r, r2, plan.dtype, func=kind)
     data_vars: dict[str, Any] = {
         "alpha": ("unit", _alpha_of(best, alphas)),
         "score": ("unit", r2 if scoring == "r2" else r),
@@ -554,7 +561,8 @@ def cross_validate_ridge(
     -------
     Dataset
         ``prediction`` (sample, unit) held-out, ``score``, ``r``, ``r2``
-        (unit; of the pooled held-out predictions), ``fold_r``, ``fold_r2``
+        (unit; of the pooled held-out predictions; ``r`` NaN with a
+        ``NeurorepWarning`` where the predictions are constant), ``fold_r``, ``fold_r2``
         (fold, unit; per outer fold, NaN for folds under 2 samples and noisy
         for small ones), ``alpha`` (fold, unit); with permutations ``pvalue``
         and ``pvalue_fdr``; with bootstrap ``ci_low`` and ``ci_high``.
@@ -652,6 +660,8 @@ def cross_validate_ridge(
             groups=prep.groups[tested] if prep.groups is not None else None, rng=rng,
         )
         fold_r, fold_r2 = _fold_scores(np.asarray(pred.values), resp, outer)
+    warn_unresolved_r(scores["r"].values, scores["r2"].values, dt,
+                      func="cross_validate_ridge", stacklevel=3)
     for k in scores.data_vars:
         if k != "null_distribution":
             ds[k] = scores[k]

@@ -29,6 +29,9 @@ __all__ = ["METRICS", "score_prediction"]
 METRICS = SCORES
 
 
+_FLAT = 100 * np.finfo(np.float64).eps  # relative spread of predictions below which r is NaN
+
+
 def _r_r2(pred: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column-wise Pearson r and R^2 (vs the mean of ``y``), NaN for constant columns."""
     yc = y - y.mean(0)
@@ -40,7 +43,10 @@ def _r_r2(pred: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # constant columns by their range: the mean of equal values is not always exactly that
     # value, so a centred constant column holds rounding noise and syy > 0
     vary_y = (syy > 0) & (np.ptp(y, axis=0) > 0) if y.shape[0] else syy > 0
-    vary_p = (spp > 0) & (np.ptp(pred, axis=0) > 0) if pred.shape[0] else spp > 0
+    # predictions that vary by a few ulps of their size (a fit that predicts nothing but its
+    # intercepts, far from 0) hold only rounding: their r would be noise, in any order
+    vary_p = (spp > 0) & (
+        np.ptp(pred, axis=0) > _FLAT * np.abs(pred).max(axis=0)) if pred.shape[0] else spp > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(vary_y & vary_p, spy / np.sqrt(syy) / np.sqrt(spp), np.nan)
         r2 = np.where(vary_y, 1.0 - sse / syy, np.nan)
@@ -208,7 +214,9 @@ def score_prediction(
         coordinate when both carry one. Plain arrays (no ids) are matched by
         position.
     metric : {"r", "r2"}
-        Which of Pearson r and R^2 is ``score`` (both are returned).
+        Which of Pearson r and R^2 is ``score`` (both are returned). r is
+        NaN (with a ``NeurorepWarning``) for a unit whose predictions are
+        constant, or vary by less than ~100 float64 eps of their size.
     n_permutations : int
         Permutations of the responses against the predictions (0: no test).
         The p-value is ``(1 + #null >= observed) / (1 + n_permutations)``;
@@ -282,6 +290,13 @@ def score_prediction(
     if constant.any():
         warnings.warn(
             f"{int(constant.sum())} of {m} unit(s) are constant; their scores are NaN.",
+            NeurorepWarning, stacklevel=2,
+        )
+    flat = np.isnan(r) & ~constant
+    if flat.any():
+        warnings.warn(
+            f"the predictions of {int(flat.sum())} of {m} unit(s) are constant (their spread "
+            f"is below ~100 eps of their size); Pearson r is NaN for them (R^2 is reported).",
             NeurorepWarning, stacklevel=2,
         )
     unit_coords = {k: v for k, v in resp_da.coords.items() if v.dims == ("unit",)}

@@ -36,6 +36,12 @@ from neurorep.encoding._ridge import (
     predict_ridge,
 )
 from neurorep.encoding._scoring import score_prediction
+from neurorep.encoding._solvers import (
+    build_plan,
+    center_chunk,
+    full_projection,
+    weights_from_projection,
+)
 from neurorep.encoding._timeseries import make_delays
 
 __all__ = ["fit_over_time", "fit_trf", "predict_trf"]
@@ -128,25 +134,16 @@ def _choose_alpha(
     return best, unit_r2
 
 
-def _ridge_svd(
-    X: np.ndarray, Y: np.ndarray, col_alpha: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ridge weights ``(feature, column)`` with one alpha per column, from one thin SVD.
-
-    Returns the weights, the intercept (column,) and the feature mean used.
-    """
-    import contextlib
-
-    from threadpoolctl import threadpool_limits
-
-    x_mean = X.mean(0)
-    y_mean = Y.mean(0)
-    small = min(X.shape) <= 1024  # a small SVD runs faster on one BLAS thread
-    with threadpool_limits(limits=1, user_api="blas") if small else contextlib.nullcontext():
-        U, s, Vt = np.linalg.svd(X - x_mean, full_matrices=False)
-    G = s[:, None] / (s[:, None] ** 2 + col_alpha[None, :])  # (k, column)
-    W = Vt.T @ (G * (U.T @ (Y - y_mean)))
-    return W, y_mean - x_mean @ W, x_mean
+def _ridge_refit(
+    X: np.ndarray, Y: np.ndarray, alphas: np.ndarray, col_index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge weights ``(feature, column)`` and intercepts ``(column,)`` with one alpha per
+    column (``alphas[col_index]``), by fit_ridge's solver: one thin SVD of the centred
+    features (float64) serves every alpha."""
+    plan = build_plan(X, [], alphas=alphas, solver="svd", dtype=np.dtype(np.float64))
+    Yc, y_mean = center_chunk(Y, plan.dtype)
+    W = weights_from_projection(plan.full, full_projection(plan, Yc), plan.alphas, col_index)
+    return W, y_mean - plan.x_mean @ W
 
 
 def fit_over_time(
@@ -277,12 +274,12 @@ def fit_over_time(
         best, _ = _choose_alpha(X[train], Y[train], inner, alphas=alphas_arr, n_time=n_time,
                                 n_unit=n_unit, dtype=dtype)
         fold_idx[f] = best
-        W, b, _ = _ridge_svd(X[train], Y[train], alphas_arr[best][unit_of_col])
+        W, b = _ridge_refit(X[train], Y[train], alphas_arr, best[unit_of_col])
         pred[test] = X[test] @ W + b
     inner_all = make_splits(n_stim, inner_cv, name="inner_cv")
     best_all, unit_r2 = _choose_alpha(X, Y, inner_all, alphas=alphas_arr, n_time=n_time,
                                       n_unit=n_unit, dtype=dtype)
-    W_all, b_all, _ = _ridge_svd(X, Y, alphas_arr[best_all][unit_of_col])
+    W_all, b_all = _ridge_refit(X, Y, alphas_arr, best_all[unit_of_col])
 
     tested = seen > 0
     seed = _seed(rng, bool(n_permutations or n_bootstrap))

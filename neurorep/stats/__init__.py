@@ -31,7 +31,12 @@ from neurorep.stats._permutation import (
 )
 from neurorep.stats._resample import bootstrap
 from neurorep.stats._scores import SCORES
-from neurorep.stats._temporal import cluster_test, onset_latency, peak_latency
+from neurorep.stats._temporal import (
+    cluster_pvalues,
+    cluster_test,
+    onset_latency,
+    peak_latency,
+)
 from neurorep.stats._ttest import bootstrap_t_test
 
 __all__ = [
@@ -45,6 +50,7 @@ __all__ = [
     "bootstrap_indices",
     "bootstrap_pvalue",
     "bootstrap_t_test",
+    "cluster_pvalues",
     "cluster_test",
     "counts_from_indices",
     "fdr",

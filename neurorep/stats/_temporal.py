@@ -50,6 +50,78 @@ def _check_samples(da: Any, dim: str, name: str) -> xr.DataArray:
     return da
 
 
+def _clusters(excess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Connected supra-threshold regions of ``excess > 0``: labels (0 = none) and their sums."""
+    from scipy import ndimage
+
+    lab, n = ndimage.label(excess > 0)
+    sums = ndimage.sum_labels(excess, lab, index=np.arange(1, n + 1)) if n else np.zeros(0)
+    return lab, np.asarray(sums, dtype=np.float64)
+
+
+def cluster_pvalues(
+    observed: np.ndarray, null: np.ndarray, *, alpha: float = 0.05
+) -> dict[str, np.ndarray]:
+    """Per-point and cluster p-values of a score map against a permutation null.
+
+    For a null drawn by the caller (e.g. label permutations of a whole
+    cross-validation, :func:`neurorep.decoding.decode`), unlike
+    :func:`cluster_test`, which sign-flips subjects. Points above the null's
+    95th percentile (per point) form clusters of adjacent points (time, or
+    time x time cells); a cluster's mass (its summed excess over that
+    threshold) is compared with the largest cluster mass of every permutation
+    (Maris & Oostenveld 2007).
+
+    Parameters
+    ----------
+    observed : ndarray (...)
+        The observed score at every point of a grid.
+    null : ndarray (permutation, ...)
+        The scores of every permutation on the same grid.
+    alpha : float
+        Clusters with p below ``alpha`` are marked ``significant``.
+
+    Returns
+    -------
+    dict of ndarray
+        ``pvalue`` (the cluster p of each point, 1 outside clusters),
+        ``pvalue_uncorrected`` (per point), ``cluster`` (label, -1 outside),
+        ``significant``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import stats
+    >>> g = np.random.default_rng(0)
+    >>> null = 0.5 + 0.05 * g.normal(size=(99, 30))
+    >>> obs = 0.5 + 0.05 * g.normal(size=30)
+    >>> obs[10:16] = 0.8
+    >>> res = stats.cluster_pvalues(obs, null)
+    >>> int(res["significant"].sum()), float(res["pvalue"][12])
+    (6, 0.01)
+    """
+    observed = np.asarray(observed, dtype=np.float64)
+    null = np.asarray(null, dtype=np.float64)
+    if null.ndim != observed.ndim + 1 or null.shape[1:] != observed.shape or not null.shape[0]:
+        raise SchemaError(
+            f"cluster_pvalues: null must be (permutation, *observed.shape) = (n, "
+            f"{', '.join(map(str, observed.shape))}); got {null.shape}."
+        )
+    n = null.shape[0]
+    p_point = (1.0 + (null >= observed[None]).sum(axis=0)) / (n + 1.0)
+    thr = np.quantile(null, 0.95, axis=0)
+    lab, sums = _clusters(observed - thr)
+    null_max = np.array([max(_clusters(nl - thr)[1].max(initial=0.0), 0.0) for nl in null])
+    p_cluster = np.ones(observed.shape)
+    cluster = np.full(observed.shape, -1, dtype=np.int64)
+    for c, mass in enumerate(sums):
+        where = lab == c + 1
+        p_cluster[where] = (1.0 + (null_max >= mass).sum()) / (n + 1.0)
+        cluster[where] = c
+    return {"pvalue": p_cluster, "pvalue_uncorrected": p_point, "cluster": cluster,
+            "significant": p_cluster < alpha}
+
+
 def cluster_test(
     samples: xr.DataArray,
     *,

@@ -20,14 +20,17 @@ from neurorep.topology._persistence import (
     rips_memory_bytes,
 )
 from neurorep.topology._transform import (
+    GEODESIC_GRAPHS,
     RGTM_REGIMES,
     geodesic_transform,
     gt_transform,
+    sigmoid_transform,
     threshold_grid,
 )
 
 __all__ = [
     "DIAGRAM_DISTANCES",
+    "GEODESIC_GRAPHS",
     "RGTM_REGIMES",
     "agtdm",
     "betti_curve",
@@ -40,5 +43,6 @@ __all__ = [
     "persistence_landscape",
     "rips_memory_bytes",
     "score_identification",
+    "sigmoid_transform",
     "threshold_grid",
 ]

@@ -28,11 +28,16 @@ import numpy as np
 import xarray as xr
 
 from neurorep._core.condensed import condensed, square
-from neurorep._core.errors import check_option
+from neurorep._core.errors import check_int, check_option
 from neurorep._core.ranks import rank_rows
 from neurorep.topology._checks import check_rdm, check_thresholds
 
 Regime = Literal["local", "global", "geometry", "topology"]
+Graph = Literal["gt", "p_shortest", "p_nearest", "k_nearest"]
+
+#: Graphs of :func:`geodesic_transform` (the authors' ``gd_type``: "gt" is their
+#: "twostep" on the RGTM; the others are built on the rank-scaled RDM).
+GEODESIC_GRAPHS = ("gt", "p_shortest", "p_nearest", "k_nearest")
 
 #: Named (lower, upper) presets for the paper's RGTM regimes (quantile levels of the ranks).
 #: The paper's classification (``utils_analysis.get_rgtm_type``): local extractor
@@ -257,6 +262,110 @@ def gt_transform(
     return rdm.copy(data=out).assign_attrs(_attrs(rdm, "rgtm", lo, up, rank, name))
 
 
+def sigmoid_transform(
+    rdm: xr.DataArray,
+    alpha: float = 10.0,
+    beta: float = 0.5,
+    *,
+    rank: bool = True,
+) -> xr.DataArray:
+    """Sigmoid geo-topological transform: a smooth RGTM.
+
+    The authors' ``gt_transform(gt_type="sigmoid")`` (Lin & Kriegeskorte
+    2024): each RDM's off-diagonal dissimilarities are ranked (average ranks
+    for ties) and min-max rescaled to [0, 1] (``rank=True``), then mapped by
+    ``1 / (1 + exp(-alpha (x - beta)))``. ``beta`` is the midpoint (the rank
+    level mapped to 0.5), ``alpha`` the steepness: large ``alpha`` approaches
+    the 0/1 step of :func:`gt_transform` with ``lower == upper == beta``.
+    The diagonal stays 0.
+
+    Parameters
+    ----------
+    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+        One RDM or a stack; each RDM is ranked on its own.
+    alpha : float
+        Steepness (> 0; the authors' default 10).
+    beta : float
+        Midpoint on the rank scale in [0, 1] (the authors' default 0.5), or in
+        dissimilarity units with ``rank=False``.
+    rank : bool
+        Rank-transform and rescale first (default, as the authors).
+
+    Returns
+    -------
+    DataArray ``(..., stimulus_i, stimulus_j)``
+        Values in (0, 1) off the diagonal; ``attrs`` record ``alpha`` and ``beta``.
+
+    Examples
+    --------
+    >>> from neurorep import data, topology
+    >>> r = data.rdm([1.0, 2.0, 3.0], stimulus=list("abc"))
+    >>> topology.sigmoid_transform(r).values[0].round(4).tolist()
+    [0.0, 0.0067, 0.5]
+    """
+    check_rdm(rdm)
+    try:
+        a, b = float(alpha), float(beta)
+    except (TypeError, ValueError):
+        raise TypeError(f"alpha and beta must be numbers; got {alpha!r}, {beta!r}.") from None
+    if not np.isfinite(a) or a <= 0:
+        raise ValueError(f"alpha (steepness) must be a finite number > 0; got {alpha!r}.")
+    if not np.isfinite(b) or (rank and not 0 <= b <= 1):
+        raise ValueError(
+            f"beta must be finite{' and in [0, 1] on the rank scale' if rank else ''}; got "
+            f"{beta!r}."
+        )
+    vals = np.asarray(rdm.values, dtype=float)
+    n = vals.shape[-1]
+    vec = condensed(vals.reshape(-1, n, n))
+    x = _rank01(vec) if rank else vec
+    with np.errstate(over="ignore"):
+        out = square(1.0 / (1.0 + np.exp(-(x - b) * a)), n).reshape(vals.shape)
+    attrs = dict(rdm.attrs)
+    attrs["metric"] = f"rgtm_sigmoid({attrs.get('metric', 'unknown')})"
+    attrs.update(gt_alpha=a, gt_beta=b, gt_rank=int(rank))
+    return rdm.copy(data=out).assign_attrs(attrs)
+
+
+def _edge_weights(
+    vec: np.ndarray,
+    n: int,
+    graph: str,
+    lower: float,
+    upper: float,
+    rank: bool,
+    p: float,
+    k: int,
+    keep_zero_edges: bool,
+    symmetric: bool,
+) -> np.ndarray:
+    """Square ``(n, n)`` edge weights of one RDM's graph (inf: no edge)."""
+    if graph == "gt":
+        w = _gt_rank(_rank01(vec[None]), lower, upper)[0] if rank else _gt_map(vec, lower, upper)
+        edge = w < 1.0
+    else:
+        w = _rank01(vec[None])[0] if rank else np.asarray(vec, dtype=float)
+        edge = np.ones(w.shape, dtype=bool)
+    if not keep_zero_edges:
+        edge &= w != 0
+    if graph == "p_shortest":
+        edge &= w <= np.quantile(w, p)
+    ws = square(np.where(edge, w, np.inf)[None], n)[0]
+    np.fill_diagonal(ws, np.inf)
+    if graph in ("p_nearest", "k_nearest"):
+        kk = int(p * n) if graph == "p_nearest" else k
+        # each node's kk nearest candidates, ties to the lower index (the authors' sort of
+        # (weight, node) pairs); candidates are the edges that exist (finite weight)
+        order = np.argsort(ws, axis=1, kind="stable")[:, :kk]
+        near = np.zeros((n, n), dtype=bool)
+        rows = np.repeat(np.arange(n), order.shape[1])
+        near[rows, order.ravel()] = True
+        near &= np.isfinite(ws)
+        keep = near | near.T if symmetric else np.triu(near, 1) | np.triu(near, 1).T
+        ws = np.where(keep, ws, np.inf)
+    return ws
+
+
 def geodesic_transform(
     rdm: xr.DataArray,
     lower: float | None = None,
@@ -264,26 +373,84 @@ def geodesic_transform(
     *,
     regime: Regime | None = None,
     rank: bool = True,
+    graph: Graph = "gt",
+    p: float = 0.05,
+    k: int = 1,
+    keep_zero_edges: bool = True,
+    symmetric: bool = True,
+    ranked: bool = False,
     disconnected: float = np.inf,
 ) -> xr.DataArray:
-    """Geodesic transform (RGDM): shortest paths on the graph of the RGTM.
+    """Geodesic transform (RGDM): shortest paths on a graph of the RDM.
 
-    The RDM is geo-topologically transformed (:func:`gt_transform`); pairs
-    whose transformed value is 1 are *not* connected (an infinite edge), all
-    other pairs are edges weighted by their transformed value -- including
-    edges of weight 0, so pairs mapped to 0 keep distance 0. Geodesic
-    distances are then the shortest-path lengths
+    The graph (``graph=``, the authors' ``gd_type``) has the stimuli as nodes
+    and, as edge weights, the rank-scaled dissimilarities (``rank=True``:
+    ranks min-max rescaled to [0, 1]) or, for ``"gt"``, the RGTM values:
+
+    * ``"gt"`` (default; the authors' "twostep"): the RDM is
+      geo-topologically transformed (:func:`gt_transform`) and pairs whose
+      value is 1 are not connected;
+    * ``"p_shortest"``: only the fraction ``p`` of shortest edges is kept
+      (weights at or below their ``p`` quantile);
+    * ``"k_nearest"``: each stimulus keeps its edges to its ``k`` nearest
+      neighbours (ties to the lower index, as the authors' sort);
+      ``"p_nearest"`` the same with ``k = int(p * n_stimuli)``.
+
+    Geodesic distances are the shortest-path lengths
     (:func:`scipy.sparse.csgraph.shortest_path`, Dijkstra).
+
+    **Zero-length edges.** A pair whose weight is 0 (every pair below the
+    lower threshold of the RGTM; the smallest dissimilarity on the rank
+    scale) is an edge of length 0 here (``keep_zero_edges=True``): the pair
+    is "the same place" and its geodesic distance is 0. The authors' code
+    and rsatoolbox build the graph with ``networkx.from_numpy_array``, which
+    drops zero entries, so such pairs are *not* connected and their
+    distance goes through other stimuli. The difference is large: for 12
+    points ``np.random.default_rng(0).standard_normal((12, 4))`` (Euclidean
+    RDM, ``lower=0.2, upper=0.8``), 36 of the 66 pairs have geodesic
+    distance 0 here and 0.026 to 1.31 (median 0.49) in the authors' code,
+    and 24 of the other 30 pairs differ as well (by up to 0.77): 60 of 66
+    entries differ. ``keep_zero_edges=False`` gives the
+    authors' (and rsatoolbox's) numbers.
+
+    **k nearest.** The authors keep the edge between stimuli ``i < j`` when
+    ``j`` is among the nearest neighbours of ``i`` -- which depends on the
+    order of the stimuli. By default (``symmetric=True``) an edge is kept
+    when either end is among the other's nearest neighbours (the symmetric
+    kNN graph, independent of the order); ``symmetric=False`` is the
+    authors' rule.
 
     Parameters
     ----------
     rdm : DataArray
         One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
-    lower, upper, regime, rank
-        As in :func:`gt_transform`. ``lower=0, upper=1`` keeps every edge.
+    lower, upper, regime
+        Thresholds of the RGTM for ``graph="gt"`` (as in
+        :func:`gt_transform`; ``lower=0, upper=1`` keeps every edge). Not
+        used by the other graphs.
+    rank : bool
+        Rank-transform and rescale first (default, as the authors).
+    graph : {"gt", "p_shortest", "p_nearest", "k_nearest"}
+        Which edges the graph keeps (:data:`GEODESIC_GRAPHS`).
+    p : float
+        Fraction in (0, 1] for ``"p_shortest"`` and ``"p_nearest"`` (the authors'
+        default 0.05).
+    k : int
+        Neighbours per stimulus for ``"k_nearest"`` (the authors' default 1).
+    keep_zero_edges : bool
+        Keep edges of weight 0 (default; see above). False: the authors' graph.
+    symmetric : bool
+        The symmetric kNN graph (default) or the authors' order-dependent rule.
+    ranked : bool
+        Return the average ranks of the geodesic distances (1 = shortest,
+        disconnected pairs tied at the top), as the authors'
+        ``rank_transform_after=True``; the diagonal stays 0. Distances equal
+        to 12 significant digits are tied (path sums that are equal but
+        summed in another order would otherwise rank apart by rounding).
     disconnected : float
-        Value for pairs in different connected components (default ``inf``).
-        A finite value gives an RDM that passes :func:`neurorep.data.validate`.
+        Value for pairs in different connected components (default ``inf``;
+        applied before ranking). A finite value gives an RDM that passes
+        :func:`neurorep.data.validate`.
 
     Returns
     -------
@@ -297,10 +464,29 @@ def geodesic_transform(
     >>> r = data.rdm([1.0, 2.0, 3.0], stimulus=list("abc"))
     >>> topology.geodesic_transform(r, 0.3, 0.3).values.tolist()
     [[0.0, 0.0, inf], [0.0, 0.0, inf], [inf, inf, 0.0]]
+    >>> topology.geodesic_transform(r, graph="k_nearest", k=1).values.tolist()
+    [[0.0, 0.0, 0.5], [0.0, 0.0, 0.5], [0.5, 0.5, 0.0]]
     """
     from scipy.sparse.csgraph import csgraph_from_dense, shortest_path
+    from scipy.stats import rankdata
 
-    lo, up, name = _resolve(lower, upper, regime, rank=rank)
+    check_option("graph", graph, GEODESIC_GRAPHS)
+    if graph == "gt":
+        lo, up, name = _resolve(lower, upper, regime, rank=rank)
+    else:
+        if lower is not None or upper is not None or regime is not None:
+            raise ValueError(
+                f"lower=/upper=/regime= set the RGTM of graph='gt'; graph={graph!r} uses p= "
+                f"or k= instead. Got lower={lower!r}, upper={upper!r}, regime={regime!r}."
+            )
+        lo, up, name = 0.0, 1.0, None
+    try:
+        pf = float(p)
+    except (TypeError, ValueError):
+        raise TypeError(f"p must be a number in (0, 1]; got {p!r}.") from None
+    if not 0 < pf <= 1:
+        raise ValueError(f"p must lie in (0, 1]; got {p!r}.")
+    kk = check_int("k", k, minimum=1, fix="The number of neighbours per stimulus, e.g. k=2.")
     check_rdm(rdm)
     try:
         fill = float(disconnected)
@@ -310,16 +496,30 @@ def geodesic_transform(
         raise ValueError(f"disconnected must be >= 0 (or inf); got {disconnected!r}.")
     vals = np.asarray(rdm.values, dtype=float)
     n = vals.shape[-1]
-    stack = _transform_stack(vals.reshape(-1, n, n), lo, up, rank)
-    out = np.empty_like(stack)
-    for k, w in enumerate(stack):
-        w = w.copy()
-        w[w >= 1.0] = np.inf  # saturated pairs are not edges
-        np.fill_diagonal(w, np.inf)
-        graph = csgraph_from_dense(w, null_value=np.inf)  # keeps zero-weight edges
-        out[k] = shortest_path(graph, method="D", directed=False)
+    vecs = condensed(vals.reshape(-1, n, n))
+    out = np.empty((vecs.shape[0], n, n))
+    for i, vec in enumerate(vecs):
+        w = _edge_weights(
+            vec, n, graph, lo, up, rank, pf, kk, bool(keep_zero_edges), bool(symmetric)
+        )
+        g = csgraph_from_dense(w, null_value=np.inf)  # keeps zero-weight edges
+        out[i] = shortest_path(g, method="D", directed=False)
     if np.isfinite(fill):
         out[np.isinf(out)] = fill
-    return rdm.copy(data=out.reshape(vals.shape)).assign_attrs(
-        _attrs(rdm, "rgdm", lo, up, rank, name)
+    if ranked:  # sums along different paths tie up to rounding: tie them (12 digits)
+        vec = condensed(out)
+        finite = np.where(np.isfinite(vec), np.abs(vec), 0.0)
+        scale = np.maximum(finite.max(axis=-1, keepdims=True), np.finfo(float).tiny)
+        with np.errstate(invalid="ignore"):
+            vec = np.where(np.isfinite(vec), np.round(vec / scale, 12), vec)
+        out = square(rankdata(vec, axis=-1), n)
+    attrs = _attrs(rdm, "rgdm", lo, up, rank, name)
+    attrs.update(
+        geodesic_graph=graph, geodesic_keep_zero_edges=int(bool(keep_zero_edges)),
+        geodesic_ranked=int(bool(ranked)),
     )
+    if graph in ("p_shortest", "p_nearest"):
+        attrs["geodesic_p"] = pf
+    if graph == "k_nearest":
+        attrs["geodesic_k"] = kk
+    return rdm.copy(data=out.reshape(vals.shape)).assign_attrs(attrs)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -50,8 +51,20 @@ def problems(draw: st.DrawFn, *, dtypes: tuple[str, ...] = ("float64", "float32"
     return feats, resp
 
 
-def _bounded(res: object) -> None:
+def _bounded(res: object, rerun: object = None) -> None:
+    """Scores within their bounds; r NaN exactly where R^2 is, except where the held-out
+    predictions are flat (documented: r NaN with a NeurorepWarning, which ``rerun`` --
+    the same call again -- must emit), checked on the returned predictions."""
     r, r2 = np.asarray(res["r"].values), np.asarray(res["r2"].values)
+    flat = np.isnan(r) & ~np.isnan(r2)
+    if flat.any() and rerun is not None and "prediction" in res:
+        with pytest.warns(NeurorepWarning, match="Pearson r is NaN for"):
+            rerun()
+        pred = np.asarray(res["prediction"].values, dtype=np.float64)[:, flat]
+        pred = pred[np.isfinite(pred).all(axis=1)]
+        size = np.abs(pred).max(axis=0)
+        assert (np.ptp(pred, axis=0) <= 1e-6 * size).all(), (np.ptp(pred, axis=0), size)
+        r = np.where(flat, 0.0, r)
     assert np.all(np.isnan(r) | (np.abs(r) <= 1.0)), r
     assert np.all(np.isnan(r2) | (r2 <= 1.0)), r2
     np.testing.assert_array_equal(np.isnan(r), np.isnan(r2))
@@ -61,11 +74,23 @@ def _constant(y: np.ndarray) -> np.ndarray:
     return np.ptp(np.asarray(y, dtype=np.float64), axis=0) == 0
 
 
-@pytest.mark.xfail(
-    reason="open (#13): with float32 features near 1e6 that are constant but for one stimulus, "
-           "a check of fit_ridge's NaN pattern fails on main (first seen after the #14 merges); "
-           "not yet traced",
-    strict=False)
+def _pooled_predictions(feats: object, resp: object, alpha: np.ndarray, cv: int) -> np.ndarray:
+    """Out-of-fold ridge predictions (intercept from each training fold), float64, by
+    scikit-learn's Ridge on neurorep's positional folds: a direct transcription."""
+    from sklearn.linear_model import Ridge
+
+    from neurorep.encoding._cv import make_splits
+
+    x = np.asarray(feats.values, dtype=np.float64)
+    y = np.asarray(resp.values, dtype=np.float64)
+    pred = np.empty_like(y)
+    for train, test in make_splits(x.shape[0], cv):
+        for j, a in enumerate(alpha):
+            if np.isfinite(a):
+                pred[test, j] = Ridge(alpha=a).fit(x[train], y[train, j]).predict(x[test])
+    return pred
+
+
 @settings(max_examples=budget(40))
 @given(prob=problems(), scoring=st.sampled_from(("r2", "r")))
 def test_fit_ridge_scores_are_bounded_and_alphas_in_the_grid(prob, scoring):
@@ -75,6 +100,20 @@ def test_fit_ridge_scores_are_bounded_and_alphas_in_the_grid(prob, scoring):
     if isinstance(res, Refused):
         assert isinstance(res.error, SchemaError) and "spread" in str(res.error), res.error
         return
+    r, r2 = np.asarray(res["r"].values), np.asarray(res["r2"].values)
+    flat = np.isnan(r) & ~np.isnan(r2)
+    if flat.any():
+        # documented: r is NaN (with a warning) where the held-out predictions vary less
+        # than float32 rounding resolves; they must then be flat in a float64 transcription
+        with pytest.warns(NeurorepWarning, match="Pearson r is NaN for"):
+            fit_ridge(feats, resp, alphas=ALPHAS, cv=3, scoring=scoring)
+        alpha = np.asarray(res["alpha"].values)
+        pred = _pooled_predictions(feats, resp, alpha, 3)[:, flat]
+        y = np.asarray(resp.values, dtype=np.float64)[:, flat]
+        size = np.maximum(np.ptp(y, axis=0), np.abs(pred - y.mean(axis=0)).max(axis=0))
+        assert (np.ptp(pred, axis=0) <= 1e-3 * size).all(), (np.ptp(pred, axis=0), size)
+        res = res.copy()
+        res["r"] = res["r"].where(~xr.DataArray(flat, dims="unit"), 0.0)
     _bounded(res)
     cv_r = np.asarray(res["cv_r"].values)
     assert np.all(np.isnan(cv_r) | (np.abs(cv_r) <= 1.0))
@@ -134,7 +173,9 @@ def test_cross_validate_ridge_is_bounded_and_order_free(prob, data_):
     if isinstance(res, Refused):
         assert isinstance(res.error, SchemaError) and "spread" in str(res.error), res.error
         return
-    _bounded(res)
+    _bounded(res, lambda: cross_validate_ridge(feats, resp, alphas=ALPHAS, dtype=dtype,
+                                               cv="leave-one-group-out",
+                                               inner_cv="leave-one-group-out", groups="fold"))
     for key in ("fold_r", "fold_r2"):
         v = np.asarray(res[key].values)
         assert np.all(np.isnan(v) | (v <= 1.0)) and np.all(np.isnan(v) | (v >= -1.0) | (key == "fold_r2"))
@@ -166,4 +207,5 @@ def test_cross_validate_ridge_with_fold_labels_or_blocks_is_bounded(cv, prob):
     if isinstance(res, Refused):
         assert "spread" in str(res.error) or "folds need" in str(res.error), res.error
         return
-    _bounded(res)
+    _bounded(res, lambda: cross_validate_ridge(feats, resp, alphas=ALPHAS, cv=spec,
+                                               inner_cv=spec))

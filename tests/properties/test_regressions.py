@@ -145,6 +145,28 @@ def test_noise_estimate_refuses_a_unit_without_residual_variance_cleanly():
             rsa.compute_rdm(r, metric="crossnobis", noise="shrinkage_diag")
 
 
+def test_squared_euclidean_refusal_ignores_rounding_level_distances_near_underflow():
+    # data near 1e-148 with two stimuli ~1e-160 apart: their squared distance (~1e-319) is
+    # far below the Gram route's rounding (~eps * the largest squared distance), yet it
+    # counted as a value lost to underflow, and compute_rdm refused (in every order here;
+    # in the shrunk example in some orders only)
+    vals = [7.3e-148, -5.1e-148] + [2.9e-148] * 9 + [3e-160, -2e-190, 1e-150, 4.4e-148,
+                                                     -7.7e-148] + [2.9e-148] * 8
+    x = np.asarray(vals)[:, None]
+    stim = [f"s{i}" for i in range(x.shape[0])]
+    ref = rsa.compute_rdm(data.responses(x, stimulus=stim), metric="squared_euclidean")
+    direct = (x - x.T) ** 2  # the data are one unit: these squares are exact enough
+    peak = float(direct.max())
+    np.testing.assert_allclose(ref.values, direct, rtol=1e-12, atol=1e-14 * peak)
+    perm = np.random.default_rng(14).permutation(x.shape[0])
+    d = rsa.compute_rdm(data.responses(x[perm], stimulus=[stim[i] for i in perm]),
+                        metric="squared_euclidean")
+    _, back = data.align(ref, d)
+    np.testing.assert_allclose(back.values, ref.values, rtol=1e-12, atol=1e-14 * peak)
+    with pytest.raises(SchemaError, match="underflow"):  # a whole RDM below float64 still is
+        rsa.compute_rdm(data.responses(x * 1e-20, stimulus=stim), metric="squared_euclidean")
+
+
 # ----------------------------------------------------------------------------- rsa.compare
 @pytest.mark.parametrize("method", ["corr", "cosine", "cosine_cov", "corr_cov"])
 def test_compare_is_scale_free_at_the_ends_of_float64(method):
@@ -162,6 +184,38 @@ def test_compare_is_scale_free_at_the_ends_of_float64(method):
         assert got == pytest.approx(ref, rel=1e-12)
 
 
+def test_pearson_compare_of_an_rdm_a_few_ulps_wide_is_exact():
+    # one-pass centring left each RDM off by the rounding of its mean, a constant that
+    # swamped a spread of a few ulps: r wrong by ~0.2 (rsatoolbox too); two passes fix it
+    gen = np.random.default_rng(11)
+    stim = [f"s{i}" for i in range(9)]
+    other = gen.random(36)
+    for offset in (3.0e2, 7.5e9):
+        steps = gen.integers(0, 5, size=36).astype(float)
+        vec = offset + steps * np.spacing(offset)
+        expected = np.corrcoef(vec - offset, other)[0, 1]  # vec - offset is exact
+        for method in ("corr", "pearson"):
+            got = float(rsa.compare(data.rdm(vec, stimulus=stim), data.rdm(other, stimulus=stim),
+                                    method=method))
+            assert got == pytest.approx(expected, rel=1e-12, abs=1e-14)
+
+
+def test_compare_scores_each_rdm_of_a_stack_with_a_constant_one_in_its_own_cell():
+    # (rsatoolbox 0.3 puts the scores of such a stack in the wrong cells: np.putmask)
+    gen = np.random.default_rng(12)
+    stim = list("abcdef")
+    a = data.rdm(gen.random((2, 15)), stimulus=stim, dim="model")
+    stack = np.stack([gen.random(15), np.full(15, 2.5e-40), gen.random(15)])
+    b = data.rdm(stack, stimulus=stim, dim="model")
+    with pytest.warns(NeurorepWarning, match="constant"):
+        s = rsa.compare(a, b, method="corr").values
+    assert np.isnan(s[:, 1]).all()
+    for i in range(2):
+        for j in (0, 2):
+            assert s[i, j] == pytest.approx(np.corrcoef(data.rdm_vectors(a)[i], stack[j])[0, 1],
+                                            rel=1e-12)
+
+
 # ----------------------------------------------------------------------------- encoding
 def test_fit_ridge_refuses_one_unit_too_small_for_float32():
     # only the largest unit's spread was checked: a unit at 1e-60 became 0 in float32 and
@@ -174,6 +228,51 @@ def test_fit_ridge_refuses_one_unit_too_small_for_float32():
         encoding.fit_ridge(X, Y, cv=3)
     res = encoding.fit_ridge(X, Y, cv=3, dtype="float64")  # the suggested fix works
     assert np.isfinite(res["score"].values).all()
+
+
+def test_fit_ridge_warns_when_held_out_predictions_are_flat_to_rounding():
+    # a float32 feature at 1e5 that is constant but for one stimulus: the held-out
+    # predictions at the smallest alpha vary by ~1e-9 of their size, so Pearson r was NaN
+    # while R^2 was a number, without a word
+    gen = np.random.default_rng(13)
+    x = np.zeros((9, 1), dtype=np.float32)
+    x[4, 0] = 1e5
+    y = np.c_[-2.0 * x[:, 0] / 1e5 * 17.0, gen.normal(size=9)].astype(np.float32)
+    with pytest.warns(NeurorepWarning, match="Pearson r is NaN for 1 of 2.*dtype='float64'"):
+        res = encoding.fit_ridge(x, y, alphas=[1e-3, 1.0], cv=3)
+    assert np.isnan(res["r"].values[0]) and np.isfinite(res["r2"].values).all()
+    assert np.isfinite(res["r"].values[1])
+    wide = encoding.fit_ridge(x.astype(np.float64) / 1e4, y, alphas=[1e-3, 1.0], cv=3,
+                              dtype="float64")  # the predictions resolved: a number again
+    assert np.isfinite(wide["r"].values).all()
+
+
+def test_cross_validate_ridge_warns_when_its_held_out_predictions_are_constant():
+    # features near 1e-17 predict nothing: every outer model predicts the same intercept,
+    # so Pearson r of the held-out predictions is undefined (NaN) -- said, not silent
+    gen = np.random.default_rng(15)
+    X = gen.normal(size=(20, 2)) * 1e-17
+    Y = np.c_[gen.normal(size=20), np.full(20, 7.25)]
+    Y[3, 1] += 8 * np.spacing(7.25)
+    with pytest.warns(NeurorepWarning, match="cross_validate_ridge: Pearson r is NaN for 1 of 2"):
+        res = encoding.cross_validate_ridge(X, Y, alphas=[0.1, 10.0], cv=5, inner_cv=2)
+    assert np.ptp(res["prediction"].values[:, 1]) == 0
+    assert np.isnan(res["r"].values[1]) and np.isfinite(res["r2"].values).all()
+
+
+def test_pearson_r_of_predictions_flat_to_a_few_ulps_is_nan_in_every_order():
+    # cross_validate_ridge on features near 1e148 predicted each unit's intercept, equal
+    # but for an ulp: r of that rounding came out as 0.37, -0.26 or NaN by stimulus order
+    gen = np.random.default_rng(16)
+    y = gen.normal(size=(10, 2)) * 1e120
+    level = 4.0e130
+    pred = np.c_[np.full(10, level), y[:, 1] + gen.normal(size=10) * 1e119]
+    pred[[2, 7], 0] += np.spacing(level)
+    for order in (np.arange(10), gen.permutation(10)):
+        with pytest.warns(NeurorepWarning, match="predictions of 1 of 2 unit\\(s\\) are constant"):
+            res = encoding.score_prediction(pred[order], y[order])
+        assert np.isnan(res["r"].values[0]) and np.isfinite(res["r2"].values[0])
+        assert res["r"].values[1] > 0.9
 
 
 def test_held_out_r_does_not_overflow_to_zero_at_large_scales():

@@ -1,0 +1,224 @@
+"""Out of core at NSD shape: an on-disk zarr store of single-trial responses, five model
+layers, per-layer encoding and a layer x ROI alignment on a dask ``LocalCluster``, side by
+side with the in-memory numpy path on the same data (a size that fits in RAM).
+
+Measured and printed:
+
+- peak resident memory of every worker process (``ru_maxrss``) against a budget
+  (``--memory-limit``, default 2 GB), and each worker's resident memory before the work;
+- wall time of the out-of-core path (workers x 1 thread) and of the in-memory path in
+  this process (BLAS limited to the same number of threads), and their ratio: with the
+  same cores, the ratio of wall times is the ratio of throughput per core (target <= 1.2);
+- the projection to the full NSD (8 subjects x 30,000 trials x 300,000 surface vertices)
+  in core-hours, scaling each stage by its cost model (ridge: linear in trials and
+  vertices; CKA Gram matrices: trials squared times vertices).
+
+The data: a latent (stimulus, 32) in memory; each layer is a random linear map of it plus
+noise (``--layer-width`` features); the responses are a random map of the latent plus
+noise, generated and written to zarr chunk by chunk (never whole in memory), with the
+vertices split into ``--n-rois`` contiguous ROIs (a per-unit ``region`` coordinate).
+
+Run from the repository root (it leaves nothing behind but the printed numbers)::
+
+    .venv/bin/python benchmarks/bench_scale.py                      # 2,000 x 20,000
+    .venv/bin/python benchmarks/bench_scale.py --quick              # 1,000 x 8,000
+    .venv/bin/python benchmarks/bench_scale.py --n-stimuli 10000 --n-voxels 100000  # 4 GB
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from neurorep import alignment, data, encoding  # noqa: E402
+
+N_LATENT = 32
+FULL_NSD = {"subjects": 8, "trials": 30_000, "vertices": 300_000}
+
+
+def _peak_rss() -> int:
+    """Peak resident set size of this process, bytes (Linux reports KiB)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _one_blas_thread() -> None:
+    """In each worker: BLAS on one thread (the worker's one task thread)."""
+    import threadpoolctl
+
+    threadpoolctl.threadpool_limits(1)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+def _response_block(latent: np.ndarray, noise: float, block_info: dict | None = None) -> np.ndarray:
+    info = block_info[None]  # type: ignore[index]
+    start, stop = info["array-location"][1]
+    g = np.random.default_rng(1_000 + start)
+    w = g.normal(size=(latent.shape[1], stop - start)) / np.sqrt(latent.shape[1])
+    y = latent @ w + noise * g.normal(size=(latent.shape[0], stop - start))
+    return y.astype(np.float32)
+
+
+def write_store(path: Path, n: int, m: int, n_rois: int, chunk: int, latent: np.ndarray) -> None:
+    """An NSD-shaped responses store (stimulus, unit) float32, written chunk by chunk."""
+    import dask
+    import dask.array as da
+
+    nchunks = -(-m // chunk)
+    sizes = tuple(min(chunk, m - k * chunk) for k in range(nchunks))
+    values = da.map_blocks(_response_block, latent, 1.0, chunks=((n,), sizes), dtype=np.float32)
+    rois = np.repeat([f"roi{r}" for r in range(n_rois)], -(-m // n_rois))[:m]
+    resp = data.responses(values, stimulus=[f"nsd{i:05d}" for i in range(n)],
+                          unit=[f"v{j:06d}" for j in range(m)], region=rois)
+    with dask.config.set(scheduler="threads"):
+        data.save(resp, path)
+
+
+def layers_of(latent: np.ndarray, ids: list[str], width: int) -> dict[str, xr.DataArray]:
+    g = np.random.default_rng(7)
+    out = {}
+    for k in range(5):
+        a = g.normal(size=(latent.shape[1], width)) / np.sqrt(latent.shape[1])
+        feats = np.tanh(latent @ a) + (0.2 + 0.2 * k) * g.normal(size=(latent.shape[0], width))
+        out[f"layer{k + 1}"] = data.responses(feats, stimulus=ids)
+    return out
+
+
+def run(resp: xr.DataArray, layers: dict[str, xr.DataArray], cv: int, out: Path | None) -> dict:
+    """Per-layer encoding (results saved to zarr when ``out``) + layer x ROI CKA."""
+    times: dict[str, float] = {}
+    scores = {}
+    t0 = time.perf_counter()
+    for name, feats in layers.items():
+        if out is None:
+            res = encoding.fit_ridge(feats, resp, cv=cv, return_weights=True)
+        else:  # per-unit results stay dask-backed and are written chunk by chunk
+            res = encoding.fit_ridge(feats, resp, cv=cv, compute=False)
+            data.save(res, out / f"{name}.zarr", overwrite=True)
+            res = data.load(out / f"{name}.zarr")
+        scores[name] = float(np.nanmean(np.asarray(res["score"].values)))
+    times["encoding"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sm = alignment.score_matrix(resp, layers, metric="cka", n_bootstrap=0)
+    times["alignment"] = time.perf_counter() - t0
+    return {"times": times, "encoding_score": scores, "cka": sm["score"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n-stimuli", type=int, default=2_000)
+    ap.add_argument("--n-voxels", type=int, default=20_000)
+    ap.add_argument("--n-rois", type=int, default=4)
+    ap.add_argument("--layer-width", type=int, default=128)
+    ap.add_argument("--chunk-voxels", type=int, default=2_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--memory-limit", default="2GB", help="per-worker budget")
+    ap.add_argument("--cv", type=int, default=3)
+    ap.add_argument("--threads", action="store_true",
+                    help="workers as threads of this process (processes=False): no "
+                         "serialisation, but no per-worker memory either")
+    ap.add_argument("--skip-in-memory", action="store_true",
+                    help="only the out-of-core path (sizes that do not fit in RAM)")
+    ap.add_argument("--store", default=None, help="folder for the zarr store (default: a temp)")
+    ap.add_argument("--quick", action="store_true", help="1,000 x 8,000")
+    args = ap.parse_args()
+    if args.quick:
+        args.n_stimuli, args.n_voxels = 1_000, 8_000
+    import dask
+    import distributed
+    import threadpoolctl
+    from dask.utils import parse_bytes
+
+    n, m = args.n_stimuli, args.n_voxels
+    budget = parse_bytes(args.memory_limit)
+    root = Path(tempfile.mkdtemp(prefix="bench_scale_", dir=args.store))
+    try:
+        latent = np.random.default_rng(0).normal(size=(n, N_LATENT))
+        ids = [f"nsd{i:05d}" for i in range(n)]
+        t0 = time.perf_counter()
+        write_store(root / "betas.zarr", n, m, args.n_rois, args.chunk_voxels, latent)
+        t_write = time.perf_counter() - t0
+        layers = layers_of(latent, ids, args.layer_width)
+        print(f"store: {n} stimuli x {m} voxels float32 = {n * m * 4 / 1e9:.2f} GB on disk "
+              f"in chunks of {args.chunk_voxels} voxels, written in {t_write:.1f} s; "
+              f"5 layers x {args.layer_width} features; {args.n_rois} ROIs; cv={args.cv}")
+
+        # --- out of core: LocalCluster, workers x 1 thread, memory_limit per worker
+        with distributed.LocalCluster(
+            n_workers=args.workers, threads_per_worker=1, processes=not args.threads,
+            memory_limit=args.memory_limit, dashboard_address=None,
+        ) as cluster, distributed.Client(cluster) as client:
+            client.run(_one_blas_thread)
+            base = client.run(_rss)
+            lazy = data.load(root / "betas.zarr", chunks={})  # the stored chunks
+            ooc = run(lazy, layers, args.cv, root)
+            peaks = client.run(_peak_rss)
+        t_ooc = sum(ooc["times"].values())
+        cores = args.workers
+
+        kind = "threads of this process" if args.threads else "processes"
+        print(f"\nout of core ({cores} workers x 1 thread, {kind}, memory_limit "
+              f"{args.memory_limit}):")
+        print(f"  encoding {ooc['times']['encoding']:.2f} s, alignment {ooc['times']['alignment']:.2f} s,"
+              f" total {t_ooc:.2f} s")
+        for (w, p), b in zip(sorted(peaks.items()), [base[k] for k in sorted(peaks)], strict=True):
+            flag = "within" if p <= budget else "OVER"
+            print(f"  worker {w}: peak RSS {p / 1e9:.3f} GB ({flag} the {budget / 1e9:.1f} GB "
+                  f"budget; {b / 1e9:.3f} GB before the work)")
+
+        if not args.skip_in_memory:
+            with dask.config.set(scheduler="threads"):
+                eager = data.load(root / "betas.zarr").load()
+            rss0 = _rss()
+            with threadpoolctl.threadpool_limits(cores):
+                mem = run(eager, layers, args.cv, None)
+            t_mem = sum(mem["times"].values())
+            print(f"\nin memory (this process, BLAS {cores} threads):")
+            print(f"  encoding {mem['times']['encoding']:.2f} s, alignment "
+                  f"{mem['times']['alignment']:.2f} s, total {t_mem:.2f} s; peak RSS "
+                  f"{_peak_rss() / 1e9:.3f} GB (data loaded: {rss0 / 1e9:.3f} GB)")
+            for stage in ("encoding", "alignment"):
+                print(f"  ratio out-of-core / in-memory, {stage}: "
+                      f"{ooc['times'][stage] / mem['times'][stage]:.2f}x")
+            ratio = t_ooc / t_mem
+            print(f"  ratio out-of-core / in-memory, per core (same {cores} cores): {ratio:.2f}x "
+                  f"(target <= 1.2x)")
+            d_cka = float(np.abs(ooc["cka"].values - mem["cka"].values).max())
+            d_enc = max(abs(ooc["encoding_score"][k] - mem["encoding_score"][k]) for k in layers)
+            print(f"  agreement: max |CKA difference| {d_cka:.2e}; max |mean R^2 difference| "
+                  f"{d_enc:.2e}")
+
+        # --- projection to the full NSD, each stage by its cost model
+        f = FULL_NSD
+        enc = ooc["times"]["encoding"] * cores * (f["trials"] / n) * (f["vertices"] / m)
+        cka = ooc["times"]["alignment"] * cores * (f["trials"] / n) ** 2 * (f["vertices"] / m)
+        total_h = f["subjects"] * (enc + cka) / 3600
+        print(f"\nprojection to the full NSD ({f['subjects']} subjects x {f['trials']:,} trials x "
+              f"{f['vertices']:,} vertices, 5 layers of {args.layer_width} features):")
+        print(f"  encoding {f['subjects'] * enc / 3600:,.1f} core-hours (linear in trials and "
+              f"vertices), CKA {f['subjects'] * cka / 3600:,.1f} core-hours (trials^2 x vertices)"
+              f"; total {total_h:,.1f} core-hours")
+        gram = f["trials"] ** 2 * 8
+        print(f"  note: a {f['trials']:,} x {f['trials']:,} float64 Gram matrix is "
+              f"{gram / 1e9:.1f} GB, over a 2 GB worker budget; average the 3 repetitions "
+              f"first (10,000 images: {1e4 ** 2 * 8 / 1e9:.1f} GB).")
+        print(f"\nthreadpoolctl: {threadpoolctl.threadpool_info()}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

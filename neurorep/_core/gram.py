@@ -1,0 +1,81 @@
+"""Gram matrices over stimuli of dask-backed data chunked along units, in bounded memory.
+
+A Gram matrix is a sum over units, ``G = sum_k X_k X_k'`` over the unit
+chunks ``X_k``, so it is accumulated chunk by chunk
+(:func:`neurorep._core.parallel.sum_over_chunks`, one chain per scheduler
+thread) and the data are never gathered: peak memory per worker thread is one
+chunk plus two ``n x n`` float64 matrices, whatever the number of units. Used
+by the RDMs (``neurorep.rsa``) and CKA (``neurorep.alignment``) of dask-backed
+responses; runs on the threaded scheduler or a ``dask.distributed`` cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from neurorep._core.parallel import sum_over_chunks
+
+__all__ = ["exponent", "gram", "scale_and_means"]
+
+
+def _gram_centred_columns(block: np.ndarray, e: int, weight: np.ndarray | None) -> np.ndarray:
+    """One chunk's term of ``Xc P Xc'``: columns centred over stimuli, data times 2**-e."""
+    x = np.ldexp(block.astype(np.float64), -e) if e else block.astype(np.float64)
+    x -= x.mean(axis=0, keepdims=True)
+    w = x * weight if weight is not None else x
+    return w @ x.T
+
+
+def _gram_centred_rows(block: np.ndarray, e: int, row_mean: np.ndarray | None) -> np.ndarray:
+    """One chunk's term of ``Xr Xr'``: rows minus their mean over all units (or raw)."""
+    x = np.ldexp(block.astype(np.float64), -e) if e else block.astype(np.float64)
+    if row_mean is not None:
+        x -= row_mean[:, None]
+    return x @ x.T
+
+
+def exponent(peak: float) -> int:
+    """``e`` with ``2**(e-1) <= peak < 2**e`` when that lies outside ``2**-64 .. 2**64``,
+    else 0: dividing by ``2**e`` (exact) keeps squares and sums inside float64."""
+    if not np.isfinite(peak) or peak == 0.0:
+        return 0
+    e = int(np.frexp(peak)[1])
+    return e if abs(e) > 64 else 0
+
+
+def scale_and_means(x: Any, *, row_means: bool) -> tuple[int, float, np.ndarray | None]:
+    """One pass: the scale exponent of ``max |x|`` (``e`` when ``2**e`` is outside
+    ``2**-64 .. 2**64``, else 0, as ``neurorep.rsa`` rescales), that
+    maximum, and each stimulus' mean over units (of the data times ``2**-e``)."""
+    import dask
+
+    if row_means:
+        peak, sums = dask.compute(abs(x).max(), x.sum(axis=1, dtype=np.float64))
+    else:
+        (peak,), sums = dask.compute(abs(x).max()), None
+    peak = float(peak)
+    e = exponent(peak)
+    means = None
+    if sums is not None:
+        means = np.ldexp(np.asarray(sums, np.float64), -e) / x.shape[1]
+    return e, peak, means
+
+
+def gram(x: Any, *, centre: str, e: int, row_mean: np.ndarray | None = None,
+         weight: np.ndarray | None = None) -> np.ndarray:
+    """The ``(n, n)`` Gram matrix of dask ``x`` ``(stimulus, unit)``, summed over unit chunks.
+
+    ``centre="columns"``: each unit centred over stimuli and weighted by the
+    diagonal precision ``weight`` (euclidean family); ``"rows"``: each stimulus
+    minus ``row_mean`` (correlation) or, with ``row_mean=None``, raw (cosine).
+    """
+    xd = x.rechunk({0: -1}) if len(x.chunks[0]) > 1 else x
+    if centre == "columns":
+        edges = np.cumsum((0, *xd.chunks[1]))
+        per = [(e, None if weight is None else weight[a:b])
+               for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        return np.asarray(sum_over_chunks(xd, _gram_centred_columns, per))
+    return np.asarray(sum_over_chunks(xd, _gram_centred_rows, [(e,)] * len(xd.chunks[1]),
+                                      shared=(row_mean,)))

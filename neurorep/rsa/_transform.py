@@ -1,0 +1,297 @@
+"""RDM transforms (rsatoolbox's ``rsatoolbox.rdm.transform``): RDM in, RDM out.
+
+Each transform acts on the dissimilarities of every RDM of a stack
+separately (the zero diagonal is kept) and records itself in
+``attrs["transform"]`` (chained with ``" -> "`` when transforms are
+composed). NaN dissimilarities (missing pairs) stay NaN.
+
+========== =================================================================================
+``rank``     ranks of the dissimilarities, 1..m (ties: ``method`` of scipy's ``rankdata``)
+``sqrt``     ``sqrt(max(d, 0))``; ``metric`` squared_euclidean -> euclidean
+``positive`` ``max(d, 0)``
+``minmax``   ``(d - min d) / (max d - min d)``, per RDM
+========== =================================================================================
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+
+from neurorep._core.condensed import triangle_offsets
+from neurorep._core.errors import SchemaError, check_option
+from neurorep._core.ranks import rank_rows
+from neurorep.data import RDM_DIMS, rdm_vectors
+
+__all__ = [
+    "TRANSFORMS",
+    "minmax_transform",
+    "positive_transform",
+    "rank_transform",
+    "rdm_vectors_nan",
+    "sqrt_transform",
+    "transform_rdm",
+]
+
+RankMethod = Literal["average", "min", "max", "dense", "ordinal"]
+
+
+def rdm_vectors_nan(
+    da: xr.DataArray, name: str = "rdm", *, check_layout: bool = True
+) -> np.ndarray:
+    """Condensed vectors ``(k, m)`` of an RDM (stack) whose missing pairs are NaN.
+
+    The finite values get every check of :func:`neurorep.data.rdm_vectors` (whose
+    one pass is all an RDM without NaN costs); a NaN must sit at both ``(i, j)`` and
+    ``(j, i)`` and never on the diagonal.
+    """
+    try:
+        return rdm_vectors(da, name, check_layout=check_layout)
+    except SchemaError:
+        values = np.asarray(da.values, dtype=np.float64)
+        n = values.shape[-1]
+        flat = values.reshape(-1, n * n)
+        upper, lower = triangle_offsets(n)
+        up_nan = np.isnan(np.take(flat, upper, axis=1))
+        if not up_nan.any() and not np.isnan(flat[:, :: n + 1]).any():
+            if not np.isnan(np.take(flat, lower, axis=1)).any():
+                raise  # not a missing pair: the original error (inf, asymmetry...)
+    if not np.array_equal(up_nan, np.isnan(np.take(flat, lower, axis=1))):
+        raise SchemaError(
+            f"{name}: a missing dissimilarity (NaN) must be missing at both (i, j) and "
+            f"(j, i); the NaN pattern is not symmetric."
+        )
+    if np.isnan(flat[:, :: n + 1]).any():
+        raise SchemaError(
+            f"{name}: the diagonal of an RDM must be 0, not NaN (a stimulus is not missing "
+            f"from itself); drop the stimulus if it has no dissimilarities."
+        )
+    # the finite values checked as any RDM's (a bare array: no coordinates to copy)
+    filled = xr.DataArray(np.where(np.isnan(values), 0.0, values), dims=da.dims)
+    out = rdm_vectors(filled, name, check_layout=False)
+    out[up_nan] = np.nan
+    return out
+
+
+def _rebuild(da: xr.DataArray, vec: np.ndarray, what: str, metric: str | None) -> xr.DataArray:
+    n = da.shape[-1]
+    upper, lower = triangle_offsets(n)
+    flat = np.zeros((vec.shape[0], n * n))
+    flat[:, upper] = vec
+    flat[:, lower] = vec
+    out = da.copy(deep=False, data=flat.reshape(da.shape))
+    prev = da.attrs.get("transform")
+    out.attrs = {**da.attrs, "transform": what if not prev else f"{prev} -> {what}"}
+    if metric is not None:
+        out.attrs["metric"] = metric
+    return out
+
+
+def _elementwise(
+    da: xr.DataArray, vec: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], what: str,
+    metric: str | None,
+) -> xr.DataArray:
+    """A transform with ``fn(0) == 0`` applied to the square values directly (no rebuild)."""
+    out = da.copy(deep=False, data=fn(vec))
+    prev = da.attrs.get("transform")
+    out.attrs = {**da.attrs, "transform": what if not prev else f"{prev} -> {what}"}
+    if metric is not None:
+        out.attrs["metric"] = metric
+    return out
+
+
+def _check(rdm: Any, name: str) -> xr.DataArray:
+    if not isinstance(rdm, xr.DataArray):
+        raise SchemaError(
+            f"{name}: expected an RDM DataArray (..., stimulus_i, stimulus_j); got "
+            f"{type(rdm).__name__}. Build one with neurorep.data.rdm(values, stimulus=ids)."
+        )
+    if rdm.dims[-2:] != RDM_DIMS:
+        raise SchemaError(
+            f"{name}: an RDM's last two dims must be {RDM_DIMS}; got {rdm.dims}."
+        )
+    return rdm
+
+
+def rank_transform(rdm: xr.DataArray, *, method: RankMethod = "average") -> xr.DataArray:
+    """Replace each RDM's dissimilarities by their ranks 1..m (rsatoolbox ``rank_transform``).
+
+    Parameters
+    ----------
+    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+        One RDM or a stack; each is ranked on its own. NaN pairs stay NaN and
+        the others are ranked among themselves.
+    method : {"average", "min", "max", "dense", "ordinal"}
+        How ties are ranked (scipy's ``rankdata``).
+
+    Returns
+    -------
+    DataArray
+        The same layout; ``attrs["transform"]`` records ``"rank"``.
+
+    Examples
+    --------
+    >>> from neurorep import data, rsa
+    >>> r = rsa.rank_transform(data.rdm([0.2, 5.0, 0.2], stimulus=list("abc")))
+    >>> r.values[0, 1:].tolist(), r.attrs["transform"]
+    ([1.5, 3.0], 'rank')
+    """
+    rdm = _check(rdm, "rank_transform")
+    check_option("method", method, ("average", "min", "max", "dense", "ordinal"))
+    vec = rdm_vectors_nan(rdm, "rank_transform")
+    nan = np.isnan(vec)
+    if method == "average" and not nan.any():
+        out = rank_rows(vec)
+    else:
+        from scipy.stats import rankdata
+
+        out = np.full(vec.shape, np.nan)
+        for i, row in enumerate(vec):
+            ok = ~nan[i]
+            out[i, ok] = rankdata(row[ok], method=method)
+    what = "rank" if method == "average" else f"rank({method})"
+    return _rebuild(rdm, out, what, None)
+
+
+_SQRT_OF = {"squared_euclidean": "euclidean"}
+
+
+def sqrt_transform(rdm: xr.DataArray) -> xr.DataArray:
+    """``sqrt(max(d, 0))`` of every dissimilarity (rsatoolbox ``sqrt_transform``).
+
+    Negative values (e.g. cross-validated distances) are set to 0 first.
+
+    Parameters
+    ----------
+    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+
+    Returns
+    -------
+    DataArray
+        ``attrs["transform"]`` records ``"sqrt"``; a ``squared_euclidean``
+        RDM becomes ``metric="euclidean"``.
+
+    Examples
+    --------
+    >>> from neurorep import data, rsa
+    >>> rsa.sqrt_transform(data.rdm([4.0, -1.0, 9.0], stimulus=list("abc"))).values[0]
+    array([0., 2., 0.])
+    """
+    rdm = _check(rdm, "sqrt_transform")
+    rdm_vectors_nan(rdm, "sqrt_transform")  # checks the values (one gathering pass)
+    vec = np.asarray(rdm.values, dtype=np.float64)
+    metric = rdm.attrs.get("metric")
+
+    def fn(v: np.ndarray) -> np.ndarray:
+        out = np.maximum(v, 0.0)
+        return np.sqrt(out, out=out)
+
+    return _elementwise(rdm, vec, fn, "sqrt", _SQRT_OF.get(str(metric)) if metric else None)
+
+
+def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
+    """``max(d, 0)``: negative dissimilarities set to 0 (rsatoolbox ``positive_transform``).
+
+    Parameters
+    ----------
+    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+
+    Returns
+    -------
+    DataArray
+        ``attrs["transform"]`` records ``"positive"``.
+
+    Examples
+    --------
+    >>> from neurorep import data, rsa
+    >>> rsa.positive_transform(data.rdm([-0.5, 1.0, 2.0], stimulus=list("abc"))).values[0]
+    array([0., 0., 1.])
+    """
+    rdm = _check(rdm, "positive_transform")
+    rdm_vectors_nan(rdm, "positive_transform")  # checks the values (one gathering pass)
+    vec = np.asarray(rdm.values, dtype=np.float64)
+    return _elementwise(rdm, vec, lambda v: np.maximum(v, 0.0), "positive", None)
+
+
+def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
+    """``(d - min d) / (max d - min d)`` per RDM (rsatoolbox ``minmax_transform``).
+
+    Parameters
+    ----------
+    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+        An RDM whose dissimilarities are all equal has no range and is refused.
+
+    Returns
+    -------
+    DataArray
+        Dissimilarities in [0, 1]; ``attrs["transform"]`` records ``"minmax"``.
+
+    Examples
+    --------
+    >>> from neurorep import data, rsa
+    >>> rsa.minmax_transform(data.rdm([1.0, 3.0, 2.0], stimulus=list("abc"))).values[0]
+    array([0., 0., 1.])
+    """
+    rdm = _check(rdm, "minmax_transform")
+    cond = rdm_vectors_nan(rdm, "minmax_transform")  # checked condensed values
+    vec = np.asarray(rdm.values, dtype=np.float64)
+    lead = rdm.shape[:-2]
+    n = rdm.shape[-1]
+    idx = np.arange(n)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN RDM: refused below
+        low = np.nanmin(cond, axis=1)[:, None]
+        span = np.nanmax(cond, axis=1)[:, None] - low
+    bad = np.flatnonzero(~(span[:, 0] > 0))
+    if bad.size:
+        raise SchemaError(
+            f"minmax_transform: RDM {int(bad[0])} (flat position in the stack) has all its "
+            f"dissimilarities equal (or missing), so it has no range to scale to [0, 1]. Drop "
+            f"it, or use rank_transform."
+        )
+
+    def fn(v: np.ndarray) -> np.ndarray:
+        out = np.subtract(v.reshape(-1, n, n), low[:, :, None])
+        out *= 1.0 / span[:, :, None]
+        out[:, idx, idx] = 0.0
+        return out.reshape(*lead, n, n)
+
+    return _elementwise(rdm, vec, fn, "minmax", None)
+
+
+#: The RDM transforms by name (``transform_rdm(rdm, name)``), as rsatoolbox.rdm.transform.
+TRANSFORMS: dict[str, Callable[[xr.DataArray], xr.DataArray]] = {
+    "rank": rank_transform,
+    "sqrt": sqrt_transform,
+    "positive": positive_transform,
+    "minmax": minmax_transform,
+}
+
+
+def transform_rdm(rdm: xr.DataArray, kind: str) -> xr.DataArray:
+    """Apply the transform named ``kind`` (a key of :data:`TRANSFORMS`).
+
+    Parameters
+    ----------
+    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+    kind : {"rank", "sqrt", "positive", "minmax"}
+
+    Returns
+    -------
+    DataArray
+        The transformed RDM (see the named function).
+
+    Examples
+    --------
+    >>> from neurorep import data, rsa
+    >>> r = rsa.transform_rdm(rsa.transform_rdm(data.rdm([4.0, 1.0, 9.0], stimulus=list("abc")),
+    ...                       "sqrt"), "minmax")
+    >>> r.attrs["transform"]
+    'sqrt -> minmax'
+    """
+    check_option("kind", kind, TRANSFORMS)
+    return TRANSFORMS[kind](rdm)

@@ -1,0 +1,172 @@
+"""Out of core on a dask.distributed LocalCluster: RDMs, alignment score matrices, encoding
+and caption projection of dask-backed responses chunked along units give the in-memory
+numbers, and the chunk-wise reductions keep memory far below the in-memory path's."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from neurorep import SchemaError, alignment, data, encoding, rsa, selectivity
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+def _ids(n):
+    return [f"s{i:04d}" for i in range(n)]
+
+
+def _lazy_normal(n, m, chunk, shift=0.0):
+    """A (n, m) float32 dask array generated block by block (never whole in memory)."""
+
+    def block(block_info=None):
+        info = block_info[None]
+        seed = info["array-location"][1][0]
+        return (np.random.default_rng(seed).normal(size=info["chunk-shape"]) + shift).astype(
+            np.float32
+        )
+
+    return da.map_blocks(block, chunks=((n,), (chunk,) * (m // chunk)), dtype=np.float32)
+
+
+def _peak(fn):
+    tracemalloc.start()
+    try:
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    "metric", ["correlation", "cosine", "euclidean", "squared_euclidean", "mahalanobis"]
+)
+def test_rdm_of_dask_responses_equals_in_memory(client, rng, metric):
+    n, m = 40, 300
+    vals = (rng.normal(size=(n, m)) + 2.0).astype(np.float32)
+    resp = data.responses(vals, stimulus=_ids(n))
+    noise = rng.uniform(0.5, 2.0, size=m) if metric == "mahalanobis" else None
+    eager = rsa.compute_rdm(resp, metric=metric, noise=noise)
+    lazy = rsa.compute_rdm(resp.chunk({"unit": 64}), metric=metric, noise=noise)
+    xr.testing.assert_allclose(lazy, eager, rtol=1e-12, atol=1e-13)
+    assert lazy.attrs == eager.attrs
+
+
+def test_rdm_of_dask_responses_refuses_what_in_memory_refuses(client, rng):
+    vals = rng.normal(size=(10, 50))
+    vals[3] = 1.5  # a constant pattern: correlation undefined
+    resp = data.responses(vals, stimulus=_ids(10)).chunk({"unit": 16})
+    with pytest.raises(SchemaError, match="constant"):
+        rsa.compute_rdm(resp, metric="correlation")
+    tiny = data.responses(rng.normal(size=(10, 50)) * 1e-200, stimulus=_ids(10))
+    xr.testing.assert_allclose(  # extreme scales rescaled exactly as in memory
+        rsa.compute_rdm(tiny.chunk({"unit": 16}), metric="euclidean"),
+        rsa.compute_rdm(tiny, metric="euclidean"), rtol=1e-12,
+    )
+
+
+def test_rdm_memory_stays_bounded_by_the_chunks(client):
+    n, m, chunk = 100, 24_000, 1500  # 9.6 MB float32; the in-memory path copies to float64
+    lazy = data.responses(_lazy_normal(n, m, chunk, shift=1.0), stimulus=_ids(n))
+    eager = lazy.compute()
+    for metric in ("correlation", "euclidean"):
+        want, in_memory = _peak(lambda metric=metric: rsa.compute_rdm(eager, metric=metric))
+        got, chunked = _peak(lambda metric=metric: rsa.compute_rdm(lazy, metric=metric))
+        xr.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+        # the in-memory kernels hold float64 copies of all units (>= 38 MB); the chunk-wise
+        # sum holds a wave of chunks and the 100 x 100 running sums
+        # (at this small size the scheduler's own bookkeeping, ~10 MB, is most of it)
+        assert chunked < in_memory / 3, (metric, chunked / 1e6, in_memory / 1e6)
+
+
+@pytest.mark.parametrize("metric", ["cka", "rsa", "rsa_pearson"])
+def test_score_matrix_with_dask_regions_equals_in_memory(client, rng, metric):
+    n = 50
+    ids = _ids(n)
+    base = rng.normal(size=(n, 6))
+    brain = {
+        "V1": data.responses(base @ rng.normal(size=(6, 90)) + rng.normal(size=(n, 90)),
+                             stimulus=ids),
+        "V4": data.responses((base @ rng.normal(size=(6, 70))).astype(np.float32), stimulus=ids),
+    }
+    model = {f"layer{k}": data.responses(base[:, : k + 2] @ rng.normal(size=(k + 2, 20)),
+                                         stimulus=ids) for k in range(3)}
+    eager = alignment.score_matrix(brain, model, metric=metric, n_bootstrap=20, rng=1)
+    lazy_brain = {k: v.chunk({"unit": 32}) for k, v in brain.items()}
+    lazy = alignment.score_matrix(lazy_brain, model, metric=metric, n_bootstrap=20, rng=1)
+    for var in ("score", "ci_low", "ci_high"):
+        np.testing.assert_allclose(lazy[var], eager[var], rtol=1e-9, atol=1e-12)
+    shuffled = {k: v.isel(stimulus=rng.permutation(n)) for k, v in lazy_brain.items()}
+    np.testing.assert_allclose(  # aligned by id, lazily
+        alignment.score_matrix(shuffled, model, metric=metric, n_bootstrap=0)["score"],
+        eager["score"], rtol=1e-9, atol=1e-12,
+    )
+
+
+def test_cka_of_a_large_dask_region_against_feature_layers(client, rng):
+    """Above 1500 stimuli in-memory CKA keeps features; a dask region is a Gram matrix."""
+    n = 1600
+    ids = _ids(n)
+    base = rng.normal(size=(n, 4))
+    region = data.responses(base @ rng.normal(size=(4, 60)) + rng.normal(size=(n, 60)),
+                            stimulus=ids)
+    model = {"a": data.responses(base @ rng.normal(size=(4, 8)), stimulus=ids)}
+    eager = alignment.score_matrix({"r": region}, model, metric="cka", n_bootstrap=0)
+    lazy = alignment.score_matrix({"r": region.chunk({"unit": 16})}, model, metric="cka",
+                                  n_bootstrap=0)
+    np.testing.assert_allclose(lazy["score"], eager["score"], rtol=1e-10)
+
+
+def test_cka_memory_stays_bounded_by_the_chunks(client):
+    n, m, chunk = 100, 24_000, 1500
+    ids = _ids(n)
+    lazy = data.responses(_lazy_normal(n, m, chunk), stimulus=ids)
+    eager = lazy.compute()
+    model = {"l": data.responses(np.random.default_rng(0).normal(size=(n, 5)), stimulus=ids)}
+    want, in_memory = _peak(lambda: alignment.score_matrix({"r": eager}, model, n_bootstrap=0))
+    got, chunked = _peak(lambda: alignment.score_matrix({"r": lazy}, model, n_bootstrap=0))
+    np.testing.assert_allclose(got["score"], want["score"], rtol=1e-10)
+    assert chunked < in_memory / 3, (chunked / 1e6, in_memory / 1e6)
+
+
+def test_encoding_results_stay_lazy_and_save_chunk_by_chunk(client, rng, tmp_path):
+    n, p, m = 60, 5, 90
+    ids = _ids(n)
+    X = rng.normal(size=(n, p))
+    feats = data.responses(X, stimulus=ids)
+    resp = data.responses((X @ rng.normal(size=(p, m)) + rng.normal(size=(n, m))).astype(
+        np.float32), stimulus=ids)
+    eager = encoding.fit_ridge(feats, resp, cv=3)
+    res = encoding.fit_ridge(feats, resp.chunk({"unit": 32}), cv=3, compute=False)
+    assert res["weights"].data.chunks[1] == (32, 32, 26)
+    assert res["score"].data.chunks == ((32, 32, 26),)
+    path = data.save(res, tmp_path / "fit.zarr")
+    back = data.load(path, chunks={})
+    assert back["weights"].data.chunks[1] == (32, 32, 26)  # zarr chunks = dask chunks
+    xr.testing.assert_allclose(back.compute(), eager)
+    model = encoding.RidgeEncoder(cv=3).fit(feats, resp.chunk({"unit": 32}))
+    np.testing.assert_allclose(model.predict(feats), encoding.RidgeEncoder(cv=3).fit(
+        feats, resp).predict(feats), rtol=1e-5, atol=1e-5)
+
+
+def test_caption_projection_of_dask_weights(client, rng):
+    d, m, k = 16, 300, 120
+    bank = data.responses(rng.normal(size=(k, d)), stimulus=[f"c{i}" for i in range(k)])
+    weights = xr.DataArray(rng.normal(size=(d, m)), dims=("feature", "unit"),
+                           coords={"feature": bank["unit"].values, "unit": np.arange(m)})
+    eager = selectivity.project(weights, bank, chunk_units=64, dtype="float64")
+    lazy = selectivity.project(weights.chunk({"unit": 64}), bank, chunk_units=64,
+                               dtype="float64")
+    xr.testing.assert_allclose(lazy, eager)
