@@ -464,7 +464,8 @@ def activations(
 
     Parameters
     ----------
-    layers : mapping of layer name -> array-like ``(stimulus, unit)`` or responses DataArray
+    layers : mapping
+        Layer name -> array-like ``(stimulus, unit)`` or responses DataArray.
         In network order (first = closest to the input). Names are
         stringified and must stay distinct (``1`` and ``"1"`` collide) and
         contain no ``'/'``.
@@ -847,7 +848,8 @@ def check_rdm_layout(da: xr.DataArray, *, name: str = "rdm") -> None:
 
     Parameters
     ----------
-    da : DataArray ``(..., stimulus_i, stimulus_j)``
+    da : DataArray
+        Dims ``(..., stimulus_i, stimulus_j)``.
         One RDM, or a stack of them along leading dims.
     name : str
         How the object is named in error messages.

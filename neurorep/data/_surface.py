@@ -152,7 +152,8 @@ def from_surface(
 
     Returns
     -------
-    DataArray ``(stimulus, unit)``
+    DataArray
+        Dims ``(stimulus, unit)``.
         Unit ids ``left-<vertex>`` / ``right-<vertex>``, unit coords
         ``vertex`` and ``hemisphere``.
 

@@ -386,7 +386,8 @@ def extract_torch(
     ----------
     module : torch.nn.Module
         Run in eval mode (its training flags are restored afterwards).
-    inputs : tensor or array ``(n_stimuli, ...)``
+    inputs : tensor or ndarray
+        Shape ``(n_stimuli, ...)``.
         Batched along the first axis.
     layers : sequence of str
         Module paths from ``module.named_modules()`` (:func:`list_layers`).

@@ -41,7 +41,8 @@ def plot_surface_map(
 
     Parameters
     ----------
-    values : DataArray ``(unit,)`` with coords ``vertex``, ``hemisphere``
+    values : DataArray
+        Values ``(unit,)`` with unit coords ``vertex`` and ``hemisphere``.
         A score map (``score.sel(model=...)``), a best-layer map (layer names
         or depths), a caption map (one label per vertex).
     mesh : str or nilearn PolyMesh

@@ -64,7 +64,8 @@ def plot_gt_transform(
 
     Parameters
     ----------
-    rdm : DataArray ``(stimulus_i, stimulus_j)``
+    rdm : DataArray
+        Dims ``(stimulus_i, stimulus_j)``.
         One RDM.
     thresholds : sequence of (lower, upper), optional
         Default: the four :data:`neurorep.topology.RGTM_REGIMES` presets.

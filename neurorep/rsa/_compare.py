@@ -258,7 +258,8 @@ def compare(
 
     Parameters
     ----------
-    a, b : RDM DataArray ``(..., stimulus_i, stimulus_j)`` or mapping name -> RDM
+    a, b : DataArray or mapping
+        RDMs ``(..., stimulus_i, stimulus_j)``, or name -> RDM.
         Leading dims (``model``, ``subject``, ``layer``...) stack several
         RDMs; a mapping is stacked along ``model`` (``a``) / ``member`` (``b``).
         Stimuli are matched by id, never by position.

@@ -672,7 +672,8 @@ def crossval(
     data : DataArray
         Data RDM stack ``(subject, stimulus_i, stimulus_j)``, one RDM per
         subject.
-    models : stacked RDM ``(model, stimulus_i, stimulus_j)`` or mapping name -> RDM
+    models : DataArray or mapping
+        Stacked RDMs ``(model, stimulus_i, stimulus_j)``, or name -> RDM.
         2-D members are fixed models, 3-D members ``(component, stimulus_i,
         stimulus_j)`` flexible models.
     method : str

@@ -122,7 +122,8 @@ def searchlight(
 
     Parameters
     ----------
-    responses : DataArray ``(stimulus, unit)`` or ``(stimulus, repetition, unit)``
+    responses : DataArray
+        Dims ``(stimulus, unit)`` or ``(stimulus, repetition, unit)``.
         Voxel responses from :func:`neurorep.data.from_nifti` (units carry
         ``i, j, k`` and attrs ``affine``, ``volume_shape``).
     models : DataArray or mapping
@@ -155,7 +156,8 @@ def searchlight(
 
     Returns
     -------
-    DataArray ``(model, unit)``
+    DataArray
+        Dims ``(model, unit)``.
         One score per model and sphere centre; unit coords and the
         ``affine`` / ``volume_shape`` attrs are kept, so
         ``neurorep.data.to_nifti(result.sel(model=name))`` gives a map. The

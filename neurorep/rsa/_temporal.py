@@ -381,10 +381,12 @@ def compare_over_time(
 
     Parameters
     ----------
-    brain : RDM DataArray ``([dim,] time, stimulus_i, stimulus_j)``
+    brain : DataArray
+        RDM movie ``([dim,] time, stimulus_i, stimulus_j)``.
         From :func:`compute_rdm_movie` (a set of subjects stacked with
         ``dim="subject"``).
-    models : RDM DataArray ``([model,] stimulus_i, stimulus_j)`` or mapping name -> RDM
+    models : DataArray or mapping
+        RDMs ``([model,] stimulus_i, stimulus_j)``, or name -> RDM.
         Static model RDMs (a mapping is stacked along ``model``). For two
         time-resolved RDM sets use :func:`compare_time_generalization`.
     method : str

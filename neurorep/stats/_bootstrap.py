@@ -48,7 +48,8 @@ def bootstrap_indices(
 
     Returns
     -------
-    ndarray of int, shape ``(n_samples, size)``
+    ndarray of int
+        Shape ``(n_samples, size)``.
         Sorted within each row (the order of a bootstrap sample carries no
         information; sorting makes duplicated items adjacent).
 
@@ -72,14 +73,16 @@ def counts_from_indices(indices: np.ndarray, n: int) -> np.ndarray:
 
     Parameters
     ----------
-    indices : ndarray of int, shape ``(n_samples, size)``
+    indices : ndarray of int
+        Shape ``(n_samples, size)``.
         Bootstrap index arrays, one row per sample, values in ``range(n)``.
     n : int
         Number of items.
 
     Returns
     -------
-    ndarray of int64, shape ``(n_samples, n)``
+    ndarray of int64
+        Shape ``(n_samples, n)``.
         ``counts[b, i]``: how often item ``i`` is drawn in sample ``b``.
 
     Examples

@@ -151,7 +151,8 @@ def leave_one_out_ceiling(
 
     Returns
     -------
-    DataArray ``(bound,)``
+    DataArray
+        Dims ``(bound,)``.
         ``ceiling`` with bound = ``["lower", "upper"]``.
 
     Examples

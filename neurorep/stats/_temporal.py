@@ -146,7 +146,8 @@ def cluster_test(
 
     Parameters
     ----------
-    samples : DataArray ``(dim, time)`` or ``(dim, train_time, test_time)``
+    samples : DataArray
+        Dims ``(dim, time)`` or ``(dim, train_time, test_time)``.
         One time course (or generalisation matrix) per subject; other dims
         (``model``...) are tested separately.
     chance : float
@@ -409,7 +410,8 @@ def peak_latency(
 
     Parameters
     ----------
-    da : DataArray ``(dim, ..., time)``
+    da : DataArray
+        Dims ``(dim, ..., time)``.
         Time courses (scores, accuracies, correlations), one per subject
         (or fold, resample); other dims (``model``, ``region``) are kept.
     dim : str or None

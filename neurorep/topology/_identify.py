@@ -171,7 +171,8 @@ def score_identification(
     regime, lower, upper
         Fixed thresholds as in :func:`gt_transform`. If none of ``regime``,
         ``lower``, ``upper``, ``grid`` is given, the raw RDMs are used.
-    grid : int or array ``(k, 2)``, optional
+    grid : int or ndarray, optional
+        An int, or an array ``(k, 2)``.
         Candidate ``(lower, upper)`` pairs (an int n means
         :func:`threshold_grid` ``(n)``), searched inside the training folds.
     rank : bool, optional

@@ -346,7 +346,8 @@ def gt_transform_diagram(
         exact correspondence).
     lower, upper, regime, rank
         As in :func:`gt_transform`.
-    rdm : DataArray ``(stimulus_i, stimulus_j)``
+    rdm : DataArray
+        Dims ``(stimulus_i, stimulus_j)``.
         The RDM the diagram came from; needed when ``rank=True`` (the rank map
         depends on all its dissimilarities).
 

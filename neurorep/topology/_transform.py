@@ -228,7 +228,8 @@ def gt_transform(
 
     Parameters
     ----------
-    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+    rdm : DataArray
+        Dims ``(..., stimulus_i, stimulus_j)``.
         One RDM or a stack (leading dims such as ``subject``); each RDM is
         ranked on its own. Must be symmetric, non-negative, finite.
     lower, upper : float
@@ -243,7 +244,8 @@ def gt_transform(
 
     Returns
     -------
-    DataArray ``(..., stimulus_i, stimulus_j)``
+    DataArray
+        Dims ``(..., stimulus_i, stimulus_j)``.
         Values in [0, 1], same coords; ``attrs`` record the thresholds.
 
     Examples
@@ -281,7 +283,8 @@ def sigmoid_transform(
 
     Parameters
     ----------
-    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+    rdm : DataArray
+        Dims ``(..., stimulus_i, stimulus_j)``.
         One RDM or a stack; each RDM is ranked on its own.
     alpha : float
         Steepness (> 0; the authors' default 10).
@@ -293,7 +296,8 @@ def sigmoid_transform(
 
     Returns
     -------
-    DataArray ``(..., stimulus_i, stimulus_j)``
+    DataArray
+        Dims ``(..., stimulus_i, stimulus_j)``.
         Values in (0, 1) off the diagonal; ``attrs`` record ``alpha`` and ``beta``.
 
     Examples
