@@ -9,6 +9,10 @@ Entry points
   and scores with permutation p-values (FDR) and bootstrap CIs.
 - :func:`fit_banded_ridge` -- one penalty per feature space; split scores
   that add up to the joint score.
+- :func:`fit_kernel_ridge` -- kernel ridge (linear, polynomial, rbf, sigmoid,
+  cosine kernels) with the same CV machinery; :func:`fit_multiple_kernel_ridge`
+  -- one kernel per feature space, kernel weights by random search;
+  :func:`predict_kernel_ridge`.
 - :func:`predict_ridge`, :func:`score_prediction` -- predict and score.
 - :func:`make_delays`, :func:`zscore_runs`, :func:`make_regressors` -- time
   series designs (FIR), z-scoring within runs, condition regressors.
@@ -23,6 +27,13 @@ not fit in memory and run unchanged on a ``dask.distributed`` cluster.
 from neurorep.encoding._banded import default_space_weights, fit_banded_ridge
 from neurorep.encoding._cv import make_splits
 from neurorep.encoding._estimator import RidgeEncoder
+from neurorep.encoding._kernels import (
+    KERNELS,
+    compute_kernel,
+    fit_kernel_ridge,
+    fit_multiple_kernel_ridge,
+    predict_kernel_ridge,
+)
 from neurorep.encoding._ridge import (
     DEFAULT_ALPHAS,
     SCORINGS,
@@ -37,19 +48,24 @@ from neurorep.encoding._timeseries import make_delays, make_regressors, zscore_r
 
 __all__ = [
     "DEFAULT_ALPHAS",
+    "KERNELS",
     "METRICS",
     "SCORINGS",
     "SOLVERS",
     "RidgeEncoder",
+    "compute_kernel",
     "cross_validate_ridge",
     "default_space_weights",
     "fit_banded_ridge",
+    "fit_kernel_ridge",
+    "fit_multiple_kernel_ridge",
     "fit_over_time",
     "fit_ridge",
     "fit_trf",
     "make_delays",
     "make_regressors",
     "make_splits",
+    "predict_kernel_ridge",
     "predict_ridge",
     "predict_trf",
     "score_prediction",

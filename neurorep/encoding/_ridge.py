@@ -143,13 +143,30 @@ def _fit_block(
     if constant.any():
         Yc[:, constant] = 0
     XtY = plan.X.T @ Yc if plan.mode == "gram" else None
-    sums = PooledSums(len(plan.alphas), Y.shape[1], len(plan.folds)) if conservative else None
-    cv_r2, cv_r = cv_scores_chunk(plan, Yc, XtY=XtY, sums=sums)
-    best = _select(cv_r2, ties=ties, fold_r2=_fold_r2(sums) if sums is not None else None)
+    cv_r2, cv_r, best = cv_select(plan, Yc, XtY, ties=ties, conservative=conservative)
     out = {"cv_r2": cv_r2, "cv_r": cv_r, "best": best, "constant": constant}
     if return_weights:
         out.update(_weights(plan, Yc, y_mean, best, XtY))
     return out
+
+
+def cv_select(
+    plan: _Plan, Yc: np.ndarray, XtY: np.ndarray | None, *, ties: str = "smallest",
+    conservative: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pooled held-out R^2 and r of every alpha (alpha, unit) and each unit's choice.
+
+    Alphas flagged in ``plan.meta["invalid_alphas"]`` (an indefinite kernel) get NaN
+    scores and are never chosen.
+    """
+    sums = PooledSums(len(plan.alphas), Yc.shape[1], len(plan.folds)) if conservative else None
+    cv_r2, cv_r = cv_scores_chunk(plan, Yc, XtY=XtY, sums=sums)
+    invalid = plan.meta.get("invalid_alphas")
+    if invalid is not None and invalid.any():
+        cv_r2[invalid] = np.nan
+        cv_r[invalid] = np.nan
+    best = _select(cv_r2, ties=ties, fold_r2=_fold_r2(sums) if sums is not None else None)
+    return cv_r2, cv_r, best
 
 
 def _weights(
