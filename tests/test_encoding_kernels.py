@@ -171,3 +171,78 @@ def test_bad_input(rng):
         fit_multiple_kernel_ridge({"a": X, "b": X[:20]}, Y)
     with pytest.raises(SchemaError, match="compute_kernel: other has 2 features"):
         compute_kernel(X, X[:, :2])
+
+
+# ----------------------------------------------------------------------------
+# split scores of banded predictions (himalaya.scoring r2_score_split,
+# correlation_score_split)
+# ----------------------------------------------------------------------------
+def _split_case(rng, n=50, m=4, tied=False):
+    a, b = rng.normal(size=(n, 3)), rng.normal(size=(n, 1))
+    if tied:
+        a, b = np.round(a), np.round(b)
+    y = a @ rng.normal(size=(3, m)) + 0.5 * b @ rng.normal(size=(1, m)) + rng.normal(size=(n, m))
+    parts = np.stack([a @ rng.normal(size=(3, m)), b @ rng.normal(size=(1, m))])
+    return parts, y + 3
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_score_split_matches_himalaya(rng, tied):
+    from himalaya.scoring import correlation_score_split, r2_score_split
+
+    from neurorep.encoding import score_split
+
+    parts, y = _split_case(rng, tied=tied)
+    yc = y - y.mean(0)
+    res = score_split(parts, y)
+    _close(res["split_r2"], r2_score_split(yc, parts), 1e-10)
+    _close(res["split_r"], correlation_score_split(y, parts), 1e-10)
+    P = parts.sum(0)
+    _close(res["r2"], 1 - ((yc - P) ** 2).sum(0) / (yc**2).sum(0), 1e-10)
+    _close(res["r"], [np.corrcoef(P[:, j], y[:, j])[0, 1] for j in range(y.shape[1])], 1e-10)
+
+
+def test_score_split_with_intercept_sums_to_r2(rng):
+    from sklearn.metrics import r2_score
+
+    from neurorep.encoding import score_split
+
+    parts, y = _split_case(rng)
+    b = rng.normal(size=y.shape[1]) + 3
+    res = score_split(parts, y, intercept=b)
+    full = parts.sum(0) + b
+    _close(res["split_r2"].sum("space"), r2_score(y, full, multioutput="raw_values"), 1e-10)
+    _close(res["split_r"], score_split(parts, y)["split_r"], 1e-12)
+
+
+def test_banded_predictions_split_and_score(rng):
+    from neurorep.encoding import fit_banded_ridge, predict_banded_ridge, score_split
+
+    a, b = rng.normal(size=(90, 3)), rng.normal(size=(90, 2))
+    y = a @ rng.normal(size=(3, 3)) + 0.3 * b @ rng.normal(size=(2, 3)) + rng.normal(size=(90, 3))
+    train, test = slice(0, 60), slice(60, 90)
+    fit = fit_banded_ridge({"a": a[train], "b": b[train]}, y[train], cv=3, n_candidates=5,
+                           dtype="float64")
+    parts = predict_banded_ridge(fit, {"a": a[test], "b": b[test]}, split=True)
+    whole = predict_banded_ridge(fit, {"a": a[test], "b": b[test]})
+    _close(parts.sum("space") + fit["intercept"], whole, 1e-12)
+    _close(whole, np.c_[a[test], b[test]] @ fit["weights"].values + fit["intercept"].values, 1e-12)
+    res = score_split(parts, y[test], intercept=fit["intercept"])
+    from sklearn.metrics import r2_score
+
+    _close(res["r2"], r2_score(y[test], whole.values, multioutput="raw_values"), 1e-10)
+    assert (res["split_r2"].sel(space="a") > res["split_r2"].sel(space="b")).all()
+
+
+def test_score_split_bad_input(rng):
+    from neurorep.encoding import score_split
+
+    parts, y = _split_case(rng)
+    with pytest.raises(SchemaError, match=r"must be 3-D \(space, sample, unit\)"):
+        score_split(parts[0], y)
+    with pytest.raises(SchemaError, match="intercept must be 4 finite values"):
+        score_split(parts, y, intercept=[1.0, 2.0])
+    bad = parts.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(SchemaError, match="must be finite"):
+        score_split(bad, y)
