@@ -24,6 +24,7 @@ import xarray as xr
 
 from neurorep import __version__
 from neurorep._core.errors import SchemaError, check_option
+from neurorep._core.parallel import one_blas_thread
 from neurorep._core.rng import as_generator
 from neurorep.data import align
 from neurorep.encoding._chunks import check_block, map_units
@@ -55,6 +56,7 @@ from neurorep.encoding._ridge import (
     check_selection,
 )
 from neurorep.encoding._solvers import (
+    _SMALL_DECOMPOSITION,
     _Decomposition,
     _Fold,
     _Plan,
@@ -231,6 +233,16 @@ def _kernel_plan(
     Alphas below twice the magnitude of a fold's most negative eigenvalue (an indefinite
     kernel) are invalid (himalaya's rule).
     """
+    if K.shape[0] <= _SMALL_DECOMPOSITION:  # small eigh: one BLAS thread is much faster
+        with one_blas_thread():
+            return _kernel_plan_(K, splits, alphas, dtype, fit_intercept)
+    return _kernel_plan_(K, splits, alphas, dtype, fit_intercept)
+
+
+def _kernel_plan_(
+    K: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]], alphas: np.ndarray,
+    dtype: np.dtype, fit_intercept: bool,
+) -> _Plan:
     folds = []
     invalid = np.zeros(len(alphas), dtype=bool)
     for train, test in splits:
