@@ -66,6 +66,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS threads for both libraries (default: as configured)")
     args = ap.parse_args()
+    import himalaya  # noqa: F401  (load every BLAS before limiting the threads)
+    import scipy.linalg  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
     import threadpoolctl
 
     with threadpoolctl.threadpool_limits(args.threads):
