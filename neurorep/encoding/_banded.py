@@ -66,7 +66,7 @@ from neurorep.encoding._solvers import (
     weights_from_projection,
 )
 
-__all__ = ["default_space_weights", "fit_banded_ridge"]
+__all__ = ["default_space_weights", "fit_banded_ridge", "predict_banded_ridge"]
 
 
 def default_space_weights(
@@ -501,3 +501,86 @@ def fit_banded_ridge(
         "alpha_selection": "held-out squared error (pooled R^2)", **prep.attrs,
     }
     return ds
+
+
+def predict_banded_ridge(
+    result: xr.Dataset, spaces: Mapping[str, Any] | xr.DataTree | Sequence[Any], *,
+    split: bool = False,
+) -> xr.DataArray:
+    """Predict responses from new features with a :func:`fit_banded_ridge` result.
+
+    Parameters
+    ----------
+    result : Dataset
+        A :func:`fit_banded_ridge` result (``weights`` with a ``feature_space``
+        coord, ``intercept``).
+    spaces : mapping name -> features, DataTree of layers, or list
+        The features of every space, in the fit's spaces (a list in the fit's
+        order); each a DataArray (stimulus or time, feature) or array with the
+        fit's number of features.
+    split : bool
+        Return each space's part ``X_s W_s`` (without the intercept) along a
+        leading ``space`` dim, for :func:`neurorep.encoding.score_split`;
+        default: the whole prediction ``sum_s X_s W_s + intercept``.
+
+    Returns
+    -------
+    DataArray (stimulus or time, unit), or (space, stimulus or time, unit) with ``split``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.encoding import fit_banded_ridge, predict_banded_ridge
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.normal(size=(60, 3)), rng.normal(size=(60, 2))
+    >>> y = a @ rng.normal(size=(3, 2)) + rng.normal(size=(60, 2))
+    >>> res = fit_banded_ridge({"a": a, "b": b}, y, cv=3, n_candidates=3)
+    >>> predict_banded_ridge(res, {"a": a, "b": b}, split=True).dims
+    ('space', 'stimulus', 'unit')
+    """
+    if "weights" not in result or "feature_space" not in result.coords:
+        raise SchemaError(
+            "predict_banded_ridge: result has no 'weights' with a 'feature_space' coord; pass a "
+            "fit_banded_ridge result."
+        )
+    names = [str(s) for s in result["space"].values]
+    items = _spaces(spaces)
+    if isinstance(spaces, Sequence) and not isinstance(spaces, str | Mapping):
+        items = dict(zip(names, items.values(), strict=False))
+    if sorted(items) != sorted(names):
+        raise SchemaError(
+            f"predict_banded_ridge: pass the features of every fitted space {names}; got "
+            f"{list(items)}."
+        )
+    fspace = np.asarray(result["feature_space"].values).astype(str)
+    W = np.asarray(result["weights"].values, dtype=np.float64)
+    parts = []
+    dim, coords = "", {}
+    for name in names:
+        Wi = W[fspace == name]
+        feats = items[name]
+        if isinstance(feats, xr.DataArray):
+            X = np.asarray(feats.values, dtype=np.float64)
+            dim = str(feats.dims[0])
+            coords = {str(k): v for k, v in feats.coords.items() if v.dims == (dim,)}
+        else:
+            X = np.asarray(feats, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != Wi.shape[0]:
+            raise SchemaError(
+                f"predict_banded_ridge: spaces[{name!r}] must be (sample, {Wi.shape[0]} features); "
+                f"got shape {X.shape}."
+            )
+        if not np.isfinite(X).all():
+            raise SchemaError(f"predict_banded_ridge: spaces[{name!r}] must be finite.")
+        parts.append(X @ Wi)
+    if len({p.shape[0] for p in parts}) != 1:
+        raise SchemaError("predict_banded_ridge: the spaces have different numbers of samples.")
+    dim = dim or str(result.attrs.get("sample_dim", "stimulus"))
+    unit_coords = {k: v for k, v in result["intercept"].coords.items()}
+    if split:
+        return xr.DataArray(np.stack(parts), dims=("space", dim, "unit"),
+                            coords={**coords, **unit_coords, "space": ("space", names)},
+                            name="prediction")
+    pred = sum(parts) + np.asarray(result["intercept"].values)
+    return xr.DataArray(pred, dims=(dim, "unit"), coords={**coords, **unit_coords},
+                        name="prediction")

@@ -15,6 +15,7 @@ from neurorep.encoding._ridge import (
     DEFAULT_ALPHAS,
     _check_common,
     _result_dataset,
+    check_selection,
     fit_arrays,
     fit_ridge,
 )
@@ -45,6 +46,10 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     solver : {"auto", "eigh", "svd", "kernel"}
     chunk_units : int, optional
         Targets per chunk.
+    fit_intercept, alpha_per_unit, conservative, ties
+        As in :func:`neurorep.encoding.fit_ridge` (himalaya's
+        ``fit_intercept``, ``local_alpha``, ``conservative`` and its
+        tie-breaking towards the largest alpha).
 
     Attributes
     ----------
@@ -79,6 +84,10 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         dtype: str = "float32",
         solver: str = "auto",
         chunk_units: int | None = None,
+        fit_intercept: bool = True,
+        alpha_per_unit: bool = True,
+        conservative: bool = False,
+        ties: str = "smallest",
     ) -> None:
         self.alphas = alphas
         self.cv = cv
@@ -86,6 +95,14 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.dtype = dtype
         self.solver = solver
         self.chunk_units = chunk_units
+        self.fit_intercept = fit_intercept
+        self.alpha_per_unit = alpha_per_unit
+        self.conservative = conservative
+        self.ties = ties
+
+    def _selection(self) -> dict[str, Any]:
+        return {"fit_intercept": self.fit_intercept, "alpha_per_unit": self.alpha_per_unit,
+                "conservative": self.conservative, "ties": self.ties}
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -117,12 +134,13 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         """
         alphas, dt = _check_common(self.alphas, self.dtype, self.solver, self.scoring,
                                    self.chunk_units)
+        check_selection(**self._selection())
         if isinstance(X, xr.DataArray) and isinstance(y, xr.DataArray):
             res = fit_ridge(
                 X, y if y.ndim == 2 else y.expand_dims(unit=["y"], axis=-1), alphas=alphas,
                 cv=self.cv, groups=groups, scoring=self.scoring,  # type: ignore[arg-type]
                 dtype=self.dtype, solver=self.solver,  # type: ignore[arg-type]
-                chunk_units=self.chunk_units,
+                chunk_units=self.chunk_units, **self._selection(),
             )
             self._set_from_result(res, ravel=y.ndim == 1)
             self.n_features_in_ = int(X.shape[1])
@@ -144,12 +162,13 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         out, plan = fit_arrays(
             prep.X, prep.Y, splits, alphas=alphas, solver=self.solver, dtype=dt,
             scoring=self.scoring, chunk_units=self.chunk_units, return_weights=True,
-            compute=True, func="RidgeEncoder",
+            compute=True, func="RidgeEncoder", **self._selection(),
         )
         warn_constant(int(out["constant"].sum()), out["constant"].size)
         params = {"alphas": alphas.tolist(), "cv": str(self.cv) if isinstance(self.cv, int | str)
                   else type(self.cv).__name__, "n_folds": len(splits), "scoring": self.scoring,
-                  "dtype": str(dt), "solver": plan.solver, "grouped": int(groups is not None)}
+                  "dtype": str(dt), "solver": plan.solver, "grouped": int(groups is not None),
+                  **{k: (v if k == "ties" else int(v)) for k, v in self._selection().items()}}
         res = _result_dataset(prep, out, plan, params, True, kind="RidgeEncoder")
         self._set_from_result(res, ravel=ravel)
         return self

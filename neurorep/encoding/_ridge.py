@@ -27,6 +27,7 @@ from neurorep.encoding._inputs import (
 )
 from neurorep.encoding._solvers import (
     SOLVERS,
+    PooledSums,
     _Plan,
     build_plan,
     center_chunk,
@@ -45,6 +46,26 @@ __all__ = ["SCORINGS", "cross_validate_ridge", "fit_ridge", "predict_ridge"]
 SCORINGS = SCORES
 DEFAULT_ALPHAS = np.logspace(-2, 6, 9)
 Solver = Literal["auto", "eigh", "svd", "kernel"]
+Ties = Literal["smallest", "largest"]
+#: Which alpha is kept when several have exactly the best held-out score.
+TIES = ("smallest", "largest")
+
+
+def check_selection(
+    *, fit_intercept: Any, alpha_per_unit: Any, conservative: Any, ties: Any
+) -> None:
+    """Validate the alpha-selection options shared by the ridge entry points."""
+    for name, value in (("fit_intercept", fit_intercept), ("alpha_per_unit", alpha_per_unit),
+                        ("conservative", conservative)):
+        if not isinstance(value, bool | np.bool_):
+            raise TypeError(f"{name} must be True or False; got {value!r}.")
+    check_option("ties", ties, TIES)
+    if conservative and not alpha_per_unit:
+        raise ValueError(
+            "conservative=True needs alpha_per_unit=True: the one-standard-deviation rule is "
+            "defined per unit (himalaya does not define it for a shared alpha either). Pass "
+            "conservative=False or alpha_per_unit=True."
+        )
 
 
 def _check_common(
@@ -56,41 +77,122 @@ def _check_common(
     return check_alphas(alphas), check_dtype(dtype)
 
 
-def _select(cv_r2: np.ndarray) -> np.ndarray:
-    """Per-unit index of the alpha with the best pooled held-out R^2 (least squared error;
-    the smallest alpha of ties); -1 where every score is NaN.
+def _select(
+    cv_r2: np.ndarray, *, ties: str = "smallest", fold_r2: np.ndarray | None = None
+) -> np.ndarray:
+    """Per-unit index of the alpha with the best pooled held-out R^2 (least squared error);
+    -1 where every score is NaN.
+
+    ``ties`` keeps the ``"smallest"`` (first) or ``"largest"`` (last) of the alphas whose
+    scores are exactly equal to the best. With ``fold_r2`` (fold, alpha, unit; each
+    fold's squared error on the pooled R^2 scale, see :func:`_fold_r2`) the choice is
+    himalaya's conservative one: the largest alpha whose score beats the best score
+    minus the standard deviation (over folds, ddof 0) of the best alpha's fold scores.
 
     The choice never uses Pearson r: r is blind to the scale of the predictions, so it
     cannot see over-shrinkage and drifts to the largest alpha on weak, low-dimensional
     features (scikit-learn's RidgeCV and himalaya choose by squared error or R^2 too).
     """
     filled = np.where(np.isnan(cv_r2), -np.inf, cv_r2)
-    best = np.argmax(filled, axis=0)
+    last = filled.shape[0] - 1
+    if ties == "largest":
+        best = last - np.argmax(filled[::-1], axis=0)
+    else:
+        best = np.argmax(filled, axis=0)
+    if fold_r2 is not None:
+        cols = np.arange(best.size)
+        with np.errstate(invalid="ignore"):
+            spread = fold_r2.std(0)  # (alpha, unit)
+            beats = filled > (filled[best, cols] - spread[best, cols])[None, :]
+        best = np.where(beats.any(0), last - np.argmax(beats[::-1], axis=0), best)
     best[np.all(np.isnan(cv_r2), axis=0)] = -1
     return best
 
 
+def _fold_r2(sums: PooledSums) -> np.ndarray:
+    """Each fold's mean squared error on the pooled R^2 scale, ``1 - n MSE_f / SST``
+    (fold, alpha, unit): their mean over equal folds is the pooled R^2, and they are
+    himalaya's per-fold scores (negative MSE) up to the positive factor ``n / SST``."""
+    assert sums.fold_sse is not None
+    n_f = np.asarray(sums.fold_n, dtype=np.float64)[:, None, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1.0 - sums.n * sums.fold_sse / n_f / sums.m2_y[None, None, :]
+
+
+def _shared_index(cv_r2: Any, ties: str) -> int:
+    """The one alpha index for every unit: the best mean pooled R^2 over units (-1 if none)."""
+    cv = np.asarray(cv_r2)
+    valid = ~np.all(np.isnan(cv), axis=0)
+    if not valid.any():
+        return -1
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN alphas
+        mean = np.nanmean(cv[:, valid], axis=1)
+    return int(_select(mean[:, None], ties=ties)[0])
+
+
 def _fit_block(
-    Y: np.ndarray, plan: _Plan, *, return_weights: bool, sample_dim: str = "stimulus"
+    Y: np.ndarray, plan: _Plan, *, return_weights: bool, sample_dim: str = "stimulus",
+    ties: str = "smallest", conservative: bool = False,
 ) -> dict[str, np.ndarray]:
     """The per-chunk kernel of :func:`fit_ridge` (numpy in, numpy out)."""
     Y, spread = check_block(Y, sample_dim, plan.dtype)
     constant = spread == 0
-    Yc, y_mean = center_chunk(Y, plan.dtype)
+    Yc, y_mean = center_chunk(Y, plan.dtype, plan.fit_intercept)
     if constant.any():
         Yc[:, constant] = 0
     XtY = plan.X.T @ Yc if plan.mode == "gram" else None
-    cv_r2, cv_r = cv_scores_chunk(plan, Yc, XtY=XtY)
-    best = _select(cv_r2)
+    cv_r2, cv_r, best = cv_select(plan, Yc, XtY, ties=ties, conservative=conservative)
     out = {"cv_r2": cv_r2, "cv_r": cv_r, "best": best, "constant": constant}
     if return_weights:
-        B = full_projection(plan, Yc, XtY)
-        W = weights_from_projection(plan.full, B, plan.alphas, best)
-        out["intercept"] = y_mean - plan.x_mean @ W.astype(np.float64)
-        if plan.scale is not None:
-            W *= plan.scale[:, None].astype(W.dtype)
-        out["weights"] = W
+        out.update(_weights(plan, Yc, y_mean, best, XtY))
     return out
+
+
+def cv_select(
+    plan: _Plan, Yc: np.ndarray, XtY: np.ndarray | None, *, ties: str = "smallest",
+    conservative: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pooled held-out R^2 and r of every alpha (alpha, unit) and each unit's choice.
+
+    Alphas flagged in ``plan.meta["invalid_alphas"]`` (an indefinite kernel) get NaN
+    scores and are never chosen.
+    """
+    sums = PooledSums(len(plan.alphas), Yc.shape[1], len(plan.folds)) if conservative else None
+    cv_r2, cv_r = cv_scores_chunk(plan, Yc, XtY=XtY, sums=sums)
+    invalid = plan.meta.get("invalid_alphas")
+    if invalid is not None and invalid.any():
+        cv_r2[invalid] = np.nan
+        cv_r[invalid] = np.nan
+    best = _select(cv_r2, ties=ties, fold_r2=_fold_r2(sums) if sums is not None else None)
+    return cv_r2, cv_r, best
+
+
+def _weights(
+    plan: _Plan, Yc: np.ndarray, y_mean: np.ndarray, best: np.ndarray, XtY: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    B = full_projection(plan, Yc, XtY)
+    W = weights_from_projection(plan.full, B, plan.alphas, best)
+    intercept = y_mean - plan.x_mean @ W.astype(np.float64)
+    if plan.scale is not None:
+        W *= plan.scale[:, None].astype(W.dtype)
+    return {"intercept": intercept, "weights": W}
+
+
+def _refit_block(
+    Y: np.ndarray, plan: _Plan, *, alpha_index: int, sample_dim: str = "stimulus"
+) -> dict[str, np.ndarray]:
+    """Weights and intercepts of a chunk at one alpha shared by every unit."""
+    Y, spread = check_block(Y, sample_dim, plan.dtype)
+    constant = spread == 0
+    Yc, y_mean = center_chunk(Y, plan.dtype, plan.fit_intercept)
+    if constant.any():
+        Yc[:, constant] = 0
+    best = np.where(constant, -1, alpha_index)
+    XtY = plan.X.T @ Yc if plan.mode == "gram" else None
+    return _weights(plan, Yc, y_mean, best, XtY)
 
 
 def _fit_spec(plan: _Plan, return_weights: bool) -> dict[str, tuple[tuple[int, ...], Any]]:
@@ -122,11 +224,17 @@ def fit_arrays(
     sample_dim: str = "stimulus",
     memory_limit: float | None = None,
     func: str = "fit_ridge",
+    fit_intercept: bool = True,
+    alpha_per_unit: bool = True,
+    conservative: bool = False,
+    ties: str = "smallest",
 ) -> tuple[dict[str, Any], _Plan]:
     """Array-level core shared by :func:`fit_ridge` and :class:`RidgeEncoder`.
 
     ``scoring`` is not used here (alphas are chosen by pooled R^2); it is
-    kept so callers pass their options through unchanged.
+    kept so callers pass their options through unchanged. With
+    ``alpha_per_unit=False`` the units are scored first (every chunk), the
+    shared alpha chosen, then the weights refit in a second pass.
     """
     n, p = X.shape
     m = Y.shape[1]
@@ -140,17 +248,30 @@ def fit_arrays(
         },
         func=func, limit=memory_limit, name="memory_limit" if func != "RidgeEncoder" else None,
     )
-    plan = build_plan(X, splits, alphas=alphas, solver=solver, dtype=dtype)
+    plan = build_plan(X, splits, alphas=alphas, solver=solver, dtype=dtype,
+                      fit_intercept=fit_intercept)
+    shared = not alpha_per_unit
     out = map_units(
         Y,
         _fit_block,
-        _fit_spec(plan, return_weights),
+        _fit_spec(plan, return_weights and not shared),
         chunk_units=chunk_units,
-        compute=compute,
+        compute=compute or shared,
         shared=plan,
-        return_weights=return_weights,
+        return_weights=return_weights and not shared,
         sample_dim=sample_dim,
+        ties=ties,
+        conservative=conservative,
     )
+    if shared:
+        index = _shared_index(out["cv_r2"], ties)
+        out["best"] = np.where(np.all(np.isnan(out["cv_r2"]), axis=0), -1, index)
+        if return_weights:
+            spec = {"intercept": ((), np.float64), "weights": ((plan.X.shape[1],), plan.dtype)}
+            out.update(map_units(
+                Y, _refit_block, spec, chunk_units=chunk_units, compute=compute, shared=plan,
+                alpha_index=index, sample_dim=sample_dim,
+            ))
     return out, plan
 
 
@@ -237,6 +358,10 @@ def fit_ridge(
     return_weights: bool = True,
     compute: bool = True,
     memory_limit: float | None = None,
+    fit_intercept: bool = True,
+    alpha_per_unit: bool = True,
+    conservative: bool = False,
+    ties: Ties = "smallest",
 ) -> xr.Dataset:
     """Ridge regression of every unit on the features with its own cross-validated alpha.
 
@@ -295,6 +420,28 @@ def fit_ridge(
         results and chunks in flight would need more than this: a fraction of
         the memory available when the call starts (default 0.75) or, above 1,
         a number of bytes.
+    fit_intercept : bool
+        Fit an intercept (default): features and responses are centred on
+        each training fold's mean. ``False`` fits ``Y ~ X W`` through the
+        origin (himalaya's and scikit-learn's ``fit_intercept=False``):
+        nothing is centred and ``intercept`` is 0.
+    alpha_per_unit : bool
+        One alpha per unit (default), or one alpha shared by every unit
+        (himalaya's ``local_alpha=False``): the alpha with the best mean
+        over units of the pooled held-out R^2. On responses of equal
+        variance (z-scored) this is himalaya's choice, the least held-out
+        squared error summed over units.
+    conservative : bool
+        himalaya's conservative choice: the largest alpha whose pooled
+        held-out R^2 beats the best one minus the standard deviation over
+        folds (ddof 0) of the best alpha's per-fold scores ``1 - n MSE_f /
+        SST`` (each fold's mean squared error on the R^2 scale). Equal to
+        himalaya's rule on its per-fold negative MSE when the folds have
+        equal sizes. Needs ``alpha_per_unit=True``.
+    ties : {"smallest", "largest"}
+        Which alpha a unit keeps when several have exactly the best score:
+        the smallest (default, as scikit-learn) or the largest (himalaya,
+        which adds ``1e-10 log(alpha)`` to its scores).
 
     Returns
     -------
@@ -336,19 +483,23 @@ def fit_ridge(
     (('unit',), (5, 3))
     """
     alphas_arr, dt = _check_common(alphas, dtype, solver, scoring, chunk_units)
+    check_selection(fit_intercept=fit_intercept, alpha_per_unit=alpha_per_unit,
+                    conservative=conservative, ties=ties)
     prep = prepare(features, responses, groups=groups)
     splits = make_splits(prep.X.shape[0], cv, groups=prep.groups)
     out, plan = fit_arrays(
         prep.X, prep.Y, splits, alphas=alphas_arr, solver=solver, dtype=dt, scoring=scoring,
         chunk_units=chunk_units, return_weights=return_weights, compute=compute,
-        sample_dim=prep.sample_dim, memory_limit=memory_limit,
+        sample_dim=prep.sample_dim, memory_limit=memory_limit, fit_intercept=fit_intercept,
+        alpha_per_unit=alpha_per_unit, conservative=conservative, ties=ties,
     )
     if isinstance(out["constant"], np.ndarray):
         warn_constant(int(out["constant"].sum()), out["constant"].size)
     params = {
         "alphas": alphas_arr.tolist(), "cv": _describe_cv(cv), "n_folds": len(splits),
         "scoring": scoring, "dtype": str(dt), "solver": plan.solver,
-        "grouped": int(prep.groups is not None),
+        "grouped": int(prep.groups is not None), "fit_intercept": int(fit_intercept),
+        "alpha_per_unit": int(alpha_per_unit), "conservative": int(conservative), "ties": ties,
     }
     return _result_dataset(prep, out, plan, params, return_weights, kind="fit_ridge")
 
@@ -388,11 +539,22 @@ def _result_dataset(
         "neurorep_version": __version__,
         "sample_dim": prep.sample_dim,
         "n_samples": int(prep.X.shape[0]),
-        "alpha_selection": "held-out squared error (pooled R^2)",
+        "alpha_selection": _describe_selection(params),
         **params,
         **prep.attrs,
     }
     return ds
+
+
+def _describe_selection(params: dict[str, Any]) -> str:
+    text = "held-out squared error (pooled R^2)"
+    if not params.get("alpha_per_unit", 1):
+        text += ", one alpha for all units (best mean pooled R^2)"
+    if params.get("conservative", 0):
+        text += ", conservative (largest alpha within one fold standard deviation of the best)"
+    if params.get("ties", "smallest") == "largest":
+        text += ", ties to the largest alpha"
+    return text
 
 
 def predict_ridge(result: xr.Dataset, features: Any) -> xr.DataArray:
@@ -463,7 +625,7 @@ def predict_ridge(result: xr.Dataset, features: Any) -> xr.DataArray:
 # ----------------------------------------------------------------------------
 def _cross_validate_block(
     Y: np.ndarray, plans: tuple[tuple[np.ndarray, np.ndarray, _Plan, np.ndarray], ...], *,
-    sample_dim: str,
+    sample_dim: str, ties: str = "smallest", conservative: bool = False,
 ) -> dict[str, np.ndarray]:
     Y, spread = check_block(Y, sample_dim, plans[0][2].dtype)
     n, m = Y.shape
@@ -471,7 +633,8 @@ def _cross_validate_block(
     alpha_idx = np.empty((len(plans), m), dtype=np.intp)
     constant = spread == 0
     for i, (train, test, plan, X_test) in enumerate(plans):
-        res = _fit_block(Y[train], plan, return_weights=True, sample_dim=sample_dim)
+        res = _fit_block(Y[train], plan, return_weights=True, sample_dim=sample_dim, ties=ties,
+                         conservative=conservative)
         W = res["weights"].astype(np.float64)
         pred[test] = X_test @ W + res["intercept"]
         alpha_idx[i] = res["best"]
@@ -496,6 +659,9 @@ def cross_validate_ridge(
     rng: np.random.Generator | int | None = None,
     compute: bool = True,
     memory_limit: float | None = None,
+    fit_intercept: bool = True,
+    conservative: bool = False,
+    ties: Ties = "smallest",
 ) -> xr.Dataset:
     """Held-out predictions and unbiased scores by nested cross-validation.
 
@@ -556,6 +722,14 @@ def cross_validate_ridge(
     memory_limit : float, optional
         Refuse a computation that would need more memory, as in
         :func:`fit_ridge`.
+    fit_intercept : bool, optional
+        Fit an intercept (default True), as in :func:`fit_ridge`.
+    conservative : bool, optional
+        himalaya's conservative alpha choice in each outer fold's inner
+        search (default False), as in :func:`fit_ridge`.
+    ties : {"smallest", "largest"}, optional
+        Which alpha a unit keeps among exactly tied best scores (default
+        ``"smallest"``), as in :func:`fit_ridge`.
 
     Returns
     -------
@@ -589,6 +763,8 @@ def cross_validate_ridge(
     from neurorep.encoding._scoring import _fold_scores, _score_parts, score_prediction
 
     alphas_arr, dt = _check_common(alphas, dtype, solver, scoring, chunk_units)
+    check_selection(fit_intercept=fit_intercept, alpha_per_unit=True, conservative=conservative,
+                    ties=ties)
     prep = prepare(features, responses, groups=groups)
     n, p = prep.X.shape
     m = prep.Y.shape[1]
@@ -620,14 +796,15 @@ def cross_validate_ridge(
     )
     plans = []
     for (train, test), inner in zip(outer, inners, strict=True):
-        plan = build_plan(prep.X[train], inner, alphas=alphas_arr, solver=solver, dtype=dt)
+        plan = build_plan(prep.X[train], inner, alphas=alphas_arr, solver=solver, dtype=dt,
+                          fit_intercept=fit_intercept)
         plans.append((train, test, plan, prep.X[test]))
     out = map_units(
         prep.Y, _cross_validate_block,
         {"prediction": ((n,), np.float64), "alpha_index": ((len(outer),), np.intp),
          "constant": ((), bool)},
         chunk_units=chunk_units, compute=compute, shared=tuple(plans),
-        sample_dim=prep.sample_dim,
+        sample_dim=prep.sample_dim, ties=ties, conservative=conservative,
     )
     if isinstance(out["constant"], np.ndarray):
         warn_constant(int(out["constant"].sum()), out["constant"].size)
@@ -673,6 +850,7 @@ def cross_validate_ridge(
         "sample_dim": prep.sample_dim, "alphas": alphas_arr.tolist(), "cv": _describe_cv(cv),
         "inner_cv": _describe_cv(inner_cv), "n_folds": len(outer), "scoring": scoring,
         "dtype": str(dt), "solver": plans[0][2].solver, "grouped": int(prep.groups is not None),
+        "fit_intercept": int(fit_intercept), "conservative": int(conservative), "ties": ties,
         **prep.attrs,
     }
     return ds

@@ -24,7 +24,7 @@ from neurorep.stats import (
     permutation_test,
 )
 
-__all__ = ["METRICS", "score_prediction"]
+__all__ = ["METRICS", "score_prediction", "score_split"]
 
 METRICS = SCORES
 
@@ -348,5 +348,143 @@ def score_prediction(
         "n_samples": int(n), "n_permutations": int(n_permutations),
         "n_bootstrap": int(n_bootstrap), "ci": float(ci), "block_size": int(block_size or 1),
         "fdr_method": fdr_method,
+    }
+    return ds
+
+
+def score_split(
+    prediction: Any,
+    responses: Any,
+    *,
+    intercept: Any = None,
+) -> xr.Dataset:
+    """Split R^2 and Pearson r of a banded prediction between its feature spaces.
+
+    With ``p_s`` the part of the prediction from space ``s`` (``X_s W_s``),
+    ``P = sum_s p_s`` and the responses ``y`` centred on their mean
+    (``y_c``), the product measure (St-Yves & Naselaris 2018; himalaya's
+    ``r2_score_split`` and ``correlation_score_split``) gives each space
+
+    * ``split_r2_s = (2 y_c . p_s - p_s . P) / |y_c|^2``, which sum to the
+      R^2 of ``P + mean(y)``;
+    * ``split_r_s = y_c . (p_s - mean(p_s)) / (|y_c| |P - mean(P)|)``, which
+      sum to Pearson r of ``P`` and ``y``.
+
+    With ``intercept`` ``b`` the whole prediction is ``P + b``: the constant
+    ``b - mean(y)`` belongs to no space, and its share of R^2
+    (``-(b - mean(y)) . (P + b - mean(y)) / |y_c|^2``) is divided equally
+    between the spaces, so the parts sum to the R^2 of ``P + b`` (r is
+    unchanged by a constant). Without it, the R^2 parts equal himalaya's
+    ``r2_score_split(y_c, p)`` exactly.
+
+    Parameters
+    ----------
+    prediction : DataArray (space, stimulus or time, unit) or array
+        Each space's part of the prediction, without the intercept, e.g.
+        :func:`neurorep.encoding.predict_banded_ridge` with ``split=True``.
+    responses : DataArray (stimulus or time, unit) or array
+        Matched by stimulus id (time series: by position) and unit id.
+    intercept : DataArray or array (unit,), optional
+        The model's intercept (see above).
+
+    Returns
+    -------
+    Dataset
+        ``split_r2``, ``split_r`` (space, unit); ``r2``, ``r`` (unit) of the
+        whole prediction (their sums over ``space``). NaN for constant units
+        (and ``split_r`` for constant predictions).
+
+    Raises
+    ------
+    SchemaError
+        Wrong dims, non-finite values, fewer than 3 samples.
+    AlignmentError
+        Different stimulus or unit ids.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.encoding import score_split
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.normal(size=(100, 2)), rng.normal(size=(100, 2))
+    >>> y = a + 0.3 * b + 0.5 * rng.normal(size=(100, 2))
+    >>> res = score_split(np.stack([a, 0.3 * b]), y)
+    >>> bool(np.allclose(res["split_r2"].sum("space"), res["r2"]))
+    True
+    >>> bool((res["split_r2"][0] > res["split_r2"][1]).all())
+    True
+    """
+    if isinstance(prediction, xr.DataArray):
+        if prediction.ndim != 3 or prediction.dims[0] != "space":
+            raise SchemaError(
+                f"score_split: prediction must have dims ('space', stimulus or time, 'unit'); got "
+                f"{prediction.dims}. Pass each space's part, e.g. predict_banded_ridge(result, "
+                f"spaces, split=True)."
+            )
+        spaces = (np.asarray(prediction["space"].values) if "space" in prediction.coords
+                  else np.arange(prediction.shape[0]))
+        parts = [prediction.isel(space=i, drop=True) for i in range(prediction.shape[0])]
+    else:
+        arr = as_real_float(prediction, "score_split: prediction")
+        if arr.ndim != 3:
+            raise SchemaError(
+                f"score_split: prediction must be 3-D (space, sample, unit); got shape "
+                f"{arr.shape}."
+            )
+        spaces = np.arange(arr.shape[0])
+        parts = list(arr)
+    if not parts:
+        raise SchemaError("score_split: prediction has no space.")
+    aligned = []
+    resp_da = None
+    for part in parts:
+        pa, resp_da = _as_pair(part, responses)
+        aligned.append(np.asarray(pa.values, dtype=np.float64))
+    assert resp_da is not None
+    Pp = np.stack(aligned)  # (space, n, m)
+    Y = np.asarray(resp_da.values, dtype=np.float64)
+    if not (np.isfinite(Pp).all() and np.isfinite(Y).all()):
+        raise SchemaError("score_split: prediction and responses must be finite.")
+    n, m = Y.shape
+    if intercept is None:
+        c = np.zeros(m)
+    else:
+        b = np.asarray(getattr(intercept, "values", intercept), dtype=np.float64).reshape(-1)
+        if b.shape != (m,) or not np.isfinite(b).all():
+            raise SchemaError(
+                f"score_split: intercept must be {m} finite values (one per unit); got shape "
+                f"{b.shape}."
+            )
+        c = b - Y.mean(0)
+    yc = Y - Y.mean(0)
+    syy = np.einsum("ij,ij->j", yc, yc)
+    good = (syy > 0) & (np.ptp(Y, axis=0) > 0)
+    P = Pp.sum(0)
+    E = P + c  # whole prediction minus mean(y)
+    n_s = Pp.shape[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = -c * E.sum(0) / syy / n_s  # the constant's own share, divided equally
+        split_r2 = (2 * np.einsum("ij,sij->sj", yc, Pp) - np.einsum("sij,ij->sj", Pp, E)) / syy
+        split_r2 = split_r2 + share
+        Pc = Pp - Pp.mean(1, keepdims=True)
+        Ec = P - P.mean(0)
+        norm = np.sqrt(syy * np.einsum("ij,ij->j", Ec, Ec))
+        split_r = np.einsum("ij,sij->sj", yc, Pc) / norm
+    split_r2 = np.where(good, split_r2, np.nan)
+    split_r = np.where(good & (norm > 0), split_r, np.nan)
+    unit_coords = {k: v for k, v in resp_da.coords.items() if v.dims == ("unit",)}
+    ds = xr.Dataset(
+        {
+            "split_r2": (("space", "unit"), split_r2),
+            "split_r": (("space", "unit"), split_r),
+            "r2": ("unit", split_r2.sum(0)),
+            "r": ("unit", split_r.sum(0)),
+        },
+        coords={**unit_coords, "space": ("space", spaces)},
+    )
+    ds.attrs = {
+        "analysis": "score_split", "neurorep_version": __version__, "n_samples": int(n),
+        "split": "product measure" + ("; intercept offset shared equally"
+                                      if intercept is not None else ""),
     }
     return ds

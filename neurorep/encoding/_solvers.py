@@ -83,6 +83,7 @@ class _Plan:
     solver: str
     scale: np.ndarray | None = None  # (p,) feature scaling applied (banded ridge)
     meta: dict[str, Any] = field(default_factory=dict)
+    fit_intercept: bool = True  # False: nothing is centred, predictions have no intercept
 
     @property
     def mode(self) -> str:
@@ -97,8 +98,8 @@ def _keep(lam: np.ndarray, n: int, p: int) -> np.ndarray:
     return lam > top * max(n, p) * _EPS64 * 10
 
 
-def _decompose_eigh(Xtr: np.ndarray, dtype: np.dtype) -> _Decomposition:
-    x_mean = Xtr.mean(0)
+def _decompose_eigh(Xtr: np.ndarray, dtype: np.dtype, center: bool = True) -> _Decomposition:
+    x_mean = Xtr.mean(0) if center else np.zeros(Xtr.shape[1])
     Xc = Xtr - x_mean
     gram = Xc.T @ Xc
     lam, V = np.linalg.eigh(gram)
@@ -109,8 +110,8 @@ def _decompose_eigh(Xtr: np.ndarray, dtype: np.dtype) -> _Decomposition:
     return _Decomposition(np.ascontiguousarray(lam), F, x_mean, "gram", c=c)
 
 
-def _decompose_svd(Xtr: np.ndarray, dtype: np.dtype) -> _Decomposition:
-    x_mean = Xtr.mean(0)
+def _decompose_svd(Xtr: np.ndarray, dtype: np.dtype, center: bool = True) -> _Decomposition:
+    x_mean = Xtr.mean(0) if center else np.zeros(Xtr.shape[1])
     Xc = Xtr - x_mean
     U, s, Vt = np.linalg.svd(Xc, full_matrices=False)
     lam = s**2
@@ -121,8 +122,8 @@ def _decompose_svd(Xtr: np.ndarray, dtype: np.dtype) -> _Decomposition:
     return _Decomposition(np.ascontiguousarray(s**2), F, x_mean, "direct", M=M)
 
 
-def _decompose_kernel(Xtr: np.ndarray, dtype: np.dtype) -> _Decomposition:
-    x_mean = Xtr.mean(0)
+def _decompose_kernel(Xtr: np.ndarray, dtype: np.dtype, center: bool = True) -> _Decomposition:
+    x_mean = Xtr.mean(0) if center else np.zeros(Xtr.shape[1])
     Xc = Xtr - x_mean
     K = Xc @ Xc.T
     lam, Q = np.linalg.eigh(K)
@@ -134,7 +135,9 @@ def _decompose_kernel(Xtr: np.ndarray, dtype: np.dtype) -> _Decomposition:
 
 
 #: Named decompositions (see the module docstring); "auto" picks eigh or kernel.
-SOLVERS: dict[str, Callable[[np.ndarray, np.dtype], _Decomposition]] = {
+#: Each takes ``(X_train, dtype, center=True)``; ``center=False`` (no intercept) decomposes
+#: the raw features.
+SOLVERS: dict[str, Callable[..., _Decomposition]] = {
     "eigh": _decompose_eigh,
     "svd": _decompose_svd,
     "kernel": _decompose_kernel,
@@ -187,16 +190,18 @@ def build_plan(
     scale: np.ndarray | None = None,
     meta: dict[str, Any] | None = None,
     name: str = "features",
+    fit_intercept: bool = True,
 ) -> _Plan:
     """Decompose every training fold and the full data once (float64), cast to ``dtype``.
 
     Raises a SchemaError (naming ``name``) when the features are so large or
-    so small that their products overflow or underflow in ``dtype``.
+    so small that their products overflow or underflow in ``dtype``. With
+    ``fit_intercept=False`` nothing is centred (the model has no intercept).
     """
     X64 = np.asarray(X, dtype=np.float64)
     if scale is not None:
         X64 = X64 * scale
-    x_mean = X64.mean(0)
+    x_mean = X64.mean(0) if fit_intercept else np.zeros(X64.shape[1])
     Xg = X64 - x_mean
     n, p = Xg.shape
     if n:
@@ -207,8 +212,8 @@ def build_plan(
     size = p if name != "kernel" else n
     if size <= _SMALL_DECOMPOSITION:
         with one_blas_thread():
-            return _build_plan(Xg, x_mean, splits, alphas, name, dtype, scale, meta)
-    return _build_plan(Xg, x_mean, splits, alphas, name, dtype, scale, meta)
+            return _build_plan(Xg, x_mean, splits, alphas, name, dtype, scale, meta, fit_intercept)
+    return _build_plan(Xg, x_mean, splits, alphas, name, dtype, scale, meta, fit_intercept)
 
 
 def _build_plan(
@@ -220,11 +225,12 @@ def _build_plan(
     dtype: np.dtype,
     scale: np.ndarray | None,
     meta: dict[str, Any] | None,
+    fit_intercept: bool = True,
 ) -> _Plan:
     decompose = SOLVERS[name]
     folds = []
     for train, test in splits:
-        dec = decompose(Xg[train], dtype)
+        dec = decompose(Xg[train], dtype, fit_intercept)
         A64 = (Xg[test] - dec.x_mean) @ dec.F.astype(np.float64)
         A = np.ascontiguousarray(A64, dtype=dtype)
         a_ext = None
@@ -232,7 +238,7 @@ def _build_plan(
             assert dec.c is not None
             a_ext = np.ascontiguousarray(np.vstack([A, dec.c[None, :]]), dtype=dtype)
         folds.append(_Fold(np.asarray(train), np.asarray(test), dec, A, a_ext))
-    full = decompose(Xg, dtype)
+    full = decompose(Xg, dtype, fit_intercept)
     return _Plan(
         X=np.ascontiguousarray(Xg, dtype=dtype),
         x_mean=x_mean,
@@ -243,14 +249,20 @@ def _build_plan(
         solver=name,
         scale=scale,
         meta=dict(meta or {}),
+        fit_intercept=fit_intercept,
     )
 
 
 # ----------------------------------------------------------------------------
 # chunk kernels (numpy in, numpy out; one unit chunk at a time)
 # ----------------------------------------------------------------------------
-def center_chunk(Y: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Centre a ``(sample, unit)`` chunk in float64, return it in ``dtype`` and its mean."""
+def center_chunk(
+    Y: np.ndarray, dtype: np.dtype, center: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centre a ``(sample, unit)`` chunk in float64, return it in ``dtype`` and its mean
+    (``center=False``: a copy in ``dtype`` and a zero mean)."""
+    if not center:
+        return np.array(Y, dtype=dtype), np.zeros(Y.shape[1])
     mean = Y.mean(0, dtype=np.float64)
     Yc = np.empty(Y.shape, dtype=dtype)
     ref = mean.astype(Y.dtype) if Y.dtype.kind == "f" else mean
@@ -284,7 +296,8 @@ def _fold_projection(
 
 
 def cv_scores_chunk(
-    plan: _Plan, Yc: np.ndarray, *, XtY: np.ndarray | None = None
+    plan: _Plan, Yc: np.ndarray, *, XtY: np.ndarray | None = None,
+    sums: PooledSums | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Held-out R^2 and Pearson r for every alpha, of the pooled out-of-fold predictions.
 
@@ -300,6 +313,8 @@ def cv_scores_chunk(
     ----------
     Yc : ndarray (sample, unit)
         A globally centred chunk (see :func:`center_chunk`), in ``plan.dtype``.
+    sums : PooledSums, optional
+        The accumulator to fill (e.g. one that keeps per-fold errors).
 
     Returns
     -------
@@ -309,7 +324,7 @@ def cv_scores_chunk(
     """
     n_alpha = len(plan.alphas)
     m = Yc.shape[1]
-    acc = PooledSums(n_alpha, m)
+    acc = PooledSums(n_alpha, m) if sums is None else sums
     if XtY is None:
         XtY = _gram_xty(plan, Yc)
     s_all = Yc.sum(0)
@@ -319,7 +334,7 @@ def cv_scores_chunk(
         B, Yte = _fold_projection(fold, Yc, XtY, s_all)
         # centre the held-out responses on the training mean (the intercept)
         s_te = Yte.sum(0, dtype=np.float64)
-        y_tr = (s_all.astype(np.float64) - s_te) / n_tr
+        y_tr = (s_all.astype(np.float64) - s_te) / n_tr if plan.fit_intercept else np.zeros(m)
         Z = Yte - y_tr.astype(Yc.dtype)  # (n_te, m) new array, Yte may be a view
         acc.add_responses(y_tr, Z)
         g = 1.0 / (fold.dec.lam[:, None] + plan.alphas[None, :])  # (k, n_alpha) float64
@@ -343,8 +358,11 @@ class PooledSums:
     out wrong in the third digit and dependent on the sample order.
     """
 
-    def __init__(self, n_alpha: int, m: int) -> None:
+    def __init__(self, n_alpha: int, m: int, n_folds: int = 0) -> None:
         self.n = 0
+        # per-fold sums of squared errors (fold, alpha, unit), kept when n_folds > 0
+        self.fold_sse = np.zeros((n_folds, n_alpha, m)) if n_folds else None
+        self.fold_n: list[int] = []
         self.mean_y = np.zeros(m)
         self.m2_y = np.zeros(m)
         self.mean_p = np.zeros((n_alpha, m))
@@ -370,6 +388,7 @@ class PooledSums:
         self.m2_y += np.einsum("ij,ij->j", dz, dz) + dy**2 * (n_prev * n_te / n_new)
         self.n = n_new
         self._fold = (n_prev, n_te, dy, dz)
+        self.fold_n.append(n_te)
 
     def add_predictions(self, ai: int, c: np.ndarray, q: np.ndarray, z: np.ndarray) -> None:
         """The fold's predictions ``q + c`` for alpha ``ai`` (after :meth:`add_responses`)."""
@@ -383,7 +402,10 @@ class PooledSums:
         self.m2_p[ai] += np.einsum("ij,ij->j", dq, dq) + dp**2 * w
         self.c_py[ai] += np.einsum("ij,ij->j", dq, dz) + dp * dy * w
         err = z.astype(np.float64) - q
-        self.sse[ai] += np.einsum("ij,ij->j", err, err)
+        sse = np.einsum("ij,ij->j", err, err)
+        self.sse[ai] += sse
+        if self.fold_sse is not None:
+            self.fold_sse[len(self.fold_n) - 1, ai] = sse
 
     def scores(self, *, rel_tol: float) -> tuple[np.ndarray, np.ndarray]:
         """Pooled R^2 and r, clipped to R^2 <= 1 and |r| <= 1 (round-off only)."""
