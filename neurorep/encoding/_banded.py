@@ -525,7 +525,9 @@ def predict_banded_ridge(
 
     Returns
     -------
-    DataArray (stimulus or time, unit), or (space, stimulus or time, unit) with ``split``
+    DataArray
+        Predictions ``(stimulus, unit)`` (or ``(time, unit)``); with
+        ``split``, per space ``(space, stimulus, unit)``.
 
     Examples
     --------
