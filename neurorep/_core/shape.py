@@ -222,8 +222,10 @@ def permutation_distance(x: np.ndarray, y: np.ndarray, *, distance: str = "angul
     Parameters
     ----------
     x : array-like, shape (n, p)
+        One representation: ``n`` stimuli (rows) by ``p`` units.
     y : array-like, shape (n, q)
-    distance : {"angular", "euclidean"}
+        The other, ``n`` stimuli in the same order as ``x`` by ``q`` units.
+    distance : {"angular", "euclidean"}, optional
         ``arccos(<X P, Y>_F / (||X||_F ||Y||_F))`` or ``||X P - Y||_F``.
 
     Returns
@@ -271,7 +273,9 @@ def soft_matching_distance(x: np.ndarray, y: np.ndarray) -> float:
     Parameters
     ----------
     x : array-like, shape (n, p)
+        One representation: ``n`` stimuli (rows) by ``p`` units.
     y : array-like, shape (n, q)
+        The other, ``n`` stimuli in the same order as ``x`` by ``q`` units.
 
     Returns
     -------
@@ -362,7 +366,9 @@ def canonical_correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     x : array-like, shape (n, p)
+        One representation: ``n`` stimuli (rows) by ``p`` units.
     y : array-like, shape (n, q)
+        The other, ``n`` stimuli in the same order as ``x`` by ``q`` units.
 
     Returns
     -------
@@ -389,7 +395,9 @@ def cca_similarity(x: np.ndarray, y: np.ndarray) -> float:
     Parameters
     ----------
     x : array-like, shape (n, p)
+        One representation: ``n`` stimuli (rows) by ``p`` units.
     y : array-like, shape (n, q)
+        The other, ``n`` stimuli in the same order as ``x`` by ``q`` units.
 
     Returns
     -------
@@ -433,7 +441,9 @@ def svcca(x: np.ndarray, y: np.ndarray, *, keep: float | int = 0.99) -> float:
     Parameters
     ----------
     x : array-like, shape (n, p)
+        One representation: ``n`` stimuli (rows) by ``p`` units.
     y : array-like, shape (n, q)
+        The other, ``n`` stimuli in the same order as ``x`` by ``q`` units.
     keep : float or int
         Fraction of variance (0 < keep <= 1; Raghu et al. keep 0.99) or a number
         of directions.
@@ -480,7 +490,9 @@ def pwcca(x: np.ndarray, y: np.ndarray) -> float:
     Parameters
     ----------
     x : array-like, shape (n, p)
+        One representation: ``n`` stimuli (rows) by ``p`` units.
     y : array-like, shape (n, q)
+        The other, ``n`` stimuli in the same order as ``x`` by ``q`` units.
 
     Returns
     -------
@@ -542,7 +554,9 @@ def mutual_knn(x: np.ndarray, y: np.ndarray, *, k: int = 10) -> float:
     Parameters
     ----------
     x : array-like, shape (n, p)
+        One representation: ``n`` stimuli (rows) by ``p`` units.
     y : array-like, shape (n, q)
+        The other, ``n`` stimuli in the same order as ``x`` by ``q`` units.
     k : int
         Neighbours per stimulus (platonic-rep's default ``topk=10``); ``k < n``.
 
@@ -618,13 +632,22 @@ def gaussian_stochastic_distance(
     Parameters
     ----------
     means_x : array-like, shape (n, p)
+        The mean response of each of ``n`` stimuli over ``p`` units of one
+        representation.
     covs_x : array-like, shape (n, p, p)
+        Each stimulus' covariance over repetitions (zeros for a deterministic
+        representation).
     means_y : array-like, shape (n, q)
+        The other representation's means, stimuli in the same order.
     covs_y : array-like, shape (n, q, q)
-    alpha : float
-        0 to 2.
-    niter, tol
-        The alternating fit's rounds and stopping tolerance (netrep's defaults).
+        The other representation's covariances.
+    alpha : float, optional
+        0 (covariances only) to 2 (means only); 1 (default) is the
+        2-Wasserstein distance.
+    niter : int, optional
+        The alternating fit's most rounds (default 1000, netrep's).
+    tol : float, optional
+        The alternating fit stops when the loss falls by less (default 1e-8).
 
     Returns
     -------

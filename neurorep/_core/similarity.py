@@ -53,6 +53,26 @@ def cka_linear(x: np.ndarray, y: np.ndarray) -> float:
     """Biased linear CKA (Kornblith et al. 2019): ||Y'X||_F^2 / (||X'X||_F ||Y'Y||_F), centred.
 
     Computed on the n x n Gram matrices when n is smaller than the widths.
+
+    Parameters
+    ----------
+    x : array-like, shape (n, p)
+        One representation: ``n`` stimuli (rows) by ``p`` units; centred here.
+    y : array-like, shape (n, q)
+        The other, ``n`` stimuli in the same order as ``x`` by ``q`` units.
+
+    Returns
+    -------
+    float
+        The CKA in [0, 1]; NaN when a representation is constant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.alignment import cka_linear
+    >>> x = np.random.default_rng(0).normal(size=(20, 4))
+    >>> round(cka_linear(x, 2.0 * x + 1.0), 6)
+    1.0
     """
     x, y = center(_real(x, "x")), center(_real(y, "y"))
     if x.shape[0] < max(x.shape[1], y.shape[1]):
@@ -174,6 +194,28 @@ def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
     Both representations are centred and scaled to unit Frobenius norm; the
     nuclear norm of ``X'Y`` is the cosine of the angle after the best rotation.
     Different widths are handled by the nuclear norm of the cross-product.
+
+    Parameters
+    ----------
+    x : array-like, shape (n, p)
+        One representation: ``n`` stimuli (rows) by ``p`` units.
+    y : array-like, shape (n, q)
+        The other, ``n`` stimuli in the same order as ``x`` by ``q`` units.
+
+    Returns
+    -------
+    float
+        The similarity in [0, 1] (1: the same shape up to rotation, shift and
+        scale); NaN when a representation is constant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.alignment import procrustes_similarity
+    >>> x = np.random.default_rng(0).normal(size=(20, 3))
+    >>> q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))
+    >>> round(procrustes_similarity(x, 3.0 * x @ q), 6)
+    1.0
     """
     x, y = center(_real(x, "x")), center(_real(y, "y"))
     nx, ny = np.linalg.norm(x), np.linalg.norm(y)

@@ -30,6 +30,20 @@ Array = np.ndarray
 
 
 def _pair_default(px: Any, py: Any) -> Any:
+    """The default :attr:`Metric.pair`: the two prepared representations as one state.
+
+    Parameters
+    ----------
+    px : object
+        The prepared region (what ``Metric.prepare`` returned for it).
+    py : object
+        The prepared layer.
+
+    Returns
+    -------
+    tuple
+        ``(px, py)``, the state ``Metric.score`` receives.
+    """
     return (px, py)
 
 
@@ -49,14 +63,20 @@ def _as_float(x: Any) -> Array:
 class Metric:
     """How to score one region against one layer on a subset of stimuli.
 
-    Attributes
+    Pass one to :func:`score_matrix` (``metric=``) to use a score of your own;
+    the named metrics of :data:`METRICS` are built by :func:`get_metric`.
+
+    Parameters
     ----------
-    prepare : callable(DataArray) -> state
-        Once per representation (a responses DataArray, or an RDM for RSA).
-    score : callable(pair_state, idx) -> float
-        ``idx`` is an index array of stimuli, or None for all.
-    pair : callable(prepared_region, prepared_layer) -> pair_state
-        Once per region x layer (default: the tuple of both).
+    prepare : callable
+        ``prepare(DataArray) -> state``, called once per representation (a
+        responses DataArray, or an RDM for RSA).
+    score : callable
+        ``score(pair_state, idx) -> float``; ``idx`` is an index array of
+        stimuli, or None for all.
+    pair : callable, optional
+        ``pair(prepared_region, prepared_layer) -> pair_state``, called once
+        per region x layer (default: the tuple of both).
     unique_rows : bool
         Bootstrap samples drop repeated stimuli (RSA: a duplicated stimulus
         would create zero distances).
@@ -64,15 +84,16 @@ class Metric:
         Fewest stimuli the score is defined on.
     takes_rdms : bool
         Accepts RDM members (``stimulus_i, stimulus_j``) directly.
-    ceiling : callable(responses with repetitions) -> float, optional
-        The region's noise ceiling on this metric's scale; default the
+    ceiling : callable, optional
+        ``ceiling(responses with repetitions) -> float``: the region's noise ceiling on this metric's scale; default the
         split-half score of the metric itself, Spearman-Brown corrected.
-    sample : callable(prepared, idx) -> 1-D unit vector, optional
-        A fast path: when the score of a pair is the dot product of the two
+    sample : callable, optional
+        ``sample(prepared, idx) -> 1-D unit vector``, a fast path: when the score of a pair is the dot product of the two
         representations' vectors on the same stimuli (CKA, Pearson/Spearman
         RSA), every region x layer score of a bootstrap sample is one matrix
         product.
-    pair_many : callable(list of prepared regions, prepared layer) -> list of states, optional
+    pair_many : callable, optional
+        ``pair_many(list of prepared regions, prepared layer) -> list of states``:
         ``pair`` for every region at once (encoding: one ridge fit per layer
         for all regions' units together; per-unit alphas keep the numbers
         identical).
@@ -81,6 +102,20 @@ class Metric:
     name : str
         The exact estimator (e.g. ``"biased linear CKA"``), stored in the result's
         ``metric_name`` attr.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.alignment import Metric
+    >>> def mean_abs_r(state, idx):
+    ...     x, y = state
+    ...     x, y = (x, y) if idx is None else (x[idx], y[idx])
+    ...     return float(np.abs(np.corrcoef(x.mean(1), y.mean(1))[0, 1]))
+    >>> m = Metric(prepare=lambda da: np.asarray(da, float), score=mean_abs_r,
+    ...            name="|r| of the unit means")
+    >>> x = np.arange(12.0).reshape(6, 2)
+    >>> m.score(m.pair(m.prepare(x), m.prepare(2 * x)), None)
+    1.0
     """
 
     prepare: Callable[[xr.DataArray], Any]
@@ -130,13 +165,18 @@ def shape_metric(*, alpha: float = 1.0, distance: str = "angular") -> Metric:
 
     Parameters
     ----------
-    alpha : float
-        0 (full whitening, CCA-like) to 1 (none, Procrustes).
-    distance : {"angular", "euclidean"}
+    alpha : float, optional
+        Partial whitening, 0 (full whitening, CCA-like) to 1 (none, Procrustes;
+        the default).
+    distance : {"angular", "euclidean"}, optional
+        The angular distance (default; score ``1 - 2*theta/pi``) or the
+        Euclidean one (score ``-d``).
 
     Returns
     -------
     Metric
+        The metric for :func:`score_matrix`; its ``name`` and ``params``
+        (``alpha``, ``distance``, ``eigval_tol``) go to the result's attrs.
 
     Examples
     --------
@@ -172,11 +212,14 @@ def permutation_metric(*, distance: str = "angular") -> Metric:
 
     Parameters
     ----------
-    distance : {"angular", "euclidean"}
+    distance : {"angular", "euclidean"}, optional
+        The angular distance (default; score ``1 - 2*theta/pi``) or the
+        Euclidean one (score ``-d``).
 
     Returns
     -------
     Metric
+        The metric for :func:`score_matrix`; ``params`` holds ``distance``.
 
     Examples
     --------
@@ -209,13 +252,17 @@ def cca_metric(*, kind: str = "mean", keep: float | int = 0.99) -> Metric:
 
     Parameters
     ----------
-    kind : {"mean", "svcca", "pwcca"}
-    keep : float or int
-        SVCCA only: variance fraction or number of directions.
+    kind : {"mean", "svcca", "pwcca"}, optional
+        Which canonical correlation score (default ``"mean"``).
+    keep : float or int, optional
+        SVCCA only: the fraction of variance kept (a float, default 0.99) or
+        the number of directions (an int).
 
     Returns
     -------
     Metric
+        The metric for :func:`score_matrix`; ``params`` holds ``kind`` (and
+        ``keep`` for SVCCA).
 
     Examples
     --------
@@ -248,12 +295,14 @@ def mutual_knn_metric(*, k: int = 10) -> Metric:
 
     Parameters
     ----------
-    k : int
-        Neighbours per stimulus.
+    k : int, optional
+        Neighbours per stimulus (default 10); a score needs at least ``k + 1``
+        stimuli.
 
     Returns
     -------
     Metric
+        The metric for :func:`score_matrix`; ``params`` holds ``k``.
 
     Examples
     --------
@@ -287,11 +336,14 @@ def gaussian_stochastic_metric(*, alpha: float = 1.0) -> Metric:
     Parameters
     ----------
     alpha : float
-        0 (covariances only) to 2 (means only); 1 is the 2-Wasserstein distance.
+        0 (covariances only) to 2 (means only); 1 (the default) is the
+        2-Wasserstein distance.
 
     Returns
     -------
     Metric
+        The metric for :func:`score_matrix`; no ceiling, ``params`` holds
+        ``alpha`` and how covariances are estimated.
 
     Examples
     --------
@@ -338,6 +390,7 @@ def soft_matching_metric() -> Metric:
     Returns
     -------
     Metric
+        The metric for :func:`score_matrix`; no ceiling.
 
     Examples
     --------
@@ -352,7 +405,31 @@ def soft_matching_metric() -> Metric:
 
 def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> Metric:
     """RSA: RDMs of both representations (``neurorep.rsa.compute_rdm``), compared with
-    ``neurorep.rsa`` comparison ``method`` on the stimuli of each subset."""
+    ``neurorep.rsa`` comparison ``method`` on the stimuli of each subset.
+
+    Parameters
+    ----------
+    method : str, optional
+        The RDM comparison of :func:`neurorep.rsa.compare` (default
+        ``"spearman"``; also ``"corr"``, ``"tau-a"``, ``"cosine"``, ...).
+    rdm_metric : str, optional
+        The dissimilarity of :func:`neurorep.rsa.compute_rdm` used when a
+        representation is responses rather than an RDM (default
+        ``"correlation"``).
+
+    Returns
+    -------
+    Metric
+        The metric for :func:`score_matrix`; takes RDMs (``stimulus_i,
+        stimulus_j``) as well as responses, bootstrap samples drop repeated
+        stimuli; ``params`` holds both options.
+
+    Examples
+    --------
+    >>> from neurorep.alignment import rsa_metric
+    >>> rsa_metric(method="corr").name
+    'RSA: correlation RDMs compared by corr'
+    """
     resolved = resolve_method(method)
     rows = COMPARE_METHODS[resolved].cosine_rows
 
@@ -389,7 +466,32 @@ def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> 
 def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Metric:
     """Encoding: nested cross-validated ridge (``neurorep.encoding.cross_validate_ridge``)
     from the layer to the region; the score on a subset is the mean over units of the
-    Pearson r between held-out predictions and responses."""
+    Pearson r between held-out predictions and responses.
+
+    Parameters
+    ----------
+    cv : int, optional
+        Outer cross-validation folds (default 5); a score needs at least
+        ``max(2 * cv, 6)`` stimuli.
+    inner_cv : int, optional
+        Inner folds that choose each unit's ridge penalty (default 3).
+    alphas : array-like, optional
+        The ridge penalty grid; None uses the default grid of
+        :func:`neurorep.encoding.cross_validate_ridge`.
+
+    Returns
+    -------
+    Metric
+        The metric for :func:`score_matrix`; its ceiling is the mean
+        split-half Pearson r ceiling of the region's units.
+
+    Examples
+    --------
+    >>> from neurorep.alignment import encoding_metric
+    >>> m = encoding_metric(cv=3, inner_cv=2)
+    >>> m.params, m.min_stimuli
+    ({'cv': 3, 'inner_cv': 2}, 6)
+    """
 
     def pair(px: Array, py: Array) -> tuple[Array, Array]:
         from neurorep.encoding import cross_validate_ridge
@@ -503,7 +605,25 @@ METRICS: dict[str, Callable[[], Metric]] = {
 
 
 def get_metric(metric: str | Metric) -> Metric:
-    """A :class:`Metric` from its name in :data:`METRICS` (or the object itself)."""
+    """A :class:`Metric` from its name in :data:`METRICS` (or the object itself).
+
+    Parameters
+    ----------
+    metric : str or Metric
+        A key of :data:`METRICS` (``"cka"``, ``"procrustes"``, ``"rsa"``,
+        ``"encoding"``, ...) or a :class:`Metric`, returned unchanged.
+
+    Returns
+    -------
+    Metric
+        A fresh metric with its default options.
+
+    Examples
+    --------
+    >>> from neurorep.alignment import get_metric
+    >>> get_metric("cka").name
+    'biased linear CKA (Kornblith et al. 2019)'
+    """
     if isinstance(metric, Metric):
         return metric
     if metric not in METRICS:

@@ -123,6 +123,9 @@ def score_matrix(
         stimuli with replacement biases similarity upward, so that
         distribution is re-centred on the point estimate before taking
         percentiles.
+    ci : float, optional
+        Coverage of the percentile bootstrap interval ``ci_low`` / ``ci_high``
+        (default 0.95).
     rng : int, Generator or None
         Seed for the bootstrap (``None``: fresh entropy; the seed drawn is
         recorded in ``attrs["rng"]``).
@@ -378,19 +381,26 @@ def best_layer(
 
     Parameters
     ----------
-    brain, model : representation sets
-        As in :func:`score_matrix`; one responses DataArray with a per-unit
-        ``region`` coordinate is split into its regions.
-    metric : str or Metric
-        A key of :data:`METRICS` or a :class:`Metric`.
-    cv : int
-        Folds over stimuli (>= 2).
-    n_bootstrap : int
-        Bootstrap samples over held-out stimuli for the CI; 0 for none.
-    ci : float
-        Coverage of the interval.
+    brain : DataTree, mapping or DataArray
+        The regions, as in :func:`score_matrix`: per region responses
+        ``(stimulus, unit)`` / ``(stimulus, repetition, unit)`` or RDMs; one
+        responses DataArray with a per-unit ``region`` coordinate is split
+        into its regions.
+    model : DataTree or mapping
+        One ``(stimulus, unit)`` activation array (or RDM) per layer, with a
+        ``depth`` per layer where known; stimuli are aligned by id.
+    metric : str or Metric, optional
+        A key of :data:`METRICS` or a :class:`Metric` (default ``"cka"``).
+    cv : int, optional
+        Folds over stimuli (>= 2, default 5); each fold needs at least the
+        metric's ``min_stimuli``.
+    n_bootstrap : int, optional
+        Bootstrap samples over held-out stimuli for the CI (default 200); 0
+        for none.
+    ci : float, optional
+        Coverage of the interval (default 0.95).
     rng : int, Generator or None
-        Seed for the folds and the bootstrap.
+        Seed for the folds and the bootstrap (recorded in ``attrs["rng"]``).
 
     Returns
     -------
@@ -399,7 +409,18 @@ def best_layer(
         ``score`` (mean held-out score of the chosen layers), ``ci_low`` /
         ``ci_high`` (bootstrap over held-out stimuli, re-centred),
         ``depth_index`` (of the full-data profile); over ``(region,
-        layer)``: ``selection_frequency``.
+        layer)``: ``selection_frequency`` (fraction of folds that chose the
+        layer). Attrs: ``metric``, ``metric_name``, ``metric_params``, ``cv``,
+        ``rng``.
+
+    Examples
+    --------
+    >>> from neurorep.datasets import make_layered_brain
+    >>> from neurorep.alignment import best_layer
+    >>> sim = make_layered_brain(n_stimuli=60, n_units=10, rng=0)
+    >>> res = best_layer(sim["brain"], sim["model"], cv=3, n_bootstrap=0, rng=0)
+    >>> res.selection_frequency.dims
+    ('region', 'layer')
     """
     met = get_metric(metric)
     gen, seed = resolve_seed(rng)
@@ -480,15 +501,37 @@ def unit_layer_scores(
 
     Parameters
     ----------
-    responses : DataArray ``(stimulus, unit)`` or ``(stimulus, repetition, unit)``
-    model : activations DataTree or mapping
+    responses : DataArray
+        Responses ``(stimulus, unit)`` or ``(stimulus, repetition, unit)``
+        (repetitions are averaged); unit coordinates are kept.
+    model : DataTree or mapping
+        One ``(stimulus, unit)`` activation array per layer; stimuli are
+        aligned with ``responses`` by id.
+    cv : int, optional
+        Outer cross-validation folds (default 5).
+    inner_cv : int, optional
+        Inner folds that choose each unit's ridge penalty (default 3).
+    alphas : array-like, optional
+        The ridge penalty grid; None uses the default of
+        :func:`neurorep.encoding.cross_validate_ridge`.
 
     Returns
     -------
     Dataset
         ``score`` ``(layer, unit)`` (held-out Pearson r, nested CV),
         ``best_layer`` (unit) and ``best_depth`` (unit), with the unit
-        coordinates (e.g. voxel ``i, j, k``) kept for brain maps.
+        coordinates (e.g. voxel ``i, j, k``) kept for brain maps; layer
+        coordinate ``depth``.
+
+    Examples
+    --------
+    >>> from neurorep.datasets import make_layered_brain
+    >>> from neurorep.alignment import unit_layer_scores
+    >>> sim = make_layered_brain(n_stimuli=60, n_units=10, rng=0)
+    >>> region = sim["brain"]["early"]["responses"]
+    >>> res = unit_layer_scores(region, sim["model"], cv=3, inner_cv=2)
+    >>> res.score.dims
+    ('layer', 'unit')
     """
     from neurorep.encoding import cross_validate_ridge
 

@@ -15,7 +15,34 @@ T = TypeVar("T", xr.DataArray, xr.DataTree)
 
 
 def stimulus_ids(obj: Any, *, name: str = "object") -> np.ndarray:
-    """The stimulus ids of a responses, RDM or activations object, in order."""
+    """The stimulus ids of a responses, RDM or activations object, in order.
+
+    Parameters
+    ----------
+    obj : DataArray or DataTree
+        Responses (``stimulus`` dim), an RDM (``stimulus_i``) or an
+        activations / representation set (every member must share the ids).
+    name : str, optional
+        The argument's name in error messages.
+
+    Returns
+    -------
+    ndarray
+        The ids, 1-D, in the object's order.
+
+    Raises
+    ------
+    AlignmentError
+        Duplicated ids, or members of a set with different ids.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import data
+    >>> r = data.responses(np.ones((3, 2)), stimulus=["a", "b", "c"])
+    >>> data.stimulus_ids(r).tolist()
+    ['a', 'b', 'c']
+    """
     kind = infer_kind(obj)
     if kind == "rdm":
         index = coord_index(obj, "stimulus_i")
@@ -64,6 +91,11 @@ def select_stimuli(obj: T, ids: Any) -> T:
     ids : sequence
         Distinct stimulus ids, all present in ``obj``; the result follows
         their order.
+
+    Returns
+    -------
+    DataArray or DataTree
+        ``obj`` (same type) on exactly ``ids``, in their order.
 
     Raises
     ------
@@ -129,10 +161,21 @@ def align(
 
     Parameters
     ----------
-    a, b : responses, RDM or activations
-    join : {"exact", "inner"}
-        ``"exact"`` requires the same set of ids (``b`` is reordered);
-        ``"inner"`` keeps the ids both share, in ``a``'s order.
+    a : DataArray or DataTree
+        Responses, an RDM or activations; its stimulus order is kept.
+    b : DataArray or DataTree
+        Responses, an RDM or activations, put on ``a``'s stimuli.
+    join : {"exact", "inner"}, optional
+        ``"exact"`` (default) requires the same set of ids (``b`` is
+        reordered); ``"inner"`` keeps the ids both share, in ``a``'s order.
+    names : tuple of str, optional
+        The two objects' names in error messages (default ``("a", "b")``).
+
+    Returns
+    -------
+    tuple
+        ``(a, b)`` on the same stimuli in the same order (same types as
+        given; RDMs subset on both stimulus dims).
 
     Raises
     ------

@@ -281,8 +281,8 @@ def to_mne(
 
     Parameters
     ----------
-    da : epochs DataArray ``(stimulus, [repetition,] time, unit)``
-        On a regular time grid; unit ids are the channel names.
+    da : DataArray
+        Epochs ``(stimulus, [repetition,] time, unit)`` on a regular time grid; unit ids are the channel names.
     kind : {"epochs", "evoked"}
         ``"epochs"``: one epoch per stimulus (and repetition), with event
         names = stimulus ids (or the ``event`` coordinate when the epochs came
@@ -298,6 +298,8 @@ def to_mne(
     Returns
     -------
     mne.EpochsArray or list of mne.EvokedArray
+        ``kind="epochs"``: one EpochsArray (events named by stimulus);
+        ``kind="evoked"``: one EvokedArray per stimulus, in stimulus order.
 
     Raises
     ------

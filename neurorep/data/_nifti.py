@@ -153,7 +153,28 @@ def to_nifti(values: xr.DataArray, *, mask_img: Any = None) -> Any:
     Parameters
     ----------
     values : DataArray
-        ``(unit,)`` (a map, e.g. scores) or ``(rows, unit)``.
+        ``(unit,)`` (a map, e.g. scores) or ``(rows, unit)``, with the ``i, j,
+        k`` unit coords and ``affine`` / ``volume_shape`` attrs of
+        :func:`from_nifti` (or in-mask units in mask order with ``mask_img``).
+    mask_img : Nifti1Image or path, optional
+        The brain mask the units came from; needed when the voxel indices or
+        the attrs are missing.
+
+    Returns
+    -------
+    nibabel.Nifti1Image
+        A 3-D image for ``(unit,)`` values, 4-D (one volume per row)
+        otherwise; float32, 0 outside the units.
+
+    Examples
+    --------
+    >>> import numpy as np, nibabel as nib
+    >>> from neurorep import data
+    >>> vols = nib.Nifti1Image(np.arange(24.0).reshape(2, 2, 2, 3), np.eye(4))
+    >>> mask = nib.Nifti1Image(np.ones((2, 2, 2), dtype=np.uint8), np.eye(4))
+    >>> resp = data.from_nifti(vols, mask, stimulus=["a", "b", "c"])
+    >>> data.to_nifti(resp.isel(stimulus=0)).shape
+    (2, 2, 2)
     """
     import nibabel as nib
 

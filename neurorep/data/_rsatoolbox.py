@@ -36,7 +36,11 @@ def to_rsatoolbox(obj: xr.DataArray) -> Any:
 
     Returns
     -------
-    rsatoolbox.data.Dataset, TemporalDataset or rsatoolbox.rdm.RDMs
+    rsatoolbox.data.Dataset or rsatoolbox.rdm.RDMs
+        A ``Dataset`` (or ``TemporalDataset`` for epochs) for responses, with
+        obs descriptor ``stimulus`` (and ``repetition``) and channel
+        descriptor ``unit``; ``RDMs`` for an RDM or a stack, pattern
+        descriptor ``stimulus``.
 
     Examples
     --------

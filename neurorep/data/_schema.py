@@ -464,7 +464,8 @@ def activations(
 
     Parameters
     ----------
-    layers : mapping of layer name -> array-like ``(stimulus, unit)`` or responses DataArray
+    layers : mapping
+        Layer name -> array-like ``(stimulus, unit)`` or responses DataArray.
         In network order (first = closest to the input). Names are
         stringified and must stay distinct (``1`` and ``"1"`` collide) and
         contain no ``'/'``.
@@ -570,8 +571,21 @@ def rdm(
         Condition ids, shared by both stimulus dims.
     metric : str
         Dissimilarity name, stored in ``attrs["metric"]``.
-    dim, index : optional
-        Name and labels of the leading dim of a stack (e.g. ``"subject"``).
+    dim : str, optional
+        Name of the leading dim of a stack (e.g. ``"subject"``).
+    index : sequence, optional
+        Labels of the leading dim of a stack.
+    attrs : mapping, optional
+        Extra attrs stored on the result.
+    name : str, optional
+        The DataArray's name (default ``"rdm"``).
+
+    Returns
+    -------
+    DataArray
+        Dims ``(stimulus_i, stimulus_j)``, or ``(dim, stimulus_i,
+        stimulus_j)`` for a stack, both stimulus coords carrying the ids;
+        attrs ``metric`` plus ``attrs``.
 
     Examples
     --------
@@ -628,6 +642,22 @@ def infer_kind(obj: Any) -> Kind:
     ``"epochs"`` (responses with a ``time`` dim next to ``stimulus``),
     ``"responses"``, ``"rdm"`` (last two dims ``stimulus_i, stimulus_j``),
     ``"activations"``, ``"result"`` (a Dataset) or ``"set"``.
+
+    Parameters
+    ----------
+    obj : object
+        A DataArray, Dataset, DataTree or mapping.
+
+    Returns
+    -------
+    str
+        One of the kinds above.
+
+    Raises
+    ------
+    SchemaError
+        Not an xarray object, or none of the kinds (the message names the
+        constructors).
 
     Examples
     --------
@@ -818,7 +848,8 @@ def check_rdm_layout(da: xr.DataArray, *, name: str = "rdm") -> None:
 
     Parameters
     ----------
-    da : DataArray ``(..., stimulus_i, stimulus_j)``
+    da : DataArray
+        Dims ``(..., stimulus_i, stimulus_j)``.
         One RDM, or a stack of them along leading dims.
     name : str
         How the object is named in error messages.
@@ -877,6 +908,24 @@ def rdm_vectors(
     (``k`` = product of the leading dims, ``m = n (n - 1) / 2``) in scipy's
     ``squareform`` order; ``out`` (float64, C-contiguous, that shape) receives
     it instead of a new array.
+
+    Parameters
+    ----------
+    da : DataArray
+        An RDM ``(stimulus_i, stimulus_j)`` or a stack ``(..., stimulus_i,
+        stimulus_j)``.
+    name : str, optional
+        The argument's name in error messages.
+    check_layout : bool, optional
+        Check dims and coords first (default True); False when the caller
+        already did.
+    out : ndarray, optional
+        A float64, C-contiguous ``(k, m)`` array to write into.
+
+    Returns
+    -------
+    ndarray
+        ``(k, m)`` float64 condensed upper triangles (``out`` when given).
 
     Raises
     ------
@@ -1089,6 +1138,16 @@ def members(obj: Any) -> dict[str, xr.DataArray]:
     keyed by the node's path relative to the root (``"IT"``, ``"subj01"``,
     ``"models/animacy"``).
 
+    Parameters
+    ----------
+    obj : DataTree or mapping
+        A representation set (activations, regions, RDMs per subject).
+
+    Returns
+    -------
+    dict
+        ``name -> DataArray`` in the set's order.
+
     Examples
     --------
     >>> import numpy as np
@@ -1144,6 +1203,33 @@ def single_member(
     A layer node of an activations tree gives its ``activations`` variable; a
     tree with several members raises a SchemaError that names them and ends
     with ``hint``. Arrays are returned as numeric numpy arrays.
+
+    Parameters
+    ----------
+    obj : DataTree, Dataset, DataArray or array-like
+        The representation, or a set holding exactly one.
+    name : str
+        The argument's name in error messages.
+    hint : str, optional
+        The fix the error message ends with when ``obj`` holds several.
+
+    Returns
+    -------
+    DataArray or ndarray
+        The one representation (an array input as a float ndarray).
+
+    Raises
+    ------
+    SchemaError
+        A set with no or several members.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import data
+    >>> acts = data.activations({"l1": np.ones((3, 4))})
+    >>> data.single_member(acts, name="model").dims
+    ('stimulus', 'unit')
     """
     if isinstance(obj, xr.DataTree):
         if LAYER_VAR in obj.ds.data_vars:

@@ -38,6 +38,27 @@ def load_mesh(mesh: Any = "fsaverage5", *, surface: str = "pial") -> Any:
     load offline; finer meshes are never downloaded here: pass a
     ``PolyMesh`` (``nilearn.surface.PolyMesh(left=..., right=...)`` from your
     FreeSurfer ``surf/`` files) instead.
+
+    Parameters
+    ----------
+    mesh : str or PolyMesh, optional
+        ``"fsaverage5"`` (default), ``"fsaverage4"`` or ``"fsaverage3"``, or a
+        ``PolyMesh`` (returned as is).
+    surface : str, optional
+        Which fsaverage surface: ``"pial"`` (default), ``"white"``,
+        ``"inflated"``, ``"sphere"``, ...
+
+    Returns
+    -------
+    nilearn.surface.PolyMesh
+        The mesh, parts ``left`` and ``right`` (coordinates in mm).
+
+    Examples
+    --------
+    >>> from neurorep import data
+    >>> mesh = data.load_mesh("fsaverage5")
+    >>> mesh.parts["left"].n_vertices
+    10242
     """
     from nilearn.surface import PolyMesh
 
@@ -131,7 +152,8 @@ def from_surface(
 
     Returns
     -------
-    DataArray ``(stimulus, unit)``
+    DataArray
+        Dims ``(stimulus, unit)``.
         Unit ids ``left-<vertex>`` / ``right-<vertex>``, unit coords
         ``vertex`` and ``hemisphere``.
 
@@ -243,7 +265,34 @@ def _surface_layout(values: xr.DataArray, name: str) -> xr.DataArray:
 def surface_arrays(
     values: xr.DataArray, mesh: Any, *, fill: float = np.nan, name: str = "to_surface"
 ) -> dict[str, np.ndarray]:
-    """``{"left": (n_vertices, ...), "right": ...}`` with each unit at its vertex."""
+    """``{"left": (n_vertices, ...), "right": ...}`` with each unit at its vertex.
+
+    Parameters
+    ----------
+    values : DataArray
+        Anything with a ``unit`` dim whose units carry ``vertex`` and
+        ``hemisphere`` coords (as :func:`from_surface` writes).
+    mesh : PolyMesh
+        The mesh the vertex indices refer to (:func:`load_mesh` gives one).
+    fill : float, optional
+        Value of vertices without a unit (default NaN).
+    name : str, optional
+        The caller's name in error messages.
+
+    Returns
+    -------
+    dict
+        ``"left"`` / ``"right"`` -> ndarray ``(n_vertices, *other dims)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import data
+    >>> resp = data.from_surface(np.arange(10242.0), np.arange(10242.0), mesh="fsaverage5")
+    >>> arrays = data.surface_arrays(resp.isel(stimulus=0), data.load_mesh("fsaverage5"))
+    >>> arrays["left"].shape
+    (10242,)
+    """
     values = _surface_layout(values, name)
     other = [d for d in values.dims if d != "unit"]
     v = values.transpose("unit", *other)
@@ -295,6 +344,8 @@ def to_surface(
     Returns
     -------
     nilearn.surface.SurfaceImage
+        Data ``(n_vertices,)`` per hemisphere for a map, ``(n_vertices,
+        n_samples)`` otherwise; ``fill`` where no unit sits.
 
     Examples
     --------
@@ -349,6 +400,33 @@ def surface_neighbourhoods(
     the edge graph, an upper bound of the true geodesic distance that is
     close to it on a fine mesh); ``"euclidean"`` in straight lines
     (3-D, so across sulci too).
+
+    Parameters
+    ----------
+    values : DataArray
+        Anything with a ``unit`` dim whose units carry ``vertex`` and
+        ``hemisphere`` coords (as :func:`from_surface` writes).
+    mesh : str or PolyMesh, optional
+        The mesh (default ``"fsaverage5"``, see :func:`load_mesh`).
+    radius : float, optional
+        Neighbourhood radius in mm (default 10).
+    distance : {"geodesic", "euclidean"}, optional
+        Along the mesh (default) or in straight lines.
+
+    Returns
+    -------
+    list of ndarray
+        One integer array per unit: the positions (along ``unit``) of the
+        units within ``radius`` of it, itself included.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep import data
+    >>> resp = data.from_surface(np.arange(10242.0), np.arange(10242.0), mesh="fsaverage5")
+    >>> hoods = data.surface_neighbourhoods(resp.isel(unit=slice(0, 50)), radius=5.0)
+    >>> len(hoods), int(hoods[0][0])
+    (50, 0)
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import dijkstra

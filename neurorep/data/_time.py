@@ -60,7 +60,8 @@ def sampling_interval(obj: xr.DataArray, *, name: str = "epochs") -> float:
 
     Parameters
     ----------
-    obj : DataArray with a ``time`` dim and coordinate (seconds)
+    obj : DataArray
+        Anything with a ``time`` dim and coordinate in seconds.
     name : str
         The argument's name in error messages.
 
@@ -112,6 +113,19 @@ def check_epochs(obj: Any, *, name: str = "epochs") -> dict[str, xr.DataArray]:
     mapping) as its members. Every member must be epochs (``(stimulus, time,
     unit)`` or ``(stimulus, repetition, time, unit)``) on a regular time grid,
     and all members must have the same time points.
+
+    Parameters
+    ----------
+    obj : DataArray, DataTree or mapping
+        One epochs DataArray or a set of them.
+    name : str, optional
+        The key of a single DataArray in the result, and its name in error
+        messages (default ``"epochs"``).
+
+    Returns
+    -------
+    dict
+        ``name -> DataArray``, each validated epochs.
 
     Raises
     ------
@@ -177,7 +191,9 @@ def crop_time(
 
     Parameters
     ----------
-    obj : DataArray with a ``time`` dim (epochs or a time course)
+    obj : DataArray
+        Anything with a ``time`` dim and coordinate in seconds (epochs or a
+        time course).
     tmin, tmax : float, optional
         Window bounds in seconds; None keeps that end.
 
@@ -247,7 +263,9 @@ def bin_time(
 
     Parameters
     ----------
-    obj : epochs DataArray ``(stimulus, [repetition,] time, unit)``
+    obj : DataArray
+        Epochs ``(stimulus, [repetition,] time, unit)`` on a regular time grid
+        (seconds).
     window : float
         Window length in seconds (at least one sample).
     step : float, optional

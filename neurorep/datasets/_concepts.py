@@ -90,6 +90,23 @@ def hashing_embedder(
     ``topic_weight``), so texts on one topic are similar even when they share
     no word -- a stand-in for semantic similarity.
 
+    Parameters
+    ----------
+    dim : int, optional
+        Embedding dimension (default 128).
+    seed : int, optional
+        Salt of the word hash: another seed gives other word vectors
+        (deterministic; nothing is drawn at random).
+    topics : mapping, optional
+        Topic name -> words; the words of a topic share a topic vector.
+    topic_weight : float, optional
+        Scale of the topic vector relative to the word vectors (default 1).
+
+    Returns
+    -------
+    callable
+        ``embed(texts) -> ndarray (n_texts, dim)``, unit-norm rows.
+
     Examples
     --------
     >>> from neurorep.datasets import hashing_embedder
@@ -175,7 +192,8 @@ def make_concept_population(
 
     Parameters
     ----------
-    n_units : int
+    n_units : int, optional
+        Units in the population (default 40).
     n_per_concept : int
         Sentences per concept in the bank.
     concepts : mapping, optional
@@ -189,7 +207,8 @@ def make_concept_population(
         Default ``hashing_embedder(128, topics=<the concepts' words>)`` (fast,
         deterministic, the words of a concept share a topic vector); pass
         :func:`minilm_embed` for real sentence embeddings.
-    rng : int or numpy Generator
+    rng : int, Generator or None
+        Seed or generator of the simulation (None: fresh entropy).
 
     Returns
     -------

@@ -187,6 +187,14 @@ def load_mne_evoked_audvis(
     trials each -- a real-format fixture for the MNE bridge, not a dataset for
     findings. Read with ``mne.read_evokeds`` (needs ``mne``).
 
+    Parameters
+    ----------
+    data_home : str or Path, optional
+        Folder holding the dataset's mirror folder; default
+        :func:`default_data_home`.
+    verify : bool, optional
+        Check every file's sha256 against the manifest first (default True).
+
     Returns
     -------
     DataTree
@@ -402,7 +410,8 @@ def make_epochs(
         Sampling rate (Hz) and epoch window (s).
     snr : float
         Standard deviation of the signal at its peak over that of the noise.
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the simulation (None: fresh entropy).
 
     Returns
     -------

@@ -24,6 +24,11 @@ def default_data_home() -> Path:
     reads an environment variable; it changes where files are found, never a
     result.
 
+    Returns
+    -------
+    Path
+        The data home folder (it may not exist yet).
+
     Examples
     --------
     >>> import os
@@ -47,6 +52,16 @@ def default_data_home() -> Path:
 
 def sha256sum(path: str | Path) -> str:
     """The hex sha256 of a file (``pooch.file_hash``, the hash ``fetch`` verifies downloads with).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to hash.
+
+    Returns
+    -------
+    str
+        64 lower-case hex digits.
 
     Examples
     --------

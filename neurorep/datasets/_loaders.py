@@ -88,6 +88,29 @@ def load_kriegeskorte2008_92img(data_home: str | Path | None = None, *, verify: 
     ``HMAX_natimpatch``), ``alexnet/<layer>`` (raw-feature AlexNet RDMs,
     conv1..fc8, prob). Stimulus coords: ``category``, ``human``, ``face``,
     ``animate``, ``natural``.
+
+    Parameters
+    ----------
+    data_home : str or Path, optional
+        Folder holding the dataset's mirror folder; default
+        :func:`default_data_home` (``NEUROREP_DATA`` or the user cache).
+    verify : bool, optional
+        Check every file's sha256 against the manifest first (default True).
+
+    Returns
+    -------
+    DataTree
+        The members described above, schema-valid (see
+        :func:`neurorep.data.validate`).
+
+    Examples
+    --------
+    Reads the local mirror (skipped without it).
+
+    >>> from neurorep import datasets, data
+    >>> tree = datasets.load_kriegeskorte2008_92img()
+    >>> data.members(tree)["human_IT"].dims
+    ('subject', 'session', 'stimulus_i', 'stimulus_j')
     """
     import scipy.io as sio
 
@@ -157,6 +180,29 @@ def load_cichy2014_92img(data_home: str | Path | None = None, *, verify: bool = 
 
     Members ``EVC`` and ``IT``: rdm ``(subject, stimulus_i, stimulus_j)``.
     Stimulus coord ``image``: the jpg path when the image folder is present.
+
+    Parameters
+    ----------
+    data_home : str or Path, optional
+        Folder holding the dataset's mirror folder; default
+        :func:`default_data_home` (``NEUROREP_DATA`` or the user cache).
+    verify : bool, optional
+        Check every file's sha256 against the manifest first (default True).
+
+    Returns
+    -------
+    DataTree
+        The members described above, schema-valid (see
+        :func:`neurorep.data.validate`).
+
+    Examples
+    --------
+    Reads the local mirror (skipped without it).
+
+    >>> from neurorep import datasets, data
+    >>> tree = datasets.load_cichy2014_92img()
+    >>> data.members(tree)["IT"].sizes["subject"]
+    15
     """
     import h5py
 
@@ -197,6 +243,29 @@ def load_pereira2018(data_home: str | Path | None = None, *, verify: bool = True
     Member ``language``: responses ``(stimulus 627, unit 1)``, stimulus coord
     ``text``; the unit is the average over left-hemisphere language fROIs and
     participants.
+
+    Parameters
+    ----------
+    data_home : str or Path, optional
+        Folder holding the dataset's mirror folder; default
+        :func:`default_data_home` (``NEUROREP_DATA`` or the user cache).
+    verify : bool, optional
+        Check every file's sha256 against the manifest first (default True).
+
+    Returns
+    -------
+    DataTree
+        The members described above, schema-valid (see
+        :func:`neurorep.data.validate`).
+
+    Examples
+    --------
+    Reads the local mirror (skipped without it).
+
+    >>> from neurorep import datasets, data
+    >>> tree = datasets.load_pereira2018()
+    >>> data.members(tree)["language"].shape
+    (627, 1)
     """
     manifest = get_manifest("pereira2018")
     folder = _files(manifest, data_home, verify)
@@ -221,6 +290,29 @@ def load_tuckute2024(data_home: str | Path | None = None, *, verify: bool = True
 
     Member ``language``: responses ``(stimulus 2000, unit 1)`` with stimulus
     coords ``text`` and ``condition`` (drive / suppress / baseline).
+
+    Parameters
+    ----------
+    data_home : str or Path, optional
+        Folder holding the dataset's mirror folder; default
+        :func:`default_data_home` (``NEUROREP_DATA`` or the user cache).
+    verify : bool, optional
+        Check every file's sha256 against the manifest first (default True).
+
+    Returns
+    -------
+    DataTree
+        The members described above, schema-valid (see
+        :func:`neurorep.data.validate`).
+
+    Examples
+    --------
+    Reads the local mirror (skipped without it).
+
+    >>> from neurorep import datasets, data
+    >>> tree = datasets.load_tuckute2024()
+    >>> sorted(set(data.members(tree)["language"]["condition"].values.tolist()))
+    ['baseline', 'drive', 'suppress']
     """
     manifest = get_manifest("tuckute2024")
     folder = _files(manifest, data_home, verify)
@@ -247,6 +339,29 @@ def load_ejaz2015_finger7T(data_home: str | Path | None = None, *, verify: bool 
     unit voxels)`` (one trial per finger per run; ``repetition`` = run, the
     partition for cross-validated distances). ``models/muscle``,
     ``models/naturalstats``, ``models/somatotopy``: 5 x 5 model RDMs.
+
+    Parameters
+    ----------
+    data_home : str or Path, optional
+        Folder holding the dataset's mirror folder; default
+        :func:`default_data_home` (``NEUROREP_DATA`` or the user cache).
+    verify : bool, optional
+        Check every file's sha256 against the manifest first (default True).
+
+    Returns
+    -------
+    DataTree
+        The members described above, schema-valid (see
+        :func:`neurorep.data.validate`).
+
+    Examples
+    --------
+    Reads the local mirror (skipped without it).
+
+    >>> from neurorep import datasets, data
+    >>> tree = datasets.load_ejaz2015_finger7T()
+    >>> data.members(tree)["subj01"].dims
+    ('stimulus', 'repetition', 'unit')
     """
     import scipy.io as sio
 
@@ -302,6 +417,30 @@ def load_allen_mouse_natscenes(data_home: str | Path | None = None, *, verify: b
     the other files' checks), and it is read with a restricted unpickler
     that admits only plain containers and numpy arrays
     (:class:`neurorep.UnsafeFileError` otherwise).
+
+    Parameters
+    ----------
+    data_home : str or Path, optional
+        Folder holding the dataset's mirror folder; default
+        :func:`default_data_home` (``NEUROREP_DATA`` or the user cache).
+    verify : bool, optional
+        Check every file's sha256 against the manifest first (default True).
+
+    Returns
+    -------
+    DataTree
+        The members described above, schema-valid (see
+        :func:`neurorep.data.validate`).
+
+    Examples
+    --------
+    Reads the local mirror (skipped without it).
+
+    >>> from neurorep import datasets, data
+    >>> tree = datasets.load_allen_mouse_natscenes()
+    >>> rdm = data.members(tree)["VISp/layer23"]
+    >>> rdm.dims, rdm.shape
+    (('stimulus_i', 'stimulus_j'), (119, 119))
     """
     manifest = get_manifest("allen_mouse_natscenes")
     folder = _files(manifest, data_home, verify)
@@ -454,6 +593,29 @@ def load_haxby2001_subj1_slice(data_home: str | Path | None = None, *, verify: b
     Member ``bold``: responses ``(time 1452, unit 530)`` with time coords
     ``run`` and ``label`` (rest, face, house, ...), voxel coords ``i, j, k,
     x, y, z`` and attrs ``affine``, ``volume_shape``, ``tr`` (2.5 s).
+
+    Parameters
+    ----------
+    data_home : str or Path, optional
+        Folder holding the dataset's mirror folder; default
+        :func:`default_data_home` (``NEUROREP_DATA`` or the user cache).
+    verify : bool, optional
+        Check every file's sha256 against the manifest first (default True).
+
+    Returns
+    -------
+    DataTree
+        The members described above, schema-valid (see
+        :func:`neurorep.data.validate`).
+
+    Examples
+    --------
+    Reads the local mirror (about 5 s, so not run as a doctest).
+
+    >>> from neurorep import datasets, data
+    >>> tree = datasets.load_haxby2001_subj1_slice()  # doctest: +SKIP
+    >>> data.members(tree)["bold"].shape  # doctest: +SKIP
+    (1452, 530)
     """
     from neurorep.data import from_nifti
 
@@ -507,6 +669,12 @@ def load(name: str, data_home: str | Path | None = None, *, verify: bool = True)
         Check every file's sha256 against the manifest first (default).
         Pickled files are checked even with ``verify=False``: a pickle can
         run code, so neurorep never reads one it has not verified.
+
+    Returns
+    -------
+    DataTree
+        The dataset's members (responses, RDMs, model RDMs), as the
+        loader named in its manifest describes them.
 
     Examples
     --------

@@ -12,7 +12,26 @@ _MANIFEST_DIR = Path(__file__).with_name("manifests")
 
 @dataclass(frozen=True)
 class FileEntry:
-    """One file of a dataset: where it comes from and its sha256."""
+    """One file of a dataset: where it comes from and its sha256.
+
+    Parameters
+    ----------
+    name : str
+        Path of the file inside the dataset's folder.
+    url : str
+        Where :func:`fetch` downloads it from.
+    sha256 : str
+        The file's hex sha256, checked on download and by :func:`load`.
+    size : int
+        Size in bytes.
+
+    Examples
+    --------
+    >>> from neurorep import datasets
+    >>> m = datasets.get_manifest("pereira2018")
+    >>> all(isinstance(f, datasets.FileEntry) and len(f.sha256) == 64 for f in m.files)
+    True
+    """
 
     name: str
     url: str
@@ -22,7 +41,43 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class Manifest:
-    """What neurorep knows about a public dataset."""
+    """What neurorep knows about a public dataset.
+
+    Read from the TOML files in ``neurorep/datasets/manifests/``; ``neurorep
+    datasets list`` prints them.
+
+    Parameters
+    ----------
+    name : str
+        The dataset's name, as :func:`load` takes it.
+    title : str
+        One-line description.
+    modality : str
+        Recording modality (e.g. ``"7T fMRI (surface)"``).
+    stimuli : str
+        What the stimuli are.
+    license : str
+        The data's licence.
+    citation : tuple of str
+        The papers to cite.
+    source : str
+        Where the data come from (a URL or a package).
+    loader : str, optional
+        The name of its loader in :data:`LOADERS` (empty: no loader yet).
+    mirror_folder : str, optional
+        The folder name inside a data home (default ``name``).
+    access : str, optional
+        How to obtain the data when they cannot be fetched.
+    files : tuple of FileEntry, optional
+        The files with URLs and checksums (empty: not fetchable).
+
+    Examples
+    --------
+    >>> from neurorep import datasets
+    >>> m = datasets.get_manifest("pereira2018")
+    >>> m.name, m.loader
+    ('pereira2018', 'load_pereira2018')
+    """
 
     name: str
     title: str
@@ -66,6 +121,11 @@ def _all_manifests() -> dict[str, Manifest]:
 def list_datasets() -> list[str]:
     """Names of every dataset with a manifest.
 
+    Returns
+    -------
+    list of str
+        The names, sorted by manifest file name.
+
     Examples
     --------
     >>> from neurorep import datasets
@@ -76,7 +136,29 @@ def list_datasets() -> list[str]:
 
 
 def get_manifest(name: str) -> Manifest:
-    """The manifest of dataset ``name`` (KeyError lists the known names)."""
+    """The manifest of dataset ``name`` (KeyError lists the known names).
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_datasets`.
+
+    Returns
+    -------
+    Manifest
+        Its source, licence, citation, loader and files.
+
+    Raises
+    ------
+    KeyError
+        An unknown name; the message lists the known ones.
+
+    Examples
+    --------
+    >>> from neurorep import datasets
+    >>> datasets.get_manifest("cichy2014_92img").modality
+    'fMRI RDMs'
+    """
     manifests = _all_manifests()
     if name not in manifests:
         raise KeyError(f"unknown dataset {name!r}; known datasets: {sorted(manifests)}.")

@@ -26,10 +26,30 @@ def make_model_activations(
     Each layer is ``relu(z-scored(previous) @ W)`` with fresh Gaussian
     weights, so layers are related but not linearly redundant.
 
+    Parameters
+    ----------
+    n_stimuli : int, optional
+        Random input stimuli (default 200), ids ``stim0000``...
+    n_layers : int, optional
+        Layers (default 6).
+    width : int, optional
+        Units per layer (default 64).
+    input_dim : int, optional
+        Dimension of the Gaussian inputs (default 32).
+    rng : int, Generator or None
+        Seed or generator of the simulation (None: fresh entropy).
+
     Returns
     -------
     DataTree
         Activations ``layer1..layerN`` ``(stimulus, unit)``, model ``"random_relu"``.
+
+    Examples
+    --------
+    >>> from neurorep.datasets import make_model_activations
+    >>> acts = make_model_activations(20, n_layers=3, width=8, rng=0)
+    >>> sorted(acts.children), acts["layer1"].ds["activations"].shape
+    (['layer1', 'layer2', 'layer3'], (20, 8))
     """
     gen = as_generator(rng)
     x = gen.standard_normal((n_stimuli, input_dim))
@@ -74,6 +94,11 @@ def make_layered_brain(
         Repeated presentations (the ``repetition`` dim) for noise ceilings.
     noise : float
         Noise standard deviation per repetition (signal variance is 1).
+    n_stimuli : int, optional
+        Stimuli of the default model (default 200); ignored when ``model``
+        is given.
+    rng : int, Generator or None
+        Seed or generator of the simulation (None: fresh entropy).
 
     Returns
     -------
@@ -162,9 +187,31 @@ def make_ring(
 ) -> xr.DataArray:
     """Responses lying on a circle (one H1 class) embedded in ``n_units`` dims.
 
-    Returns responses ``(stimulus, unit)``; stimulus coord ``angle`` (radians).
-    ``n_units`` must be at least 2 (a circle spans a plane) and ``n_points``
-    at least 3.
+    Parameters
+    ----------
+    n_points : int, optional
+        Stimuli, evenly spaced around the circle (at least 3; default 60).
+    n_units : int, optional
+        Dimensions of the embedding (at least 2, a circle spans a plane;
+        default 20); the circle lies in a random plane.
+    noise : float, optional
+        Standard deviation of the Gaussian noise added per coordinate
+        (default 0.05; the circle has radius 1).
+    rng : int, Generator or None
+        Seed or generator of the simulation (None: fresh entropy).
+
+    Returns
+    -------
+    DataArray
+        Responses ``(stimulus, unit)``; stimulus coord ``angle`` (radians);
+        attrs ``simulator`` and ``noise``.
+
+    Examples
+    --------
+    >>> from neurorep.datasets import make_ring
+    >>> ring = make_ring(12, n_units=3, noise=0.0, rng=0)
+    >>> ring.shape, round(float((ring**2).sum("unit").mean()), 6)
+    ((12, 3), 1.0)
     """
     n_units = check_int(
         "make_ring: n_units", n_units, minimum=2,
@@ -196,7 +243,32 @@ def make_clusters(
 ) -> xr.DataArray:
     """Responses in well-separated Gaussian clusters (``n_clusters`` long H0 bars).
 
-    Returns responses ``(stimulus, unit)`` with stimulus coord ``cluster``.
+    Parameters
+    ----------
+    n_clusters : int, optional
+        Clusters (default 3).
+    n_per_cluster : int, optional
+        Stimuli per cluster (default 20).
+    n_units : int, optional
+        Dimensions (default 20).
+    separation : float, optional
+        Standard deviation of the cluster centres; the points around each
+        centre have standard deviation 1 (default 10).
+    rng : int, Generator or None
+        Seed or generator of the simulation (None: fresh entropy).
+
+    Returns
+    -------
+    DataArray
+        Responses ``(stimulus, unit)`` with stimulus coord ``cluster`` (the
+        cluster index); attrs ``simulator`` and ``separation``.
+
+    Examples
+    --------
+    >>> from neurorep.datasets import make_clusters
+    >>> x = make_clusters(2, 5, n_units=4, rng=0)
+    >>> x.shape, x["cluster"].values.tolist()
+    ((10, 4), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
     """
     gen = as_generator(rng)
     centres = separation * gen.standard_normal((n_clusters, n_units))

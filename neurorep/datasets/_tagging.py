@@ -118,7 +118,8 @@ def make_tagged_sequences(
     region : str, optional
         A ``region`` coordinate for every unit, and a prefix of the unit ids
         (so that simulated regions can be concatenated along ``unit``).
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the simulation (None: fresh entropy).
 
     Returns
     -------
@@ -285,7 +286,8 @@ def make_word_sequences(
         noun phrases only, ``[adjective noun] [adjective noun]`` with both
         nouns from one pool: phrases without sentences) and ``"random"`` (the words of a ``"sentences"``
         sequence, drawn afresh, in random order: no phrases, no sentences).
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the simulation (None: fresh entropy).
 
     Returns
     -------

@@ -535,7 +535,8 @@ def decode_generalization(
 
     Parameters
     ----------
-    epochs : DataArray ``(stimulus, [repetition,] time, unit)``
+    epochs : DataArray
+        Epochs ``(stimulus, [repetition,] time, unit)``.
     labels, classifier, cv, scoring, n_permutations, alpha, tmin, tmax, window, step, rng
         As in :func:`decode`; the cluster test runs over the time x time
         matrix.
@@ -656,10 +657,13 @@ def pseudo_population(
 
     Parameters
     ----------
-    responses : DataArray ``(stimulus, repetition, [time,] unit)``
+    responses : DataArray
+        Responses ``(stimulus, repetition, [time,] unit)``, units from
+        different sessions side by side.
     n_trials : int, optional
         Pseudo-trials per stimulus (default: all repetitions).
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------

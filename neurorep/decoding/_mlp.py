@@ -85,7 +85,20 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.rng = rng
 
     def fit(self, X: Any, y: Any) -> TorchMLPClassifier:
-        """Train on ``X`` ``(n_samples, n_features)`` and labels ``y``; returns self."""
+        """Train on ``X`` ``(n_samples, n_features)`` and labels ``y``; returns self.
+
+        Parameters
+        ----------
+        X : array-like
+            Training samples ``(n_samples, n_features)``.
+        y : array-like
+            Class labels ``(n_samples,)`` (any hashable values).
+
+        Returns
+        -------
+        TorchMLPClassifier
+            ``self``, fitted (``classes_`` holds the sorted labels).
+        """
         torch = _import_torch()
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2:
@@ -131,7 +144,19 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return x @ params[-2] + params[-1]
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """Class logits ``(n_samples, n_classes)`` (binary: the logit difference)."""
+        """Class logits ``(n_samples, n_classes)`` (binary: the logit difference).
+
+        Parameters
+        ----------
+        X : array-like
+            Samples ``(n_samples, n_features)``.
+
+        Returns
+        -------
+        ndarray
+            ``(n_samples, n_classes)`` logits, or ``(n_samples,)`` for two
+            classes (class 1 minus class 0).
+        """
         torch = _import_torch()
         X = (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
         with torch.no_grad():
@@ -139,7 +164,19 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return out[:, 1] - out[:, 0] if out.shape[1] == 2 else out
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Softmax class probabilities ``(n_samples, n_classes)``."""
+        """Softmax class probabilities ``(n_samples, n_classes)``.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples ``(n_samples, n_features)``.
+
+        Returns
+        -------
+        ndarray
+            ``(n_samples, n_classes)``, rows summing to 1, columns in the
+            order of ``classes_``.
+        """
         torch = _import_torch()
         X = (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
         with torch.no_grad():
@@ -147,5 +184,16 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             return torch.softmax(logits, dim=1).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of every row of ``X``."""
+        """The most probable class of every row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples ``(n_samples, n_features)``.
+
+        Returns
+        -------
+        ndarray
+            ``(n_samples,)`` labels from ``classes_``.
+        """
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

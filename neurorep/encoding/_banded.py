@@ -78,6 +78,20 @@ def default_space_weights(
     1e2 (penalty ratios alike). More spaces: equal weights plus Dirichlet(1)
     samples.
 
+    Parameters
+    ----------
+    n_spaces : int
+        Number of feature spaces (at least 1).
+    n_candidates : int, optional
+        Rows to return (default 9).
+    rng : int, Generator or None
+        Seed or generator of the Dirichlet samples (three or more spaces).
+
+    Returns
+    -------
+    ndarray
+        ``(n_candidates, n_spaces)``, each row positive and summing to 1.
+
     Examples
     --------
     >>> from neurorep.encoding import default_space_weights
@@ -280,7 +294,8 @@ def fit_banded_ridge(
         Each a DataArray (stimulus or time, feature) or array (two model
         layers, or text and low-level features...). Aligned with the
         responses by stimulus id.
-    responses : DataArray (stimulus, unit) or (time, unit)
+    responses : DataArray or array
+        ``(stimulus, unit)`` or ``(time, unit)``, aligned with the spaces.
     alphas : sequence of float
         Global penalties; space ``s`` gets ``alpha / gamma_s``.
     space_weights : array (n_candidates, n_spaces), optional
@@ -288,15 +303,28 @@ def fit_banded_ridge(
         :func:`default_space_weights`.
     n_candidates : int
         Size of the default candidate set.
-    cv, groups, dtype, solver, chunk_units, compute, memory_limit
-        As in :func:`fit_ridge` (each candidate holds one decomposition per
-        fold: the memory check counts them all).
-    scoring : {"r2", "r"}
+    cv : int, str or sequence, optional
+        Folds for choosing the candidate and alpha, as in :func:`fit_ridge`
+        (default 5).
+    groups : str or array-like, optional
+        Group (run) per sample, as in :func:`fit_ridge`.
+    scoring : {"r2", "r"}, optional
         Score reported as ``score``, ``split_score`` and ``cv_score``. The
         candidate and alpha of each unit are always chosen by held-out squared
         error (pooled R^2): Pearson r cannot see over-shrinkage.
-    rng : Generator or int, optional
-        For the random candidates with three or more spaces.
+    dtype : {"float32", "float64"}, optional
+        Working precision, as in :func:`fit_ridge`.
+    solver : {"auto", "eigh", "svd", "kernel"}, optional
+        As in :func:`fit_ridge`.
+    chunk_units : int, optional
+        Units per chunk, as in :func:`fit_ridge`.
+    rng : int, Generator or None
+        Seed or generator of the random candidates (three or more spaces).
+    compute : bool, optional
+        With dask responses, compute (default) or return lazily.
+    memory_limit : float, optional
+        As in :func:`fit_ridge` (each candidate holds one decomposition per
+        fold: the memory check counts them all).
 
     Returns
     -------
@@ -497,7 +525,9 @@ def predict_banded_ridge(
 
     Returns
     -------
-    DataArray (stimulus or time, unit), or (space, stimulus or time, unit) with ``split``
+    DataArray
+        Predictions ``(stimulus, unit)`` (or ``(time, unit)``); with
+        ``split``, per space ``(space, stimulus, unit)``.
 
     Examples
     --------

@@ -94,6 +94,13 @@ def make_splits(
     groups : ndarray (n,), optional
         Group label per sample (e.g. run). Splits that put one group on both
         sides raise an error.
+    name : str, optional
+        The argument's name in error messages (default ``"cv"``).
+
+    Returns
+    -------
+    list of tuple
+        ``(train, test)`` pairs of sorted int index arrays, one per fold.
 
     Raises
     ------

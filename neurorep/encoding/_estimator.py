@@ -115,6 +115,22 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):  # type: ignore[misc]
 
         xarray inputs (DataArray features and responses) are aligned by
         stimulus id; ``groups`` may then name a coordinate (``"run"``).
+
+        Parameters
+        ----------
+        X : array-like or DataArray
+            Features ``(sample, feature)``.
+        y : array-like or DataArray
+            Targets ``(sample,)`` or ``(sample, target)``.
+        groups : array-like or str, optional
+            Group (run) per sample for the inner alpha folds, or a coordinate
+            name with DataArray inputs.
+
+        Returns
+        -------
+        RidgeEncoder
+            ``self``, fitted: ``coef_``, ``intercept_``, ``alpha_``, ``best_score_``,
+            ``cv_scores_`` and the full ``result_`` Dataset.
         """
         alphas, dt = _check_common(self.alphas, self.dtype, self.solver, self.scoring,
                                    self.chunk_units)
@@ -181,7 +197,18 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.result_ = res
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted targets ``(sample,)`` or ``(sample, target)`` as a numpy array."""
+        """Predicted targets ``(sample,)`` or ``(sample, target)`` as a numpy array.
+
+        Parameters
+        ----------
+        X : array-like or DataArray
+            Features ``(sample, feature)``, the fitted features in order.
+
+        Returns
+        -------
+        ndarray
+            ``(sample,)`` for a 1-D ``y`` at fit, else ``(sample, target)``.
+        """
         check_is_fitted(self, "coef_")
         if isinstance(X, xr.DataArray):
             X = X.values

@@ -160,7 +160,8 @@ def compute_kernel(
 
     Parameters
     ----------
-    features : array or DataArray (sample, feature)
+    features : ndarray or DataArray
+        Samples ``(sample, feature)``.
     other : array or DataArray (sample, feature), optional
         Defaults to ``features`` (the square training kernel).
     kernel : {"linear", "polynomial", "poly", "rbf", "sigmoid", "cosine"}
@@ -170,7 +171,8 @@ def compute_kernel(
 
     Returns
     -------
-    ndarray (n_samples, n_other)
+    ndarray
+        The kernel matrix ``(n_samples, n_other)`` (float64).
 
     Examples
     --------
@@ -352,7 +354,9 @@ def fit_kernel_ridge(
     ----------
     features : DataArray (stimulus, feature) or (time, feature), one-layer DataTree, or array
         Aligned with ``responses`` by stimulus id.
-    responses : DataArray (stimulus, unit) or (time, unit), numpy or dask-backed
+    responses : DataArray or ndarray
+        ``(stimulus, unit)`` or ``(time, unit)``, numpy or dask-backed, as in
+        :func:`fit_ridge`.
     kernel : {"linear", "polynomial", "poly", "rbf", "sigmoid", "cosine"}
         See :data:`neurorep.encoding.KERNELS`. ``"sigmoid"`` kernels are
         not positive semi-definite: alphas below twice the magnitude of a
@@ -360,11 +364,13 @@ def fit_kernel_ridge(
         the refit solves ``(K_c + alpha I) a = Y_c`` as it stands.
     kernel_params : dict, optional
         ``degree``, ``gamma`` (default ``1 / n_features``), ``coef0``.
-    alphas, cv, groups, scoring, dtype, chunk_units, compute, memory_limit
+    alphas, cv, groups, scoring, dtype, chunk_units
         As in :func:`fit_ridge`.
     return_weights : bool
         Refit on all samples and return ``dual_weights``, ``intercept`` and
         the training features (for :func:`predict_kernel_ridge`).
+    compute, memory_limit
+        As in :func:`fit_ridge`.
     fit_intercept, alpha_per_unit, conservative, ties
         As in :func:`fit_ridge`.
 
@@ -510,7 +516,8 @@ def predict_kernel_ridge(result: xr.Dataset, features: Any) -> xr.DataArray:
 
     Returns
     -------
-    DataArray (stimulus or time, unit)
+    DataArray
+        Predictions ``(stimulus, unit)`` or ``(time, unit)``.
 
     Examples
     --------
@@ -633,7 +640,8 @@ def fit_multiple_kernel_ridge(
     spaces : mapping name -> features, DataTree of layers, or list
         Each a DataArray (stimulus or time, feature) or array, aligned with
         the responses by stimulus id.
-    responses : DataArray (stimulus, unit) or (time, unit)
+    responses : DataArray or ndarray
+        ``(stimulus, unit)`` or ``(time, unit)``, aligned with the spaces.
     kernels : str or mapping name -> str
         The kernel of every space, or one per space (:data:`KERNELS`).
     kernel_params : dict, or mapping name -> dict, optional
@@ -643,10 +651,12 @@ def fit_multiple_kernel_ridge(
         :func:`neurorep.encoding.default_space_weights`.
     n_candidates : int
         Size of the default candidate set.
-    alphas, cv, groups, scoring, dtype, chunk_units, compute, memory_limit
+    alphas, cv, groups, scoring, dtype, chunk_units
         As in :func:`fit_ridge`.
-    rng : Generator or int, optional
+    rng : int, Generator or None
         For the random default candidates with three or more spaces.
+    compute, memory_limit
+        As in :func:`fit_ridge`.
     fit_intercept, conservative, ties
         As in :func:`fit_ridge` (the alpha choice within each candidate).
 

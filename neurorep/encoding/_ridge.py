@@ -570,7 +570,9 @@ def predict_ridge(result: xr.Dataset, features: Any) -> xr.DataArray:
 
     Returns
     -------
-    DataArray (stimulus or time, unit)
+    DataArray
+        Predictions ``(stimulus, unit)`` (or ``(time, unit)``), units as in
+        ``result``, samples as in ``features``.
 
     Examples
     --------
@@ -673,25 +675,61 @@ def cross_validate_ridge(
 
     Parameters
     ----------
-    features, responses, alphas, groups, dtype, solver, chunk_units, memory_limit
-        As in :func:`fit_ridge`.
-    fit_intercept, conservative, ties
-        As in :func:`fit_ridge`, for the inner choice of each outer fold.
-    scoring : {"r2", "r"}
+    features : DataArray or array
+        One feature space ``(stimulus, feature)`` or ``(time, feature)``, as
+        in :func:`fit_ridge`; aligned with ``responses`` by stimulus id.
+    responses : DataArray or array
+        ``(stimulus, unit)`` or ``(time, unit)``, numpy or dask-backed, as in
+        :func:`fit_ridge`.
+    alphas : sequence of float, optional
+        Positive penalties to try (default ``10**-2 .. 10**6``).
+    cv : int, str or sequence, optional
+        Outer folds (held-out predictions): an int (default 5),
+        ``"leave-one-group-out"``, fold labels, a splitter or explicit
+        ``(train, test)`` splits (see :func:`make_splits`). With ``groups``
+        whole groups (runs) stay together.
+    inner_cv : int, str or sequence, optional
+        Inner folds that choose each unit's alpha on each outer training set
+        (default 5). Fold labels give one label per sample (all samples);
+        each outer training set uses its own samples' labels.
+    groups : str or array-like, optional
+        Group (run) per sample, or the name of a coordinate, as in
+        :func:`fit_ridge`.
+    scoring : {"r2", "r"}, optional
         Held-out score reported as ``score`` and tested (both are reported);
         it never chooses alpha.
-    cv, inner_cv : int, "leave-one-group-out", fold labels, splitter or splits
-        Outer folds (held-out predictions) and inner folds (alpha choice).
-        With ``groups`` both keep whole groups (runs) together. Fold labels
-        for ``inner_cv`` give one label per sample (all samples); each outer
-        training set uses its own samples' labels.
-    n_permutations, n_bootstrap, block_size, rng
-        Passed to :func:`neurorep.encoding.score_prediction` (0 = skip).
-    compute : bool
+    dtype : {"float32", "float64"}, optional
+        Working precision of the large products, as in :func:`fit_ridge`.
+    solver : {"auto", "eigh", "svd", "kernel"}, optional
+        As in :func:`fit_ridge`.
+    chunk_units : int, optional
+        Units per chunk, as in :func:`fit_ridge`.
+    n_permutations : int, optional
+        Permutations for the p-values of :func:`score_prediction` (default 0:
+        no test).
+    n_bootstrap : int, optional
+        Bootstrap samples for the CI of :func:`score_prediction` (default 0:
+        no CI).
+    block_size : int, optional
+        Block length of the permutations and bootstrap (time series).
+    rng : int, Generator or None
+        Seed or generator of the permutations and bootstrap samples.
+    compute : bool, optional
         With dask responses, compute (default) or return lazy predictions
         (then without scores). The fits run chunk by chunk over units; the
         scoring step holds the held-out predictions and the responses in
         memory (``sample x unit`` float64 each).
+    memory_limit : float, optional
+        Refuse a computation that would need more memory, as in
+        :func:`fit_ridge`.
+    fit_intercept : bool, optional
+        Fit an intercept (default True), as in :func:`fit_ridge`.
+    conservative : bool, optional
+        himalaya's conservative alpha choice in each outer fold's inner
+        search (default False), as in :func:`fit_ridge`.
+    ties : {"smallest", "largest"}, optional
+        Which alpha a unit keeps among exactly tied best scores (default
+        ``"smallest"``), as in :func:`fit_ridge`.
 
     Returns
     -------

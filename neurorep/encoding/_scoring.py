@@ -234,7 +234,8 @@ def score_prediction(
     groups : str or array, optional
         Run per sample (or a coordinate name); blocks never cross runs.
     fdr_method : {"bh", "by"}
-    rng : Generator or int, optional
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------

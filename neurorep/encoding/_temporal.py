@@ -573,7 +573,8 @@ def predict_trf(result: xr.Dataset, stimulus_features: xr.DataArray) -> xr.DataA
 
     Returns
     -------
-    DataArray (time, unit)
+    DataArray
+        Predicted responses ``(time, unit)`` on the features' time axis.
 
     Examples
     --------

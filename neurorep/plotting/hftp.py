@@ -43,9 +43,11 @@ def plot_spectrum(
     spectrum : Dataset
         From :func:`neurorep.hftp.compute_spectrum`: ``(freq, unit)`` or
         ``(condition, freq, unit)`` (one line per condition).
-    rates : mapping level -> Hz, optional
+    rates : mapping, optional
+        Level -> Hz.
         Tagged rates, marked by dashed lines labelled ``level (f Hz)``.
-    measure : {"amplitude", "itpc"}
+    measure : {"amplitude", "itpc"}, optional
+        Amplitude spectrum (default) or inter-trial phase coherence.
     units : sequence of unit ids or boolean mask, optional
         Units to average (e.g. those selected at one level); default all.
     condition : str or sequence of str, optional
@@ -54,11 +56,14 @@ def plot_spectrum(
         Frequency range shown (default 0 to Nyquist); 0 Hz itself is never
         drawn (the mean was removed).
     ax : matplotlib Axes, optional
+        Axes to draw into; default (None) a new pyplot figure.
     title : str, optional
+        The Axes title (default none).
 
     Returns
     -------
     PlotDisplay
+        One line per condition in ``ax_``, the tagged rates as dashed lines.
 
     Examples
     --------

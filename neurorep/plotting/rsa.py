@@ -84,7 +84,11 @@ def plot_rdm(
 
     Parameters
     ----------
-    rdm : DataArray ``(stimulus_i, stimulus_j)``
+    rdm : DataArray
+        One RDM ``(stimulus_i, stimulus_j)``; ``attrs["metric"]`` names the
+        colour bar.
+    ax : matplotlib Axes, optional
+        Axes to draw into; default (None) a new pyplot figure.
     categories : str or sequence, optional
         A stimulus coord name on the RDM or one label per stimulus. Lines are
         drawn wherever the label changes along the stimulus order and each
@@ -101,6 +105,8 @@ def plot_rdm(
         Add a colour bar saying what the cells are, from ``attrs["metric"]``
         (e.g. "correlation distance (1 − Pearson r)"; with ``rank=True``
         "percentile of ...").
+    title : str, optional
+        The Axes title (default none).
 
     Returns
     -------
@@ -193,7 +199,10 @@ def plot_mds(
 
     Parameters
     ----------
-    rdm : DataArray ``(stimulus_i, stimulus_j)``
+    rdm : DataArray
+        One RDM ``(stimulus_i, stimulus_j)``.
+    ax : matplotlib Axes, optional
+        Axes to draw into; default (None) a new pyplot figure.
     categories : str or sequence, optional
         Stimulus coord name or one label per stimulus; each label gets a
         colour and a legend entry.
@@ -203,6 +212,8 @@ def plot_mds(
         Whether the dissimilarities are squared distances (default: from
         ``attrs["metric"]``: squared_euclidean, mahalanobis and crossnobis
         are). Classical MDS is deterministic: no random start.
+    title : str, optional
+        The Axes title (default none).
 
     Returns
     -------
@@ -260,9 +271,11 @@ def plot_model_comparison(
 
     Parameters
     ----------
-    result : Dataset from :func:`neurorep.rsa.evaluate`
-        Uses ``score``, ``ci_low``, ``ci_high``, ``ceiling`` and, when
+    result : Dataset
+        A :func:`neurorep.rsa.evaluate` result; uses ``score``, ``ci_low``, ``ci_high``, ``ceiling`` and, when
         present, ``pvalue`` and ``pvalue_pairwise``.
+    ax : matplotlib Axes, optional
+        Axes to draw into; default (None) a new pyplot figure.
     sort : bool
         Order bars by score (best on the right).
     alpha : float
@@ -276,6 +289,8 @@ def plot_model_comparison(
         there are at most 8 models).
     colors : sequence, optional
         Bar colours, one per model.
+    title : str, optional
+        The Axes title (default none).
 
     Returns
     -------

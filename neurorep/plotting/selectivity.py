@@ -91,7 +91,8 @@ def plot_caption_cards(
         A unit coordinate (e.g. ``"region"``) used as the card title.
     n_stimuli, n_keywords : int
         Top stimuli and keywords per concept shown.
-    ncols : int
+    ncols : int, optional
+        Cards per row (default 2).
     width : int
         Characters per line.
     ax : matplotlib Axes, optional
@@ -202,11 +203,25 @@ def plot_concept_map(
     annotate : int
         Write the caption next to this many units (the first per category).
     ax : matplotlib Axes, optional
+        Axes to draw into; default (None) a new pyplot figure.
 
     Returns
     -------
     PlotDisplay
         The scatter in ``ax_``, with a legend of the categories.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from neurorep.plotting import plot_concept_map
+    >>> caps = xr.Dataset(
+    ...     {"caption": ("unit", ["soup", "bread", "river", "lake"])},
+    ...     coords={"unit": ["u1", "u2", "u3", "u4"],
+    ...             "concept": ("unit", ["food", "food", "water", "water"])})
+    >>> emb = np.random.default_rng(0).normal(size=(4, 5))
+    >>> disp = plot_concept_map(caps, embedding=emb, color="concept")
+    >>> disp.ax_.get_legend() is not None
+    True
     """
     cap = _check_captions(captions)
     if embedding is None:

@@ -41,7 +41,8 @@ def plot_surface_map(
 
     Parameters
     ----------
-    values : DataArray ``(unit,)`` with coords ``vertex``, ``hemisphere``
+    values : DataArray
+        Values ``(unit,)`` with unit coords ``vertex`` and ``hemisphere``.
         A score map (``score.sel(model=...)``), a best-layer map (layer names
         or depths), a caption map (one label per vertex).
     mesh : str or nilearn PolyMesh
@@ -60,6 +61,7 @@ def plot_surface_map(
         Colour map and limits (default: diverging and symmetric for signed
         values); vertices with ``|value| < threshold`` are left blank.
     title : str, optional
+        A title over the hemisphere panels (default none).
     ax : matplotlib Axes, optional
         A subplot whose area receives the hemisphere panels (3-D Axes, which
         replace it); with ``None`` (and no ``fig``) a new pyplot figure.

@@ -50,13 +50,18 @@ def plot_time_course(
         ``ci_high`` and ``significant``; or a DataArray of scores), with at
         most one other dim (``model``, ``region``...) drawn as one line per
         entry.
+    ax : matplotlib Axes, optional
+        Axes to draw into; default (None) a new pyplot figure.
     dim : str, optional
         That other dim (inferred when there is one).
     chance : float, optional
         Chance level (default ``result.attrs["chance"]`` when present).
     onset : float or None
         Stimulus onset (s), marked with a vertical line; None for no line.
-    ylabel, title : str, optional
+    ylabel : str, optional
+        The y-axis label (default the score's name, e.g. ``"accuracy"``).
+    title : str, optional
+        The Axes title (default none).
 
     Returns
     -------
@@ -140,10 +145,14 @@ def plot_temporal_generalization(
         :func:`neurorep.decoding.decode_generalization`, or ``time``/``time_b``
         from :func:`neurorep.rsa.compare_time_generalization`); an optional
         boolean ``significant`` is outlined.
+    ax : matplotlib Axes, optional
+        Axes to draw into; default (None) a new pyplot figure.
     chance : float, optional
         Centre of the colour scale (default ``attrs["chance"]``, else 0).
-    colorbar : bool
+    colorbar : bool, optional
+        Add a colour bar labelled with what the colours show (default True).
     title : str, optional
+        The Axes title (default none).
 
     Returns
     -------
@@ -204,18 +213,23 @@ def plot_topomap(
 
     Parameters
     ----------
-    epochs : DataArray ``(stimulus, [repetition,] time, unit)``
-        With unit coordinates ``x``, ``y``, ``z`` (head coordinates, m) and
-        ``ch_type`` -- as :func:`neurorep.data.from_mne` gives them.
+    epochs : DataArray
+        Epochs ``(stimulus, [repetition,] time, unit)`` with unit coordinates
+        ``x``, ``y``, ``z`` (head coordinates, m) and ``ch_type`` -- as
+        :func:`neurorep.data.from_mne` gives them.
     time : float
         The time (s) to draw (the nearest sample).
+    ax : matplotlib Axes, optional
+        Axes to draw into; default (None) a new pyplot figure.
     ch_type : str, optional
         One channel type (``"eeg"``, ``"mag"``, ``"grad"``); default the
         most common one.
     stimulus : str, optional
         One stimulus; default the mean over stimuli (and repetitions).
-    colorbar : bool
+    colorbar : bool, optional
+        Add a colour bar labelled with what the colours show (default True).
     title : str, optional
+        The Axes title (default the channel type and the time in ms).
 
     Returns
     -------

@@ -64,7 +64,8 @@ def plot_gt_transform(
 
     Parameters
     ----------
-    rdm : DataArray ``(stimulus_i, stimulus_j)``
+    rdm : DataArray
+        Dims ``(stimulus_i, stimulus_j)``.
         One RDM.
     thresholds : sequence of (lower, upper), optional
         Default: the four :data:`neurorep.topology.RGTM_REGIMES` presets.
@@ -140,6 +141,16 @@ def plot_persistence_diagram(
 ) -> PlotDisplay:
     """Persistence diagram: one point per bar (birth, death), essential bars on the top line.
 
+    Parameters
+    ----------
+    diagram : Dataset
+        A :func:`neurorep.topology.persistence` result (``birth``, ``death``,
+        ``dimension`` per bar).
+    ax : matplotlib Axes, optional
+        Axes to draw into; default (None) a new pyplot figure.
+    dimensions : sequence of int, optional
+        Homology dimensions to draw (default all in the diagram).
+
     Returns
     -------
     PlotDisplay
@@ -177,6 +188,16 @@ def plot_barcode(
     diagram: xr.Dataset, *, ax: Any = None, dimensions: Sequence[int] | None = None
 ) -> PlotDisplay:
     """Barcode: one horizontal bar per homology class, grouped by dimension.
+
+    Parameters
+    ----------
+    diagram : Dataset
+        A :func:`neurorep.topology.persistence` result (``birth``, ``death``,
+        ``dimension`` per bar).
+    ax : matplotlib Axes, optional
+        Axes to draw into; default (None) a new pyplot figure.
+    dimensions : sequence of int, optional
+        Homology dimensions to draw (default all in the diagram).
 
     Returns
     -------
@@ -226,8 +247,12 @@ def plot_betti_curves(curves: xr.DataArray | xr.Dataset, *, ax: Any = None) -> P
 
     Parameters
     ----------
-    curves : DataArray ``(dimension, filtration)`` or a persistence diagram
-        From :func:`neurorep.topology.betti_curve` (a diagram is converted).
+    curves : DataArray or Dataset
+        Betti curves ``(dimension, filtration)`` from
+        :func:`neurorep.topology.betti_curve`, or a persistence diagram
+        (converted).
+    ax : matplotlib Axes, optional
+        Axes to draw into; default (None) a new pyplot figure.
 
     Returns
     -------

@@ -149,6 +149,20 @@ def stack_rdms(
     Members must share their stimulus ids (the order may differ: each is
     aligned by id to the first).
 
+    Parameters
+    ----------
+    rdms : DataTree or mapping
+        Name -> RDM ``(stimulus_i, stimulus_j)``.
+    dim : str, optional
+        Name of the new leading dim (default ``"model"``), labelled by the
+        members' names.
+
+    Returns
+    -------
+    DataArray
+        ``(dim, stimulus_i, stimulus_j)`` in the first member's stimulus
+        order.
+
     Examples
     --------
     >>> from neurorep import data, rsa
@@ -236,9 +250,16 @@ def compare(
 ) -> xr.DataArray:
     """Compare every RDM in ``a`` with every RDM in ``b``.
 
+    Missing dissimilarities (NaN at ``(i, j)`` and ``(j, i)``, e.g. from an
+    unbalanced design) are left out: a pair missing in any RDM of ``a`` or
+    ``b`` is left out of every comparison, as rsatoolbox does (the ``*_cov``
+    methods then re-estimate the row and column effects on the pairs left;
+    whole-matrix methods and ``sigma_k`` refuse missing pairs).
+
     Parameters
     ----------
-    a, b : RDM DataArray ``(..., stimulus_i, stimulus_j)`` or mapping name -> RDM
+    a, b : DataArray or mapping
+        RDMs ``(..., stimulus_i, stimulus_j)``, or name -> RDM.
         Leading dims (``model``, ``subject``, ``layer``...) stack several
         RDMs; a mapping is stacked along ``model`` (``a``) / ``member`` (``b``).
         Stimuli are matched by id, never by position.
@@ -252,12 +273,6 @@ def compare(
     join : {"exact", "inner"}
         ``"exact"``: both must hold the same stimuli (else AlignmentError);
         ``"inner"``: keep the stimuli both share.
-
-    Missing dissimilarities (NaN at ``(i, j)`` and ``(j, i)``, e.g. from an
-    unbalanced design) are left out: a pair missing in any RDM of ``a`` or
-    ``b`` is left out of every comparison, as rsatoolbox does (the ``*_cov``
-    methods then re-estimate the row and column effects on the pairs left;
-    whole-matrix methods and ``sigma_k`` refuse missing pairs).
 
     Returns
     -------

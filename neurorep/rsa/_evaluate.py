@@ -196,14 +196,20 @@ def compute_ceiling(
 
     Parameters
     ----------
-    data : RDM ``(subject, stimulus_i, stimulus_j)``
-        At least 2 RDMs along the leading dim.
+    data : DataArray
+        RDM stack ``(subject, stimulus_i, stimulus_j)``: at least 2 RDMs
+        along the leading dim.
     method : str
         Comparison method (see :func:`compare`).
+    dim : str, optional
+        The subject dim when ``data`` has several leading dims (the others
+        are averaged).
 
     Returns
     -------
-    DataArray ``(bound,)`` with bound = ["lower", "upper"]
+    DataArray
+        ``(bound,)`` with bound = ``["lower", "upper"]``, on the scale of
+        ``method``.
 
     Examples
     --------
@@ -267,16 +273,20 @@ def fit_weights(
 
     Parameters
     ----------
-    components : RDM ``(component, stimulus_i, stimulus_j)``
-    data : RDM ``(stimulus_i, stimulus_j)`` or ``(subject, stimulus_i, stimulus_j)``
-    method : {"corr", "cosine"}
-        The comparison method the fit optimises.
-    ridge : float
-        Ridge weight (0: plain non-negative least squares).
+    components : DataArray
+        Component RDMs ``(component, stimulus_i, stimulus_j)``.
+    data : DataArray
+        The data RDM ``(stimulus_i, stimulus_j)`` or a stack ``(subject,
+        stimulus_i, stimulus_j)`` (pooled), stimuli matched by id.
+    method : {"corr", "cosine"}, optional
+        The comparison the weights optimise (default ``"corr"``).
+    ridge : float, optional
+        Ridge weight (default 0: plain non-negative least squares).
 
     Returns
     -------
-    DataArray ``(component,)``
+    DataArray
+        Non-negative weights ``(component,)`` of unit norm.
 
     Examples
     --------
@@ -382,10 +392,14 @@ def evaluate(
 
     Parameters
     ----------
-    data : RDM ``(subject, stimulus_i, stimulus_j)``
-        One RDM per subject (any leading dim name; with several leading
+    *args : DataArray
+        Deprecated: two positional RDM sets, read in the old ``(models,
+        data)`` order with a ``FutureWarning``; pass ``data=`` and ``models=``.
+    data : DataArray
+        RDM stack ``(subject, stimulus_i, stimulus_j)``: one RDM per subject (any leading dim name; with several leading
         dims pass ``dim=`` and the others are averaged).
-    models : stacked RDM ``(model, stimulus_i, stimulus_j)`` or mapping name -> RDM
+    models : DataArray, mapping or DataTree
+        A stacked RDM ``(model, stimulus_i, stimulus_j)`` or name -> RDM.
         A 2-D member is a fixed model; a 3-D member ``(component, stimulus_i,
         stimulus_j)`` is a weighted model (non-negative combination of its
         components, fitted with cross-validation).

@@ -101,14 +101,18 @@ def fit_select(
 
     Parameters
     ----------
-    components : RDM ``(component, stimulus_i, stimulus_j)``
-    data : RDM ``(stimulus_i, stimulus_j)`` or ``(subject, stimulus_i, stimulus_j)``
+    components : DataArray
+        Component RDMs ``(component, stimulus_i, stimulus_j)``.
+    data : DataArray
+        The data RDM ``(stimulus_i, stimulus_j)`` or a stack ``(subject,
+        stimulus_i, stimulus_j)`` (pooled); stimuli matched by id.
     method : str
         Comparison method (:data:`~neurorep.rsa.COMPARE_METHODS`).
 
     Returns
     -------
-    DataArray ``(component,)``
+    DataArray
+        The fitted weights ``(component,)``.
         One-hot weights (1 for the chosen component); ``attrs["selected"]``
         names it.
 
@@ -150,15 +154,19 @@ def fit_interpolate(
 
     Parameters
     ----------
-    components : RDM ``(component, stimulus_i, stimulus_j)``
+    components : DataArray
+        Component RDMs ``(component, stimulus_i, stimulus_j)``.
         In their order along the sequence (e.g. layers of a network).
-    data : RDM ``(stimulus_i, stimulus_j)`` or ``(subject, stimulus_i, stimulus_j)``
+    data : DataArray
+        The data RDM ``(stimulus_i, stimulus_j)`` or a stack ``(subject,
+        stimulus_i, stimulus_j)`` (pooled); stimuli matched by id.
     method : str
         Comparison method.
 
     Returns
     -------
-    DataArray ``(component,)``
+    DataArray
+        The fitted weights ``(component,)``.
         Weights: ``w`` and ``1 - w`` on the chosen pair, 0 elsewhere.
 
     Examples
@@ -204,8 +212,11 @@ def fit_optimize(
 
     Parameters
     ----------
-    components : RDM ``(component, stimulus_i, stimulus_j)``
-    data : RDM ``(stimulus_i, stimulus_j)`` or ``(subject, stimulus_i, stimulus_j)``
+    components : DataArray
+        Component RDMs ``(component, stimulus_i, stimulus_j)``.
+    data : DataArray
+        The data RDM ``(stimulus_i, stimulus_j)`` or a stack ``(subject,
+        stimulus_i, stimulus_j)`` (pooled); stimuli matched by id.
     method : str
         Comparison method.
     ridge : float
@@ -217,7 +228,8 @@ def fit_optimize(
 
     Returns
     -------
-    DataArray ``(component,)``
+    DataArray
+        The fitted weights ``(component,)``.
         Unit-norm weights.
 
     Examples
@@ -328,7 +340,9 @@ def make_folds(
 
     Parameters
     ----------
-    data : RDM ``(subject, stimulus_i, stimulus_j)``
+    data : DataArray
+        Data RDM stack ``(subject, stimulus_i, stimulus_j)``, one RDM per
+        subject.
     cv : int, optional
         Number of stimulus groups (default: rsatoolbox's ``default_k_pattern``,
         2 to 5 by the number of stimuli).
@@ -584,7 +598,9 @@ def compute_cv_ceiling(
 
     Parameters
     ----------
-    data : RDM ``(subject, stimulus_i, stimulus_j)``
+    data : DataArray
+        Data RDM stack ``(subject, stimulus_i, stimulus_j)``, one RDM per
+        subject.
     cv : Dataset
         The folds, from :func:`make_folds` (or any Dataset with its variables).
     method : str
@@ -594,7 +610,9 @@ def compute_cv_ceiling(
 
     Returns
     -------
-    DataArray ``(bound,)`` with bound = ["lower", "upper"]
+    DataArray
+        ``(bound,)`` with bound = ``["lower", "upper"]``, on the scale of
+        ``method``.
 
     Examples
     --------
@@ -651,8 +669,11 @@ def crossval(
 
     Parameters
     ----------
-    data : RDM ``(subject, stimulus_i, stimulus_j)``
-    models : stacked RDM ``(model, stimulus_i, stimulus_j)`` or mapping name -> RDM
+    data : DataArray
+        Data RDM stack ``(subject, stimulus_i, stimulus_j)``, one RDM per
+        subject.
+    models : DataArray or mapping
+        Stacked RDMs ``(model, stimulus_i, stimulus_j)``, or name -> RDM.
         2-D members are fixed models, 3-D members ``(component, stimulus_i,
         stimulus_j)`` flexible models.
     method : str
@@ -820,7 +841,9 @@ def bootstrap_crossval(
 
     Parameters
     ----------
-    data : RDM ``(subject, stimulus_i, stimulus_j)``
+    data : DataArray
+        Data RDM stack ``(subject, stimulus_i, stimulus_j)``, one RDM per
+        subject.
     models : stacked RDM or mapping name -> RDM
         As in :func:`crossval`.
     method : str

@@ -393,7 +393,8 @@ def compute_noise_precision(
 
     Parameters
     ----------
-    responses : DataArray ``(stimulus, repetition, unit)``
+    responses : DataArray
+        Dims ``(stimulus, repetition, unit)``.
         Repetition = run.
     method : {"shrinkage_diag", "shrinkage_eye", "diag", "full"}
         ``shrinkage_diag``: Schaefer & Strimmer shrinkage towards the
@@ -403,7 +404,8 @@ def compute_noise_precision(
 
     Returns
     -------
-    DataArray ``(unit_i, unit_j)``
+    DataArray
+        Dims ``(unit_i, unit_j)``.
         The precision matrix, labelled with the unit ids.
 
     Examples

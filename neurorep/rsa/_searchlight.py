@@ -122,10 +122,13 @@ def searchlight(
 
     Parameters
     ----------
-    responses : DataArray ``(stimulus, unit)`` or ``(stimulus, repetition, unit)``
+    responses : DataArray
+        Dims ``(stimulus, unit)`` or ``(stimulus, repetition, unit)``.
         Voxel responses from :func:`neurorep.data.from_nifti` (units carry
         ``i, j, k`` and attrs ``affine``, ``volume_shape``).
-    models : RDM ``(model, stimulus_i, stimulus_j)``, one RDM, or mapping name -> RDM
+    models : DataArray or mapping
+        Model RDMs: a stack ``(model, stimulus_i, stimulus_j)``, one RDM, or
+        name -> RDM; stimuli matched by id.
     radius : float
         Sphere radius in mm (world coordinates).
     metric : str
@@ -135,6 +138,9 @@ def searchlight(
         Comparison method (see :func:`compare`).
     noise : str, optional
         Noise-precision estimator per sphere for mahalanobis / crossnobis.
+    normalize : bool, optional
+        Divide each sphere's distances by its number of voxels (default
+        True), so spheres of different sizes give distances on one scale.
     min_voxels : int
         Spheres with fewer voxels get NaN.
     chunk_size : int
@@ -150,7 +156,8 @@ def searchlight(
 
     Returns
     -------
-    DataArray ``(model, unit)``
+    DataArray
+        Dims ``(model, unit)``.
         One score per model and sphere centre; unit coords and the
         ``affine`` / ``volume_shape`` attrs are kept, so
         ``neurorep.data.to_nifti(result.sel(model=name))`` gives a map. The

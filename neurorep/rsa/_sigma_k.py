@@ -33,7 +33,8 @@ def estimate_sigma_k(
 
     Parameters
     ----------
-    responses : DataArray ``(stimulus, repetition, unit)``
+    responses : DataArray
+        Dims ``(stimulus, repetition, unit)``.
         At least 2 repetitions of every stimulus (repetition = run when the
         noise is shared within runs), no missing values.
     method : {"shrinkage_diag", "shrinkage_eye", "diag", "full"}
@@ -44,7 +45,8 @@ def estimate_sigma_k(
 
     Returns
     -------
-    DataArray ``(stimulus_i, stimulus_j)``
+    DataArray
+        Dims ``(stimulus_i, stimulus_j)``.
         ``sigma_k`` labelled by stimulus id, ready for ``rsa.compare`` /
         ``rsa.evaluate`` with ``method="cosine_cov"``, ``"corr_cov"`` or
         ``"neg_riem_dist"`` (matched by id).

@@ -381,10 +381,12 @@ def compare_over_time(
 
     Parameters
     ----------
-    brain : RDM DataArray ``([dim,] time, stimulus_i, stimulus_j)``
+    brain : DataArray
+        RDM movie ``([dim,] time, stimulus_i, stimulus_j)``.
         From :func:`compute_rdm_movie` (a set of subjects stacked with
         ``dim="subject"``).
-    models : RDM DataArray ``([model,] stimulus_i, stimulus_j)`` or mapping name -> RDM
+    models : DataArray or mapping
+        RDMs ``([model,] stimulus_i, stimulus_j)``, or name -> RDM.
         Static model RDMs (a mapping is stacked along ``model``). For two
         time-resolved RDM sets use :func:`compare_time_generalization`.
     method : str
@@ -398,7 +400,8 @@ def compare_over_time(
         Coverage of the percentile interval.
     alternative, threshold
         Passed to :func:`neurorep.stats.cluster_test`.
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------
@@ -498,7 +501,12 @@ def compare_time_generalization(
 
     Parameters
     ----------
-    a, b : RDM DataArray ``([dim,] time, stimulus_i, stimulus_j)``
+    a : DataArray
+        RDM movie ``([dim,] time, stimulus_i, stimulus_j)`` (e.g. from
+        :func:`compute_rdm_movie`).
+    b : DataArray, optional
+        A second RDM movie on the same stimuli (matched by id); default
+        ``a``.
     method : str
         Comparison method of :func:`compare`.
     dim : str
@@ -508,7 +516,8 @@ def compare_time_generalization(
     chance : float
         Null value of the score (0 for correlations).
     alternative : {"greater", "less", "two-sided"}
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------

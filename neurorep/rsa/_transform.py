@@ -122,7 +122,8 @@ def rank_transform(rdm: xr.DataArray, *, method: RankMethod = "average") -> xr.D
 
     Parameters
     ----------
-    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+    rdm : DataArray
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
         One RDM or a stack; each is ranked on its own. NaN pairs stay NaN and
         the others are ranked among themselves.
     method : {"average", "min", "max", "dense", "ordinal"}
@@ -167,7 +168,8 @@ def sqrt_transform(rdm: xr.DataArray) -> xr.DataArray:
 
     Parameters
     ----------
-    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+    rdm : DataArray
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
 
     Returns
     -------
@@ -198,7 +200,8 @@ def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
 
     Parameters
     ----------
-    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+    rdm : DataArray
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
 
     Returns
     -------
@@ -222,7 +225,8 @@ def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
 
     Parameters
     ----------
-    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+    rdm : DataArray
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
         An RDM whose dissimilarities are all equal has no range and is refused.
 
     Returns
@@ -277,7 +281,8 @@ def transform_rdm(rdm: xr.DataArray, kind: str) -> xr.DataArray:
 
     Parameters
     ----------
-    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+    rdm : DataArray
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
     kind : {"rank", "sqrt", "positive", "minmax"}
 
     Returns

@@ -19,7 +19,11 @@ Composer = Callable[[Sequence["Concept"]], str]
 class Concept:
     """One concept of a unit: a cluster among its top stimuli.
 
-    Attributes
+    :func:`neurorep.selectivity.caption_units` finds them; a composer
+    (:func:`template_composer`, :func:`llm_composer`) turns a unit's list of
+    concepts into its caption.
+
+    Parameters
     ----------
     keywords : tuple of str
         Best first.
@@ -29,6 +33,14 @@ class Concept:
         Texts of the concept's stimuli, best predicted response first.
     share : float
         Fraction of the unit's top stimuli in this concept.
+
+    Examples
+    --------
+    >>> from neurorep.selectivity import Concept
+    >>> c = Concept(keywords=("soup", "bread"), scores=(2.5, 1.2),
+    ...             examples=("The soup is hot.",), share=0.6)
+    >>> c.keywords[0], c.share
+    ('soup', 0.6)
     """
 
     keywords: tuple[str, ...]
@@ -52,6 +64,20 @@ def template_composer(
     ``template`` is formatted per concept with ``{keywords}`` ("a, b and c"),
     ``{first}`` (the best keyword) and ``{example}`` (the best example text);
     concepts are joined with ``separator``.
+
+    Parameters
+    ----------
+    n_keywords : int, optional
+        Keywords per concept (default 3).
+    template : str, optional
+        Format string per concept (default ``"{keywords}"``).
+    separator : str, optional
+        Between concepts (default ``"; "``).
+
+    Returns
+    -------
+    callable
+        ``compose(concepts) -> str``, for ``caption_units(composer=...)``.
 
     Examples
     --------
@@ -116,14 +142,23 @@ def llm_composer(
 
     Parameters
     ----------
-    client : callable str -> str
+    client : callable
+        ``client(prompt) -> str``: your call of a language model.
     prompt : str
         Template with ``{concepts}`` (keywords and example texts per concept)
         and ``{max_words}``.
-    n_keywords, n_examples : int
-        Keywords and example texts per concept put in the prompt.
-    max_words : int
-        Asked-for caption length.
+    n_keywords : int, optional
+        Keywords per concept put in the prompt (default 8).
+    n_examples : int, optional
+        Example texts per concept put in the prompt (default 5).
+    max_words : int, optional
+        Asked-for caption length (default 12).
+
+    Returns
+    -------
+    callable
+        ``compose(concepts) -> str`` (the model's answer, stripped), for
+        ``caption_units(composer=...)``.
 
     Examples
     --------

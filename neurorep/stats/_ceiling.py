@@ -151,7 +151,8 @@ def leave_one_out_ceiling(
 
     Returns
     -------
-    DataArray ``(bound,)``
+    DataArray
+        Dims ``(bound,)``.
         ``ceiling`` with bound = ``["lower", "upper"]``.
 
     Examples
@@ -269,7 +270,9 @@ def noise_ceiling(
 
     Parameters
     ----------
-    responses : DataArray (stimulus, repetition, unit) or array of that shape
+    responses : DataArray or array
+        Responses ``(stimulus, repetition, unit)`` (at least 2 repetitions);
+        an array of that shape is read in that order.
     method : {"ncsnr", "split_half"}
         NSD's noise-ceiling SNR, or split-half reliability with Spearman-Brown.
     metric : {"r", "r2"}
@@ -342,8 +345,12 @@ def normalize_score(
 
     Parameters
     ----------
-    result : Dataset with ``score`` (unit), or a score DataArray (unit)
-    ceiling : Dataset with ``ceiling``, DataArray or array (unit)
+    result : Dataset or DataArray
+        A result with a ``score`` variable over ``unit``, or the score
+        DataArray itself.
+    ceiling : Dataset, DataArray or array
+        A :func:`noise_ceiling` result (its ``ceiling``), or the per-unit
+        ceiling.
         In the units of the score (``noise_ceiling(metric="r")`` for r).
         Matched by unit id when both carry one.
     min_ceiling : float

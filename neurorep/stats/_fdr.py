@@ -52,7 +52,8 @@ def fdr(
 
     Returns
     -------
-    Same type and shape as ``pvalues`` (float).
+    ndarray or DataArray
+        The q-values, same type and shape as ``pvalues`` (float; NaN kept).
 
     Raises
     ------

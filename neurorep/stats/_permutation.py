@@ -87,7 +87,10 @@ def permutation_indices(
 
     Parameters
     ----------
-    n, n_permutations : int
+    n : int
+        Number of samples to permute.
+    n_permutations : int
+        Number of permutations (rows).
     block_size : int, optional
         Move contiguous blocks of this many samples as wholes.
     groups : array (n,), optional
@@ -97,7 +100,14 @@ def permutation_indices(
         among that group's positions; needs equal block sizes within a group
         to keep every position, which holds except for a group's last block,
         so the last block of each group stays in place when shorter).
-    rng : Generator or int, optional
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
+
+    Returns
+    -------
+    ndarray
+        ``(n_permutations, n)`` int index arrays, each a permutation of
+        ``range(n)``.
 
     Examples
     --------
@@ -161,14 +171,24 @@ def permutation_test(
         ``idx = arange(n)`` gives the observed value.
     n : int
         Number of samples.
-    n_permutations : int
-    block_size, groups, within_groups
-        Block permutation (see :func:`permutation_indices`) for time series.
+    n_permutations : int, optional
+        Random permutations (default 1000).
+    block_size : int, optional
+        Permute contiguous blocks of this many samples (time series; see
+        :func:`permutation_indices`).
+    groups : array-like, optional
+        Group (run) per sample; blocks never cross a group boundary.
+    within_groups : bool, optional
+        Permute blocks only within their group.
     alternative : {"greater", "less", "two-sided"}
         ``"two-sided"`` compares absolute values.
+    vectorized : bool, optional
+        ``statistic`` takes a ``(batch, n)`` index array and returns one
+        statistic per row (default False: one call per permutation).
     dims : tuple of str
         Dim names for a numpy statistic (ignored for a DataArray).
-    rng : Generator or int, optional
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------
@@ -258,7 +278,8 @@ def sign_flip_pvalue(
         Random sign patterns.
     alternative : {"greater", "less", "two-sided"}
         H1: mean > 0, mean < 0, or ``|mean| > 0`` (absolute values compared).
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------

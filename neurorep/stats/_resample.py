@@ -71,7 +71,11 @@ def bootstrap(
     axis : int
         Axis of the items (subjects, stimuli...) to resample (negative
         values count from the end, as in numpy).
-    rng : Generator, int or None
+    vectorized : bool, optional
+        ``statistic`` takes every bootstrap sample at once (an extra leading
+        axis) and returns one value per sample (default False: one call per
+        sample).
+    rng : int, Generator or None
         Source of randomness (see :func:`neurorep.stats.as_generator`).
 
     Returns

@@ -146,7 +146,8 @@ def cluster_test(
 
     Parameters
     ----------
-    samples : DataArray ``(dim, time)`` or ``(dim, train_time, test_time)``
+    samples : DataArray
+        Dims ``(dim, time)`` or ``(dim, train_time, test_time)``.
         One time course (or generalisation matrix) per subject; other dims
         (``model``...) are tested separately.
     chance : float
@@ -163,7 +164,8 @@ def cluster_test(
         Direction of the effect.
     alpha : float
         Clusters with p below ``alpha`` are marked ``significant``.
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------
@@ -408,7 +410,8 @@ def peak_latency(
 
     Parameters
     ----------
-    da : DataArray ``(dim, ..., time)``
+    da : DataArray
+        Dims ``(dim, ..., time)``.
         Time courses (scores, accuracies, correlations), one per subject
         (or fold, resample); other dims (``model``, ``region``) are kept.
     dim : str or None
@@ -421,7 +424,8 @@ def peak_latency(
         Coverage of the percentile interval.
     tmin, tmax : float, optional
         Search window in seconds (e.g. after stimulus onset).
-    rng : Generator, int or None
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------
@@ -472,7 +476,9 @@ def onset_latency(
 
     Parameters
     ----------
-    da : DataArray ``(dim, ..., time)``
+    da : DataArray
+        Time courses ``(dim, ..., time)``, one per subject (or fold); other
+        dims are kept.
     dim : str or None
         Dim to average and resample.
     baseline : float

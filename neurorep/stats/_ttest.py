@@ -77,16 +77,19 @@ def bootstrap_t_test(
 
     Parameters
     ----------
-    samples : array ``(n_samples, k)``
+    samples : ndarray
+        Shape ``(n_samples, k)``.
         Bootstrap values of the statistics (e.g. one score per model); a
         sample with a NaN is left out.
-    estimate : array ``(k,)``
+    estimate : ndarray
+        Shape ``(k,)``.
         The statistics on the data: the centre of the intervals.
     n_items : int
         How many items were resampled (subjects, stimuli, or the smaller of
         both): the variances are scaled by ``n_items / (n_items - 1)`` and the
         t distribution has ``n_items - 1`` degrees of freedom.
-    reference : array ``(n_samples,)``, optional
+    reference : ndarray, optional
+        Shape ``(n_samples,)``.
         Bootstrap values of a reference on the same draws (e.g. the lower
         noise ceiling): ``pvalue_reference`` tests each statistic against the
         reference's mean.

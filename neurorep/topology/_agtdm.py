@@ -76,14 +76,16 @@ def agtdm(
     a, b : DataArray
         RDMs ``(stimulus_i, stimulus_j)`` or responses ``(stimulus, unit)``
         (distances by ``metric``) of the same stimuli (aligned by id).
-    grid : int or array ``(k, 2)``
+    grid : int or ndarray
+        An int, or an array ``(k, 2)``.
         ``(lower, upper)`` quantile levels of the ranks (an int n means
         :func:`threshold_grid` ``(n)``); the same thresholds are applied to both.
     n_permutations : int
         Stimulus permutations of ``b`` for the null distribution.
     metric : {"euclidean", "correlation"}
         Pattern distance for responses input.
-    rng : Generator or int, optional
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------

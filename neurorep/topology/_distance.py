@@ -89,7 +89,8 @@ def diagram_distance(
 
     Parameters
     ----------
-    a, b : Dataset or ndarray ``(k, 2)``
+    a, b : Dataset or ndarray
+        A diagram, or an array ``(k, 2)``.
         Diagrams from :func:`persistence` (the bars of homology ``dimension``
         are used), or birth/death arrays.
     metric : {"bottleneck", "wasserstein"}

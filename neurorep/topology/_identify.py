@@ -162,17 +162,22 @@ def score_identification(
 
     Parameters
     ----------
-    rdm_set : DataTree or mapping name -> DataArray ``(dim, stimulus_i, stimulus_j)``
+    rdm_set : DataTree or mapping
+        Region name -> RDM stack ``(dim, stimulus_i, stimulus_j)``.
         One RDM stack per region (or layer); stimuli are aligned by id,
         subjects matched by their ``dim`` labels (regions may miss subjects).
     dim : str
         The subject (or model-instance) dim.
-    regime, lower, upper, rank
+    regime, lower, upper
         Fixed thresholds as in :func:`gt_transform`. If none of ``regime``,
         ``lower``, ``upper``, ``grid`` is given, the raw RDMs are used.
-    grid : int or array ``(k, 2)``, optional
+    grid : int or ndarray, optional
+        An int, or an array ``(k, 2)``.
         Candidate ``(lower, upper)`` pairs (an int n means
         :func:`threshold_grid` ``(n)``), searched inside the training folds.
+    rank : bool, optional
+        Rank-transform the RDMs before thresholding, as in
+        :func:`gt_transform` (default True).
     n_bootstrap : int
         Bootstrap samples for the confidence interval (0: none).
     bootstrap : {"both", "subject", "stimulus"}
@@ -190,7 +195,8 @@ def score_identification(
         with the number of subjects and stimuli is biased *down* in the
         bootstrap world; with weak signal the percentile interval can miss the
         estimate entirely. The bias is reported in ``attrs["bootstrap_bias"]``.
-    rng : Generator or int, optional
+    rng : int, Generator or None
+        Seed or generator of the random draws (None: fresh entropy).
 
     Returns
     -------

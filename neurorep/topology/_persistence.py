@@ -40,6 +40,26 @@ def rips_memory_bytes(n: int, maxdim: int, *, edge_fraction: float = 1.0) -> flo
     (``C(n, maxdim + 1)``, thinned by ``edge_fraction ** C(maxdim + 1, 2)``
     when a finite threshold keeps only that fraction of the edges). It is an
     upper bound: ripser-style apparent pairs usually need much less.
+
+    Parameters
+    ----------
+    n : int
+        Number of points (stimuli).
+    maxdim : int
+        Highest homology dimension computed.
+    edge_fraction : float, optional
+        Fraction of the edges a finite threshold keeps (default 1: all).
+
+    Returns
+    -------
+    float
+        The estimate in bytes.
+
+    Examples
+    --------
+    >>> from neurorep.topology import rips_memory_bytes
+    >>> rips_memory_bytes(100, 1) > rips_memory_bytes(100, 1, edge_fraction=0.1)
+    True
     """
     n = int(n)
     base = 16.0 * n * n
@@ -204,8 +224,9 @@ def persistence(
 
     Returns
     -------
-    Dataset over ``bar``: ``birth``, ``death`` (``inf`` for essential classes)
-    and coordinate ``dimension``; sorted by dimension, birth, death.
+    Dataset
+        Over ``bar``: ``birth``, ``death`` (``inf`` for essential classes)
+        and coordinate ``dimension``; sorted by dimension, birth, death.
 
     Examples
     --------
@@ -325,7 +346,8 @@ def gt_transform_diagram(
         exact correspondence).
     lower, upper, regime, rank
         As in :func:`gt_transform`.
-    rdm : DataArray ``(stimulus_i, stimulus_j)``
+    rdm : DataArray
+        Dims ``(stimulus_i, stimulus_j)``.
         The RDM the diagram came from; needed when ``rank=True`` (the rank map
         depends on all its dissimilarities).
 
@@ -418,10 +440,14 @@ def betti_curve(diagram: xr.Dataset, *, grid: Any = None, n_steps: int = 100) ->
     grid : 1-D array, optional
         Filtration values; default ``n_steps`` points from 0 to the largest
         finite birth/death.
+    n_steps : int, optional
+        Points of the default grid (default 100).
 
     Returns
     -------
-    DataArray ``(dimension, filtration)`` of int counts.
+    DataArray
+        Int counts ``(dimension, filtration)``; ``filtration`` coord holds the
+        grid.
 
     Examples
     --------
@@ -464,9 +490,25 @@ def persistence_landscape(
     (gudhi's :class:`gudhi.representations.Landscape` returns these values
     times sqrt(2).)
 
+    Parameters
+    ----------
+    diagram : Dataset
+        From :func:`persistence`.
+    dimension : int, optional
+        The homology dimension (default 1, loops).
+    n_layers : int, optional
+        Landscape functions ``lambda_1 .. lambda_n`` (default 5).
+    grid : 1-D array, optional
+        Filtration values; default ``n_steps`` points from 0 to the largest
+        finite death.
+    n_steps : int, optional
+        Points of the default grid (default 100).
+
     Returns
     -------
-    DataArray ``(layer, filtration)``; ``layer`` 1..n_layers.
+    DataArray
+        ``(layer, filtration)``; ``layer`` 1..n_layers, ``filtration`` coord
+        the grid.
 
     Examples
     --------

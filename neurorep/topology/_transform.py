@@ -157,6 +157,7 @@ def threshold_grid(n: int = 10, *, degenerate: bool = False) -> np.ndarray:
     Returns
     -------
     ndarray, shape (n_pairs, 2)
+        The ``(lower, upper)`` pairs, sorted by lower then upper.
 
     Examples
     --------
@@ -227,7 +228,8 @@ def gt_transform(
 
     Parameters
     ----------
-    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+    rdm : DataArray
+        Dims ``(..., stimulus_i, stimulus_j)``.
         One RDM or a stack (leading dims such as ``subject``); each RDM is
         ranked on its own. Must be symmetric, non-negative, finite.
     lower, upper : float
@@ -242,7 +244,8 @@ def gt_transform(
 
     Returns
     -------
-    DataArray ``(..., stimulus_i, stimulus_j)``
+    DataArray
+        Dims ``(..., stimulus_i, stimulus_j)``.
         Values in [0, 1], same coords; ``attrs`` record the thresholds.
 
     Examples
@@ -280,7 +283,8 @@ def sigmoid_transform(
 
     Parameters
     ----------
-    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+    rdm : DataArray
+        Dims ``(..., stimulus_i, stimulus_j)``.
         One RDM or a stack; each RDM is ranked on its own.
     alpha : float
         Steepness (> 0; the authors' default 10).
@@ -292,7 +296,8 @@ def sigmoid_transform(
 
     Returns
     -------
-    DataArray ``(..., stimulus_i, stimulus_j)``
+    DataArray
+        Dims ``(..., stimulus_i, stimulus_j)``.
         Values in (0, 1) off the diagonal; ``attrs`` record ``alpha`` and ``beta``.
 
     Examples
@@ -421,7 +426,8 @@ def geodesic_transform(
 
     Parameters
     ----------
-    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
+    rdm : DataArray
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
     lower, upper, regime
         Thresholds of the RGTM for ``graph="gt"`` (as in
         :func:`gt_transform`; ``lower=0, upper=1`` keeps every edge). Not
@@ -452,7 +458,9 @@ def geodesic_transform(
 
     Returns
     -------
-    DataArray ``(..., stimulus_i, stimulus_j)``
+    DataArray
+        The geodesic distances ``(..., stimulus_i, stimulus_j)``, same
+        coords as ``rdm``.
 
     Examples
     --------
