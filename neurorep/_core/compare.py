@@ -105,10 +105,54 @@ def _corr_blocked(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.clip(out, -1.0, 1.0)
 
 
+_RAW_CONDITION = 64.0  # largest sum(x**2) / sum((x - mean)**2) of a row for the raw GEMM
+
+
+def _row_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sums and sums of squares of the rows of ``x``, in one cache-blocked pass."""
+    a, m = x.shape
+    step = min(m, max(1024, _BLOCK_BYTES // (8 * max(a, 1))))
+    s, ss = np.zeros(a), np.zeros(a)
+    for c in range(0, m, step):
+        block = x[:, c : c + step]
+        s += block.sum(axis=1)
+        ss += np.einsum("ij,ij->i", block, block, optimize=True)
+    return s, ss
+
+
+def _corr_raw(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """Pearson r from one GEMM of the raw rows, ``(x.y - m mx my) / (m sx sy)``, and one
+    pass over each array for its row moments; ``None`` when a row's mean is so large
+    against its spread (sum of squares over centred sum of squares > 64) that the
+    subtraction would lose more than ~2 digits (the caller then centres)."""
+    m = x.shape[1]
+    sx, ssx = _row_moments(x)
+    sy, ssy = _row_moments(y)
+    # every |value| of each row within 2**-64 .. 2**64 (else the caller rescales exactly)
+    lo, hi = 2.0 ** (-128), 2.0**128
+    if not all(((ss / m >= lo) & (ss <= hi)).all() for ss in (ssx, ssy)):
+        return None
+    cx, cy = ssx - sx * sx / m, ssy - sy * sy / m  # centred sums of squares
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cond = max(float(np.max(ssx / cx)), float(np.max(ssy / cy)))
+    if not np.isfinite(cond) or cond > _RAW_CONDITION or (cx <= 0).any() or (cy <= 0).any():
+        return None
+    num = gram(x, y)
+    num -= np.outer(sx, sy / m)
+    return np.clip(num / np.sqrt(cx)[:, None] / np.sqrt(cy)[None, :], -1.0, 1.0)
+
+
 def _cmp_corr(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
-    """Pearson r: centred in place when the rows are ours and small, else blocked."""
+    """Pearson r: for large stacks one GEMM of the raw rows (well-conditioned rows) or the
+    blocked centring; small ones are centred (in place when the rows are ours). The kernel
+    keeps its products in float64's range itself (``Method.rescales``)."""
     if x.size + y.size >= _BLOCKED_MIN:
+        raw = _corr_raw(x, y)
+        if raw is not None:
+            return raw
+        x, y = _rescale_rows(x, own=own), _rescale_rows(y, own=own)
         return _corr_blocked(x, y)
+    x, y = _rescale_rows(x, own=own), _rescale_rows(y, own=own)
     return _cos(_rows_centred(x, own), _rows_centred(y, own))
 
 
@@ -415,6 +459,9 @@ class Method:
     cosine_rows : callable(x, own) -> x', optional
         A row transform after which the score is the cosine of two rows (used
         to batch many comparisons into one matrix product).
+    rescales : bool
+        The kernel keeps its sums of products inside float64's range itself
+        (else :func:`compare_vectors` rescales extreme rows first).
     paired : bool
         Each row pair costs its own computation; the kernel also takes
         ``pairs=`` (``(P, 2)`` row indices: only those pairs, ``(P,)`` scores)
@@ -428,6 +475,7 @@ class Method:
     fittable: bool = False
     cosine_rows: Callable[[np.ndarray, bool], np.ndarray] | None = None
     paired: bool = False
+    rescales: bool = False
 
     @property
     def ranked(self) -> bool:
@@ -441,7 +489,7 @@ class Method:
 #: The comparison methods (rsatoolbox's names), see the module docstring.
 COMPARE_METHODS: dict[str, Method] = {
     "corr": Method(_cmp_corr, pool="zscore", vectorised=True, fittable=True,
-                   cosine_rows=_rows_centred),
+                   cosine_rows=_rows_centred, rescales=True),
     "spearman": Method(_cosine_kernel(_rows_centred_ranks), pool="rank", vectorised=True,
                        cosine_rows=_rows_centred_ranks),
     "rho-a": Method(_cmp_rho_a, pool="rank", vectorised=True),
@@ -504,7 +552,7 @@ def compare_vectors(
         x, y = x[:, valid], y[:, valid]
         own = True  # fresh copies
     meth = COMPARE_METHODS[method]
-    if not meth.ranked:  # products of the values: keep them inside float64's range
+    if not meth.ranked and not meth.rescales:  # keep products inside float64's range
         x, y = _rescale_rows(x, own=own), _rescale_rows(y, own=own)
     if meth.whitened:
         return meth.kernel(x, y, sigma_k=sigma_k, valid=valid, n=n)
