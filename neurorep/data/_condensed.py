@@ -159,14 +159,16 @@ def condensed_ids(da: xr.DataArray, *, name: str = "rdm") -> np.ndarray:
     return ids
 
 
-def condensed_vectors(da: xr.DataArray, *, name: str = "rdm") -> np.ndarray:
+def condensed_vectors(da: xr.DataArray, *, name: str = "rdm", check: bool = True) -> np.ndarray:
     """The ``(k, m)`` float64 vectors of a condensed RDM stack (its values, not copied when
     they are C-contiguous float64; do not write to them), checked in one pass.
 
     The layout is checked by :func:`condensed_ids`. The values are checked with
     one BLAS pass: finite, and small enough that sums of their squares do not
     overflow (what :func:`rdm_vectors` checks of a square RDM besides symmetry
-    and the diagonal, which a condensed RDM cannot violate).
+    and the diagonal, which a condensed RDM cannot violate). ``check=False``
+    skips that pass, for a caller whose kernel reads every value anyway and
+    checks when its result shows a non-finite value.
 
     Examples
     --------
@@ -177,7 +179,7 @@ def condensed_vectors(da: xr.DataArray, *, name: str = "rdm") -> np.ndarray:
     """
     m = da.shape[-1]
     x = np.ascontiguousarray(np.asarray(da.values, dtype=np.float64)).reshape(-1, m)
-    if x.size and not sum_of_squares_fits(x.reshape(-1)):
+    if check and x.size and not sum_of_squares_fits(x.reshape(-1)):
         finite = np.isfinite(x)
         if not finite.all():
             where = np.unravel_index(int(np.argmin(finite.ravel())), da.shape)

@@ -195,7 +195,7 @@ def _ids_proxy(ids: np.ndarray) -> xr.DataArray:
 
 
 def _side_vectors(
-    r: xr.DataArray, ids: np.ndarray, shared: np.ndarray, name: str
+    r: xr.DataArray, ids: np.ndarray, shared: np.ndarray, name: str, check: bool = True
 ) -> tuple[np.ndarray, bool]:
     """One side's ``(k, m)`` vectors on the ``shared`` stimuli, in their order, and whether
     they are a fresh array (the kernels may then overwrite them)."""
@@ -204,7 +204,7 @@ def _side_vectors(
         if not same:
             r = select_stimuli(r, shared)
         return rdm_vectors(r, name, check_layout=False), True
-    x = condensed_vectors(r, name=name)
+    x = condensed_vectors(r, name=name, check=check)
     if same:
         return x, False
     pos = pd.Index(ids).get_indexer(shared)
@@ -214,7 +214,7 @@ def _side_vectors(
 
 
 def _prepare(
-    a: Any, b: Any, join: str
+    a: Any, b: Any, join: str, check: bool = True
 ) -> tuple[xr.DataArray, xr.DataArray, np.ndarray, np.ndarray, bool, np.ndarray]:
     """Both sides' RDM stacks (square or condensed), their vectors on the shared stimuli,
     whether the vectors are fresh arrays, and the shared ids."""
@@ -229,8 +229,8 @@ def _prepare(
             sides.append(r)
     pa, _ = align(_ids_proxy(ids[0]), _ids_proxy(ids[1]), join=join, names=("a", "b"))
     shared = np.asarray(pa.coords.variables["stimulus"].values)
-    x, own_x = _side_vectors(sides[0], ids[0], shared, "a")
-    y, own_y = _side_vectors(sides[1], ids[1], shared, "b")
+    x, own_x = _side_vectors(sides[0], ids[0], shared, "a", check)
+    y, own_y = _side_vectors(sides[1], ids[1], shared, "b", check)
     return sides[0], sides[1], x, y, own_x and own_y, shared
 
 
@@ -286,12 +286,16 @@ def compare(
     """
     meth = resolve_method(method)
     if is_condensed(a) or is_condensed(b):
-        ra, rb, x, y, own, shared = _prepare(a, b, join)
+        # a kernel that rescales its rows itself reads every value: a NaN/inf makes its
+        # scores NaN, and only then are condensed stacks checked (for the error message)
+        lazy = COMPARE_METHODS[meth].rescales
+        ra, rb, x, y, own, shared = _prepare(a, b, join, check=not lazy)
     else:
         ra = _as_rdm(a, "a", "model")
         rb = _as_rdm(b, "b", "member")
         ra, rb = align(ra, rb, join=join, names=("a", "b"))
         x = y = shared = None
+        lazy = False
     m = x.shape[1] if x is not None else ra.sizes["stimulus_i"] * (ra.sizes["stimulus_i"] - 1) // 2
     n = int(round((1 + np.sqrt(1 + 8 * m)) / 2))
     min_n = 3
@@ -318,6 +322,10 @@ def compare(
         own = True
     scores = compare_vectors(x, y, meth, sigma_k=sigma_k, own=own)
     if np.isnan(scores).any():
+        if lazy:
+            for r, side in ((ra, "a"), (rb, "b")):
+                if is_condensed(r):
+                    condensed_vectors(r, name=side)
         warnings.warn(
             "compare: some RDMs are constant (or zero), so their correlation/cosine with "
             "other RDMs is undefined; those scores are NaN.",
