@@ -92,7 +92,7 @@ def condense(rdm: xr.DataArray, *, name: str = "rdm") -> xr.DataArray:
     ids = np.asarray(rdm.coords.variables["stimulus_i"].values)
     iu, ju = triu(n)
     lead = tuple(rdm.dims[:-2])
-    coords: dict[str, Any] = {
+    coords: dict[Any, Any] = {
         k: v for k, v in rdm.coords.items() if not set(v.dims) & set(RDM_DIMS)
     }
     coords["stimulus_i"] = (PAIR_DIM, ids[iu])
@@ -211,7 +211,7 @@ def uncondense(da: xr.DataArray, *, name: str = "rdm") -> xr.DataArray:
     ids = condensed_ids(da, name=name)
     n = ids.size
     lead = tuple(da.dims[:-1])
-    coords: dict[str, Any] = {
+    coords: dict[Any, Any] = {
         k: v for k, v in da.coords.items() if PAIR_DIM not in v.dims
     }
     coords["stimulus_i"] = ids

@@ -32,8 +32,8 @@ import pandas as pd
 import xarray as xr
 
 from neurorep._core.compare import COMPARE_METHODS, compare_vectors, resolve_method
-from neurorep._core.errors import NeurorepWarning, SchemaError, check_real
 from neurorep._core.condensed import pair_index, triu
+from neurorep._core.errors import NeurorepWarning, SchemaError, check_real
 from neurorep.data import (
     RDM_DIMS,
     align,
@@ -214,7 +214,7 @@ def _side_vectors(
 
 
 def _prepare(
-    a: Any, b: Any, join: str, check: bool = True
+    a: Any, b: Any, join: Literal["exact", "inner"], check: bool = True
 ) -> tuple[xr.DataArray, xr.DataArray, np.ndarray, np.ndarray, bool, np.ndarray]:
     """Both sides' RDM stacks (square or condensed), their vectors on the shared stimuli,
     whether the vectors are fresh arrays, and the shared ids."""
@@ -294,7 +294,7 @@ def compare(
         ra = _as_rdm(a, "a", "model")
         rb = _as_rdm(b, "b", "member")
         ra, rb = align(ra, rb, join=join, names=("a", "b"))
-        x = y = shared = None
+        x = y = shared = None  # type: ignore[assignment]
         lazy = False
     m = x.shape[1] if x is not None else ra.sizes["stimulus_i"] * (ra.sizes["stimulus_i"] - 1) // 2
     n = int(round((1 + np.sqrt(1 + 8 * m)) / 2))
