@@ -113,7 +113,14 @@ def _row_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a, m = x.shape
     step = min(m, max(1024, _BLOCK_BYTES // (8 * max(a, 1))))
     s, ss = np.zeros(a), np.zeros(a)
-    for c in range(0, m, step):
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN moments: the caller rescales
+        return _moments_loop(x, s, ss, step)
+
+
+def _moments_loop(
+    x: np.ndarray, s: np.ndarray, ss: np.ndarray, step: int
+) -> tuple[np.ndarray, np.ndarray]:
+    for c in range(0, x.shape[1], step):
         block = x[:, c : c + step]
         s += block.sum(axis=1)
         ss += np.einsum("ij,ij->i", block, block, optimize=True)
