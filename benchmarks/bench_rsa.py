@@ -5,7 +5,9 @@ Three workloads (full sizes; ``--quick`` shrinks them for a smoke run):
 1. RDMs of 1000 conditions x 10,000 channels: euclidean (rsatoolbox's squared,
    per-channel), correlation, crossnobis over 2 partitions (identity noise).
 2. compare() of 100 x 100 RDMs of 92 conditions (every method); 100 x 100 RDMs
-   of 1000 conditions (corr, spearman) and 10 x 10 of 1000 (tau-a).
+   of 1000 conditions (corr, spearman) and 10 x 10 of 1000 (tau-a); each on the
+   square stacks and on condensed stacks (``data.condense``, checked once), with
+   the floor measured in the same run (one GEMM of the condensed vectors).
 3. bootstrap evaluation over subjects and stimuli: 1000 samples, 10 subjects,
    8 fixed models, 92 conditions, corr and spearman (rsatoolbox
    ``eval_bootstrap``; neurorep ``evaluate``, inference included); the
@@ -133,17 +135,24 @@ def bench_compare(n_a: int, n_b: int, n_cond: int, repeat: int, methods: list[st
     x, y = data.rdm_vectors(a), data.rdm_vectors(b)
     t_vec, _ = _time(lambda: (data.rdm_vectors(a, out=x), data.rdm_vectors(b, out=y)), repeat)
     t_gemm, _ = _time(lambda: x @ y.T, repeat)
+    t_cond, (ca, cb) = _time(lambda: (data.condense(a), data.condense(b)), 1)
     print(
-        f"  (of neurorep's time: checking + gathering the square RDMs {1e3 * t_vec:.1f} ms, "
-        f"which rsatoolbox's stored vectors skip; one GEMM of the vectors {1e3 * t_gemm:.1f} ms)"
+        f"  floor: one GEMM of the condensed vectors {1e3 * t_gemm:.1f} ms; checking + gathering "
+        f"the square RDMs {1e3 * t_vec:.1f} ms (rsatoolbox's stored vectors skip it); "
+        f"data.condense of both stacks, once: {1e3 * t_cond:.1f} ms"
     )
     for method in methods:
         t_o, r_o = _time(lambda method=method: rsa.compare(a, b, method=method), repeat)
+        t_c, r_c = _time(lambda method=method: rsa.compare(ca, cb, method=method), repeat)
         slow = method == "tau-a" or n_cond > 500  # rsatoolbox takes seconds: time it once
         t_r, r_r = _time(
             lambda method=method: rsa_compare(ra, rb, method=method), 1 if slow else repeat
         )
         _row(method, t_o, t_r, float(np.max(np.abs(r_o.values - r_r))))
+        _row(
+            f"{method} (condensed stacks)", t_c, t_r, float(np.max(np.abs(r_c.values - r_r))),
+            f"  {t_c / t_gemm:5.2f}x the GEMM floor",
+        )
 
 
 def _record_randint(fn: Callable[[], Any]) -> tuple[Any, list[np.ndarray]]:

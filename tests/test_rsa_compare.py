@@ -400,3 +400,77 @@ def test_an_rdm_metric_is_one_registry_entry(monkeypatch, rng):
     np.testing.assert_allclose(both.sel(member="b").values, 2 * got.values, rtol=1e-12)
     tiny = rsa.compute_rdm(resp * 1e-250, metric="chebyshev")  # rescaled by 2**e and back
     np.testing.assert_allclose(tiny.values, got.values * 1e-250, rtol=1e-12)
+
+
+# --- condensed stacks (data.condense) ------------------------------------------------
+@pytest.mark.parametrize(
+    "method", ["corr", "spearman", "rho-a", "tau-a", "cosine", "cosine_cov", "corr_cov"]
+)
+def test_condensed_stacks_match_rsatoolbox_in_any_order(stacks, rng, method):
+    ra, rb = stacks
+    ref = rsa_compare(data.to_rsatoolbox(ra), data.to_rsatoolbox(rb), method=method)
+    perm = rng.permutation(N)
+    shuffled = rb.isel(stimulus_i=perm, stimulus_j=perm)
+    ca, cb = data.condense(ra), data.condense(shuffled)
+    assert ca.dims == ("model", "pair") and ca.sizes["pair"] == M
+    for x, y in ((ca, cb), (ra, cb), (ca, shuffled)):
+        got = rsa.compare(x, y, method=method)
+        assert got.dims == ("model", "subject")
+        assert got.model.values.tolist() == ra.model.values.tolist()
+        np.testing.assert_allclose(got.values, ref, rtol=0, atol=1e-12)
+
+
+def test_condensed_round_trip_and_inner_join(stacks):
+    ra, rb = stacks
+    ca = data.condense(ra)
+    xr.testing.assert_identical(data.uncondense(ca), ra)
+    assert data.condense(ca) is ca
+    part = rb.isel(stimulus_i=slice(2, 11), stimulus_j=slice(2, 11))
+    want = rsa.compare(ra, part, join="inner")
+    xr.testing.assert_allclose(rsa.compare(ca, data.condense(part), join="inner"), want)
+    with pytest.raises(AlignmentError, match="join='inner'"):
+        rsa.compare(ca, data.condense(part))
+
+
+def test_condensed_layout_and_values_are_checked(stacks):
+    ra, _ = stacks
+    ca = data.condense(ra)
+    order = np.arange(M)
+    order[[20, 40]] = order[[40, 20]]  # two pairs swapped
+    with pytest.raises(SchemaError, match="squareform order"):
+        rsa.compare(ca.isel(pair=order), ca)
+    with pytest.raises(SchemaError, match="unique"):
+        rsa.compare(ca.isel(pair=slice(None, None, -1)), ca)
+    with pytest.raises(SchemaError, match="n \\(n - 1\\) / 2"):
+        rsa.compare(ca.isel(pair=slice(1, None)), ca)
+    with pytest.raises(SchemaError, match="stimulus_j"):
+        rsa.compare(ca.drop_vars("stimulus_j"), ca)
+    bad = ca.copy(deep=True)
+    bad.values[2, 7] = np.nan
+    for method in ("corr", "spearman", "tau-a"):
+        with pytest.raises(SchemaError, match="finite"):
+            rsa.compare(bad, ca, method=method)
+
+
+def test_large_corr_paths_equal_the_centred_cosine(rng, monkeypatch):
+    """The large-stack corr kernels (raw GEMM with row moments; centred blocks when a row's
+    mean dwarfs its spread) give the centred cosine's numbers, and NaN for constant rows."""
+    from neurorep._core import compare as kern
+
+    monkeypatch.setattr(kern, "_BLOCKED_MIN", 1)
+    monkeypatch.setattr(kern, "_BLOCK_BYTES", 4096)
+    x = rng.random((6, 3000))
+    y = rng.random((4, 3000))
+    x[1] += 1e4  # ill-conditioned for the raw product: centred blocks
+    y[3] = 2.0  # constant: NaN
+    xc, yc = x - x.mean(1, keepdims=True), y - y.mean(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        want = (xc @ yc.T) / np.outer(np.linalg.norm(xc, axis=1), np.linalg.norm(yc, axis=1))
+    assert kern._corr_raw(x, y) is None
+    np.testing.assert_allclose(kern.compare_vectors(x, y, "corr"), want, atol=1e-12)
+    ok = np.delete(x, 1, axis=0)
+    raw = kern._corr_raw(ok, y[:3])
+    assert raw is not None
+    np.testing.assert_allclose(raw, want[[0, 2, 3, 4, 5], :3], atol=1e-12)
+    tiny = kern.compare_vectors(x * 1e-200, y[:3] * 1e250, "corr")  # rescaled exactly
+    np.testing.assert_allclose(tiny, want[:, :3], atol=1e-12)

@@ -82,6 +82,99 @@ def _center(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
 
 
 # --- rows whose cosine is the score ----------------------------------------------
+_BLOCK_BYTES = 4 << 20  # columns of both stacks centred together: a few MB, cache-resident
+_BLOCKED_MIN = 1 << 22  # values of x and y below which one centred copy is cheaper
+
+
+def _corr_blocked(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson r of every row pair without centred copies of ``x`` and ``y``.
+
+    The row means are taken first; then a block of columns of both is centred
+    into small buffers and added to the cross products and the norms, so each
+    array is read twice (mean, blocks) and never written: for large stacks
+    the cost is about one GEMM of the raw vectors.
+    """
+    a, m = x.shape
+    b = y.shape[0]
+    mx, my = x.mean(axis=1)[:, None], y.mean(axis=1)[:, None]
+    step = min(m, max(1024, _BLOCK_BYTES // (8 * (a + b))))
+    bx, by = np.empty((a, step)), np.empty((b, step))
+    num, part = np.zeros((a, b)), np.empty((a, b))
+    nx, ny = np.zeros(a), np.zeros(b)
+    for s in range(0, m, step):
+        w = min(step, m - s)
+        cx = np.subtract(x[:, s : s + w], mx, out=bx[:, :w])
+        cy = np.subtract(y[:, s : s + w], my, out=by[:, :w])
+        np.matmul(cx, cy.T, out=part)
+        num += part
+        nx += np.einsum("ij,ij->i", cx, cx, optimize=True)
+        ny += np.einsum("ij,ij->i", cy, cy, optimize=True)
+    nx, ny = np.sqrt(nx), np.sqrt(ny)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / nx[:, None] / ny[None, :]
+    out[nx == 0, :] = np.nan
+    out[:, ny == 0] = np.nan
+    return np.clip(out, -1.0, 1.0)
+
+
+_RAW_CONDITION = 64.0  # largest sum(x**2) / sum((x - mean)**2) of a row for the raw GEMM
+
+
+def _row_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sums and sums of squares of the rows of ``x``, in one cache-blocked pass."""
+    a, m = x.shape
+    step = min(m, max(1024, _BLOCK_BYTES // (8 * max(a, 1))))
+    s, ss = np.zeros(a), np.zeros(a)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN moments: the caller rescales
+        return _moments_loop(x, s, ss, step)
+
+
+def _moments_loop(
+    x: np.ndarray, s: np.ndarray, ss: np.ndarray, step: int
+) -> tuple[np.ndarray, np.ndarray]:
+    for c in range(0, x.shape[1], step):
+        block = x[:, c : c + step]
+        s += block.sum(axis=1)
+        ss += np.einsum("ij,ij->i", block, block, optimize=True)
+    return s, ss
+
+
+def _corr_raw(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """Pearson r from one GEMM of the raw rows, ``(x.y - m mx my) / (m sx sy)``, and one
+    pass over each array for its row moments; ``None`` when a row's mean is so large
+    against its spread (sum of squares over centred sum of squares > 64) that the
+    subtraction would lose more than ~2 digits (the caller then centres)."""
+    m = x.shape[1]
+    sx, ssx = _row_moments(x)
+    sy, ssy = _row_moments(y)
+    # every |value| of each row within 2**-64 .. 2**64 (else the caller rescales exactly)
+    lo, hi = 2.0 ** (-128), 2.0**128
+    if not all(((ss / m >= lo) & (ss <= hi)).all() for ss in (ssx, ssy)):
+        return None
+    cx, cy = ssx - sx * sx / m, ssy - sy * sy / m  # centred sums of squares
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cond = max(float(np.max(ssx / cx)), float(np.max(ssy / cy)))
+    if not np.isfinite(cond) or cond > _RAW_CONDITION or (cx <= 0).any() or (cy <= 0).any():
+        return None
+    num = gram(x, y)
+    num -= np.outer(sx, sy / m)
+    return np.clip(num / np.sqrt(cx)[:, None] / np.sqrt(cy)[None, :], -1.0, 1.0)
+
+
+def _cmp_corr(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
+    """Pearson r: for large stacks one GEMM of the raw rows (well-conditioned rows) or the
+    blocked centring; small ones are centred (in place when the rows are ours). The kernel
+    keeps its products in float64's range itself (``Method.rescales``)."""
+    if x.size + y.size >= _BLOCKED_MIN:
+        raw = _corr_raw(x, y)
+        if raw is not None:
+            return raw
+        x, y = _rescale_rows(x, own=own), _rescale_rows(y, own=own)
+        return _corr_blocked(x, y)
+    x, y = _rescale_rows(x, own=own), _rescale_rows(y, own=own)
+    return _cos(_rows_centred(x, own), _rows_centred(y, own))
+
+
 def _rows_identity(x: np.ndarray, own: bool = False) -> np.ndarray:
     return x
 
@@ -385,6 +478,9 @@ class Method:
     cosine_rows : callable(x, own) -> x', optional
         A row transform after which the score is the cosine of two rows (used
         to batch many comparisons into one matrix product).
+    rescales : bool
+        The kernel keeps its sums of products inside float64's range itself
+        (else :func:`compare_vectors` rescales extreme rows first).
     paired : bool
         Each row pair costs its own computation; the kernel also takes
         ``pairs=`` (``(P, 2)`` row indices: only those pairs, ``(P,)`` scores)
@@ -406,6 +502,7 @@ class Method:
     paired: bool = False
     scale_free: bool = True
     whole: bool = False
+    rescales: bool = False
 
     @property
     def ranked(self) -> bool:
@@ -418,8 +515,8 @@ class Method:
 
 #: The comparison methods (rsatoolbox's names), see the module docstring.
 COMPARE_METHODS: dict[str, Method] = {
-    "corr": Method(_cosine_kernel(_rows_centred), pool="zscore", vectorised=True, fittable=True,
-                   cosine_rows=_rows_centred),
+    "corr": Method(_cmp_corr, pool="zscore", vectorised=True, fittable=True,
+                   cosine_rows=_rows_centred, rescales=True),
     "spearman": Method(_cosine_kernel(_rows_centred_ranks), pool="rank", vectorised=True,
                        cosine_rows=_rows_centred_ranks),
     "rho-a": Method(_cmp_rho_a, pool="rank", vectorised=True),
@@ -488,7 +585,8 @@ def compare_vectors(
         x, y = np.ascontiguousarray(x[:, valid]), np.ascontiguousarray(y[:, valid])
         own = True  # fresh copies
     meth = COMPARE_METHODS[method]
-    if not meth.ranked and meth.scale_free:  # products of the values: keep them inside float64's range
+    # products of the values: keep them inside float64's range (unless the kernel does)
+    if not meth.ranked and meth.scale_free and not meth.rescales:
         x, y = _rescale_rows(x, own=own), _rescale_rows(y, own=own)
     if meth.whitened:
         return meth.kernel(x, y, sigma_k=sigma_k, valid=valid, n=n)

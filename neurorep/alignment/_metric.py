@@ -97,6 +97,10 @@ class Metric:
         ``pair`` for every region at once (encoding: one ridge fit per layer
         for all regions' units together; per-unit alphas keep the numbers
         identical).
+    score_all : callable(list of prepared regions, list of prepared layers) -> array, optional
+        Every region x layer score on all stimuli at once, ``(region, layer)``
+        (RSA: one call of the comparison kernel that ``rsa.compare`` uses, on the
+        stacked condensed RDMs).
     params : dict
         The metric's options, stored as JSON in the result's ``metric_params`` attr.
     name : str
@@ -127,6 +131,7 @@ class Metric:
     ceiling: Callable[[xr.DataArray], float] | None = None
     sample: Callable[[Any, Array | None], Array] | None = None
     pair_many: Callable[[list[Any], Any], list[Any]] | None = None
+    score_all: Callable[[list[Any], list[Any]], Array] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     name: str = "custom"
 
@@ -457,8 +462,14 @@ def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> 
         norm = np.linalg.norm(v)
         return v / norm if norm > 0 else np.full_like(v, np.nan)
 
+    def score_all(regions: list[tuple[Array, Array]], layers: list[tuple[Array, Array]]) -> Array:
+        # rsa.compare's kernel on the stacked condensed RDMs: each row ranked/centred once
+        x = np.stack([v for _, v in regions])
+        y = np.stack([v for _, v in layers])
+        return compare_vectors(x, y, resolved, own=True)
+
     return Metric(prepare=prepare, score=score, unique_rows=True, min_stimuli=4, takes_rdms=True,
-                  sample=sample if rows is not None else None,
+                  sample=sample if rows is not None else None, score_all=score_all,
                   params={"method": method, "rdm_metric": rdm_metric},
                   name=f"RSA: {rdm_metric} RDMs compared by {resolved}")
 

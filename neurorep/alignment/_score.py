@@ -202,8 +202,10 @@ def score_matrix(
         not (isinstance(p, tuple) and isinstance(p[0], str) and p[0] == "features") for p in lprep.values()
     )
     if batched:
-        res = _batched_score_matrix(met, regions, layers, lprep, boots, ci=ci, metric=metric, n=n,
-                                    rprep={rk: rprep[(rk, "all")] for rk in regions})
+        res = _batched_score_matrix(
+            met, regions, layers, {rk: rprep[(rk, "all")] for rk in regions}, lprep, boots,
+            ci=ci, metric=metric, n=n,
+        )
         res.attrs["rng"] = seed
         return res
     jobs = [(r, s, k) for r in rkeys for s in subjects for k in lkeys]
@@ -292,28 +294,30 @@ def _batched_score_matrix(
     met: Metric,
     regions: dict[str, dict[str, xr.DataArray]],
     layers: dict[str, xr.DataArray],
+    rprep: dict[str, Any],
     lprep: dict[str, Any],
     boots: Array,
     *,
     ci: float,
     metric: str | Metric,
     n: int,
-    rprep: dict[str, Any] | None = None,
 ) -> xr.Dataset:
     """score_matrix's single-subject path when scores are dot products of sample vectors:
-    each bootstrap sample costs one vector per representation and one matrix product.
+    each bootstrap sample costs one vector per representation and one matrix product;
+    the point estimate comes from the metric's family kernel (``score_all``) when it has one.
     ``rprep``: the regions already prepared (a dask-backed region is not reduced twice)."""
     assert met.sample is not None
     rkeys, lkeys = list(regions), list(layers)
-    if rprep is None:
-        rprep = {k: met.prepare(subs["all"]) for k, subs in regions.items()}
 
     def block(idx: Array | None) -> Array:
         a = np.stack([met.sample(rprep[k], idx) for k in rkeys])  # type: ignore[misc]
         b = np.stack([met.sample(lprep[k], idx) for k in lkeys])  # type: ignore[misc]
         return a @ b.T
 
-    score = block(None)
+    if met.score_all is not None:
+        score = met.score_all([rprep[k] for k in rkeys], [lprep[k] for k in lkeys])
+    else:
+        score = block(None)
     samples = np.full((len(rkeys), len(lkeys), len(boots)), np.nan)
     for bi, idx in enumerate(boots):
         if met.unique_rows:

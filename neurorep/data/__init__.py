@@ -4,6 +4,14 @@ See DESIGN.md section 1. Every object is plain xarray.
 """
 
 from neurorep.data._align import align, select_stimuli, stimulus_ids
+from neurorep.data._condensed import (
+    PAIR_DIM,
+    condense,
+    condensed_ids,
+    condensed_vectors,
+    is_condensed,
+    uncondense,
+)
 from neurorep.data._io import load, save
 from neurorep.data._mne import from_mne, to_mne
 from neurorep.data._nifti import from_nifti, to_nifti
@@ -39,6 +47,7 @@ from neurorep.data._time import bin_time, check_epochs, crop_time, sampling_inte
 __all__ = [
     "EPOCH_DIMS",
     "LAYER_VAR",
+    "PAIR_DIM",
     "RDM_DIMS",
     "RDM_VAR",
     "RESPONSES_VAR",
@@ -48,6 +57,9 @@ __all__ = [
     "bin_time",
     "check_epochs",
     "check_rdm_layout",
+    "condense",
+    "condensed_ids",
+    "condensed_vectors",
     "crop_time",
     "from_mne",
     "from_nifti",
@@ -55,6 +67,7 @@ __all__ = [
     "from_surface",
     "load_mesh",
     "infer_kind",
+    "is_condensed",
     "load",
     "members",
     "rdm",
@@ -73,5 +86,6 @@ __all__ = [
     "to_rsatoolbox",
     "to_surface",
     "tree_from_members",
+    "uncondense",
     "validate",
 ]

@@ -41,16 +41,23 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from neurorep._core.compare import COMPARE_METHODS, compare_vectors, resolve_method
+from neurorep._core.condensed import pair_index, triu
 from neurorep._core.errors import NeurorepWarning, SchemaError, check_real
 from neurorep.data import (
     RDM_DIMS,
     align,
     check_rdm_layout,
+    condensed_ids,
+    condensed_vectors,
     infer_kind,
+    is_condensed,
     members,
+    rdm_vectors,
+    select_stimuli,
     validate,
 )
 from neurorep.rsa._transform import rdm_vectors_nan
@@ -240,6 +247,52 @@ def _as_rdm(obj: Any, name: str, default_dim: str) -> xr.DataArray:
     )
 
 
+def _ids_proxy(ids: np.ndarray) -> xr.DataArray:
+    """A ``(stimulus, unit)`` stand-in holding only ``ids``, to align two sides by id."""
+    return xr.DataArray(np.zeros((ids.size, 1)), dims=("stimulus", "unit"),
+                        coords={"stimulus": ids, "unit": [0]})
+
+
+def _side_vectors(
+    r: xr.DataArray, ids: np.ndarray, shared: np.ndarray, name: str, check: bool = True
+) -> tuple[np.ndarray, bool]:
+    """One side's ``(k, m)`` vectors on the ``shared`` stimuli, in their order, and whether
+    they are a fresh array (the kernels may then overwrite them)."""
+    same = ids.size == shared.size and np.array_equal(ids, shared)
+    if not is_condensed(r):
+        if not same:
+            r = select_stimuli(r, shared)
+        return rdm_vectors(r, name, check_layout=False), True
+    x = condensed_vectors(r, name=name, check=check)
+    if same:
+        return x, False
+    pos = pd.Index(ids).get_indexer(shared)
+    iu, ju = triu(shared.size)
+    p, q = pos[iu], pos[ju]
+    return np.take(x, pair_index(np.minimum(p, q), np.maximum(p, q), ids.size), axis=1), True
+
+
+def _prepare(
+    a: Any, b: Any, join: Literal["exact", "inner"], check: bool = True
+) -> tuple[xr.DataArray, xr.DataArray, np.ndarray, np.ndarray, bool, np.ndarray]:
+    """Both sides' RDM stacks (square or condensed), their vectors on the shared stimuli,
+    whether the vectors are fresh arrays, and the shared ids."""
+    sides, ids = [], []
+    for obj, name, default in ((a, "a", "model"), (b, "b", "member")):
+        if is_condensed(obj):
+            ids.append(condensed_ids(obj, name=name))
+            sides.append(obj)
+        else:
+            r = _as_rdm(obj, name, default)
+            ids.append(np.asarray(r.coords.variables["stimulus_i"].values))
+            sides.append(r)
+    pa, _ = align(_ids_proxy(ids[0]), _ids_proxy(ids[1]), join=join, names=("a", "b"))
+    shared = np.asarray(pa.coords.variables["stimulus"].values)
+    x, own_x = _side_vectors(sides[0], ids[0], shared, "a", check)
+    y, own_y = _side_vectors(sides[1], ids[1], shared, "b", check)
+    return sides[0], sides[1], x, y, own_x and own_y, shared
+
+
 def compare(
     a: xr.DataArray | Mapping[str, xr.DataArray],
     b: xr.DataArray | Mapping[str, xr.DataArray],
@@ -259,10 +312,16 @@ def compare(
     Parameters
     ----------
     a, b : DataArray or mapping
-        RDMs ``(..., stimulus_i, stimulus_j)``, or name -> RDM.
+        RDMs ``(..., stimulus_i, stimulus_j)``, condensed RDM stacks
+        ``(..., pair)`` (:func:`neurorep.data.condense`), or name -> RDM.
         Leading dims (``model``, ``subject``, ``layer``...) stack several
         RDMs; a mapping is stacked along ``model`` (``a``) / ``member`` (``b``).
-        Stimuli are matched by id, never by position.
+        Stimuli are matched by id, never by position. A condensed stack
+        (:func:`neurorep.data.condense`) was checked when it was built and
+        holds each dissimilarity once: comparing it again costs one pass over
+        its values instead of checking and gathering the square matrices, so
+        condense a stack once when it is compared many times (large RDMs,
+        loops, bootstraps). Scores are the same for both forms.
     method : str
         One of :data:`COMPARE_METHODS` (see the module docstring), with
         rsatoolbox's names; ``"pearson"`` is an alias of ``"corr"``.
@@ -289,12 +348,24 @@ def compare(
     >>> rdms = data.rdm(d, stimulus=list("abcd"), dim="subject")
     >>> rsa.compare(rdms, rdms.isel(subject=0), method="spearman").dims
     ('subject',)
+    >>> stack = data.condense(rdms)  # checked once, (subject, pair)
+    >>> bool(np.allclose(rsa.compare(stack, stack), rsa.compare(rdms, rdms)))
+    True
     """
     meth = resolve_method(method)
-    ra = _as_rdm(a, "a", "model")
-    rb = _as_rdm(b, "b", "member")
-    ra, rb = align(ra, rb, join=join, names=("a", "b"))
-    n = ra.sizes["stimulus_i"]
+    if is_condensed(a) or is_condensed(b):
+        # a kernel that rescales its rows itself reads every value: a NaN/inf makes its
+        # scores NaN, and only then are condensed stacks checked (for the error message)
+        lazy = COMPARE_METHODS[meth].rescales
+        ra, rb, x, y, own, shared = _prepare(a, b, join, check=not lazy)
+    else:
+        ra = _as_rdm(a, "a", "model")
+        rb = _as_rdm(b, "b", "member")
+        ra, rb = align(ra, rb, join=join, names=("a", "b"))
+        x = y = shared = None  # type: ignore[assignment]
+        lazy = False
+    m = x.shape[1] if x is not None else ra.sizes["stimulus_i"] * (ra.sizes["stimulus_i"] - 1) // 2
+    n = int(round((1 + np.sqrt(1 + 8 * m)) / 2))
     min_n = 3
     if n < min_n:
         raise SchemaError(
@@ -306,16 +377,22 @@ def compare(
             raise ValueError(
                 f"sigma_k is only used by methods {list(SIGMA_K_METHODS)}; got {meth!r}."
             )
-        sigma_k = _check_sigma_k(sigma_k, np.asarray(ra.coords.variables["stimulus_i"].values))
-    lead_a = list(ra.dims[:-2])
-    lead_b = list(rb.dims[:-2])
+        if shared is None:
+            shared = np.asarray(ra.coords.variables["stimulus_i"].values)
+        sigma_k = _check_sigma_k(sigma_k, shared)
+    lead_a = list(ra.dims[: -1 if is_condensed(ra) else -2])
+    lead_b = list(rb.dims[: -1 if is_condensed(rb) else -2])
     rename = {d: f"{d}_b" for d in lead_b if d in lead_a}
-    # values checked while gathered; the kernels may then transform them in place
-    x = rdm_vectors_nan(ra, "a", check_layout=False)
-    y = rdm_vectors_nan(rb, "b", check_layout=False)
-    valid = missing_pairs(x, y, n, meth)
+    if x is None or y is None:
+        # values checked while gathered; the kernels may then transform them in place
+        x = rdm_vectors_nan(ra, "a", check_layout=False)
+        y = rdm_vectors_nan(rb, "b", check_layout=False)
+        own = True
+    # a condensed stack read lazily (its kernel rescales rows itself) was not checked: a
+    # NaN there makes its scores NaN and is reported below, never taken as a missing pair
+    valid = None if lazy else missing_pairs(x, y, n, meth)
     if valid is None:
-        scores = compare_vectors(x, y, meth, sigma_k=sigma_k, own=True)
+        scores = compare_vectors(x, y, meth, sigma_k=sigma_k, own=own)
     else:
         if sigma_k is not None and COMPARE_METHODS[meth].whitened:
             raise ValueError(
@@ -324,13 +401,17 @@ def compare(
             )
         scores = compare_vectors(x, y, meth, sigma_k=sigma_k, valid=valid, n=n)
     if np.isnan(scores).any():
+        if lazy:
+            for r, side in ((ra, "a"), (rb, "b")):
+                if is_condensed(r):
+                    condensed_vectors(r, name=side)
         warnings.warn(
             "compare: some RDMs are constant (or zero), so their correlation/cosine with "
             "other RDMs is undefined; those scores are NaN.",
             NeurorepWarning,
             stacklevel=2,
         )
-    shape = tuple(ra.shape[:-2]) + tuple(rb.shape[:-2])
+    shape = tuple(ra.shape[: len(lead_a)]) + tuple(rb.shape[: len(lead_b)])
     dims = lead_a + [rename.get(d, d) for d in lead_b]
     out_coords: dict[str, Any] = {}
     # by side, not by identity: compare(x, x) passes the same object twice
