@@ -39,6 +39,17 @@ PAIR_DIM = "pair"
 def is_condensed(obj: Any) -> bool:
     """Whether ``obj`` is an RDM (stack) in condensed form (last dim ``pair``).
 
+    Parameters
+    ----------
+    obj : object
+        Anything; only a DataArray whose last dim is ``pair`` is condensed.
+
+    Returns
+    -------
+    bool
+        True for a condensed RDM (stack); the layout itself is not checked
+        (:func:`condensed_ids` does).
+
     Examples
     --------
     >>> from neurorep import data
@@ -54,16 +65,16 @@ def condense(rdm: xr.DataArray, *, name: str = "rdm") -> xr.DataArray:
 
     Parameters
     ----------
-    rdm : DataArray ``(..., stimulus_i, stimulus_j)``
-        One RDM or a stack along leading dims; checked as
+    rdm : DataArray
+        One RDM ``(..., stimulus_i, stimulus_j)`` or a stack along leading dims; checked as
         ``validate(rdm, kind="rdm")`` does (a condensed input is returned as is).
     name : str
         How the object is named in error messages.
 
     Returns
     -------
-    DataArray ``(..., pair)``
-        float64 upper triangles in scipy ``squareform`` order; coordinates
+    DataArray
+        ``(..., pair)``: float64 upper triangles in scipy ``squareform`` order; coordinates
         ``stimulus_i`` and ``stimulus_j`` along ``pair`` name the two stimuli
         of each dissimilarity; the leading dims' coordinates and the attrs
         are kept. :func:`uncondense` gives the square form back.
@@ -108,6 +119,18 @@ def condense(rdm: xr.DataArray, *, name: str = "rdm") -> xr.DataArray:
 
 def condensed_ids(da: xr.DataArray, *, name: str = "rdm") -> np.ndarray:
     """The stimulus ids of a condensed RDM stack, its layout checked.
+
+    Parameters
+    ----------
+    da : DataArray
+        A condensed RDM (stack) ``(..., pair)``.
+    name : str
+        How the object is named in error messages.
+
+    Returns
+    -------
+    ndarray
+        The ``n`` stimulus ids, in the order of the square form.
 
     Raises
     ------
@@ -170,6 +193,21 @@ def condensed_vectors(da: xr.DataArray, *, name: str = "rdm", check: bool = True
     skips that pass, for a caller whose kernel reads every value anyway and
     checks when its result shows a non-finite value.
 
+    Parameters
+    ----------
+    da : DataArray
+        A condensed RDM (stack) ``(..., pair)``.
+    name : str
+        How the object is named in error messages.
+    check : bool
+        Check the values (finite, squares summable in float64).
+
+    Returns
+    -------
+    ndarray
+        ``(k, m)`` float64: one row per RDM of the stack (``k`` = the product of
+        the leading dims' sizes), ``m`` = the number of pairs.
+
     Examples
     --------
     >>> from neurorep import data
@@ -200,6 +238,19 @@ def condensed_vectors(da: xr.DataArray, *, name: str = "rdm", check: bool = True
 
 def uncondense(da: xr.DataArray, *, name: str = "rdm") -> xr.DataArray:
     """The square form ``(..., stimulus_i, stimulus_j)`` of a condensed RDM stack.
+
+    Parameters
+    ----------
+    da : DataArray
+        A condensed RDM (stack) ``(..., pair)`` (:func:`condense`).
+    name : str
+        How the object is named in error messages.
+
+    Returns
+    -------
+    DataArray
+        ``(..., stimulus_i, stimulus_j)``: symmetric, zero diagonal, the leading
+        dims' coordinates and the attrs kept.
 
     Examples
     --------
