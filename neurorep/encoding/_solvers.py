@@ -309,6 +309,7 @@ def cv_scores_chunk(
     """
     n_alpha = len(plan.alphas)
     m = Yc.shape[1]
+    dt = Yc.dtype
     acc = PooledSums(n_alpha, m)
     if XtY is None:
         XtY = _gram_xty(plan, Yc)
@@ -317,18 +318,43 @@ def cv_scores_chunk(
         n_te = len(fold.test)
         n_tr = len(fold.train)
         B, Yte = _fold_projection(fold, Yc, XtY, s_all)
-        # centre the held-out responses on the training mean (the intercept)
+        # the held-out responses centred on their own mean, as (unit, sample): every
+        # per-unit sum below runs along a contiguous row (SIMD partial sums, one pass)
         s_te = Yte.sum(0, dtype=np.float64)
-        y_tr = (s_all.astype(np.float64) - s_te) / n_tr
-        Z = Yte - y_tr.astype(Yc.dtype)  # (n_te, m) new array, Yte may be a view
-        acc.add_responses(y_tr, Z)
+        y_tr = (s_all.astype(np.float64) - s_te) / n_tr  # the training mean (the intercept)
+        y_te = s_te / max(n_te, 1)
+        Zt = np.empty((m, n_te), dtype=dt)
+        np.subtract(Yte.T, y_te.astype(dt)[:, None], out=Zt)
+        acc.add_response_moments(y_tr, y_te - y_tr, _rowdot(Zt, Zt), n_te)
+        # predictions q = A g B: their mean over the fold from the column mean of A (one
+        # small product for every alpha), their deviations from A centred on that mean
+        a_mean = fold.A.mean(0, dtype=np.float64)
+        Ac = fold.A - a_mean.astype(dt)
         g = 1.0 / (fold.dec.lam[:, None] + plan.alphas[None, :])  # (k, n_alpha) float64
-        P = np.empty((n_te, m), dtype=Yc.dtype)
+        q_mean = ((a_mean[:, None] * g).T.astype(dt) @ B).astype(np.float64)  # (n_alpha, m)
+        m2_q = np.empty((n_alpha, m))
+        c_qz = np.empty((n_alpha, m))
+        sse = np.empty((n_alpha, m))
+        Pt = np.empty((m, n_te), dtype=dt)
+        gd = g.astype(dt)
         for ai in range(n_alpha):
-            Ag = fold.A * g[:, ai].astype(Yc.dtype)
-            np.matmul(Ag, B, out=P)
-            acc.add_predictions(ai, y_tr, P, Z)
+            Ag = Ac * gd[:, ai]
+            np.matmul(B.T, Ag.T, out=Pt)  # (unit, sample) deviations of the predictions
+            m2_q[ai] = _rowdot(Pt, Pt)
+            c_qz[ai] = _rowdot(Pt, Zt)
+            np.subtract(Zt, Pt, out=Pt)
+            sse[ai] = _rowdot(Pt, Pt)
+        acc.add_prediction_moments(y_tr, q_mean, m2_q, c_qz, sse)
     return acc.scores(rel_tol=100 * float(np.finfo(plan.dtype).eps))
+
+
+def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-row dot products of two C-contiguous ``(row, n)`` arrays, as float64.
+
+    einsum's contiguous inner loop keeps SIMD partial sums (pairwise-like rounding),
+    and reads each array once.
+    """
+    return np.einsum("ij,ij->i", a, b).astype(np.float64)
 
 
 class PooledSums:
@@ -370,6 +396,41 @@ class PooledSums:
         self.m2_y += np.einsum("ij,ij->j", dz, dz) + dy**2 * (n_prev * n_te / n_new)
         self.n = n_new
         self._fold = (n_prev, n_te, dy, dz)
+
+    def add_response_moments(
+        self, c: np.ndarray, z_mean: np.ndarray, m2_z: np.ndarray, n_te: int
+    ) -> None:
+        """A fold's held-out responses from their moments: ``c`` the fold's training mean,
+        ``z_mean`` the mean of ``y - c`` over the fold, ``m2_z`` the sum of squared
+        deviations from that mean (same update as :meth:`add_responses`)."""
+        n_prev, n_new = self.n, self.n + n_te
+        dy = c + z_mean - self.mean_y
+        self.mean_y += dy * (n_te / n_new)
+        self.m2_y += m2_z + dy**2 * (n_prev * n_te / n_new)
+        self.n = n_new
+        self._fold = (n_prev, n_te, dy, z_mean)
+
+    def add_prediction_moments(
+        self,
+        c: np.ndarray,
+        q_mean: np.ndarray,
+        m2_q: np.ndarray,
+        c_qz: np.ndarray,
+        sse_c: np.ndarray,
+    ) -> None:
+        """Every alpha's predictions ``q + c`` of the fold (after :meth:`add_response_moments`,
+        ``c`` the same training mean) from their moments ``(alpha, unit)``: mean of ``q``, sum of squared deviations,
+        co-deviation with the responses, and the sum of squared deviations of the errors
+        (``z - q`` around its mean)."""
+        assert self._fold is not None
+        n_prev, n_te, dy, z_mean = self._fold
+        n_new = n_prev + n_te
+        dp = c + q_mean - self.mean_p
+        w = n_prev * n_te / n_new
+        self.mean_p += dp * (n_te / n_new)
+        self.m2_p += m2_q + dp**2 * w
+        self.c_py += c_qz + dp * dy * w
+        self.sse += sse_c + n_te * (z_mean - q_mean) ** 2
 
     def add_predictions(self, ai: int, c: np.ndarray, q: np.ndarray, z: np.ndarray) -> None:
         """The fold's predictions ``q + c`` for alpha ``ai`` (after :meth:`add_responses`)."""
