@@ -318,14 +318,13 @@ def cv_scores_chunk(
         n_te = len(fold.test)
         n_tr = len(fold.train)
         B, Yte = _fold_projection(fold, Yc, XtY, s_all)
-        # the held-out responses centred on their own mean, as (unit, sample): every
-        # per-unit sum below runs along a contiguous row (SIMD partial sums, one pass)
+        # the held-out responses centred on their own mean
         s_te = Yte.sum(0, dtype=np.float64)
         y_tr = (s_all.astype(np.float64) - s_te) / n_tr  # the training mean (the intercept)
         y_te = s_te / max(n_te, 1)
-        Zt = np.empty((m, n_te), dtype=dt)
-        np.subtract(Yte.T, y_te.astype(dt)[:, None], out=Zt)
-        acc.add_response_moments(y_tr, y_te - y_tr, _rowdot(Zt, Zt), n_te)
+        Z = np.empty((n_te, m), dtype=dt)
+        np.subtract(Yte, y_te.astype(dt), out=Z)
+        acc.add_response_moments(y_tr, y_te - y_tr, _coldot(Z, Z), n_te)
         # predictions q = A g B: their mean over the fold from the column mean of A (one
         # small product for every alpha), their deviations from A centred on that mean
         a_mean = fold.A.mean(0, dtype=np.float64)
@@ -335,26 +334,35 @@ def cv_scores_chunk(
         m2_q = np.empty((n_alpha, m))
         c_qz = np.empty((n_alpha, m))
         sse = np.empty((n_alpha, m))
-        Pt = np.empty((m, n_te), dtype=dt)
+        P = np.empty((n_te, m), dtype=dt)
         gd = g.astype(dt)
         for ai in range(n_alpha):
             Ag = Ac * gd[:, ai]
-            np.matmul(B.T, Ag.T, out=Pt)  # (unit, sample) deviations of the predictions
-            m2_q[ai] = _rowdot(Pt, Pt)
-            c_qz[ai] = _rowdot(Pt, Zt)
-            np.subtract(Zt, Pt, out=Pt)
-            sse[ai] = _rowdot(Pt, Pt)
+            np.matmul(Ag, B, out=P)  # the deviations of the predictions from their mean
+            m2_q[ai] = _coldot(P, P)
+            c_qz[ai] = _coldot(P, Z)
+            np.subtract(Z, P, out=P)  # the errors' deviations from their mean
+            sse[ai] = _coldot(P, P)
         acc.add_prediction_moments(y_tr, q_mean, m2_q, c_qz, sse)
     return acc.scores(rel_tol=100 * float(np.finfo(plan.dtype).eps))
 
 
-def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-row dot products of two C-contiguous ``(row, n)`` arrays, as float64.
+_COLDOT_ROWS = 64  # float32 sums of at most this many rows, then added in float64
 
-    einsum's contiguous inner loop keeps SIMD partial sums (pairwise-like rounding),
-    and reads each array once.
+
+def _coldot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-column dot products of two ``(sample, unit)`` arrays, as float64, in one pass.
+
+    einsum adds row after row into the output; in float32 that sum runs over
+    blocks of :data:`_COLDOT_ROWS` rows whose partial sums are added in float64
+    (relative error ~3e-7 instead of ~1e-6 over 600 rows).
     """
-    return np.einsum("ij,ij->i", a, b).astype(np.float64)
+    if a.dtype == np.float64 or a.shape[0] <= _COLDOT_ROWS:
+        return np.einsum("ij,ij->j", a, b).astype(np.float64)
+    out = np.zeros(a.shape[1])
+    for s in range(0, a.shape[0], _COLDOT_ROWS):
+        out += np.einsum("ij,ij->j", a[s : s + _COLDOT_ROWS], b[s : s + _COLDOT_ROWS])
+    return out
 
 
 class PooledSums:
