@@ -17,6 +17,7 @@ import xarray as xr
 
 from neurorep import __version__
 from neurorep._core.errors import SchemaError, check_int
+from neurorep._core.parallel import map_tasks
 from neurorep._core.rng import check_scheduler, resolve_seed
 from neurorep.alignment._inputs import _depths, _prepare_sets
 from neurorep.alignment._metric import Metric, get_metric
@@ -192,8 +193,8 @@ def score_matrix(
 
         kwargs = {} if scheduler == "distributed" else {"scheduler": scheduler}
         results = list(dask.compute(*[dask.delayed(run)(*j) for j in jobs], **kwargs))
-    else:
-        results = [run(*j) for j in jobs]
+    else:  # parallel-engine tasks, one BLAS thread each: every bootstrap score is small
+        results = map_tasks(lambda j: run(*j), jobs) if len(boots) else [run(*j) for j in jobs]
     shape = (len(rkeys), len(subjects), len(lkeys))
     subj_score = np.array([p for p, _ in results]).reshape(shape)
     if multi:
@@ -291,11 +292,16 @@ def _batched_score_matrix(
 
     score = block(None)
     samples = np.full((len(rkeys), len(lkeys), len(boots)), np.nan)
-    for bi, idx in enumerate(boots):
-        if met.unique_rows:
-            idx = np.unique(idx)
-        if len(idx) >= met.min_stimuli:
-            samples[:, :, bi] = block(idx)
+
+    def run(rows: range) -> None:  # writes its own bootstrap samples
+        for bi in rows:
+            idx = np.unique(boots[bi]) if met.unique_rows else boots[bi]
+            if len(idx) >= met.min_stimuli:
+                samples[:, :, bi] = block(idx)
+
+    # a few parallel-engine tasks, one BLAS thread each: the products are small
+    step = max(1, -(-len(boots) // 8))
+    map_tasks(run, [range(b, min(b + step, len(boots))) for b in range(0, len(boots), step)])
     return _assemble(met, regions, layers, score, samples, None, ci=ci, metric=metric, n=n,
                      n_bootstrap=len(boots), gen=None)
 
