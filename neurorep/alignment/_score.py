@@ -153,10 +153,14 @@ def score_matrix(
         raise ValueError(f"score_matrix: need at least {met.min_stimuli} stimuli; got {n}.")
     subjects = sorted({s for subs in regions.values() for s in subs})
     multi = len(subjects) > 1
-    lprep = {k: met.prepare(v) for k, v in layers.items()}
+    # one parallel-engine task per representation (one BLAS thread each): small Gram
+    # products on two BLAS threads ran up to 10x slower on a busy machine
+    lprep = dict(zip(layers, map_tasks(met.prepare, list(layers.values())), strict=True))
     boots = bootstrap_indices(n, n_bootstrap, rng=gen) if n_bootstrap and not multi else np.empty((0, n), int)
 
-    rprep = {(rk, s): met.prepare(da) for rk, subs in regions.items() for s, da in subs.items()}
+    rkeys_s = [(rk, s) for rk, subs in regions.items() for s in subs]
+    rprep = dict(zip(rkeys_s, map_tasks(met.prepare, [regions[rk][s] for rk, s in rkeys_s]),
+                     strict=True))
     states: dict[tuple[str, str, str], Any] = {}
     parallel = scheduler is not None
     if met.pair_many is not None and not parallel:
@@ -283,7 +287,8 @@ def _batched_score_matrix(
     each bootstrap sample costs one vector per representation and one matrix product."""
     assert met.sample is not None
     rkeys, lkeys = list(regions), list(layers)
-    rprep = {k: met.prepare(subs["all"]) for k, subs in regions.items()}
+    rprep = dict(zip(rkeys, map_tasks(met.prepare, [regions[k]["all"] for k in rkeys]),
+                     strict=True))
 
     def block(idx: Array | None) -> Array:
         a = np.stack([met.sample(rprep[k], idx) for k in rkeys])  # type: ignore[misc]
@@ -425,7 +430,9 @@ def best_layer(
     perm = gen.permutation(n)
     folds = np.array_split(perm, cv)
     lkeys = list(layers)
-    lprep = {k: met.prepare(v) for k, v in layers.items()}
+    # one parallel-engine task per representation (one BLAS thread each): small Gram
+    # products on two BLAS threads ran up to 10x slower on a busy machine
+    lprep = dict(zip(layers, map_tasks(met.prepare, list(layers.values())), strict=True))
     rkeys = list(regions)
     freq = np.zeros((len(rkeys), len(lkeys)))
     held = np.zeros((len(rkeys), cv))
