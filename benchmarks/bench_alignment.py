@@ -29,6 +29,8 @@ a smaller size to show what the bootstrap CI costs.
 
     python benchmarks/bench_alignment.py --quick   # 3 layers x 4 regions x 300 stimuli
     python benchmarks/bench_alignment.py           # 12 layers x 20 regions x 1000 stimuli
+    python benchmarks/bench_alignment.py --encoding-only --before /work/main
+        # the encoding block only, with another checkout's score_matrix timed as "before"
 
 ``--threads 1`` runs every side on one BLAS thread: on a 2-core machine shared
 with other jobs, multi-threaded OpenBLAS LAPACK calls on small matrices (the
@@ -218,6 +220,37 @@ def warm_up() -> None:
     ours_encoding_batched(model, brain)
 
 
+def encoding_before(args: argparse.Namespace) -> tuple[float, np.ndarray]:
+    """score_matrix(metric="encoding") with another checkout's neurorep (--before), timed in a
+    subprocess on the same data; returns (seconds, scores)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "scores.npy")
+        cmd = [sys.executable, os.path.abspath(__file__), "--encoding-worker", out,
+               "--n-stimuli", str(args.n_stimuli), "--n-layers", str(args.n_layers),
+               "--n-regions", str(args.n_regions), "--width", str(args.width),
+               "--n-units", str(args.n_units)]
+        if args.threads is not None:
+            cmd += ["--threads", str(args.threads)]
+        proc = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": args.before}, check=True,
+                              capture_output=True, text=True)
+        return float(proc.stdout.strip().splitlines()[-1]), np.load(out)
+
+
+def encoding_worker(args: argparse.Namespace) -> None:
+    model, brain = make_data(args.n_stimuli, args.n_layers, args.n_regions, args.width,
+                             args.n_units)
+    small_model, small_brain = make_data(40, 2, 2, 16, 8, seed=2)
+    ours(small_model, small_brain, "encoding")
+    scores, seconds, _ = measure(lambda: ours(model, brain, "encoding"))
+    np.save(args.encoding_worker, scores)
+    print(seconds)
+
+
 # ----------------------------------------------------------------------------- report
 def _row(name: str, seconds: float, peak: float, base: float | None = None) -> None:
     ratio = f"   {base / seconds:6.1f}x vs peer" if base is not None else ""
@@ -232,6 +265,30 @@ def _agree(name: str, a: np.ndarray, b: np.ndarray) -> None:
         f"  {name:<52} max|diff| {diff.max():.2e}   mean diff {np.mean(a - b):+.2e}   "
         f"r over pairs {corr:.4f}   same best layer {same_best}/{a.shape[0]}"
     )
+
+
+def encoding_block(args: argparse.Namespace, model: xr.DataTree, brain: dict[str, xr.DataArray],
+                   layers: list[np.ndarray], regions: list[np.ndarray]) -> None:
+    print("\n== Encoding (5-fold CV ridge, per-unit alpha, mean Pearson r) ==")
+    ref_e, t_ref_e, m_ref_e = measure(lambda: peer_encoding(layers, regions))
+    _row("peer: cross_val_predict(RidgeCV(alpha_per_target)) / pair", t_ref_e, m_ref_e)
+    sm_e, t_sm_e, m_sm_e = measure(lambda: ours(model, brain, "encoding"))
+    _row("neurorep score_matrix(metric='encoding', n_bootstrap=0)", t_sm_e, m_sm_e, t_ref_e)
+    bat_e, t_bat_e, m_bat_e = measure(lambda: ours_encoding_batched(model, brain))
+    _row("neurorep cross_validate_ridge per layer, all regions", t_bat_e, m_bat_e, t_ref_e)
+    if args.before:
+        t_b, sm_b = encoding_before(args)
+        _row("before (--before): score_matrix(metric='encoding')", t_b, float("nan"),
+             t_ref_e)
+        print(f"  after / before speed-up {t_b / t_sm_e:.2f}x; max |score diff| "
+              f"{np.max(np.abs(sm_b - sm_e)):.1e}")
+    _agree("score_matrix vs peer (alpha chosen differently)", sm_e, ref_e)
+    _agree("batched vs score_matrix (must be equal)", bat_e, sm_e)
+    print(
+        f"  exact check, one pair at a fixed alpha (score_matrix vs sklearn Ridge): "
+        f"|diff| {exact_encoding_check(model, brain):.2e}"
+    )
+
 
 
 def run(args: argparse.Namespace) -> None:
@@ -257,6 +314,9 @@ def run(args: argparse.Namespace) -> None:
     layers, regions = as_arrays(model, brain)
     warm_up()
 
+    if args.encoding_only:
+        encoding_block(args, model, brain, layers, regions)
+        return
     print("\n== RSA (Spearman of correlation-distance RDMs) ==")
     ref, t_ref, m_ref = measure(lambda: peer_rsa(layers, regions))
     _row("peer: pdist + spearmanr per pair", t_ref, m_ref)
@@ -268,19 +328,7 @@ def run(args: argparse.Namespace) -> None:
     _agree("rsa.compare vs peer", bat, ref)
 
     if not args.skip_encoding:
-        print("\n== Encoding (5-fold CV ridge, per-unit alpha, mean Pearson r) ==")
-        ref_e, t_ref_e, m_ref_e = measure(lambda: peer_encoding(layers, regions))
-        _row("peer: cross_val_predict(RidgeCV(alpha_per_target)) / pair", t_ref_e, m_ref_e)
-        sm_e, t_sm_e, m_sm_e = measure(lambda: ours(model, brain, "encoding"))
-        _row("neurorep score_matrix(metric='encoding', n_bootstrap=0)", t_sm_e, m_sm_e, t_ref_e)
-        bat_e, t_bat_e, m_bat_e = measure(lambda: ours_encoding_batched(model, brain))
-        _row("neurorep cross_validate_ridge per layer, all regions", t_bat_e, m_bat_e, t_ref_e)
-        _agree("score_matrix vs peer (alpha chosen differently)", sm_e, ref_e)
-        _agree("batched vs score_matrix (must be equal)", bat_e, sm_e)
-        print(
-            f"  exact check, one pair at a fixed alpha (score_matrix vs sklearn Ridge): "
-            f"|diff| {exact_encoding_check(model, brain):.2e}"
-        )
+        encoding_block(args, model, brain, layers, regions)
 
     bn, bl, br = args.boot_size
     print(f"\n== Bootstrap cost: {bl} layers x {br} regions x {bn} stimuli ==")
@@ -316,7 +364,22 @@ def main() -> None:
         default=None,
         help="limit BLAS/OpenMP threads (threadpoolctl) for every side; default: leave as is",
     )
+    ap.add_argument("--before", default=None,
+                    help="also time another checkout's score_matrix(metric='encoding') "
+                         "(a subprocess with PYTHONPATH=BEFORE)")
+    ap.add_argument("--encoding-only", action="store_true", help="only the encoding block")
+    ap.add_argument("--encoding-worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.encoding_worker:
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        if args.threads is None:
+            encoding_worker(args)
+        else:
+            import threadpoolctl
+
+            with threadpoolctl.threadpool_limits(limits=args.threads):
+                encoding_worker(args)
+        return
     if args.quick:
         args.n_stimuli, args.n_layers, args.n_regions = 300, 3, 4
         args.boot_size = (150, 2, 2)

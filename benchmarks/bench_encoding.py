@@ -9,6 +9,8 @@ choose the same alphas and agree on the held-out scores.
     python benchmarks/bench_encoding.py            # n=3000, p=512, 20,000 units (a few minutes)
     python benchmarks/bench_encoding.py --quick    # small sizes, seconds
     python benchmarks/bench_encoding.py --scale    # dask: 3000 x 200,000 float32 chunk by chunk
+    python benchmarks/bench_encoding.py --before /work/main --repeats 3 --skip-sklearn
+        # also time another checkout's fit_ridge (a subprocess) and the float64 path
 
 Not run in CI. The machines are shared: compare ratios, not absolute times.
 """
@@ -77,6 +79,45 @@ def himalaya_flops(n: int, p: int, m: int, n_alphas: int, n_folds: int) -> float
     return 2.0 * m * (n_folds * n_alphas * n_te * n_tr + n * p)
 
 
+def time_fit_ridge(n: int, p: int, m: int, n_alphas: int, folds: int, dtype: Any,
+                   repeats: int) -> tuple[float, np.ndarray]:
+    """Best-of-``repeats`` seconds of fit_ridge at this size, and its held-out scores."""
+    from neurorep.encoding import fit_ridge
+
+    alphas = np.logspace(-2, 6, n_alphas)
+    X, Y = make_data(n, p, m, dtype)
+    Xw, Yw = make_data(100, 8, 10, dtype)
+    fit_ridge(Xw, Yw, alphas=alphas, cv=folds, dtype=str(np.dtype(dtype)))
+    best, res = np.inf, None
+    for _ in range(max(1, repeats)):
+        gc.collect()
+        t = time.perf_counter()
+        res = fit_ridge(X, Y, alphas=alphas, cv=folds, dtype=str(np.dtype(dtype)))
+        best = min(best, time.perf_counter() - t)
+    assert res is not None
+    return best, np.asarray(res["cv_r2"].values)
+
+
+def time_before(path: str, args: argparse.Namespace, dtype: Any) -> tuple[float, np.ndarray]:
+    """:func:`time_fit_ridge` with another checkout's neurorep (a subprocess, PYTHONPATH=path)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cv_r2.npy")
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", out, "--n", str(args.n),
+               "--p", str(args.p), "--units", str(args.units), "--alphas", str(args.alphas),
+               "--folds", str(args.folds), "--dtype", str(np.dtype(dtype)),
+               "--repeats", str(args.repeats)]
+        if args.threads is not None:
+            cmd += ["--threads", str(args.threads)]
+        proc = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": path}, check=True,
+                              capture_output=True, text=True)
+        return float(proc.stdout.strip().splitlines()[-1]), np.load(out)
+
+
 def run_compare(args: argparse.Namespace) -> None:
     import threadpoolctl
     from sklearn.model_selection import KFold
@@ -111,6 +152,12 @@ def run_compare(args: argparse.Namespace) -> None:
         t_nr, mem_nr = min(t_nr, t), max(mem_nr, mem)
     flops = neurorep_flops(n, p, m, args.alphas, args.folds)
     rows.append({"method": "neurorep fit_ridge", "time": t_nr, "mem": mem_nr, "flops": flops})
+    if args.before:
+        t_b, r2_b = time_before(args.before, args, dtype)
+        rows.append({"method": "neurorep fit_ridge, before (--before)", "time": t_b,
+                     "mem": float("nan"), "flops": flops})
+        print(f"  before vs after: max |cv_r2 diff| "
+              f"{np.nanmax(np.abs(r2_b - res['cv_r2'].values)):.2e}")
     nr_alpha = res["alpha"].values
     nr_score = res["score"].values
 
@@ -167,6 +214,17 @@ def run_compare(args: argparse.Namespace) -> None:
     if sk_alpha is not None:
         print(f"sklearn (leave-one-out GCV, a different criterion): same alpha for "
               f"{int(np.isclose(sk_alpha, nr_alpha).sum())} of {nr_alpha.size} units")
+    if not args.skip_float64 and dtype != np.float64:
+        rate64 = gemm_rate(np.float64)
+        t64, r2_64 = time_fit_ridge(n, p, m, args.alphas, args.folds, np.float64, args.repeats)
+        gf = flops / 1e9
+        line = (f"\nfloat64 path: neurorep fit_ridge {t64:.2f} s, {gf / t64:.1f} GFLOP/s = "
+                f"{100 * gf / t64 / rate64:.0f}% of the float64 GEMM rate ({rate64:.0f} GFLOP/s)")
+        if args.before:
+            tb64, r2b64 = time_before(args.before, args, np.float64)
+            line += (f"; before {tb64:.2f} s = {100 * gf / tb64 / rate64:.0f}% "
+                     f"(max |cv_r2 diff| {np.nanmax(np.abs(r2b64 - r2_64)):.1e})")
+        print(line)
     alpha_counts = {f"{a:g}": int(c) for a, c in zip(*np.unique(nr_alpha, return_counts=True), strict=True)}
     print(f"neurorep chosen alphas: {alpha_counts}")
 
@@ -223,7 +281,22 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None,
                     help="limit BLAS threads for every method (steadier on a busy machine)")
     ap.add_argument("--repeats", type=int, default=1, help="neurorep runs (the fastest is shown)")
+    ap.add_argument("--before", default=None,
+                    help="checkout whose fit_ridge is timed as 'before' (e.g. /work/main)")
+    ap.add_argument("--skip-float64", action="store_true", help="no float64 neurorep row")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        from threadpoolctl import threadpool_limits
+
+        import neurorep.encoding  # noqa: F401
+
+        with threadpool_limits(limits=args.threads, user_api="blas"):
+            t, r2 = time_fit_ridge(args.n, args.p, args.units, args.alphas, args.folds,
+                                   args.dtype, args.repeats)
+        np.save(args.worker, r2)
+        print(t)
+        return
     if args.quick:
         args.n, args.p, args.units = 1000, 128, 2000
         args.scale_units, args.chunk = 20_000, 2_000

@@ -397,3 +397,30 @@ def test_check_diagram_is_public():
         check_diagram(xr.Dataset({"birth": ("bar", [0.0])}), name="bars")
     with pytest.raises(SchemaError, match="no 'dimension' coordinate"):
         check_diagram(dg.drop_vars("dimension"))
+
+
+@pytest.mark.parametrize("maxdim", [0, 1])
+@pytest.mark.parametrize("coeff", [2, 3])
+def test_direct_ripser_kernel_equals_gudhi_rips_persistence(maxdim, coeff):
+    """The dense kernel called directly gives RipsPersistence's bars exactly: random,
+    tied (integer distances) and tiny (n < 4, where the dimension is capped) inputs."""
+    from gudhi.sklearn.rips_persistence import RipsPersistence
+    from scipy.spatial.distance import pdist, squareform
+
+    from neurorep.topology._persistence import _rips_full
+
+    rng = np.random.default_rng(3)
+    inputs = [
+        squareform(pdist(rng.standard_normal((30, 4)))),
+        squareform(pdist(rng.integers(0, 3, size=(12, 2)).astype(float), "cityblock")),
+        squareform(pdist(rng.standard_normal((3, 2)))),
+        np.zeros((1, 1)),
+    ]
+    dims = list(range(maxdim + 1))
+    for d in inputs:
+        ref = RipsPersistence(dims, input_type="full distance matrix",
+                              homology_coeff_field=coeff).fit_transform([d])[0]
+        got = _rips_full(d, dims, coeff, np.inf)
+        assert len(got) == len(ref)
+        for a, b in zip(got, ref, strict=True):
+            np.testing.assert_array_equal(np.asarray(a).reshape(-1, 2), np.asarray(b).reshape(-1, 2))

@@ -18,6 +18,7 @@ import xarray as xr
 from neurorep import __version__
 from neurorep._core.deprecate import renamed_parameters
 from neurorep._core.errors import check_int
+from neurorep._core.parallel import map_tasks
 from neurorep._core.rng import check_scheduler, resolve_seed
 from neurorep.alignment._depth import layer_profile
 from neurorep.alignment._inputs import _depths, _prepare_sets
@@ -171,10 +172,14 @@ def score_matrix(
         raise ValueError(f"score_matrix: need at least {met.min_stimuli} stimuli; got {n}.")
     subjects = sorted({s for subs in regions.values() for s in subs})
     multi = len(subjects) > 1
-    lprep = {k: met.prepare(v) for k, v in layers.items()}
+    # one parallel-engine task per representation (one BLAS thread each): small Gram
+    # products on two BLAS threads ran up to 10x slower on a busy machine
+    lprep = dict(zip(layers, map_tasks(met.prepare, list(layers.values())), strict=True))
     boots = bootstrap_indices(n, n_bootstrap, rng=gen) if n_bootstrap and not multi else np.empty((0, n), int)
 
-    rprep = {(rk, s): met.prepare(da) for rk, subs in regions.items() for s, da in subs.items()}
+    rkeys_s = [(rk, s) for rk, subs in regions.items() for s in subs]
+    rprep = dict(zip(rkeys_s, map_tasks(met.prepare, [regions[rk][s] for rk, s in rkeys_s]),
+                     strict=True))
     states: dict[tuple[str, str, str], Any] = {}
     parallel = scheduler is not None
     if met.pair_many is not None and not parallel:
@@ -214,8 +219,8 @@ def score_matrix(
 
         kwargs = {} if scheduler == "distributed" else {"scheduler": scheduler}
         results = list(dask.compute(*[dask.delayed(run)(*j) for j in jobs], **kwargs))
-    else:
-        results = [run(*j) for j in jobs]
+    else:  # parallel-engine tasks, one BLAS thread each: every bootstrap score is small
+        results = map_tasks(lambda j: run(*j), jobs) if len(boots) else [run(*j) for j in jobs]
     shape = (len(rkeys), len(subjects), len(lkeys))
     subj_score = np.array([p for p, _ in results]).reshape(shape)
     if multi:
@@ -319,11 +324,16 @@ def _batched_score_matrix(
     else:
         score = block(None)
     samples = np.full((len(rkeys), len(lkeys), len(boots)), np.nan)
-    for bi, idx in enumerate(boots):
-        if met.unique_rows:
-            idx = np.unique(idx)
-        if len(idx) >= met.min_stimuli:
-            samples[:, :, bi] = block(idx)
+
+    def run(rows: range) -> None:  # writes its own bootstrap samples
+        for bi in rows:
+            idx = np.unique(boots[bi]) if met.unique_rows else boots[bi]
+            if len(idx) >= met.min_stimuli:
+                samples[:, :, bi] = block(idx)
+
+    # a few parallel-engine tasks, one BLAS thread each: the products are small
+    step = max(1, -(-len(boots) // 8))
+    map_tasks(run, [range(b, min(b + step, len(boots))) for b in range(0, len(boots), step)])
     return _assemble(met, regions, layers, score, samples, None, ci=ci, metric=metric, n=n,
                      n_bootstrap=len(boots), gen=None)
 
@@ -441,7 +451,9 @@ def best_layer(
     perm = gen.permutation(n)
     folds = np.array_split(perm, cv)
     lkeys = list(layers)
-    lprep = {k: met.prepare(v) for k, v in layers.items()}
+    # one parallel-engine task per representation (one BLAS thread each): small Gram
+    # products on two BLAS threads ran up to 10x slower on a busy machine
+    lprep = dict(zip(layers, map_tasks(met.prepare, list(layers.values())), strict=True))
     rkeys = list(regions)
     freq = np.zeros((len(rkeys), len(lkeys)))
     held = np.zeros((len(rkeys), cv))

@@ -254,7 +254,11 @@ def searchlight(
         tasks.append(
             dask.delayed(_chunk_scores)(values, chunk, model_vecs, metric, meth, noise, normalize)
         )
-    results = dask.compute(*tasks, scheduler=scheduler) if scheduler else dask.compute(*tasks)
+    # the caller's thread holds the one-BLAS-thread limit for every task: limits set and
+    # restored inside concurrent tasks could restore a stale count while others still run
+    with one_blas_thread():
+        results = (dask.compute(*tasks, scheduler=scheduler) if scheduler
+                   else dask.compute(*tasks))
     scores = np.concatenate([r[0] for r in results], axis=0)
     scores[sizes < min_voxels] = np.nan
     lead = model_rdm.dims[0]
