@@ -243,6 +243,36 @@ def test_transforms_keep_nan_pairs_and_refuse_bad_input(rng):
         rsa.transform_rdm(r, "log")
 
 
+@pytest.mark.parametrize("name", ["sqrt", "positive", "minmax"])
+def test_elementwise_transforms_check_every_value(rng, name, monkeypatch):
+    # the fast path (chunks of squares) and the full path must refuse the same inputs
+    n, k = 7, 40
+    monkeypatch.setattr("neurorep.rsa._transform._CHUNK", 8 * n * n * 3)  # chunks of 3 RDMs
+    m = n * (n - 1) // 2
+    v = rng.random((k, m)) + 0.5  # all positive: minmax's minimum is off the zero diagonal
+    r = data.rdm(v, stimulus=_ids(n), dim="subject")
+    fn = rsa.TRANSFORMS[name]
+    got = data.rdm_vectors(fn(r))
+    ref = {"sqrt": np.sqrt(v), "positive": v,
+           "minmax": (v - v.min(1, keepdims=True)) / np.ptp(v, axis=1, keepdims=True)}[name]
+    np.testing.assert_allclose(got, ref, atol=1e-15)
+    for bad, match in (((5, 0, 1), "symmetric"), ((5, 2, 2), "diagonal"),
+                       ((5, 1, 3), "inf")):
+        vals = r.values.copy()
+        i, a, b = bad
+        vals[i, a, b] = np.inf if match == "inf" else 9.0
+        if match == "inf":
+            vals[i, b, a] = np.inf
+        with pytest.raises(SchemaError, match=match):
+            fn(r.copy(data=vals))
+    # a missing pair (NaN at (i, j) and (j, i)) stays missing; the rest is transformed
+    vals = r.values.copy()
+    vals[3, 1, 4] = vals[3, 4, 1] = np.nan
+    out = fn(r.copy(data=vals)).values
+    assert np.isnan(out[3, 1, 4]) and np.isnan(out[3, 4, 1])
+    np.testing.assert_allclose(np.delete(out, 3, axis=0), np.delete(fn(r).values, 3, axis=0))
+
+
 # --- unbalanced designs ---------------------------------------------------------------------
 def _unbalanced(rng, n=5, reps=4, p=6, partial=True):
     y = rng.poisson(4.0, size=(n, reps, p)).astype(float) + rng.random((n, reps, p))
