@@ -310,17 +310,23 @@ def fit_weights(
             f"{components.dims}."
         )
     stack, _ = _data_stack(data, None)
-    components, stack = align(components, stack, names=("components", "data"))
+    ic, ids = components.indexes.get("stimulus_i"), stack.indexes.get("stimulus_i")
+    if ic is None or ids is None or not ic.equals(ids):  # same ids, same order: no align
+        components, stack = align(components, stack, names=("components", "data"))
     comps = rdm_vectors(components, "components", check_layout=False)
     vec = rdm_vectors(stack, "data", check_layout=False)
-    theta = _nnls_fit(comps, _pool(vec, np.ones(vec.shape[0]), method), method, ridge)
+    theta = _nnls_fit(comps, _pool(vec, None, method), method, ridge)
     lead = components.dims[0]
+    # the component coordinates as they are (xarray's fast path: no index is rebuilt)
+    coords = {
+        k: v for k, v in components.coords.variables.items() if v.dims in ((lead,), ())
+    }
     return xr.DataArray(
-        theta,
-        dims=(lead,),
-        coords={lead: components[lead].values},
+        xr.Variable((lead,), theta, attrs={"method": method, "ridge": ridge}),
+        coords=coords,
         name="weights",
-        attrs={"method": method, "ridge": ridge},
+        indexes={k: i for k, i in components.xindexes.items() if k in coords},
+        fastpath=True,
     )
 
 

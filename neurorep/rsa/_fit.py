@@ -9,6 +9,8 @@ prediction is ``theta @ components``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.optimize
 
@@ -22,14 +24,21 @@ def _pool_rows(v: np.ndarray, method: str) -> np.ndarray:
     if pool == "rms":
         return v / np.sqrt(np.mean(v * v, axis=1, keepdims=True))
     if pool == "zscore":
-        c = v - v.mean(axis=1, keepdims=True)
-        return c / c.std(axis=1, keepdims=True)
+        m = v.shape[1]
+        c = v - v.sum(axis=1, keepdims=True) / m
+        # c.std(axis=1) of the centred rows, without np.std's second centring and call overhead
+        c /= np.sqrt(np.einsum("ij,ij->i", c, c) / m)[:, None]
+        return c
     return rank_rows(v)
 
 
-def _pool(v: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
-    """rsatoolbox ``pool_rdm``: ``(S, m)`` with subject weights ``u`` -> ``(m,)``."""
-    out = (u[:, None] * _pool_rows(v, method)).sum(axis=0) / u.sum()
+def _pool(v: np.ndarray, u: np.ndarray | None, method: str) -> np.ndarray:
+    """rsatoolbox ``pool_rdm``: ``(S, m)`` with subject weights ``u`` -> ``(m,)``.
+
+    ``u=None``: equal weights (the plain mean).
+    """
+    rows = _pool_rows(v, method)
+    out = rows.mean(axis=0) if u is None else (u[:, None] * rows).sum(axis=0) / u.sum()
     if COMPARE_METHODS[method].pool == "zscore":
         out = out - out.min()
     return out
@@ -65,15 +74,20 @@ def _nnls_fit(
     ``sqrt(ridge) * I`` against the target padded with zeros, whose optimum is
     unique for ``ridge > 0``.
     """
-    centred = COMPARE_METHODS[method].pool == "zscore"
-    a = components - components.mean(axis=1, keepdims=True) if centred else components
-    if ridge > 0:
-        c = a.shape[0]
-        a_aug = np.concatenate([a.T, np.sqrt(ridge) * np.eye(c)])
-        theta, _ = scipy.optimize.nnls(a_aug, np.concatenate([target, np.zeros(c)]))
+    c, m = components.shape
+    if ridge > 0:  # [a' ; sqrt(ridge) I] against [target ; 0], built in place
+        a_t = np.zeros((m + c, c))
+        a_t[m:].flat[:: c + 1] = np.sqrt(ridge)
+        b = np.zeros(m + c)
+        b[:m] = target
     else:
-        theta, _ = scipy.optimize.nnls(a.T, target)
-    norm = np.sqrt(np.sum(theta**2))
+        a_t = np.empty((m, c))
+        b = target
+    a_t[:m] = components.T
+    if COMPARE_METHODS[method].pool == "zscore":
+        a_t[:m] -= components.sum(axis=1) / m
+    theta, _ = scipy.optimize.nnls(a_t, b)
+    norm = math.sqrt(float(theta @ theta))
     return theta / norm if norm > 0 else theta
 
 
