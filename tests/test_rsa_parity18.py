@@ -193,6 +193,37 @@ def test_poisson_refuses_negative_values(rng):
         _check_metric("poisson")
 
 
+@pytest.mark.parametrize("call", ["evaluate", "compute_ceiling", "crossval", "bootstrap_crossval",
+                                  "compute_cv_ceiling", "fit_select", "fit_interpolate",
+                                  "fit_optimize"])
+def test_distance_method_refused_for_inference(rng, call):
+    # bures_metric is a distance: a p-value against 0, a "better" model or a ceiling
+    # read as higher = better would be backwards, so inference refuses it
+    n = 6
+    subj = data.rdm(np.stack([pdist(rng.normal(size=(n, 4)), "sqeuclidean") for _ in range(4)]),
+                    stimulus=_ids(n), dim="subject")
+    comps = data.rdm(np.stack([pdist(rng.normal(size=(n, 4)), "sqeuclidean") for _ in range(2)]),
+                     stimulus=_ids(n), dim="component")
+    fixed = comps.rename(component="model")
+    calls = {
+        "evaluate": lambda m: rsa.evaluate(data=subj, models=fixed, method=m, bootstrap="none"),
+        "compute_ceiling": lambda m: rsa.compute_ceiling(subj, method=m),
+        "crossval": lambda m: rsa.crossval(data=subj, models=fixed, method=m, cv=2, rng=0),
+        "bootstrap_crossval": lambda m: rsa.bootstrap_crossval(
+            data=subj, models=fixed, method=m, bootstrap="subject", n_bootstrap=2, cv=2,
+            rng=0),
+        "compute_cv_ceiling": lambda m: rsa.compute_cv_ceiling(
+            subj, cv=rsa.make_folds(subj, cv=2, rng=0), method=m),
+        "fit_select": lambda m: rsa.fit_select(comps, subj, method=m),
+        "fit_interpolate": lambda m: rsa.fit_interpolate(comps, subj, method=m),
+        "fit_optimize": lambda m: rsa.fit_optimize(comps, subj, method=m, rng=0),
+    }
+    with pytest.raises(ValueError, match=r"bures_metric.*distance.*method='bures'"):
+        calls[call]("bures_metric")
+    calls[call]("bures")  # the similarity runs
+    assert rsa.compare(subj, fixed, method="bures_metric").min() >= -1e-9  # compare keeps it
+
+
 # --- transforms -----------------------------------------------------------------------------
 def test_transforms_match_rsatoolbox(rng):
     import importlib
