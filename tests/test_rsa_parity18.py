@@ -224,6 +224,59 @@ def test_distance_method_refused_for_inference(rng, call):
     assert rsa.compare(subj, fixed, method="bures_metric").min() >= -1e-9  # compare keeps it
 
 
+def _pd_subjects(rng, n_subj=5, n=7):
+    """Squared-Euclidean RDMs of full-rank patterns (positive definite second moments),
+    at different scales: the pooling rule matters for the non-scale-free neg_riem_dist."""
+    base = rng.normal(size=(n, n + 3))
+    return np.stack([pdist(base + 0.7 * rng.normal(size=base.shape), "sqeuclidean") * s
+                     for s in (1.0, 2.5, 0.4, 1.7, 3.0)[:n_subj]])
+
+
+def test_neg_riem_dist_ceilings_pool_as_rsatoolbox(rng):
+    # rsatoolbox's pool_rdm averages the raw RDMs for neg_riem_dist (no normalisation)
+    from rsatoolbox.inference import cv_noise_ceiling
+    from rsatoolbox.inference.noise_ceiling import boot_noise_ceiling
+
+    v = _pd_subjects(rng)
+    n = 7
+    subj = data.rdm(v, stimulus=_ids(n), dim="subject")
+    ref = boot_noise_ceiling(RDMs(v), method="neg_riem_dist")
+    np.testing.assert_allclose(rsa.compute_ceiling(subj, method="neg_riem_dist").values, ref,
+                               rtol=1e-10)
+    model = data.rdm(v[:1].mean(0), stimulus=_ids(n)).expand_dims(model=["m"])
+    res = rsa.evaluate(data=subj, models=model, method="neg_riem_dist", bootstrap="none")
+    np.testing.assert_allclose(res.ceiling.values, ref, rtol=1e-10)
+    # the cross-validated ceiling, folds given to rsatoolbox as they are
+    folds = rsa.make_folds(subj, cv=2, subject_cv=1, rng=0)
+    rdms = RDMs(v)
+    test, ceil = [], []
+    for i in range(folds.sizes["fold"]):
+        f = folds.isel(fold=i)
+        tr_s = list(np.flatnonzero(f.train_subject.values))
+        te_s = list(np.flatnonzero(f.test_subject.values))
+        te_c = list(np.flatnonzero(f.test_stimulus.values))
+        test.append([rdms.subsample("index", te_s).subset_pattern("index", te_c), te_c])
+        ceil.append([rdms.subsample("index", tr_s).subset_pattern("index", te_c), te_c])
+    ref_cv = cv_noise_ceiling(rdms, ceil, test, method="neg_riem_dist")
+    got_cv = rsa.compute_cv_ceiling(subj, cv=folds, method="neg_riem_dist")
+    np.testing.assert_allclose(got_cv.values, ref_cv, rtol=1e-10)
+
+
+def test_bures_ceiling_pools_rms_normalised_rdms(rng):
+    # rsatoolbox's pool_rdm has no Bures entry; neurorep pools as for cosine (each RDM
+    # divided by its RMS, then averaged): a transcription scored with rsatoolbox's bures
+    v = _pd_subjects(rng)
+    subj = data.rdm(v, stimulus=_ids(7), dim="subject")
+    norm = v / np.sqrt((v ** 2).mean(axis=1, keepdims=True))
+    up, lo = [], []
+    for s in range(v.shape[0]):
+        others = np.delete(norm, s, axis=0).mean(0)
+        up.append(rsa_compare(RDMs(norm.mean(0)), RDMs(v[s]), method="bures")[0, 0])
+        lo.append(rsa_compare(RDMs(others), RDMs(v[s]), method="bures")[0, 0])
+    got = rsa.compute_ceiling(subj, method="bures").values
+    np.testing.assert_allclose(got, [np.mean(lo), np.mean(up)], rtol=1e-6)
+
+
 # --- transforms -----------------------------------------------------------------------------
 def test_transforms_match_rsatoolbox(rng):
     import importlib

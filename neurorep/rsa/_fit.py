@@ -62,9 +62,18 @@ def inference_method(method: str, where: str) -> str:
     return name
 
 
+#: Where rsatoolbox's ``pool_rdm`` departs from the method's ``pool`` field: the raw RDMs
+#: are averaged for neg_riem_dist (not scale-free: a normalised pool would move the
+#: distances). The Bures similarity is scale-free and pools as cosine does (RMS-normalised
+#: RDMs; rsatoolbox's ``pool_rdm`` has no Bures entry).
+_POOL_OVERRIDE: dict[str, str] = {"neg_riem_dist": "mean"}
+
+
 def _pool_rows(v: np.ndarray, method: str) -> np.ndarray:
     """Each RDM normalised as rsatoolbox's ``pool_rdm`` does before averaging."""
-    pool = COMPARE_METHODS[method].pool
+    pool = _POOL_OVERRIDE.get(method, COMPARE_METHODS[method].pool)
+    if pool == "mean":
+        return v
     if pool == "rms":
         return v / np.sqrt(np.mean(v * v, axis=1, keepdims=True))
     if pool == "zscore":
