@@ -79,8 +79,10 @@ def _pool_rows(v: np.ndarray, method: str) -> np.ndarray:
     if pool == "zscore":
         m = v.shape[1]
         c = v - v.sum(axis=1, keepdims=True) / m
-        # c.std(axis=1) of the centred rows, without np.std's second centring and call overhead
-        c /= np.sqrt(np.einsum("ij,ij->i", c, c) / m)[:, None]
+        # c.std(axis=1) (rsatoolbox's nanstd): about c's own mean, a second pass -- for an RDM a
+        # few ulps wide the first mean is off by as much as the spread (the one-pass RMS was)
+        d = c - c.sum(axis=1, keepdims=True) / m
+        c /= np.sqrt(np.einsum("ij,ij->i", d, d) / m)[:, None]
         return c
     return rank_rows(v)
 
