@@ -403,3 +403,36 @@ def test_bootstrap_helpers():
         counts_from_indices(np.array([[0, 5]]), 3)
     with pytest.raises(ValueError, match="alternative must be"):
         bootstrap_pvalue(x, alternative="bigger")
+
+
+@pytest.mark.parametrize("base", [1.0, 3.0, 1e8])
+def test_ulp_wide_rdms_bootstrap_exact(base):
+    # RDMs only a few ulps wide (base + k * ulp): the vectorised bootstrap (one centring,
+    # then weighted moments) and the per-sample path (its pooled ceiling z-scores each RDM)
+    # must score as the same computation on the integer offsets k, which corr cannot tell
+    # apart (corr and the z-scored pool are invariant to shifting and scaling each RDM)
+    from neurorep.stats import bootstrap_indices
+
+    g = np.random.default_rng(0)
+    n = 10
+    m = n * (n - 1) // 2
+    ulp = np.spacing(base)
+    k_subj = g.integers(0, 4, size=(6, m)).astype(float)
+    k_mod = g.integers(0, 4, size=(3, m)).astype(float)
+    names = ["a", "b", "c"]
+    mods = _Models(names, fixed_rows={i: base + k_mod[i] * ulp for i in range(3)})
+    exact_mods = _Models(names, fixed_rows={i: k_mod[i] for i in range(3)})
+    si, ci = bootstrap_indices(6, 60, rng=1), bootstrap_indices(n, 60, rng=2)
+    subj = base + k_subj * ulp
+    ref, ref_c = _bootstrap_engine(exact_mods, k_subj, "corr", n, si, ci, vectorised=False)
+    for vectorised in (True, False):
+        sc, ce = _bootstrap_engine(mods, subj, "corr", n, si, ci, vectorised=vectorised)
+        np.testing.assert_allclose(sc, ref, atol=1e-12)
+        np.testing.assert_allclose(ce, ref_c, atol=1e-12)
+    ids = [f"s{i}" for i in range(n)]
+    d = data.rdm(subj, stimulus=ids, dim="subject")
+    mm = data.rdm(np.stack([base + k_mod[i] * ulp for i in range(3)]), stimulus=ids, dim="model")
+    res = rsa.evaluate(data=d, models=mm, bootstrap="none")
+    np.testing.assert_allclose(res.score, rsa.compare(d, mm).mean("subject"), atol=1e-12)
+    dk = data.rdm(k_subj, stimulus=ids, dim="subject")
+    np.testing.assert_allclose(res.ceiling, rsa.compute_ceiling(dk), atol=1e-12)

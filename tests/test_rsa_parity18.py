@@ -193,6 +193,90 @@ def test_poisson_refuses_negative_values(rng):
         _check_metric("poisson")
 
 
+@pytest.mark.parametrize("call", ["evaluate", "compute_ceiling", "crossval", "bootstrap_crossval",
+                                  "compute_cv_ceiling", "fit_select", "fit_interpolate",
+                                  "fit_optimize"])
+def test_distance_method_refused_for_inference(rng, call):
+    # bures_metric is a distance: a p-value against 0, a "better" model or a ceiling
+    # read as higher = better would be backwards, so inference refuses it
+    n = 6
+    subj = data.rdm(np.stack([pdist(rng.normal(size=(n, 4)), "sqeuclidean") for _ in range(4)]),
+                    stimulus=_ids(n), dim="subject")
+    comps = data.rdm(np.stack([pdist(rng.normal(size=(n, 4)), "sqeuclidean") for _ in range(2)]),
+                     stimulus=_ids(n), dim="component")
+    fixed = comps.rename(component="model")
+    calls = {
+        "evaluate": lambda m: rsa.evaluate(data=subj, models=fixed, method=m, bootstrap="none"),
+        "compute_ceiling": lambda m: rsa.compute_ceiling(subj, method=m),
+        "crossval": lambda m: rsa.crossval(data=subj, models=fixed, method=m, cv=2, rng=0),
+        "bootstrap_crossval": lambda m: rsa.bootstrap_crossval(
+            data=subj, models=fixed, method=m, bootstrap="subject", n_bootstrap=2, cv=2,
+            rng=0),
+        "compute_cv_ceiling": lambda m: rsa.compute_cv_ceiling(
+            subj, cv=rsa.make_folds(subj, cv=2, rng=0), method=m),
+        "fit_select": lambda m: rsa.fit_select(comps, subj, method=m),
+        "fit_interpolate": lambda m: rsa.fit_interpolate(comps, subj, method=m),
+        "fit_optimize": lambda m: rsa.fit_optimize(comps, subj, method=m, rng=0),
+    }
+    with pytest.raises(ValueError, match=r"bures_metric.*distance.*method='bures'"):
+        calls[call]("bures_metric")
+    calls[call]("bures")  # the similarity runs
+    assert rsa.compare(subj, fixed, method="bures_metric").min() >= -1e-9  # compare keeps it
+
+
+def _pd_subjects(rng, n_subj=5, n=7):
+    """Squared-Euclidean RDMs of full-rank patterns (positive definite second moments),
+    at different scales: the pooling rule matters for the non-scale-free neg_riem_dist."""
+    base = rng.normal(size=(n, n + 3))
+    return np.stack([pdist(base + 0.7 * rng.normal(size=base.shape), "sqeuclidean") * s
+                     for s in (1.0, 2.5, 0.4, 1.7, 3.0)[:n_subj]])
+
+
+def test_neg_riem_dist_ceilings_pool_as_rsatoolbox(rng):
+    # rsatoolbox's pool_rdm averages the raw RDMs for neg_riem_dist (no normalisation)
+    from rsatoolbox.inference import cv_noise_ceiling
+    from rsatoolbox.inference.noise_ceiling import boot_noise_ceiling
+
+    v = _pd_subjects(rng)
+    n = 7
+    subj = data.rdm(v, stimulus=_ids(n), dim="subject")
+    ref = boot_noise_ceiling(RDMs(v), method="neg_riem_dist")
+    np.testing.assert_allclose(rsa.compute_ceiling(subj, method="neg_riem_dist").values, ref,
+                               rtol=1e-10)
+    model = data.rdm(v[:1].mean(0), stimulus=_ids(n)).expand_dims(model=["m"])
+    res = rsa.evaluate(data=subj, models=model, method="neg_riem_dist", bootstrap="none")
+    np.testing.assert_allclose(res.ceiling.values, ref, rtol=1e-10)
+    # the cross-validated ceiling, folds given to rsatoolbox as they are
+    folds = rsa.make_folds(subj, cv=2, subject_cv=1, rng=0)
+    rdms = RDMs(v)
+    test, ceil = [], []
+    for i in range(folds.sizes["fold"]):
+        f = folds.isel(fold=i)
+        tr_s = list(np.flatnonzero(f.train_subject.values))
+        te_s = list(np.flatnonzero(f.test_subject.values))
+        te_c = list(np.flatnonzero(f.test_stimulus.values))
+        test.append([rdms.subsample("index", te_s).subset_pattern("index", te_c), te_c])
+        ceil.append([rdms.subsample("index", tr_s).subset_pattern("index", te_c), te_c])
+    ref_cv = cv_noise_ceiling(rdms, ceil, test, method="neg_riem_dist")
+    got_cv = rsa.compute_cv_ceiling(subj, cv=folds, method="neg_riem_dist")
+    np.testing.assert_allclose(got_cv.values, ref_cv, rtol=1e-10)
+
+
+def test_bures_ceiling_pools_rms_normalised_rdms(rng):
+    # rsatoolbox's pool_rdm has no Bures entry; neurorep pools as for cosine (each RDM
+    # divided by its RMS, then averaged): a transcription scored with rsatoolbox's bures
+    v = _pd_subjects(rng)
+    subj = data.rdm(v, stimulus=_ids(7), dim="subject")
+    norm = v / np.sqrt((v ** 2).mean(axis=1, keepdims=True))
+    up, lo = [], []
+    for s in range(v.shape[0]):
+        others = np.delete(norm, s, axis=0).mean(0)
+        up.append(rsa_compare(RDMs(norm.mean(0)), RDMs(v[s]), method="bures")[0, 0])
+        lo.append(rsa_compare(RDMs(others), RDMs(v[s]), method="bures")[0, 0])
+    got = rsa.compute_ceiling(subj, method="bures").values
+    np.testing.assert_allclose(got, [np.mean(lo), np.mean(up)], rtol=1e-6)
+
+
 # --- transforms -----------------------------------------------------------------------------
 def test_transforms_match_rsatoolbox(rng):
     import importlib
@@ -241,6 +325,36 @@ def test_transforms_keep_nan_pairs_and_refuse_bad_input(rng):
         rsa.rank_transform(np.ones((3, 3)))
     with pytest.raises(ValueError, match="kind"):
         rsa.transform_rdm(r, "log")
+
+
+@pytest.mark.parametrize("name", ["sqrt", "positive", "minmax"])
+def test_elementwise_transforms_check_every_value(rng, name, monkeypatch):
+    # the fast path (chunks of squares) and the full path must refuse the same inputs
+    n, k = 7, 40
+    monkeypatch.setattr("neurorep.rsa._transform._CHUNK", 8 * n * n * 3)  # chunks of 3 RDMs
+    m = n * (n - 1) // 2
+    v = rng.random((k, m)) + 0.5  # all positive: minmax's minimum is off the zero diagonal
+    r = data.rdm(v, stimulus=_ids(n), dim="subject")
+    fn = rsa.TRANSFORMS[name]
+    got = data.rdm_vectors(fn(r))
+    ref = {"sqrt": np.sqrt(v), "positive": v,
+           "minmax": (v - v.min(1, keepdims=True)) / np.ptp(v, axis=1, keepdims=True)}[name]
+    np.testing.assert_allclose(got, ref, atol=1e-15)
+    for bad, match in (((5, 0, 1), "symmetric"), ((5, 2, 2), "diagonal"),
+                       ((5, 1, 3), "inf")):
+        vals = r.values.copy()
+        i, a, b = bad
+        vals[i, a, b] = np.inf if match == "inf" else 9.0
+        if match == "inf":
+            vals[i, b, a] = np.inf
+        with pytest.raises(SchemaError, match=match):
+            fn(r.copy(data=vals))
+    # a missing pair (NaN at (i, j) and (j, i)) stays missing; the rest is transformed
+    vals = r.values.copy()
+    vals[3, 1, 4] = vals[3, 4, 1] = np.nan
+    out = fn(r.copy(data=vals)).values
+    assert np.isnan(out[3, 1, 4]) and np.isnan(out[3, 4, 1])
+    np.testing.assert_allclose(np.delete(out, 3, axis=0), np.delete(fn(r).values, 3, axis=0))
 
 
 # --- unbalanced designs ---------------------------------------------------------------------

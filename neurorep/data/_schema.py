@@ -879,12 +879,12 @@ def check_rdm_layout(da: xr.DataArray, *, name: str = "rdm") -> None:
     for d in RDM_DIMS:
         if d not in da.coords:
             raise SchemaError(f"{name}: dim {d!r} needs a coordinate of stimulus ids.")
-    si, sj = (np.asarray(da.coords.variables[d].values) for d in RDM_DIMS)
-    if not np.array_equal(si, sj):
+    ii, ij = coord_index(da, "stimulus_i"), coord_index(da, "stimulus_j")
+    if not ii.equals(ij):
         raise SchemaError(
             f"{name}: stimulus_i and stimulus_j must list the same ids in the same order."
         )
-    _check_unique(coord_index(da, "stimulus_i"), dim="stimulus", name=name)
+    _check_unique(ii, dim="stimulus", name=name)
     if da.dtype.kind not in "fiub":
         raise SchemaError(f"{name}: values must be numeric; got dtype {da.dtype}.")
 

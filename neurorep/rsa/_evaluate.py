@@ -45,14 +45,14 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._core.compare import COMPARE_METHODS, resolve_method
+from neurorep._core.compare import COMPARE_METHODS
 from neurorep._core.deprecate import renamed_parameters
 from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
 from neurorep._core.rng import as_generator
 from neurorep.data import RDM_DIMS, align, check_rdm_layout, infer_kind, members, rdm_vectors
 from neurorep.rsa._bootstrap import _bootstrap_engine, _Models, _score_block
 from neurorep.rsa._compare import SIGMA_K_METHODS, CompareMethod, _check_sigma_k
-from neurorep.rsa._fit import _nnls_fit, _pool
+from neurorep.rsa._fit import _nnls_fit, _pool, inference_method
 from neurorep.rsa._transform import rdm_vectors_nan
 from neurorep.stats import (
     bootstrap_indices,
@@ -220,7 +220,7 @@ def compute_ceiling(
     >>> c.bound.values.tolist()
     ['lower', 'upper']
     """
-    method = resolve_method(method)  # type: ignore[assignment]
+    method = inference_method(method, "compute_ceiling")  # type: ignore[assignment]
     stack, _ = _data_stack(data, dim)
     if stack.shape[0] < 2:
         raise SchemaError(
@@ -310,17 +310,23 @@ def fit_weights(
             f"{components.dims}."
         )
     stack, _ = _data_stack(data, None)
-    components, stack = align(components, stack, names=("components", "data"))
+    ic, ids = components.indexes.get("stimulus_i"), stack.indexes.get("stimulus_i")
+    if ic is None or ids is None or not ic.equals(ids):  # same ids, same order: no align
+        components, stack = align(components, stack, names=("components", "data"))
     comps = rdm_vectors(components, "components", check_layout=False)
     vec = rdm_vectors(stack, "data", check_layout=False)
-    theta = _nnls_fit(comps, _pool(vec, np.ones(vec.shape[0]), method), method, ridge)
+    theta = _nnls_fit(comps, _pool(vec, None, method), method, ridge)
     lead = components.dims[0]
+    # the component coordinates as they are (xarray's fast path: no index is rebuilt)
+    coords = {
+        k: v for k, v in components.coords.variables.items() if v.dims in ((lead,), ())
+    }
     return xr.DataArray(
-        theta,
-        dims=(lead,),
-        coords={lead: components[lead].values},
+        xr.Variable((lead,), theta, attrs={"method": method, "ridge": ridge}),
+        coords=coords,
         name="weights",
-        attrs={"method": method, "ridge": ridge},
+        indexes={k: i for k, i in components.xindexes.items() if k in coords},
+        fastpath=True,
     )
 
 
@@ -407,6 +413,8 @@ def evaluate(
         Comparison method (:data:`~neurorep.rsa.COMPARE_METHODS`). corr,
         cosine, spearman and rho-a are fully vectorised; tau-a and the
         ``*_cov`` methods, and weighted models, run one sample at a time.
+        Scores are read as higher = better, so the distance ``bures_metric``
+        is refused: use ``bures`` (its similarity) or ``neg_riem_dist``.
     bootstrap : {"both", "subject", "stimulus", "dual", "none"}
         What to resample: subjects (generalise to new subjects), stimuli
         (new stimuli) or both. ``"dual"``: both, with rsatoolbox's
@@ -464,7 +472,7 @@ def evaluate(
     True
     """
     data, models = _old_positional_order(args, data, models)
-    method = resolve_method(method)  # type: ignore[assignment]
+    method = inference_method(method, "evaluate")  # type: ignore[assignment]
     check_option("bootstrap", bootstrap, BOOTSTRAPS)
     check_option("test", test, ("t", "bootstrap"))
     if not 0 < ci < 1:

@@ -9,27 +9,91 @@ prediction is ``theta @ components``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.optimize
 
-from neurorep._core.compare import COMPARE_METHODS, compare_vectors
+from neurorep._core.compare import COMPARE_METHODS, compare_vectors, resolve_method
 from neurorep._core.ranks import rank_rows
+
+#: Comparison methods whose score is a distance (lower = more similar), with the
+#: similarity to use in their place. ``rsa.compare`` gives these distances; the
+#: inference functions (tests against 0, model-vs-model tests, noise ceilings,
+#: fits that maximise the score) read every score as higher = better and refuse them.
+DISTANCE_METHODS: dict[str, str] = {"bures_metric": "bures"}
+
+
+def inference_method(method: str, where: str) -> str:
+    """``resolve_method(method)``, refusing a distance-type method for inference.
+
+    Parameters
+    ----------
+    method : str
+        A comparison method name or alias.
+    where : str
+        The calling function, for the message.
+
+    Returns
+    -------
+    str
+        The canonical method name.
+
+    Raises
+    ------
+    ValueError
+        ``method`` is a distance (see :data:`DISTANCE_METHODS`).
+
+    Examples
+    --------
+    >>> inference_method("pearson", "evaluate")
+    'corr'
+    """
+    name = resolve_method(method)
+    if name in DISTANCE_METHODS:
+        raise ValueError(
+            f"{where}: method={method!r} is a distance (lower = more similar), but "
+            f"{where} treats every score as higher = better (tests against 0, model "
+            f"comparisons, noise ceilings, fitted weights). Use "
+            f"method={DISTANCE_METHODS[name]!r} (the matching similarity) or "
+            f"'neg_riem_dist' (a negated distance); rsa.compare(method={name!r}) gives the "
+            f"distances themselves."
+        )
+    return name
+
+
+#: Where rsatoolbox's ``pool_rdm`` departs from the method's ``pool`` field: the raw RDMs
+#: are averaged for neg_riem_dist (not scale-free: a normalised pool would move the
+#: distances). The Bures similarity is scale-free and pools as cosine does (RMS-normalised
+#: RDMs; rsatoolbox's ``pool_rdm`` has no Bures entry).
+_POOL_OVERRIDE: dict[str, str] = {"neg_riem_dist": "mean"}
 
 
 def _pool_rows(v: np.ndarray, method: str) -> np.ndarray:
     """Each RDM normalised as rsatoolbox's ``pool_rdm`` does before averaging."""
-    pool = COMPARE_METHODS[method].pool
+    pool = _POOL_OVERRIDE.get(method, COMPARE_METHODS[method].pool)
+    if pool == "mean":
+        return v
     if pool == "rms":
         return v / np.sqrt(np.mean(v * v, axis=1, keepdims=True))
     if pool == "zscore":
-        c = v - v.mean(axis=1, keepdims=True)
-        return c / c.std(axis=1, keepdims=True)
+        m = v.shape[1]
+        c = v - v.sum(axis=1, keepdims=True) / m
+        # c.std(axis=1) (rsatoolbox's nanstd): about c's own mean, a second pass -- for an RDM a
+        # few ulps wide the first mean is off by as much as the spread (the one-pass RMS was)
+        d = c - c.sum(axis=1, keepdims=True) / m
+        c /= np.sqrt(np.einsum("ij,ij->i", d, d) / m)[:, None]
+        return c
     return rank_rows(v)
 
 
-def _pool(v: np.ndarray, u: np.ndarray, method: str) -> np.ndarray:
-    """rsatoolbox ``pool_rdm``: ``(S, m)`` with subject weights ``u`` -> ``(m,)``."""
-    out = (u[:, None] * _pool_rows(v, method)).sum(axis=0) / u.sum()
+def _pool(v: np.ndarray, u: np.ndarray | None, method: str) -> np.ndarray:
+    """rsatoolbox ``pool_rdm``: ``(S, m)`` with subject weights ``u`` -> ``(m,)``.
+
+    ``u=None``: equal weights (the plain mean).
+    """
+    rows = _pool_rows(v, method)
+    out = rows.mean(axis=0) if u is None else (u[:, None] * rows).sum(axis=0) / u.sum()
     if COMPARE_METHODS[method].pool == "zscore":
         out = out - out.min()
     return out
@@ -65,15 +129,20 @@ def _nnls_fit(
     ``sqrt(ridge) * I`` against the target padded with zeros, whose optimum is
     unique for ``ridge > 0``.
     """
-    centred = COMPARE_METHODS[method].pool == "zscore"
-    a = components - components.mean(axis=1, keepdims=True) if centred else components
-    if ridge > 0:
-        c = a.shape[0]
-        a_aug = np.concatenate([a.T, np.sqrt(ridge) * np.eye(c)])
-        theta, _ = scipy.optimize.nnls(a_aug, np.concatenate([target, np.zeros(c)]))
+    c, m = components.shape
+    if ridge > 0:  # [a' ; sqrt(ridge) I] against [target ; 0], built in place
+        a_t = np.zeros((m + c, c))
+        a_t[m:].flat[:: c + 1] = np.sqrt(ridge)
+        b = np.zeros(m + c)
+        b[:m] = target
     else:
-        theta, _ = scipy.optimize.nnls(a.T, target)
-    norm = np.sqrt(np.sum(theta**2))
+        a_t = np.empty((m, c))
+        b = target
+    a_t[:m] = components.T
+    if COMPARE_METHODS[method].pool == "zscore":
+        a_t[:m] -= components.sum(axis=1) / m
+    theta, _ = scipy.optimize.nnls(a_t, b)
+    norm = math.sqrt(float(theta @ theta))
     return theta / norm if norm > 0 else theta
 
 

@@ -45,7 +45,7 @@ from neurorep.data import align, check_rdm_layout, rdm_vectors
 from neurorep.rsa._bootstrap import _Models
 from neurorep.rsa._compare import CompareMethod
 from neurorep.rsa._evaluate import _collect_models, _data_stack, _version
-from neurorep.rsa._fit import FITS, _fit_model, _pool, _pools_loo
+from neurorep.rsa._fit import FITS, _fit_model, _pool, _pools_loo, inference_method
 from neurorep.stats import bootstrap_indices
 
 __all__ = [
@@ -128,7 +128,7 @@ def fit_select(
     >>> rsa.fit_select(comps, subj).attrs["selected"]
     'y'
     """
-    method = resolve_method(method)  # type: ignore[assignment]
+    method = inference_method(method, "fit_select")  # type: ignore[assignment]
     components, comps, vec = _fit_inputs(components, data)
     theta = _fit_model("select", comps, vec, np.ones(vec.shape[0]), method)
     lead = components.dims[0]
@@ -180,7 +180,7 @@ def fit_interpolate(
     >>> rsa.fit_interpolate(comps, target).values.round(3).tolist()
     [0.0, 0.3, 0.7]
     """
-    method = resolve_method(method)  # type: ignore[assignment]
+    method = inference_method(method, "fit_interpolate")  # type: ignore[assignment]
     components, comps, vec = _fit_inputs(components, data)
     if comps.shape[0] < 2:
         raise SchemaError(
@@ -244,7 +244,7 @@ def fit_optimize(
     >>> bool(np.allclose(w.values, np.array([1, 2]) / np.sqrt(5), atol=1e-4))
     True
     """
-    method = resolve_method(method)  # type: ignore[assignment]
+    method = inference_method(method, "fit_optimize")  # type: ignore[assignment]
     ridge = _check_ridge(ridge)
     components, comps, vec = _fit_inputs(components, data)
     theta = _fit_model(
@@ -530,7 +530,7 @@ def _prepare(
     ridge: float,
     dim: str | None,
 ) -> tuple[_Models, np.ndarray, xr.DataArray, str]:
-    method = resolve_method(method)
+    method = resolve_method(method)  # the caller refused distance-type methods
     mods, arrays = _collect_models(models)
     stack, sdim = _data_stack(data, dim)
     aligned = []
@@ -626,7 +626,7 @@ def compute_cv_ceiling(
     >>> bool(0 < c.sel(bound="lower") <= c.sel(bound="upper") <= 1)
     True
     """
-    method = resolve_method(method)  # type: ignore[assignment]
+    method = inference_method(method, "compute_cv_ceiling")  # type: ignore[assignment]
     stack, sdim = _data_stack(data, dim)
     fl = _folds_from_dataset(cv, stack, sdim)
     vec = rdm_vectors(stack, "data", check_layout=False)
@@ -716,8 +716,8 @@ def crossval(
     True
     """
     gen = as_generator(rng)
+    method = inference_method(method, "crossval")  # type: ignore[assignment]
     mods, vec, stack, sdim = _prepare(models, data, method, fit, ridge, dim)
-    method = resolve_method(method)  # type: ignore[assignment]
     if not isinstance(cv, xr.Dataset):
         cv = make_folds(stack, cv=cv, subject_cv=subject_cv, rng=gen)
     fl = _folds_from_dataset(cv, stack, sdim)
@@ -896,8 +896,8 @@ def bootstrap_crossval(
     if not 0 < ci < 1:
         raise ValueError(f"ci must lie in (0, 1); got {ci}.")
     gen = as_generator(rng)
+    method = inference_method(method, "bootstrap_crossval")  # type: ignore[assignment]
     mods, vec, stack, sdim = _prepare(models, data, method, fit, ridge, dim)
-    method = resolve_method(method)  # type: ignore[assignment]
     n_subj, n = vec.shape[0], stack.sizes["stimulus_i"]
     n_bootstrap = check_int("n_bootstrap", n_bootstrap, minimum=2)
     n_cv = check_int("n_cv", n_cv, minimum=1)

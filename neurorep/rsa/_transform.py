@@ -25,7 +25,7 @@ import xarray as xr
 from neurorep._core.condensed import triangle_offsets
 from neurorep._core.errors import SchemaError, check_option
 from neurorep._core.ranks import rank_rows
-from neurorep.data import RDM_DIMS, rdm_vectors
+from neurorep.data import RDM_DIMS, check_rdm_layout, rdm_vectors
 
 __all__ = [
     "TRANSFORMS",
@@ -91,12 +91,9 @@ def _rebuild(da: xr.DataArray, vec: np.ndarray, what: str, metric: str | None) -
     return out
 
 
-def _elementwise(
-    da: xr.DataArray, vec: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], what: str,
-    metric: str | None,
-) -> xr.DataArray:
-    """A transform with ``fn(0) == 0`` applied to the square values directly (no rebuild)."""
-    out = da.copy(deep=False, data=fn(vec))
+def _elementwise(da: xr.DataArray, vec: np.ndarray, what: str, metric: str | None) -> xr.DataArray:
+    """``da``'s layout and coordinates around the transformed squares ``vec``."""
+    out = da.copy(deep=False, data=vec)
     prev = da.attrs.get("transform")
     out.attrs = {**da.attrs, "transform": what if not prev else f"{prev} -> {what}"}
     if metric is not None:
@@ -115,6 +112,38 @@ def _check(rdm: Any, name: str) -> xr.DataArray:
             f"{name}: an RDM's last two dims must be {RDM_DIMS}; got {rdm.dims}."
         )
     return rdm
+
+
+_CHUNK = 1 << 20  # bytes of squares processed together: the pass stays in cache
+
+
+def _fast_squares(
+    rdm: xr.DataArray,
+    fn: Callable[[np.ndarray, np.ndarray], bool],
+) -> np.ndarray | None:
+    """Checked squares in, ``fn``'s squares out, in one cache-sized pass per chunk.
+
+    Each chunk of RDMs is checked exactly (symmetric, zero diagonal: NaN fails the
+    symmetry test) and handed to ``fn(chunk, out)``, which writes its result into
+    ``out`` and returns False when the values are not finite. ``None`` when any
+    check fails: the caller then takes the full path (missing pairs, or the error).
+    """
+    n = rdm.shape[-1]
+    values = np.asarray(rdm.values, dtype=np.float64).reshape(-1, n, n)
+    k = values.shape[0]
+    out = np.empty_like(values)
+    step = max(1, _CHUNK // (8 * n * n))
+    eq = np.empty((min(step, k), n, n), dtype=bool)
+    for s in range(0, k, step):
+        e = min(k, s + step)
+        x = values[s:e]
+        if not np.equal(x, x.transpose(0, 2, 1), out=eq[: e - s]).all():
+            return None
+        if x.reshape(e - s, n * n)[:, :: n + 1].any():
+            return None
+        if not fn(x, out[s:e]):
+            return None
+    return out.reshape(rdm.shape)
 
 
 def rank_transform(rdm: xr.DataArray, *, method: RankMethod = "average") -> xr.DataArray:
@@ -184,15 +213,22 @@ def sqrt_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 2., 0.])
     """
     rdm = _check(rdm, "sqrt_transform")
-    rdm_vectors_nan(rdm, "sqrt_transform")  # checks the values (one gathering pass)
-    vec = np.asarray(rdm.values, dtype=np.float64)
+    check_rdm_layout(rdm, name="sqrt_transform")
     metric = rdm.attrs.get("metric")
 
-    def fn(v: np.ndarray) -> np.ndarray:
-        out = np.maximum(v, 0.0)
+    def fn(v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        out = np.maximum(v, 0.0, out=out)
         return np.sqrt(out, out=out)
 
-    return _elementwise(rdm, vec, fn, "sqrt", _SQRT_OF.get(str(metric)) if metric else None)
+    def chunk(x: np.ndarray, out: np.ndarray) -> bool:
+        fn(x, out)
+        return bool(np.isfinite(x.sum()))  # inf/NaN anywhere: the full path's error
+
+    vec = _fast_squares(rdm, chunk)
+    if vec is None:  # missing pairs, or the error of the full check
+        rdm_vectors_nan(rdm, "sqrt_transform", check_layout=False)
+        vec = fn(np.asarray(rdm.values, dtype=np.float64))
+    return _elementwise(rdm, vec, "sqrt", _SQRT_OF.get(str(metric)) if metric else None)
 
 
 def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
@@ -215,9 +251,17 @@ def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 0., 1.])
     """
     rdm = _check(rdm, "positive_transform")
-    rdm_vectors_nan(rdm, "positive_transform")  # checks the values (one gathering pass)
-    vec = np.asarray(rdm.values, dtype=np.float64)
-    return _elementwise(rdm, vec, lambda v: np.maximum(v, 0.0), "positive", None)
+    check_rdm_layout(rdm, name="positive_transform")
+
+    def chunk(x: np.ndarray, out: np.ndarray) -> bool:
+        np.maximum(x, 0.0, out=out)
+        return bool(np.isfinite(x.sum()))
+
+    vec = _fast_squares(rdm, chunk)
+    if vec is None:  # missing pairs, or the error of the full check
+        rdm_vectors_nan(rdm, "positive_transform", check_layout=False)
+        vec = np.maximum(np.asarray(rdm.values, dtype=np.float64), 0.0)
+    return _elementwise(rdm, vec, "positive", None)
 
 
 def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
@@ -241,7 +285,44 @@ def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 0., 1.])
     """
     rdm = _check(rdm, "minmax_transform")
-    cond = rdm_vectors_nan(rdm, "minmax_transform")  # checked condensed values
+    check_rdm_layout(rdm, name="minmax_transform")
+    n = rdm.shape[-1]
+    if n > 1:
+        # |d| up to this keeps later sums of squares finite (rdm_vectors' bound)
+        limit = float(np.sqrt(np.finfo(np.float64).max / (2.0 * n * (n - 1))))
+
+        def chunk(x: np.ndarray, out: np.ndarray) -> bool:
+            flat = x.reshape(x.shape[0], n * n)
+            # the zero diagonal is in these; it is the extreme only where every
+            # dissimilarity is on one side of 0, and those RDMs skip the diagonal
+            low = flat.min(axis=1)
+            high = flat.max(axis=1)
+            off = flat[:, 1:].reshape(x.shape[0], n - 1, n + 1)[:, :, :n]  # off-diagonal
+            at0 = np.flatnonzero(low == 0.0)
+            if at0.size:
+                low[at0] = off[at0].min(axis=(1, 2))
+            at0 = np.flatnonzero(high == 0.0)
+            if at0.size:
+                high[at0] = off[at0].max(axis=(1, 2))
+            span = high - low
+            # NaN/inf propagate into low/high; no range: the full path names the RDM
+            if not (np.all(span > 0) and high.max() <= limit and low.min() >= -limit):
+                return False
+            scale = 1.0 / span
+            np.multiply(x, scale[:, None, None], out=out)
+            out -= (low * scale)[:, None, None]
+            out.reshape(x.shape[0], n * n)[:, :: n + 1] = 0.0
+            return True
+
+        vec = _fast_squares(rdm, chunk)
+        if vec is not None:
+            return _elementwise(rdm, vec, "minmax", None)
+    return _minmax_full(rdm)
+
+
+def _minmax_full(rdm: xr.DataArray) -> xr.DataArray:
+    """minmax with missing pairs (NaN), and the errors of the full check."""
+    cond = rdm_vectors_nan(rdm, "minmax_transform", check_layout=False)
     vec = np.asarray(rdm.values, dtype=np.float64)
     lead = rdm.shape[:-2]
     n = rdm.shape[-1]
@@ -257,14 +338,10 @@ def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
             f"dissimilarities equal (or missing), so it has no range to scale to [0, 1]. Drop "
             f"it, or use rank_transform."
         )
-
-    def fn(v: np.ndarray) -> np.ndarray:
-        out = np.subtract(v.reshape(-1, n, n), low[:, :, None])
-        out *= 1.0 / span[:, :, None]
-        out[:, idx, idx] = 0.0
-        return out.reshape(*lead, n, n)
-
-    return _elementwise(rdm, vec, fn, "minmax", None)
+    out = np.subtract(vec.reshape(-1, n, n), low[:, :, None])
+    out *= 1.0 / span[:, :, None]
+    out[:, idx, idx] = 0.0
+    return _elementwise(rdm, out.reshape(*lead, n, n), "minmax", None)
 
 
 #: The RDM transforms by name (``transform_rdm(rdm, name)``), as rsatoolbox.rdm.transform.
