@@ -378,7 +378,7 @@ def test_crafted_zarr_with_a_pickle_codec_runs_nothing(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["align", "--dataset", "nope", "--model-name", "x", "--metric", "cca"], "--metric must be one of"),
+        (["align", "--dataset", "nope", "--model-name", "x", "--metric", "not_a_metric"], "--metric must be one of"),
         (["rsa", "--dataset", "nope", "--model-name", "x", "--method", "kendall"], "--method must be one of"),
         (["rsa", "--dataset", "nope", "--model-name", "x", "--rdm-metric", "L1"], "--rdm-metric must be one of"),
         (["rsa", "--dataset", "nope", "--model-name", "x", "--bootstrap", "runs"], "--bootstrap must be one of"),

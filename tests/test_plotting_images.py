@@ -128,12 +128,20 @@ def _evaluation() -> xr.Dataset:
     models = ["animacy", "categories", "HMAX", "monkey IT"]
     pair = np.array([[np.nan, 0.2, 0.001, 0.4], [0.2, np.nan, 0.01, 0.5],
                      [0.001, 0.01, np.nan, 0.02], [0.4, 0.5, 0.02, np.nan]])
+    from neurorep.stats import fdr
+
+    ii, jj = np.triu_indices(4, 1)
+    pair_q = pair.copy()  # what rsa.evaluate returns: BH over the model pairs, mirrored
+    pair_q[ii, jj] = pair_q[jj, ii] = fdr(pair[ii, jj])
+    p = np.array([0.01, 0.01, 0.3, 0.006])
     return xr.Dataset(
         {
+            "pvalue_fdr": ("model", fdr(p)),
+            "pvalue_pairwise_fdr": (("model", "model_b"), pair_q),
             "score": ("model", [0.39, 0.28, 0.05, 0.33]),
             "ci_low": ("model", [0.11, 0.08, -0.06, 0.14]),
             "ci_high": ("model", [0.66, 0.48, 0.17, 0.53]),
-            "pvalue": ("model", [0.01, 0.01, 0.3, 0.006]),
+            "pvalue": ("model", p),
             "pvalue_pairwise": (("model", "model_b"), pair),
             "ceiling": ("bound", [0.39, 0.68]),
         },

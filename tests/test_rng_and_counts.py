@@ -72,6 +72,10 @@ def _calls():
     courses = xr.DataArray(g.standard_normal((4, 5)), dims=("subject", "time"),
                            coords={"time": np.arange(5) / 10})
     one = ep.isel(unit=[0, 1, 2])
+    c = g.random((2, 45))
+    comps = data.rdm(c, stimulus=list("abcdefghij"), dim="component")
+    flex = data.rdm(c[0] + 0.5 * c[1] + 0.1 * g.random((4, 45)), stimulus=list("abcdefghij"),
+                    dim="subject")
     static = one.isel(time=3)
     return {
         "datasets.make_epochs": lambda rng: datasets.make_epochs(n_stimuli=4, n_categories=2,
@@ -149,6 +153,15 @@ def _calls():
             brain, acts, cv=2, n_bootstrap=2, rng=rng),
         "alignment.score_matrix": lambda rng: alignment.score_matrix(brain, acts, n_bootstrap=2,
                                                                      rng=rng),
+        "encoding.fit_multiple_kernel_ridge": lambda rng: encoding.fit_multiple_kernel_ridge(
+            {"a": x, "b": x.assign_coords(unit=["g0", "g1", "g2"])}, y2, cv=2, n_candidates=3,
+            rng=rng),
+        "rsa.fit_optimize": lambda rng: rsa.fit_optimize(comps, flex.isel(subject=0),
+                                                         method="cosine", rng=rng),
+        "rsa.make_folds": lambda rng: rsa.make_folds(flex, cv=2, rng=rng),
+        "rsa.crossval": lambda rng: rsa.crossval(data=flex, models={"mix": comps}, cv=2, rng=rng),
+        "rsa.bootstrap_crossval": lambda rng: rsa.bootstrap_crossval(
+            data=flex, models={"mix": comps}, n_bootstrap=3, cv=2, rng=rng),
     }
 
 
