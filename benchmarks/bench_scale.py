@@ -6,9 +6,15 @@ Measured and printed:
 
 - peak resident memory of every worker process (``ru_maxrss``) against a budget
   (``--memory-limit``, default 2 GB), and each worker's resident memory before the work;
-- wall time of the out-of-core path (workers x 1 thread) and of the in-memory path in
-  this process (BLAS limited to the same number of threads), and their ratio: with the
-  same cores, the ratio of wall times is the ratio of throughput per core (target <= 1.2);
+- wall time and CPU seconds of the out-of-core path (workers x 1 thread) and of the
+  in-memory path in this process (BLAS and dask limited to the same number of threads),
+  stage by stage, and their ratios: with the same cores, the ratio of wall times is the
+  ratio of throughput per core (target <= 1.2). Both paths do the same work -- the fits
+  (weights included), the same results written to zarr and read back ("write"), the CKA
+  -- and the in-memory path's read of the store into RAM counts in its total. CPU
+  seconds (every process: this one, which holds the scheduler and the nannies, and the
+  workers) do not move with the load of other processes on a shared machine, which
+  wall times do;
 - the projection to the full NSD (8 subjects x 30,000 trials x 300,000 surface vertices)
   in core-hours, scaling each stage by its cost model (ridge: linear in trials and
   vertices; CKA Gram matrices: trials squared times vertices).
