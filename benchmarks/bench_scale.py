@@ -6,9 +6,15 @@ Measured and printed:
 
 - peak resident memory of every worker process (``ru_maxrss``) against a budget
   (``--memory-limit``, default 2 GB), and each worker's resident memory before the work;
-- wall time of the out-of-core path (workers x 1 thread) and of the in-memory path in
-  this process (BLAS limited to the same number of threads), and their ratio: with the
-  same cores, the ratio of wall times is the ratio of throughput per core (target <= 1.2);
+- wall time and CPU seconds of the out-of-core path (workers x 1 thread) and of the
+  in-memory path in this process (BLAS and dask limited to the same number of threads),
+  stage by stage, and their ratios: with the same cores, the ratio of wall times is the
+  ratio of throughput per core (target <= 1.2). Both paths do the same work -- the fits
+  (weights included), the same results written to zarr and read back ("write"), the CKA
+  -- and the in-memory path's read of the store into RAM counts in its total. CPU
+  seconds (every process: this one, which holds the scheduler and the nannies, and the
+  workers) do not move with the load of other processes on a shared machine, which
+  wall times do;
 - the projection to the full NSD (8 subjects x 30,000 trials x 300,000 surface vertices)
   in core-hours, scaling each stage by its cost model (ridge: linear in trials and
   vertices; CKA Gram matrices: trials squared times vertices).
@@ -41,6 +47,7 @@ import xarray as xr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neurorep import alignment, data, encoding  # noqa: E402
+from neurorep._core.parallel import is_lazy  # noqa: E402
 
 N_LATENT = 32
 FULL_NSD = {"subjects": 8, "trials": 30_000, "vertices": 300_000}
@@ -56,6 +63,23 @@ def _one_blas_thread() -> None:
     import threadpoolctl
 
     threadpoolctl.threadpool_limits(1)
+
+
+def _tree_cpu() -> float:
+    """CPU seconds (user + system) used so far by this process and its children (the
+    LocalCluster's nannies and workers; the scheduler runs in this process): on a shared
+    machine the cores a path used, whatever the load of other processes did to its wall time."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:  # a process that ended meanwhile
+            continue
+        total += t.user + t.system
+    return total
 
 
 def _rss() -> int:
@@ -97,24 +121,40 @@ def layers_of(latent: np.ndarray, ids: list[str], width: int) -> dict[str, xr.Da
     return out
 
 
-def run(resp: xr.DataArray, layers: dict[str, xr.DataArray], cv: int, out: Path | None) -> dict:
-    """Per-layer encoding (results saved to zarr when ``out``) + layer x ROI CKA."""
-    times: dict[str, float] = {}
+def run(resp: xr.DataArray, layers: dict[str, xr.DataArray], cv: int, out: Path) -> dict:
+    """Per-layer encoding, its results written to zarr and read back, + layer x ROI CKA.
+
+    Both paths do the same work: the fit (weights included), then the same results
+    written to ``out`` -- dask-backed results chunk by chunk from the workers, in-memory
+    ones from this process -- and their scores read back. The fit and the write are
+    timed apart (``encoding`` and ``write``).
+    """
+    import distributed
+
+    out.mkdir(exist_ok=True)
+    times = {"encoding": 0.0, "write": 0.0}
+    cpu = {"encoding": 0.0, "write": 0.0}
     scores = {}
-    t0 = time.perf_counter()
     for name, feats in layers.items():
-        if out is None:
-            res = encoding.fit_ridge(feats, resp, cv=cv, return_weights=True)
-        else:  # per-unit results stay dask-backed and are written chunk by chunk
-            res = encoding.fit_ridge(feats, resp, cv=cv, compute=False)
-            data.save(res, out / f"{name}.zarr", overwrite=True)
-            res = data.load(out / f"{name}.zarr")
-        scores[name] = float(np.nanmean(np.asarray(res["score"].values)))
-    times["encoding"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _tree_cpu()
+        if is_lazy(resp):  # fitted on the workers; the per-unit results stay there
+            res = encoding.fit_ridge(feats, resp, cv=cv, compute=False).persist()
+            distributed.wait(res)  # persist only submits
+        else:
+            res = encoding.fit_ridge(feats, resp, cv=cv)
+        times["encoding"] += time.perf_counter() - t0
+        cpu["encoding"] += _tree_cpu() - c0
+        t0, c0 = time.perf_counter(), _tree_cpu()
+        data.save(res, out / f"{name}.zarr", overwrite=True)
+        back = data.load(out / f"{name}.zarr")
+        scores[name] = float(np.nanmean(np.asarray(back["score"].values)))
+        times["write"] += time.perf_counter() - t0
+        cpu["write"] += _tree_cpu() - c0
+    t0, c0 = time.perf_counter(), _tree_cpu()
     sm = alignment.score_matrix(resp, layers, metric="cka", n_bootstrap=0)
     times["alignment"] = time.perf_counter() - t0
-    return {"times": times, "encoding_score": scores, "cka": sm["score"]}
+    cpu["alignment"] = _tree_cpu() - c0
+    return {"times": times, "cpu": cpu, "encoding_score": scores, "cka": sm["score"]}
 
 
 def main() -> None:
@@ -156,14 +196,20 @@ def main() -> None:
               f"in chunks of {args.chunk_voxels} voxels, written in {t_write:.1f} s; "
               f"5 layers x {args.layer_width} features; {args.n_rois} ROIs; cv={args.cv}")
 
-        # --- out of core: LocalCluster, workers x 1 thread, memory_limit per worker
-        with distributed.LocalCluster(
+        # --- out of core: LocalCluster, workers x 1 thread, memory_limit per worker; the
+        # workers' statistical profiler (a stack sample of every thread each 10 ms, for the
+        # dashboard) off: it costs CPU time the in-memory path does not pay
+        with dask.config.set({"distributed.worker.profile.enabled": False}), distributed.LocalCluster(
             n_workers=args.workers, threads_per_worker=1, processes=not args.threads,
             memory_limit=args.memory_limit, dashboard_address=None,
         ) as cluster, distributed.Client(cluster) as client:
             client.run(_one_blas_thread)
             base = client.run(_rss)
             lazy = data.load(root / "betas.zarr", chunks={})  # the stored chunks
+            # the (small) unit coordinates in memory: lazy ones are computed on the cluster
+            # each time an analysis reads them (a scheduler round trip per call)
+            lazy = lazy.assign_coords({k: v.compute() for k, v in lazy.coords.items()
+                                       if v.chunks is not None})
             ooc = run(lazy, layers, args.cv, root)
             peaks = client.run(_peak_rss)
         t_ooc = sum(ooc["times"].values())
@@ -172,29 +218,46 @@ def main() -> None:
         kind = "threads of this process" if args.threads else "processes"
         print(f"\nout of core ({cores} workers x 1 thread, {kind}, memory_limit "
               f"{args.memory_limit}):")
-        print(f"  encoding {ooc['times']['encoding']:.2f} s, alignment {ooc['times']['alignment']:.2f} s,"
-              f" total {t_ooc:.2f} s")
+        print(f"  encoding {ooc['times']['encoding']:.2f} s, write results {ooc['times']['write']:.2f}"
+              f" s, alignment {ooc['times']['alignment']:.2f} s, total {t_ooc:.2f} s")
         for (w, p), b in zip(sorted(peaks.items()), [base[k] for k in sorted(peaks)], strict=True):
             flag = "within" if p <= budget else "OVER"
             print(f"  worker {w}: peak RSS {p / 1e9:.3f} GB ({flag} the {budget / 1e9:.1f} GB "
                   f"budget; {b / 1e9:.3f} GB before the work)")
 
         if not args.skip_in_memory:
-            with dask.config.set(scheduler="threads"):
-                eager = data.load(root / "betas.zarr").load()
-            rss0 = _rss()
-            with threadpoolctl.threadpool_limits(cores):
-                mem = run(eager, layers, args.cv, None)
+            # The in-memory path starts from the same store: reading it into RAM is part of
+            # its cost (the out-of-core path reads the store inside its tasks), on the same
+            # number of threads.
+            with threadpoolctl.threadpool_limits(cores), dask.config.set(
+                scheduler="threads", num_workers=cores
+            ):
+                t0, c0 = time.perf_counter(), _tree_cpu()
+                eager = data.load(root / "betas.zarr")
+                t_load, c_load = time.perf_counter() - t0, _tree_cpu() - c0
+                rss0 = _rss()
+                mem = run(eager, layers, args.cv, root / "in_memory")
+            mem["times"]["load"] = t_load
+            mem["cpu"]["load"] = c_load
             t_mem = sum(mem["times"].values())
-            print(f"\nin memory (this process, BLAS {cores} threads):")
-            print(f"  encoding {mem['times']['encoding']:.2f} s, alignment "
+            print(f"\nin memory (this process, BLAS {cores} threads, {cores} dask threads):")
+            print(f"  load {t_load:.2f} s, encoding {mem['times']['encoding']:.2f} s, write results "
+                  f"{mem['times']['write']:.2f} s, alignment "
                   f"{mem['times']['alignment']:.2f} s, total {t_mem:.2f} s; peak RSS "
                   f"{_peak_rss() / 1e9:.3f} GB (data loaded: {rss0 / 1e9:.3f} GB)")
-            for stage in ("encoding", "alignment"):
-                print(f"  ratio out-of-core / in-memory, {stage}: "
-                      f"{ooc['times'][stage] / mem['times'][stage]:.2f}x")
-            ratio = t_ooc / t_mem
-            print(f"  ratio out-of-core / in-memory, per core (same {cores} cores): {ratio:.2f}x "
+            print("  out-of-core / in-memory: wall time (same cores), CPU seconds (all "
+                  "processes: client + scheduler, nannies, workers)")
+            for stage in ("encoding", "write", "alignment"):
+                print(f"    {stage:9s}: wall {ooc['times'][stage]:6.2f} / {mem['times'][stage]:6.2f}"
+                      f" s = {ooc['times'][stage] / mem['times'][stage]:.2f}x;  CPU "
+                      f"{ooc['cpu'][stage]:6.2f} / {mem['cpu'][stage]:6.2f} s = "
+                      f"{ooc['cpu'][stage] / mem['cpu'][stage]:.2f}x")
+            c_ooc, c_mem = sum(ooc["cpu"].values()), sum(mem["cpu"].values())
+            print(f"    total (in-memory with its load of the store): wall {t_ooc:.2f} / "
+                  f"{t_mem:.2f} s = {t_ooc / t_mem:.2f}x;  CPU {c_ooc:.2f} / {c_mem:.2f} s = "
+                  f"{c_ooc / c_mem:.2f}x")
+            print(f"  throughput per core (same {cores} cores), out-of-core / in-memory: "
+                  f"{t_ooc / t_mem:.2f}x by wall time, {c_ooc / c_mem:.2f}x by CPU time "
                   f"(target <= 1.2x)")
             d_cka = float(np.abs(ooc["cka"].values - mem["cka"].values).max())
             d_enc = max(abs(ooc["encoding_score"][k] - mem["encoding_score"][k]) for k in layers)
@@ -203,7 +266,7 @@ def main() -> None:
 
         # --- projection to the full NSD, each stage by its cost model
         f = FULL_NSD
-        enc = ooc["times"]["encoding"] * cores * (f["trials"] / n) * (f["vertices"] / m)
+        enc = (ooc["times"]["encoding"] + ooc["times"]["write"]) * cores * (f["trials"] / n) * (f["vertices"] / m)
         cka = ooc["times"]["alignment"] * cores * (f["trials"] / n) ** 2 * (f["vertices"] / m)
         total_h = f["subjects"] * (enc + cka) / 3600
         print(f"\nprojection to the full NSD ({f['subjects']} subjects x {f['trials']:,} trials x "
