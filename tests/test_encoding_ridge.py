@@ -435,3 +435,40 @@ def test_fit_refuses_an_allocation_beyond_the_budget(rng, monkeypatch):
                   cv=3, memory_limit=1e8)
     with pytest.raises(ValueError, match=r"memory_limit must be a fraction"):
         fit_ridge(X, Y, memory_limit=-1)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_nested_cv_lean_path_equals_fit_ridge_per_fold(fit_intercept):
+    # cross_validate_ridge scores only the inner squared errors and predicts the outer test
+    # folds from the decomposition; that must equal fit_ridge on each outer training set
+    # (full inner scores, weights formed) followed by predict_ridge, to 1e-12 in float64
+    from sklearn.model_selection import KFold
+
+    from neurorep.encoding import predict_ridge
+
+    gen = np.random.default_rng(3)
+    X = gen.normal(size=(90, 6)) + 2.0
+    Y = X @ gen.normal(size=(6, 7)) + 2.0 * gen.normal(size=(90, 7)) + 5.0
+    Y[:, 0] = 4.0  # a constant unit
+    alphas = [0.1, 3.0, 100.0, 1e4]
+    lean = cross_validate_ridge(X, Y, alphas=alphas, cv=4, inner_cv=3, dtype="float64",
+                                fit_intercept=fit_intercept, return_scores=False)
+    full = cross_validate_ridge(X, Y, alphas=alphas, cv=4, inner_cv=3, dtype="float64",
+                                fit_intercept=fit_intercept)
+    assert set(lean.data_vars) == {"prediction", "alpha"}
+    np.testing.assert_array_equal(lean["prediction"].values, full["prediction"].values)
+    for f, (train, test) in enumerate(KFold(4).split(X)):
+        fit = fit_ridge(X[train], Y[train], alphas=alphas, cv=3, dtype="float64",
+                        fit_intercept=fit_intercept)
+        np.testing.assert_array_equal(lean["alpha"].values[f], fit["alpha"].values)
+        ref = predict_ridge(fit, X[test]).values
+        np.testing.assert_allclose(lean["prediction"].values[test], ref, rtol=0, atol=1e-12)
+    if not fit_intercept:
+        return
+    # the alignment metric scores the lean predictions: the same r as cross_validate_ridge
+    from neurorep.alignment import encoding_metric
+
+    metric = encoding_metric(cv=4, inner_cv=3, alphas=alphas)
+    state = metric.pair(Y[:, 1:], X)
+    np.testing.assert_allclose(metric.score(state, None), float(full["r"].values[1:].mean()),
+                               rtol=0, atol=1e-12)

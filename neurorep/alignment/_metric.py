@@ -507,7 +507,8 @@ def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Me
     def pair(px: Array, py: Array) -> tuple[Array, Array]:
         from neurorep.encoding import cross_validate_ridge
 
-        kw: dict[str, Any] = {"cv": cv, "inner_cv": inner_cv, "dtype": "float64"}
+        kw: dict[str, Any] = {"cv": cv, "inner_cv": inner_cv, "dtype": "float64",
+                              "return_scores": False}
         if alphas is not None:
             kw["alphas"] = alphas
         res = cross_validate_ridge(py, px, **kw)

@@ -627,17 +627,41 @@ def _cross_validate_block(
     Y: np.ndarray, plans: tuple[tuple[np.ndarray, np.ndarray, _Plan, np.ndarray], ...], *,
     sample_dim: str, ties: str = "smallest", conservative: bool = False,
 ) -> dict[str, np.ndarray]:
+    """Held-out predictions of every outer fold (numpy in, numpy out).
+
+    Each outer fold chooses the alphas as :func:`fit_ridge` does (the inner pass scores
+    only the squared errors the choice needs, unless ``conservative``) and predicts its
+    test samples straight from the refit decomposition, ``(X_test - mean) F g B``,
+    without forming the weights.
+    """
     Y, spread = check_block(Y, sample_dim, plans[0][2].dtype)
     n, m = Y.shape
     pred = np.full((n, m), np.nan)
     alpha_idx = np.empty((len(plans), m), dtype=np.intp)
     constant = spread == 0
     for i, (train, test, plan, X_test) in enumerate(plans):
-        res = _fit_block(Y[train], plan, return_weights=True, sample_dim=sample_dim, ties=ties,
-                         conservative=conservative)
-        W = res["weights"].astype(np.float64)
-        pred[test] = X_test @ W + res["intercept"]
-        alpha_idx[i] = res["best"]
+        Ytr, spread_tr = check_block(Y[train], sample_dim, plan.dtype)
+        const_tr = spread_tr == 0
+        Yc, y_mean = center_chunk(Ytr, plan.dtype, plan.fit_intercept)
+        if const_tr.any():
+            Yc[:, const_tr] = 0
+        XtY = plan.X.T @ Yc if plan.mode == "gram" else None
+        if conservative:
+            _, _, best = cv_select(plan, Yc, XtY, ties=ties, conservative=True)
+        else:
+            cv_r2, _ = cv_scores_chunk(plan, Yc, XtY=XtY, sse_only=True)
+            invalid = plan.meta.get("invalid_alphas")
+            if invalid is not None and invalid.any():
+                cv_r2[invalid] = np.nan
+            best = _select(cv_r2, ties=ties)
+        B = full_projection(plan, Yc, XtY)
+        g = 1.0 / (plan.full.lam[:, None] + plan.alphas[None, :])  # (k, n_alpha)
+        G = g[:, np.where(best < 0, 0, best)]
+        G[:, best < 0] = 0.0
+        Bg = B.astype(np.float64) * G
+        A = (X_test - plan.x_mean) @ plan.full.F.astype(np.float64)  # (n_test, k)
+        pred[test] = A @ Bg + y_mean
+        alpha_idx[i] = best
     return {"prediction": pred, "alpha_index": alpha_idx, "constant": constant}
 
 
@@ -662,6 +686,7 @@ def cross_validate_ridge(
     fit_intercept: bool = True,
     conservative: bool = False,
     ties: Ties = "smallest",
+    return_scores: bool = True,
 ) -> xr.Dataset:
     """Held-out predictions and unbiased scores by nested cross-validation.
 
@@ -730,6 +755,10 @@ def cross_validate_ridge(
     ties : {"smallest", "largest"}, optional
         Which alpha a unit keeps among exactly tied best scores (default
         ``"smallest"``), as in :func:`fit_ridge`.
+    return_scores : bool, optional
+        Score the held-out predictions (default True). False returns only
+        ``prediction`` and ``alpha`` (no scores, permutations or bootstrap),
+        for callers that score the predictions themselves.
 
     Returns
     -------
@@ -765,6 +794,8 @@ def cross_validate_ridge(
     alphas_arr, dt = _check_common(alphas, dtype, solver, scoring, chunk_units)
     check_selection(fit_intercept=fit_intercept, alpha_per_unit=True, conservative=conservative,
                     ties=ties)
+    if not isinstance(return_scores, bool | np.bool_):
+        raise TypeError(f"return_scores must be True or False; got {return_scores!r}.")
     prep = prepare(features, responses, groups=groups)
     n, p = prep.X.shape
     m = prep.Y.shape[1]
@@ -821,7 +852,7 @@ def cross_validate_ridge(
     aidx = out["alpha_index"]
     ds["alpha"] = (("fold", "unit"), grid[aidx] if isinstance(aidx, np.ndarray)
                    else aidx.map_blocks(lambda b: grid[b], dtype=np.float64))
-    if not (compute or not is_lazy(prep.Y)):
+    if not (compute or not is_lazy(prep.Y)) or not return_scores:
         ds.attrs = {"analysis": "cross_validate_ridge", "neurorep_version": __version__}
         return ds
     import warnings
