@@ -87,20 +87,7 @@ def _class_problems(fam: str, name: str, cls: type) -> list[str]:
 
 def _all_callables() -> list[tuple[str, object]]:
     """_public_callables of tests/test_vocabulary.py, plus those of EXTRA_FAMILIES."""
-    out = list(_public_callables())
-    for fam in EXTRA_FAMILIES:
-        mod = importlib.import_module(f"neurorep.{fam}")
-        for name in getattr(mod, "__all__", []):
-            obj = getattr(mod, name)
-            if inspect.isclass(obj):
-                if issubclass(obj, BaseException):
-                    continue
-                for attr, member in vars(obj).items():
-                    if (attr == "__init__" or not attr.startswith("_")) and callable(member):
-                        out.append((f"{fam}.{name}.{attr}", member))
-            elif callable(obj):
-                out.append((f"{fam}.{name}", obj))
-    return out
+    return list(_public_callables((*FAMILIES, *EXTRA_FAMILIES)))
 
 
 def _report() -> dict[str, list[str]]:

@@ -57,10 +57,10 @@ EXEMPT = {
 DEFAULTS = {"rng": None, "ci": 0.95}
 
 
-def _public_callables():
+def _public_callables(families=FAMILIES):
     """(qualified name, callable) for every public function and public method."""
     out = []
-    for fam in FAMILIES:
+    for fam in families:
         mod = importlib.import_module(f"neurorep.{fam}")
         for name in getattr(mod, "__all__", []):
             obj = getattr(mod, name)
