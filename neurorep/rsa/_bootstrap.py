@@ -132,6 +132,24 @@ def _folds(n_items: int, k: int, gen: np.random.Generator) -> list[np.ndarray]:
     return [np.sort(f) for f in np.array_split(perm, k)]
 
 
+def _sample_pairs(
+    stim_idx: np.ndarray | None, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The dissimilarities of a stimulus sample, materialised as rsatoolbox does.
+
+    Returns the sorted draw, the sample's pair positions ``a_pos``, ``b_pos``,
+    ``valid`` (False for the pairs of two copies of one stimulus, left out) and
+    ``orig``, each sample pair's index among the original ``n`` stimuli' pairs.
+    """
+    stim_idx = np.sort(np.arange(n) if stim_idx is None else stim_idx)
+    a_pos, b_pos = np.triu_indices(stim_idx.size, 1)
+    ia, ib = stim_idx[a_pos], stim_idx[b_pos]
+    valid = ia != ib
+    orig = np.zeros(valid.size, dtype=np.intp)
+    orig[valid] = pair_index(ia[valid], ib[valid], n)
+    return stim_idx, a_pos, b_pos, valid, orig
+
+
 def _general_sample(
     models: _Models,
     data: np.ndarray,
@@ -149,18 +167,10 @@ def _general_sample(
 
     ``pair_ok`` ``(m,)``: the dissimilarities present in every RDM (the others are
     missing, NaN, and left out like the pairs of a stimulus drawn twice)."""
-    iu, ju = np.triu_indices(n, 1)
-    if stim_idx is None:
-        stim_idx = np.arange(n)
-    stim_idx = np.sort(stim_idx)
+    stim_idx, a_pos, b_pos, valid, orig = _sample_pairs(stim_idx, n)
     n_s = stim_idx.size
-    a_pos, b_pos = np.triu_indices(n_s, 1)
-    ia, ib = stim_idx[a_pos], stim_idx[b_pos]
-    valid = ia != ib
     if (np.unique(stim_idx).size < 3) or (cv_folds > 1 and np.unique(stim_idx).size < 3 * cv_folds):
         return np.full(len(models.names), np.nan), np.full(2, np.nan)
-    orig = np.zeros(valid.size, dtype=np.intp)
-    orig[valid] = pair_index(ia[valid], ib[valid], n)
     if pair_ok is not None:
         valid &= pair_ok[orig]
     mat_models = _Models(

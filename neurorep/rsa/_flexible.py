@@ -38,11 +38,10 @@ import scipy.stats
 import xarray as xr
 
 from neurorep._core.compare import COMPARE_METHODS, compare_vectors, resolve_method
-from neurorep._core.condensed import pair_index
 from neurorep._core.errors import SchemaError, check_int, check_option
 from neurorep._core.rng import as_generator
 from neurorep.data import align, check_rdm_layout, rdm_vectors
-from neurorep.rsa._bootstrap import _Models
+from neurorep.rsa._bootstrap import _Models, _sample_pairs
 from neurorep.rsa._compare import CompareMethod
 from neurorep.rsa._evaluate import _collect_models, _data_stack, _version
 from neurorep.rsa._fit import FITS, _fit_model, _pool, _pools_loo, inference_method
@@ -456,14 +455,7 @@ def _cv_sample(
     ``"loo"``: leave one subject out among all subjects on the test stimuli.
     """
     k = len(models.names)
-    if stim_idx is None:
-        stim_idx = np.arange(n)
-    stim_idx = np.sort(stim_idx)
-    a_pos, b_pos = np.triu_indices(stim_idx.size, 1)
-    ia, ib = stim_idx[a_pos], stim_idx[b_pos]
-    valid = ia != ib
-    orig = np.zeros(valid.size, dtype=np.intp)
-    orig[valid] = pair_index(ia[valid], ib[valid], n)
+    stim_idx, a_pos, b_pos, valid, orig = _sample_pairs(stim_idx, n)
     mat = data[:, orig]
     rows = {i: r[orig] for i, r in models.fixed_rows.items()}
     comps = {i: c[:, orig] for i, c in models.weighted.items()}
