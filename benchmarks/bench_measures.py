@@ -19,23 +19,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import statistics
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-
-def _time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
+from bench_rsa import _time  # median of repeats, garbage collected before each
 
 ROWS: list[tuple[str, float, float, float]] = []
 
