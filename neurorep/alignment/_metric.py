@@ -388,6 +388,58 @@ def gaussian_stochastic_metric(*, alpha: float = 1.0) -> Metric:
                                       "covariance": "sample, ddof=1, over repetitions"})
 
 
+def energy_stochastic_metric(*, niter: int = 100, tol: float = 1e-6) -> Metric:
+    """Energy-distance stochastic shape metric (Duong et al. 2023; netrep's
+    ``EnergyStochasticMetric(group="orth")``) as the score ``-d``, see
+    :func:`~neurorep.alignment.energy_stochastic_distance`.
+
+    A representation with a ``repetition`` dim gives each stimulus' responses
+    over repetitions; one without (a model layer) is a single sample per
+    stimulus (its within-stimulus energy term is 0). The two may have
+    different numbers of repetitions. No ceiling (a distance).
+
+    Parameters
+    ----------
+    niter : int
+        The rotation fit's most reweighting rounds (default 100, netrep's).
+    tol : float
+        The fit stops when the mean pair distance falls by less (default
+        1e-6, netrep's).
+
+    Returns
+    -------
+    Metric
+        The metric for :func:`score_matrix`; no ceiling, ``params`` holds
+        ``niter`` and ``tol``.
+
+    Examples
+    --------
+    >>> from neurorep.alignment import energy_stochastic_metric
+    >>> energy_stochastic_metric().params
+    {'niter': 100, 'tol': 1e-06}
+    """
+    if isinstance(niter, bool) or not isinstance(niter, (int, np.integer)) or niter < 1:
+        raise ValueError(f"energy_stochastic_metric: niter must be a positive integer; got {niter!r}.")
+    if not np.isfinite(tol) or tol < 0:
+        raise ValueError(f"energy_stochastic_metric: tol must be a finite number >= 0; got {tol!r}.")
+    niter, tol = int(niter), float(tol)
+
+    def prepare(da: xr.DataArray) -> Array:
+        if isinstance(da, xr.DataArray) and "repetition" in da.dims:
+            return np.asarray(da.transpose("stimulus", "repetition", "unit").values, float)
+        return _as_float(da)[:, None, :]
+
+    def score(state: Any, idx: Array | None) -> float:
+        x, y = state
+        if idx is not None:
+            x, y = x[idx], y[idx]
+        return -shape.energy_stochastic_distance(x, y, niter=niter, tol=tol)
+
+    return Metric(prepare=prepare, score=score, ceiling=_no_ceiling,
+                  name="energy-distance stochastic shape metric (Duong et al. 2023), score -d",
+                  params={"niter": niter, "tol": tol})
+
+
 def soft_matching_metric() -> Metric:
     """Soft-matching distance (Khosla & Williams 2023) as the score ``-d``, see
     :func:`~neurorep.alignment.soft_matching_distance`; no ceiling (a distance).
@@ -607,6 +659,7 @@ METRICS: dict[str, Callable[[], Metric]] = {
     "pwcca": lambda: cca_metric(kind="pwcca"),
     "mutual_knn": lambda: mutual_knn_metric(),
     "gaussian_stochastic": lambda: gaussian_stochastic_metric(),
+    "energy_stochastic": lambda: energy_stochastic_metric(),
     "rsa": lambda: rsa_metric(),
     "rsa_spearman": lambda: rsa_metric(method="spearman"),
     "rsa_pearson": lambda: rsa_metric(method="corr"),
