@@ -250,6 +250,10 @@ def permutation_metric(*, distance: str = "angular") -> Metric:
     )
 
 
+#: The canonical-correlation scores of :func:`cca_metric` (``kind=``).
+CCA_KINDS = ("mean", "svcca", "pwcca")
+
+
 def cca_metric(*, kind: str = "mean", keep: float | int = 0.99) -> Metric:
     """Canonical correlation scores: ``kind="mean"`` (mean canonical correlation),
     ``"svcca"`` (Raghu et al. 2017, top directions explaining ``keep`` of the
@@ -290,7 +294,7 @@ def cca_metric(*, kind: str = "mean", keep: float | int = 0.99) -> Metric:
     if kind == "pwcca":
         return _kernel_metric(shape.pwcca, name="PWCCA (Morcos et al. 2018), weights from the "
                               "narrower representation", params={"kind": "pwcca"})
-    raise ValueError(f"cca_metric: kind must be 'mean', 'svcca' or 'pwcca'; got {kind!r}.")
+    raise ValueError(f"cca_metric: kind must be one of {list(CCA_KINDS)}; got {kind!r}.")
 
 
 def mutual_knn_metric(*, k: int = 10) -> Metric:

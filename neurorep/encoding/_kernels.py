@@ -707,14 +707,16 @@ def fit_multiple_kernel_ridge(
         For the random default candidates with three or more spaces.
     compute, memory_limit
         As in :func:`fit_ridge`.
-    fit_intercept, conservative, ties
-        As in :func:`fit_ridge` (the alpha choice within each candidate).
+    fit_intercept : bool
+        Fit an intercept (default True), as in :func:`fit_ridge`.
     alpha_per_unit : bool
         Choose each unit's candidate and alpha (default True) or, with
         False, one candidate and one alpha for every unit, as himalaya's
         ``local_alpha=False``: each candidate's alpha has the best mean
         pooled R^2 over units, and the candidate with the best such mean
         (the first of equal means) is kept. Not with ``conservative``.
+    conservative, ties
+        As in :func:`fit_ridge` (the alpha choice within each candidate).
 
     Returns
     -------
