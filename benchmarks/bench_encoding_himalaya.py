@@ -7,7 +7,10 @@ One process, the same data, the same folds (KFold), float32 by default (``--dtyp
   ``conservative``);
 * ``fit_kernel_ridge`` for every kernel vs himalaya ``KernelRidgeCV``;
 * ``fit_multiple_kernel_ridge`` vs himalaya ``MultipleKernelRidgeCV`` (random search, the
-  same candidate kernel weights);
+  same candidate kernel weights), per unit and with ``alpha_per_unit=False``
+  (``local_alpha=False``);
+* ``cross_validate_ridge(alpha_per_unit=False)`` vs himalaya ``RidgeCV(local_alpha=False)``
+  fitted on each outer training set;
 * ``score_split`` vs himalaya ``r2_score_split`` + ``correlation_score_split``.
 
 Each line prints the best of ``--repeats`` wall times, the ratio himalaya / neurorep
@@ -88,6 +91,7 @@ def run(args: argparse.Namespace) -> None:
 
     from neurorep.encoding import (
         compute_kernel,
+        cross_validate_ridge,
         fit_kernel_ridge,
         fit_multiple_kernel_ridge,
         fit_ridge,
@@ -183,6 +187,43 @@ def run(args: argparse.Namespace) -> None:
                 {"a": a, "b": b}, Y[:nk], kernels={"a": "rbf", "b": "linear"},
                 kernel_weights=gammas, alphas=alphas, cv=cv, dtype="float64", ties="largest"),
                 {"a": an, "b": bn}).values))
+
+    # --- multiple-kernel ridge, one candidate and one alpha for every unit
+    ours, t1 = best_time(lambda: fit_multiple_kernel_ridge(
+        {"a": a, "b": b}, Y[:nk], kernels={"a": "rbf", "b": "linear"}, kernel_weights=gammas,
+        alphas=alphas, cv=cv, dtype=dt, ties="largest", alpha_per_unit=False), R)
+    h, t2 = best_time(lambda: MultipleKernelRidgeCV(
+        kernels="precomputed", solver="random_search", fit_intercept=True, cv=cv,
+        solver_params=dict(n_iter=gammas, alphas=alphas.astype(dt), progress_bar=False,
+                           local_alpha=False),
+    ).fit(Ks, Yd[:nk]), R)
+    same = np.all(np.isclose(ours["alpha"].values, np.exp(-np.asarray(h.deltas_, float)),
+                             rtol=1e-4), axis=0)
+    row("fit_multiple_kernel_ridge alpha_per_unit=False", t1, t2,
+        f"same weights+alpha {same.mean():.3f}, pred rel diff " + f"""{rel(
+            predict_kernel_ridge(ours, {"a": an, "b": bn}).values[:, same],
+            np.asarray(h.predict(Kt))[:, same]):.1e}""")
+
+    # --- nested CV with one alpha per outer fold: himalaya RidgeCV(local_alpha=False) on
+    # each outer training set (units scaled to unit variance there: the same choice)
+    outer = list(KFold(2).split(X))
+
+    def peer_nested() -> np.ndarray:
+        pred = np.empty_like(Y)
+        for tr, te in outer:
+            s_tr = Y[tr].std(0)
+            hh = RidgeCV(alphas=alphas.astype(dt), cv=cv, fit_intercept=True,
+                         solver_params=dict(warn=False, local_alpha=False)).fit(
+                Xd[tr], (Y[tr] / s_tr).astype(dt))
+            pred[te] = np.asarray(hh.predict(Xd[te]), float) * s_tr
+        return pred
+
+    ours, t1 = best_time(lambda: cross_validate_ridge(
+        X, Y, alphas=alphas, cv=outer, inner_cv=cv, dtype=dt, ties="largest",
+        alpha_per_unit=False, return_scores=False), R)
+    ref, t2 = best_time(peer_nested, R)
+    row("cross_validate_ridge alpha_per_unit=False", t1, t2,
+        f"pred rel diff {rel(ours['prediction'].values, ref):.1e}")
 
     # --- split scores
     parts = np.stack([X[:, : p // 2] @ W[: p // 2], X[:, p // 2 :] @ W[p // 2 :]])

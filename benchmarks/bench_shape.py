@@ -86,6 +86,13 @@ def run(args: argparse.Namespace) -> None:
     ratios["gaussian"] = row("Gaussian stochastic vs netrep GaussianStochasticMetric",
                              lambda: ref.netrep_gaussian_stochastic(mx, cx, my, cy),
                              lambda: gaussian_stochastic_distance(mx, cx, my, cy), r)
+    from neurorep.alignment import energy_stochastic_distance
+
+    ex, ey = trials_x[:, :8], trials_y[:, :8]
+    print("\n== energy stochastic, 50 stimuli x 8 repetitions, widths 8 ==")
+    ratios["energy"] = row("energy stochastic vs netrep EnergyStochasticMetric (transcribed)",
+                           lambda: ref.netrep_energy_stochastic(ex, ey),
+                           lambda: energy_stochastic_distance(ex, ey), r)
     slower = {k: v for k, v in ratios.items() if v < 1}
     print(f"\nslower than the peer: {slower if slower else 'none'}")
 

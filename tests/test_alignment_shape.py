@@ -22,6 +22,7 @@ from neurorep.alignment import (
     canonical_correlations,
     cca_metric,
     cca_similarity,
+    energy_stochastic_distance,
     gaussian_stochastic_distance,
     mutual_knn,
     permutation_distance,
@@ -204,6 +205,36 @@ def netrep_gaussian_stochastic(mx, cx, my, cy, alpha=1.0, niter=1000, tol=1e-8):
     return float(np.sign(mn) * np.sqrt(abs(mn)))
 
 
+def netrep_energy_stochastic(x, y, niter=100, tol=1e-6):
+    """netrep EnergyStochasticMetric(group="orth").fit_score, transcribed (equal shapes)."""
+    import itertools
+
+    from scipy.linalg import orthogonal_procrustes
+
+    r = x.shape[1]
+    idx = np.array(list(itertools.product(range(r), range(r))))
+    X = np.vstack([a[idx[:, 0]] for a in x])
+    Y = np.vstack([b[idx[:, 1]] for b in y])
+    w = np.ones(X.shape[0])
+    loss = [np.mean(np.linalg.norm(X - Y, axis=-1))]
+    for _ in range(niter):
+        Q = orthogonal_procrustes(w[:, None] * Y, w[:, None] * X)[0]
+        resid = np.linalg.norm(X - Y @ Q, axis=-1)
+        loss.append(np.mean(resid))
+        w = 1 / np.maximum(np.sqrt(resid), 1e-6)
+        if (loss[-2] - loss[-1]) < tol:
+            break
+    ya = np.einsum("ijk,kl->ijl", y, Q)
+    combs = np.array(list(itertools.combinations(range(r), 2)))
+    d_xy = d_xx = d_yy = 0.0
+    for i in range(x.shape[0]):
+        d_xy += np.mean(np.linalg.norm(x[i][idx[:, 0]] - ya[i][idx[:, 1]], axis=-1))
+        d_xx += np.mean(np.linalg.norm(x[i][combs[:, 0]] - x[i][combs[:, 1]], axis=-1))
+        d_yy += np.mean(np.linalg.norm(ya[i][combs[:, 0]] - ya[i][combs[:, 1]], axis=-1))
+    m = x.shape[0]
+    return float(np.sqrt(max(0, d_xy / m - 0.5 * (d_xx / m + d_yy / m))))
+
+
 def _gaussians(rng, n, p, reps=12):
     """Per-stimulus means and (positive definite) sample covariances over repetitions."""
     trials = rng.standard_normal((n, 1, p)) + 0.5 * rng.standard_normal((n, reps, p))
@@ -364,6 +395,57 @@ def test_gaussian_stochastic_pads_and_reduces_for_a_deterministic_layer(rng):
         assert gaussian_stochastic_distance(mx, cx, y, zero, alpha=alpha) == pytest.approx(expect, abs=1e-12)
 
 
+@pytest.mark.parametrize(("n", "r", "p"), [(8, 3, 2), (5, 2, 1), (6, 4, 3), (3, 5, 7)])
+def test_energy_stochastic_matches_netrep(rng, n, r, p):
+    signal = rng.standard_normal((n, 1, p))
+    x = signal + 0.4 * rng.standard_normal((n, r, p))
+    q, _ = np.linalg.qr(rng.standard_normal((p, p)))
+    y = (signal + 0.6 * rng.standard_normal((n, r, p))) @ q
+    got = energy_stochastic_distance(x, y)
+    assert got == pytest.approx(netrep_energy_stochastic(x, y), abs=1e-12)
+    if n * r > 3 * p:  # else a rotation can nearly fit every sample (3 stimuli in 7 dims)
+        assert got > 0.05  # different noise: not the same distributions (the test can fail)
+    # tied, low-dimensional values (integers) and a different stopping rule
+    xt, yt = np.round(2 * x), np.round(2 * y)
+    assert energy_stochastic_distance(xt, yt, niter=5, tol=0.0) == pytest.approx(
+        netrep_energy_stochastic(xt, yt, niter=5, tol=0.0), abs=1e-12)
+    # the same samples rotated: distance 0; and the distance is symmetric here
+    assert energy_stochastic_distance(x, x @ q) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_energy_stochastic_pads_and_takes_unequal_repetitions(rng):
+    x = rng.standard_normal((7, 3, 2))
+    y = rng.standard_normal((7, 3, 4))
+    padded = np.pad(x, ((0, 0), (0, 0), (0, 2)))
+    assert energy_stochastic_distance(x, y) == pytest.approx(
+        netrep_energy_stochastic(padded, y), abs=1e-12)
+    # a deterministic layer (one repetition): E_yy = 0 and the cross term pairs every
+    # repetition of x with the layer's one sample, as the definition with a point mass
+    layer = rng.standard_normal((7, 2))
+    got = energy_stochastic_distance(x, layer[:, None, :])
+    from scipy.linalg import orthogonal_procrustes
+
+    rows_x = x.reshape(-1, 2)
+    rows_y = np.repeat(layer, 3, axis=0)
+    w = np.ones(len(rows_x))
+    loss = [np.linalg.norm(rows_x - rows_y, axis=1).mean()]
+    for _ in range(100):
+        Q = orthogonal_procrustes(w[:, None] * rows_y, w[:, None] * rows_x)[0]
+        resid = np.linalg.norm(rows_x - rows_y @ Q, axis=1)
+        loss.append(resid.mean())
+        w = 1 / np.maximum(np.sqrt(resid), 1e-6)
+        if loss[-2] - loss[-1] < 1e-6:
+            break
+    within = np.mean([np.linalg.norm(x[i, a] - x[i, b]) for i in range(7)
+                      for a, b in ((0, 1), (0, 2), (1, 2))])
+    expect = np.sqrt(max(0.0, resid.mean() - 0.5 * within))
+    assert got == pytest.approx(expect, abs=1e-12)
+    with pytest.raises(ValueError, match="repetition"):
+        energy_stochastic_distance(x[:, 0], layer)
+    with pytest.raises(ValueError, match="same stimuli"):
+        energy_stochastic_distance(x, x[:5])
+
+
 # ----------------------------------------------------------------------------- CCA family
 def test_canonical_correlations_match_the_svcca_covariance_route(rng):
     for name, x, y in _inputs(rng):
@@ -435,7 +517,7 @@ def test_mutual_knn_properties(rng):
 # ----------------------------------------------------------------------------- score_matrix
 NEW = ["procrustes_euclidean", "shape_cca", "shape_partial", "permutation",
        "permutation_euclidean", "soft_matching", "cca", "svcca", "pwcca", "mutual_knn",
-       "gaussian_stochastic"]
+       "gaussian_stochastic", "energy_stochastic"]
 
 
 @pytest.mark.parametrize("metric", NEW)
@@ -457,6 +539,10 @@ def test_new_metrics_run_through_score_matrix_with_cis_and_ceilings(rng, metric)
         state = (met.prepare(brain["V1"]), met.prepare(model["l1"]))
         dev = reps - mean[:, None]
         np.testing.assert_allclose(state[0][1], np.einsum("irj,irk->ijk", dev, dev) / 3, atol=1e-14)
+    elif metric == "energy_stochastic":
+        state = (met.prepare(brain["V1"]), met.prepare(model["l1"]))
+        np.testing.assert_array_equal(state[0], reps)
+        np.testing.assert_array_equal(state[1], layer[:, None, :])
     else:
         state = (mean, layer)
     expect = met.score(state, None)
@@ -464,7 +550,8 @@ def test_new_metrics_run_through_score_matrix_with_cis_and_ceilings(rng, metric)
     assert float(res.score.sel(region="V1", layer="l1")) > float(res.score.sel(region="V1", layer="l2"))
     assert np.isfinite(res.ci_low).all() and np.isfinite(res.ci_high).all()
     lower = float(res.ceiling.sel(region="V1", bound="lower"))
-    if "euclidean" in metric or metric in ("soft_matching", "gaussian_stochastic"):
+    if "euclidean" in metric or metric in ("soft_matching", "gaussian_stochastic",
+                                           "energy_stochastic"):
         assert np.isnan(lower)  # a distance has no split-half ceiling
     else:
         assert 0 < lower <= 1

@@ -176,3 +176,34 @@ def test_cross_validate_ridge_passes_the_options(rng):
         np.testing.assert_allclose(res["alpha"][i].values, np.asarray(h.best_alphas_), rtol=1e-6)
         np.testing.assert_allclose(res["prediction"].values[te], X[te] @ np.asarray(h.coef_),
                                    rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_cross_validate_ridge_shared_alpha_matches_himalaya(rng, case, fit_intercept):
+    # one alpha per outer fold for every unit: the best mean over units of the inner pooled
+    # R^2. himalaya's local_alpha=False maximises the mean of -MSE instead, so it gets each
+    # unit divided by its spread on the outer training samples (the same choice, and ridge
+    # predictions scale with the unit)
+    X, Y, k = _case(case, rng)
+    Y = Y * np.array([1.0, 3.0, 0.5, 2.0, 1.0])[: Y.shape[1]]  # unequal variances
+    outer = list(KFold(2).split(X))
+    res = cross_validate_ridge(X, Y, alphas=ALPHAS, cv=outer, inner_cv=KFold(k // 2 * 2),
+                               dtype="float64", fit_intercept=fit_intercept, alpha_per_unit=False,
+                               ties="largest")
+    assert res.attrs["alpha_per_unit"] == 0
+    per_unit = cross_validate_ridge(X, Y, alphas=ALPHAS, cv=outer, inner_cv=KFold(k // 2 * 2),
+                                    dtype="float64", fit_intercept=fit_intercept, ties="largest")
+    for i, (tr, te) in enumerate(outer):
+        s = Y[tr].std(0)
+        h = _himalaya(X[tr], Y[tr] / s, k // 2 * 2, fit_intercept=fit_intercept,
+                      local_alpha=False)
+        alphas = res["alpha"][i].values
+        assert np.unique(alphas).size == 1
+        np.testing.assert_allclose(alphas, np.asarray(h.best_alphas_), rtol=1e-6)
+        expect = (X[te] @ np.asarray(h.coef_) + np.asarray(h.intercept_ if fit_intercept else 0)) * s
+        np.testing.assert_allclose(res["prediction"].values[te], expect, rtol=1e-6, atol=1e-9)
+    if case == "small":  # the shared choice is not the per-unit one here (the test can fail)
+        assert np.unique(per_unit["alpha"].values).size > 1
+    with pytest.raises(ValueError, match="conservative=True needs alpha_per_unit=True"):
+        cross_validate_ridge(X, Y, cv=outer, conservative=True, alpha_per_unit=False)

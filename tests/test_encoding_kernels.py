@@ -246,3 +246,39 @@ def test_score_split_bad_input(rng):
     bad[0, 0, 0] = np.nan
     with pytest.raises(SchemaError, match="must be finite"):
         score_split(bad, y)
+
+
+@pytest.mark.parametrize("shape", [(40, 2, 3, 4), (30, 1, 1, 5), (24, 30, 40, 4)])
+def test_multiple_kernel_ridge_shared_alpha_matches_himalaya_local_alpha_false(rng, shape):
+    # one candidate and one alpha for every unit, as himalaya's local_alpha=False (which
+    # maximises the mean over units of -MSE: equal unit variances make it the mean R^2)
+    n, pa, pb, k = shape
+    a, b = rng.normal(size=(n, pa)), rng.normal(size=(n, pb))
+    if pa == 1:
+        a = np.round(a)  # tied values
+    Y = (np.sin(a[:, :1]) @ rng.normal(size=(1, 5)) + 0.5 * b[:, :1] @ rng.normal(size=(1, 5))
+         + 0.3 * rng.normal(size=(n, 5)) + 1)
+    Y = (Y - Y.mean(0)) / Y.std(0)
+    G = np.array([[0.5, 0.5], [0.9, 0.1], [0.1, 0.9], [0.3, 0.7]])
+    Ks = np.stack([compute_kernel(a, kernel="rbf"), compute_kernel(b, kernel="linear")])
+    an, bn = rng.normal(size=(6, pa)), rng.normal(size=(6, pb))
+    Kt = np.stack([compute_kernel(an, a, kernel="rbf"), compute_kernel(bn, b, kernel="linear")])
+    for fit_intercept in (True, False):
+        h = MultipleKernelRidgeCV(
+            kernels="precomputed", solver="random_search", fit_intercept=fit_intercept,
+            cv=KFold(k), solver_params=dict(n_iter=G, alphas=ALPHAS, progress_bar=False,
+                                            local_alpha=False),
+        ).fit(Ks, Y)
+        ours = fit_multiple_kernel_ridge(
+            {"a": a, "b": b}, Y, kernels={"a": "rbf", "b": "linear"}, kernel_weights=G,
+            alphas=ALPHAS, cv=KFold(k), dtype="float64", fit_intercept=fit_intercept,
+            ties="largest", alpha_per_unit=False,
+        )
+        assert ours.attrs["alpha_per_unit"] == 0
+        assert np.unique(ours["kernel_weight"].sel(space="a").values).size == 1
+        _close(ours["alpha"], np.exp(-np.asarray(h.deltas_)), 1e-8)
+        _close(predict_kernel_ridge(ours, {"a": an, "b": bn}), h.predict(Kt), 1e-6)
+        # the chosen candidate has the best mean score over units at its shared alpha
+        means = ours["cv_score"].mean("unit").values
+        chosen = int(np.flatnonzero(np.isclose(G[:, 0], float(ours["kernel_weight"][0, 0])))[0])
+        assert means[chosen] == means.max()

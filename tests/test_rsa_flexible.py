@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurorep import SchemaError, data, rsa
+from neurorep import NeurorepWarning, SchemaError, data, rsa
 from neurorep.rsa._bootstrap import _Models
 from neurorep.rsa._flexible import _bootstrap_crossval_engine, _cv_variances
 
@@ -283,3 +283,50 @@ def test_bootstrap_crossval_public(problem):
     np.testing.assert_array_equal(res.score_samples.values, again.score_samples.values)
     with pytest.raises(ValueError, match="needs >= 39 stimuli"):
         rsa.bootstrap_crossval(data=d, models={"nn": c}, cv=13, rng=0)
+
+
+# ---------------------------------------------------------------- evaluate's fit options
+@pytest.mark.parametrize("method", ["corr", "cosine"])
+@pytest.mark.parametrize("ridge", [0.0, 0.3, 5.0])
+def test_evaluate_fit_and_ridge_equal_rsatoolbox_fits(problem, method, ridge):
+    from rsatoolbox.rdm import compare as rsa_compare
+
+    comps, subjects = problem
+    c, d = _nr(comps, subjects)
+    models = {"nn": c, "sel": c, "fixed": c[0]}
+    with pytest.warns(NeurorepWarning, match="cv=1"):  # fitted and scored on all the data
+        res = rsa.evaluate(data=d, models=models, method=method, cv=1, bootstrap="none",
+                           fit={"nn": "nnls", "sel": "select"}, ridge=ridge, rng=0)
+    rdms = RDMs(subjects)
+    theta = fit_regress_nn(ModelWeighted("nn", comps), rdms, method=method, ridge_weight=ridge)
+    np.testing.assert_allclose(res.weights.sel(model="nn").values, theta, atol=1e-9)
+    pred = ModelWeighted("nn", comps).predict_rdm(theta)
+    ref = float(np.mean(rsa_compare(pred, rdms, method=method)))
+    assert float(res.score.sel(model="nn")) == pytest.approx(ref, abs=1e-10)
+    sel = fit_select(ModelSelect("sel", comps), rdms, method=method)
+    assert res.weights.sel(model="sel").values[int(sel)] == 1.0
+    assert res.attrs["ridge"] == ridge and res.attrs["fit"] == "nn: nnls, sel: select"
+    if ridge == 5.0:  # the penalty moves the weights (the test can fail)
+        with pytest.warns(NeurorepWarning, match="cv=1"):
+            plain = rsa.evaluate(data=d, models={"nn": c}, method=method, cv=1,
+                                 bootstrap="none", rng=0)
+        assert np.abs(plain.weights.values - res.weights.sel(model="nn").values).max() > 1e-3
+
+
+def test_evaluate_fit_options_with_cv_and_bootstrap(problem):
+    comps, subjects = problem
+    c, d = _nr(comps, subjects)
+    kw = dict(data=d, models={"nn": c}, cv=2, bootstrap="subject", n_bootstrap=20, rng=1)
+    plain = rsa.evaluate(**kw)
+    penalised = rsa.evaluate(**kw, ridge=50.0)
+    assert np.isfinite(penalised.score_samples).all()
+    assert not np.allclose(plain.score_samples, penalised.score_samples)
+    with pytest.raises(ValueError, match="fit"):
+        rsa.evaluate(**kw, fit="bogus")
+    with pytest.raises(ValueError, match="nnls fit of weighted models, 'nn'"):
+        rsa.evaluate(data=d, models={"nn": c}, method="spearman", cv=2, bootstrap="none")
+    sp = rsa.evaluate(data=d, models={"nn": c}, method="spearman", cv=2, bootstrap="none",
+                      fit="select", rng=0)
+    assert sp.attrs["fit"] == "nn: select"
+    with pytest.raises(ValueError, match="ridge must be a finite number >= 0"):
+        rsa.evaluate(**kw, ridge=-1.0)

@@ -20,6 +20,7 @@ from neurorep._core.errors import check_real
 __all__ = [
     "canonical_correlations",
     "cca_similarity",
+    "energy_stochastic_distance",
     "gaussian_stochastic_distance",
     "mutual_knn",
     "permutation_distance",
@@ -702,3 +703,107 @@ def gaussian_stochastic_distance(
     bures = np.array([_sq_bures(p, q) for p, q in zip(cx, cy_t, strict=True)])
     mn = float(np.mean(alpha * mean_term + (2 - alpha) * bures))
     return float(np.sign(mn) * np.sqrt(abs(mn)))
+
+
+_PAIR_CHUNK = 1 << 22  # float64 differences formed at once by _pair_distances (32 MB)
+
+
+def _pair_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``||x[i, a] - y[i, b]||`` for every stimulus ``i`` and repetitions ``a``, ``b``:
+    ``(n, r_x, r_y)``, from explicit differences (no cancellation), stimuli in chunks."""
+    n, rx, p = x.shape
+    ry = y.shape[1]
+    out = np.empty((n, rx, ry))
+    step = max(1, _PAIR_CHUNK // max(rx * ry * p, 1))
+    for s in range(0, n, step):
+        d = x[s : s + step, :, None, :] - y[s : s + step, None, :, :]
+        out[s : s + step] = np.sqrt(np.einsum("iabp,iabp->iab", d, d))
+    return out
+
+
+def _within(x: np.ndarray) -> float:
+    """Mean over stimuli of the mean distance between two different repetitions (0 with
+    one repetition: a point mass)."""
+    r = x.shape[1]
+    if r < 2:
+        return 0.0
+    a, b = np.triu_indices(r, 1)
+    return float(_pair_distances(x, x)[:, a, b].mean())
+
+
+def energy_stochastic_distance(
+    x: np.ndarray, y: np.ndarray, *, niter: int = 100, tol: float = 1e-6
+) -> float:
+    """Energy-distance stochastic shape distance (Duong et al. 2023; netrep's
+    ``EnergyStochasticMetric(group="orth")``).
+
+    Each stimulus' responses over repetitions are samples of a distribution;
+    with one rotation ``Q`` applied to ``y`` (fitted as netrep does: iteratively
+    reweighted Procrustes on every pair of repetitions ``(a, b)`` of the same
+    stimulus, minimising ``mean ||x_ia - y_ib Q||``, at most ``niter`` rounds
+    until the mean falls by less than ``tol``), the distance is
+
+    ``d**2 = max(0, E_xy - (E_xx + E_yy) / 2)``
+
+    with ``E_xy = mean_i mean_{a, b} ||x_ia - y_ib Q||``, ``E_xx = mean_i
+    mean_{a < b} ||x_ia - x_ib||`` and ``E_yy`` alike: the mean over stimuli of
+    half the energy distance of Székely & Rizzo. No centring; the narrower
+    representation is zero-padded. netrep needs equal repetition counts; here
+    ``x`` and ``y`` may differ (all ``r_x * r_y`` pairs), and a representation
+    with one repetition (a deterministic model layer) has ``E = 0``.
+
+    Parameters
+    ----------
+    x : array-like, shape (n, r_x, p)
+        Responses of ``n`` stimuli in ``r_x`` repetitions over ``p`` units.
+    y : array-like, shape (n, r_y, q)
+        The other representation's responses, stimuli in the same order.
+    niter : int, optional
+        The reweighting's most rounds (default 100, netrep's).
+    tol : float, optional
+        It stops when the mean distance falls by less (default 1e-6, netrep's).
+
+    Returns
+    -------
+    float
+        The distance ``d`` (>= 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurorep.alignment import energy_stochastic_distance
+    >>> g = np.random.default_rng(0)
+    >>> x = g.normal(size=(10, 4, 3))
+    >>> q, _ = np.linalg.qr(g.normal(size=(3, 3)))
+    >>> round(energy_stochastic_distance(x, x @ q), 6)
+    0.0
+    """
+    xa, ya = np.asarray(x), np.asarray(y)
+    for name, a in (("x", xa), ("y", ya)):
+        check_real(a, name=name)
+        if a.ndim != 3 or 0 in a.shape:
+            raise ValueError(
+                f"{name} must be (stimulus, repetition, unit) with no empty axis; got shape "
+                f"{a.shape}. A layer without repetitions is x[:, None, :]."
+            )
+    if xa.shape[0] != ya.shape[0]:
+        raise ValueError(f"x and y must have the same stimuli; got {xa.shape[0]} and {ya.shape[0]}.")
+    if isinstance(niter, bool) or not isinstance(niter, (int, np.integer)) or niter < 1:
+        raise ValueError(f"niter must be a positive integer; got {niter!r}.")
+    w = max(xa.shape[2], ya.shape[2])
+    xf = np.pad(xa.astype(float), ((0, 0), (0, 0), (0, w - xa.shape[2])))
+    yf = np.pad(ya.astype(float), ((0, 0), (0, 0), (0, w - ya.shape[2])))
+    weights = np.ones((xf.shape[0], xf.shape[1], yf.shape[1]))
+    losses = [float(_pair_distances(xf, yf).mean())]
+    q = np.eye(w)
+    for _ in range(int(niter)):
+        # Procrustes of the weighted pair rows: (w y_b)' (w x_a) summed over pairs
+        u, _, vt = np.linalg.svd(np.einsum("iab,ibp,iaq->pq", weights**2, yf, xf))
+        q = u @ vt
+        resid = _pair_distances(xf, yf @ q)
+        losses.append(float(resid.mean()))
+        weights = 1.0 / np.maximum(np.sqrt(resid), 1e-6)
+        if losses[-2] - losses[-1] < tol:
+            break
+    cross = float(_pair_distances(xf, yf @ q).mean())
+    return float(np.sqrt(max(0.0, cross - 0.5 * (_within(xf) + _within(yf)))))

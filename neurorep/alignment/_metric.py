@@ -250,6 +250,10 @@ def permutation_metric(*, distance: str = "angular") -> Metric:
     )
 
 
+#: The canonical-correlation scores of :func:`cca_metric` (``kind=``).
+CCA_KINDS = ("mean", "svcca", "pwcca")
+
+
 def cca_metric(*, kind: str = "mean", keep: float | int = 0.99) -> Metric:
     """Canonical correlation scores: ``kind="mean"`` (mean canonical correlation),
     ``"svcca"`` (Raghu et al. 2017, top directions explaining ``keep`` of the
@@ -290,7 +294,7 @@ def cca_metric(*, kind: str = "mean", keep: float | int = 0.99) -> Metric:
     if kind == "pwcca":
         return _kernel_metric(shape.pwcca, name="PWCCA (Morcos et al. 2018), weights from the "
                               "narrower representation", params={"kind": "pwcca"})
-    raise ValueError(f"cca_metric: kind must be 'mean', 'svcca' or 'pwcca'; got {kind!r}.")
+    raise ValueError(f"cca_metric: kind must be one of {list(CCA_KINDS)}; got {kind!r}.")
 
 
 def mutual_knn_metric(*, k: int = 10) -> Metric:
@@ -386,6 +390,58 @@ def gaussian_stochastic_metric(*, alpha: float = 1.0) -> Metric:
                   name=f"Gaussian stochastic shape metric, alpha={alpha:g} (Duong et al. 2023), "
                   "score -d", params={"alpha": alpha,
                                       "covariance": "sample, ddof=1, over repetitions"})
+
+
+def energy_stochastic_metric(*, niter: int = 100, tol: float = 1e-6) -> Metric:
+    """Energy-distance stochastic shape metric (Duong et al. 2023; netrep's
+    ``EnergyStochasticMetric(group="orth")``) as the score ``-d``, see
+    :func:`~neurorep.alignment.energy_stochastic_distance`.
+
+    A representation with a ``repetition`` dim gives each stimulus' responses
+    over repetitions; one without (a model layer) is a single sample per
+    stimulus (its within-stimulus energy term is 0). The two may have
+    different numbers of repetitions. No ceiling (a distance).
+
+    Parameters
+    ----------
+    niter : int
+        The rotation fit's most reweighting rounds (default 100, netrep's).
+    tol : float
+        The fit stops when the mean pair distance falls by less (default
+        1e-6, netrep's).
+
+    Returns
+    -------
+    Metric
+        The metric for :func:`score_matrix`; no ceiling, ``params`` holds
+        ``niter`` and ``tol``.
+
+    Examples
+    --------
+    >>> from neurorep.alignment import energy_stochastic_metric
+    >>> energy_stochastic_metric().params
+    {'niter': 100, 'tol': 1e-06}
+    """
+    if isinstance(niter, bool) or not isinstance(niter, (int, np.integer)) or niter < 1:
+        raise ValueError(f"energy_stochastic_metric: niter must be a positive integer; got {niter!r}.")
+    if not np.isfinite(tol) or tol < 0:
+        raise ValueError(f"energy_stochastic_metric: tol must be a finite number >= 0; got {tol!r}.")
+    niter, tol = int(niter), float(tol)
+
+    def prepare(da: xr.DataArray) -> Array:
+        if isinstance(da, xr.DataArray) and "repetition" in da.dims:
+            return np.asarray(da.transpose("stimulus", "repetition", "unit").values, float)
+        return _as_float(da)[:, None, :]
+
+    def score(state: Any, idx: Array | None) -> float:
+        x, y = state
+        if idx is not None:
+            x, y = x[idx], y[idx]
+        return -shape.energy_stochastic_distance(x, y, niter=niter, tol=tol)
+
+    return Metric(prepare=prepare, score=score, ceiling=_no_ceiling,
+                  name="energy-distance stochastic shape metric (Duong et al. 2023), score -d",
+                  params={"niter": niter, "tol": tol})
 
 
 def soft_matching_metric() -> Metric:
@@ -607,6 +663,7 @@ METRICS: dict[str, Callable[[], Metric]] = {
     "pwcca": lambda: cca_metric(kind="pwcca"),
     "mutual_knn": lambda: mutual_knn_metric(),
     "gaussian_stochastic": lambda: gaussian_stochastic_metric(),
+    "energy_stochastic": lambda: energy_stochastic_metric(),
     "rsa": lambda: rsa_metric(),
     "rsa_spearman": lambda: rsa_metric(method="spearman"),
     "rsa_pearson": lambda: rsa_metric(method="corr"),

@@ -110,12 +110,14 @@ def score_matrix(
         ``"procrustes"``, ``"procrustes_euclidean"``, ``"shape_cca"``,
         ``"shape_partial"``, ``"permutation"``, ``"permutation_euclidean"``,
         ``"soft_matching"``, ``"cca"``, ``"svcca"``, ``"pwcca"``,
-        ``"mutual_knn"``, ``"gaussian_stochastic"``, ``"rsa"`` (=
+        ``"mutual_knn"``, ``"gaussian_stochastic"``, ``"energy_stochastic"``,
+        ``"rsa"`` (=
         ``"rsa_spearman"``), ``"rsa_pearson"``,
         ``"rsa_tau_a"``, ``"rsa_cosine"``, ``"encoding"``; or a factory with
         options (:func:`shape_metric`, :func:`permutation_metric`,
         :func:`cca_metric`, :func:`mutual_knn_metric`,
-        :func:`gaussian_stochastic_metric`, :func:`rsa_metric`,
+        :func:`gaussian_stochastic_metric`, :func:`energy_stochastic_metric`,
+        :func:`rsa_metric`,
         :func:`encoding_metric`). The exact estimator is recorded in
         ``attrs["metric_name"]`` and its options in ``attrs["metric_params"]``.
     n_bootstrap : int

@@ -602,6 +602,55 @@ def _mkr_block(
             "dual": dual, "intercept": intercept, "constant": constant}
 
 
+def _mkr_scores_block(
+    Y: np.ndarray, plans: tuple[_Plan, ...], *, sample_dim: str
+) -> dict[str, np.ndarray]:
+    """Every candidate's pooled held-out R^2 and r (candidate, alpha, unit)."""
+    from neurorep.encoding._ridge import cv_select
+
+    dtype = plans[0].dtype
+    Y, spread = check_block(Y, sample_dim, dtype)
+    Yc, _ = center_chunk(Y, dtype, plans[0].fit_intercept)
+    if (spread == 0).any():
+        Yc[:, spread == 0] = 0
+    r2, r = zip(*(cv_select(plan, Yc, None)[:2] for plan in plans), strict=True)
+    return {"cv_r2": np.stack(r2), "cv_r": np.stack(r), "constant": spread == 0}
+
+
+def _mkr_shared(
+    Y: Any, plans: tuple[_Plan, ...], *, chunk_units: int | None, compute: bool,
+    sample_dim: str, ties: str,
+) -> dict[str, Any]:
+    """One candidate and one alpha for every unit (himalaya's ``local_alpha=False``): each
+    candidate's alpha has the best mean pooled R^2 over units, and the candidate with
+    the best such mean (the first of equal means) is kept."""
+    n_c, n_a = len(plans), len(plans[0].alphas)
+    spec = {"cv_r2": ((n_c, n_a), np.float64), "cv_r": ((n_c, n_a), np.float64),
+            "constant": ((), bool)}
+    sc = map_units(Y, _mkr_scores_block, spec, chunk_units=chunk_units, compute=True,
+                   shared=plans, sample_dim=sample_dim)
+    index = np.array([_shared_index(c, ties) for c in sc["cv_r2"]])
+    at = np.where(index < 0, 0, index)
+    r2 = np.where(index[:, None] >= 0, sc["cv_r2"][np.arange(n_c), at], np.nan)  # (cand, unit)
+    r = np.where(index[:, None] >= 0, sc["cv_r"][np.arange(n_c), at], np.nan)
+    dead = np.all(np.isnan(sc["cv_r2"]), axis=(0, 1))
+    with np.errstate(invalid="ignore"):
+        means = np.array([np.nanmean(row[~dead]) if (~dead).any() and np.isfinite(
+            row[~dead]).any() else -np.inf for row in r2])
+    c = int(np.argmax(means)) if np.isfinite(means).any() else -1
+    a = int(index[c]) if c >= 0 else -1
+    out: dict[str, Any] = {"cv_r2": r2, "cv_r": r}
+    out["best_c"] = np.where(dead | (a < 0), -1, c)
+    out["best_a"] = np.where(dead | (a < 0), -1, a)
+    refit = map_units(Y, _refit_block, {"intercept": ((), np.float64),
+                                        "weights": ((plans[0].meta["n_dual"],), plans[0].dtype)},
+                      chunk_units=chunk_units, compute=compute, shared=plans[max(c, 0)],
+                      alpha_index=a, sample_dim=sample_dim)
+    out["dual"], out["intercept"] = refit["weights"], refit["intercept"]
+    out["constant"] = sc["constant"]
+    return out
+
+
 def fit_multiple_kernel_ridge(
     spaces: Mapping[str, Any] | xr.DataTree | Sequence[Any],
     responses: Any,
@@ -620,6 +669,7 @@ def fit_multiple_kernel_ridge(
     compute: bool = True,
     memory_limit: float | None = None,
     fit_intercept: bool = True,
+    alpha_per_unit: bool = True,
     conservative: bool = False,
     ties: Ties = "smallest",
 ) -> xr.Dataset:
@@ -657,7 +707,15 @@ def fit_multiple_kernel_ridge(
         For the random default candidates with three or more spaces.
     compute, memory_limit
         As in :func:`fit_ridge`.
-    fit_intercept, conservative, ties
+    fit_intercept : bool
+        Fit an intercept (default True), as in :func:`fit_ridge`.
+    alpha_per_unit : bool
+        Choose each unit's candidate and alpha (default True) or, with
+        False, one candidate and one alpha for every unit, as himalaya's
+        ``local_alpha=False``: each candidate's alpha has the best mean
+        pooled R^2 over units, and the candidate with the best such mean
+        (the first of equal means) is kept. Not with ``conservative``.
+    conservative, ties
         As in :func:`fit_ridge` (the alpha choice within each candidate).
 
     Returns
@@ -698,8 +756,8 @@ def fit_multiple_kernel_ridge(
     from neurorep.encoding._banded import _spaces, default_space_weights
 
     alphas_arr, dt = _check_common(alphas, dtype, "auto", scoring, chunk_units)
-    check_selection(fit_intercept=fit_intercept, alpha_per_unit=True, conservative=conservative,
-                    ties=ties)
+    check_selection(fit_intercept=fit_intercept, alpha_per_unit=alpha_per_unit,
+                    conservative=conservative, ties=ties)
     items = _spaces(spaces)
     names = list(items)
     kern = _per_space(kernels, names, "kernels")
@@ -765,9 +823,13 @@ def fit_multiple_kernel_ridge(
         "best_a": ((), np.intp), "dual": ((n,), dt), "intercept": ((), np.float64),
         "constant": ((), bool),
     }
-    out = map_units(prep.Y, _mkr_block, spec, chunk_units=chunk_units, compute=compute,
-                    shared=tuple(plans), sample_dim=prep.sample_dim, ties=ties,
-                    conservative=conservative)
+    if alpha_per_unit:
+        out = map_units(prep.Y, _mkr_block, spec, chunk_units=chunk_units, compute=compute,
+                        shared=tuple(plans), sample_dim=prep.sample_dim, ties=ties,
+                        conservative=conservative)
+    else:
+        out = _mkr_shared(prep.Y, tuple(plans), chunk_units=chunk_units, compute=compute,
+                          sample_dim=prep.sample_dim, ties=ties)
     if isinstance(out["constant"], np.ndarray):
         warn_constant(int(out["constant"].sum()), out["constant"].size)
 
@@ -809,7 +871,7 @@ def fit_multiple_kernel_ridge(
         "alphas": alphas_arr.tolist(), "cv": _describe_cv(cv), "n_folds": len(splits),
         "scoring": scoring, "dtype": str(dt), "solver": "kernel-eigh",
         "grouped": int(prep.groups is not None), "fit_intercept": int(fit_intercept),
-        "alpha_per_unit": 1, "conservative": int(conservative), "ties": ties,
+        "alpha_per_unit": int(alpha_per_unit), "conservative": int(conservative), "ties": ties,
     }
     _finish(ds, prep, params, kind="fit_multiple_kernel_ridge", kernels={})
     ds.attrs["kernels"] = [kern[k] for k in names]

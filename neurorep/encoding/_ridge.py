@@ -623,16 +623,55 @@ def predict_ridge(result: xr.Dataset, features: Any) -> xr.DataArray:
 # ----------------------------------------------------------------------------
 # nested cross-validation: unbiased held-out predictions
 # ----------------------------------------------------------------------------
+def _inner_fold(
+    Y: np.ndarray, train: np.ndarray, plan: _Plan, sample_dim: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """An outer fold's centred training responses, their means, the constant units and
+    ``X'Y`` (gram plans)."""
+    Ytr, spread_tr = check_block(Y[train], sample_dim, plan.dtype)
+    const_tr = spread_tr == 0
+    Yc, y_mean = center_chunk(Ytr, plan.dtype, plan.fit_intercept)
+    if const_tr.any():
+        Yc[:, const_tr] = 0
+    XtY = plan.X.T @ Yc if plan.mode == "gram" else None
+    return Yc, y_mean, const_tr, XtY
+
+
+def _inner_r2(plan: _Plan, Yc: np.ndarray, XtY: np.ndarray | None) -> np.ndarray:
+    """Pooled inner-CV R^2 (alpha, unit) from the squared errors only; NaN for alphas
+    flagged invalid."""
+    cv_r2, _ = cv_scores_chunk(plan, Yc, XtY=XtY, sse_only=True)
+    invalid = plan.meta.get("invalid_alphas")
+    if invalid is not None and invalid.any():
+        cv_r2[invalid] = np.nan
+    return cv_r2
+
+
+def _inner_scores_block(
+    Y: np.ndarray, plans: tuple[tuple[np.ndarray, np.ndarray, _Plan, np.ndarray], ...], *,
+    sample_dim: str,
+) -> dict[str, np.ndarray]:
+    """Every outer fold's inner pooled R^2 (fold, alpha, unit), for a shared alpha."""
+    Y, _ = check_block(Y, sample_dim, plans[0][2].dtype)
+    out = np.full((len(plans), len(plans[0][2].alphas), Y.shape[1]), np.nan)
+    for i, (train, _, plan, _) in enumerate(plans):
+        Yc, _, _, XtY = _inner_fold(Y, train, plan, sample_dim)
+        out[i] = _inner_r2(plan, Yc, XtY)
+    return {"cv_r2": out}
+
+
 def _cross_validate_block(
     Y: np.ndarray, plans: tuple[tuple[np.ndarray, np.ndarray, _Plan, np.ndarray], ...], *,
     sample_dim: str, ties: str = "smallest", conservative: bool = False,
+    shared_index: tuple[int, ...] | None = None,
 ) -> dict[str, np.ndarray]:
     """Held-out predictions of every outer fold (numpy in, numpy out).
 
     Each outer fold chooses the alphas as :func:`fit_ridge` does (the inner pass scores
     only the squared errors the choice needs, unless ``conservative``) and predicts its
     test samples straight from the refit decomposition, ``(X_test - mean) F g B``,
-    without forming the weights.
+    without forming the weights. ``shared_index`` (one alpha index per outer fold,
+    chosen over all units beforehand) skips the choice.
     """
     Y, spread = check_block(Y, sample_dim, plans[0][2].dtype)
     n, m = Y.shape
@@ -640,20 +679,13 @@ def _cross_validate_block(
     alpha_idx = np.empty((len(plans), m), dtype=np.intp)
     constant = spread == 0
     for i, (train, test, plan, X_test) in enumerate(plans):
-        Ytr, spread_tr = check_block(Y[train], sample_dim, plan.dtype)
-        const_tr = spread_tr == 0
-        Yc, y_mean = center_chunk(Ytr, plan.dtype, plan.fit_intercept)
-        if const_tr.any():
-            Yc[:, const_tr] = 0
-        XtY = plan.X.T @ Yc if plan.mode == "gram" else None
-        if conservative:
+        Yc, y_mean, const_tr, XtY = _inner_fold(Y, train, plan, sample_dim)
+        if shared_index is not None:
+            best = np.where(const_tr, -1, shared_index[i])
+        elif conservative:
             _, _, best = cv_select(plan, Yc, XtY, ties=ties, conservative=True)
         else:
-            cv_r2, _ = cv_scores_chunk(plan, Yc, XtY=XtY, sse_only=True)
-            invalid = plan.meta.get("invalid_alphas")
-            if invalid is not None and invalid.any():
-                cv_r2[invalid] = np.nan
-            best = _select(cv_r2, ties=ties)
+            best = _select(_inner_r2(plan, Yc, XtY), ties=ties)
         B = full_projection(plan, Yc, XtY)
         g = 1.0 / (plan.full.lam[:, None] + plan.alphas[None, :])  # (k, n_alpha)
         G = g[:, np.where(best < 0, 0, best)]
@@ -684,6 +716,7 @@ def cross_validate_ridge(
     compute: bool = True,
     memory_limit: float | None = None,
     fit_intercept: bool = True,
+    alpha_per_unit: bool = True,
     conservative: bool = False,
     ties: Ties = "smallest",
     return_scores: bool = True,
@@ -749,9 +782,15 @@ def cross_validate_ridge(
         :func:`fit_ridge`.
     fit_intercept : bool, optional
         Fit an intercept (default True), as in :func:`fit_ridge`.
+    alpha_per_unit : bool, optional
+        Choose each unit's alpha (default True) or, with False, one alpha
+        per outer fold shared by every unit: the best mean over units of the
+        inner pooled R^2 (himalaya's ``local_alpha=False``), as in
+        :func:`fit_ridge`.
     conservative : bool, optional
         himalaya's conservative alpha choice in each outer fold's inner
-        search (default False), as in :func:`fit_ridge`.
+        search (default False), as in :func:`fit_ridge`. Needs
+        ``alpha_per_unit=True``.
     ties : {"smallest", "largest"}, optional
         Which alpha a unit keeps among exactly tied best scores (default
         ``"smallest"``), as in :func:`fit_ridge`.
@@ -792,8 +831,8 @@ def cross_validate_ridge(
     from neurorep.encoding._scoring import _fold_scores, _score_parts, score_prediction
 
     alphas_arr, dt = _check_common(alphas, dtype, solver, scoring, chunk_units)
-    check_selection(fit_intercept=fit_intercept, alpha_per_unit=True, conservative=conservative,
-                    ties=ties)
+    check_selection(fit_intercept=fit_intercept, alpha_per_unit=alpha_per_unit,
+                    conservative=conservative, ties=ties)
     if not isinstance(return_scores, bool | np.bool_):
         raise TypeError(f"return_scores must be True or False; got {return_scores!r}.")
     prep = prepare(features, responses, groups=groups)
@@ -830,12 +869,20 @@ def cross_validate_ridge(
         plan = build_plan(prep.X[train], inner, alphas=alphas_arr, solver=solver, dtype=dt,
                           fit_intercept=fit_intercept)
         plans.append((train, test, plan, prep.X[test]))
+    shared_index = None
+    if not alpha_per_unit:  # every unit's inner scores first, then one alpha per outer fold
+        inner = map_units(prep.Y, _inner_scores_block,
+                          {"cv_r2": ((len(outer), len(alphas_arr)), np.float64)},
+                          chunk_units=chunk_units, compute=True, shared=tuple(plans),
+                          sample_dim=prep.sample_dim)["cv_r2"]
+        shared_index = tuple(_shared_index(fold, ties) for fold in inner)
     out = map_units(
         prep.Y, _cross_validate_block,
         {"prediction": ((n,), np.float64), "alpha_index": ((len(outer),), np.intp),
          "constant": ((), bool)},
         chunk_units=chunk_units, compute=compute, shared=tuple(plans),
         sample_dim=prep.sample_dim, ties=ties, conservative=conservative,
+        shared_index=shared_index,
     )
     if isinstance(out["constant"], np.ndarray):
         warn_constant(int(out["constant"].sum()), out["constant"].size)
@@ -881,7 +928,7 @@ def cross_validate_ridge(
         "sample_dim": prep.sample_dim, "alphas": alphas_arr.tolist(), "cv": _describe_cv(cv),
         "inner_cv": _describe_cv(inner_cv), "n_folds": len(outer), "scoring": scoring,
         "dtype": str(dt), "solver": plans[0][2].solver, "grouped": int(prep.groups is not None),
-        "fit_intercept": int(fit_intercept), "conservative": int(conservative), "ties": ties,
-        **prep.attrs,
+        "fit_intercept": int(fit_intercept), "alpha_per_unit": int(alpha_per_unit),
+        "conservative": int(conservative), "ties": ties, **prep.attrs,
     }
     return ds

@@ -52,7 +52,7 @@ from neurorep._core.rng import as_generator
 from neurorep.data import RDM_DIMS, align, check_rdm_layout, infer_kind, members, rdm_vectors
 from neurorep.rsa._bootstrap import _bootstrap_engine, _Models, _score_block
 from neurorep.rsa._compare import SIGMA_K_METHODS, CompareMethod, _check_sigma_k
-from neurorep.rsa._fit import _nnls_fit, _pool, inference_method
+from neurorep.rsa._fit import _fit_model, _nnls_fit, _pool, inference_method
 from neurorep.rsa._transform import rdm_vectors_nan
 from neurorep.stats import (
     bootstrap_indices,
@@ -387,6 +387,9 @@ def evaluate(
     dim: str | None = None,
     join: Literal["exact", "inner"] = "exact",
     rng: np.random.Generator | int | None = None,
+    fit: Literal["nnls", "select", "interpolate", "optimize", "optimize_positive"]
+    | Mapping[str, str] = "nnls",
+    ridge: float = 0.0,
 ) -> xr.Dataset:
     """Evaluate model RDMs against data RDMs with bootstrap inference and noise ceilings.
 
@@ -439,7 +442,15 @@ def evaluate(
     join : {"exact", "inner"}
         Stimulus matching between models and data (by id).
     rng : Generator, int or None
-        Randomness of the bootstrap and the folds.
+        Randomness of the bootstrap and the folds (and of the optimize fits).
+    fit : {"nnls", "select", "interpolate", "optimize", "optimize_positive"} or mapping
+        How weighted models are fitted (one for all, or model name -> fit), as
+        in :func:`crossval`: non-negative least squares (default,
+        :func:`fit_weights`; corr and cosine), selection, interpolation or
+        general optimisation.
+    ridge : float
+        Ridge weight of the nnls and optimize fits: ``ridge * |theta|^2`` added
+        to the loss (rsatoolbox's ``ridge_weight``; default 0, no penalty).
 
     Returns
     -------
@@ -499,8 +510,9 @@ def evaluate(
                 da, f"models[{mods.names[i]!r}]", check_layout=False
             )
             mods.components[i] = [str(c) for c in da[da.dims[0]].values]
-    if mods.any_weighted:
-        check_option("method (for weighted models)", method, _FITTABLE)
+    from neurorep.rsa._flexible import _set_fits
+
+    _set_fits(mods, fit, ridge, method)
     if COMPARE_METHODS[method].whole and bootstrap in ("stimulus", "both", "dual"):
         raise ValueError(
             f"method={method!r} compares whole RDMs (matrices); a stimulus bootstrap draws "
@@ -581,7 +593,7 @@ def evaluate(
         ceiling = np.nanmean([p[1][0] for p in pt], axis=0)
     else:
         ceiling = np.full(2, np.nan)
-    weights = _full_weights(mods, vec, method, pair_ok)
+    weights = _full_weights(mods, vec, method, pair_ok, gen)
 
     k = len(mods.names)
     n_eff = {"subject": n_subj, "stimulus": n}.get(bootstrap, min(n_subj, n))
@@ -681,6 +693,9 @@ def evaluate(
             "neurorep_version": _version(),
         },
     )
+    if mods.any_weighted:
+        ds.attrs["fit"] = ", ".join(f"{mods.names[i]}: {f}" for i, f in sorted(mods.fits.items()))
+        ds.attrs["ridge"] = mods.ridge
     if comp_names:
         ds["weights"] = (("model", "component"), w_arr)
         ds = ds.assign_coords(component=comp_names)
@@ -694,16 +709,16 @@ def _version() -> str:
 
 
 def _full_weights(
-    mods: _Models, vec: np.ndarray, method: str, pair_ok: np.ndarray | None = None
+    mods: _Models, vec: np.ndarray, method: str, pair_ok: np.ndarray | None = None,
+    gen: np.random.Generator | None = None,
 ) -> dict[int, np.ndarray]:
-    out = {}
-    target = None
     keep = slice(None) if pair_ok is None else pair_ok
-    for i, comps in mods.weighted.items():
-        if target is None:
-            target = _pool(vec[:, keep], np.ones(vec.shape[0]), method)
-        out[i] = _nnls_fit(comps[:, keep], target, method)
-    return out
+    u = np.ones(vec.shape[0])
+    return {
+        i: _fit_model(mods.fits.get(i, "nnls"), comps[:, keep], vec[:, keep], u, method,
+                      ridge=mods.ridge, gen=gen)
+        for i, comps in mods.weighted.items()
+    }
 
 
 def _pairs_present(

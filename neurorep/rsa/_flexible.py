@@ -531,10 +531,6 @@ def _prepare(
         aligned.append(da)
     if stack.sizes["stimulus_i"] < 3:
         raise SchemaError(f"needs at least 3 stimuli; got {stack.sizes['stimulus_i']}.")
-    fits = dict(fit) if isinstance(fit, Mapping) else {}
-    for key in fits:
-        if key not in mods.names:
-            raise SchemaError(f"fit: no model named {key!r}; models are {mods.names}.")
     for i, (name, da) in enumerate(zip(mods.names, aligned, strict=True)):
         label = f"models[{name!r}]"
         if da.ndim == 2:
@@ -542,20 +538,34 @@ def _prepare(
         else:
             mods.weighted[i] = rdm_vectors(da, label, check_layout=False)
             mods.components[i] = [str(c) for c in da[da.dims[0]].values]
-            kind = fits.get(name, "nnls") if isinstance(fit, Mapping) else fit
-            check_option(f"fit (model {name!r})", kind, FITS)
-            if kind == "nnls":
-                check_option(
-                    f"method (nnls fit of model {name!r})",
-                    method,
-                    tuple(k for k, m in COMPARE_METHODS.items() if m.fittable),
-                )
-            if kind == "interpolate" and mods.weighted[i].shape[0] < 2:
-                raise SchemaError(f"{label}: an interpolation model needs >= 2 components.")
-            mods.fits[i] = kind
-    mods.ridge = _check_ridge(ridge)
+    _set_fits(mods, fit, ridge, method)
     vec = rdm_vectors(stack, "data", check_layout=False)
     return mods, vec, stack, sdim
+
+
+def _set_fits(mods: _Models, fit: str | Mapping[str, str], ridge: Any, method: str) -> None:
+    """Check the fit of every flexible model (one name, or model name -> name) and the
+    ridge weight, and store them in ``mods``."""
+    fits = dict(fit) if isinstance(fit, Mapping) else {}
+    for key in fits:
+        if key not in mods.names:
+            raise SchemaError(f"fit: no model named {key!r}; models are {mods.names}.")
+    for i in mods.weighted:
+        name = mods.names[i]
+        kind = fits.get(name, "nnls") if isinstance(fit, Mapping) else fit
+        check_option(f"fit (model {name!r})", kind, FITS)
+        if kind == "nnls":
+            check_option(
+                f"method (nnls fit of weighted models, {name!r})",
+                method,
+                tuple(k for k, m in COMPARE_METHODS.items() if m.fittable),
+            )
+        if kind == "interpolate" and mods.weighted[i].shape[0] < 2:
+            raise SchemaError(
+                f"models[{name!r}]: an interpolation model needs >= 2 components."
+            )
+        mods.fits[i] = kind
+    mods.ridge = _check_ridge(ridge)
 
 
 def _score_ci(
