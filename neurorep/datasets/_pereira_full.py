@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._core.errors import SchemaError, check_option
+from neurorep._core.errors import MissingDataError, SchemaError, check_option
 from neurorep.data import responses
 from neurorep.datasets._common_tree import manifest_tree
 from neurorep.datasets._fetch import default_data_home
@@ -95,7 +95,7 @@ def load_pereira2018_full(
     if participants is None:
         participants = sorted(p.name for p in root.glob("*") if (p / fname).is_file())
         if not participants:
-            raise FileNotFoundError(
+            raise MissingDataError(
                 f"pereira2018_full: no participant folder under {str(root)!r} holds {fname}. {_FIX}"
             )
     require_files([root / p / fname for p in participants], dataset="pereira2018_full", fix=_FIX)
