@@ -252,3 +252,20 @@ def test_fetch_things_fmri_from_a_tarball(server, tmp_path, monkeypatch):
     (home / "things_fmri/betas_csv/sub-01_ResponseData.h5").unlink()
     with pytest.raises(ChecksumError, match=r"betas_csv\.zip.*has 100 bytes"):
         datasets.fetch_things_fmri(home, subjects=[1])
+
+
+def test_cli_fetches_by_subject(server, tmp_path, monkeypatch, capsys):
+    from neurorep.cli import main
+
+    build = tmp_path / "build"
+    _mini_bold5000(build)
+    _zip_folder(build / "bold5000", server.root / "rois.zip")
+    monkeypatch.setattr(_remote, "BOLD5000_URL", server.url + "rois.zip")
+    home = tmp_path / "home"
+    assert main(["datasets", "fetch", "bold5000", "--subjects", "1", "--data-home", str(home)]) == 0
+    assert "files verified" in capsys.readouterr().out
+    assert (home / "bold5000/ROIs/CSI1/mat/CSI1_ROIs_TR34.mat").is_file()
+    (home / "bold5000/BOLD5000_ROIs.zip").write_bytes(b"damaged")
+    assert main(["datasets", "fetch", "bold5000", "--subjects", "1", "--data-home", str(home)]) == 1
+    assert "redownload=True" in capsys.readouterr().err
+    assert main(["datasets", "fetch", "bold5000", "--subjects", "1", "--redownload", "--data-home", str(home)]) == 0
