@@ -214,7 +214,7 @@ CASES = {
     "bold5000 missing subject": (_bold5000_missing_subject, MissingDataError, r"CSI2_ROIs_TR34\.mat", r"fetch_bold5000"),
     "algonauts truncated npy": (_algonauts_truncated, CorruptFileError, r"lh_training_fmri\.npy", r"download it again"),
     "algonauts missing images": (_algonauts_missing_images, SchemaError, r"training_images", r"algonautsproject\.com"),
-    "pereira truncated mat": (_pereira_truncated, CorruptFileError, r"P01/data_243sentences\.mat", r"osf\.io/crwz7"),
+    "pereira truncated mat": (_pereira_truncated, CorruptFileError, r"P01/data_243sentences\.mat", r"download it again.*index2\.html"),
     "nsd volume mask other grid": (_nsd_volume_mask_other_grid, SchemaError, r"streams\.nii\.gz", r"Use nsddata/ppdata/subj01/func1pt8mm/roi"),
     "nsd volume mask other affine": (_nsd_volume_mask_other_affine, SchemaError, r"streams\.nii\.gz.*another space", r"Use the ROI file of the same subject"),
     "nsd ncsnr other grid": (_nsd_ncsnr_other_grid, SchemaError, r"ncsnr\.nii\.gz", r"Use the ncsnr file next to the betas"),

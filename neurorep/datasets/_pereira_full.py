@@ -35,7 +35,8 @@ EXPERIMENTS = (
     "243sentences",
 )
 _FIX = (
-    "Download the participants' folders from the OSF project crwz7 (osf.io/crwz7) into "
+    "Download the participants' folders (linked from evlab.mit.edu/sites/default/files/"
+    "documents/index2.html; materials on osf.io/crwz7) into "
     "data_home/pereira2018_full/, or pass participants=[...] for those you have."
 )
 
@@ -105,7 +106,7 @@ def load_pereira2018_full(
         key = "examples" if experiment.startswith("180") else "examples_passagesentences"
         text_key = "keyConcept" if experiment.startswith("180") else "keySentences"
         mat = read_mat(path, dataset="pereira2018_full", keys=(key, text_key, "meta"),
-                       redownload="download it again from osf.io/crwz7",
+                       redownload="download it again (linked from evlab.mit.edu/sites/default/files/documents/index2.html)",
                        missing=f"it is not a Pereira 2018 {experiment} file.")
         x = np.asarray(mat[key], dtype=np.float32)
         text = _strings(mat[text_key])
