@@ -12,7 +12,9 @@ from typing import Any
 from neurorep._core.errors import (
     AlignmentError,
     ChecksumError,
+    CorruptFileError,
     DownloadError,
+    MissingDataError,
     NeurorepWarning,
     SchemaError,
     UnsafeFileError,
@@ -37,7 +39,9 @@ _SUBPACKAGES = (
 __all__ = [
     "AlignmentError",
     "ChecksumError",
+    "CorruptFileError",
     "DownloadError",
+    "MissingDataError",
     "NeurorepWarning",
     "SchemaError",
     "UnsafeFileError",

@@ -207,10 +207,13 @@ def _datasets(args: argparse.Namespace) -> int:
         if m.access:
             print(f"access: {m.access}")
         for f in m.files:
-            print(f"file: {f.name} ({f.size} bytes) sha256 {f.sha256}\n      {f.url}")
+            print(f"file: {f.name} ({f.size} bytes) sha256 {f.sha256 or '(recorded on first download)'}\n      {f.url}")
         print("cite:\n  " + "\n  ".join(m.citation))
         return 0
-    folder = datasets.fetch(args.name, data_home=args.data_home, progressbar=True)
+    folder = datasets.fetch(
+        args.name, data_home=args.data_home, subjects=args.subjects, sessions=args.sessions,
+        redownload=args.redownload, progressbar=True,
+    )
     print(f"{args.name}: files verified in {folder}")
     return 0
 
@@ -551,6 +554,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "info", "fetch"])
     p.add_argument("name", nargs="?")
     p.add_argument("--data-home", type=Path, default=None, help="where to put fetched files")
+    p.add_argument("--subjects", type=int, nargs="+", default=None,
+                   help="fetch only these subjects (nsd, bold5000, things_fmri)")
+    p.add_argument("--sessions", type=int, nargs="+", default=None,
+                   help="fetch only these sessions (nsd)")
+    p.add_argument("--redownload", action="store_true",
+                   help="download files that fail verification again")
     p.set_defaults(func=_datasets)
 
     p = sub.add_parser("models", help="list or describe the registered offline models")

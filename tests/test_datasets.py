@@ -52,8 +52,8 @@ def test_unknown_dataset_lists_names():
 
 
 def test_remote_only_dataset_explains_access(tmp_path):
-    with pytest.raises(RuntimeError, match="cannot be fetched automatically"):
-        datasets.fetch("nsd", data_home=tmp_path)
+    with pytest.raises(RuntimeError, match="cannot be fetched automatically.*data form"):
+        datasets.fetch("algonauts2023", data_home=tmp_path)
     with pytest.raises(ValueError, match="no local loader"):
         datasets.load("alljoined", data_home=tmp_path)
     # nsd has a loader of its own layout now: an empty data home names the missing files
@@ -206,6 +206,10 @@ def test_load_detects_corrupted_copy(data_home, tmp_path):
     shutil.copytree(src, dst)
     with open(dst / "pereira_averaged.csv", "a") as f:
         f.write("\n")
+    # a size that differs is caught before hashing; the message names the file and the fix
+    with pytest.raises(ChecksumError, match=r"pereira_averaged\.csv' has 53693 bytes.*delete it"):
+        datasets.load("pereira2018", data_home=tmp_path)
+    (dst / "pereira_averaged.csv").write_bytes((src / "pereira_averaged.csv").read_bytes().replace(b"a", b"e", 1))
     with pytest.raises(ChecksumError, match="sha256"):
         datasets.load("pereira2018", data_home=tmp_path)
 

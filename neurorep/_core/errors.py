@@ -28,6 +28,21 @@ class DownloadError(OSError):
     """A dataset file could not be downloaded (network, server or URL problem)."""
 
 
+class MissingDataError(FileNotFoundError):
+    """Files of a dataset's layout are missing (a partial download, sessions not fetched).
+
+    The message lists the missing files and how to get them. A subclass of
+    ``FileNotFoundError``, so code that caught that keeps working.
+    """
+
+
+class CorruptFileError(OSError):
+    """A dataset file is truncated or damaged (an interrupted download, a cut copy).
+
+    The message names the file and how to get it again.
+    """
+
+
 class UnsafeFileError(ValueError):
     """A file asks for something neurorep never loads (e.g. a pickle that would run code)."""
 
@@ -36,8 +51,8 @@ class NeurorepWarning(UserWarning):
     """Warnings raised by neurorep (for example constant units scored as NaN)."""
 
 
-for _cls in (SchemaError, AlignmentError, ChecksumError, DownloadError, UnsafeFileError,
-             NeurorepWarning):
+for _cls in (SchemaError, AlignmentError, ChecksumError, DownloadError, MissingDataError,
+             CorruptFileError, UnsafeFileError, NeurorepWarning):
     _cls.__module__ = "neurorep"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._core.errors import SchemaError
+from neurorep._core.errors import MissingDataError, SchemaError
 from neurorep.data._schema import IdsLike, responses
 
 HEMISPHERES = ("left", "right")
@@ -84,7 +84,9 @@ def _read_hemisphere(src: Any, what: str) -> np.ndarray:
     if isinstance(src, str | Path):
         path = Path(src)
         if not path.is_file():
-            raise FileNotFoundError(f"from_surface: the {what} file {str(path)!r} does not exist.")
+            raise MissingDataError(
+                f"from_surface: the {what} file {str(path)!r} does not exist; check the path."
+            )
         name = path.name.lower()
         if name.endswith(".gii"):
             img: Any = nib.load(path)
@@ -161,7 +163,8 @@ def from_surface(
     ------
     SchemaError
         Hemispheres with different numbers of maps, vertex counts that do not
-        match ``mesh`` or the mask.
+        match ``mesh`` or the mask, or (without ``mesh``) an fsaverage
+        hemisphere next to one of another size.
 
     Examples
     --------
@@ -213,9 +216,19 @@ def from_surface(
                     f"hemisphere of mesh {mesh_name or 'given'} has {counts[h]}. The data are "
                     f"on another mesh (check the fsaverage resolution or the subject)."
                 )
-    elif parts["left"].shape[0] != parts["right"].shape[0] and mask is None:
-        # fine for native surfaces; nothing to check without a mesh
-        pass
+    elif parts["left"].shape[0] != parts["right"].shape[0]:
+        # a subject's native hemispheres differ in size, fsaverage ones never do: a count of
+        # an fsaverage mesh next to a different count means the files come from two meshes
+        n = {h: int(parts[h].shape[0]) for h in HEMISPHERES}
+        known = {v: k for k, v in FSAVERAGE_VERTICES.items() if k != "fsaverage"}
+        if n["left"] in known or n["right"] in known:
+            what = {h: f"{n[h]} vertices" + (f" ({known[n[h]]})" if n[h] in known else "") for h in HEMISPHERES}
+            raise SchemaError(
+                f"from_surface: {names['left']!r} has {what['left']}, {names['right']!r} "
+                f"{what['right']}: the hemispheres come from different meshes. Use both "
+                f"hemispheres of one fsaverage resolution (fsaverage5 has 10242 per hemisphere), "
+                f"or pass mesh= to check each against it."
+            )
     keep: dict[str, np.ndarray] = {}
     for h in HEMISPHERES:
         if mask is not None:

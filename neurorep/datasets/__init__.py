@@ -26,6 +26,7 @@ from neurorep.datasets._loaders import (
 from neurorep.datasets._manifest import FileEntry, Manifest, get_manifest, list_datasets
 from neurorep.datasets._nsd import load_nsd
 from neurorep.datasets._pereira_full import load_pereira2018_full
+from neurorep.datasets._remote import fetch_bold5000, fetch_nsd, fetch_things_fmri
 from neurorep.datasets._simulate import (
     make_clusters,
     make_layered_brain,
@@ -48,6 +49,9 @@ __all__ = [
     "Manifest",
     "default_data_home",
     "fetch",
+    "fetch_bold5000",
+    "fetch_nsd",
+    "fetch_things_fmri",
     "get_manifest",
     "hashing_embedder",
     "list_datasets",

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorep._core.errors import SchemaError
+from neurorep._core.errors import CorruptFileError, SchemaError
 from neurorep.data import responses
 from neurorep.datasets._common_tree import manifest_tree
 from neurorep.datasets._fetch import default_data_home
@@ -40,8 +40,10 @@ _FIX = (
 def _npy(path: Path) -> np.ndarray:
     try:
         return np.load(path, mmap_mode="r")
-    except ValueError as err:
-        raise OSError(
+    except (ValueError, OSError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise CorruptFileError(
             f"algonauts2023: {str(path)!r} is truncated or damaged ({err}). Delete it and "
             f"download it again."
         ) from err
@@ -104,7 +106,7 @@ def load_algonauts2023(
 
     Raises
     ------
-    FileNotFoundError, OSError, SchemaError
+    MissingDataError, CorruptFileError, SchemaError
         Missing or truncated files; fMRI columns that disagree with a
         hemisphere's vertex mask; rows that disagree with the image list.
 

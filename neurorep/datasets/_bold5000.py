@@ -26,7 +26,8 @@ from neurorep.datasets._lazy import UNIT_CHUNK, gather_trials, read_mat, require
 
 BOLD5000_ROIS = ("EarlyVis", "LOC", "OPA", "PPA", "RSC")
 _FIX = (
-    "Download BOLD5000_ROIs.zip from the BOLD5000 release (figshare, linked from "
+    "Download it with neurorep.datasets.fetch_bold5000(data_home, subjects=[...]), or download "
+    "BOLD5000_ROIs.zip from the BOLD5000 release (figshare, linked from "
     "bold5000-dataset.github.io) and unpack it into data_home/bold5000/."
 )
 

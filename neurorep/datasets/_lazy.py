@@ -18,25 +18,25 @@ from typing import Any
 
 import numpy as np
 
-from neurorep._core.errors import SchemaError
+from neurorep._core.errors import CorruptFileError, MissingDataError, SchemaError
 
 # units per dask chunk: a few MB per chunk for a few thousand trials of float32
 UNIT_CHUNK = 4096
 
 
 def require_files(paths: Sequence[Path], *, dataset: str, fix: str) -> None:
-    """Raise FileNotFoundError listing every missing file and how to get it."""
+    """Raise MissingDataError (a FileNotFoundError) listing every missing file and how to get it."""
     missing = [str(p) for p in paths if not Path(p).is_file()]
     if missing:
         shown = missing[:8] + ([f"... ({len(missing) - 8} more)"] if len(missing) > 8 else [])
-        raise FileNotFoundError(
+        raise MissingDataError(
             f"{dataset}: {len(missing)} file(s) of the dataset's layout are missing: {shown}. "
             f"{fix}"
         )
 
 
-def truncated(path: Path, *, dataset: str, detail: str) -> OSError:
-    return OSError(
+def truncated(path: Path, *, dataset: str, detail: str) -> CorruptFileError:
+    return CorruptFileError(
         f"{dataset}: {str(path)!r} is truncated or damaged ({detail}). The download did not "
         f"finish: delete the file and download it again from the dataset's source."
     )
@@ -46,14 +46,14 @@ def read_mat(
     path: Path, *, dataset: str, keys: Sequence[str], redownload: str, missing: str
 ) -> dict[str, Any]:
     """``scipy.io.loadmat`` of a dataset file, checked: a file scipy cannot read raises a
-    clear OSError (``redownload``: how to get it again), a file without one of ``keys`` a
+    clear CorruptFileError (``redownload``: how to get it again), a file without one of ``keys`` a
     SchemaError that lists the variables it has, then ``missing`` (what that means)."""
     import scipy.io as sio
 
     try:
         mat: dict[str, Any] = sio.loadmat(path)
     except (ValueError, OSError, TypeError) as err:
-        raise OSError(
+        raise CorruptFileError(
             f"{dataset}: {str(path)!r} is truncated or damaged ({err}). Delete it and "
             f"{redownload}."
         ) from err
@@ -67,7 +67,7 @@ def read_mat(
 
 
 def check_h5(path: Path, *, dataset: str) -> None:
-    """Open an HDF5 file once (headers only); a truncated file raises a clear OSError."""
+    """Open an HDF5 file once (headers only); a truncated file raises a clear CorruptFileError."""
     import h5py
 
     try:
@@ -78,10 +78,23 @@ def check_h5(path: Path, *, dataset: str) -> None:
 
 
 def load_image(path: Any) -> Any:
-    """``nibabel.load`` (typed ``Any``: the loaders use NIfTI and MGH image attributes)."""
+    """``nibabel.load`` (typed ``Any``: the loaders use NIfTI and MGH image attributes).
+
+    A file nibabel cannot read (a header cut short, not an image at all) raises
+    CorruptFileError naming the file; a missing file stays FileNotFoundError.
+    """
     import nibabel as nib
 
-    return nib.load(path)
+    try:
+        return nib.load(path)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # nibabel raises ImageFileError, EOFError, ValueError ...
+        raise CorruptFileError(
+            f"{str(path)!r} is truncated or damaged (nibabel: {type(err).__name__}: {err}). "
+            f"The download did not finish or the file is not an image of the layout: delete "
+            f"it and download it again from the dataset's source."
+        ) from err
 
 
 def check_image_complete(path: Path, img: Any, *, dataset: str) -> None:

@@ -19,11 +19,25 @@ class FileEntry:
     name : str
         Path of the file inside the dataset's folder.
     url : str
-        Where :func:`fetch` downloads it from.
-    sha256 : str
-        The file's hex sha256, checked on download and by :func:`load`.
-    size : int
-        Size in bytes.
+        Where :func:`fetch` downloads it from (``https://``, ``http://`` or
+        ``file://``).
+    sha256 : str, optional
+        The file's hex sha256 where its source publishes one (or it was
+        computed from a pinned copy), checked on download and by :func:`load`.
+        Empty: none is published; :func:`fetch` then records the sha256 of
+        the first download in the data home and verifies against it
+        afterwards.
+    size : int, optional
+        Size in bytes (0: not published; the server's Content-Length is
+        enforced instead).
+    md5 : str, optional
+        The hex md5 the source publishes (figshare, OSF), checked like sha256.
+    optional : bool, optional
+        A file the loader can do without (e.g. label names): a 404 on it is
+        skipped instead of failing the fetch.
+    unpack : bool, optional
+        An archive (zip or tar) whose members :func:`fetch` extracts into the
+        dataset folder after it verified.
 
     Examples
     --------
@@ -31,12 +45,17 @@ class FileEntry:
     >>> m = datasets.get_manifest("pereira2018")
     >>> all(isinstance(f, datasets.FileEntry) and len(f.sha256) == 64 for f in m.files)
     True
+    >>> datasets.FileEntry("a.csv", "https://example.org/a.csv").sha256  # none published
+    ''
     """
 
     name: str
     url: str
-    sha256: str
-    size: int
+    sha256: str = ""
+    size: int = 0
+    md5: str = ""
+    optional: bool = False
+    unpack: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,8 +117,12 @@ class Manifest:
 
     @property
     def fetchable(self) -> bool:
-        """True when every file has a URL and a checksum (fetch() can get it)."""
-        return bool(self.files)
+        """True when every file has a URL and a published checksum (fetch() can get it).
+
+        Datasets too large for one file list (NSD, BOLD5000, THINGS-fMRI) are
+        fetched by their own ``fetch_<name>`` functions instead.
+        """
+        return bool(self.files) and all(f.url and (f.sha256 or f.md5) for f in self.files)
 
     @classmethod
     def from_toml(cls, path: Path) -> Manifest:

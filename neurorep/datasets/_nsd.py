@@ -46,6 +46,7 @@ from neurorep.datasets._lazy import (
     gather_trials,
     lazy_columns,
     load_image,
+    read_mat,
     require_files,
     split_units,
     to_float,
@@ -62,9 +63,10 @@ HEMIS = {"lh": "left", "rh": "right"}
 
 def _fix(subject: str) -> str:
     return (
-        f"Download them from the natural-scenes-dataset bucket (aws s3 sync "
-        f"s3://natural-scenes-dataset/<same relative path> ...), keeping NSD's folder layout "
-        f"under data_home/nsd/, or load a subset with sessions=[...] ({subject})."
+        f"Download them with neurorep.datasets.fetch_nsd(data_home, subjects=[{int(subject[4:])}], "
+        f"sessions=[...]) (or from the natural-scenes-dataset bucket: aws s3 sync "
+        f"s3://natural-scenes-dataset/<same relative path> ..., keeping NSD's folder layout "
+        f"under data_home/nsd/), or load a subset with sessions=[...] ({subject})."
     )
 
 
@@ -112,11 +114,13 @@ def _read_mgh(path: str, vertices: np.ndarray, scale: float | None, idx: np.ndar
 
 
 def _design(root: Path, subject: int, n_sessions: int) -> tuple[np.ndarray, np.ndarray]:
-    import scipy.io as sio
-
     path = root / "nsddata" / "experiments" / "nsd" / "nsd_expdesign.mat"
     require_files([path], dataset="nsd", fix=_fix(f"subj{subject:02d}"))
-    design = sio.loadmat(path)
+    design = read_mat(
+        path, dataset="nsd", keys=("masterordering", "subjectim", "sharedix"),
+        redownload="download it again (nsddata/experiments/nsd/nsd_expdesign.mat)",
+        missing="it is not NSD's experiment design.",
+    )
     order = np.asarray(design["masterordering"]).ravel().astype(np.int64)
     subjectim = np.asarray(design["subjectim"]).astype(np.int64)
     shared = np.asarray(design["sharedix"]).ravel().astype(np.int64)
@@ -266,11 +270,11 @@ def load_nsd(
 
     Raises
     ------
-    FileNotFoundError
+    MissingDataError
         A file of the layout is missing (a session not downloaded), naming
-        every missing file and how to get it.
-    OSError
-        A file is truncated (an interrupted download).
+        every missing file and how to get it (a ``FileNotFoundError``).
+    CorruptFileError
+        A file is truncated (an interrupted download; an ``OSError``).
     SchemaError
         A ROI mask from another space (grid or vertex count), a subject
         without the shared images, hemispheres that disagree.
@@ -315,8 +319,8 @@ def load_nsd(
         if not keep_trials.any():
             raise SchemaError(
                 f"nsd: {subj}, sessions {sessions}: none of the shared 1,000 images was shown "
-                f"in these sessions (design: nsd_expdesign.mat sharedix). Load more sessions, "
-                f"or stimuli='all'."
+                f"in these sessions (design: {str(root / 'nsddata/experiments/nsd/nsd_expdesign.mat')!r}, "
+                f"sharedix). Load more sessions, or stimuli='all'."
             )
     else:
         keep_trials = np.ones(trial_ids.size, dtype=bool)

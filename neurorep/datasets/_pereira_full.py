@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._core.errors import SchemaError, check_option
+from neurorep._core.errors import MissingDataError, SchemaError, check_option
 from neurorep.data import responses
 from neurorep.datasets._common_tree import manifest_tree
 from neurorep.datasets._fetch import default_data_home
@@ -35,7 +35,8 @@ EXPERIMENTS = (
     "243sentences",
 )
 _FIX = (
-    "Download the participants' folders from the OSF project crwz7 (osf.io/crwz7) into "
+    "Download the participants' folders (linked from evlab.mit.edu/sites/default/files/"
+    "documents/index2.html; materials on osf.io/crwz7) into "
     "data_home/pereira2018_full/, or pass participants=[...] for those you have."
 )
 
@@ -95,7 +96,7 @@ def load_pereira2018_full(
     if participants is None:
         participants = sorted(p.name for p in root.glob("*") if (p / fname).is_file())
         if not participants:
-            raise FileNotFoundError(
+            raise MissingDataError(
                 f"pereira2018_full: no participant folder under {str(root)!r} holds {fname}. {_FIX}"
             )
     require_files([root / p / fname for p in participants], dataset="pereira2018_full", fix=_FIX)
@@ -105,7 +106,7 @@ def load_pereira2018_full(
         key = "examples" if experiment.startswith("180") else "examples_passagesentences"
         text_key = "keyConcept" if experiment.startswith("180") else "keySentences"
         mat = read_mat(path, dataset="pereira2018_full", keys=(key, text_key, "meta"),
-                       redownload="download it again from osf.io/crwz7",
+                       redownload="download it again (linked from evlab.mit.edu/sites/default/files/documents/index2.html)",
                        missing=f"it is not a Pereira 2018 {experiment} file.")
         x = np.asarray(mat[key], dtype=np.float32)
         text = _strings(mat[text_key])

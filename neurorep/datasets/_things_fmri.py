@@ -41,7 +41,8 @@ from neurorep.datasets._lazy import (
 )
 
 _FIX = (
-    "Download betas_csv.zip from THINGS-data (figshare+ 10.25452/figshare.plus.20492835) and "
+    "Download it with neurorep.datasets.fetch_things_fmri(data_home, subjects=[...]), or "
+    "download betas_csv.zip from THINGS-data (figshare+ 10.25452/figshare.plus.20492835) and "
     "unpack it into data_home/things_fmri/."
 )
 
@@ -98,7 +99,7 @@ def load_things_fmri(
 
     Raises
     ------
-    FileNotFoundError, OSError, SchemaError
+    MissingDataError, CorruptFileError, SchemaError
         Missing or truncated files; voxel or trial counts that disagree
         between the three files; an unknown ROI column.
 
