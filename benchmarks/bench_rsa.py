@@ -181,7 +181,9 @@ def bench_tau_a(n_a: int, n_b: int, n_cond: int, n_sub: int) -> None:
     ca = data.condense(data.rdm(va, stimulus=ids, dim="model"))
     cb = data.condense(data.rdm(vb, stimulus=ids, dim="subject"))
     rsa.compare(ca[:1], cb[:1], method="tau-a")  # loads the compiled kernel (~1 s, once)
+    cpu = time.process_time()
     t_o, r_o = _time(lambda: rsa.compare(ca, cb, method="tau-a"), 1)
+    cpu = time.process_time() - cpu  # all threads: on a loaded machine, wall >> cpu / cores
     scale = n_a * n_b / n_sub**2
     t_r, r_r = _time(lambda: rsa_compare(RDMs(va[:n_sub]), RDMs(vb[:n_sub]), method="tau-a"), 1)
     t_s, r_s = _time(lambda: [[kendalltau(u, v).statistic for v in vb[:n_sub]]
@@ -190,7 +192,8 @@ def bench_tau_a(n_a: int, n_b: int, n_cond: int, n_sub: int) -> None:
     # scipy's statistic is tau-b: equal to tau-a for the rows without ties
     free = [i for i in range(n_sub) if i % 4], [j for j in range(n_sub) if j % 5]
     diff_s = float(np.max(np.abs(r_o.values[np.ix_(*free)] - np.asarray(r_s)[np.ix_(*free)])))
-    print(f"  neurorep, all {n_a * n_b} pairs: {t_o:.1f} s ({1e3 * t_o / (n_a * n_b):.1f} ms a pair)")
+    print(f"  neurorep, all {n_a * n_b} pairs: {t_o:.1f} s ({1e3 * t_o / (n_a * n_b):.1f} ms a pair)"
+          f", CPU time {cpu:.1f} s; load average now {os.getloadavg()}")
     _row("tau-a vs rsatoolbox (extrapolated)", t_o, t_r * scale, diff,
          f"  rsatoolbox {t_r / n_sub**2:.3f} s a pair")
     print(f"{'tau-a vs scipy kendalltau (extrap.)':<34} neurorep {t_o:8.3f} s   scipy "

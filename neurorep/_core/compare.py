@@ -38,6 +38,7 @@ __all__ = [
     "compare_vectors",
     "cov_closed_form",
     "gram",
+    "kendall_counts",
     "resolve_method",
     "tau_a",
 ]
@@ -222,7 +223,7 @@ def _order_and_runs(
     :func:`neurorep._core.kendall.tau_counts`) and its tied pairs; a block of rows at a
     time, the blocks on the parallel engine."""
     r, m = x.shape
-    order = np.empty((r, m), dtype=dtype)
+    order: np.ndarray = np.empty((r, m), dtype=dtype)
     ties = np.empty(r, dtype=np.int64)
     parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -250,7 +251,7 @@ def _order_and_runs(
 def _dense_ranks(y: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
     """Each row's dense ranks (1-based) and its tied pairs, a block of rows at a time."""
     r, m = y.shape
-    dense = np.empty((r, m), dtype=dtype)
+    dense: np.ndarray = np.empty((r, m), dtype=dtype)
     ties = np.empty(r, dtype=np.int64)
 
     def prep(s: int, e: int) -> None:
@@ -260,15 +261,16 @@ def _dense_ranks(y: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
     return dense, ties
 
 
-def tau_a(
+def kendall_counts(
     x: np.ndarray,
     y: np.ndarray,
     *,
     pairs: np.ndarray | None = None,
     shared_ties: int = 0,
-    **kw: Any,
-) -> np.ndarray:
-    """Kendall tau-a for all row pairs (or only ``pairs``, ``(P, 2)`` row indices -> ``(P,)``).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kendall's numerator ``sum_{i<j} sign(x_i - x_j) sign(y_i - y_j)`` of all row pairs
+    (``(a, b)``, or ``(P,)`` for ``pairs``, ``(P, 2)`` row indices), and the tied pairs of
+    the row of ``x`` and of the row of ``y`` of each score (same shape); int64, exact.
 
     ``shared_ties``: tied pairs that every row of ``x`` and ``y`` has at the same
     positions (a stimulus bootstrap repeats the dissimilarities of a stimulus
@@ -298,7 +300,8 @@ def tau_a(
         pi, pj = pi_u.astype(np.int64).ravel(), pj_u.astype(np.int64).ravel()
         shape = (p.shape[0],)
     if pi.size == 0:
-        return np.empty(shape)
+        empty = np.empty(shape, dtype=np.int64)
+        return empty, empty.copy(), empty.copy()
     dtype = np.int32 if m < 2**31 - 1 else np.int64
     xs = x if rows_x.size == x.shape[0] else x[rows_x]
     ys = y if rows_y.size == y.shape[0] else y[rows_y]
@@ -321,7 +324,22 @@ def tau_a(
     run_blocks(count, pi.size, None, nbytes=float(pi.size) * m * order_x.itemsize)
     num = np.empty(pi.size, dtype=np.int64)
     num[by_x] = tot - ties_x[pi_s] - ties_y[pj_s] + joint - 2 * dis
-    return np.clip((num / tot).reshape(shape), -1.0, 1.0)
+    return num.reshape(shape), ties_x[pi].reshape(shape), ties_y[pj].reshape(shape)
+
+
+def tau_a(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    pairs: np.ndarray | None = None,
+    shared_ties: int = 0,
+    **kw: Any,
+) -> np.ndarray:
+    """Kendall tau-a for all row pairs (or only ``pairs``, ``(P, 2)`` row indices -> ``(P,)``):
+    the numerator of :func:`kendall_counts` over ``m (m - 1) / 2``."""
+    m = x.shape[1]
+    num = kendall_counts(x, y, pairs=pairs, shared_ties=shared_ties)[0]
+    return np.clip(num / (m * (m - 1) // 2), -1.0, 1.0)
 
 
 # --- whitened (cov) methods ----------------------------------------------------
