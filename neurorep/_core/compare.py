@@ -248,17 +248,20 @@ def _order_and_runs(
     return order, (ptr, lo, lo + lengths), ties
 
 
-def _dense_ranks(y: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's dense ranks (1-based) and its tied pairs, a block of rows at a time."""
+def _dense_ranks(y: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's dense ranks (1-based), its largest rank and its tied pairs, a block of rows
+    at a time."""
     r, m = y.shape
     dense: np.ndarray = np.empty((r, m), dtype=dtype)
+    top = np.empty(r, dtype=np.int64)
     ties = np.empty(r, dtype=np.int64)
 
     def prep(s: int, e: int) -> None:
-        _, dense[s:e], _, ties[s:e] = dense_rows(y[s:e])
+        _, dense[s:e], ranks_sorted, ties[s:e] = dense_rows(y[s:e])
+        top[s:e] = ranks_sorted[:, -1]
 
     run_blocks(prep, r, max(1, _PREP_VALUES // m), nbytes=y.nbytes)
-    return dense, ties
+    return dense, top, ties
 
 
 def kendall_counts(
@@ -306,11 +309,10 @@ def kendall_counts(
     xs = x if rows_x.size == x.shape[0] else x[rows_x]
     ys = y if rows_y.size == y.shape[0] else y[rows_y]
     order_x, runs_x, ties_x = _order_and_runs(xs, dtype)
-    dense_y, ties_y = _dense_ranks(ys, dtype)
+    dense_y, top_y, ties_y = _dense_ranks(ys, dtype)
     for name, ties in (("x", ties_x), ("y", ties_y)):
         if shared_ties and ties.min() < shared_ties:
             raise ValueError(f"shared_ties={shared_ties} exceeds the ties of a row of {name}.")
-    y_tied = ties_y > 0
     by_x = np.argsort(pi, kind="stable")  # a row of x and its order stay in cache
     pi_s, pj_s = pi[by_x], pj[by_x]
     dis = np.empty(pi.size, dtype=np.int64)
@@ -318,7 +320,7 @@ def kendall_counts(
 
     def count(s: int, e: int) -> None:
         dis[s:e], joint[s:e] = tau_counts(
-            order_x, runs_x, dense_y, y_tied, pi_s[s:e], pj_s[s:e]
+            order_x, runs_x, dense_y, top_y, pi_s[s:e], pj_s[s:e]
         )
 
     run_blocks(count, pi.size, None, nbytes=float(pi.size) * m * order_x.itemsize)

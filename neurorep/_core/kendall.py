@@ -33,6 +33,7 @@ def _tau_counts(
     run_lo: np.ndarray,
     run_hi: np.ndarray,
     dense_y: np.ndarray,
+    top_y: np.ndarray,
     y_tied: np.ndarray,
     pi: np.ndarray,
     pj: np.ndarray,
@@ -41,16 +42,32 @@ def _tau_counts(
 ) -> None:  # pragma: no cover - compiled
     m = order_x.shape[1]
     seq = np.empty(m, dtype=dense_y.dtype)
-    tree = np.empty(m + 1, dtype=dense_y.dtype)  # Fenwick tree of the y ranks seen so far
+    tree = np.zeros(m + 1, dtype=dense_y.dtype)  # Fenwick tree of the y ranks seen so far
     seen = np.zeros(m + 1, dtype=dense_y.dtype)  # y ranks met so far in a run of tied x
     for p in range(pi.size):
         i, j = pi[p], pj[p]
         ox, dy = order_x[i], dense_y[j]
-        for q in range(m):
-            seq[q] = dy[ox[q]]
-        tree[:] = 0
+        top = top_y[j]  # the largest rank of y: the tree's size
+        tree[: top + 1] = 0
         d, both = 0, 0
         r, r_end = run_ptr[i], run_ptr[i + 1]
+        for q in range(m):
+            seq[q] = dy[ox[q]]
+        if r == r_end:  # no ties in x: each value against all before it
+            for q in range(m):
+                k0 = seq[q]
+                k, le = k0, 0
+                while k > 0:
+                    le += tree[k]
+                    k -= k & -k
+                d += q - le
+                k = k0
+                while k <= top:
+                    tree[k] += 1
+                    k += k & -k
+            dis[p] = d
+            joint[p] = 0
+            continue
         q = 0
         while q < m:
             hi = q + 1
@@ -72,7 +89,7 @@ def _tau_counts(
                 d += q - le
             for t in range(q, hi):
                 k = seq[t]
-                while k <= m:
+                while k <= top:
                     tree[k] += 1
                     k += k & -k
             q = hi
@@ -84,7 +101,7 @@ def tau_counts(
     order_x: np.ndarray,
     runs_x: tuple[np.ndarray, np.ndarray, np.ndarray],
     dense_y: np.ndarray,
-    y_tied: np.ndarray,
+    top_y: np.ndarray,
     pi: np.ndarray,
     pj: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -99,9 +116,9 @@ def tau_counts(
         (at least two values), row ``i``'s at ``ptr[i]:ptr[i + 1]``, each
         covering sorted positions ``lo:hi``.
     dense_y : (b, m) array of the same dtype as ``order_x``
-        Each row of ``y``'s dense ranks (equal values, equal ranks).
-    y_tied : (b,) bool array
-        Whether each row of ``y`` has tied values (else its pairs tied in both are 0).
+        Each row of ``y``'s dense ranks (1-based; equal values, equal ranks).
+    top_y : (b,) array
+        Each row of ``y``'s largest dense rank (its number of distinct values).
     pi, pj : (P,) int64 arrays
         The row of ``x`` and the row of ``y`` of each pair.
 
@@ -118,10 +135,11 @@ def tau_counts(
     >>> runs = (np.array([0, 1]), np.array([1]), np.array([3]))
     >>> dense = np.array([[2, 1, 1, 3]], dtype=np.int32)  # y = [5, 4, 4, 6]
     >>> zero = np.zeros(1, dtype=np.int64)
-    >>> [c.tolist() for c in tau_counts(order, runs, dense, np.array([True]), zero, zero)]
+    >>> [c.tolist() for c in tau_counts(order, runs, dense, np.array([3]), zero, zero)]
     [[2], [1]]
     """
     dis = np.empty(pi.size, dtype=np.int64)
     joint = np.empty(pi.size, dtype=np.int64)
-    _tau_counts(order_x, *runs_x, dense_y, y_tied, pi, pj, dis, joint)
+    top = np.asarray(top_y, dtype=dense_y.dtype)
+    _tau_counts(order_x, *runs_x, dense_y, top, top < dense_y.shape[1], pi, pj, dis, joint)
     return dis, joint
