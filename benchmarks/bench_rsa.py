@@ -5,9 +5,11 @@ Three workloads (full sizes; ``--quick`` shrinks them for a smoke run):
 1. RDMs of 1000 conditions x 10,000 channels: euclidean (rsatoolbox's squared,
    per-channel), correlation, crossnobis over 2 partitions (identity noise).
 2. compare() of 100 x 100 RDMs of 92 conditions (every method); 100 x 100 RDMs
-   of 1000 conditions (corr, spearman) and 10 x 10 of 1000 (tau-a); each on the
-   square stacks and on condensed stacks (``data.condense``, checked once), with
-   the floor measured in the same run (one GEMM of the condensed vectors).
+   of 1000 conditions (corr, spearman); each on the square stacks and on
+   condensed stacks (``data.condense``, checked once), with the floor measured
+   in the same run (one GEMM of the condensed vectors). Kendall's tau-a of 100 x
+   100 condensed RDMs of 1000 conditions, against rsatoolbox and scipy's
+   ``kendalltau`` timed on 3 x 3 of those pairs and extrapolated to all.
 3. bootstrap evaluation over subjects and stimuli: 1000 samples, 10 subjects,
    8 fixed models, 92 conditions, corr and spearman (rsatoolbox
    ``eval_bootstrap``; neurorep ``evaluate``, inference included); the
@@ -19,7 +21,7 @@ rsatoolbox runs are timed once), the ratio, and the largest absolute
 difference between the two libraries' numbers (the bootstrap numbers are
 compared on rsatoolbox's own random draws, replayed through neurorep's
 engine). Peak memory of the RDM workloads is measured with tracemalloc in a
-separate pass. Run: ``python benchmarks/bench_rsa.py [--quick] [--threads 1]`` (``--threads 1`` when
+separate pass. Run: ``python benchmarks/bench_rsa.py [--quick] [--threads 1] [--only tau-a]`` (``--threads 1`` when
 the cores are shared with other jobs: multithreaded OpenBLAS then waits on busy
 cores, and every mid-sized GEMM can cost a few hundred milliseconds).
 """
@@ -155,6 +157,50 @@ def bench_compare(n_a: int, n_b: int, n_cond: int, repeat: int, methods: list[st
         )
 
 
+def bench_tau_a(n_a: int, n_b: int, n_cond: int, n_sub: int) -> None:
+    """Kendall tau-a of every pair of two stacks, against per-pair peers timed on a
+    ``n_sub`` x ``n_sub`` corner of the same stacks and extrapolated to all pairs:
+    rsatoolbox's ``compare(method="tau-a")`` and ``scipy.stats.kendalltau`` (the
+    O(m log m) count neurorep ran per pair before #20, one call per pair)."""
+    from rsatoolbox.rdm import RDMs
+    from rsatoolbox.rdm import compare as rsa_compare
+    from scipy.stats import kendalltau
+
+    from neurorep import data, rsa
+
+    m = n_cond * (n_cond - 1) // 2
+    print(f"\n== tau-a: {n_a} x {n_b} RDMs of {n_cond} conditions ({m} pairs each), "
+          f"peers on {n_sub} x {n_sub} ==")
+    print(f"  load average: {os.getloadavg()}")
+    g = np.random.default_rng(1)
+    ids = [f"c{i:04d}" for i in range(n_cond)]
+    va = g.random((n_a, m))
+    vb = 0.3 * va[:1] + g.random((n_b, m))
+    va[::4] = np.round(va[::4] * 3)  # some categorical models with ties
+    vb[::5] = np.round(vb[::5] * 20)
+    ca = data.condense(data.rdm(va, stimulus=ids, dim="model"))
+    cb = data.condense(data.rdm(vb, stimulus=ids, dim="subject"))
+    rsa.compare(ca[:1], cb[:1], method="tau-a")  # loads the compiled kernel (~1 s, once)
+    cpu = time.process_time()
+    t_o, r_o = _time(lambda: rsa.compare(ca, cb, method="tau-a"), 1)
+    cpu = time.process_time() - cpu  # all threads: on a loaded machine, wall >> cpu / cores
+    scale = n_a * n_b / n_sub**2
+    t_r, r_r = _time(lambda: rsa_compare(RDMs(va[:n_sub]), RDMs(vb[:n_sub]), method="tau-a"), 1)
+    t_s, r_s = _time(lambda: [[kendalltau(u, v).statistic for v in vb[:n_sub]]
+                              for u in va[:n_sub]], 1)
+    diff = float(np.max(np.abs(r_o.values[:n_sub, :n_sub] - r_r)))
+    # scipy's statistic is tau-b: equal to tau-a for the rows without ties
+    free = [i for i in range(n_sub) if i % 4], [j for j in range(n_sub) if j % 5]
+    diff_s = float(np.max(np.abs(r_o.values[np.ix_(*free)] - np.asarray(r_s)[np.ix_(*free)])))
+    print(f"  neurorep, all {n_a * n_b} pairs: {t_o:.1f} s ({1e3 * t_o / (n_a * n_b):.1f} ms a pair)"
+          f", CPU time {cpu:.1f} s; load average now {os.getloadavg()}")
+    _row("tau-a vs rsatoolbox (extrapolated)", t_o, t_r * scale, diff,
+         f"  rsatoolbox {t_r / n_sub**2:.3f} s a pair")
+    print(f"{'tau-a vs scipy kendalltau (extrap.)':<34} neurorep {t_o:8.3f} s   scipy "
+          f"{t_s * scale:8.3f} s   speed-up {t_s * scale / t_o:7.1f}x   max|diff| {diff_s:.1e}"
+          f"  (untied pairs)")
+
+
 def _record_randint(fn: Callable[[], Any]) -> tuple[Any, list[np.ndarray]]:
     """Run ``fn`` while recording the np.random.randint draws rsatoolbox makes."""
     draws: list[np.ndarray] = []
@@ -249,6 +295,7 @@ def main() -> None:
         default=None,
         help="limit BLAS threads for the whole run (default: library default)",
     )
+    parser.add_argument("--only", choices=["tau-a"], help="run one workload only")
     args = parser.parse_args()
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -262,11 +309,14 @@ def main() -> None:
             f"  {info.get('internal_api')} {info.get('version')} "
             f"threads={info.get('num_threads')} arch={info.get('architecture')}"
         )
-    if args.quick:
+    if args.only == "tau-a":
+        bench_tau_a(20, 20, 200, 3) if args.quick else bench_tau_a(100, 100, 1000, 3)
+    elif args.quick:
         bench_rdm(300, 3000, args.repeat, not args.no_memory)
         bench_compare(
             20, 20, 92, args.repeat, ["corr", "spearman", "rho-a", "cosine_cov", "corr_cov", "tau-a"]
         )
+        bench_tau_a(20, 20, 200, 3)
         bench_bootstrap(30, 10, 8, 92, ["corr", "spearman", "cosine_cov", "tau-a"])
         bench_bootstrap(20, 10, 8, 92, ["corr"], kind="dual")
     else:
@@ -279,9 +329,9 @@ def main() -> None:
             ["corr", "spearman", "rho-a", "cosine", "cosine_cov", "corr_cov", "tau-a"],
         )
         # PERF.md's size: 1000 conditions (rsatoolbox ~3.6 s corr, ~34 s spearman, ~0.3 s
-        # per tau-a pair, so tau-a on 10 x 10)
+        # per tau-a pair: its tau-a is timed on 3 x 3 pairs and extrapolated)
         bench_compare(100, 100, 1000, args.repeat, ["corr", "spearman"])
-        bench_compare(10, 10, 1000, args.repeat, ["tau-a"])
+        bench_tau_a(100, 100, 1000, 3)
         bench_bootstrap(1000, 10, 8, 92, ["corr", "spearman"])
         # rsatoolbox needs ~0.4 s (whitened) / ~0.07 s (tau-a) per sample: 100 samples here
         bench_bootstrap(100, 10, 8, 92, ["cosine_cov", "corr_cov", "tau-a"])

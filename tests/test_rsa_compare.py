@@ -158,6 +158,91 @@ def test_tau_a_many_rows_and_pairs_equal_the_definition(rng):
     )
 
 
+def _kendall_stacks(rng, n):
+    """Stacks of RDMs of ``n`` stimuli: continuous, integer-valued (heavy ties), constant,
+    and one vector with its values reversed (tau-a of -1 minus the ties)."""
+    m = n * (n - 1) // 2
+    a = rng.random((6, m))
+    a[1] = np.round(a[1] * 2)  # three values
+    a[2] = 1.0  # constant
+    a[3] = np.round(rng.random(m) * 40)  # many small tie runs
+    b = 0.4 * a[[0, 1, 3, 4]] + rng.random((4, m))
+    b[1] = np.round(b[1] * 3)
+    b[2] = 7.0
+    b = np.vstack([b, -a[:1], a[1:2]])  # reversed and identical rows
+    return a, b
+
+
+@pytest.mark.parametrize("n", [3, 9, 30])
+def test_tau_a_and_tau_b_match_rsatoolbox_and_scipy_with_ties(rng, n):
+    """tau-a equals rsatoolbox's (exact pair counts) and tau-b scipy's kendalltau
+    (variant 'b', NaN for a constant vector) on tied, constant and random RDMs."""
+    from rsatoolbox.rdm import RDMs
+
+    a, b = _kendall_stacks(rng, n)
+    ids = [f"c{i:02d}" for i in range(n)]
+    ra, rb = data.rdm(a, stimulus=ids, dim="model"), data.rdm(b, stimulus=ids, dim="subject")
+    got_a = rsa.compare(ra, rb, method="tau-a").values
+    np.testing.assert_allclose(
+        got_a, rsa_compare(RDMs(a), RDMs(b), method="tau-a"), rtol=0, atol=1e-12
+    )
+    with pytest.warns(NeurorepWarning, match="undefined"):  # the constant RDMs
+        got_b = rsa.compare(ra, rb, method="tau-b").values
+    ref_b = np.array([[kendalltau(u, v, variant="b").statistic for v in b] for u in a])
+    np.testing.assert_array_equal(np.isnan(got_b), np.isnan(ref_b))
+    np.testing.assert_allclose(got_b, ref_b, rtol=0, atol=1e-12)
+    assert np.isnan(got_b[2]).all() and np.isnan(got_b[:, 2]).all()
+
+
+def test_tau_a_with_missing_pairs_matches_rsatoolbox(rng):
+    """NaN (missing) dissimilarities at the same pairs of every RDM are left out, as
+    rsatoolbox does; the counts run on the remaining pairs."""
+    from rsatoolbox.rdm import RDMs
+
+    n = 20
+    a, b = _kendall_stacks(rng, n)
+    gone = rng.choice(a.shape[1], 17, replace=False)
+    ids = [f"c{i:02d}" for i in range(n)]
+    ra, rb = data.rdm(a, stimulus=ids, dim="model"), data.rdm(b, stimulus=ids, dim="subject")
+    iu, ju = np.triu_indices(n, 1)
+    for r, v in ((ra, a), (rb, b)):  # missing in both triangles of every RDM
+        r.values[:, iu[gone], ju[gone]] = r.values[:, ju[gone], iu[gone]] = np.nan
+        v[:, gone] = np.nan
+    got = rsa.compare(ra, rb, method="tau-a")
+    ref = rsa_compare(RDMs(a), RDMs(b), method="tau-a")
+    np.testing.assert_allclose(got.values, ref, rtol=0, atol=1e-12)
+
+
+def test_tau_a_counts_are_exact_and_do_not_depend_on_the_split(rng, monkeypatch):
+    """Large enough to split its pairs over the parallel engine: the same numbers with one
+    worker or two, equal to the direct sum over pairs of sign products (with ties, and
+    pairs given out of order and repeated)."""
+    from neurorep._core import parallel
+    from neurorep._core.compare import tau_a
+
+    m = 1000
+    x = rng.random((30, m))
+    x[::3] = np.round(x[::3] * 5)
+    y = rng.random((20, m))
+    y[::4] = np.round(y[::4] * 9)
+    y[1] = x[0]
+    assert 30 * 20 * m * 4 >= parallel.PARALLEL_BYTES  # the pairs go to the workers
+    monkeypatch.setattr(parallel, "_workers", lambda: 1)
+    one = tau_a(x, y)
+    monkeypatch.setattr(parallel, "_workers", lambda: 2)
+    two = tau_a(x, y)
+    np.testing.assert_array_equal(one, two)
+    i, j = np.triu_indices(m, 1)
+    sy = np.sign(y[:, i] - y[:, j]).astype(np.int8)
+    for r in (0, 1, 5, 29):
+        sx = np.sign(x[r, i] - x[r, j]).astype(np.int8)
+        brute = (sy * sx).sum(axis=1, dtype=np.int64) / i.size
+        np.testing.assert_allclose(one[r], brute, rtol=0, atol=1e-14)
+    pairs = np.array([[29, 3], [0, 1], [5, 19], [0, 1], [1, 0]])
+    np.testing.assert_array_equal(tau_a(x, y, pairs=pairs), one[pairs[:, 0], pairs[:, 1]])
+    assert tau_a(x, y, pairs=np.empty((0, 2), dtype=int)).shape == (0,)
+
+
 def test_cosine_cov_is_cka_of_double_centred_kernels(stacks):
     ra, rb = stacks
     h = np.eye(N) - 1.0 / N

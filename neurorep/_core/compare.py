@@ -4,8 +4,8 @@ Every row of ``x`` is scored against every row of ``y`` (rsatoolbox's method
 names and numbers; the table of methods is in :mod:`neurorep.rsa._compare`,
 the registry :data:`COMPARE_METHODS`). Rows are transformed once (ranked,
 centred, whitened) and all pairs scored with one matrix product; Kendall's
-tau-a uses one O(m log m) merge count per pair on ranks and orders computed
-once per row. An optional boolean ``valid`` ``(m,)`` marks the
+tau-a uses one O(m log m) count per pair (compiled with numba) on ranks and
+orders computed once per row. An optional boolean ``valid`` ``(m,)`` marks the
 dissimilarities to use (rsatoolbox's NaN handling; used by the bootstrap).
 """
 
@@ -23,7 +23,13 @@ from neurorep._core import compare_matrix
 from neurorep._core.condensed import n_from_m, triu
 from neurorep._core.errors import check_option
 from neurorep._core.parallel import one_blas_thread, run_blocks
-from neurorep._core.ranks import dense_rows, group_starts, rank_rows, tied_pairs_rows
+from neurorep._core.ranks import (
+    dense_rows,
+    group_starts,
+    rank_rows,
+    sort_rows,
+    tied_pairs_rows,
+)
 
 __all__ = [
     "ALIASES",
@@ -32,6 +38,7 @@ __all__ = [
     "compare_vectors",
     "cov_closed_form",
     "gram",
+    "kendall_counts",
     "resolve_method",
     "tau_a",
 ]
@@ -206,11 +213,120 @@ def _cmp_rho_a(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> 
 
 
 # --- Kendall tau-a -----------------------------------------------------------
-try:  # the O(m log m) discordant-pair count scipy.stats.kendalltau uses
-    from scipy.stats._stats import _kendall_dis as _scipy_kendall_dis
-except ImportError:  # pragma: no cover - private scipy API moved
-    _scipy_kendall_dis = None
+_PREP_VALUES = 1 << 21  # values of the rows ranked together: ~16 MB per temporary array
 
+
+def _order_and_runs(
+    x: np.ndarray, dtype: type
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """Each row's sorting order, its runs of tied values (``(ptr, lo, hi)``, see
+    :func:`neurorep._core.kendall.tau_counts`) and its tied pairs; a block of rows at a
+    time, the blocks on the parallel engine."""
+    r, m = x.shape
+    order: np.ndarray = np.empty((r, m), dtype=dtype)
+    ties = np.empty(r, dtype=np.int64)
+    parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def prep(s: int, e: int) -> None:
+        flat, sv = sort_rows(np.ascontiguousarray(x[s:e], dtype=np.float64))
+        offsets = np.arange(0, (e - s) * m, m, dtype=np.int64)[:, None]
+        np.subtract(flat.reshape(e - s, m), offsets, out=order[s:e], casting="unsafe")
+        new = group_starts(sv, m)
+        ties[s:e] = tied_pairs_rows(new, m)
+        starts = np.flatnonzero(new)
+        lengths = np.diff(np.append(starts, new.size))
+        keep = lengths > 1
+        parts[s] = (starts[keep] + s * m, lengths[keep])  # positions in all of x
+
+    run_blocks(prep, r, max(1, _PREP_VALUES // m), nbytes=x.nbytes)
+    blocks = [parts[s] for s in sorted(parts)]
+    starts = np.concatenate([b[0] for b in blocks]).astype(np.int64)
+    lengths = np.concatenate([b[1] for b in blocks]).astype(np.int64)
+    row = starts // m  # the blocks' runs, in row order: positions are row * m + sorted index
+    ptr = np.searchsorted(row, np.arange(r + 1)).astype(np.int64)
+    lo = starts - row * m
+    return order, (ptr, lo, lo + lengths), ties
+
+
+def _dense_ranks(y: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's dense ranks (1-based), its largest rank and its tied pairs, a block of rows
+    at a time."""
+    r, m = y.shape
+    dense: np.ndarray = np.empty((r, m), dtype=dtype)
+    top = np.empty(r, dtype=np.int64)
+    ties = np.empty(r, dtype=np.int64)
+
+    def prep(s: int, e: int) -> None:
+        _, dense[s:e], ranks_sorted, ties[s:e] = dense_rows(y[s:e])
+        top[s:e] = ranks_sorted[:, -1]
+
+    run_blocks(prep, r, max(1, _PREP_VALUES // m), nbytes=y.nbytes)
+    return dense, top, ties
+
+
+def kendall_counts(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    pairs: np.ndarray | None = None,
+    shared_ties: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kendall's numerator ``sum_{i<j} sign(x_i - x_j) sign(y_i - y_j)`` of all row pairs
+    (``(a, b)``, or ``(P,)`` for ``pairs``, ``(P, 2)`` row indices), and the tied pairs of
+    the row of ``x`` and of the row of ``y`` of each score (same shape); int64, exact.
+
+    ``shared_ties``: tied pairs that every row of ``x`` and ``y`` has at the same
+    positions (a stimulus bootstrap repeats the dissimilarities of a stimulus
+    drawn twice); checked against the rows' ties (the counts are exact either way).
+
+    Each row is sorted once: rows of ``x`` give their sorting order and runs of
+    tied values, rows of ``y`` their dense ranks. Each pair then costs one
+    O(m log m) count of discordant pairs (a Fenwick tree over ``y``'s ranks in
+    ``x``'s order, :func:`neurorep._core.kendall.tau_counts`, compiled with
+    numba), which also counts the pairs tied in both rows. The pairs, grouped
+    by row of ``x``, are split into contiguous ranges on the parallel engine;
+    every count is an exact integer, so the scores do not depend on the split.
+    """
+    from neurorep._core.kendall import tau_counts
+
+    m = x.shape[1]
+    tot = m * (m - 1) // 2
+    if pairs is None:
+        rows_x, rows_y = np.arange(x.shape[0]), np.arange(y.shape[0])
+        pi = np.repeat(rows_x, y.shape[0]).astype(np.int64)
+        pj = np.tile(rows_y, x.shape[0]).astype(np.int64)
+        shape: tuple[int, ...] = (x.shape[0], y.shape[0])
+    else:
+        p = np.asarray(pairs, dtype=np.intp).reshape(-1, 2)
+        rows_x, pi_u = np.unique(p[:, 0], return_inverse=True)  # only the rows in some pair
+        rows_y, pj_u = np.unique(p[:, 1], return_inverse=True)
+        pi, pj = pi_u.astype(np.int64).ravel(), pj_u.astype(np.int64).ravel()
+        shape = (p.shape[0],)
+    if pi.size == 0:
+        empty = np.empty(shape, dtype=np.int64)
+        return empty, empty.copy(), empty.copy()
+    dtype = np.int32 if m < 2**31 - 1 else np.int64
+    xs = x if rows_x.size == x.shape[0] else x[rows_x]
+    ys = y if rows_y.size == y.shape[0] else y[rows_y]
+    order_x, runs_x, ties_x = _order_and_runs(xs, dtype)
+    dense_y, top_y, ties_y = _dense_ranks(ys, dtype)
+    for name, ties in (("x", ties_x), ("y", ties_y)):
+        if shared_ties and ties.min() < shared_ties:
+            raise ValueError(f"shared_ties={shared_ties} exceeds the ties of a row of {name}.")
+    by_x = np.argsort(pi, kind="stable")  # a row of x and its order stay in cache
+    pi_s, pj_s = pi[by_x], pj[by_x]
+    dis = np.empty(pi.size, dtype=np.int64)
+    joint = np.empty(pi.size, dtype=np.int64)
+
+    def count(s: int, e: int) -> None:
+        dis[s:e], joint[s:e] = tau_counts(
+            order_x, runs_x, dense_y, top_y, pi_s[s:e], pj_s[s:e]
+        )
+
+    run_blocks(count, pi.size, None, nbytes=float(pi.size) * m * order_x.itemsize)
+    num = np.empty(pi.size, dtype=np.int64)
+    num[by_x] = tot - ties_x[pi_s] - ties_y[pj_s] + joint - 2 * dis
+    return num.reshape(shape), ties_x[pi].reshape(shape), ties_y[pj].reshape(shape)
 
 
 def tau_a(
@@ -221,82 +337,11 @@ def tau_a(
     shared_ties: int = 0,
     **kw: Any,
 ) -> np.ndarray:
-    """Kendall tau-a for all row pairs (or only ``pairs``, ``(P, 2)`` row indices -> ``(P,)``).
-
-    ``shared_ties``: tied pairs that every row of ``x`` and ``y`` has at the same
-    positions (a stimulus bootstrap repeats the dissimilarities of a stimulus
-    drawn twice). A row with no other ties then shares exactly those with any
-    other row, which spares counting the pairs tied in both.
-
-    Ranks and orders are computed once per row, a block of rows at a time. For
-    each row of ``x``, the rows of ``y`` it meets are put in its order with one
-    gather, then each pair costs one O(m log m) discordant-pair count. Blocks of
-    ``x`` rows run on the parallel engine (scipy's count releases the GIL).
-    """
+    """Kendall tau-a for all row pairs (or only ``pairs``, ``(P, 2)`` row indices -> ``(P,)``):
+    the numerator of :func:`kendall_counts` over ``m (m - 1) / 2``."""
     m = x.shape[1]
-    tot = m * (m - 1) // 2
-    out: np.ndarray
-    if pairs is None:
-        todo = {i: np.arange(y.shape[0]) for i in range(x.shape[0])}
-        out = np.empty((x.shape[0], y.shape[0]))
-        slots = {i: i * y.shape[0] + todo[i] for i in todo}
-    else:
-        pairs = np.asarray(pairs, dtype=np.intp).reshape(-1, 2)
-        out = np.empty(pairs.shape[0])
-        todo, slots = {}, {}
-        for i in np.unique(pairs[:, 0]):
-            sel = np.flatnonzero(pairs[:, 0] == i)
-            todo[int(i)], slots[int(i)] = pairs[sel, 1], sel
-    max_rows = max(1, (1 << 21) // m)  # rows prepared together: ~16 MB per array
-    dense_y = np.empty(y.shape, dtype=np.intp)
-    ties_y = np.empty(y.shape[0], dtype=np.int64)
-
-    def prep_y(s: int, e: int) -> None:
-        _, dense_y[s:e], _, ties_y[s:e] = dense_rows(y[s:e])
-
-    run_blocks(prep_y, y.shape[0], max_rows, nbytes=y.nbytes)
-    if shared_ties and ties_y.min() < shared_ties:
-        raise ValueError(f"shared_ties={shared_ties} exceeds the ties of a row of y.")
-    max_y = dense_y.max(axis=1).astype(np.int64) + 1
-    flat = out.reshape(-1)
-    rows_x = list(todo)
-
-    def row(i: int, ox: np.ndarray, xs: np.ndarray, tx: int) -> None:
-        js = todo[i]
-        src = dense_y if js.size == y.shape[0] and pairs is None else dense_y[js]
-        ys_all = np.take(src, ox, axis=1)  # those y in x's order (C-contiguous rows)
-        # pairs tied in both: ``shared_ties`` when either row has no other ties
-        joints = np.full(js.size, shared_ties, dtype=np.int64)
-        both = np.flatnonzero(ties_y[js] > shared_ties) if tx > shared_ties else js[:0]
-        if both.size:  # pairs tied in x and in y: runs of equal (x, y), all such y at once
-            mult = max_y[js[both], None]
-            small = (int(xs[-1]) + 1) * int(mult.max()) < 2**31  # int32 keys sort 2x faster
-            kt = np.int32 if small else np.int64
-            keys = xs.astype(kt)[None, :] * mult.astype(kt) + ys_all[both].astype(kt)
-            keys.sort(axis=1)
-            joints[both] = tied_pairs_rows(group_starts(keys.reshape(-1), m), m)
-        for slot, j, ys, joint in zip(slots[i], js, ys_all, joints.tolist(), strict=True):
-            if _scipy_kendall_dis is not None:
-                dis = int(_scipy_kendall_dis(xs, ys))
-                num = tot - tx - int(ties_y[j]) + joint - 2 * dis
-            else:  # pragma: no cover - public fallback through tau-b
-                from scipy.stats import kendalltau
-
-                tau_b = kendalltau(x[i], y[j]).statistic
-                num = tau_b * np.sqrt(float(tot - tx) * float(tot - ties_y[j]))
-            flat[slot] = num / tot
-
-    def rows(s: int, e: int) -> None:
-        for c in range(s, e, max_rows):
-            idx = rows_x[c : min(c + max_rows, e)]
-            order, _, xs_sorted, ties = dense_rows(x[idx])
-            if shared_ties and ties.min() < shared_ties:
-                raise ValueError(f"shared_ties={shared_ties} exceeds the ties of a row of x.")
-            for k, i in enumerate(idx):
-                row(i, order[k], xs_sorted[k], int(ties[k]))
-
-    run_blocks(rows, len(rows_x), None, nbytes=float(len(rows_x)) * y.nbytes)
-    return np.clip(out, -1.0, 1.0)
+    num = kendall_counts(x, y, pairs=pairs, shared_ties=shared_ties)[0]
+    return np.clip(num / (m * (m - 1) // 2), -1.0, 1.0)
 
 
 # --- whitened (cov) methods ----------------------------------------------------

@@ -6,7 +6,7 @@ rsatoolbox's definitions (``rsatoolbox.rdm.compare``):
 
 * ``tau-b``: Kendall's tau-b, ``(con - dis) / sqrt((T - t_x)(T - t_y))``
   with ``T = m (m - 1) / 2`` and ``t_x``, ``t_y`` the pairs tied in ``x``,
-  ``y`` (scipy's ``kendalltau``): tau-a rescaled, one merge count per pair.
+  ``y`` (scipy's ``kendalltau``): tau-a's counts rescaled, one compiled count per pair.
 * ``bures``: ``tr |A^1/2 B^1/2| / sqrt(tr A tr B)`` (the fidelity of the
   double-centred kernels ``A = H (-D/2) H``, ``B = H (-E/2) H``);
   ``bures_metric``: ``tr A + tr B - 2 tr |A^1/2 B^1/2|``, the squared Bures
@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from neurorep._core.condensed import n_from_m, triu
-from neurorep._core.ranks import dense_rows
 
 __all__ = ["bures", "bures_metric", "centred_kernels", "neg_riem_dist", "tau_b"]
 
@@ -41,11 +40,6 @@ def _full_only(valid: np.ndarray | None, what: str) -> None:
         )
 
 
-def _row_ties(v: np.ndarray) -> np.ndarray:
-    """Number of tied pairs in each row."""
-    return np.asarray(dense_rows(np.ascontiguousarray(v, dtype=np.float64))[3], dtype=np.float64)
-
-
 def tau_b(
     x: np.ndarray,
     y: np.ndarray,
@@ -56,21 +50,17 @@ def tau_b(
 ) -> np.ndarray:
     """Kendall's tau-b of all row pairs (or only ``pairs``), as ``scipy.stats.kendalltau``.
 
-    A row with every value tied has no tau-b: NaN, as scipy.
+    The same counts as tau-a (one sort per row, one compiled count per pair), over
+    ``sqrt((T - t_x)(T - t_y))``. A row with every value tied has no tau-b: NaN, as scipy.
     """
-    from neurorep._core.compare import tau_a
+    from neurorep._core.compare import kendall_counts
 
     m = x.shape[1]
-    tot = m * (m - 1) / 2.0
-    ta = tau_a(x, y, pairs=pairs, shared_ties=shared_ties)
-    tx, ty = tot - _row_ties(x), tot - _row_ties(y)
-    if pairs is None:
-        den = np.sqrt(tx)[:, None] * np.sqrt(ty)[None, :]
-    else:
-        p = np.asarray(pairs, dtype=np.intp).reshape(-1, 2)
-        den = np.sqrt(tx[p[:, 0]]) * np.sqrt(ty[p[:, 1]])
+    tot = m * (m - 1) // 2
+    num, ties_x, ties_y = kendall_counts(x, y, pairs=pairs, shared_ties=shared_ties)
+    den = np.sqrt((tot - ties_x).astype(np.float64)) * np.sqrt((tot - ties_y).astype(np.float64))
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = ta * tot / den
+        out = num / den
     out[~(den > 0)] = np.nan
     return np.clip(out, -1.0, 1.0)
 

@@ -3,7 +3,7 @@
 Each RDM is reduced to its condensed upper triangle (scipy ``squareform``
 order) once, checked while it is gathered, and all pairs of RDMs are then
 scored by the kernels of :mod:`neurorep._core.compare` (one matrix product,
-or one merge count per pair for Kendall's tau-a).
+or one compiled O(m log m) count per pair for Kendall's tau-a and tau-b).
 
 Methods (rsatoolbox names; :data:`COMPARE_METHODS`):
 
