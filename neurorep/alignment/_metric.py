@@ -23,7 +23,7 @@ from neurorep._core.compare import COMPARE_METHODS, compare_vectors, resolve_met
 from neurorep._core.condensed import condensed
 from neurorep._core.errors import SchemaError
 from neurorep._core.parallel import is_lazy
-from neurorep.alignment._chunked import lazy_gram
+from neurorep.alignment._chunked import lazy_factor, lazy_gram, lazy_values
 from neurorep.data import RDM_DIMS
 
 Array = np.ndarray
@@ -49,14 +49,28 @@ def _pair_default(px: Any, py: Any) -> Any:
 
 def _as_float(x: Any) -> Array:
     if isinstance(x, xr.DataArray):
-        if x.dims[-2:] == RDM_DIMS:
-            raise SchemaError(
-                "this metric needs responses (stimulus, unit), but got an RDM; use metric='rsa' "
-                "for RDM inputs."
-            )
+        _check_responses(x)
         x = x.mean("repetition") if "repetition" in x.dims else x
         return np.asarray(x.values, float)
     return np.asarray(x, float)
+
+
+def _check_responses(x: xr.DataArray) -> None:
+    if x.dims[-2:] == RDM_DIMS:
+        raise SchemaError(
+            "this metric needs responses (stimulus, unit), but got an RDM; use metric='rsa' "
+            "for RDM inputs."
+        )
+
+
+def _as_gram_data(x: Any) -> Array:
+    """:func:`_as_float`, but a dask-backed region becomes an ``(n, k)`` stand-in with
+    its centred Gram matrix (reduced over unit chunks): for scores that depend on a
+    representation only through that Gram matrix."""
+    if isinstance(x, xr.DataArray) and is_lazy(x):
+        _check_responses(x)
+        return lazy_factor(x)
+    return _as_float(x)
 
 
 @dataclass(frozen=True)
@@ -144,14 +158,19 @@ def _kernel_metric(
     params: dict[str, Any] | None = None,
     ceiling: Callable[[xr.DataArray], float] | None = None,
     unique_rows: bool = False,
+    gram_only: bool = False,
 ) -> Metric:
+    """A :class:`Metric` of ``fn(x, y)`` on the (sub-sampled) data; ``gram_only``: ``fn``
+    depends on each representation only through its centred Gram matrix over stimuli, so a
+    dask-backed region is reduced over its unit chunks (:func:`_as_gram_data`)."""
+
     def score(state: Any, idx: Array | None) -> float:
         x, y = state
         if idx is None:
             return fn(x, y)
         return fn(x[idx], y[idx])
 
-    return Metric(prepare=_as_float, score=score, min_stimuli=min_stimuli, name=name,
+    return Metric(prepare=_as_gram_data if gram_only else _as_float, score=score, min_stimuli=min_stimuli, name=name,
                   params=dict(params or {}), ceiling=ceiling, unique_rows=unique_rows)
 
 
@@ -590,10 +609,10 @@ def cka_metric() -> Metric:
 METRICS: dict[str, Callable[[], Metric]] = {
     "cka": cka_metric,
     "cka_debiased": lambda: _kernel_metric(
-        similarity.cka_debiased, min_stimuli=5,
+        similarity.cka_debiased, min_stimuli=5, gram_only=True,
         name="debiased linear CKA (unbiased HSIC of Song et al. 2012)"),
     "procrustes": lambda: _kernel_metric(
-        similarity.procrustes_similarity,
+        similarity.procrustes_similarity, gram_only=True,
         name="angular Procrustes shape similarity (alpha=1, Williams et al. 2021), "
         "score 1 - 2*theta/pi", params={"alpha": 1.0, "distance": "angular"}),
     "procrustes_euclidean": lambda: shape_metric(alpha=1.0, distance="euclidean"),
