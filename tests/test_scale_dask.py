@@ -91,8 +91,11 @@ def test_rdm_memory_stays_bounded_by_the_chunks(client):
         assert chunked < in_memory / 3, (metric, chunked / 1e6, in_memory / 1e6)
 
 
-@pytest.mark.parametrize("metric", ["cka", "rsa", "rsa_pearson"])
+@pytest.mark.parametrize(
+    "metric", ["cka", "rsa", "rsa_pearson", "procrustes", "cka_debiased", "encoding"]
+)
 def test_score_matrix_with_dask_regions_equals_in_memory(client, rng, metric):
+    """Several unit chunks per region (V4 has fewer units than stimuli), bootstrap CIs."""
     n = 50
     ids = _ids(n)
     base = rng.normal(size=(n, 6))
@@ -108,10 +111,16 @@ def test_score_matrix_with_dask_regions_equals_in_memory(client, rng, metric):
     lazy = alignment.score_matrix(lazy_brain, model, metric=metric, n_bootstrap=20, rng=1)
     for var in ("score", "ci_low", "ci_high"):
         np.testing.assert_allclose(lazy[var], eager[var], rtol=1e-9, atol=1e-12)
-    shuffled = {k: v.isel(stimulus=rng.permutation(n)) for k, v in lazy_brain.items()}
-    np.testing.assert_allclose(  # aligned by id, lazily
+    # aligned by id, lazily (encoding's CV folds follow the regions' stimulus order, so the
+    # reference is the in-memory score of the same shuffled order)
+    order = rng.permutation(n)
+    shuffled = {k: v.isel(stimulus=order) for k, v in lazy_brain.items()}
+    want = eager if metric != "encoding" else alignment.score_matrix(
+        {k: v.isel(stimulus=order) for k, v in brain.items()}, model, metric=metric,
+        n_bootstrap=0)
+    np.testing.assert_allclose(
         alignment.score_matrix(shuffled, model, metric=metric, n_bootstrap=0)["score"],
-        eager["score"], rtol=1e-9, atol=1e-12,
+        want["score"], rtol=1e-9, atol=1e-12,
     )
 
 
@@ -129,14 +138,17 @@ def test_cka_of_a_large_dask_region_against_feature_layers(client, rng):
     np.testing.assert_allclose(lazy["score"], eager["score"], rtol=1e-10)
 
 
-def test_cka_memory_stays_bounded_by_the_chunks(client):
+@pytest.mark.parametrize("metric", ["cka", "procrustes", "cka_debiased"])
+def test_alignment_memory_stays_bounded_by_the_chunks(client, metric):
     n, m, chunk = 100, 24_000, 1500
     ids = _ids(n)
     lazy = data.responses(_lazy_normal(n, m, chunk), stimulus=ids)
     eager = lazy.compute()
     model = {"l": data.responses(np.random.default_rng(0).normal(size=(n, 5)), stimulus=ids)}
-    want, in_memory = _peak(lambda: alignment.score_matrix({"r": eager}, model, n_bootstrap=0))
-    got, chunked = _peak(lambda: alignment.score_matrix({"r": lazy}, model, n_bootstrap=0))
+    want, in_memory = _peak(lambda: alignment.score_matrix({"r": eager}, model, metric=metric,
+                                                          n_bootstrap=0))
+    got, chunked = _peak(lambda: alignment.score_matrix({"r": lazy}, model, metric=metric,
+                                                        n_bootstrap=0))
     np.testing.assert_allclose(got["score"], want["score"], rtol=1e-10)
     assert chunked < in_memory / 3, (chunked / 1e6, in_memory / 1e6)
 
