@@ -173,12 +173,29 @@ def test_encoding_results_stay_lazy_and_save_chunk_by_chunk(client, rng, tmp_pat
         feats, resp).predict(feats), rtol=1e-5, atol=1e-5)
 
 
-def test_caption_projection_of_dask_weights(client, rng):
+def test_load_with_chunks_reads_1d_coords_into_memory(rng, tmp_path):
+    """Values stay lazy; ids and per-unit labels (small) are read once, not per analysis."""
+    resp = data.responses(rng.normal(size=(6, 10)).astype(np.float32), stimulus=_ids(6),
+                          region=np.repeat(["V1", "V4"], 5))
+    path = data.save(resp.chunk({"unit": 3}), tmp_path / "resp.zarr")
+    back = data.load(path, chunks={})
+    assert back.data.chunks == ((6,), (3, 3, 3, 1))
+    assert {k: c.chunks for k, c in back.coords.items()} == dict.fromkeys(back.coords)
+    xr.testing.assert_identical(back.compute(), data.load(path))
+
+
+def test_caption_projection_of_dask_weights(client, rng, tmp_path):
     d, m, k = 16, 300, 120
     bank = data.responses(rng.normal(size=(k, d)), stimulus=[f"c{i}" for i in range(k)])
+    bank = bank.assign_coords(text=("stimulus", [f"caption {i}" for i in range(k)]))
     weights = xr.DataArray(rng.normal(size=(d, m)), dims=("feature", "unit"),
                            coords={"feature": bank["unit"].values, "unit": np.arange(m)})
     eager = selectivity.project(weights, bank, chunk_units=64, dtype="float64")
-    lazy = selectivity.project(weights.chunk({"unit": 64}), bank, chunk_units=64,
+    lazy = selectivity.project(weights.chunk({"unit": 64}), bank, chunk_units=50,
                                dtype="float64")
-    xr.testing.assert_allclose(lazy, eager)
+    for var in ("projection", "effective_n", "best_match", "best_text"):
+        assert lazy[var].chunks[0] == (64, 64, 64, 64, 44), var  # the weights' unit chunks
+    back = data.load(data.save(lazy, tmp_path / "projection.zarr"), chunks={})
+    assert back["projection"].data.chunks[0] == (64, 64, 64, 64, 44)  # zarr chunks = dask's
+    xr.testing.assert_allclose(back.compute(), eager)
+    xr.testing.assert_allclose(lazy.compute(), eager)
