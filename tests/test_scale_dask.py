@@ -77,6 +77,45 @@ def test_rdm_of_dask_responses_refuses_what_in_memory_refuses(client, rng):
     )
 
 
+@pytest.mark.parametrize(
+    "metric", ["euclidean", "correlation", "cosine", "mahalanobis", "crossnobis", "poisson_cv"]
+)
+def test_unbalanced_rdm_of_dask_responses_equals_in_memory(client, rng, metric):
+    """NaN (missing repetitions, missing units) found chunk by chunk: the unbalanced
+    estimator's sums are reduced over the unit chunks and give the in-memory RDM."""
+    n, n_rep, m = 12, 3, 70
+    vals = rng.normal(size=(n, n_rep, m)) + 1.0
+    vals = np.abs(vals) if metric.startswith("poisson") else vals
+    vals[2, 1] = np.nan  # a missing repetition
+    vals[5, :, 10:20] = np.nan  # units not recorded, across a chunk boundary
+    vals[7, 0, 33] = np.nan
+    resp = data.responses(vals, stimulus=_ids(n), repetition=["r0", "r1", "r2"],
+                          allow_missing=True)
+    noise = rng.uniform(0.5, 2.0, size=m) if metric == "mahalanobis" else None
+    eager = rsa.compute_rdm(resp, metric=metric, noise=noise)
+    lazy = rsa.compute_rdm(resp.chunk({"unit": 16}), metric=metric, noise=noise)
+    assert "unbalanced" in lazy.attrs["estimator"]
+    xr.testing.assert_allclose(lazy, eager, rtol=1e-12, atol=1e-13)
+    assert lazy.attrs == eager.attrs
+
+
+def test_unbalanced_dask_responses_are_refused_as_in_memory(client, rng):
+    vals = rng.normal(size=(8, 2, 40))
+    vals[0, 0, :5] = np.nan
+    vals[3, 1] = 1.5  # a constant measurement: correlation undefined
+    resp = data.responses(vals, stimulus=_ids(8), repetition=["a", "b"], allow_missing=True)
+    for x in (resp, resp.chunk({"unit": 16})):
+        with pytest.raises(SchemaError, match="constant over the units"):
+            rsa.compute_rdm(x, metric="correlation")
+    gone = resp.copy(data=np.full_like(vals, np.nan))
+    for x in (gone, gone.chunk({"unit": 16})):
+        with pytest.raises(SchemaError, match="every measurement is missing"):
+            rsa.compute_rdm(x, metric="euclidean")
+    vals[4, 0, 30] = np.inf
+    with pytest.raises(SchemaError, match="finite"):
+        rsa.compute_rdm(resp.copy(data=vals).chunk({"unit": 16}), metric="euclidean")
+
+
 def test_rdm_memory_stays_bounded_by_the_chunks(client):
     n, m, chunk = 100, 24_000, 1500  # 9.6 MB float32; the in-memory path copies to float64
     lazy = data.responses(_lazy_normal(n, m, chunk, shift=1.0), stimulus=_ids(n))
