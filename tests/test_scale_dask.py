@@ -163,6 +163,21 @@ def test_score_matrix_with_dask_regions_equals_in_memory(client, rng, metric):
     )
 
 
+@pytest.mark.parametrize("scale", [1e-200, 1e200])
+@pytest.mark.parametrize("metric", ["cka", "procrustes", "cka_debiased"])
+def test_dask_regions_of_extreme_scale_are_rescaled_as_in_memory(client, rng, metric, scale):
+    """The one-pass reduction finds the scale on the way and rescales in a second pass."""
+    n = 30
+    ids = _ids(n)
+    region = data.responses(rng.normal(size=(n, 70)) * scale, stimulus=ids)
+    model = {"a": data.responses(rng.normal(size=(n, 8)), stimulus=ids)}
+    eager = alignment.score_matrix({"r": region}, model, metric=metric, n_bootstrap=0)
+    lazy = alignment.score_matrix({"r": region.chunk({"unit": 16})}, model, metric=metric,
+                                  n_bootstrap=0)
+    assert np.isfinite(eager["score"]).all()
+    np.testing.assert_allclose(lazy["score"], eager["score"], rtol=1e-10)
+
+
 def test_cka_of_a_large_dask_region_against_feature_layers(client, rng):
     """Above 1500 stimuli in-memory CKA keeps features; a dask region is a Gram matrix."""
     n = 1600

@@ -21,7 +21,6 @@ import numpy as np
 import xarray as xr
 
 from neurorep._core import gram
-from neurorep._core.parallel import sum_over_chunks
 
 
 def lazy_values(x: xr.DataArray) -> Any:
@@ -31,21 +30,11 @@ def lazy_values(x: xr.DataArray) -> Any:
     return x.transpose("stimulus", "unit").data.astype(np.float64)
 
 
-def _centred_exponent(data: Any) -> int:
-    """One pass: the power of two that keeps the centred data's squares inside float64
-    (as the in-memory kernels rescale)."""
-    import dask
-
-    (peak,) = dask.compute(abs(data - data.mean(axis=0, keepdims=True)).max())
-    return gram.exponent(float(peak))
-
-
 def lazy_gram(x: xr.DataArray) -> np.ndarray:
     """The Gram matrix of dask-backed responses (repetitions averaged), units centred
     over stimuli and rescaled by a power of two as in-memory CKA does, summed over unit
-    chunks in bounded memory."""
-    data = lazy_values(x)
-    return np.asarray(gram.gram(data, centre="columns", e=_centred_exponent(data)))
+    chunks in bounded memory (one pass)."""
+    return gram.centred_gram(lazy_values(x))
 
 
 def _r_of_chunk(block: np.ndarray, e: int) -> np.ndarray:
@@ -63,9 +52,7 @@ def _stacked_r(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def lazy_factor(x: xr.DataArray) -> np.ndarray:
     """An ``(n, k)`` matrix with the centred Gram matrix of dask-backed responses
     (repetitions averaged, units centred, rescaled by a power of two), from a QR
-    reduction over unit chunks in bounded memory: a stand-in for the responses in any
-    score that depends on them only through that Gram matrix."""
-    data = lazy_values(x)
-    e = _centred_exponent(data)
-    r = sum_over_chunks(data, _r_of_chunk, [(e,)] * len(data.chunks[1]), combine=_stacked_r)
+    reduction over unit chunks in bounded memory (one pass): a stand-in for the responses
+    in any score that depends on them only through that Gram matrix."""
+    r = gram.reduce_centred(lazy_values(x), _r_of_chunk, _stacked_r)
     return np.ascontiguousarray(np.asarray(r).T)
