@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neurorep import alignment, data, encoding  # noqa: E402
 from neurorep._core.parallel import is_lazy  # noqa: E402
+from neurorep.encoding._chunks import default_chunk_units  # noqa: E402
 
 N_LATENT = 32
 FULL_NSD = {"subjects": 8, "trials": 30_000, "vertices": 300_000}
@@ -55,18 +56,21 @@ FULL_NSD = {"subjects": 8, "trials": 30_000, "vertices": 300_000}
 
 #: Bytes of a worker's working set per response value of a unit chunk in the encoding
 #: kernel (float64 copies of the block, its centred values, held-out predictions and the
-#: per-alpha scores), measured: peak RSS grows by about this times n x chunk.
+#: per-alpha scores): an upper bound (measured: peak RSS grew by ~20 bytes a value).
 WORKING_SET_PER_VALUE = 48
 
 
 def chunk_from_budget(n: int, m: int, budget: float, threads: int, cores: int) -> int:
     """Voxels per chunk: the largest that fits half of a worker's budget with its threads'
     chunks in flight (two each: one computing, one read ahead) at
-    :data:`WORKING_SET_PER_VALUE` bytes a value, and still gives every core two chunks; a
-    multiple of 500, at least 500."""
+    :data:`WORKING_SET_PER_VALUE` bytes a value, no larger than the encoding kernel's own
+    in-memory chunk (``default_chunk_units``, about 4 M values: chunks of 2.5x that size
+    cost 1.2x the CPU seconds at 2,500 stimuli, measured -- the kernel's arrays fall out
+    of cache), and still giving every core two chunks; a multiple of 100, at least 500."""
     per_chunk = budget / 2 / (2 * threads)
-    size = min(per_chunk / (WORKING_SET_PER_VALUE * n), m / (2 * cores))
-    return max(500, int(size) // 500 * 500)
+    size = min(per_chunk / (WORKING_SET_PER_VALUE * n), default_chunk_units(n, m),
+               m / (2 * cores))
+    return max(500, int(size) // 100 * 100)
 
 
 def _peak_rss() -> int:
