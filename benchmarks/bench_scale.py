@@ -6,7 +6,7 @@ Measured and printed:
 
 - peak resident memory of every worker process (``ru_maxrss``) against a budget
   (``--memory-limit``, default 2 GB), and each worker's resident memory before the work;
-- wall time and CPU seconds of the out-of-core path (workers x 1 thread) and of the
+- wall time and CPU seconds of the out-of-core path (workers x threads) and of the
   in-memory path in this process (BLAS and dask limited to the same number of threads),
   stage by stage, and their ratios: with the same cores, the ratio of wall times is the
   ratio of throughput per core (target <= 1.2). Both paths do the same work -- the fits
@@ -226,7 +226,7 @@ def main() -> None:
               f"in chunks of {args.chunk_voxels} voxels, written in {t_write:.1f} s; "
               f"5 layers x {args.layer_width} features; {args.n_rois} ROIs; cv={args.cv}")
 
-        # --- out of core: LocalCluster, workers x 1 thread, memory_limit per worker; the
+        # --- out of core: LocalCluster, workers x threads, memory_limit per worker; the
         # workers' statistical profiler (a stack sample of every thread each 10 ms, for the
         # dashboard) off: it costs CPU time the in-memory path does not pay
         with dask.config.set({"distributed.worker.profile.enabled": False}), distributed.LocalCluster(

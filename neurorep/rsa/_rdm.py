@@ -655,7 +655,7 @@ def _unscale(sq: np.ndarray, e2: int, metric: str, name: str, peak: float) -> np
 _UNBALANCED = "unbalanced (rsatoolbox calc_rdm_unbalanced, weighting='number')"
 
 
-def _has_missing(resp: Any) -> bool:
+def _has_missing(resp: Any, name: str = "responses") -> bool:
     """Any NaN (a missing measurement) in the responses; dask-backed ones are checked
     chunk by chunk (one pass), where inf is refused as the in-memory validation does."""
     data = getattr(resp, "data", resp)
@@ -668,7 +668,7 @@ def _has_missing(resp: Any) -> bool:
     nan, inf = dask.compute(np.isnan(data).any(), np.isinf(data).any())
     if inf:
         raise SchemaError(
-            "responses: values must be finite; got inf value(s) in the dask-backed "
+            f"{name}: values must be finite; got inf value(s) in the dask-backed "
             "responses. Drop those stimuli/units (e.g. obj.where(np.isfinite(obj))) or "
             "impute them before the analysis."
         )
@@ -920,7 +920,7 @@ def compute_rdm(
     for key, da in mem.items():
         check_real(getattr(da, "data", da), name=f"set[{key!r}]")
         validate(da, kind="responses", name=f"set[{key!r}]", allow_missing=True)
-        missing_any |= (missing := _has_missing(da))
+        missing_any |= (missing := _has_missing(da, f"set[{key!r}]"))
         stack.append(_rdm_values(da, metric, noise, normalize, f"set[{key!r}]", missing))
         names.append(key)
         if isinstance(obj, xr.DataTree):
