@@ -65,7 +65,7 @@ def chunk_from_budget(n: int, m: int, budget: float, threads: int, cores: int) -
     chunks in flight (two each: one computing, one read ahead) at
     :data:`WORKING_SET_PER_VALUE` bytes a value, no larger than the encoding kernel's own
     in-memory chunk (``default_chunk_units``, about 4 M values: chunks of 2.5x that size
-    cost 1.2x the CPU seconds at 2,500 stimuli, measured -- the kernel's arrays fall out
+    cost 1.3x the CPU seconds at 2,500 stimuli, measured -- the kernel's arrays fall out
     of cache), and still giving every core two chunks; a multiple of 100, at least 500."""
     per_chunk = budget / 2 / (2 * threads)
     size = min(per_chunk / (WORKING_SET_PER_VALUE * n), default_chunk_units(n, m),
