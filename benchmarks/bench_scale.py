@@ -6,7 +6,7 @@ Measured and printed:
 
 - peak resident memory of every worker process (``ru_maxrss``) against a budget
   (``--memory-limit``, default 2 GB), and each worker's resident memory before the work;
-- wall time and CPU seconds of the out-of-core path (workers x 1 thread) and of the
+- wall time and CPU seconds of the out-of-core path (workers x threads) and of the
   in-memory path in this process (BLAS and dask limited to the same number of threads),
   stage by stage, and their ratios: with the same cores, the ratio of wall times is the
   ratio of throughput per core (target <= 1.2). Both paths do the same work -- the fits
@@ -48,9 +48,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neurorep import alignment, data, encoding  # noqa: E402
 from neurorep._core.parallel import is_lazy  # noqa: E402
+from neurorep.encoding._chunks import default_chunk_units  # noqa: E402
 
 N_LATENT = 32
 FULL_NSD = {"subjects": 8, "trials": 30_000, "vertices": 300_000}
+
+
+#: Bytes of a worker's working set per response value of a unit chunk in the encoding
+#: kernel (float64 copies of the block, its centred values, held-out predictions and the
+#: per-alpha scores): an upper bound (measured: peak RSS grew by ~20 bytes a value).
+WORKING_SET_PER_VALUE = 48
+
+
+def chunk_from_budget(n: int, m: int, budget: float, threads: int, cores: int) -> int:
+    """Voxels per chunk: the largest that fits half of a worker's budget with its threads'
+    chunks in flight (two each: one computing, one read ahead) at
+    :data:`WORKING_SET_PER_VALUE` bytes a value, no larger than the encoding kernel's own
+    in-memory chunk (``default_chunk_units``, about 4 M values: chunks of 2.5x that size
+    cost 1.3x the CPU seconds at 2,500 stimuli, measured -- the kernel's arrays fall out
+    of cache), and still giving every core two chunks; a multiple of 100, at least 500."""
+    per_chunk = budget / 2 / (2 * threads)
+    size = min(per_chunk / (WORKING_SET_PER_VALUE * n), default_chunk_units(n, m),
+               m / (2 * cores))
+    return max(500, int(size) // 100 * 100)
 
 
 def _peak_rss() -> int:
@@ -135,15 +155,19 @@ def run(resp: xr.DataArray, layers: dict[str, xr.DataArray], cv: int, out: Path)
     times = {"encoding": 0.0, "write": 0.0}
     cpu = {"encoding": 0.0, "write": 0.0}
     scores = {}
-    for name, feats in layers.items():
-        t0, c0 = time.perf_counter(), _tree_cpu()
-        if is_lazy(resp):  # fitted on the workers; the per-unit results stay there
-            res = encoding.fit_ridge(feats, resp, cv=cv, compute=False).persist()
-            distributed.wait(res)  # persist only submits
-        else:
-            res = encoding.fit_ridge(feats, resp, cv=cv)
-        times["encoding"] += time.perf_counter() - t0
-        cpu["encoding"] += _tree_cpu() - c0
+    t0, c0 = time.perf_counter(), _tree_cpu()
+    if is_lazy(resp):
+        # every layer's fit submitted at once: each unit chunk is read from the store once
+        # and fitted for every layer on the worker that read it (the per-unit results stay
+        # on the workers until written)
+        fits = distributed.get_client().persist(
+            [encoding.fit_ridge(f, resp, cv=cv, compute=False) for f in layers.values()])
+        distributed.wait(fits)  # persist only submits
+    else:
+        fits = [encoding.fit_ridge(f, resp, cv=cv) for f in layers.values()]
+    times["encoding"] += time.perf_counter() - t0
+    cpu["encoding"] += _tree_cpu() - c0
+    for name, res in zip(layers, fits, strict=True):
         t0, c0 = time.perf_counter(), _tree_cpu()
         data.save(res, out / f"{name}.zarr", overwrite=True)
         back = data.load(out / f"{name}.zarr")
@@ -163,8 +187,11 @@ def main() -> None:
     ap.add_argument("--n-voxels", type=int, default=20_000)
     ap.add_argument("--n-rois", type=int, default=4)
     ap.add_argument("--layer-width", type=int, default=128)
-    ap.add_argument("--chunk-voxels", type=int, default=2_000)
+    ap.add_argument("--chunk-voxels", type=int, default=None,
+                    help="voxels per zarr / dask chunk (default: sized from --memory-limit, "
+                         "see chunk_from_budget)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads-per-worker", type=int, default=1)
     ap.add_argument("--memory-limit", default="2GB", help="per-worker budget")
     ap.add_argument("--cv", type=int, default=3)
     ap.add_argument("--threads", action="store_true",
@@ -184,6 +211,9 @@ def main() -> None:
 
     n, m = args.n_stimuli, args.n_voxels
     budget = parse_bytes(args.memory_limit)
+    if args.chunk_voxels is None:
+        args.chunk_voxels = chunk_from_budget(n, m, budget, args.threads_per_worker,
+                                              args.workers * args.threads_per_worker)
     root = Path(tempfile.mkdtemp(prefix="bench_scale_", dir=args.store))
     try:
         latent = np.random.default_rng(0).normal(size=(n, N_LATENT))
@@ -196,11 +226,12 @@ def main() -> None:
               f"in chunks of {args.chunk_voxels} voxels, written in {t_write:.1f} s; "
               f"5 layers x {args.layer_width} features; {args.n_rois} ROIs; cv={args.cv}")
 
-        # --- out of core: LocalCluster, workers x 1 thread, memory_limit per worker; the
+        # --- out of core: LocalCluster, workers x threads, memory_limit per worker; the
         # workers' statistical profiler (a stack sample of every thread each 10 ms, for the
         # dashboard) off: it costs CPU time the in-memory path does not pay
         with dask.config.set({"distributed.worker.profile.enabled": False}), distributed.LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, processes=not args.threads,
+            n_workers=args.workers, threads_per_worker=args.threads_per_worker,
+            processes=not args.threads,
             memory_limit=args.memory_limit, dashboard_address=None,
         ) as cluster, distributed.Client(cluster) as client:
             client.run(_one_blas_thread)
@@ -213,10 +244,11 @@ def main() -> None:
             ooc = run(lazy, layers, args.cv, root)
             peaks = client.run(_peak_rss)
         t_ooc = sum(ooc["times"].values())
-        cores = args.workers
+        cores = args.workers * args.threads_per_worker
 
         kind = "threads of this process" if args.threads else "processes"
-        print(f"\nout of core ({cores} workers x 1 thread, {kind}, memory_limit "
+        print(f"\nout of core ({args.workers} workers x {args.threads_per_worker} thread(s), "
+              f"{kind}, memory_limit "
               f"{args.memory_limit}):")
         print(f"  encoding {ooc['times']['encoding']:.2f} s, write results {ooc['times']['write']:.2f}"
               f" s, alignment {ooc['times']['alignment']:.2f} s, total {t_ooc:.2f} s")

@@ -77,6 +77,45 @@ def test_rdm_of_dask_responses_refuses_what_in_memory_refuses(client, rng):
     )
 
 
+@pytest.mark.parametrize(
+    "metric", ["euclidean", "correlation", "cosine", "mahalanobis", "crossnobis", "poisson_cv"]
+)
+def test_unbalanced_rdm_of_dask_responses_equals_in_memory(client, rng, metric):
+    """NaN (missing repetitions, missing units) found chunk by chunk: the unbalanced
+    estimator's sums are reduced over the unit chunks and give the in-memory RDM."""
+    n, n_rep, m = 12, 3, 70
+    vals = rng.normal(size=(n, n_rep, m)) + 1.0
+    vals = np.abs(vals) if metric.startswith("poisson") else vals
+    vals[2, 1] = np.nan  # a missing repetition
+    vals[5, :, 10:20] = np.nan  # units not recorded, across a chunk boundary
+    vals[7, 0, 33] = np.nan
+    resp = data.responses(vals, stimulus=_ids(n), repetition=["r0", "r1", "r2"],
+                          allow_missing=True)
+    noise = rng.uniform(0.5, 2.0, size=m) if metric == "mahalanobis" else None
+    eager = rsa.compute_rdm(resp, metric=metric, noise=noise)
+    lazy = rsa.compute_rdm(resp.chunk({"unit": 16}), metric=metric, noise=noise)
+    assert "unbalanced" in lazy.attrs["estimator"]
+    xr.testing.assert_allclose(lazy, eager, rtol=1e-12, atol=1e-13)
+    assert lazy.attrs == eager.attrs
+
+
+def test_unbalanced_dask_responses_are_refused_as_in_memory(client, rng):
+    vals = rng.normal(size=(8, 2, 40))
+    vals[0, 0, :5] = np.nan
+    vals[3, 1] = 1.5  # a constant measurement: correlation undefined
+    resp = data.responses(vals, stimulus=_ids(8), repetition=["a", "b"], allow_missing=True)
+    for x in (resp, resp.chunk({"unit": 16})):
+        with pytest.raises(SchemaError, match="constant over the units"):
+            rsa.compute_rdm(x, metric="correlation")
+    gone = resp.copy(data=np.full_like(vals, np.nan))
+    for x in (gone, gone.chunk({"unit": 16})):
+        with pytest.raises(SchemaError, match="every measurement is missing"):
+            rsa.compute_rdm(x, metric="euclidean")
+    vals[4, 0, 30] = np.inf
+    with pytest.raises(SchemaError, match="finite"):
+        rsa.compute_rdm(resp.copy(data=vals).chunk({"unit": 16}), metric="euclidean")
+
+
 def test_rdm_memory_stays_bounded_by_the_chunks(client):
     n, m, chunk = 100, 24_000, 1500  # 9.6 MB float32; the in-memory path copies to float64
     lazy = data.responses(_lazy_normal(n, m, chunk, shift=1.0), stimulus=_ids(n))
@@ -91,8 +130,11 @@ def test_rdm_memory_stays_bounded_by_the_chunks(client):
         assert chunked < in_memory / 3, (metric, chunked / 1e6, in_memory / 1e6)
 
 
-@pytest.mark.parametrize("metric", ["cka", "rsa", "rsa_pearson"])
+@pytest.mark.parametrize(
+    "metric", ["cka", "rsa", "rsa_pearson", "procrustes", "cka_debiased", "encoding"]
+)
 def test_score_matrix_with_dask_regions_equals_in_memory(client, rng, metric):
+    """Several unit chunks per region (V4 has fewer units than stimuli), bootstrap CIs."""
     n = 50
     ids = _ids(n)
     base = rng.normal(size=(n, 6))
@@ -108,11 +150,32 @@ def test_score_matrix_with_dask_regions_equals_in_memory(client, rng, metric):
     lazy = alignment.score_matrix(lazy_brain, model, metric=metric, n_bootstrap=20, rng=1)
     for var in ("score", "ci_low", "ci_high"):
         np.testing.assert_allclose(lazy[var], eager[var], rtol=1e-9, atol=1e-12)
-    shuffled = {k: v.isel(stimulus=rng.permutation(n)) for k, v in lazy_brain.items()}
-    np.testing.assert_allclose(  # aligned by id, lazily
+    # aligned by id, lazily (encoding's CV folds follow the regions' stimulus order, so the
+    # reference is the in-memory score of the same shuffled order)
+    order = rng.permutation(n)
+    shuffled = {k: v.isel(stimulus=order) for k, v in lazy_brain.items()}
+    want = eager if metric != "encoding" else alignment.score_matrix(
+        {k: v.isel(stimulus=order) for k, v in brain.items()}, model, metric=metric,
+        n_bootstrap=0)
+    np.testing.assert_allclose(
         alignment.score_matrix(shuffled, model, metric=metric, n_bootstrap=0)["score"],
-        eager["score"], rtol=1e-9, atol=1e-12,
+        want["score"], rtol=1e-9, atol=1e-12,
     )
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e200])
+@pytest.mark.parametrize("metric", ["cka", "procrustes", "cka_debiased"])
+def test_dask_regions_of_extreme_scale_are_rescaled_as_in_memory(client, rng, metric, scale):
+    """The one-pass reduction finds the scale on the way and rescales in a second pass."""
+    n = 30
+    ids = _ids(n)
+    region = data.responses(rng.normal(size=(n, 70)) * scale, stimulus=ids)
+    model = {"a": data.responses(rng.normal(size=(n, 8)), stimulus=ids)}
+    eager = alignment.score_matrix({"r": region}, model, metric=metric, n_bootstrap=0)
+    lazy = alignment.score_matrix({"r": region.chunk({"unit": 16})}, model, metric=metric,
+                                  n_bootstrap=0)
+    assert np.isfinite(eager["score"]).all()
+    np.testing.assert_allclose(lazy["score"], eager["score"], rtol=1e-10)
 
 
 def test_cka_of_a_large_dask_region_against_feature_layers(client, rng):
@@ -129,14 +192,17 @@ def test_cka_of_a_large_dask_region_against_feature_layers(client, rng):
     np.testing.assert_allclose(lazy["score"], eager["score"], rtol=1e-10)
 
 
-def test_cka_memory_stays_bounded_by_the_chunks(client):
+@pytest.mark.parametrize("metric", ["cka", "procrustes", "cka_debiased"])
+def test_alignment_memory_stays_bounded_by_the_chunks(client, metric):
     n, m, chunk = 100, 24_000, 1500
     ids = _ids(n)
     lazy = data.responses(_lazy_normal(n, m, chunk), stimulus=ids)
     eager = lazy.compute()
     model = {"l": data.responses(np.random.default_rng(0).normal(size=(n, 5)), stimulus=ids)}
-    want, in_memory = _peak(lambda: alignment.score_matrix({"r": eager}, model, n_bootstrap=0))
-    got, chunked = _peak(lambda: alignment.score_matrix({"r": lazy}, model, n_bootstrap=0))
+    want, in_memory = _peak(lambda: alignment.score_matrix({"r": eager}, model, metric=metric,
+                                                          n_bootstrap=0))
+    got, chunked = _peak(lambda: alignment.score_matrix({"r": lazy}, model, metric=metric,
+                                                        n_bootstrap=0))
     np.testing.assert_allclose(got["score"], want["score"], rtol=1e-10)
     assert chunked < in_memory / 3, (chunked / 1e6, in_memory / 1e6)
 
@@ -161,12 +227,29 @@ def test_encoding_results_stay_lazy_and_save_chunk_by_chunk(client, rng, tmp_pat
         feats, resp).predict(feats), rtol=1e-5, atol=1e-5)
 
 
-def test_caption_projection_of_dask_weights(client, rng):
+def test_load_with_chunks_reads_1d_coords_into_memory(rng, tmp_path):
+    """Values stay lazy; ids and per-unit labels (small) are read once, not per analysis."""
+    resp = data.responses(rng.normal(size=(6, 10)).astype(np.float32), stimulus=_ids(6),
+                          region=np.repeat(["V1", "V4"], 5))
+    path = data.save(resp.chunk({"unit": 3}), tmp_path / "resp.zarr")
+    back = data.load(path, chunks={})
+    assert back.data.chunks == ((6,), (3, 3, 3, 1))
+    assert {k: c.chunks for k, c in back.coords.items()} == dict.fromkeys(back.coords)
+    xr.testing.assert_identical(back.compute(), data.load(path))
+
+
+def test_caption_projection_of_dask_weights(client, rng, tmp_path):
     d, m, k = 16, 300, 120
     bank = data.responses(rng.normal(size=(k, d)), stimulus=[f"c{i}" for i in range(k)])
+    bank = bank.assign_coords(text=("stimulus", [f"caption {i}" for i in range(k)]))
     weights = xr.DataArray(rng.normal(size=(d, m)), dims=("feature", "unit"),
                            coords={"feature": bank["unit"].values, "unit": np.arange(m)})
     eager = selectivity.project(weights, bank, chunk_units=64, dtype="float64")
-    lazy = selectivity.project(weights.chunk({"unit": 64}), bank, chunk_units=64,
+    lazy = selectivity.project(weights.chunk({"unit": 64}), bank, chunk_units=50,
                                dtype="float64")
-    xr.testing.assert_allclose(lazy, eager)
+    for var in ("projection", "effective_n", "best_match", "best_text"):
+        assert lazy[var].chunks[0] == (64, 64, 64, 64, 44), var  # the weights' unit chunks
+    back = data.load(data.save(lazy, tmp_path / "projection.zarr"), chunks={})
+    assert back["projection"].data.chunks[0] == (64, 64, 64, 64, 44)  # zarr chunks = dask's
+    xr.testing.assert_allclose(back.compute(), eager)
+    xr.testing.assert_allclose(lazy.compute(), eager)

@@ -11,13 +11,15 @@ responses; runs on the threaded scheduler or a ``dask.distributed`` cluster.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from neurorep._core.parallel import sum_over_chunks
 
-__all__ = ["exponent", "gram", "scale_and_means"]
+__all__ = ["centred_gram", "exponent", "gram", "reduce_centred", "scale_and_means"]
 
 
 def _gram_centred_columns(block: np.ndarray, e: int, weight: np.ndarray | None) -> np.ndarray:
@@ -79,3 +81,50 @@ def gram(x: Any, *, centre: str, e: int, row_mean: np.ndarray | None = None,
         return np.asarray(sum_over_chunks(xd, _gram_centred_columns, per))
     return np.asarray(sum_over_chunks(xd, _gram_centred_rows, [(e,)] * len(xd.chunks[1]),
                                       shared=(row_mean,)))
+
+
+def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a += b
+    return a
+
+
+def _term_and_peak(block: np.ndarray, kernel: Callable[..., Any]) -> tuple[Any, float]:
+    """``kernel(block, 0)`` and the largest |value| of the block's units centred over
+    stimuli (the scale a second pass would rescale by)."""
+    x = block.astype(np.float64)
+    peak = float(np.abs(x - x.mean(axis=0, keepdims=True)).max()) if x.size else 0.0
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        return kernel(block, 0), peak
+
+
+def _join(combine: Callable[[Any, Any], Any], a: tuple[Any, float],
+          b: tuple[Any, float]) -> tuple[Any, float]:
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # redone if extreme
+        return combine(a[0], b[0]), float(np.maximum(a[1], b[1]))  # NaN stays NaN
+
+
+def reduce_centred(x: Any, kernel: Callable[..., Any],
+                   combine: Callable[[Any, Any], Any] = _add) -> Any:
+    """The reduction over unit chunks of ``kernel(block, e)`` (units centred over stimuli,
+    data times ``2**-e``) with ``combine``, in one pass over dask ``x`` ``(stimulus, unit)``:
+    ``e = 0`` and the peak of the centred data come from the same pass, and only data whose
+    scale falls outside ``2**-64 .. 2**64`` (:func:`exponent`) take a second pass with the
+    exact rescaling the in-memory kernels apply."""
+    xd = x.rechunk({0: -1}) if len(x.chunks[0]) > 1 else x
+    res, peak = sum_over_chunks(xd, _term_and_peak, [(kernel,)] * len(xd.chunks[1]),
+                                combine=functools.partial(_join, combine))
+    e = exponent(peak)
+    if e:
+        res = sum_over_chunks(xd, kernel, [(e,)] * len(xd.chunks[1]), combine=combine)
+    return res
+
+
+def _gram_term(block: np.ndarray, e: int) -> np.ndarray:
+    return _gram_centred_columns(block, e, None)
+
+
+def centred_gram(x: Any) -> np.ndarray:
+    """The ``(n, n)`` Gram matrix of dask ``x`` ``(stimulus, unit)`` with units centred over
+    stimuli, rescaled by a power of two as the in-memory kernels do; one pass over the
+    chunks (two for data of extreme scale)."""
+    return np.asarray(reduce_centred(x, _gram_term))

@@ -209,19 +209,25 @@ def scheduler_threads() -> int:
     return max(1, sum(client.nthreads().values()))
 
 
-def _accumulate(acc: Any, kernel: Callable[..., Any], block: Any, *args: Any) -> Any:
-    """One step of a chain: ``kernel(block, *args)`` plus the running sum (one BLAS thread:
-    the chains run in parallel)."""
+def _accumulate(acc: Any, kernel: Callable[..., Any], block: Any, *args: Any,
+                combine: Callable[[Any, Any], Any] | None = None) -> Any:
+    """One step of a chain: ``kernel(block, *args)`` joined to the running result (one BLAS
+    thread: the chains run in parallel); added in place unless ``combine`` is given."""
     import numpy as np
 
     with one_blas_thread():
         out = kernel(np.asarray(block), *args)
-    if acc is not None:
-        out += acc
+        if acc is None:
+            return out
+        if combine is not None:
+            return combine(acc, out)
+    out += acc
     return out
 
 
-def _total(parts: Sequence[Any]) -> Any:
+def _total(parts: Sequence[Any], combine: Callable[[Any, Any], Any] | None = None) -> Any:
+    if combine is not None:
+        return functools.reduce(combine, parts)
     out = parts[0].copy()
     for p in parts[1:]:
         out += p
@@ -235,6 +241,7 @@ def sum_over_chunks(
     *,
     shared: tuple[Any, ...] = (),
     chains: int | None = None,
+    combine: Callable[[Any, Any], Any] | None = None,
 ) -> Any:
     """``sum_k kernel(x_k, *per_chunk[k], *shared)`` over the column (unit) chunks ``x_k`` of
     a dask array ``x`` ``(sample, unit)``, computed on the active dask scheduler.
@@ -245,7 +252,9 @@ def sum_over_chunks(
     holds one chunk, one term and one running sum at a time: memory is bounded
     by the chunk size and the size of the result, not by the number of units.
     The sample axis is one chunk (rechunked if needed); ``kernel`` gets a numpy
-    block and returns a numpy array (summed in place).
+    block and returns a numpy array (summed in place). ``combine(a, b)``, any
+    associative reduction of two terms, replaces the sum (the R factor of a
+    stacked QR, for example); it runs with one BLAS thread.
     """
     import dask
 
@@ -268,10 +277,13 @@ def sum_over_chunks(
         accs: list[Any] = [None] * n_chains
         for k, blk in enumerate(blocks):
             accs[k % n_chains] = step(accs[k % n_chains], kernel, blk, *extra[start + k],
-                                      *shared_d)
-        (part,) = dask.compute(dask.delayed(_total, pure=True)([a for a in accs if a is not None]))
+                                      *shared_d, combine=combine)
+        (part,) = dask.compute(dask.delayed(_total, pure=True)(
+            [a for a in accs if a is not None], combine))
         if total is None:
             total = part
-        else:
+        elif combine is None:
             total += part
+        else:
+            total = combine(total, part)
     return total

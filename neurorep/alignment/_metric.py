@@ -22,8 +22,8 @@ from neurorep._core import shape, similarity
 from neurorep._core.compare import COMPARE_METHODS, compare_vectors, resolve_method
 from neurorep._core.condensed import condensed
 from neurorep._core.errors import SchemaError
-from neurorep._core.parallel import is_lazy
-from neurorep.alignment._chunked import lazy_gram
+from neurorep._core.parallel import is_lazy, sum_over_chunks
+from neurorep.alignment._chunked import lazy_factor, lazy_gram, lazy_values
 from neurorep.data import RDM_DIMS
 
 Array = np.ndarray
@@ -49,14 +49,28 @@ def _pair_default(px: Any, py: Any) -> Any:
 
 def _as_float(x: Any) -> Array:
     if isinstance(x, xr.DataArray):
-        if x.dims[-2:] == RDM_DIMS:
-            raise SchemaError(
-                "this metric needs responses (stimulus, unit), but got an RDM; use metric='rsa' "
-                "for RDM inputs."
-            )
+        _check_responses(x)
         x = x.mean("repetition") if "repetition" in x.dims else x
         return np.asarray(x.values, float)
     return np.asarray(x, float)
+
+
+def _check_responses(x: xr.DataArray) -> None:
+    if x.dims[-2:] == RDM_DIMS:
+        raise SchemaError(
+            "this metric needs responses (stimulus, unit), but got an RDM; use metric='rsa' "
+            "for RDM inputs."
+        )
+
+
+def _as_gram_data(x: Any) -> Array:
+    """:func:`_as_float`, but a dask-backed region becomes an ``(n, k)`` stand-in with
+    its centred Gram matrix (reduced over unit chunks): for scores that depend on a
+    representation only through that Gram matrix."""
+    if isinstance(x, xr.DataArray) and is_lazy(x):
+        _check_responses(x)
+        return lazy_factor(x)
+    return _as_float(x)
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,10 @@ class Metric:
         Every region x layer score on all stimuli at once, ``(region, layer)``
         (RSA: one call of the comparison kernel that ``rsa.compare`` uses, on the
         stacked condensed RDMs).
+    score_many : callable(pair_state, list of idx) -> array, optional
+        ``score`` of one pair on many stimulus subsets (None: all) at once
+        (encoding of a dask-backed region: one pass over its unit chunks fits
+        and scores every subset).
     params : dict
         The metric's options, stored as JSON in the result's ``metric_params`` attr.
     name : str
@@ -132,6 +150,7 @@ class Metric:
     sample: Callable[[Any, Array | None], Array] | None = None
     pair_many: Callable[[list[Any], Any], list[Any]] | None = None
     score_all: Callable[[list[Any], list[Any]], Array] | None = None
+    score_many: Callable[[Any, list[Any]], Array] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     name: str = "custom"
 
@@ -144,14 +163,20 @@ def _kernel_metric(
     params: dict[str, Any] | None = None,
     ceiling: Callable[[xr.DataArray], float] | None = None,
     unique_rows: bool = False,
+    gram_only: bool = False,
 ) -> Metric:
+    """A :class:`Metric` of ``fn(x, y)`` on the (sub-sampled) data; ``gram_only``: ``fn``
+    depends on each representation only through its centred Gram matrix over stimuli, so a
+    dask-backed region is reduced over its unit chunks (:func:`_as_gram_data`)."""
+
     def score(state: Any, idx: Array | None) -> float:
         x, y = state
         if idx is None:
             return fn(x, y)
         return fn(x[idx], y[idx])
 
-    return Metric(prepare=_as_float, score=score, min_stimuli=min_stimuli, name=name,
+    return Metric(prepare=_as_gram_data if gram_only else _as_float, score=score,
+                  min_stimuli=min_stimuli, name=name,
                   params=dict(params or {}), ceiling=ceiling, unique_rows=unique_rows)
 
 
@@ -530,6 +555,36 @@ def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> 
                   name=f"RSA: {rdm_metric} RDMs compared by {resolved}")
 
 
+def _cv_prediction(features: Array, responses: Array, kw: dict[str, Any]) -> Array:
+    """Held-out predictions of nested-CV ridge, float64 (per-unit penalties: the same per
+    unit whatever other units are fitted with it)."""
+    from neurorep.encoding import cross_validate_ridge
+
+    res = cross_validate_ridge(features, responses, dtype="float64", return_scores=False, **kw)
+    return np.asarray(res["prediction"].values, float)
+
+
+def _r_sums(pred: Array, true: Array, idxs: list[Array | None]) -> Array:
+    """``(len(idxs), 2)``: per stimulus subset, the sum over units of the Pearson r between
+    held-out predictions and responses, and the number of units where it is defined."""
+    out = np.zeros((len(idxs), 2))
+    for k, idx in enumerate(idxs):
+        p, t = (pred, true) if idx is None else (pred[idx], true[idx])
+        pc = p - p.mean(0)
+        tc = t - t.mean(0)
+        denom = np.sqrt((pc**2).sum(0)) * np.sqrt((tc**2).sum(0))  # the product may overflow
+        ok = denom > 0
+        r = (pc * tc).sum(0)[ok] / denom[ok]
+        out[k] = r.sum(), ok.sum()
+    return out
+
+
+def _encoding_chunk(block: Array, features: Array, idxs: list[Array | None],
+                    kw: dict[str, Any]) -> Array:
+    """One unit chunk of a dask-backed region: fit, predict held out and sum the r's."""
+    return _r_sums(_cv_prediction(features, block, kw), block, idxs)
+
+
 def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Metric:
     """Encoding: nested cross-validated ridge (``neurorep.encoding.cross_validate_ridge``)
     from the layer to the region; the score on a subset is the mean over units of the
@@ -560,25 +615,31 @@ def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Me
     ({'cv': 3, 'inner_cv': 2}, 6)
     """
 
-    def pair(px: Array, py: Array) -> tuple[Array, Array]:
-        from neurorep.encoding import cross_validate_ridge
+    kw: dict[str, Any] = {"cv": cv, "inner_cv": inner_cv}
+    if alphas is not None:
+        kw["alphas"] = alphas
 
-        kw: dict[str, Any] = {"cv": cv, "inner_cv": inner_cv, "dtype": "float64",
-                              "return_scores": False}
-        if alphas is not None:
-            kw["alphas"] = alphas
-        res = cross_validate_ridge(py, px, **kw)
-        return np.asarray(res["prediction"].values, float), px
+    def prepare(x: xr.DataArray) -> Any:
+        if isinstance(x, xr.DataArray) and is_lazy(x):  # fitted chunk by chunk when scored
+            _check_responses(x)
+            return lazy_values(x)
+        return _as_float(x)
+
+    def pair(px: Any, py: Array) -> tuple[Any, Any]:
+        if is_lazy(px):  # (features, responses): the fit runs per unit chunk in score_many
+            return ("chunked", py), px
+        return _cv_prediction(py, px, kw), px
+
+    def score_many(state: Any, idxs: list[Array | None]) -> Array:
+        pred, true = state
+        if isinstance(pred, tuple):  # one pass over the region's unit chunks, fit + scores
+            sums = sum_over_chunks(true, _encoding_chunk, shared=(pred[1], idxs, kw))
+        else:
+            sums = _r_sums(pred, true, idxs)
+        return np.where(sums[:, 1] > 0, sums[:, 0] / np.maximum(sums[:, 1], 1), np.nan)
 
     def score(state: Any, idx: Array | None) -> float:
-        pred, true = state
-        if idx is not None:
-            pred, true = pred[idx], true[idx]
-        pc = pred - pred.mean(0)
-        tc = true - true.mean(0)
-        denom = np.sqrt((pc**2).sum(0)) * np.sqrt((tc**2).sum(0))  # the product may overflow
-        r = np.where(denom > 0, (pc * tc).sum(0) / np.where(denom > 0, denom, 1.0), np.nan)
-        return float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
+        return float(score_many(state, [idx])[0])
 
     def ceiling(da: xr.DataArray) -> float:
         if "repetition" not in da.dims or da.sizes["repetition"] < 2:
@@ -588,13 +649,15 @@ def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Me
         res = noise_ceiling(da, method="split_half", metric="r", rng=0)
         return float(np.nanmean(np.asarray(res["ceiling"].values, float)))
 
-    def pair_many(pxs: list[Array], py: Array) -> list[tuple[Array, Array]]:
+    def pair_many(pxs: list[Any], py: Array) -> list[tuple[Any, Any]]:
+        if any(is_lazy(px) for px in pxs):
+            return [pair(px, py) for px in pxs]
         pred, _ = pair(np.concatenate(pxs, axis=1), py)
         edges = np.cumsum([0] + [p.shape[1] for p in pxs])
         return [(pred[:, a:b], px) for a, b, px in zip(edges[:-1], edges[1:], pxs, strict=True)]
 
-    return Metric(prepare=_as_float, score=score, pair=pair, min_stimuli=max(2 * cv, 6),
-                  ceiling=ceiling, pair_many=pair_many, params={"cv": cv, "inner_cv": inner_cv},
+    return Metric(prepare=prepare, score=score, pair=pair, min_stimuli=max(2 * cv, 6),
+                  ceiling=ceiling, pair_many=pair_many, score_many=score_many, params={"cv": cv, "inner_cv": inner_cv},
                   name="encoding: mean over units of the held-out Pearson r of nested-CV ridge")
 
 
@@ -646,10 +709,10 @@ def cka_metric() -> Metric:
 METRICS: dict[str, Callable[[], Metric]] = {
     "cka": cka_metric,
     "cka_debiased": lambda: _kernel_metric(
-        similarity.cka_debiased, min_stimuli=5,
+        similarity.cka_debiased, min_stimuli=5, gram_only=True,
         name="debiased linear CKA (unbiased HSIC of Song et al. 2012)"),
     "procrustes": lambda: _kernel_metric(
-        similarity.procrustes_similarity,
+        similarity.procrustes_similarity, gram_only=True,
         name="angular Procrustes shape similarity (alpha=1, Williams et al. 2021), "
         "score 1 - 2*theta/pi", params={"alpha": 1.0, "distance": "angular"}),
     "procrustes_euclidean": lambda: shape_metric(alpha=1.0, distance="euclidean"),

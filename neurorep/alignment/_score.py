@@ -196,13 +196,16 @@ def score_matrix(
         state = states.get((rk, s, lk))
         if state is None:
             state = met.pair(rprep[(rk, s)], lprep[lk])
-        point = met.score(state, None)
-        samples = np.empty(len(boots))
-        for b, idx in enumerate(boots):
-            if met.unique_rows:
-                idx = np.unique(idx)
-            samples[b] = met.score(state, idx) if len(idx) >= met.min_stimuli else np.nan
-        return point, samples
+        idxs = [np.unique(idx) if met.unique_rows else idx for idx in boots]
+        keep = [b for b, idx in enumerate(idxs) if len(idx) >= met.min_stimuli]
+        todo: list[Array | None] = [None, *(idxs[b] for b in keep)]
+        if met.score_many is not None:
+            values = np.asarray(met.score_many(state, todo), float)
+        else:
+            values = np.array([met.score(state, idx) for idx in todo], float)
+        samples = np.full(len(boots), np.nan)
+        samples[keep] = values[1:]
+        return float(values[0]), samples
 
     rkeys, lkeys = list(regions), list(layers)
     batched = met.sample is not None and not multi and not parallel and all(

@@ -228,6 +228,12 @@ def _remove_leftover(tmp: Path) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
+def _eager_coords(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with its lazy coordinates of at most one dimension read into memory."""
+    lazy = {k: v.load() for k, v in ds.coords.items() if v.chunks is not None and v.ndim <= 1}
+    return ds.assign_coords(lazy) if lazy else ds
+
+
 def load(path: str | Path, *, chunks: Any = None) -> Any:
     """Read what :func:`save` wrote, as the same kind of object.
 
@@ -237,6 +243,9 @@ def load(path: str | Path, *, chunks: Any = None) -> Any:
         A ``.nc`` file or ``.zarr`` folder.
     chunks : optional
         Keep the values lazy (dask) with these chunks; default loads into memory.
+        Coordinates of one dimension (stimulus ids, unit labels, regions) are
+        read into memory either way: they are small, and alignment by id and
+        selection read them again and again.
 
     Returns
     -------
@@ -262,6 +271,8 @@ def load(path: str | Path, *, chunks: Any = None) -> Any:
     if chunks is None:
         tree = tree.load()
         tree.close()
+    else:
+        tree = tree.map_over_datasets(_eager_coords)
     kind = tree.attrs.get(_OBJECT_ATTR, "DataTree")
     if kind == "DataArray":
         ds = _decode_dataset(tree.to_dataset())

@@ -45,6 +45,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep._core.errors import SchemaError, check_option, check_real, sum_of_squares_fits
+from neurorep._core.parallel import is_lazy
 from neurorep.data import infer_kind, members, stimulus_ids, validate
 from neurorep.rsa import _chunked
 
@@ -654,9 +655,24 @@ def _unscale(sq: np.ndarray, e2: int, metric: str, name: str, peak: float) -> np
 _UNBALANCED = "unbalanced (rsatoolbox calc_rdm_unbalanced, weighting='number')"
 
 
-def _has_missing(resp: Any) -> bool:
+def _has_missing(resp: Any, name: str = "responses") -> bool:
+    """Any NaN (a missing measurement) in the responses; dask-backed ones are checked
+    chunk by chunk (one pass), where inf is refused as the in-memory validation does."""
     data = getattr(resp, "data", resp)
-    return isinstance(data, np.ndarray) and bool(np.isnan(data).any())
+    if isinstance(data, np.ndarray):
+        return bool(np.isnan(data).any())
+    if not is_lazy(data) or data.dtype.kind != "f":
+        return False
+    import dask
+
+    nan, inf = dask.compute(np.isnan(data).any(), np.isinf(data).any())
+    if inf:
+        raise SchemaError(
+            f"{name}: values must be finite; got inf value(s) in the dask-backed "
+            "responses. Drop those stimuli/units (e.g. obj.where(np.isfinite(obj))) or "
+            "impute them before the analysis."
+        )
+    return bool(nan)
 
 
 def _rdm_missing(
@@ -666,7 +682,7 @@ def _rdm_missing(
     from neurorep.rsa._unbalanced import check_missing_noise, unbalanced_rdm
 
     m = METRICS[metric]
-    values = np.asarray(resp.values, dtype=np.float64)
+    values = resp.data.astype(np.float64)  # dask-backed: reduced over unit chunks
     if values.ndim == 2:
         if m.runs:
             _cube(resp, name)  # refuses with the layout a cross-validated metric needs
@@ -682,9 +698,6 @@ def _rdm_missing(
         prec = prec.matrix()
     if m.runs and values.shape[1] < 2:
         _cube(resp, name)
-    empty = np.flatnonzero(np.isnan(values).all(axis=(1, 2)))
-    if empty.size == values.shape[0]:
-        raise SchemaError(f"{name}: every measurement is missing (NaN).")
     try:
         d = unbalanced_rdm(values, metric, prec, cross_validated=m.runs)
     except SchemaError as err:
@@ -697,7 +710,7 @@ def _rdm_missing(
 
 
 def _rdm_values(
-    resp: xr.DataArray, metric: str, noise: Any, normalize: bool, name: str
+    resp: xr.DataArray, metric: str, noise: Any, normalize: bool, name: str, missing: bool
 ) -> np.ndarray:
     if resp.dims == ("time", "unit"):
         raise SchemaError(
@@ -713,7 +726,7 @@ def _rdm_values(
     check_real(resp.data, name=name)
     p = resp.sizes["unit"]
     scale = float(p) if normalize else 1.0
-    if _has_missing(resp):
+    if missing:
         return _rdm_missing(resp, metric, noise, normalize, name)
     # Distances are computed on the data divided by a power of two (exact) and scaled
     # back, so that neither the products overflow nor small values underflow.
@@ -880,8 +893,9 @@ def compute_rdm(
         assert isinstance(obj, xr.DataArray)
         check_real(obj.data, name="responses")
         validate(obj, kind="responses", name="responses", allow_missing=True)
-        vals = _rdm_values(obj, metric, noise, normalize, "responses")
-        if _has_missing(obj):
+        missing = _has_missing(obj)
+        vals = _rdm_values(obj, metric, noise, normalize, "responses", missing)
+        if missing:
             attrs["estimator"] = _UNBALANCED
         return _wrap(vals, np.asarray(obj["stimulus"].values), metric, attrs)
     if kind == "rdm":
@@ -902,14 +916,16 @@ def compute_rdm(
     stimulus_ids(obj, name="set")  # every member must list the same stimuli
     dim = dim or ("layer" if kind == "activations" else "member")
     names, stack, depth = [], [], []
+    missing_any = False
     for key, da in mem.items():
         check_real(getattr(da, "data", da), name=f"set[{key!r}]")
         validate(da, kind="responses", name=f"set[{key!r}]", allow_missing=True)
-        stack.append(_rdm_values(da, metric, noise, normalize, f"set[{key!r}]"))
+        missing_any |= (missing := _has_missing(da, f"set[{key!r}]"))
+        stack.append(_rdm_values(da, metric, noise, normalize, f"set[{key!r}]", missing))
         names.append(key)
         if isinstance(obj, xr.DataTree):
             depth.append(obj[key].attrs.get("depth", np.nan))
-    if any(_has_missing(da) for da in mem.values()):
+    if missing_any:
         attrs["estimator"] = _UNBALANCED
     ids = np.asarray(next(iter(mem.values()))["stimulus"].values)
     coords: dict[str, Any] = {dim: names, "stimulus_i": ids, "stimulus_j": ids}

@@ -66,19 +66,18 @@ def _pattern_blocks(
     return out
 
 
-def _similarities(
-    x: np.ndarray, metric: str, precision: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(K, p)`` measurements with NaN -> similarities ``s`` and weights ``w``, ``(K, K)``."""
+def _similarity_terms(x: np.ndarray, metric: str, precision: np.ndarray | None) -> np.ndarray:
+    """``(T, K, K)``: the sums over units from which :func:`_similarities` are made, for
+    ``(K, p)`` measurements with NaN; a sum over unit chunks for every metric but a full
+    noise precision matrix (which couples the units)."""
     fin = ~np.isnan(x)
     f = fin.astype(np.float64)
     x0 = np.where(fin, x, 0.0)
-    p = x.shape[1]
     w = f @ f.T
     if metric in ("euclidean", "squared_euclidean") or (
         metric in ("mahalanobis", "crossnobis") and precision is None
     ):
-        return x0 @ x0.T, w
+        return np.stack([x0 @ x0.T, w])
     if metric in ("mahalanobis", "crossnobis"):
         assert precision is not None
         if precision.ndim == 1:
@@ -87,13 +86,36 @@ def _similarities(
             s = x0 @ precision @ x0.T
         else:
             s = _pattern_blocks(x0, fin, precision)
-        return s, np.full_like(w, float(p))
+        return np.stack([s, w])
     if metric in ("correlation", "cosine"):
-        sij = x0 @ x0.T
-        x2 = x0 * x0
-        si2 = x2 @ f.T  # [k, l]: sum over M_kl of x_k ** 2
+        terms = [x0 @ x0.T, (x0 * x0) @ f.T, w]  # [k, l]: sums over M_kl of x_k x_l, x_k ** 2
         if metric == "correlation":
-            si = x0 @ f.T  # [k, l]: sum over M_kl of x_k
+            terms.append(x0 @ f.T)  # [k, l]: sum over M_kl of x_k
+        return np.stack(terms)
+    if metric in ("poisson", "poisson_cv"):
+        from neurorep.rsa._rdm import _poisson_rates
+
+        rates = _poisson_rates(x0)
+        rl = np.where(fin, rates * np.log(rates), 0.0)
+        r0 = np.where(fin, rates, 0.0)
+        l0 = np.where(fin, np.log(rates), 0.0)
+        return np.stack([r0 @ l0.T, f @ rl.T, w])  # sum_M R_k L_l, sum_M R_l log R_l
+    raise SchemaError(f"metric {metric!r} has no unbalanced (missing-data) estimator.")
+
+
+def _similarities(
+    terms: np.ndarray, metric: str, p: int, precision: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The similarities ``s`` and weights ``w``, ``(K, K)``, from :func:`_similarity_terms`
+    summed over all ``p`` units."""
+    if metric in ("euclidean", "squared_euclidean", "mahalanobis", "crossnobis"):
+        if metric in ("mahalanobis", "crossnobis") and precision is not None:
+            return terms[0], np.full_like(terms[1], float(p))
+        return terms[0], terms[1]
+    if metric in ("correlation", "cosine"):
+        sij, si2, w = terms[0], terms[1], terms[2]
+        if metric == "correlation":
+            si = terms[3]
             num = sij - si * si.T / p
             vk = si2 - si * si / p
         else:
@@ -110,45 +132,57 @@ def _similarities(
                 f"metric='squared_euclidean'."
             )
         return r * p / 2.0, w
-    if metric in ("poisson", "poisson_cv"):
-        from neurorep.rsa._rdm import _poisson_rates
+    a, frl, w = terms  # poisson
+    return (a + a.T - frl - frl.T) / 2.0, w
 
-        rates = _poisson_rates(x0)
-        rl = np.where(fin, rates * np.log(rates), 0.0)
-        r0 = np.where(fin, rates, 0.0)
-        l0 = np.where(fin, np.log(rates), 0.0)
-        a = r0 @ l0.T  # sum_M R_k L_l
-        s = (a + a.T - f @ rl.T - rl @ f.T) / 2.0
-        return s, w
-    raise SchemaError(f"metric {metric!r} has no unbalanced (missing-data) estimator.")
+
+def _terms_of_chunks(x: Any, metric: str, precision: np.ndarray | None) -> np.ndarray:
+    """:func:`_similarity_terms` of dask ``x`` ``(K, p)`` chunked along units, summed over
+    its chunks (one chunk and the running sums in memory); a full precision matrix couples
+    the units, so that input is gathered."""
+    from neurorep._core.parallel import sum_over_chunks
+
+    if precision is not None and precision.ndim == 2:
+        return _similarity_terms(np.asarray(x.compute()), metric, precision)
+    edges = np.cumsum((0, *x.chunks[1]))
+    per = [(metric, None if precision is None else precision[a:b])
+           for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return np.asarray(sum_over_chunks(x, _similarity_terms, per))
 
 
 def unbalanced_rdm(
-    values: np.ndarray,
+    values: Any,
     metric: str,
     precision: np.ndarray | None,
     *,
     cross_validated: bool,
 ) -> np.ndarray:
     """``(n, R, p)`` responses with NaN -> ``(n, n)`` per-unit dissimilarities (NaN where
-    a pair has no usable measurements).
+    a pair has no usable measurements). ``values`` numpy, or dask chunked along units
+    (summed chunk by chunk).
 
     ``cross_validated``: only pairs of measurements from different repetitions.
     """
     n, n_rep, p = values.shape
     flat = values.reshape(n * n_rep, p)
-    keep = ~np.isnan(flat).all(axis=1)  # a missing repetition: no measurement at all
-    x = flat[keep]
+    absent = np.isnan(flat).all(axis=1)  # a missing repetition: no measurement at all
+    keep = ~np.asarray(absent.compute() if hasattr(absent, "compute") else absent)
+    if not keep.any():
+        raise SchemaError("every measurement is missing (NaN).")
     cond = np.repeat(np.arange(n), n_rep)[keep]
     rep = np.tile(np.arange(n_rep), n)[keep]
-    s, w = _similarities(x, metric, precision)
+    if isinstance(flat, np.ndarray):
+        terms = _similarity_terms(flat[keep], metric, precision)
+    else:
+        terms = _terms_of_chunks(flat[np.flatnonzero(keep)], metric, precision)
+    s, w = _similarities(terms, metric, p, precision)
     use = w > 0
     if cross_validated:
         use &= rep[:, None] != rep[None, :]
     s = np.where(use, s, 0.0)
     w = np.where(use, w, 0.0)
-    z = np.zeros((x.shape[0], n))
-    z[np.arange(x.shape[0]), cond] = 1.0
+    z = np.zeros((len(cond), n))
+    z[np.arange(len(cond)), cond] = 1.0
     sv = z.T @ s @ z  # (n, n): sums over the measurements of each stimulus pair
     wv = z.T @ w @ z
     with np.errstate(invalid="ignore", divide="ignore"):

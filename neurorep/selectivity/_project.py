@@ -11,6 +11,7 @@ import xarray as xr
 
 from neurorep import __version__
 from neurorep._core.errors import NeurorepWarning, check_option
+from neurorep._core.parallel import is_lazy
 from neurorep.selectivity._inputs import (
     Bank,
     Weights,
@@ -152,6 +153,45 @@ def scan_bank(
                 best=best, weight_norm=wnorm)
 
 
+def _scan_part(W: np.ndarray, unit_ids: np.ndarray, intercept: np.ndarray | None,
+               feature_ids: np.ndarray | None, bank: Bank, kw: dict[str, Any]) -> Scan:
+    """:func:`scan_bank` of one unit chunk ``W`` of dask-backed weights."""
+    part = Weights(W=W, unit_ids=unit_ids, unit_coords={}, intercept=intercept,
+                   feature_ids=feature_ids)
+    return scan_bank(part, bank, **kw)
+
+
+def scan_chunks(weights: Weights, bank: Bank, fields: tuple[str, ...], **kw: Any) -> dict[str, Any]:
+    """:func:`scan_bank`'s ``fields`` for dask-backed weights, as dask arrays in the weights'
+    unit chunks: one task per chunk computes every field (results are written to zarr
+    chunk by chunk; an error or warning of a chunk comes when it is computed)."""
+    import dask
+    import dask.array as da
+
+    W = weights.W.rechunk({1: -1}) if len(weights.W.chunks[1]) > 1 else weights.W
+    part = dask.delayed(_scan_part, pure=True, traverse=False)
+    b_d = dask.delayed(bank, pure=True, traverse=False)
+    like = _scan_like(weights, bank, kw)  # shapes past the unit axis and dtypes
+    out: dict[str, list[Any]] = {f: [] for f in fields}
+    edges = np.cumsum((0, *W.chunks[0]))
+    for blk, start, stop in zip(W.to_delayed().ravel(), edges[:-1], edges[1:], strict=True):
+        icpt = None if weights.intercept is None else weights.intercept[start:stop]
+        scan = part(blk, weights.unit_ids[start:stop], icpt, weights.feature_ids, b_d, kw)
+        for f in fields:
+            ref = getattr(like, f)
+            out[f].append(da.from_delayed(dask.delayed(getattr, pure=True)(scan, f),
+                                          shape=(int(stop - start), *ref.shape[1:]),
+                                          dtype=ref.dtype))
+    return {f: da.concatenate(parts, axis=0) for f, parts in out.items()}
+
+
+def _scan_like(weights: Weights, bank: Bank, kw: dict[str, Any]) -> Scan:
+    """A scan of one unit of weights: the fields' shapes past the unit axis and dtypes."""
+    one = np.ones((1, bank.E.shape[1]), dtype=kw["dtype"])
+    return scan_bank(Weights(W=one, unit_ids=np.arange(1), unit_coords={}, intercept=None,
+                             feature_ids=weights.feature_ids), bank, **kw)
+
+
 def _warn_undefined(proj: np.ndarray, unit_ids: np.ndarray) -> None:
     bad = ~np.isfinite(proj).all(axis=1)
     if bad.any():
@@ -199,6 +239,13 @@ def top_vars(scan: Scan, bank: Bank) -> dict[str, Any]:
     return out
 
 
+def _pick(values: np.ndarray, idx: Any) -> Any:
+    """``values[idx]``, lazily for a dask ``idx``."""
+    if is_lazy(idx):
+        return idx.map_blocks(values.__getitem__, dtype=values.dtype)
+    return values[idx]
+
+
 def project(
     weights: Any,
     bank: Any,
@@ -226,7 +273,11 @@ def project(
     captioning model can decode it. ``method="weighted_mean"`` returns the
     plain ``sum_i p_i e_i`` instead; the two share their direction only when
     every bank entry has the same norm. The work is one matrix product per
-    unit chunk; memory is bounded by ``chunk_units``.
+    unit chunk; memory is bounded by ``chunk_units``. Dask-backed weights
+    (e.g. a ``fit_ridge(..., compute=False)`` result) give dask-backed results in
+    the same unit chunks, one task per chunk, to compute or write to zarr
+    (:func:`neurorep.data.save`) chunk by chunk; their checks and warnings come
+    when a chunk is computed.
 
     Parameters
     ----------
@@ -278,18 +329,23 @@ def project(
     check_projection_method(method)
     b = prepare_bank(bank, dtype=dt)
     w = prepare_weights(weights, b)
-    scan = scan_bank(w, b, n_top=1, temperature=t, dtype=dt, chunk_units=chunk_units,
-                     method=method)
-    assert scan.projection is not None and scan.best is not None  # for mypy
+    kw: dict[str, Any] = {"n_top": 1, "temperature": t, "dtype": dt, "chunk_units": chunk_units,
+                          "method": method}
+    fields = ("projection", "effective_n", "best", "similarity")
+    if is_lazy(w.W):  # dask-backed results in the weights' unit chunks
+        res = scan_chunks(w, b, fields, **kw)
+    else:
+        scan = scan_bank(w, b, **kw)
+        res = {f: getattr(scan, f) for f in fields}
     fdim_ids = b.feature_ids if b.feature_ids is not None else np.arange(b.E.shape[1])
     data: dict[str, Any] = {
-        "projection": (("unit", "feature"), scan.projection),
-        "effective_n": ("unit", scan.effective_n),
-        "best_match": ("unit", b.ids[scan.best].astype(object)),
-        "best_similarity": ("unit", scan.similarity[:, 0]),
+        "projection": (("unit", "feature"), res["projection"]),
+        "effective_n": ("unit", res["effective_n"]),
+        "best_match": ("unit", _pick(b.ids.astype(object), res["best"])),
+        "best_similarity": ("unit", res["similarity"][:, 0]),
     }
     if b.texts is not None:
-        data["best_text"] = ("unit", b.texts[scan.best])
+        data["best_text"] = ("unit", _pick(b.texts, res["best"]))
     ds = xr.Dataset(data, coords={**unit_coords(w), "feature": fdim_ids})
     ds["projection"].attrs = {"description": PROJECTION_DESCRIPTIONS[method]}
     ds["effective_n"].attrs = {"description": "1 / sum(p_i^2) of the softmax weights"}
