@@ -32,7 +32,7 @@ Solvers
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -162,8 +162,8 @@ def plan_nbytes(
     def one(n_tr: int, n_te: int) -> float:
         k = min(n_tr, p)
         size = p * k + (2 * n_te + 1) * k  # F, A and its extension
-        if name != "eigh":
-            size += n_tr * k  # M
+        if name != "eigh" or (n_te and n_tr < p + n_te + 1):
+            size += n_tr * k  # M (eigh: folds projected directly, see _as_direct)
         return float(size * item)
 
     total = float(n * p * (item + 8)) + one(n, 0)
@@ -230,6 +230,14 @@ def build_plan(
     return _build_plan(Xg, x_mean, splits, decs, alphas, name, dtype, scale, meta, fit_intercept)
 
 
+def _as_direct(dec: _Decomposition, Xtr: np.ndarray, dtype: np.dtype) -> _Decomposition:
+    """A ``"gram"`` fold as ``"direct"``: ``B = M^T Y_train`` with ``M = (X_train - mean) F``,
+    one product of inner dimension ``n_train`` instead of ``n_features + n_test + 1`` (the
+    smaller one for the short training folds of a nested inner CV)."""
+    M = (Xtr - dec.x_mean) @ dec.F.astype(np.float64)
+    return replace(dec, mode="direct", M=np.ascontiguousarray(M, dtype=dtype), c=None)
+
+
 def _build_plan(
     Xg: np.ndarray,
     x_mean: np.ndarray,
@@ -243,7 +251,10 @@ def _build_plan(
     fit_intercept: bool = True,
 ) -> _Plan:
     folds = []
+    p = Xg.shape[1]
     for (train, test), dec in zip(splits, decs[:-1], strict=True):
+        if dec.mode == "gram" and len(train) < p + len(test) + 1:
+            dec = _as_direct(dec, Xg[train], dtype)
         A64 = (Xg[test] - dec.x_mean) @ dec.F.astype(np.float64)
         A = np.ascontiguousarray(A64, dtype=dtype)
         a_ext = None
