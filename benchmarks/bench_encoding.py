@@ -41,6 +41,18 @@ def gemm_rate(dtype: Any, size: int = 2048, repeats: int = 3) -> float:
     return 2 * size**3 / best / 1e9
 
 
+def adjacent_line(label: str, flops: float, seconds: float, dtype: Any) -> str:
+    """``seconds`` against the GEMM rate measured right after it (the floor in the same
+    window of machine load), with the load average."""
+    import os
+
+    rate = gemm_rate(dtype, repeats=2)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{label}: {seconds:.2f} s, {flops / 1e9 / seconds:.1f} GFLOP/s; adjacent "
+            f"{np.dtype(dtype)} GEMM {rate:.0f} GFLOP/s -> {100 * flops / 1e9 / seconds / rate:.0f}% "
+            f"(load average {load:.1f})")
+
+
 def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     """Run ``fn`` once: (result, seconds, peak traced MB above the start)."""
     gc.collect()
@@ -89,11 +101,14 @@ def time_fit_ridge(n: int, p: int, m: int, n_alphas: int, folds: int, dtype: Any
     Xw, Yw = make_data(100, 8, 10, dtype)
     fit_ridge(Xw, Yw, alphas=alphas, cv=folds, dtype=str(np.dtype(dtype)))
     best, res = np.inf, None
-    for _ in range(max(1, repeats)):
+    flops = neurorep_flops(n, p, m, n_alphas, folds)
+    for i in range(max(1, repeats)):
         gc.collect()
         t = time.perf_counter()
         res = fit_ridge(X, Y, alphas=alphas, cv=folds, dtype=str(np.dtype(dtype)))
-        best = min(best, time.perf_counter() - t)
+        t = time.perf_counter() - t
+        best = min(best, t)
+        print(adjacent_line(f"  {np.dtype(dtype)} repeat {i + 1}", flops, t, dtype), flush=True)
     assert res is not None
     return best, np.asarray(res["cv_r2"].values)
 
@@ -115,7 +130,10 @@ def time_before(path: str, args: argparse.Namespace, dtype: Any) -> tuple[float,
             cmd += ["--threads", str(args.threads)]
         proc = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": path}, check=True,
                               capture_output=True, text=True)
-        return float(proc.stdout.strip().splitlines()[-1]), np.load(out)
+        lines = proc.stdout.rstrip().splitlines()
+        for line in lines[:-1]:
+            print(f"  before:{line}")
+        return float(lines[-1]), np.load(out)
 
 
 def run_compare(args: argparse.Namespace) -> None:
@@ -146,11 +164,12 @@ def run_compare(args: argparse.Namespace) -> None:
     fit_ridge(Xw, Yw, alphas=alphas, cv=args.folds, dtype=str(dtype))
 
     t_nr, mem_nr = np.inf, 0.0
-    for _ in range(max(1, args.repeats)):
+    flops = neurorep_flops(n, p, m, args.alphas, args.folds)
+    for i in range(max(1, args.repeats)):
         res, t, mem = measure(lambda: fit_ridge(X, Y, alphas=alphas, cv=args.folds,
                                                 dtype=str(dtype)))
         t_nr, mem_nr = min(t_nr, t), max(mem_nr, mem)
-    flops = neurorep_flops(n, p, m, args.alphas, args.folds)
+        print(adjacent_line(f"  repeat {i + 1}", flops, t, dtype))
     rows.append({"method": "neurorep fit_ridge", "time": t_nr, "mem": mem_nr, "flops": flops})
     if args.before:
         t_b, r2_b = time_before(args.before, args, dtype)

@@ -44,18 +44,19 @@ def check_block(Y: np.ndarray, sample_dim: str, dtype: Any) -> tuple[np.ndarray,
     Y = np.asarray(Y)
     if Y.dtype.kind == "c":
         raise complex_error("responses", Y.dtype)
-    if Y.dtype.kind == "f" and not np.isfinite(Y).all():
+    if Y.size:
+        top, bottom = Y.max(0), Y.min(0)  # NaN and inf propagate: the finiteness check too
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread = top.astype(np.float64) - bottom.astype(np.float64)
+    else:
+        top = bottom = spread = np.zeros(Y.shape[1])
+    if Y.dtype.kind == "f" and not (np.isfinite(top).all() and np.isfinite(bottom).all()):
         rows = np.flatnonzero(~np.isfinite(Y).all(1))
         raise SchemaError(
             f"responses: values must be finite; got NaN/inf in {len(rows)} {sample_dim} row(s), "
             f"e.g. rows {rows[:5].tolist()}. Drop them (obj.dropna('{sample_dim}', how='any')) "
             f"or impute them before fitting."
         )
-    if Y.size:
-        with np.errstate(over="ignore", invalid="ignore"):
-            spread = Y.max(0).astype(np.float64) - Y.min(0).astype(np.float64)
-    else:
-        spread = np.zeros(Y.shape[1])
     check_scale(spread, name="responses", dtype=np.dtype(dtype), n=Y.shape[0], what="unit",
                 each=True)
     return Y, spread
@@ -97,7 +98,10 @@ def map_units(
         workers = blas_threads()
         size = chunk_units or default_chunk_units(n, m)
         if chunk_units is None and workers > 1 and m >= 128:
-            size = min(size, -(-m // workers))  # at least one chunk per thread
+            # a multiple of the workers' number of chunks of equal width: no worker runs
+            # the last chunk alone while the others wait
+            n_chunks = -(-m // size)
+            size = -(-m // (-(-n_chunks // workers) * workers))
         parts = map_tasks(
             lambda s: kernel(Y[:, s : s + size], shared, **kwargs), range(0, m, size)
         )

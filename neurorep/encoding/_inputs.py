@@ -105,7 +105,13 @@ def _finite_numpy(arr: np.ndarray, name: str, dim0: str) -> np.ndarray:
         raise complex_error(name, arr.dtype)
     if arr.dtype.kind not in "fiub":
         raise SchemaError(f"{name}: values must be numeric; got dtype {arr.dtype}.")
-    if arr.dtype.kind == "f":
+    # one pass without a temporary: a NaN or inf makes the sum non-finite (a finite sum that
+    # overflows is checked value by value)
+    if arr.dtype.kind != "f":
+        return arr
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(arr, axis=None)
+    if not np.isfinite(total):
         bad = ~np.isfinite(arr)
         if bad.any():
             rows = np.flatnonzero(bad.any(1))

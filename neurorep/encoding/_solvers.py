@@ -32,12 +32,12 @@ Solvers
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from neurorep._core.parallel import one_blas_thread
+from neurorep._core.parallel import blas_threads, map_tasks, one_blas_thread
 from neurorep.encoding._inputs import check_scale
 
 __all__ = ["SOLVERS", "choose_solver", "plan_nbytes"]
@@ -162,8 +162,8 @@ def plan_nbytes(
     def one(n_tr: int, n_te: int) -> float:
         k = min(n_tr, p)
         size = p * k + (2 * n_te + 1) * k  # F, A and its extension
-        if name != "eigh":
-            size += n_tr * k  # M
+        if name != "eigh" or (n_te and n_tr < p + n_te + 1):
+            size += n_tr * k  # M (eigh: folds projected directly, see _as_direct)
         return float(size * item)
 
     total = float(n * p * (item + 8)) + one(n, 0)
@@ -209,17 +209,40 @@ def build_plan(
                     what="feature")
     n_train_min = min((len(tr) for tr, _ in splits), default=n)
     name = choose_solver(solver, n_train_min, p)
-    size = p if name != "kernel" else n
-    if size <= _SMALL_DECOMPOSITION:
+    decompose = SOLVERS[name]
+    small = (p if name != "kernel" else n) <= _SMALL_DECOMPOSITION
+
+    def one(train: np.ndarray | None) -> _Decomposition:
+        Xtr = Xg if train is None else Xg[train]
+        if small and blas_threads() > 1:  # in order (map_tasks' own tasks have one thread)
+            with one_blas_thread():
+                return decompose(Xtr, dtype, fit_intercept)
+        return decompose(Xtr, dtype, fit_intercept)
+
+    # every training fold and the refit: small decompositions as parallel-engine tasks on
+    # one BLAS thread each, large ones in order on BLAS's threads
+    items = [*(np.asarray(tr) for tr, _ in splits), None]
+    decs = map_tasks(one, items) if small else [one(tr) for tr in items]
+    if small:
         with one_blas_thread():
-            return _build_plan(Xg, x_mean, splits, alphas, name, dtype, scale, meta, fit_intercept)
-    return _build_plan(Xg, x_mean, splits, alphas, name, dtype, scale, meta, fit_intercept)
+            return _build_plan(Xg, x_mean, splits, decs, alphas, name, dtype, scale, meta,
+                               fit_intercept)
+    return _build_plan(Xg, x_mean, splits, decs, alphas, name, dtype, scale, meta, fit_intercept)
+
+
+def _as_direct(dec: _Decomposition, Xtr: np.ndarray, dtype: np.dtype) -> _Decomposition:
+    """A ``"gram"`` fold as ``"direct"``: ``B = M^T Y_train`` with ``M = (X_train - mean) F``,
+    one product of inner dimension ``n_train`` instead of ``n_features + n_test + 1`` (the
+    smaller one for the short training folds of a nested inner CV)."""
+    M = (Xtr - dec.x_mean) @ dec.F.astype(np.float64)
+    return replace(dec, mode="direct", M=np.ascontiguousarray(M, dtype=dtype), c=None)
 
 
 def _build_plan(
     Xg: np.ndarray,
     x_mean: np.ndarray,
     splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    decs: Sequence[_Decomposition],
     alphas: np.ndarray,
     name: str,
     dtype: np.dtype,
@@ -227,10 +250,11 @@ def _build_plan(
     meta: dict[str, Any] | None,
     fit_intercept: bool = True,
 ) -> _Plan:
-    decompose = SOLVERS[name]
     folds = []
-    for train, test in splits:
-        dec = decompose(Xg[train], dtype, fit_intercept)
+    p = Xg.shape[1]
+    for (train, test), dec in zip(splits, decs[:-1], strict=True):
+        if dec.mode == "gram" and len(train) < p + len(test) + 1:
+            dec = _as_direct(dec, Xg[train], dtype)
         A64 = (Xg[test] - dec.x_mean) @ dec.F.astype(np.float64)
         A = np.ascontiguousarray(A64, dtype=dtype)
         a_ext = None
@@ -238,7 +262,7 @@ def _build_plan(
             assert dec.c is not None
             a_ext = np.ascontiguousarray(np.vstack([A, dec.c[None, :]]), dtype=dtype)
         folds.append(_Fold(np.asarray(train), np.asarray(test), dec, A, a_ext))
-    full = decompose(Xg, dtype, fit_intercept)
+    full = decs[-1]
     return _Plan(
         X=np.ascontiguousarray(Xg, dtype=dtype),
         x_mean=x_mean,
