@@ -23,7 +23,7 @@ from neurorep._core import compare_matrix
 from neurorep._core.condensed import n_from_m, triu
 from neurorep._core.errors import check_option
 from neurorep._core.parallel import one_blas_thread, run_blocks
-from neurorep._core.ranks import dense_rows, group_starts, rank_rows, tied_pairs_rows
+from neurorep._core.ranks import centred_ranks, dense_rows, group_starts, tied_pairs_rows
 
 __all__ = [
     "ALIASES",
@@ -51,9 +51,13 @@ def _norms(x: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", x, x, optimize=True))
 
 
-def _cos(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Cosine of every row pair; zero-norm rows give NaN. The big arrays are not rescaled."""
-    nx, ny = _norms(x), _norms(y)
+def _cos(
+    x: np.ndarray, y: np.ndarray, nx: np.ndarray | None = None, ny: np.ndarray | None = None
+) -> np.ndarray:
+    """Cosine of every row pair; zero-norm rows give NaN. The big arrays are not rescaled;
+    ``nx``, ``ny``: the rows' norms when the caller knows them (else one pass each)."""
+    nx = _norms(x) if nx is None else nx
+    ny = _norms(y) if ny is None else ny
     with np.errstate(invalid="ignore", divide="ignore"):
         out = gram(x, y) / nx[:, None] / ny[None, :]
     out[nx == 0, :] = np.nan
@@ -185,9 +189,15 @@ def _rows_centred(x: np.ndarray, own: bool = False) -> np.ndarray:
 
 def _rows_centred_ranks(x: np.ndarray, own: bool = False) -> np.ndarray:
     """Average ranks, centred (their mean is exactly ``(m + 1) / 2``)."""
-    r = rank_rows(x, out=x if own else None)
-    r -= (x.shape[1] + 1) / 2.0
-    return r
+    return centred_ranks(x, out=x if own else None)[0]
+
+
+def _cmp_spearman(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
+    """Pearson r of the average ranks: centred ranks in one pass per row, their norms from
+    the tie counts (exact, no pass over the ranks), one GEMM."""
+    rx, ssx = centred_ranks(x, out=x if own else None)
+    ry, ssy = centred_ranks(y, out=y if own else None)
+    return _cos(rx, ry, np.sqrt(ssx), np.sqrt(ssy))
 
 
 def _cosine_kernel(rows: Callable[[np.ndarray, bool], np.ndarray]) -> Callable[..., np.ndarray]:
@@ -517,7 +527,7 @@ class Method:
 COMPARE_METHODS: dict[str, Method] = {
     "corr": Method(_cmp_corr, pool="zscore", vectorised=True, fittable=True,
                    cosine_rows=_rows_centred, rescales=True),
-    "spearman": Method(_cosine_kernel(_rows_centred_ranks), pool="rank", vectorised=True,
+    "spearman": Method(_cmp_spearman, pool="rank", vectorised=True,
                        cosine_rows=_rows_centred_ranks),
     "rho-a": Method(_cmp_rho_a, pool="rank", vectorised=True),
     "tau-a": Method(tau_a, pool="rank", paired=True),
