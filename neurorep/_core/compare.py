@@ -125,12 +125,18 @@ _RAW_CONDITION = 64.0  # largest sum(x**2) / sum((x - mean)**2) of a row for the
 
 
 def _row_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sums and sums of squares of the rows of ``x``, in one cache-blocked pass."""
+    """Sums and sums of squares of the rows of ``x``, in one cache-blocked pass, ranges of
+    rows on the parallel engine (a row's sums do not depend on the split)."""
     a, m = x.shape
     step = min(m, max(1024, _BLOCK_BYTES // (8 * max(a, 1))))
     s, ss = np.zeros(a), np.zeros(a)
-    with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN moments: the caller rescales
-        return _moments_loop(x, s, ss, step)
+
+    def rows(i: int, e: int) -> None:
+        with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN: the caller rescales
+            _moments_loop(x[i:e], s[i:e], ss[i:e], step)
+
+    run_blocks(rows, a, None, nbytes=x.nbytes)
+    return s, ss
 
 
 def _moments_loop(
