@@ -172,13 +172,18 @@ def _rank_block(x: np.ndarray, out: np.ndarray, shift: float, ties: np.ndarray) 
 def _ranks(x: np.ndarray, out: np.ndarray | None, centred: bool) -> tuple[np.ndarray, np.ndarray]:
     """Average ranks along the last axis (minus ``(m + 1) / 2`` when ``centred``) and each
     row's sum of ``c**3 - c`` over its runs of ``c`` tied values."""
+    if out is not None and out.shape != x.shape:
+        raise ValueError(f"out must have the shape of x, {x.shape}; got {out.shape}.")
     shape = x.shape
     m = shape[-1]
-    x2 = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, m)
-    res = np.empty(x2.shape) if out is None else out.reshape(-1, m)
-    ties = np.zeros(x2.shape[0], dtype=np.int64)
     if m == 0:
-        return res.reshape(shape), ties
+        return x.astype(np.float64), np.zeros(shape[:-1], dtype=np.int64)
+    x2 = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, m)
+    # the blocks scatter into flat views of ``res``: a C-contiguous float64 ``out`` takes the
+    # ranks directly, any other (a strided view, another dtype) receives a copy at the end
+    direct = out is not None and out.flags.c_contiguous and out.dtype == np.float64
+    res = out.reshape(-1, m) if direct else np.empty(x2.shape)  # type: ignore[union-attr]
+    ties = np.zeros(x2.shape[0], dtype=np.int64)
     shift = (m + 1) / 2.0 if centred else 0.0
     rows = max(1, (1 << 15) // m)  # ~256 KB of values per block
 
@@ -186,6 +191,9 @@ def _ranks(x: np.ndarray, out: np.ndarray | None, centred: bool) -> tuple[np.nda
         _rank_block(x2[s:e], res[s:e], shift, ties[s:e])
 
     run_blocks(block, x2.shape[0], rows, nbytes=x2.nbytes)
+    if out is not None and not direct:
+        out[...] = res.reshape(shape)
+        return out, ties.reshape(shape[:-1])
     return res.reshape(shape), ties.reshape(shape[:-1])
 
 
