@@ -124,19 +124,26 @@ def _corr_blocked(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 _RAW_CONDITION = 64.0  # largest sum(x**2) / sum((x - mean)**2) of a row for the raw GEMM
 
 
-def _row_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sums and sums of squares of the rows of ``x``, in one cache-blocked pass, ranges of
-    rows on the parallel engine (a row's sums do not depend on the split)."""
+def _raw_products(
+    x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``x @ y.T`` and the rows' sums and sums of squares, in one pass over both arrays:
+    the product is accumulated over blocks of columns (a few MB of both), and each block's
+    moments are taken while it is in cache (separate passes for the moments cost ~0.6 of
+    the GEMM at 100 x 100 RDMs of 1000 stimuli; in the blocks ~0.25)."""
     a, m = x.shape
-    step = min(m, max(1024, _BLOCK_BYTES // (8 * max(a, 1))))
-    s, ss = np.zeros(a), np.zeros(a)
-
-    def rows(i: int, e: int) -> None:
-        with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN: the caller rescales
-            _moments_loop(x[i:e], s[i:e], ss[i:e], step)
-
-    run_blocks(rows, a, None, nbytes=x.nbytes)
-    return s, ss
+    b = y.shape[0]
+    step = min(m, max(2048, 2 * _BLOCK_BYTES // (8 * (a + b))))
+    num, part = np.zeros((a, b)), np.empty((a, b))
+    sx, ssx, sy, ssy = np.zeros(a), np.zeros(a), np.zeros(b), np.zeros(b)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN: the caller rescales
+        for c in range(0, m, step):
+            bx, by = x[:, c : c + step], y[:, c : c + step]
+            np.matmul(bx, by.T, out=part)
+            num += part
+            _moments_loop(bx, sx, ssx, step)
+            _moments_loop(by, sy, ssy, step)
+    return num, sx, ssx, sy, ssy
 
 
 def _moments_loop(
@@ -150,13 +157,12 @@ def _moments_loop(
 
 
 def _corr_raw(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """Pearson r from one GEMM of the raw rows, ``(x.y - m mx my) / (m sx sy)``, and one
-    pass over each array for its row moments; ``None`` when a row's mean is so large
-    against its spread (sum of squares over centred sum of squares > 64) that the
-    subtraction would lose more than ~2 digits (the caller then centres)."""
+    """Pearson r from one GEMM of the raw rows, ``(x.y - m mx my) / (m sx sy)``, with the
+    row moments taken in the same pass (:func:`_raw_products`); ``None`` when a row's mean
+    is so large against its spread (sum of squares over centred sum of squares > 64) that
+    the subtraction would lose more than ~2 digits (the caller then centres)."""
     m = x.shape[1]
-    sx, ssx = _row_moments(x)
-    sy, ssy = _row_moments(y)
+    num, sx, ssx, sy, ssy = _raw_products(x, y)
     # every |value| of each row within 2**-64 .. 2**64 (else the caller rescales exactly)
     lo, hi = 2.0 ** (-128), 2.0**128
     if not all(((ss / m >= lo) & (ss <= hi)).all() for ss in (ssx, ssy)):
@@ -166,7 +172,6 @@ def _corr_raw(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
         cond = max(float(np.max(ssx / cx)), float(np.max(ssy / cy)))
     if not np.isfinite(cond) or cond > _RAW_CONDITION or (cx <= 0).any() or (cy <= 0).any():
         return None
-    num = gram(x, y)
     num -= np.outer(sx, sy / m)
     return np.clip(num / np.sqrt(cx)[:, None] / np.sqrt(cy)[None, :], -1.0, 1.0)
 
