@@ -388,6 +388,34 @@ def test_ranks_exact_where_the_packed_sort_keys_collide(rng):
     assert got[0, 10] == m
 
 
+def test_centred_ranks_sorted_order_and_exact_sums_of_squares(rng):
+    """centred_ranks = rankdata - (m + 1) / 2 with sum of squares from the tie counts (exact
+    integers); sort_rows gives a stable exact order (equal values in position order)."""
+    from fractions import Fraction
+
+    from scipy.stats import rankdata
+
+    from neurorep._core.ranks import centred_ranks, sort_rows
+
+    m = 2001
+    x = rng.random((5, m))
+    x[1] = np.round(x[1] * 3)  # big tie groups
+    x[2, :40] = 0.7 + np.arange(40) % 5 * np.spacing(0.7)  # ties inside colliding keys
+    x[3] = -0.0
+    x[3, ::2] = 0.0  # one group: -0.0 == 0.0
+    x[4, :3] = [np.inf, -np.inf, np.inf]
+    ref = rankdata(x, axis=1)
+    r, ss = centred_ranks(x)
+    np.testing.assert_array_equal(r, ref - (m + 1) / 2)
+    exact = [float(sum(Fraction(v) ** 2 for v in row)) for row in ref - (m + 1) / 2]
+    assert ss.tolist() == exact
+    assert ss[3] == 0  # a constant row: no spread, its correlations are NaN
+    flat, sv = sort_rows(x)
+    order = np.argsort(x, axis=1, kind="stable") + np.arange(0, x.size, m)[:, None]
+    np.testing.assert_array_equal(flat, order.ravel())
+    np.testing.assert_array_equal(sv, x.ravel()[order.ravel()])
+
+
 def test_whitened_closed_form_falls_back_near_the_null_pattern(rng):
     """RDMs that are a constant plus 1e-5 noise: the closed form would lose digits."""
     from neurorep._core.compare import cov_closed_form

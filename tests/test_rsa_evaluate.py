@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurorep import NeurorepWarning, SchemaError, data, rsa
+from neurorep import AlignmentError, NeurorepWarning, SchemaError, data, rsa
 from neurorep.rsa._bootstrap import _bootstrap_engine, _Models
 from neurorep.rsa._evaluate import _inference
 
@@ -157,6 +157,54 @@ def test_ceiling_equals_rsatoolbox(problem, method):
     ref = boot_noise_ceiling(RDMs(subjects), method=method)
     got = rsa.compute_ceiling(data.rdm(subjects, stimulus=IDS, dim="subject"), method=method)
     np.testing.assert_allclose(got.values, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["corr", "spearman", "tau-a", "cosine_cov"])
+def test_condensed_stacks_evaluate_as_square_ones(problem, rng, method):
+    """data.condense'd data and models (any stimulus order, mixed with square ones) give the
+    square stacks' results; their values are read, never written."""
+    models, subjects = problem
+    subj = data.rdm(subjects, stimulus=IDS, dim="subject")
+    mods = data.rdm(models, stimulus=IDS, dim="model", index=["a", "b", "c"])
+    perm = rng.permutation(N)
+    shuffled = data.condense(mods.isel(stimulus_i=perm, stimulus_j=perm))
+    cs = data.condense(subj)
+    kept = cs.values.copy()
+    want = rsa.evaluate(data=subj, models=mods, method=method, n_bootstrap=20, rng=1)
+    for d, mo in ((cs, data.condense(mods)), (cs, mods), (subj, shuffled), (cs, shuffled)):
+        got = rsa.evaluate(data=d, models=mo, method=method, n_bootstrap=20, rng=1)
+        for name in ("score", "ceiling", "score_samples", "ceiling_samples", "pvalue_pairwise"):
+            np.testing.assert_allclose(got[name].values, want[name].values, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(cs.values, kept)
+    if method != "cosine_cov":
+        ref = boot_noise_ceiling(RDMs(subjects), method=method)
+        np.testing.assert_allclose(rsa.compute_ceiling(cs, method=method).values, ref, atol=1e-12)
+
+
+def test_condensed_weighted_models_inner_join_and_refusals(problem, rng):
+    models, subjects = problem
+    subj = data.rdm(subjects, stimulus=IDS, dim="subject")
+    comps = data.rdm(models[:2], stimulus=IDS, dim="component", index=["t", "r"])
+    fixed = data.rdm(models[2], stimulus=IDS)
+    kw = {"n_bootstrap": 10, "rng": 2, "cv": 2}
+    want = rsa.evaluate(data=subj, models={"w": comps, "f": fixed}, **kw)
+    got = rsa.evaluate(
+        data=data.condense(subj), models={"w": data.condense(comps), "f": data.condense(fixed)},
+        **kw,
+    )
+    np.testing.assert_allclose(got.weights.values, want.weights.values, rtol=1e-10)
+    np.testing.assert_allclose(got.score.values, want.score.values, rtol=1e-10)
+    part = data.condense(subj.isel(stimulus_i=slice(0, 9), stimulus_j=slice(0, 9)))
+    mods = data.condense(data.rdm(models, stimulus=IDS, dim="model"))
+    with pytest.raises(AlignmentError, match="join='inner'"):
+        rsa.evaluate(data=part, models=mods)
+    want = rsa.evaluate(data=subj.isel(stimulus_i=slice(0, 9), stimulus_j=slice(0, 9)),
+                        models=data.rdm(models, stimulus=IDS, dim="model"), join="inner",
+                        n_bootstrap=10, rng=0)
+    got = rsa.evaluate(data=part, models=mods, join="inner", n_bootstrap=10, rng=0)
+    np.testing.assert_allclose(got.score_samples.values, want.score_samples.values, rtol=1e-12)
+    with pytest.raises(SchemaError, match="uncondense"):
+        rsa.fit_weights(comps, data.condense(subj))
 
 
 @pytest.mark.parametrize("method", ["corr", "cosine"])

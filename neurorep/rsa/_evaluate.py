@@ -49,9 +49,27 @@ from neurorep._core.compare import COMPARE_METHODS
 from neurorep._core.deprecate import renamed_parameters
 from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
 from neurorep._core.rng import as_generator
-from neurorep.data import RDM_DIMS, align, check_rdm_layout, infer_kind, members, rdm_vectors
+from neurorep.data import (
+    PAIR_DIM,
+    RDM_DIMS,
+    align,
+    check_rdm_layout,
+    condensed_ids,
+    condensed_vectors,
+    infer_kind,
+    is_condensed,
+    members,
+    rdm_vectors,
+    select_stimuli,
+)
 from neurorep.rsa._bootstrap import _bootstrap_engine, _Models, _score_block
-from neurorep.rsa._compare import SIGMA_K_METHODS, CompareMethod, _check_sigma_k
+from neurorep.rsa._compare import (
+    SIGMA_K_METHODS,
+    CompareMethod,
+    _check_sigma_k,
+    _ids_proxy,
+    _side_vectors,
+)
 from neurorep.rsa._fit import _fit_model, _nnls_fit, _pool, inference_method
 from neurorep.rsa._transform import rdm_vectors_nan
 from neurorep.stats import (
@@ -126,13 +144,35 @@ def _inference(
 # ----------------------------------------------------------------------------
 # public
 # ----------------------------------------------------------------------------
-def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
+def _n_lead(da: xr.DataArray) -> int:
+    """The number of leading dims of an RDM (stack), square or condensed."""
+    return da.ndim - (1 if is_condensed(da) else 2)
+
+
+def _check_layout(da: Any, name: str, condensed: bool) -> None:
+    """The layout check of an RDM (stack), square or, where the caller reads them,
+    condensed (:func:`neurorep.data.condense`)."""
+    if not is_condensed(da):
+        check_rdm_layout(da, name=name)
+    elif condensed:
+        condensed_ids(da, name=name)
+    else:
+        raise SchemaError(
+            f"{name}: this function takes square RDMs (..., stimulus_i, stimulus_j); got a "
+            f"condensed stack (dims {da.dims}). Pass neurorep.data.uncondense({name}) (rsa."
+            f"evaluate, rsa.compute_ceiling and rsa.compare read condensed stacks directly)."
+        )
+
+
+def _collect_models(
+    models: Any, condensed: bool = False
+) -> tuple[_Models, list[xr.DataArray]]:
     if isinstance(models, xr.DataArray):
         check_real(models.data, name="models")
-        check_rdm_layout(models, name="models")
-        if models.ndim == 2:
+        _check_layout(models, "models", condensed)
+        if _n_lead(models) == 0:
             mapping: dict[str, xr.DataArray] = {str(models.attrs.get("name", "model")): models}
-        elif models.ndim == 3:
+        elif _n_lead(models) == 1:
             lead = models.dims[0]
             mapping = {str(k): models.isel({lead: i}) for i, k in enumerate(models[lead].values)}
         else:
@@ -154,8 +194,8 @@ def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
     for name, da in mapping.items():
         if isinstance(da, xr.DataArray):
             check_real(da.data, name=f"models[{name!r}]")
-        check_rdm_layout(da, name=f"models[{name!r}]")
-        if da.ndim not in (2, 3):
+        _check_layout(da, f"models[{name!r}]", condensed)
+        if _n_lead(da) not in (0, 1):
             raise SchemaError(
                 f"models[{name!r}]: a fixed model is one RDM (2-D), a weighted model a stack of "
                 f"component RDMs (3-D); got dims {da.dims}."
@@ -164,11 +204,13 @@ def _collect_models(models: Any) -> tuple[_Models, list[xr.DataArray]]:
     return out, arrays
 
 
-def _data_stack(data: xr.DataArray, dim: str | None) -> tuple[xr.DataArray, str]:
+def _data_stack(
+    data: xr.DataArray, dim: str | None, condensed: bool = False
+) -> tuple[xr.DataArray, str]:
     if isinstance(data, xr.DataArray):
         check_real(data.data, name="data")
-    check_rdm_layout(data, name="data")
-    lead = list(data.dims[:-2])
+    _check_layout(data, "data", condensed)
+    lead = list(data.dims[: _n_lead(data)])
     if not lead:
         data = data.expand_dims("subject")
         return data, "subject"
@@ -181,8 +223,67 @@ def _data_stack(data: xr.DataArray, dim: str | None) -> tuple[xr.DataArray, str]
             )
         others = [d for d in lead if d != dim]
         data = data.mean(others)
-        return data.transpose(dim, *RDM_DIMS), dim
+        return data.transpose(dim, *((PAIR_DIM,) if is_condensed(data) else RDM_DIMS)), dim
     return data, str(lead[0])
+
+
+def _read_only(v: np.ndarray) -> np.ndarray:
+    """A read-only view: a condensed stack's own values are never written to."""
+    v = v.view()
+    v.flags.writeable = False
+    return v
+
+
+def _stack_vectors(stack: xr.DataArray, name: str) -> np.ndarray:
+    """The ``(k, m)`` vectors of an RDM stack: a condensed stack's values as they are
+    (checked once, read-only), a square stack's gathered and checked (NaN: missing pairs)."""
+    if is_condensed(stack):
+        return _read_only(condensed_vectors(stack, name=name))
+    return rdm_vectors_nan(stack, name, check_layout=False)
+
+
+def _aligned_vectors(
+    stack: xr.DataArray, arrays: list[xr.DataArray], names: list[str], join: Any
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The stimulus ids the data and every model share (in the data's order), the data's
+    ``(k, m)`` vectors and each model's ``(c, m)`` on them.
+
+    Square RDMs are aligned by id and gathered. With a condensed stack among them
+    (:func:`neurorep.data.condense`) the ids are matched first and each condensed stack
+    is read directly (its values, read-only, when it holds exactly the shared stimuli in
+    that order; else one gather of its pairs), so repeated evaluations skip the square
+    form.
+    """
+    labels = [f"models[{name!r}]" for name in names]
+    if not (is_condensed(stack) or any(is_condensed(da) for da in arrays)):
+        aligned = []
+        for label, da in zip(labels, arrays, strict=True):
+            stack, da = align(stack, da, join=join, names=("data", label))
+            aligned.append(da)
+        if join == "inner":  # the data may have lost stimuli after the first models: realign
+            aligned = [align(stack, da, names=("data", "model"))[1] for da in aligned]
+        return (
+            np.asarray(stack.coords.variables["stimulus_i"].values),
+            _stack_vectors(stack, "data"),
+            [_stack_vectors(da, label) for label, da in zip(labels, aligned, strict=True)],
+        )
+    sides = [stack, *arrays]
+    ids = [
+        condensed_ids(r, name=label) if is_condensed(r)
+        else np.asarray(r.coords.variables["stimulus_i"].values)
+        for r, label in zip(sides, ["data", *labels], strict=True)
+    ]
+    shared = ids[0]
+    for label, other in zip(labels, ids[1:], strict=True):
+        pa, _ = align(_ids_proxy(shared), _ids_proxy(other), join=join, names=("data", label))
+        shared = np.asarray(pa.coords.variables["stimulus"].values)
+    vecs = []
+    for r, own_ids, label in zip(sides, ids, ["data", *labels], strict=True):
+        if is_condensed(r):
+            vecs.append(_read_only(_side_vectors(r, own_ids, shared, label)[0]))
+        else:
+            vecs.append(_stack_vectors(select_stimuli(r, shared), label))
+    return shared, vecs[0], vecs[1:]
 
 
 def compute_ceiling(
@@ -221,15 +322,15 @@ def compute_ceiling(
     ['lower', 'upper']
     """
     method = inference_method(method, "compute_ceiling")  # type: ignore[assignment]
-    stack, _ = _data_stack(data, dim)
+    stack, _ = _data_stack(data, dim, condensed=True)
     if stack.shape[0] < 2:
         raise SchemaError(
             f"compute_ceiling: a leave-one-out noise ceiling needs at least 2 data RDMs; got "
             f"{stack.shape[0]}."
         )
-    vec = rdm_vectors_nan(stack, "data", check_layout=False)
-    n = stack.sizes["stimulus_i"]
+    vec = _stack_vectors(stack, "data")
     m = vec.shape[1]
+    n = int(round((1 + np.sqrt(1 + 8 * m)) / 2))
     models = _Models(["_"], fixed_rows={0: vec[0]})
     ok = _pairs_present(vec, models, method, None)  # missing (NaN) pairs are left out
     pairs = np.arange(m) if ok is None else np.flatnonzero(ok)
@@ -411,7 +512,11 @@ def evaluate(
         A stacked RDM ``(model, stimulus_i, stimulus_j)`` or name -> RDM.
         A 2-D member is a fixed model; a 3-D member ``(component, stimulus_i,
         stimulus_j)`` is a weighted model (non-negative combination of its
-        components, fitted with cross-validation).
+        components, fitted with cross-validation). ``data`` and the models may
+        also be condensed stacks (:func:`neurorep.data.condense`: ``(...,
+        pair)``, one dim fewer): they were checked when condensed and are read
+        as they are, so repeated evaluations skip checking and gathering the
+        square matrices. Scores are the same for both forms.
     method : str
         Comparison method (:data:`~neurorep.rsa.COMPARE_METHODS`). corr,
         cosine, spearman and rho-a are fully vectorised; tau-a and the
@@ -488,27 +593,19 @@ def evaluate(
     check_option("test", test, ("t", "bootstrap"))
     if not 0 < ci < 1:
         raise ValueError(f"ci must lie in (0, 1); got {ci}.")
-    mods, arrays = _collect_models(models)
-    stack, sdim = _data_stack(data, dim)
+    mods, arrays = _collect_models(models, condensed=True)
+    stack, sdim = _data_stack(data, dim, condensed=True)
     # align stimuli (by id) of every model to the data
-    aligned = []
-    for name, da in zip(mods.names, arrays, strict=True):
-        stack, da = align(stack, da, join=join, names=("data", f"models[{name!r}]"))
-        aligned.append(da)
-    if join == "inner":  # the data may have lost stimuli after the first models: realign all
-        aligned = [align(stack, da, names=("data", "model"))[1] for da in aligned]
-    n = stack.sizes["stimulus_i"]
+    shared, vec, rows = _aligned_vectors(stack, arrays, mods.names, join)
+    n = shared.size
     n_subj = stack.shape[0]
     if n < 3:
         raise SchemaError(f"evaluate: needs at least 3 stimuli; got {n}.")
-    for i, da in enumerate(aligned):
-        if da.ndim == 2:
-            label = f"models[{mods.names[i]!r}]"
-            mods.fixed_rows[i] = rdm_vectors_nan(da, label, check_layout=False)[0]
+    for i, (da, row) in enumerate(zip(arrays, rows, strict=True)):
+        if _n_lead(da) == 0:
+            mods.fixed_rows[i] = row[0]
         else:
-            mods.weighted[i] = rdm_vectors_nan(
-                da, f"models[{mods.names[i]!r}]", check_layout=False
-            )
+            mods.weighted[i] = row
             mods.components[i] = [str(c) for c in da[da.dims[0]].values]
     from neurorep.rsa._flexible import _set_fits
 
@@ -524,7 +621,7 @@ def evaluate(
             raise ValueError(
                 f"sigma_k is only used by methods {list(SIGMA_K_METHODS)}; got {method!r}."
             )
-        sigma_k = _check_sigma_k(sigma_k, np.asarray(stack.coords.variables["stimulus_i"].values))
+        sigma_k = _check_sigma_k(sigma_k, shared)
         if bootstrap in ("stimulus", "both", "dual"):
             raise ValueError(
                 "sigma_k with a stimulus bootstrap is not supported: a stimulus drawn twice "
@@ -567,7 +664,6 @@ def evaluate(
             fix="It counts bootstrap samples, e.g. n_bootstrap=1000 (or bootstrap='none').",
         )
     gen = as_generator(rng)
-    vec = rdm_vectors_nan(stack, "data", check_layout=False)
     pair_ok = _pairs_present(vec, mods, method, sigma_k)
 
     # full-data estimates
