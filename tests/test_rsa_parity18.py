@@ -509,6 +509,10 @@ def test_compare_leaves_out_nan_pairs_as_rsatoolbox(rng, method, n, missing):
     got = rsa.compare(ra, rb, method=method)
     ref = rsa_compare(RDMs(a), RDMs(b), method=method)
     np.testing.assert_allclose(got.values, ref, rtol=0, atol=1e-12)
+    # condensed stacks carry the NaN pairs: the same numbers, in either form
+    ca, cb = data.condense(ra), data.condense(rb)
+    for x, y in ((ca, cb), (ca, rb), (ra, cb)):
+        np.testing.assert_allclose(rsa.compare(x, y, method=method).values, ref, atol=1e-12)
     # a complete model against data with missing pairs: the same pairs are left out
     full = ra.fillna(0.5)
     np.testing.assert_allclose(
@@ -535,6 +539,43 @@ def test_nan_pairs_errors(rng):
     sparse = sparse.copy(data=square(np.array([1.0, 2.0, np.nan, np.nan, np.nan, np.nan]), 4))
     with pytest.raises(SchemaError, match="at least 3"):
         rsa.compare(sparse, data.rdm(rng.random(6), stimulus=_ids(4)))
+
+
+def test_condensed_stacks_keep_nan_pairs_and_refuse_other_bad_values(rng):
+    import xarray as xr
+
+    a, b, ra, rb = _nan_stacks(rng)
+    ca = data.condense(ra)
+    np.testing.assert_array_equal(np.isnan(ca.values), np.isnan(a))
+    xr.testing.assert_identical(data.uncondense(ca), ra)
+    assert np.isnan(data.condensed_vectors(ca, missing=True)).sum() == np.isnan(a).sum()
+    with pytest.raises(SchemaError, match="NaN/inf"):  # NaN only where the caller allows it
+        data.condensed_vectors(ca)
+    inf = ca.copy(data=np.where(np.isnan(a), np.inf, a))
+    with pytest.raises(SchemaError, match="finite.*inf value"):
+        rsa.compare(inf, rb)
+    diag = ra.copy(deep=True)
+    diag.values[0, 2, 2] = np.nan
+    with pytest.raises(SchemaError, match="diagonal.*not NaN"):
+        data.condense(diag)
+    with pytest.raises(SchemaError, match="finite"):  # NaN is refused without missing=True
+        data.rdm_vectors(ra)
+
+
+@pytest.mark.parametrize("method", ["corr", "spearman", "cosine", "cosine_cov"])
+def test_overflow_size_rdms_are_refused_in_square_and_condensed_form(rng, method):
+    """Values whose squares overflow float64 are refused by every path (the condensed corr
+    path used to rescale them and score them): pooling, fits and the non-scale-free
+    methods need those sums, so nothing downstream ever sees such values."""
+    a, b, ra, rb = _nan_stacks(rng, missing=())
+    big = ra * 1e160
+    cbig = data.condense(ra) * 1e160  # (condense itself refuses big values)
+    for x, y in ((big, rb), (cbig, rb), (cbig, data.condense(rb))):
+        with pytest.raises(SchemaError, match="too large"):
+            rsa.compare(x, y, method=method)
+    # values just inside the bound are accepted and give rsatoolbox's numbers
+    ok = rsa.compare(data.condense(ra) * 1e150, data.condense(rb), method=method).values
+    np.testing.assert_allclose(ok, rsa_compare(RDMs(a), RDMs(b), method=method), atol=1e-12)
 
 
 @pytest.mark.parametrize("method", ["corr", "spearman", "tau-a", "cosine_cov"])

@@ -43,38 +43,9 @@ RankMethod = Literal["average", "min", "max", "dense", "ordinal"]
 def rdm_vectors_nan(
     da: xr.DataArray, name: str = "rdm", *, check_layout: bool = True
 ) -> np.ndarray:
-    """Condensed vectors ``(k, m)`` of an RDM (stack) whose missing pairs are NaN.
-
-    The finite values get every check of :func:`neurorep.data.rdm_vectors` (whose
-    one pass is all an RDM without NaN costs); a NaN must sit at both ``(i, j)`` and
-    ``(j, i)`` and never on the diagonal.
-    """
-    try:
-        return rdm_vectors(da, name, check_layout=check_layout)
-    except SchemaError:
-        values = np.asarray(da.values, dtype=np.float64)
-        n = values.shape[-1]
-        flat = values.reshape(-1, n * n)
-        upper, lower = triangle_offsets(n)
-        up_nan = np.isnan(np.take(flat, upper, axis=1))
-        if not up_nan.any() and not np.isnan(flat[:, :: n + 1]).any():
-            if not np.isnan(np.take(flat, lower, axis=1)).any():
-                raise  # not a missing pair: the original error (inf, asymmetry...)
-    if not np.array_equal(up_nan, np.isnan(np.take(flat, lower, axis=1))):
-        raise SchemaError(
-            f"{name}: a missing dissimilarity (NaN) must be missing at both (i, j) and "
-            f"(j, i); the NaN pattern is not symmetric."
-        )
-    if np.isnan(flat[:, :: n + 1]).any():
-        raise SchemaError(
-            f"{name}: the diagonal of an RDM must be 0, not NaN (a stimulus is not missing "
-            f"from itself); drop the stimulus if it has no dissimilarities."
-        )
-    # the finite values checked as any RDM's (a bare array: no coordinates to copy)
-    filled = xr.DataArray(np.where(np.isnan(values), 0.0, values), dims=da.dims)
-    out = rdm_vectors(filled, name, check_layout=False)
-    out[up_nan] = np.nan
-    return out
+    """Condensed vectors ``(k, m)`` of an RDM (stack) whose missing pairs are NaN:
+    :func:`neurorep.data.rdm_vectors` with ``missing=True`` (one pass, as without NaN)."""
+    return rdm_vectors(da, name, check_layout=check_layout, missing=True)
 
 
 def _rebuild(da: xr.DataArray, vec: np.ndarray, what: str, metric: str | None) -> xr.DataArray:
