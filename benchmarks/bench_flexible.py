@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 import time
 import warnings
@@ -260,19 +261,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--authors", default=None, help="path to the authors' utils_transform.py")
+    parser.add_argument("--only", default="fits,crossval,bootstrap,trsa",
+                        help="comma-separated sections to run (default: all)")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    repeat = 3
-    if args.quick:
-        bench_fits(6, 16, repeat)
-        bench_crossval(6, 18, repeat)
-        bench_bootstrap_crossval(6, 18, 20)
-        bench_trsa(3, 30, repeat, args.authors)
-    else:
-        bench_fits(10, 20, repeat)
-        bench_crossval(10, 24, repeat)
-        bench_bootstrap_crossval(8, 24, 40)
-        bench_trsa(10, 60, repeat, args.authors)
+    only = set(args.only.split(","))
+    repeat = args.repeat
+    print(f"load average before the run: {os.getloadavg()}", flush=True)
+    q = args.quick
+    if "fits" in only:
+        bench_fits(6 if q else 10, 16 if q else 20, repeat)
+    if "crossval" in only:
+        bench_crossval(6 if q else 10, 18 if q else 24, repeat)
+    if "bootstrap" in only:
+        bench_bootstrap_crossval(6 if q else 8, 18 if q else 24, 20 if q else 40)
+    if "trsa" in only:
+        bench_trsa(3 if q else 10, 30 if q else 60, repeat, args.authors)
 
 
 if __name__ == "__main__":

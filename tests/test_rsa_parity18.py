@@ -302,6 +302,15 @@ def test_transforms_match_rsatoolbox(rng):
     for got, want in pairs:
         assert got.dims == r.dims
         np.testing.assert_allclose(data.rdm_vectors(got), want.get_vectors(), atol=1e-12)
+    # rsatoolbox's operations: equal to the last bit, square or condensed
+    c = data.condense(r)
+    for name in ("sqrt", "positive", "minmax", "rank"):
+        want = getattr(rt, f"{name}_transform")(ref()).get_vectors()
+        np.testing.assert_array_equal(data.rdm_vectors(rsa.TRANSFORMS[name](r)), want)
+        got = rsa.TRANSFORMS[name](c)
+        assert got.dims == c.dims and got.attrs["transform"] == name
+        np.testing.assert_array_equal(got.values, want)
+    assert rsa.sqrt_transform(c).attrs["metric"] == "euclidean"
     assert rsa.sqrt_transform(r).attrs["metric"] == "euclidean"
     chained = rsa.transform_rdm(rsa.rank_transform(r), "minmax")
     assert chained.attrs["transform"] == "rank -> minmax"
@@ -319,6 +328,11 @@ def test_transforms_keep_nan_pairs_and_refuse_bad_input(rng):
     from scipy.stats import rankdata
 
     np.testing.assert_allclose(data.rdm_vectors(ranked.fillna(0))[0][ok], rankdata(v[ok]))
+    for fn in rsa.TRANSFORMS.values():  # a condensed stack keeps its NaN pairs too
+        got = fn(data.condense(r))
+        np.testing.assert_array_equal(got.values, data.condense(fn(r)).values)
+    with pytest.raises(SchemaError, match="finite"):
+        rsa.sqrt_transform(data.condense(r).fillna(np.inf))
     with pytest.raises(SchemaError, match="no range"):
         rsa.minmax_transform(data.rdm(np.ones(3), stimulus=list("abc")))
     with pytest.raises(SchemaError, match="expected an RDM"):

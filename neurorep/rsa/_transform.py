@@ -3,7 +3,11 @@
 Each transform acts on the dissimilarities of every RDM of a stack
 separately (the zero diagonal is kept) and records itself in
 ``attrs["transform"]`` (chained with ``" -> "`` when transforms are
-composed). NaN dissimilarities (missing pairs) stay NaN.
+composed). NaN dissimilarities (missing pairs) stay NaN. A condensed stack
+(:func:`neurorep.data.condense`, ``(..., pair)``) is transformed as its
+vectors and stays condensed: half the values of the square form, checked
+with one pass, so a stack transformed (or compared) many times is best
+condensed once.
 
 ========== =================================================================================
 ``rank``     ranks of the dissimilarities, 1..m (ties: ``method`` of scipy's ``rankdata``)
@@ -23,9 +27,16 @@ import numpy as np
 import xarray as xr
 
 from neurorep._core.condensed import triangle_offsets
-from neurorep._core.errors import SchemaError, check_option
+from neurorep._core.errors import SchemaError, check_option, sum_of_squares_fits
 from neurorep._core.ranks import rank_rows
-from neurorep.data import RDM_DIMS, check_rdm_layout, rdm_vectors
+from neurorep.data import (
+    RDM_DIMS,
+    check_rdm_layout,
+    condensed_ids,
+    condensed_vectors,
+    is_condensed,
+    rdm_vectors,
+)
 
 __all__ = [
     "TRANSFORMS",
@@ -49,17 +60,16 @@ def rdm_vectors_nan(
 
 
 def _rebuild(da: xr.DataArray, vec: np.ndarray, what: str, metric: str | None) -> xr.DataArray:
+    """``da``'s layout around the transformed vectors ``vec`` ``(k, m)`` (square RDMs are
+    rebuilt from them; a condensed stack takes them as they are)."""
+    if is_condensed(da):
+        return _elementwise(da, vec.reshape(da.shape), what, metric)
     n = da.shape[-1]
     upper, lower = triangle_offsets(n)
     flat = np.zeros((vec.shape[0], n * n))
     flat[:, upper] = vec
     flat[:, lower] = vec
-    out = da.copy(deep=False, data=flat.reshape(da.shape))
-    prev = da.attrs.get("transform")
-    out.attrs = {**da.attrs, "transform": what if not prev else f"{prev} -> {what}"}
-    if metric is not None:
-        out.attrs["metric"] = metric
-    return out
+    return _elementwise(da, flat.reshape(da.shape), what, metric)
 
 
 def _elementwise(da: xr.DataArray, vec: np.ndarray, what: str, metric: str | None) -> xr.DataArray:
@@ -78,26 +88,57 @@ def _check(rdm: Any, name: str) -> xr.DataArray:
             f"{name}: expected an RDM DataArray (..., stimulus_i, stimulus_j); got "
             f"{type(rdm).__name__}. Build one with neurorep.data.rdm(values, stimulus=ids)."
         )
-    if rdm.dims[-2:] != RDM_DIMS:
+    if is_condensed(rdm):
+        condensed_ids(rdm, name=name)
+    elif rdm.dims[-2:] != RDM_DIMS:
         raise SchemaError(
-            f"{name}: an RDM's last two dims must be {RDM_DIMS}; got {rdm.dims}."
+            f"{name}: an RDM's last two dims must be {RDM_DIMS} (or 'pair' for a condensed "
+            f"stack); got {rdm.dims}."
         )
+    else:
+        check_rdm_layout(rdm, name=name)
     return rdm
+
+
+def _condensed_blocks(
+    rdm: xr.DataArray, name: str, fn: Callable[[np.ndarray, np.ndarray, int], Any]
+) -> np.ndarray:
+    """``fn(block, out, start)`` over cache-sized blocks of rows of a condensed stack's
+    vectors, each block checked first (finite, squares summable: one BLAS pass in cache),
+    so every value is read from memory once. A stack with missing pairs (or a bad value,
+    for its error) is checked as a whole and handed to ``fn`` in one block."""
+    vec = condensed_vectors(rdm, name=name, check=False)
+    out = np.empty_like(vec)
+    k, m = vec.shape
+    step = max(1, _CHUNK // (8 * m))
+    for s in range(0, k, step):
+        block = vec[s : s + step]
+        if not sum_of_squares_fits(block.reshape(-1)):
+            fn(condensed_vectors(rdm, name=name, missing=True), out, 0)
+            return out
+        fn(block, out[s : s + step], s)
+    return out
+
+
+def _vectors(rdm: xr.DataArray, name: str) -> np.ndarray:
+    """The checked ``(k, m)`` vectors of a checked RDM stack, square or condensed (NaN
+    pairs kept; a condensed stack's own values: do not write to them)."""
+    if is_condensed(rdm):
+        return condensed_vectors(rdm, name=name, missing=True)
+    return rdm_vectors_nan(rdm, name, check_layout=False)
 
 
 _CHUNK = 1 << 20  # bytes of squares processed together: the pass stays in cache
 
 
-def _fast_squares(
-    rdm: xr.DataArray,
-    fn: Callable[[np.ndarray, np.ndarray], bool],
-) -> np.ndarray | None:
+def _fast_squares(rdm: xr.DataArray, fn: Callable[[np.ndarray, np.ndarray], Any]) -> np.ndarray | None:
     """Checked squares in, ``fn``'s squares out, in one cache-sized pass per chunk.
 
-    Each chunk of RDMs is checked exactly (symmetric, zero diagonal: NaN fails the
-    symmetry test) and handed to ``fn(chunk, out)``, which writes its result into
-    ``out`` and returns False when the values are not finite. ``None`` when any
-    check fails: the caller then takes the full path (missing pairs, or the error).
+    Each chunk of RDMs is checked exactly (symmetric, zero diagonal, finite: NaN fails
+    the symmetry test, inf and overflow-size values the sum of squares) and handed to
+    ``fn(chunk, out)``, which writes its result into ``out`` (and returns False when it
+    cannot). ``None`` when any check fails: the caller then takes the full path
+    (missing pairs, or the error).
     """
     n = rdm.shape[-1]
     values = np.asarray(rdm.values, dtype=np.float64).reshape(-1, n, n)
@@ -108,11 +149,12 @@ def _fast_squares(
     for s in range(0, k, step):
         e = min(k, s + step)
         x = values[s:e]
-        if not np.equal(x, x.transpose(0, 2, 1), out=eq[: e - s]).all():
-            return None
-        if x.reshape(e - s, n * n)[:, :: n + 1].any():
-            return None
-        if not fn(x, out[s:e]):
+        flat = x.reshape(-1)
+        if not (
+            np.equal(x, x.transpose(0, 2, 1), out=eq[: e - s]).all()
+            and not flat[:: n + 1].any()
+            and sum_of_squares_fits(flat)
+        ) or fn(x, out[s:e]) is False:
             return None
     return out.reshape(rdm.shape)
 
@@ -123,7 +165,8 @@ def rank_transform(rdm: xr.DataArray, *, method: RankMethod = "average") -> xr.D
     Parameters
     ----------
     rdm : DataArray
-        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``, or a condensed
+        stack ``(..., pair)`` (:func:`neurorep.data.condense`; the result stays condensed).
         One RDM or a stack; each is ranked on its own. NaN pairs stay NaN and
         the others are ranked among themselves.
     method : {"average", "min", "max", "dense", "ordinal"}
@@ -143,7 +186,7 @@ def rank_transform(rdm: xr.DataArray, *, method: RankMethod = "average") -> xr.D
     """
     rdm = _check(rdm, "rank_transform")
     check_option("method", method, ("average", "min", "max", "dense", "ordinal"))
-    vec = rdm_vectors_nan(rdm, "rank_transform")
+    vec = _vectors(rdm, "rank_transform")
     nan = np.isnan(vec)
     if method == "average" and not nan.any():
         out = rank_rows(vec)
@@ -169,7 +212,8 @@ def sqrt_transform(rdm: xr.DataArray) -> xr.DataArray:
     Parameters
     ----------
     rdm : DataArray
-        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``, or a condensed
+        stack ``(..., pair)`` (:func:`neurorep.data.condense`; the result stays condensed).
 
     Returns
     -------
@@ -184,22 +228,21 @@ def sqrt_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 2., 0.])
     """
     rdm = _check(rdm, "sqrt_transform")
-    check_rdm_layout(rdm, name="sqrt_transform")
     metric = rdm.attrs.get("metric")
+    to = _SQRT_OF.get(str(metric)) if metric else None
 
     def fn(v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = np.maximum(v, 0.0, out=out)
         return np.sqrt(out, out=out)
 
-    def chunk(x: np.ndarray, out: np.ndarray) -> bool:
-        fn(x, out)
-        return bool(np.isfinite(x.sum()))  # inf/NaN anywhere: the full path's error
-
-    vec = _fast_squares(rdm, chunk)
+    if is_condensed(rdm):
+        return _rebuild(rdm, _condensed_blocks(rdm, "sqrt_transform",
+                                               lambda v, o, _: fn(v, o)), "sqrt", to)
+    vec = _fast_squares(rdm, fn)
     if vec is None:  # missing pairs, or the error of the full check
         rdm_vectors_nan(rdm, "sqrt_transform", check_layout=False)
         vec = fn(np.asarray(rdm.values, dtype=np.float64))
-    return _elementwise(rdm, vec, "sqrt", _SQRT_OF.get(str(metric)) if metric else None)
+    return _elementwise(rdm, vec, "sqrt", to)
 
 
 def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
@@ -208,7 +251,8 @@ def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
     Parameters
     ----------
     rdm : DataArray
-        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``, or a condensed
+        stack ``(..., pair)`` (:func:`neurorep.data.condense`; the result stays condensed).
 
     Returns
     -------
@@ -222,13 +266,14 @@ def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 0., 1.])
     """
     rdm = _check(rdm, "positive_transform")
-    check_rdm_layout(rdm, name="positive_transform")
 
-    def chunk(x: np.ndarray, out: np.ndarray) -> bool:
-        np.maximum(x, 0.0, out=out)
-        return bool(np.isfinite(x.sum()))
+    def fn(v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.maximum(v, 0.0, out=out)
 
-    vec = _fast_squares(rdm, chunk)
+    if is_condensed(rdm):
+        vec = _condensed_blocks(rdm, "positive_transform", lambda v, o, _: fn(v, o))
+        return _rebuild(rdm, vec, "positive", None)
+    vec = _fast_squares(rdm, fn)
     if vec is None:  # missing pairs, or the error of the full check
         rdm_vectors_nan(rdm, "positive_transform", check_layout=False)
         vec = np.maximum(np.asarray(rdm.values, dtype=np.float64), 0.0)
@@ -241,7 +286,8 @@ def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
     Parameters
     ----------
     rdm : DataArray
-        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``, or a condensed
+        stack ``(..., pair)`` (:func:`neurorep.data.condense`; the result stays condensed).
         An RDM whose dissimilarities are all equal has no range and is refused.
 
     Returns
@@ -256,63 +302,64 @@ def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 0., 1.])
     """
     rdm = _check(rdm, "minmax_transform")
-    check_rdm_layout(rdm, name="minmax_transform")
+    if is_condensed(rdm):
+
+        def rows(v: np.ndarray, out: np.ndarray, start: int) -> None:
+            low, span = _minmax_range(v, start)
+            np.subtract(v, low[:, None], out=out)  # rsatoolbox's operations, exactly
+            out /= span[:, None]
+
+        return _rebuild(rdm, _condensed_blocks(rdm, "minmax_transform", rows), "minmax", None)
     n = rdm.shape[-1]
-    if n > 1:
-        # |d| up to this keeps later sums of squares finite (rdm_vectors' bound)
-        limit = float(np.sqrt(np.finfo(np.float64).max / (2.0 * n * (n - 1))))
 
-        def chunk(x: np.ndarray, out: np.ndarray) -> bool:
-            flat = x.reshape(x.shape[0], n * n)
-            # the zero diagonal is in these; it is the extreme only where every
-            # dissimilarity is on one side of 0, and those RDMs skip the diagonal
-            low = flat.min(axis=1)
-            high = flat.max(axis=1)
-            off = flat[:, 1:].reshape(x.shape[0], n - 1, n + 1)[:, :, :n]  # off-diagonal
-            at0 = np.flatnonzero(low == 0.0)
-            if at0.size:
-                low[at0] = off[at0].min(axis=(1, 2))
-            at0 = np.flatnonzero(high == 0.0)
-            if at0.size:
-                high[at0] = off[at0].max(axis=(1, 2))
-            span = high - low
-            # NaN/inf propagate into low/high; no range: the full path names the RDM
-            if not (np.all(span > 0) and high.max() <= limit and low.min() >= -limit):
-                return False
-            scale = 1.0 / span
-            np.multiply(x, scale[:, None, None], out=out)
-            out -= (low * scale)[:, None, None]
-            out.reshape(x.shape[0], n * n)[:, :: n + 1] = 0.0
-            return True
+    def chunk(x: np.ndarray, out: np.ndarray) -> bool:
+        flat = x.reshape(x.shape[0], n * n)
+        # the zero diagonal is in these; it is the extreme only where every
+        # dissimilarity is on one side of 0, and those RDMs skip the diagonal
+        low = flat.min(axis=1)
+        high = flat.max(axis=1)
+        off = flat[:, 1:].reshape(x.shape[0], n - 1, n + 1)[:, :, :n]  # off-diagonal
+        at0 = np.flatnonzero(low == 0.0)
+        if at0.size:
+            low[at0] = off[at0].min(axis=(1, 2))
+        at0 = np.flatnonzero(high == 0.0)
+        if at0.size:
+            high[at0] = off[at0].max(axis=(1, 2))
+        span = high - low
+        if not np.all(span > 0):  # no range: the full path names the RDM
+            return False
+        np.subtract(x, low[:, None, None], out=out)  # rsatoolbox's operations, exactly
+        out /= span[:, None, None]
+        out.reshape(x.shape[0], n * n)[:, :: n + 1] = 0.0
+        return True
 
-        vec = _fast_squares(rdm, chunk)
-        if vec is not None:
-            return _elementwise(rdm, vec, "minmax", None)
-    return _minmax_full(rdm)
+    vec = _fast_squares(rdm, chunk)
+    if vec is None:  # missing pairs, or the errors of the full check
+        low, span = _minmax_range(rdm_vectors_nan(rdm, "minmax_transform", check_layout=False))
+        vec = np.subtract(np.asarray(rdm.values, dtype=np.float64).reshape(-1, n, n),
+                          low[:, None, None])
+        vec /= span[:, None, None]
+        vec[:, np.arange(n), np.arange(n)] = 0.0
+    return _elementwise(rdm, vec.reshape(rdm.shape), "minmax", None)
 
 
-def _minmax_full(rdm: xr.DataArray) -> xr.DataArray:
-    """minmax with missing pairs (NaN), and the errors of the full check."""
-    cond = rdm_vectors_nan(rdm, "minmax_transform", check_layout=False)
-    vec = np.asarray(rdm.values, dtype=np.float64)
-    lead = rdm.shape[:-2]
-    n = rdm.shape[-1]
-    idx = np.arange(n)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN RDM: refused below
-        low = np.nanmin(cond, axis=1)[:, None]
-        span = np.nanmax(cond, axis=1)[:, None] - low
-    bad = np.flatnonzero(~(span[:, 0] > 0))
+def _minmax_range(vec: np.ndarray, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's smallest value and range, NaN (missing pairs) left out; a row without a
+    range is refused (named by its flat position, ``start`` + its row)."""
+    low, high = vec.min(axis=1), vec.max(axis=1)
+    if np.isnan(low).any():  # missing pairs (min/max propagate NaN)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN RDM: refused below
+            low, high = np.nanmin(vec, axis=1), np.nanmax(vec, axis=1)
+    span = high - low
+    bad = np.flatnonzero(~(span > 0))
     if bad.size:
         raise SchemaError(
-            f"minmax_transform: RDM {int(bad[0])} (flat position in the stack) has all its "
+            f"minmax_transform: RDM {start + int(bad[0])} (flat position in the stack) has all its "
             f"dissimilarities equal (or missing), so it has no range to scale to [0, 1]. Drop "
             f"it, or use rank_transform."
         )
-    out = np.subtract(vec.reshape(-1, n, n), low[:, :, None])
-    out *= 1.0 / span[:, :, None]
-    out[:, idx, idx] = 0.0
-    return _elementwise(rdm, out.reshape(*lead, n, n), "minmax", None)
+    return low, span
 
 
 #: The RDM transforms by name (``transform_rdm(rdm, name)``), as rsatoolbox.rdm.transform.
@@ -330,7 +377,8 @@ def transform_rdm(rdm: xr.DataArray, kind: str) -> xr.DataArray:
     Parameters
     ----------
     rdm : DataArray
-        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``, or a condensed
+        stack ``(..., pair)`` (:func:`neurorep.data.condense`; the result stays condensed).
     kind : {"rank", "sqrt", "positive", "minmax"}
 
     Returns
