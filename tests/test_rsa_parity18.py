@@ -195,7 +195,7 @@ def test_poisson_refuses_negative_values(rng):
 
 @pytest.mark.parametrize("call", ["evaluate", "compute_ceiling", "crossval", "bootstrap_crossval",
                                   "compute_cv_ceiling", "fit_select", "fit_interpolate",
-                                  "fit_optimize"])
+                                  "fit_optimize", "searchlight", "rsa_metric"])
 def test_distance_method_refused_for_inference(rng, call):
     # bures_metric is a distance: a p-value against 0, a "better" model or a ceiling
     # read as higher = better would be backwards, so inference refuses it
@@ -217,11 +217,30 @@ def test_distance_method_refused_for_inference(rng, call):
         "fit_select": lambda m: rsa.fit_select(comps, subj, method=m),
         "fit_interpolate": lambda m: rsa.fit_interpolate(comps, subj, method=m),
         "fit_optimize": lambda m: rsa.fit_optimize(comps, subj, method=m, rng=0),
+        # maps and alignment scores read higher = more similar too
+        "searchlight": lambda m: rsa.searchlight(_voxels(rng, n), fixed, radius=1.5, method=m),
+        "rsa_metric": lambda m: _rsa_metric_score(m, subj),
     }
     with pytest.raises(ValueError, match=r"bures_metric.*distance.*method='bures'"):
         calls[call]("bures_metric")
     calls[call]("bures")  # the similarity runs
     assert rsa.compare(subj, fixed, method="bures_metric").min() >= -1e-9  # compare keeps it
+
+
+def _voxels(rng, n):
+    import nibabel as nib
+
+    mask = nib.Nifti1Image(np.ones((3, 3, 2), dtype=np.int8), np.eye(4))
+    imgs = nib.Nifti1Image(rng.normal(size=(3, 3, 2, n)), np.eye(4))
+    return data.from_nifti(imgs, mask, stimulus=_ids(n))
+
+
+def _rsa_metric_score(method, subj):
+    from neurorep import alignment
+
+    metric = alignment.rsa_metric(method=method)
+    state = (metric.prepare(subj.isel(subject=0)), metric.prepare(subj.isel(subject=1)))
+    return metric.score(state, None)
 
 
 def _pd_subjects(rng, n_subj=5, n=7):
@@ -704,3 +723,30 @@ def test_unbalanced_cosine_is_the_correlation_estimator_without_centring(rng):
     want = np.diag(v)[:, None] + np.diag(v)[None, :] - 2 * v
     np.fill_diagonal(want, 0.0)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_rank_rows_fills_a_strided_or_other_dtype_out(rng):
+    """``out`` that is not C-contiguous float64 (a column slice, a transposed view, float32)
+    receives the ranks (they used to go to a temporary copy and be lost)."""
+    from scipy.stats import rankdata
+
+    from neurorep._core.ranks import rank_rows
+
+    x = np.round(rng.random((40, 900)) * 20)  # ties; several blocks
+    ref = rankdata(x, axis=1)
+    wide = np.zeros((40, 1000))
+    assert rank_rows(x, out=wide[:, 50:950]) is not None
+    np.testing.assert_array_equal(wide[:, 50:950], ref)
+    assert not wide[:, :50].any() and not wide[:, 950:].any()
+    tr = np.zeros((900, 40)).T  # F-ordered
+    np.testing.assert_array_equal(rank_rows(x, out=tr), ref)
+    np.testing.assert_array_equal(tr, ref)
+    f32 = np.zeros((40, 900), dtype=np.float32)
+    rank_rows(x, out=f32)
+    np.testing.assert_array_equal(f32, ref.astype(np.float32))
+    strided = x[:, ::2].copy()
+    view = x[:, ::2]  # in place on a strided view of x
+    rank_rows(view, out=view)
+    np.testing.assert_array_equal(x[:, ::2], rankdata(strided, axis=1))
+    with pytest.raises(ValueError, match="shape of x"):
+        rank_rows(x, out=np.zeros((40, 899)))

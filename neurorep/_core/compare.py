@@ -28,10 +28,12 @@ from neurorep._core.ranks import dense_rows, group_starts, rank_rows, tied_pairs
 __all__ = [
     "ALIASES",
     "COMPARE_METHODS",
+    "DISTANCE_METHODS",
     "Method",
     "compare_vectors",
     "cov_closed_form",
     "gram",
+    "inference_method",
     "resolve_method",
     "tau_a",
 ]
@@ -554,6 +556,51 @@ def resolve_method(method: str) -> str:
     method = ALIASES.get(method, method)
     check_option("method", method, [*COMPARE_METHODS, *ALIASES])
     return method
+
+
+#: Comparison methods whose score is a distance (lower = more similar), with the
+#: similarity to use in their place. ``rsa.compare`` gives these distances; the
+#: inference functions (tests against 0, model-vs-model tests, noise ceilings,
+#: fits that maximise the score) read every score as higher = better and refuse them.
+DISTANCE_METHODS: dict[str, str] = {"bures_metric": "bures"}
+
+
+def inference_method(method: str, where: str) -> str:
+    """``resolve_method(method)``, refusing a distance-type method for inference.
+
+    Parameters
+    ----------
+    method : str
+        A comparison method name or alias.
+    where : str
+        The calling function, for the message.
+
+    Returns
+    -------
+    str
+        The canonical method name.
+
+    Raises
+    ------
+    ValueError
+        ``method`` is a distance (see :data:`DISTANCE_METHODS`).
+
+    Examples
+    --------
+    >>> inference_method("pearson", "evaluate")
+    'corr'
+    """
+    name = resolve_method(method)
+    if name in DISTANCE_METHODS:
+        raise ValueError(
+            f"{where}: method={method!r} is a distance (lower = more similar), but "
+            f"{where} treats every score as higher = better (tests against 0, model "
+            f"comparisons, noise ceilings, fitted weights). Use "
+            f"method={DISTANCE_METHODS[name]!r} (the matching similarity) or "
+            f"'neg_riem_dist' (a negated distance); rsa.compare(method={name!r}) gives the "
+            f"distances themselves."
+        )
+    return name
 
 
 _SAFE_EXPONENT = 64

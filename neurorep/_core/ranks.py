@@ -133,18 +133,26 @@ def rank_rows(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     >>> rank_rows(np.array([[3.0, 1.0, 3.0, 2.0]])).tolist()
     [[3.5, 1.0, 3.5, 2.0]]
     """
+    if out is not None and out.shape != x.shape:
+        raise ValueError(f"out must have the shape of x, {x.shape}; got {out.shape}.")
     if x.shape[-1] == 0:
         return x.astype(np.float64)
     shape = x.shape
     m = shape[-1]
     x2 = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, m)
-    res = np.empty(x2.shape) if out is None else out.reshape(-1, m)
+    # the blocks scatter into flat views of ``res``: a C-contiguous float64 ``out`` takes the
+    # ranks directly, any other (a strided view, another dtype) receives a copy at the end
+    direct = out is not None and out.flags.c_contiguous and out.dtype == np.float64
+    res = out.reshape(-1, m) if direct else np.empty(x2.shape)  # type: ignore[union-attr]
     rows = max(1, (1 << 15) // m)  # ~256 KB of values per block
 
     def block(s: int, e: int) -> None:
         _rank_block(x2[s:e], res[s:e])
 
     run_blocks(block, x2.shape[0], rows, nbytes=x2.nbytes)
+    if out is not None and not direct:
+        out[...] = res.reshape(shape)
+        return out
     return res.reshape(shape)
 
 

@@ -271,8 +271,8 @@ def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
         return np.maximum(v, 0.0, out=out)
 
     if is_condensed(rdm):
-        vec = _condensed_blocks(rdm, "positive_transform", lambda v, o, _: fn(v, o))
-        return _rebuild(rdm, vec, "positive", None)
+        pos = _condensed_blocks(rdm, "positive_transform", lambda v, o, _: fn(v, o))
+        return _rebuild(rdm, pos, "positive", None)
     vec = _fast_squares(rdm, fn)
     if vec is None:  # missing pairs, or the error of the full check
         rdm_vectors_nan(rdm, "positive_transform", check_layout=False)
