@@ -21,7 +21,13 @@ import xarray as xr
 
 from neurorep._core.condensed import n_from_m, square, triu
 from neurorep._core.errors import SchemaError, sum_of_squares_fits
-from neurorep.data._schema import RDM_DIMS, _check_unique, check_rdm_layout, rdm_vectors
+from neurorep.data._schema import (
+    RDM_DIMS,
+    _check_unique,
+    check_rdm_layout,
+    rdm_vectors,
+    within_skipping_nan,
+)
 
 __all__ = [
     "PAIR_DIM",
@@ -254,11 +260,7 @@ def condensed_vectors(
 def _missing_within(x: np.ndarray) -> bool:
     """No inf, and every |value| small enough that no row's sum of squares overflows: what
     ``sum_of_squares_fits`` tells of a stack without NaN, skipping NaN (two passes)."""
-    limit = float(np.sqrt(np.finfo(np.float64).max / (4.0 * x.shape[1])))
-    return bool(
-        np.fmax.reduce(x, axis=None, initial=0.0) <= limit  # fmax skips NaN, sees inf
-        and np.fmin.reduce(x, axis=None, initial=0.0) >= -limit
-    )
+    return within_skipping_nan(x, float(np.sqrt(np.finfo(np.float64).max / (4.0 * x.shape[1]))))
 
 
 def uncondense(da: xr.DataArray, *, name: str = "rdm") -> xr.DataArray:

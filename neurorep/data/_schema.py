@@ -996,8 +996,15 @@ def _missing_pairs_ok(up: np.ndarray, lo: np.ndarray, diag: np.ndarray, limit: f
         np.array_equal(nan, np.isnan(lo))
         and np.logical_or(up == lo, nan).all()
         and not diag.any()  # NaN counts as non-zero
-        and np.fmax.reduce(up, axis=None, initial=0.0) <= limit  # fmax skips NaN, sees inf
-        and np.fmin.reduce(up, axis=None, initial=0.0) >= -limit
+        and within_skipping_nan(up, limit)
+    )
+
+
+def within_skipping_nan(values: np.ndarray, limit: float) -> bool:
+    """Every value in ``[-limit, limit]``, NaN skipped (False on inf): two passes."""
+    return bool(
+        np.fmax.reduce(values, axis=None, initial=0.0) <= limit  # fmax skips NaN, sees inf
+        and np.fmin.reduce(values, axis=None, initial=0.0) >= -limit
     )
 
 
