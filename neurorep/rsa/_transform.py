@@ -101,22 +101,30 @@ def _check(rdm: Any, name: str) -> xr.DataArray:
 
 
 def _condensed_blocks(
-    rdm: xr.DataArray, name: str, fn: Callable[[np.ndarray, np.ndarray, int], Any]
-) -> np.ndarray:
+    rdm: xr.DataArray,
+    name: str,
+    fn: Callable[[np.ndarray, np.ndarray, int], Any],
+    *,
+    check: bool = True,
+) -> np.ndarray | None:
     """``fn(block, out, start)`` over cache-sized blocks of rows of a condensed stack's
-    vectors, each block checked first (finite, squares summable: one BLAS pass in cache),
-    so every value is read from memory once. A stack with missing pairs (or a bad value,
-    for its error) is checked as a whole and handed to ``fn`` in one block."""
+    vectors, so every value is read from memory once.
+
+    Each block is checked first (finite, squares summable: one BLAS pass in cache), or,
+    ``check=False``, by ``fn`` itself (it returns False for a block it cannot take).
+    ``None`` when a block fails: the caller then takes the full path (missing pairs, or
+    the error of :func:`neurorep.data.condensed_vectors`).
+    """
     vec = condensed_vectors(rdm, name=name, check=False)
     out = np.empty_like(vec)
     k, m = vec.shape
     step = max(1, _CHUNK // (8 * m))
     for s in range(0, k, step):
         block = vec[s : s + step]
-        if not sum_of_squares_fits(block.reshape(-1)):
-            fn(condensed_vectors(rdm, name=name, missing=True), out, 0)
-            return out
-        fn(block, out[s : s + step], s)
+        if (check and not sum_of_squares_fits(block.reshape(-1))) or fn(
+            block, out[s : s + step], s
+        ) is False:
+            return None
     return out
 
 
@@ -236,8 +244,10 @@ def sqrt_transform(rdm: xr.DataArray) -> xr.DataArray:
         return np.sqrt(out, out=out)
 
     if is_condensed(rdm):
-        return _rebuild(rdm, _condensed_blocks(rdm, "sqrt_transform",
-                                               lambda v, o, _: fn(v, o)), "sqrt", to)
+        root = _condensed_blocks(rdm, "sqrt_transform", lambda v, o, _: fn(v, o))
+        if root is None:  # missing pairs, or the error
+            root = fn(condensed_vectors(rdm, name="sqrt_transform", missing=True))
+        return _rebuild(rdm, root, "sqrt", to)
     vec = _fast_squares(rdm, fn)
     if vec is None:  # missing pairs, or the error of the full check
         rdm_vectors_nan(rdm, "sqrt_transform", check_layout=False)
@@ -272,6 +282,8 @@ def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
 
     if is_condensed(rdm):
         pos = _condensed_blocks(rdm, "positive_transform", lambda v, o, _: fn(v, o))
+        if pos is None:  # missing pairs, or the error
+            pos = fn(condensed_vectors(rdm, name="positive_transform", missing=True))
         return _rebuild(rdm, pos, "positive", None)
     vec = _fast_squares(rdm, fn)
     if vec is None:  # missing pairs, or the error of the full check
@@ -303,13 +315,22 @@ def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
     """
     rdm = _check(rdm, "minmax_transform")
     if is_condensed(rdm):
+        # |d| up to this keeps sums of squares finite (condensed_vectors' bound, per value)
+        limit = float(np.sqrt(np.finfo(np.float64).max / (4.0 * rdm.shape[-1])))
 
-        def rows(v: np.ndarray, out: np.ndarray, start: int) -> None:
-            low, span = _minmax_range(v, start)
-            np.subtract(v, low[:, None], out=out)  # rsatoolbox's operations, exactly
-            out /= span[:, None]
+        def rows(v: np.ndarray, out: np.ndarray, start: int) -> bool:
+            low, high = v.min(axis=1), v.max(axis=1)  # NaN/inf propagate: the full path
+            if not (low.min() >= -limit and high.max() <= limit):
+                return False
+            _minmax_apply(v, low, high - low, out, start)
+            return True
 
-        return _rebuild(rdm, _condensed_blocks(rdm, "minmax_transform", rows), "minmax", None)
+        vec = _condensed_blocks(rdm, "minmax_transform", rows, check=False)
+        if vec is None:  # missing pairs, or the errors of the full check
+            vec = condensed_vectors(rdm, name="minmax_transform", missing=True)
+            low, span = _minmax_range(vec)
+            vec = _minmax_apply(vec, low, span, np.empty_like(vec), 0)
+        return _rebuild(rdm, vec, "minmax", None)
     n = rdm.shape[-1]
 
     def chunk(x: np.ndarray, out: np.ndarray) -> bool:
@@ -328,37 +349,50 @@ def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
         span = high - low
         if not np.all(span > 0):  # no range: the full path names the RDM
             return False
-        np.subtract(x, low[:, None, None], out=out)  # rsatoolbox's operations, exactly
-        out /= span[:, None, None]
-        out.reshape(x.shape[0], n * n)[:, :: n + 1] = 0.0
+        flat_out = _minmax_apply(flat, low, span, out.reshape(x.shape[0], n * n), 0)
+        flat_out[:, :: n + 1] = 0.0
         return True
 
     vec = _fast_squares(rdm, chunk)
     if vec is None:  # missing pairs, or the errors of the full check
         low, span = _minmax_range(rdm_vectors_nan(rdm, "minmax_transform", check_layout=False))
-        vec = np.subtract(np.asarray(rdm.values, dtype=np.float64).reshape(-1, n, n),
-                          low[:, None, None])
-        vec /= span[:, None, None]
-        vec[:, np.arange(n), np.arange(n)] = 0.0
+        flat = np.asarray(rdm.values, dtype=np.float64).reshape(-1, n * n)
+        vec = _minmax_apply(flat, low, span, np.empty_like(flat), 0)
+        vec[:, :: n + 1] = 0.0
     return _elementwise(rdm, vec.reshape(rdm.shape), "minmax", None)
 
 
-def _minmax_range(vec: np.ndarray, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _minmax_apply(
+    v: np.ndarray, low: np.ndarray, span: np.ndarray, out: np.ndarray, start: int
+) -> np.ndarray:
+    """``(v - low) / span`` per row into ``out`` (rsatoolbox's operations, exactly); a row
+    without a range is refused (named by its flat position, ``start`` + its row)."""
+    _no_range(span, start)
+    np.subtract(v, low[:, None], out=out)
+    out /= span[:, None]
+    return out
+
+
+def _no_range(span: np.ndarray, start: int) -> None:
+    bad = np.flatnonzero(~(span > 0))
+    if bad.size:
+        raise SchemaError(
+            f"minmax_transform: RDM {start + int(bad[0])} (flat position in the stack) has "
+            f"all its dissimilarities equal (or missing), so it has no range to scale to "
+            f"[0, 1]. Drop it, or use rank_transform."
+        )
+
+
+def _minmax_range(vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's smallest value and range, NaN (missing pairs) left out; a row without a
-    range is refused (named by its flat position, ``start`` + its row)."""
+    range is refused."""
     low, high = vec.min(axis=1), vec.max(axis=1)
     if np.isnan(low).any():  # missing pairs (min/max propagate NaN)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN RDM: refused below
             low, high = np.nanmin(vec, axis=1), np.nanmax(vec, axis=1)
     span = high - low
-    bad = np.flatnonzero(~(span > 0))
-    if bad.size:
-        raise SchemaError(
-            f"minmax_transform: RDM {start + int(bad[0])} (flat position in the stack) has all its "
-            f"dissimilarities equal (or missing), so it has no range to scale to [0, 1]. Drop "
-            f"it, or use rank_transform."
-        )
+    _no_range(span, 0)
     return low, span
 
 
