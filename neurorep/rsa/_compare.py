@@ -321,7 +321,8 @@ def compare(
         holds each dissimilarity once: comparing it again costs one pass over
         its values instead of checking and gathering the square matrices, so
         condense a stack once when it is compared many times (large RDMs,
-        loops, bootstraps). Scores are the same for both forms.
+        loops, bootstraps). Scores are the same for both forms; a condensed
+        stack keeps missing pairs as NaN.
     method : str
         One of :data:`COMPARE_METHODS` (see the module docstring), with
         rsatoolbox's names; ``"pearson"`` is an alias of ``"corr"``.
