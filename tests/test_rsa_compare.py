@@ -559,7 +559,7 @@ def test_condensed_layout_and_values_are_checked(stacks):
     with pytest.raises(SchemaError, match="stimulus_j"):
         rsa.compare(ca.drop_vars("stimulus_j"), ca)
     bad = ca.copy(deep=True)
-    bad.values[2, 7] = np.nan
+    bad.values[2, 7] = np.inf  # (a NaN is a missing pair: test_rsa_parity18)
     for method in ("corr", "spearman", "tau-a"):
         with pytest.raises(SchemaError, match="finite"):
             rsa.compare(bad, ca, method=method)

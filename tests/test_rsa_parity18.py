@@ -195,7 +195,7 @@ def test_poisson_refuses_negative_values(rng):
 
 @pytest.mark.parametrize("call", ["evaluate", "compute_ceiling", "crossval", "bootstrap_crossval",
                                   "compute_cv_ceiling", "fit_select", "fit_interpolate",
-                                  "fit_optimize"])
+                                  "fit_optimize", "searchlight", "rsa_metric"])
 def test_distance_method_refused_for_inference(rng, call):
     # bures_metric is a distance: a p-value against 0, a "better" model or a ceiling
     # read as higher = better would be backwards, so inference refuses it
@@ -217,11 +217,30 @@ def test_distance_method_refused_for_inference(rng, call):
         "fit_select": lambda m: rsa.fit_select(comps, subj, method=m),
         "fit_interpolate": lambda m: rsa.fit_interpolate(comps, subj, method=m),
         "fit_optimize": lambda m: rsa.fit_optimize(comps, subj, method=m, rng=0),
+        # maps and alignment scores read higher = more similar too
+        "searchlight": lambda m: rsa.searchlight(_voxels(rng, n), fixed, radius=1.5, method=m),
+        "rsa_metric": lambda m: _rsa_metric_score(m, subj),
     }
     with pytest.raises(ValueError, match=r"bures_metric.*distance.*method='bures'"):
         calls[call]("bures_metric")
     calls[call]("bures")  # the similarity runs
     assert rsa.compare(subj, fixed, method="bures_metric").min() >= -1e-9  # compare keeps it
+
+
+def _voxels(rng, n):
+    import nibabel as nib
+
+    mask = nib.Nifti1Image(np.ones((3, 3, 2), dtype=np.int8), np.eye(4))
+    imgs = nib.Nifti1Image(rng.normal(size=(3, 3, 2, n)), np.eye(4))
+    return data.from_nifti(imgs, mask, stimulus=_ids(n))
+
+
+def _rsa_metric_score(method, subj):
+    from neurorep import alignment
+
+    metric = alignment.rsa_metric(method=method)
+    state = (metric.prepare(subj.isel(subject=0)), metric.prepare(subj.isel(subject=1)))
+    return metric.score(state, None)
 
 
 def _pd_subjects(rng, n_subj=5, n=7):
@@ -302,6 +321,15 @@ def test_transforms_match_rsatoolbox(rng):
     for got, want in pairs:
         assert got.dims == r.dims
         np.testing.assert_allclose(data.rdm_vectors(got), want.get_vectors(), atol=1e-12)
+    # rsatoolbox's operations: equal to the last bit, square or condensed
+    c = data.condense(r)
+    for name in ("sqrt", "positive", "minmax", "rank"):
+        want = getattr(rt, f"{name}_transform")(ref()).get_vectors()
+        np.testing.assert_array_equal(data.rdm_vectors(rsa.TRANSFORMS[name](r)), want)
+        got = rsa.TRANSFORMS[name](c)
+        assert got.dims == c.dims and got.attrs["transform"] == name
+        np.testing.assert_array_equal(got.values, want)
+    assert rsa.sqrt_transform(c).attrs["metric"] == "euclidean"
     assert rsa.sqrt_transform(r).attrs["metric"] == "euclidean"
     chained = rsa.transform_rdm(rsa.rank_transform(r), "minmax")
     assert chained.attrs["transform"] == "rank -> minmax"
@@ -319,6 +347,11 @@ def test_transforms_keep_nan_pairs_and_refuse_bad_input(rng):
     from scipy.stats import rankdata
 
     np.testing.assert_allclose(data.rdm_vectors(ranked.fillna(0))[0][ok], rankdata(v[ok]))
+    for fn in rsa.TRANSFORMS.values():  # a condensed stack keeps its NaN pairs too
+        got = fn(data.condense(r))
+        np.testing.assert_array_equal(got.values, data.condense(fn(r)).values)
+    with pytest.raises(SchemaError, match="finite"):
+        rsa.sqrt_transform(data.condense(r).fillna(np.inf))
     with pytest.raises(SchemaError, match="no range"):
         rsa.minmax_transform(data.rdm(np.ones(3), stimulus=list("abc")))
     with pytest.raises(SchemaError, match="expected an RDM"):
@@ -509,6 +542,10 @@ def test_compare_leaves_out_nan_pairs_as_rsatoolbox(rng, method, n, missing):
     got = rsa.compare(ra, rb, method=method)
     ref = rsa_compare(RDMs(a), RDMs(b), method=method)
     np.testing.assert_allclose(got.values, ref, rtol=0, atol=1e-12)
+    # condensed stacks carry the NaN pairs: the same numbers, in either form
+    ca, cb = data.condense(ra), data.condense(rb)
+    for x, y in ((ca, cb), (ca, rb), (ra, cb)):
+        np.testing.assert_allclose(rsa.compare(x, y, method=method).values, ref, atol=1e-12)
     # a complete model against data with missing pairs: the same pairs are left out
     full = ra.fillna(0.5)
     np.testing.assert_allclose(
@@ -535,6 +572,43 @@ def test_nan_pairs_errors(rng):
     sparse = sparse.copy(data=square(np.array([1.0, 2.0, np.nan, np.nan, np.nan, np.nan]), 4))
     with pytest.raises(SchemaError, match="at least 3"):
         rsa.compare(sparse, data.rdm(rng.random(6), stimulus=_ids(4)))
+
+
+def test_condensed_stacks_keep_nan_pairs_and_refuse_other_bad_values(rng):
+    import xarray as xr
+
+    a, b, ra, rb = _nan_stacks(rng)
+    ca = data.condense(ra)
+    np.testing.assert_array_equal(np.isnan(ca.values), np.isnan(a))
+    xr.testing.assert_identical(data.uncondense(ca), ra)
+    assert np.isnan(data.condensed_vectors(ca, missing=True)).sum() == np.isnan(a).sum()
+    with pytest.raises(SchemaError, match="NaN/inf"):  # NaN only where the caller allows it
+        data.condensed_vectors(ca)
+    inf = ca.copy(data=np.where(np.isnan(a), np.inf, a))
+    with pytest.raises(SchemaError, match="finite.*inf value"):
+        rsa.compare(inf, rb)
+    diag = ra.copy(deep=True)
+    diag.values[0, 2, 2] = np.nan
+    with pytest.raises(SchemaError, match="diagonal.*not NaN"):
+        data.condense(diag)
+    with pytest.raises(SchemaError, match="finite"):  # NaN is refused without missing=True
+        data.rdm_vectors(ra)
+
+
+@pytest.mark.parametrize("method", ["corr", "spearman", "cosine", "cosine_cov"])
+def test_overflow_size_rdms_are_refused_in_square_and_condensed_form(rng, method):
+    """Values whose squares overflow float64 are refused by every path (the condensed corr
+    path used to rescale them and score them): pooling, fits and the non-scale-free
+    methods need those sums, so nothing downstream ever sees such values."""
+    a, b, ra, rb = _nan_stacks(rng, missing=())
+    big = ra * 1e160
+    cbig = data.condense(ra) * 1e160  # (condense itself refuses big values)
+    for x, y in ((big, rb), (cbig, rb), (cbig, data.condense(rb))):
+        with pytest.raises(SchemaError, match="too large"):
+            rsa.compare(x, y, method=method)
+    # values just inside the bound are accepted and give rsatoolbox's numbers
+    ok = rsa.compare(data.condense(ra) * 1e150, data.condense(rb), method=method).values
+    np.testing.assert_allclose(ok, rsa_compare(RDMs(a), RDMs(b), method=method), atol=1e-12)
 
 
 @pytest.mark.parametrize("method", ["corr", "spearman", "tau-a", "cosine_cov"])
@@ -649,3 +723,30 @@ def test_unbalanced_cosine_is_the_correlation_estimator_without_centring(rng):
     want = np.diag(v)[:, None] + np.diag(v)[None, :] - 2 * v
     np.fill_diagonal(want, 0.0)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_rank_rows_fills_a_strided_or_other_dtype_out(rng):
+    """``out`` that is not C-contiguous float64 (a column slice, a transposed view, float32)
+    receives the ranks (they used to go to a temporary copy and be lost)."""
+    from scipy.stats import rankdata
+
+    from neurorep._core.ranks import rank_rows
+
+    x = np.round(rng.random((40, 900)) * 20)  # ties; several blocks
+    ref = rankdata(x, axis=1)
+    wide = np.zeros((40, 1000))
+    assert rank_rows(x, out=wide[:, 50:950]) is not None
+    np.testing.assert_array_equal(wide[:, 50:950], ref)
+    assert not wide[:, :50].any() and not wide[:, 950:].any()
+    tr = np.zeros((900, 40)).T  # F-ordered
+    np.testing.assert_array_equal(rank_rows(x, out=tr), ref)
+    np.testing.assert_array_equal(tr, ref)
+    f32 = np.zeros((40, 900), dtype=np.float32)
+    rank_rows(x, out=f32)
+    np.testing.assert_array_equal(f32, ref.astype(np.float32))
+    strided = x[:, ::2].copy()
+    view = x[:, ::2]  # in place on a strided view of x
+    rank_rows(view, out=view)
+    np.testing.assert_array_equal(x[:, ::2], rankdata(strided, axis=1))
+    with pytest.raises(ValueError, match="shape of x"):
+        rank_rows(x, out=np.zeros((40, 899)))

@@ -34,10 +34,12 @@ from neurorep._core.ranks import (
 __all__ = [
     "ALIASES",
     "COMPARE_METHODS",
+    "DISTANCE_METHODS",
     "Method",
     "compare_vectors",
     "cov_closed_form",
     "gram",
+    "inference_method",
     "kendall_counts",
     "resolve_method",
     "tau_a",
@@ -399,31 +401,45 @@ def _cov_weighting(v: np.ndarray, sigma_k: np.ndarray | None = None) -> np.ndarr
     return out
 
 
-def _cov_weighting_masked(v: np.ndarray, valid: np.ndarray, n: int) -> np.ndarray:
-    """rsatoolbox's ``_cov_weighting`` NaN branch: ``v`` holds only the valid pairs.
-
-    The row and column effects of ``-D/2`` are removed by weighted least
-    squares over the valid pairs (``(k, m' + n)`` result); the design is a
-    sparse incidence matrix, so each call costs a few passes over ``v`` and one
-    ``n x n`` inverse.
-    """
-    k = v.shape[0]
+def _masked_design(valid: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray,
+                                                      scipy.sparse.csr_matrix, np.ndarray]:
+    """The valid pairs' stimuli ``iu``, ``ju``, their ``(m', n)`` incidence matrix and the
+    inverse of rsatoolbox's normal matrix (``0.5`` per pair, ``1`` per diagonal entry):
+    what :func:`_cov_weighting_masked` needs, computed once for both sides."""
     iu, ju = triu(n)
     iu, ju = iu[valid], ju[valid]
-    n_dist = iu.size
-    rows = np.r_[np.arange(n_dist), np.arange(n_dist), n_dist + np.arange(n)]
-    cols = np.r_[iu, ju, np.arange(n)]
-    design = scipy.sparse.csr_matrix(
-        (np.ones(rows.size), (rows, cols)), shape=(n_dist + n, n)
-    )  # (row + col indicator) for each pair, then the diagonal
-    w = np.r_[np.full(n_dist, 0.5), np.ones(n)]
-    normal = (design.T @ scipy.sparse.diags(w) @ design).toarray()
-    vw = np.zeros((k, n_dist + n))
-    vw[:, :n_dist] = -0.5 * v
-    coef = np.asarray((design.T @ vw.T).T) @ np.linalg.inv(normal)  # (k, n)
-    vw -= np.asarray((design @ coef.T).T) * w
-    vw[:, :n_dist] *= np.sqrt(2.0)
-    return vw
+    p = iu.size
+    inc = scipy.sparse.csr_matrix(
+        (np.ones(2 * p), np.c_[iu, ju].ravel(), np.arange(0, 2 * p + 1, 2)), shape=(p, n)
+    )
+    normal = 0.5 * (inc.T @ inc).toarray()
+    normal[np.diag_indices(n)] += 1.0
+    return iu, ju, inc, np.linalg.inv(normal)
+
+
+def _cov_weighting_masked(
+    v: np.ndarray,
+    design: tuple[np.ndarray, np.ndarray, scipy.sparse.csr_matrix, np.ndarray],
+) -> np.ndarray:
+    """rsatoolbox's ``_cov_weighting`` NaN branch: ``v`` holds only the valid pairs.
+
+    The row and column effects of ``G = -D/2`` are removed by weighted least
+    squares over the valid pairs (``(k, m' + n)`` result, ``design`` from
+    :func:`_masked_design`): with ``c = (inc' g') ' N^-1`` (``g = -v/2``), pair
+    ``(i, j)`` becomes ``sqrt(2) (g_ij - (c_i + c_j) / 2)`` and diagonal entry
+    ``i`` becomes ``-c_i``; a few passes over ``v`` and one sparse product.
+    """
+    iu, ju, inc, inv_normal = design
+    k, p = v.shape
+    coef = np.asarray(v @ inc) @ (-0.5 * inv_normal)  # (k, n); v @ inc: no copy of v.T
+    out = np.empty((k, p + inv_normal.shape[0]))
+    pairs = out[:, :p]
+    np.take(coef, iu, axis=1, out=pairs)
+    pairs += np.take(coef, ju, axis=1)
+    pairs += v
+    pairs *= -0.5 * np.sqrt(2.0)
+    np.negative(coef, out=out[:, p:])
+    return out
 
 
 def _v_matrix(n: int, sigma_k: np.ndarray) -> np.ndarray:
@@ -453,7 +469,8 @@ def _cmp_cov(
         assert n is not None
         if sigma_k is not None:
             raise ValueError("cov methods with a sigma_k cannot handle excluded pairs.")
-        return _cos(_cov_weighting_masked(x, valid, n), _cov_weighting_masked(y, valid, n))
+        design = _masked_design(valid, n)
+        return _cos(_cov_weighting_masked(x, design), _cov_weighting_masked(y, design))
     if sigma_k is not None and sigma_k.ndim == 2:
         import scipy.linalg
 
@@ -607,6 +624,51 @@ def resolve_method(method: str) -> str:
     return method
 
 
+#: Comparison methods whose score is a distance (lower = more similar), with the
+#: similarity to use in their place. ``rsa.compare`` gives these distances; the
+#: inference functions (tests against 0, model-vs-model tests, noise ceilings,
+#: fits that maximise the score) read every score as higher = better and refuse them.
+DISTANCE_METHODS: dict[str, str] = {"bures_metric": "bures"}
+
+
+def inference_method(method: str, where: str) -> str:
+    """``resolve_method(method)``, refusing a distance-type method for inference.
+
+    Parameters
+    ----------
+    method : str
+        A comparison method name or alias.
+    where : str
+        The calling function, for the message.
+
+    Returns
+    -------
+    str
+        The canonical method name.
+
+    Raises
+    ------
+    ValueError
+        ``method`` is a distance (see :data:`DISTANCE_METHODS`).
+
+    Examples
+    --------
+    >>> inference_method("pearson", "evaluate")
+    'corr'
+    """
+    name = resolve_method(method)
+    if name in DISTANCE_METHODS:
+        raise ValueError(
+            f"{where}: method={method!r} is a distance (lower = more similar), but "
+            f"{where} treats every score as higher = better (tests against 0, model "
+            f"comparisons, noise ceilings, fitted weights). Use "
+            f"method={DISTANCE_METHODS[name]!r} (the matching similarity) or "
+            f"'neg_riem_dist' (a negated distance); rsa.compare(method={name!r}) gives the "
+            f"distances themselves."
+        )
+    return name
+
+
 _SAFE_EXPONENT = 64
 
 
@@ -647,8 +709,8 @@ def compare_vectors(
     ``own=True``: ``x`` and ``y`` are the caller's own fresh arrays and may be
     overwritten (saves a copy of each). They must then not be the same array.
     """
-    if valid is not None:  # boolean column indexing can give F-ordered copies
-        x, y = np.ascontiguousarray(x[:, valid]), np.ascontiguousarray(y[:, valid])
+    if valid is not None:  # C-ordered copies of the valid columns (x[:, valid] is 8x slower)
+        x, y = np.compress(valid, x, axis=1), np.compress(valid, y, axis=1)
         own = True  # fresh copies
     meth = COMPARE_METHODS[method]
     # products of the values: keep them inside float64's range (unless the kernel does)

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep._core import shape, similarity
-from neurorep._core.compare import COMPARE_METHODS, compare_vectors, resolve_method
+from neurorep._core.compare import COMPARE_METHODS, compare_vectors, inference_method
 from neurorep._core.condensed import condensed
 from neurorep._core.errors import SchemaError
 from neurorep._core.parallel import is_lazy, sum_over_chunks
@@ -497,7 +497,9 @@ def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> 
     ----------
     method : str, optional
         The RDM comparison of :func:`neurorep.rsa.compare` (default
-        ``"spearman"``; also ``"corr"``, ``"tau-a"``, ``"cosine"``, ...).
+        ``"spearman"``; also ``"corr"``, ``"tau-a"``, ``"cosine"``, ...). A
+        distance (``bures_metric``) is refused: scores and ceilings read higher
+        as more similar (use ``bures``, its similarity).
     rdm_metric : str, optional
         The dissimilarity of :func:`neurorep.rsa.compute_rdm` used when a
         representation is responses rather than an RDM (default
@@ -516,7 +518,7 @@ def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> 
     >>> rsa_metric(method="corr").name
     'RSA: correlation RDMs compared by corr'
     """
-    resolved = resolve_method(method)
+    resolved = inference_method(method, "rsa_metric")  # scores and ceilings: higher = better
     rows = COMPARE_METHODS[resolved].cosine_rows
 
     def prepare(x: xr.DataArray) -> tuple[Array, Array]:

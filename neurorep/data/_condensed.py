@@ -7,7 +7,7 @@ and names the two stimuli of each pair in the non-index coordinates
 ``stimulus_i`` and ``stimulus_j`` (along ``pair``), so it stays plain xarray,
 aligned by id, and survives netCDF/zarr round trips. :func:`condense` builds it
 from square RDMs after the full check (symmetry, zero diagonal, finite
-values); functions that accept it (``rsa.compare``) then read the vectors
+values; a missing pair, NaN at both ``(i, j)`` and ``(j, i)``, stays NaN); functions that accept it (``rsa.compare``) then read the vectors
 directly, with one cheap pass over the values instead of re-checking and
 re-gathering the square matrices at every call.
 """
@@ -21,7 +21,13 @@ import xarray as xr
 
 from neurorep._core.condensed import n_from_m, square, triu
 from neurorep._core.errors import SchemaError, sum_of_squares_fits
-from neurorep.data._schema import RDM_DIMS, _check_unique, check_rdm_layout, rdm_vectors
+from neurorep.data._schema import (
+    RDM_DIMS,
+    _check_unique,
+    check_rdm_layout,
+    rdm_vectors,
+    within_skipping_nan,
+)
 
 __all__ = [
     "PAIR_DIM",
@@ -67,7 +73,9 @@ def condense(rdm: xr.DataArray, *, name: str = "rdm") -> xr.DataArray:
     ----------
     rdm : DataArray
         One RDM ``(..., stimulus_i, stimulus_j)`` or a stack along leading dims; checked as
-        ``validate(rdm, kind="rdm")`` does (a condensed input is returned as is).
+        ``validate(rdm, kind="rdm")`` does, except that missing pairs (NaN at both ``(i, j)``
+        and ``(j, i)``, as ``rsa.compare`` takes them) are kept as NaN (a condensed input
+        is returned as is).
     name : str
         How the object is named in error messages.
 
@@ -98,7 +106,7 @@ def condense(rdm: xr.DataArray, *, name: str = "rdm") -> xr.DataArray:
             f"{type(rdm).__name__}."
         )
     check_rdm_layout(rdm, name=name)
-    vectors = rdm_vectors(rdm, name, check_layout=False)
+    vectors = rdm_vectors(rdm, name, check_layout=False, missing=True)
     n = rdm.shape[-1]
     ids = np.asarray(rdm.coords.variables["stimulus_i"].values)
     iu, ju = triu(n)
@@ -182,7 +190,9 @@ def condensed_ids(da: xr.DataArray, *, name: str = "rdm") -> np.ndarray:
     return ids
 
 
-def condensed_vectors(da: xr.DataArray, *, name: str = "rdm", check: bool = True) -> np.ndarray:
+def condensed_vectors(
+    da: xr.DataArray, *, name: str = "rdm", check: bool = True, missing: bool = False
+) -> np.ndarray:
     """The ``(k, m)`` float64 vectors of a condensed RDM stack (its values, not copied when
     they are C-contiguous float64; do not write to them), checked in one pass.
 
@@ -191,7 +201,9 @@ def condensed_vectors(da: xr.DataArray, *, name: str = "rdm", check: bool = True
     overflow (what :func:`rdm_vectors` checks of a square RDM besides symmetry
     and the diagonal, which a condensed RDM cannot violate). ``check=False``
     skips that pass, for a caller whose kernel reads every value anyway and
-    checks when its result shows a non-finite value.
+    checks when its result shows a non-finite value. ``missing=True`` lets NaN
+    (missing pairs, which :func:`condense` keeps) through; the other values are
+    checked as without it, and a stack without NaN costs the same one pass.
 
     Parameters
     ----------
@@ -201,6 +213,8 @@ def condensed_vectors(da: xr.DataArray, *, name: str = "rdm", check: bool = True
         How the object is named in error messages.
     check : bool
         Check the values (finite, squares summable in float64).
+    missing : bool
+        Allow NaN values: missing pairs (default False: refused as non-finite).
 
     Returns
     -------
@@ -217,23 +231,36 @@ def condensed_vectors(da: xr.DataArray, *, name: str = "rdm", check: bool = True
     """
     m = da.shape[-1]
     x = np.ascontiguousarray(np.asarray(da.values, dtype=np.float64)).reshape(-1, m)
-    if check and x.size and not sum_of_squares_fits(x.reshape(-1)):
-        finite = np.isfinite(x)
+    if check and x.size and not sum_of_squares_fits(x.reshape(-1)) and not (
+        missing and _missing_within(x)
+    ):
+        nan = np.isnan(x) if missing else None
+        finite = np.isfinite(x) if nan is None else ~np.isinf(x)
         if not finite.all():
             where = np.unravel_index(int(np.argmin(finite.ravel())), da.shape)
             raise SchemaError(
-                f"{name}: values must be finite; got {int((~finite).sum())} NaN/inf value(s), "
+                f"{name}: values must be finite; got {int((~finite).sum())} "
+                f"{'inf' if missing else 'NaN/inf'} value(s), "
                 f"the first at index {dict(zip(da.dims, map(int, where), strict=True))}. Drop "
                 f"those stimuli or impute them before the analysis."
             )
-        for row in x:
-            if not sum_of_squares_fits(row):
-                raise SchemaError(
-                    f"{name}: dissimilarities are too large: |d| up to "
-                    f"{float(np.abs(row).max()):.3g}, so sums of their squares overflow to "
-                    f"inf/NaN in float64. Rescale the RDM (e.g. divide it by its largest value)."
-                )
+        rows = x if nan is None else np.where(nan, 0.0, x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            ss = np.einsum("ij,ij->i", rows, rows, optimize=True)
+        over = np.flatnonzero(~(ss <= np.finfo(np.float64).max / 4))  # as sum_of_squares_fits
+        if over.size:
+            raise SchemaError(
+                f"{name}: dissimilarities are too large: |d| up to "
+                f"{float(np.abs(rows[over[0]]).max()):.3g}, so sums of their squares overflow "
+                f"to inf/NaN in float64. Rescale the RDM (e.g. divide it by its largest value)."
+            )
     return x
+
+
+def _missing_within(x: np.ndarray) -> bool:
+    """No inf, and every |value| small enough that no row's sum of squares overflows: what
+    ``sum_of_squares_fits`` tells of a stack without NaN, skipping NaN (two passes)."""
+    return within_skipping_nan(x, float(np.sqrt(np.finfo(np.float64).max / (4.0 * x.shape[1]))))
 
 
 def uncondense(da: xr.DataArray, *, name: str = "rdm") -> xr.DataArray:

@@ -96,6 +96,11 @@ def coord_index(da: xr.DataArray, dim: str) -> pd.Index:
 
 
 def _check_unique(ids: np.ndarray | pd.Index, *, dim: str, name: str) -> None:
+    if not isinstance(ids, pd.Index):
+        arr = np.asarray(ids)
+        # numbers and strings: one sort, no pandas Index (a few microseconds per call)
+        if arr.ndim == 1 and arr.dtype.kind in "biufUS" and np.unique(arr).size == arr.size:
+            return
     index = ids if isinstance(ids, pd.Index) else pd.Index(ids)
     if not index.is_unique:
         dup = index[index.duplicated()].unique()[:5].tolist()
@@ -898,6 +903,7 @@ def rdm_vectors(
     *,
     check_layout: bool = True,
     out: np.ndarray | None = None,
+    missing: bool = False,
 ) -> np.ndarray:
     """Validate an RDM (stack) and return its condensed upper triangles.
 
@@ -921,6 +927,11 @@ def rdm_vectors(
         already did.
     out : ndarray, optional
         A float64, C-contiguous ``(k, m)`` array to write into.
+    missing : bool, optional
+        Allow missing pairs (default False): NaN at both ``(i, j)`` and
+        ``(j, i)``, never on the diagonal, kept as NaN in the result (the
+        finite values are checked as usual). Only the chunks that fail the
+        fast check are looked at again, so an RDM without NaN costs the same.
 
     Returns
     -------
@@ -941,6 +952,10 @@ def rdm_vectors(
     >>> d = data.rdm([1.0, 2.0, 3.0], stimulus=["x", "y", "z"])
     >>> data.rdm_vectors(d)
     array([[1., 2., 3.]])
+    >>> import numpy as np
+    >>> gap = d.copy(data=[[0.0, np.nan, 2.0], [np.nan, 0.0, 3.0], [2.0, 3.0, 0.0]])
+    >>> data.rdm_vectors(gap, missing=True)
+    array([[nan,  2.,  3.]])
     """
     if check_layout:
         check_rdm_layout(da, name=name)
@@ -971,11 +986,31 @@ def rdm_vectors(
             and not diag.any()
             and up.max(initial=0.0) <= limit
             and up.min(initial=0.0) >= -limit
-        ):
-            _report_rdm_values(da, values, s, block, up, lo, diag, name)
+        ) and not (missing and _missing_pairs_ok(up, lo, diag, limit)):
+            _report_rdm_values(da, values, s, block, up, lo, diag, name, missing)
 
     run_blocks(check, k, step, nbytes=values.nbytes)  # big stacks: blocks in parallel
     return out
+
+
+def _missing_pairs_ok(up: np.ndarray, lo: np.ndarray, diag: np.ndarray, limit: float) -> bool:
+    """A chunk that failed the fast check is fine with missing pairs: NaN at both (i, j) and
+    (j, i), a zero diagonal, the other values symmetric and within ``limit``."""
+    nan = np.isnan(up)
+    return bool(
+        np.array_equal(nan, np.isnan(lo))
+        and np.logical_or(up == lo, nan).all()
+        and not diag.any()  # NaN counts as non-zero
+        and within_skipping_nan(up, limit)
+    )
+
+
+def within_skipping_nan(values: np.ndarray, limit: float) -> bool:
+    """Every value in ``[-limit, limit]``, NaN skipped (False on inf): two passes."""
+    return bool(
+        np.fmax.reduce(values, axis=None, initial=0.0) <= limit  # fmax skips NaN, sees inf
+        and np.fmin.reduce(values, axis=None, initial=0.0) >= -limit
+    )
 
 
 def _report_rdm_values(
@@ -987,8 +1022,23 @@ def _report_rdm_values(
     lo: np.ndarray,
     diag: np.ndarray,
     name: str,
+    missing: bool = False,
 ) -> None:
     """Raise the right error for a chunk of RDMs that failed the fast check."""
+    if missing:  # NaN pairs are allowed: report a wrong NaN pattern, else the other values
+        if np.isnan(diag).any():
+            raise SchemaError(
+                f"{name}: the diagonal of an RDM must be 0, not NaN (a stimulus is not missing "
+                f"from itself); drop the stimulus if it has no dissimilarities."
+            )
+        if not np.array_equal(np.isnan(up), np.isnan(lo)):
+            raise SchemaError(
+                f"{name}: a missing dissimilarity (NaN) must be missing at both (i, j) and "
+                f"(j, i); the NaN pattern is not symmetric."
+            )
+        values = np.where(np.isnan(values), 0.0, values)
+        block = np.where(np.isnan(block), 0.0, block)
+        up, lo = np.where(np.isnan(up), 0.0, up), np.where(np.isnan(lo), 0.0, lo)
     finite = np.isfinite(block)
     if not finite.all():
         total = int((~np.isfinite(values)).sum())

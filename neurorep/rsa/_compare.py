@@ -254,7 +254,7 @@ def _ids_proxy(ids: np.ndarray) -> xr.DataArray:
 
 
 def _side_vectors(
-    r: xr.DataArray, ids: np.ndarray, shared: np.ndarray, name: str, check: bool = True
+    r: xr.DataArray, ids: np.ndarray, shared: np.ndarray, name: str
 ) -> tuple[np.ndarray, bool]:
     """One side's ``(k, m)`` vectors on the ``shared`` stimuli, in their order, and whether
     they are a fresh array (the kernels may then overwrite them)."""
@@ -262,8 +262,8 @@ def _side_vectors(
     if not is_condensed(r):
         if not same:
             r = select_stimuli(r, shared)
-        return rdm_vectors(r, name, check_layout=False), True
-    x = condensed_vectors(r, name=name, check=check)
+        return rdm_vectors(r, name, check_layout=False, missing=True), True
+    x = condensed_vectors(r, name=name, missing=True)
     if same:
         return x, False
     pos = pd.Index(ids).get_indexer(shared)
@@ -273,7 +273,7 @@ def _side_vectors(
 
 
 def _prepare(
-    a: Any, b: Any, join: Literal["exact", "inner"], check: bool = True
+    a: Any, b: Any, join: Literal["exact", "inner"]
 ) -> tuple[xr.DataArray, xr.DataArray, np.ndarray, np.ndarray, bool, np.ndarray]:
     """Both sides' RDM stacks (square or condensed), their vectors on the shared stimuli,
     whether the vectors are fresh arrays, and the shared ids."""
@@ -288,8 +288,8 @@ def _prepare(
             sides.append(r)
     pa, _ = align(_ids_proxy(ids[0]), _ids_proxy(ids[1]), join=join, names=("a", "b"))
     shared = np.asarray(pa.coords.variables["stimulus"].values)
-    x, own_x = _side_vectors(sides[0], ids[0], shared, "a", check)
-    y, own_y = _side_vectors(sides[1], ids[1], shared, "b", check)
+    x, own_x = _side_vectors(sides[0], ids[0], shared, "a")
+    y, own_y = _side_vectors(sides[1], ids[1], shared, "b")
     return sides[0], sides[1], x, y, own_x and own_y, shared
 
 
@@ -321,7 +321,8 @@ def compare(
         holds each dissimilarity once: comparing it again costs one pass over
         its values instead of checking and gathering the square matrices, so
         condense a stack once when it is compared many times (large RDMs,
-        loops, bootstraps). Scores are the same for both forms.
+        loops, bootstraps). Scores are the same for both forms; a condensed
+        stack keeps missing pairs as NaN.
     method : str
         One of :data:`COMPARE_METHODS` (see the module docstring), with
         rsatoolbox's names; ``"pearson"`` is an alias of ``"corr"``.
@@ -354,16 +355,14 @@ def compare(
     """
     meth = resolve_method(method)
     if is_condensed(a) or is_condensed(b):
-        # a kernel that rescales its rows itself reads every value: a NaN/inf makes its
-        # scores NaN, and only then are condensed stacks checked (for the error message)
-        lazy = COMPARE_METHODS[meth].rescales
-        ra, rb, x, y, own, shared = _prepare(a, b, join, check=not lazy)
+        # condensed values are checked with one BLAS pass (NaN pairs allowed, values whose
+        # squares overflow refused as for square RDMs: no kernel sees them)
+        ra, rb, x, y, own, shared = _prepare(a, b, join)
     else:
         ra = _as_rdm(a, "a", "model")
         rb = _as_rdm(b, "b", "member")
         ra, rb = align(ra, rb, join=join, names=("a", "b"))
         x = y = shared = None  # type: ignore[assignment]
-        lazy = False
     m = x.shape[1] if x is not None else ra.sizes["stimulus_i"] * (ra.sizes["stimulus_i"] - 1) // 2
     n = int(round((1 + np.sqrt(1 + 8 * m)) / 2))
     min_n = 3
@@ -388,9 +387,7 @@ def compare(
         x = rdm_vectors_nan(ra, "a", check_layout=False)
         y = rdm_vectors_nan(rb, "b", check_layout=False)
         own = True
-    # a condensed stack read lazily (its kernel rescales rows itself) was not checked: a
-    # NaN there makes its scores NaN and is reported below, never taken as a missing pair
-    valid = None if lazy else missing_pairs(x, y, n, meth)
+    valid = missing_pairs(x, y, n, meth)
     if valid is None:
         scores = compare_vectors(x, y, meth, sigma_k=sigma_k, own=own)
     else:
@@ -401,10 +398,6 @@ def compare(
             )
         scores = compare_vectors(x, y, meth, sigma_k=sigma_k, valid=valid, n=n)
     if np.isnan(scores).any():
-        if lazy:
-            for r, side in ((ra, "a"), (rb, "b")):
-                if is_condensed(r):
-                    condensed_vectors(r, name=side)
         warnings.warn(
             "compare: some RDMs are constant (or zero), so their correlation/cosine with "
             "other RDMs is undefined; those scores are NaN.",

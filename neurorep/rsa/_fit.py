@@ -14,53 +14,9 @@ import math
 import numpy as np
 import scipy.optimize
 
-from neurorep._core.compare import COMPARE_METHODS, compare_vectors, resolve_method
+from neurorep._core.compare import COMPARE_METHODS, compare_vectors
+from neurorep._core.compare import inference_method as inference_method  # rsa's callers
 from neurorep._core.ranks import rank_rows
-
-#: Comparison methods whose score is a distance (lower = more similar), with the
-#: similarity to use in their place. ``rsa.compare`` gives these distances; the
-#: inference functions (tests against 0, model-vs-model tests, noise ceilings,
-#: fits that maximise the score) read every score as higher = better and refuse them.
-DISTANCE_METHODS: dict[str, str] = {"bures_metric": "bures"}
-
-
-def inference_method(method: str, where: str) -> str:
-    """``resolve_method(method)``, refusing a distance-type method for inference.
-
-    Parameters
-    ----------
-    method : str
-        A comparison method name or alias.
-    where : str
-        The calling function, for the message.
-
-    Returns
-    -------
-    str
-        The canonical method name.
-
-    Raises
-    ------
-    ValueError
-        ``method`` is a distance (see :data:`DISTANCE_METHODS`).
-
-    Examples
-    --------
-    >>> inference_method("pearson", "evaluate")
-    'corr'
-    """
-    name = resolve_method(method)
-    if name in DISTANCE_METHODS:
-        raise ValueError(
-            f"{where}: method={method!r} is a distance (lower = more similar), but "
-            f"{where} treats every score as higher = better (tests against 0, model "
-            f"comparisons, noise ceilings, fitted weights). Use "
-            f"method={DISTANCE_METHODS[name]!r} (the matching similarity) or "
-            f"'neg_riem_dist' (a negated distance); rsa.compare(method={name!r}) gives the "
-            f"distances themselves."
-        )
-    return name
-
 
 #: Where rsatoolbox's ``pool_rdm`` departs from the method's ``pool`` field: the raw RDMs
 #: are averaged for neg_riem_dist (not scale-free: a normalised pool would move the

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._core.compare import compare_vectors, resolve_method
+from neurorep._core.compare import compare_vectors, inference_method
 from neurorep._core.condensed import condensed
 from neurorep._core.errors import SchemaError, check_int, check_option, check_real
 from neurorep._core.parallel import one_blas_thread
@@ -135,7 +135,8 @@ def searchlight(
         RDM metric in each sphere (see :func:`compute_rdm`); ``crossnobis``
         needs the repetition (run) dim.
     method : str
-        Comparison method (see :func:`compare`).
+        Comparison method (see :func:`compare`); a distance (``bures_metric``)
+        is refused, as by :func:`evaluate`: use ``bures``, its similarity.
     noise : str, optional
         Noise-precision estimator per sphere for mahalanobis / crossnobis.
     normalize : bool, optional
@@ -178,7 +179,7 @@ def searchlight(
     import dask
 
     check_option("metric", metric, METRICS)
-    meth = resolve_method(method)
+    meth = inference_method(method, "searchlight")  # a map reads higher = more similar
     check_real(getattr(responses, "data", responses), name="responses")
     validate(responses, kind="responses", name="responses")
     if "stimulus" not in responses.dims:

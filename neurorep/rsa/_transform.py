@@ -3,7 +3,11 @@
 Each transform acts on the dissimilarities of every RDM of a stack
 separately (the zero diagonal is kept) and records itself in
 ``attrs["transform"]`` (chained with ``" -> "`` when transforms are
-composed). NaN dissimilarities (missing pairs) stay NaN.
+composed). NaN dissimilarities (missing pairs) stay NaN. A condensed stack
+(:func:`neurorep.data.condense`, ``(..., pair)``) is transformed as its
+vectors and stays condensed: half the values of the square form, checked
+with one pass, so a stack transformed (or compared) many times is best
+condensed once.
 
 ========== =================================================================================
 ``rank``     ranks of the dissimilarities, 1..m (ties: ``method`` of scipy's ``rankdata``)
@@ -23,9 +27,16 @@ import numpy as np
 import xarray as xr
 
 from neurorep._core.condensed import triangle_offsets
-from neurorep._core.errors import SchemaError, check_option
+from neurorep._core.errors import SchemaError, check_option, sum_of_squares_fits
 from neurorep._core.ranks import rank_rows
-from neurorep.data import RDM_DIMS, check_rdm_layout, rdm_vectors
+from neurorep.data import (
+    RDM_DIMS,
+    check_rdm_layout,
+    condensed_ids,
+    condensed_vectors,
+    is_condensed,
+    rdm_vectors,
+)
 
 __all__ = [
     "TRANSFORMS",
@@ -43,52 +54,22 @@ RankMethod = Literal["average", "min", "max", "dense", "ordinal"]
 def rdm_vectors_nan(
     da: xr.DataArray, name: str = "rdm", *, check_layout: bool = True
 ) -> np.ndarray:
-    """Condensed vectors ``(k, m)`` of an RDM (stack) whose missing pairs are NaN.
-
-    The finite values get every check of :func:`neurorep.data.rdm_vectors` (whose
-    one pass is all an RDM without NaN costs); a NaN must sit at both ``(i, j)`` and
-    ``(j, i)`` and never on the diagonal.
-    """
-    try:
-        return rdm_vectors(da, name, check_layout=check_layout)
-    except SchemaError:
-        values = np.asarray(da.values, dtype=np.float64)
-        n = values.shape[-1]
-        flat = values.reshape(-1, n * n)
-        upper, lower = triangle_offsets(n)
-        up_nan = np.isnan(np.take(flat, upper, axis=1))
-        if not up_nan.any() and not np.isnan(flat[:, :: n + 1]).any():
-            if not np.isnan(np.take(flat, lower, axis=1)).any():
-                raise  # not a missing pair: the original error (inf, asymmetry...)
-    if not np.array_equal(up_nan, np.isnan(np.take(flat, lower, axis=1))):
-        raise SchemaError(
-            f"{name}: a missing dissimilarity (NaN) must be missing at both (i, j) and "
-            f"(j, i); the NaN pattern is not symmetric."
-        )
-    if np.isnan(flat[:, :: n + 1]).any():
-        raise SchemaError(
-            f"{name}: the diagonal of an RDM must be 0, not NaN (a stimulus is not missing "
-            f"from itself); drop the stimulus if it has no dissimilarities."
-        )
-    # the finite values checked as any RDM's (a bare array: no coordinates to copy)
-    filled = xr.DataArray(np.where(np.isnan(values), 0.0, values), dims=da.dims)
-    out = rdm_vectors(filled, name, check_layout=False)
-    out[up_nan] = np.nan
-    return out
+    """Condensed vectors ``(k, m)`` of an RDM (stack) whose missing pairs are NaN:
+    :func:`neurorep.data.rdm_vectors` with ``missing=True`` (one pass, as without NaN)."""
+    return rdm_vectors(da, name, check_layout=check_layout, missing=True)
 
 
 def _rebuild(da: xr.DataArray, vec: np.ndarray, what: str, metric: str | None) -> xr.DataArray:
+    """``da``'s layout around the transformed vectors ``vec`` ``(k, m)`` (square RDMs are
+    rebuilt from them; a condensed stack takes them as they are)."""
+    if is_condensed(da):
+        return _elementwise(da, vec.reshape(da.shape), what, metric)
     n = da.shape[-1]
     upper, lower = triangle_offsets(n)
     flat = np.zeros((vec.shape[0], n * n))
     flat[:, upper] = vec
     flat[:, lower] = vec
-    out = da.copy(deep=False, data=flat.reshape(da.shape))
-    prev = da.attrs.get("transform")
-    out.attrs = {**da.attrs, "transform": what if not prev else f"{prev} -> {what}"}
-    if metric is not None:
-        out.attrs["metric"] = metric
-    return out
+    return _elementwise(da, flat.reshape(da.shape), what, metric)
 
 
 def _elementwise(da: xr.DataArray, vec: np.ndarray, what: str, metric: str | None) -> xr.DataArray:
@@ -107,26 +88,65 @@ def _check(rdm: Any, name: str) -> xr.DataArray:
             f"{name}: expected an RDM DataArray (..., stimulus_i, stimulus_j); got "
             f"{type(rdm).__name__}. Build one with neurorep.data.rdm(values, stimulus=ids)."
         )
-    if rdm.dims[-2:] != RDM_DIMS:
+    if is_condensed(rdm):
+        condensed_ids(rdm, name=name)
+    elif rdm.dims[-2:] != RDM_DIMS:
         raise SchemaError(
-            f"{name}: an RDM's last two dims must be {RDM_DIMS}; got {rdm.dims}."
+            f"{name}: an RDM's last two dims must be {RDM_DIMS} (or 'pair' for a condensed "
+            f"stack); got {rdm.dims}."
         )
+    else:
+        check_rdm_layout(rdm, name=name)
     return rdm
+
+
+def _condensed_blocks(
+    rdm: xr.DataArray,
+    name: str,
+    fn: Callable[[np.ndarray, np.ndarray, int], Any],
+    *,
+    check: bool = True,
+) -> np.ndarray | None:
+    """``fn(block, out, start)`` over cache-sized blocks of rows of a condensed stack's
+    vectors, so every value is read from memory once.
+
+    Each block is checked first (finite, squares summable: one BLAS pass in cache), or,
+    ``check=False``, by ``fn`` itself (it returns False for a block it cannot take).
+    ``None`` when a block fails: the caller then takes the full path (missing pairs, or
+    the error of :func:`neurorep.data.condensed_vectors`).
+    """
+    vec = condensed_vectors(rdm, name=name, check=False)
+    out = np.empty_like(vec)
+    k, m = vec.shape
+    step = max(1, _CHUNK // (8 * m))
+    for s in range(0, k, step):
+        block = vec[s : s + step]
+        if (check and not sum_of_squares_fits(block.reshape(-1))) or fn(
+            block, out[s : s + step], s
+        ) is False:
+            return None
+    return out
+
+
+def _vectors(rdm: xr.DataArray, name: str) -> np.ndarray:
+    """The checked ``(k, m)`` vectors of a checked RDM stack, square or condensed (NaN
+    pairs kept; a condensed stack's own values: do not write to them)."""
+    if is_condensed(rdm):
+        return condensed_vectors(rdm, name=name, missing=True)
+    return rdm_vectors_nan(rdm, name, check_layout=False)
 
 
 _CHUNK = 1 << 20  # bytes of squares processed together: the pass stays in cache
 
 
-def _fast_squares(
-    rdm: xr.DataArray,
-    fn: Callable[[np.ndarray, np.ndarray], bool],
-) -> np.ndarray | None:
+def _fast_squares(rdm: xr.DataArray, fn: Callable[[np.ndarray, np.ndarray], Any]) -> np.ndarray | None:
     """Checked squares in, ``fn``'s squares out, in one cache-sized pass per chunk.
 
-    Each chunk of RDMs is checked exactly (symmetric, zero diagonal: NaN fails the
-    symmetry test) and handed to ``fn(chunk, out)``, which writes its result into
-    ``out`` and returns False when the values are not finite. ``None`` when any
-    check fails: the caller then takes the full path (missing pairs, or the error).
+    Each chunk of RDMs is checked exactly (symmetric, zero diagonal, finite: NaN fails
+    the symmetry test, inf and overflow-size values the sum of squares) and handed to
+    ``fn(chunk, out)``, which writes its result into ``out`` (and returns False when it
+    cannot). ``None`` when any check fails: the caller then takes the full path
+    (missing pairs, or the error).
     """
     n = rdm.shape[-1]
     values = np.asarray(rdm.values, dtype=np.float64).reshape(-1, n, n)
@@ -137,11 +157,12 @@ def _fast_squares(
     for s in range(0, k, step):
         e = min(k, s + step)
         x = values[s:e]
-        if not np.equal(x, x.transpose(0, 2, 1), out=eq[: e - s]).all():
-            return None
-        if x.reshape(e - s, n * n)[:, :: n + 1].any():
-            return None
-        if not fn(x, out[s:e]):
+        flat = x.reshape(-1)
+        if not (
+            np.equal(x, x.transpose(0, 2, 1), out=eq[: e - s]).all()
+            and not flat[:: n + 1].any()
+            and sum_of_squares_fits(flat)
+        ) or fn(x, out[s:e]) is False:
             return None
     return out.reshape(rdm.shape)
 
@@ -152,7 +173,8 @@ def rank_transform(rdm: xr.DataArray, *, method: RankMethod = "average") -> xr.D
     Parameters
     ----------
     rdm : DataArray
-        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``, or a condensed
+        stack ``(..., pair)`` (:func:`neurorep.data.condense`; the result stays condensed).
         One RDM or a stack; each is ranked on its own. NaN pairs stay NaN and
         the others are ranked among themselves.
     method : {"average", "min", "max", "dense", "ordinal"}
@@ -172,7 +194,7 @@ def rank_transform(rdm: xr.DataArray, *, method: RankMethod = "average") -> xr.D
     """
     rdm = _check(rdm, "rank_transform")
     check_option("method", method, ("average", "min", "max", "dense", "ordinal"))
-    vec = rdm_vectors_nan(rdm, "rank_transform")
+    vec = _vectors(rdm, "rank_transform")
     nan = np.isnan(vec)
     if method == "average" and not nan.any():
         out = rank_rows(vec)
@@ -198,7 +220,8 @@ def sqrt_transform(rdm: xr.DataArray) -> xr.DataArray:
     Parameters
     ----------
     rdm : DataArray
-        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``, or a condensed
+        stack ``(..., pair)`` (:func:`neurorep.data.condense`; the result stays condensed).
 
     Returns
     -------
@@ -213,22 +236,23 @@ def sqrt_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 2., 0.])
     """
     rdm = _check(rdm, "sqrt_transform")
-    check_rdm_layout(rdm, name="sqrt_transform")
     metric = rdm.attrs.get("metric")
+    to = _SQRT_OF.get(str(metric)) if metric else None
 
     def fn(v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = np.maximum(v, 0.0, out=out)
         return np.sqrt(out, out=out)
 
-    def chunk(x: np.ndarray, out: np.ndarray) -> bool:
-        fn(x, out)
-        return bool(np.isfinite(x.sum()))  # inf/NaN anywhere: the full path's error
-
-    vec = _fast_squares(rdm, chunk)
+    if is_condensed(rdm):
+        root = _condensed_blocks(rdm, "sqrt_transform", lambda v, o, _: fn(v, o))
+        if root is None:  # missing pairs, or the error
+            root = fn(condensed_vectors(rdm, name="sqrt_transform", missing=True))
+        return _rebuild(rdm, root, "sqrt", to)
+    vec = _fast_squares(rdm, fn)
     if vec is None:  # missing pairs, or the error of the full check
         rdm_vectors_nan(rdm, "sqrt_transform", check_layout=False)
         vec = fn(np.asarray(rdm.values, dtype=np.float64))
-    return _elementwise(rdm, vec, "sqrt", _SQRT_OF.get(str(metric)) if metric else None)
+    return _elementwise(rdm, vec, "sqrt", to)
 
 
 def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
@@ -237,7 +261,8 @@ def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
     Parameters
     ----------
     rdm : DataArray
-        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``, or a condensed
+        stack ``(..., pair)`` (:func:`neurorep.data.condense`; the result stays condensed).
 
     Returns
     -------
@@ -251,13 +276,16 @@ def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 0., 1.])
     """
     rdm = _check(rdm, "positive_transform")
-    check_rdm_layout(rdm, name="positive_transform")
 
-    def chunk(x: np.ndarray, out: np.ndarray) -> bool:
-        np.maximum(x, 0.0, out=out)
-        return bool(np.isfinite(x.sum()))
+    def fn(v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.maximum(v, 0.0, out=out)
 
-    vec = _fast_squares(rdm, chunk)
+    if is_condensed(rdm):
+        pos = _condensed_blocks(rdm, "positive_transform", lambda v, o, _: fn(v, o))
+        if pos is None:  # missing pairs, or the error
+            pos = fn(condensed_vectors(rdm, name="positive_transform", missing=True))
+        return _rebuild(rdm, pos, "positive", None)
+    vec = _fast_squares(rdm, fn)
     if vec is None:  # missing pairs, or the error of the full check
         rdm_vectors_nan(rdm, "positive_transform", check_layout=False)
         vec = np.maximum(np.asarray(rdm.values, dtype=np.float64), 0.0)
@@ -270,7 +298,8 @@ def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
     Parameters
     ----------
     rdm : DataArray
-        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``, or a condensed
+        stack ``(..., pair)`` (:func:`neurorep.data.condense`; the result stays condensed).
         An RDM whose dissimilarities are all equal has no range and is refused.
 
     Returns
@@ -285,63 +314,86 @@ def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
     array([0., 0., 1.])
     """
     rdm = _check(rdm, "minmax_transform")
-    check_rdm_layout(rdm, name="minmax_transform")
-    n = rdm.shape[-1]
-    if n > 1:
-        # |d| up to this keeps later sums of squares finite (rdm_vectors' bound)
-        limit = float(np.sqrt(np.finfo(np.float64).max / (2.0 * n * (n - 1))))
+    if is_condensed(rdm):
+        # |d| up to this keeps sums of squares finite (condensed_vectors' bound, per value)
+        limit = float(np.sqrt(np.finfo(np.float64).max / (4.0 * rdm.shape[-1])))
 
-        def chunk(x: np.ndarray, out: np.ndarray) -> bool:
-            flat = x.reshape(x.shape[0], n * n)
-            # the zero diagonal is in these; it is the extreme only where every
-            # dissimilarity is on one side of 0, and those RDMs skip the diagonal
-            low = flat.min(axis=1)
-            high = flat.max(axis=1)
-            off = flat[:, 1:].reshape(x.shape[0], n - 1, n + 1)[:, :, :n]  # off-diagonal
-            at0 = np.flatnonzero(low == 0.0)
-            if at0.size:
-                low[at0] = off[at0].min(axis=(1, 2))
-            at0 = np.flatnonzero(high == 0.0)
-            if at0.size:
-                high[at0] = off[at0].max(axis=(1, 2))
-            span = high - low
-            # NaN/inf propagate into low/high; no range: the full path names the RDM
-            if not (np.all(span > 0) and high.max() <= limit and low.min() >= -limit):
+        def rows(v: np.ndarray, out: np.ndarray, start: int) -> bool:
+            low, high = v.min(axis=1), v.max(axis=1)  # NaN/inf propagate: the full path
+            if not (low.min() >= -limit and high.max() <= limit):
                 return False
-            scale = 1.0 / span
-            np.multiply(x, scale[:, None, None], out=out)
-            out -= (low * scale)[:, None, None]
-            out.reshape(x.shape[0], n * n)[:, :: n + 1] = 0.0
+            _minmax_apply(v, low, high - low, out, start)
             return True
 
-        vec = _fast_squares(rdm, chunk)
-        if vec is not None:
-            return _elementwise(rdm, vec, "minmax", None)
-    return _minmax_full(rdm)
-
-
-def _minmax_full(rdm: xr.DataArray) -> xr.DataArray:
-    """minmax with missing pairs (NaN), and the errors of the full check."""
-    cond = rdm_vectors_nan(rdm, "minmax_transform", check_layout=False)
-    vec = np.asarray(rdm.values, dtype=np.float64)
-    lead = rdm.shape[:-2]
+        vec = _condensed_blocks(rdm, "minmax_transform", rows, check=False)
+        if vec is None:  # missing pairs, or the errors of the full check
+            vec = condensed_vectors(rdm, name="minmax_transform", missing=True)
+            low, span = _minmax_range(vec)
+            vec = _minmax_apply(vec, low, span, np.empty_like(vec), 0)
+        return _rebuild(rdm, vec, "minmax", None)
     n = rdm.shape[-1]
-    idx = np.arange(n)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN RDM: refused below
-        low = np.nanmin(cond, axis=1)[:, None]
-        span = np.nanmax(cond, axis=1)[:, None] - low
-    bad = np.flatnonzero(~(span[:, 0] > 0))
+
+    def chunk(x: np.ndarray, out: np.ndarray) -> bool:
+        flat = x.reshape(x.shape[0], n * n)
+        # the zero diagonal is in these; it is the extreme only where every
+        # dissimilarity is on one side of 0, and those RDMs skip the diagonal
+        low = flat.min(axis=1)
+        high = flat.max(axis=1)
+        off = flat[:, 1:].reshape(x.shape[0], n - 1, n + 1)[:, :, :n]  # off-diagonal
+        at0 = np.flatnonzero(low == 0.0)
+        if at0.size:
+            low[at0] = off[at0].min(axis=(1, 2))
+        at0 = np.flatnonzero(high == 0.0)
+        if at0.size:
+            high[at0] = off[at0].max(axis=(1, 2))
+        span = high - low
+        if not np.all(span > 0):  # no range: the full path names the RDM
+            return False
+        flat_out = _minmax_apply(flat, low, span, out.reshape(x.shape[0], n * n), 0)
+        flat_out[:, :: n + 1] = 0.0
+        return True
+
+    vec = _fast_squares(rdm, chunk)
+    if vec is None:  # missing pairs, or the errors of the full check
+        low, span = _minmax_range(rdm_vectors_nan(rdm, "minmax_transform", check_layout=False))
+        flat = np.asarray(rdm.values, dtype=np.float64).reshape(-1, n * n)
+        vec = _minmax_apply(flat, low, span, np.empty_like(flat), 0)
+        vec[:, :: n + 1] = 0.0
+    return _elementwise(rdm, vec.reshape(rdm.shape), "minmax", None)
+
+
+def _minmax_apply(
+    v: np.ndarray, low: np.ndarray, span: np.ndarray, out: np.ndarray, start: int
+) -> np.ndarray:
+    """``(v - low) / span`` per row into ``out`` (rsatoolbox's operations, exactly); a row
+    without a range is refused (named by its flat position, ``start`` + its row)."""
+    _no_range(span, start)
+    np.subtract(v, low[:, None], out=out)
+    out /= span[:, None]
+    return out
+
+
+def _no_range(span: np.ndarray, start: int) -> None:
+    bad = np.flatnonzero(~(span > 0))
     if bad.size:
         raise SchemaError(
-            f"minmax_transform: RDM {int(bad[0])} (flat position in the stack) has all its "
-            f"dissimilarities equal (or missing), so it has no range to scale to [0, 1]. Drop "
-            f"it, or use rank_transform."
+            f"minmax_transform: RDM {start + int(bad[0])} (flat position in the stack) has "
+            f"all its dissimilarities equal (or missing), so it has no range to scale to "
+            f"[0, 1]. Drop it, or use rank_transform."
         )
-    out = np.subtract(vec.reshape(-1, n, n), low[:, :, None])
-    out *= 1.0 / span[:, :, None]
-    out[:, idx, idx] = 0.0
-    return _elementwise(rdm, out.reshape(*lead, n, n), "minmax", None)
+
+
+def _minmax_range(vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's smallest value and range, NaN (missing pairs) left out; a row without a
+    range is refused."""
+    low, high = vec.min(axis=1), vec.max(axis=1)
+    if np.isnan(low).any():  # missing pairs (min/max propagate NaN)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN RDM: refused below
+            low, high = np.nanmin(vec, axis=1), np.nanmax(vec, axis=1)
+    span = high - low
+    _no_range(span, 0)
+    return low, span
 
 
 #: The RDM transforms by name (``transform_rdm(rdm, name)``), as rsatoolbox.rdm.transform.
@@ -359,7 +411,8 @@ def transform_rdm(rdm: xr.DataArray, kind: str) -> xr.DataArray:
     Parameters
     ----------
     rdm : DataArray
-        One RDM or a stack ``(..., stimulus_i, stimulus_j)``.
+        One RDM or a stack ``(..., stimulus_i, stimulus_j)``, or a condensed
+        stack ``(..., pair)`` (:func:`neurorep.data.condense`; the result stays condensed).
     kind : {"rank", "sqrt", "positive", "minmax"}
 
     Returns

@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from neurorep._core.errors import SchemaError, check_real
-from neurorep.data import RDM_DIMS, validate
+from neurorep.data import RDM_DIMS, rdm_vectors, validate
 
 
 def check_rdm(rdm: Any, *, name: str = "rdm", allow_inf: bool = False) -> xr.DataArray:
@@ -17,6 +17,28 @@ def check_rdm(rdm: Any, *, name: str = "rdm", allow_inf: bool = False) -> xr.Dat
 
     ``allow_inf`` lets ``+inf`` through (geodesic RDMs: disconnected pairs).
     """
+    if not allow_inf:
+        rdm_vectors_checked(rdm, name=name)
+        return rdm
+    return _check_rdm_full(rdm, name=name, allow_inf=allow_inf)
+
+
+def rdm_vectors_checked(rdm: Any, *, name: str = "rdm") -> np.ndarray:
+    """The ``(k, m)`` condensed vectors of an RDM (stack), checked as :func:`check_rdm`
+    does (one pass over the values when they are fine; the full checks name a fault)."""
+    if isinstance(rdm, xr.DataArray) and tuple(rdm.dims[-2:]) == RDM_DIMS:
+        check_real(rdm.data, name=name)
+        try:
+            vec = rdm_vectors(rdm, name)
+        except SchemaError:
+            vec = None
+        if vec is not None and not vec.min(initial=0.0) < 0:
+            return vec
+    _check_rdm_full(rdm, name=name)
+    return rdm_vectors(rdm, name)  # (not reached: the full checks raise)
+
+
+def _check_rdm_full(rdm: Any, *, name: str, allow_inf: bool = False) -> xr.DataArray:
     if not isinstance(rdm, xr.DataArray):
         raise SchemaError(
             f"{name}: expected an RDM xarray.DataArray with last dims {RDM_DIMS}; got "

@@ -30,7 +30,7 @@ import xarray as xr
 from neurorep._core.condensed import condensed, square
 from neurorep._core.errors import check_int, check_option
 from neurorep._core.ranks import rank_rows
-from neurorep.topology._checks import check_rdm, check_thresholds
+from neurorep.topology._checks import check_rdm, check_thresholds, rdm_vectors_checked
 
 Regime = Literal["local", "global", "geometry", "topology"]
 Graph = Literal["gt", "p_shortest", "p_nearest", "k_nearest"]
@@ -307,7 +307,7 @@ def sigmoid_transform(
     >>> topology.sigmoid_transform(r).values[0].round(4).tolist()
     [0.0, 0.0067, 0.5]
     """
-    check_rdm(rdm)
+    vec = rdm_vectors_checked(rdm)
     try:
         a, b = float(alpha), float(beta)
     except (TypeError, ValueError):
@@ -319,16 +319,19 @@ def sigmoid_transform(
             f"beta must be finite{' and in [0, 1] on the rank scale' if rank else ''}; got "
             f"{beta!r}."
         )
-    vals = np.asarray(rdm.values, dtype=float)
-    n = vals.shape[-1]
-    vec = condensed(vals.reshape(-1, n, n))
-    x = _rank01(vec) if rank else vec
+    n = rdm.shape[-1]
+    x = _rank01(vec) if rank else vec.copy()
+    # the authors' 1 / (1 + exp(-(x - beta) alpha)), in place on one array
+    x -= b
+    x *= -a
     with np.errstate(over="ignore"):
-        out = square(1.0 / (1.0 + np.exp(-(x - b) * a)), n).reshape(vals.shape)
-    attrs = dict(rdm.attrs)
-    attrs["metric"] = f"rgtm_sigmoid({attrs.get('metric', 'unknown')})"
-    attrs.update(gt_alpha=a, gt_beta=b, gt_rank=int(rank))
-    return rdm.copy(data=out).assign_attrs(attrs)
+        np.exp(x, out=x)
+    x += 1.0
+    np.divide(1.0, x, out=x)
+    out = rdm.copy(deep=False, data=square(x, n).reshape(rdm.shape))
+    out.attrs = {**rdm.attrs, "metric": f"rgtm_sigmoid({rdm.attrs.get('metric', 'unknown')})",
+                 "gt_alpha": a, "gt_beta": b, "gt_rank": int(rank)}
+    return out
 
 
 def _edge_weights(
