@@ -472,3 +472,26 @@ def test_nested_cv_lean_path_equals_fit_ridge_per_fold(fit_intercept):
     state = metric.pair(Y[:, 1:], X)
     np.testing.assert_allclose(metric.score(state, None), float(full["r"].values[1:].mean()),
                                rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", [(600, 1300), (65, 513), (7, 1), (1, 3), (0, 4)])
+def test_col_moments_match_float64_sums(rng, dtype, shape):
+    """The fused per-column reduction of the CV scoring against the sums written out in
+    float64 (predictions close to the responses: R^2 near 1, the errors far below them)."""
+    from neurorep._core.colmoments import col_moments
+
+    Z = (rng.normal(size=shape) * 3.0).astype(dtype)
+    P = (0.999 * Z + 1e-3 * rng.normal(size=shape)).astype(dtype)
+    z, p = Z.astype(np.float64), P.astype(np.float64)
+    e = (Z - P).astype(np.float64)  # the errors as the scoring rounds them
+    want = np.stack([(p * p).sum(0), (p * z).sum(0), (e * e).sum(0)])
+    rtol = 1e-13 if dtype == "float64" else 1e-6
+    got = col_moments(P, Z)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=0)
+    sse = col_moments(P, Z, sse_only=True)
+    np.testing.assert_array_equal(sse[2], got[2])
+    assert not sse[:2].any()
+    zz = col_moments(None, Z)
+    np.testing.assert_allclose(zz[0], (z * z).sum(0), rtol=rtol, atol=0)
+    assert not zz[1:].any()
