@@ -104,6 +104,15 @@ def test_searchlight_scores_do_not_depend_on_the_data_scale(volume):
     np.testing.assert_allclose(big.values, ref.values, atol=1e-10)
 
 
+def test_scale_dependent_method_refuses_rescaled_extreme_data(volume):
+    """neg_riem_dist is not scale-free: rescaling 1e200-sized voxels would change its
+    scores, so the searchlight refuses them before computing any sphere."""
+    resp, model = volume
+    with pytest.raises(ValueError, match="depends on the RDMs' scale"):
+        rsa.searchlight(resp.astype(np.float64) * 1e200, model, radius=2.5,
+                        method="neg_riem_dist", scheduler="synchronous")
+
+
 def test_haxby_slice_searchlight(data_home):
     from neurorep import datasets
 

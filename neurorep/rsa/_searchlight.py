@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from neurorep._core.compare import compare_vectors, inference_method
+from neurorep._core.compare import COMPARE_METHODS, compare_vectors, inference_method
 from neurorep._core.condensed import condensed
 from neurorep._core.errors import SchemaError, check_int, check_option, check_real
 from neurorep._core.parallel import one_blas_thread
@@ -236,9 +236,17 @@ def searchlight(
     model_vecs = condensed(np.asarray(model_rdm.values, dtype=np.float64))
     model_vecs = model_vecs.reshape(-1, n_stim * (n_stim - 1) // 2)  # (models, pairs)
     values = np.asarray(responses.transpose(*responses.dims).values, dtype=np.float64)
-    # divide by a power of two (exact): sphere RDMs neither overflow nor underflow, and
-    # every comparison method is invariant to the RDMs' scale
-    e = _scale_exponent(values)[0]
+    # divide by a power of two (exact): sphere RDMs neither overflow nor underflow; only
+    # scale-free comparison methods give the same scores on the rescaled RDMs
+    e, peak = _scale_exponent(values)
+    if e and not COMPARE_METHODS[meth].scale_free:
+        raise ValueError(
+            f"searchlight: method={meth!r} depends on the RDMs' scale, and responses with "
+            f"max |value| = {peak:.3g} (outside 2**-64 .. 2**64) give sphere RDMs that "
+            f"overflow or underflow. Rescale the responses first, e.g. "
+            f"responses / float(abs(responses).max()), or use a scale-free method such as "
+            f"'corr' or 'cosine'."
+        )
     if e:
         values = np.ldexp(values, -e)
     if on_surface:
