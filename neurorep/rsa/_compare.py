@@ -213,8 +213,10 @@ def missing_pairs(x: np.ndarray, y: np.ndarray, n: int, method: str) -> np.ndarr
     (rsatoolbox's ``_parse_input_rdms``, which in addition needs both sides to
     miss the same pairs; with equal patterns the numbers are the same).
     """
-    # one fast reduction each (checked values cannot overflow a sum): NaN only if missing
-    if not (np.isnan(x.sum()) or np.isnan(y.sum())):
+    # one matrix-vector product each (BLAS, all threads; checked values are finite or NaN
+    # and cannot overflow a sum): a row sum is NaN only if the row misses a pair
+    ones = np.ones(x.shape[1])
+    if not (np.isnan(x @ ones).any() or np.isnan(y @ ones).any()):
         return None
     nx, ny = np.isnan(x).any(axis=0), np.isnan(y).any(axis=0)
     valid = ~(nx | ny)
