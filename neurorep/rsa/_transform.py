@@ -167,6 +167,25 @@ def _fast_squares(rdm: xr.DataArray, fn: Callable[[np.ndarray, np.ndarray], Any]
     return out.reshape(rdm.shape)
 
 
+def _apply_elementwise(
+    rdm: xr.DataArray, fn: Callable[..., np.ndarray], what: str, metric: str | None
+) -> xr.DataArray:
+    """``fn(values, out=None)`` applied to every dissimilarity of a checked RDM stack (square
+    or condensed): in checked cache-sized blocks, or after the full check when some pairs are
+    missing (NaN) or the fast check fails (which then raises its error)."""
+    name = f"{what}_transform"
+    if is_condensed(rdm):
+        vec = _condensed_blocks(rdm, name, lambda v, o, _: fn(v, o))
+        if vec is None:  # missing pairs, or the error
+            vec = fn(condensed_vectors(rdm, name=name, missing=True))
+        return _rebuild(rdm, vec, what, metric)
+    vec = _fast_squares(rdm, fn)
+    if vec is None:  # missing pairs, or the error of the full check
+        rdm_vectors_nan(rdm, name, check_layout=False)
+        vec = fn(np.asarray(rdm.values, dtype=np.float64))
+    return _elementwise(rdm, vec, what, metric)
+
+
 def rank_transform(rdm: xr.DataArray, *, method: RankMethod = "average") -> xr.DataArray:
     """Replace each RDM's dissimilarities by their ranks 1..m (rsatoolbox ``rank_transform``).
 
@@ -243,16 +262,7 @@ def sqrt_transform(rdm: xr.DataArray) -> xr.DataArray:
         out = np.maximum(v, 0.0, out=out)
         return np.sqrt(out, out=out)
 
-    if is_condensed(rdm):
-        root = _condensed_blocks(rdm, "sqrt_transform", lambda v, o, _: fn(v, o))
-        if root is None:  # missing pairs, or the error
-            root = fn(condensed_vectors(rdm, name="sqrt_transform", missing=True))
-        return _rebuild(rdm, root, "sqrt", to)
-    vec = _fast_squares(rdm, fn)
-    if vec is None:  # missing pairs, or the error of the full check
-        rdm_vectors_nan(rdm, "sqrt_transform", check_layout=False)
-        vec = fn(np.asarray(rdm.values, dtype=np.float64))
-    return _elementwise(rdm, vec, "sqrt", to)
+    return _apply_elementwise(rdm, fn, "sqrt", to)
 
 
 def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
@@ -280,16 +290,7 @@ def positive_transform(rdm: xr.DataArray) -> xr.DataArray:
     def fn(v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return np.maximum(v, 0.0, out=out)
 
-    if is_condensed(rdm):
-        pos = _condensed_blocks(rdm, "positive_transform", lambda v, o, _: fn(v, o))
-        if pos is None:  # missing pairs, or the error
-            pos = fn(condensed_vectors(rdm, name="positive_transform", missing=True))
-        return _rebuild(rdm, pos, "positive", None)
-    vec = _fast_squares(rdm, fn)
-    if vec is None:  # missing pairs, or the error of the full check
-        rdm_vectors_nan(rdm, "positive_transform", check_layout=False)
-        vec = np.maximum(np.asarray(rdm.values, dtype=np.float64), 0.0)
-    return _elementwise(rdm, vec, "positive", None)
+    return _apply_elementwise(rdm, fn, "positive", None)
 
 
 def minmax_transform(rdm: xr.DataArray) -> xr.DataArray:
