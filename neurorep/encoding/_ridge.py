@@ -133,17 +133,26 @@ def _shared_index(cv_r2: Any, ties: str) -> int:
     return int(_select(mean[:, None], ties=ties)[0])
 
 
-def _fit_block(
-    Y: np.ndarray, plan: _Plan, *, return_weights: bool, sample_dim: str = "stimulus",
-    ties: str = "smallest", conservative: bool = False,
-) -> dict[str, np.ndarray]:
-    """The per-chunk kernel of :func:`fit_ridge` (numpy in, numpy out)."""
+def _centred_block(
+    Y: np.ndarray, plan: _Plan, sample_dim: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """A chunk's responses checked and centred (constant units zeroed), their means, the
+    constant-unit mask and ``X'Y`` (gram plans; else None)."""
     Y, spread = check_block(Y, sample_dim, plan.dtype)
     constant = spread == 0
     Yc, y_mean = center_chunk(Y, plan.dtype, plan.fit_intercept)
     if constant.any():
         Yc[:, constant] = 0
     XtY = plan.X.T @ Yc if plan.mode == "gram" else None
+    return Yc, y_mean, constant, XtY
+
+
+def _fit_block(
+    Y: np.ndarray, plan: _Plan, *, return_weights: bool, sample_dim: str = "stimulus",
+    ties: str = "smallest", conservative: bool = False,
+) -> dict[str, np.ndarray]:
+    """The per-chunk kernel of :func:`fit_ridge` (numpy in, numpy out)."""
+    Yc, y_mean, constant, XtY = _centred_block(Y, plan, sample_dim)
     cv_r2, cv_r, best = cv_select(plan, Yc, XtY, ties=ties, conservative=conservative)
     out = {"cv_r2": cv_r2, "cv_r": cv_r, "best": best, "constant": constant}
     if return_weights:
@@ -185,13 +194,8 @@ def _refit_block(
     Y: np.ndarray, plan: _Plan, *, alpha_index: int, sample_dim: str = "stimulus"
 ) -> dict[str, np.ndarray]:
     """Weights and intercepts of a chunk at one alpha shared by every unit."""
-    Y, spread = check_block(Y, sample_dim, plan.dtype)
-    constant = spread == 0
-    Yc, y_mean = center_chunk(Y, plan.dtype, plan.fit_intercept)
-    if constant.any():
-        Yc[:, constant] = 0
+    Yc, y_mean, constant, XtY = _centred_block(Y, plan, sample_dim)
     best = np.where(constant, -1, alpha_index)
-    XtY = plan.X.T @ Yc if plan.mode == "gram" else None
     return _weights(plan, Yc, y_mean, best, XtY)
 
 
