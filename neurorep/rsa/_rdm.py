@@ -47,7 +47,7 @@ import xarray as xr
 from neurorep._core.errors import SchemaError, check_option, check_real, sum_of_squares_fits
 from neurorep._core.parallel import is_lazy
 from neurorep.data import infer_kind, members, stimulus_ids, validate
-from neurorep.rsa import _chunked
+from neurorep.rsa import _chunked, _noise_chunked
 
 Metric = Literal[
     "euclidean", "squared_euclidean", "correlation", "cosine", "mahalanobis", "crossnobis",
@@ -366,6 +366,13 @@ def _precision(y: np.ndarray, method: str) -> np.ndarray:
 
 
 def _cube(resp: xr.DataArray, name: str) -> np.ndarray:
+    _check_cube(resp, name)
+    return np.asarray(resp.values, dtype=np.float64)
+
+
+def _check_cube(resp: xr.DataArray, name: str) -> None:
+    """Refuse responses that are not ``(stimulus, repetition, unit)`` with 2+ runs (reads
+    no values)."""
     if resp.dims != ("stimulus", "repetition", "unit"):
         raise SchemaError(
             f"{name}: cross-validated distances and noise estimates need responses with dims "
@@ -379,7 +386,6 @@ def _cube(resp: xr.DataArray, name: str) -> np.ndarray:
             f"{resp.sizes['repetition']}. Without independent partitions the distance "
             f"cannot be cross-validated; use metric='mahalanobis' or 'squared_euclidean'."
         )
-    return np.asarray(resp.values, dtype=np.float64)
 
 
 def compute_noise_precision(
@@ -396,7 +402,12 @@ def compute_noise_precision(
     ----------
     responses : DataArray
         Dims ``(stimulus, repetition, unit)``.
-        Repetition = run.
+        Repetition = run. Dask-backed responses (chunked along units) take
+        ``method="diag"`` only, computed chunk by chunk: the other methods
+        couple every pair of units, a ``(unit, unit)`` matrix the region
+        would have to be gathered for. For noise-weighted RDMs of such
+        responses pass the estimator name to :func:`compute_rdm`
+        (``noise="shrinkage_diag"``), which never forms that matrix.
     method : {"shrinkage_diag", "shrinkage_eye", "diag", "full"}
         ``shrinkage_diag``: Schaefer & Strimmer shrinkage towards the
         diagonal; ``shrinkage_eye``: Ledoit & Wolf shrinkage towards a
@@ -420,10 +431,14 @@ def compute_noise_precision(
     """
     check_real(getattr(responses, "data", responses), name="responses")
     validate(responses, kind="responses", name="responses")
-    cube = _cube(responses, "compute_noise_precision")
-    e, peak = _scale_exponent(cube)
-    prec = _precision(np.ldexp(cube, -e) if e else cube, method)  # exact rescaling, no overflow
-    prec = _unscale(prec, -2 * e, "the noise precision values", "compute_noise_precision", peak)
+    if is_lazy(responses):
+        prec = _lazy_noise_precision(responses, method)
+    else:
+        cube = _cube(responses, "compute_noise_precision")
+        e, peak = _scale_exponent(cube)
+        prec = _precision(np.ldexp(cube, -e) if e else cube, method)  # exact rescaling
+        prec = _unscale(prec, -2 * e, "the noise precision values", "compute_noise_precision",
+                        peak)
     units = np.asarray(responses["unit"].values)
     return xr.DataArray(
         prec,
@@ -432,6 +447,59 @@ def compute_noise_precision(
         name="noise_precision",
         attrs={"method": method},
     )
+
+
+def _lazy_noise_precision(responses: xr.DataArray, method: str) -> np.ndarray:
+    """compute_noise_precision of dask-backed responses: the diagonal estimate, chunk by
+    chunk; the methods that couple units are refused with the ways out."""
+    from neurorep._core.memory import check_allocation
+
+    name = "compute_noise_precision"
+    check_option("method", method, NOISE_METHODS)
+    _check_cube(responses, name)
+    n, n_run, p = responses.shape
+    if method != "diag":
+        raise SchemaError(
+            f"{name}: method={method!r} estimates a ({p} x {p}) precision coupling every pair "
+            f"of units, which cannot be computed from dask-backed responses without gathering "
+            f"them. For a noise-weighted RDM pass the estimator to compute_rdm "
+            f"(noise={method!r} works chunk by chunk in stimulus space{', except full' if method == 'full' else ''}); "
+            f"otherwise use method='diag' here, or load a smaller ROI into memory "
+            f"(responses.isel(unit=...).compute())."
+        )
+    check_allocation(8.0 * p * p, what=f"{name}: a ({p} x {p}) diagonal precision matrix",
+                     fix="Pass noise='diag' to compute_rdm instead (never a unit x unit "
+                         "matrix), or select fewer units.", name=None)
+    e, peak = _scale_exponent(responses.data)
+    var = _noise_chunked.unit_residual_variance(_noise_chunked.as_cube(responses.data, e), name)
+    prec = np.diag(1.0 / var)
+    return _unscale(prec, -2 * e, "the noise precision values", name, peak)
+
+
+def _rdm_cube_chunked(
+    resp: xr.DataArray, metric: str, noise: Any, scale: float, name: str
+) -> np.ndarray | None:
+    """mahalanobis with an estimated noise, and crossnobis, of dask-backed responses
+    ``(stimulus, repetition, unit)``, chunk by chunk (:mod:`neurorep.rsa._noise_chunked`).
+    None for a dense given precision (the in-memory path takes it)."""
+    m = METRICS[metric]
+    _check_cube(resp, name)
+    method = noise if isinstance(noise, str) else None
+    given: np.ndarray | None = None
+    if method is not None:
+        check_option("noise", method, NOISE_METHODS)
+    elif noise is not None:
+        prec = _noise_array(noise, resp, metric, name)
+        if not (isinstance(prec, np.ndarray) and prec.ndim == 1):
+            return None
+        given = prec
+    e, peak = _scale_exponent(resp.data)
+    cube = _noise_chunked.as_cube(resp.data, e)
+    d = _noise_chunked.cube_rdm_kernel(cube, metric, given, method, name)
+    if m.per_unit and scale != 1.0:
+        d = d / scale
+    # an estimated precision scales as 1 / data ** 2: noise-weighted distances are scale-free
+    return _unscale(d, (0 if method is not None else m.degree) * e, metric, name, peak)
 
 
 # ----------------------------------------------------------------------------
@@ -733,6 +801,10 @@ def _rdm_values(
     m = METRICS[metric]
     cube = None
     if m.runs or (m.noise != "none" and isinstance(noise, str)):
+        if is_lazy(resp.data) and metric in ("mahalanobis", "crossnobis") and resp.ndim == 3:
+            chunked = _rdm_cube_chunked(resp, metric, noise, scale, name)
+            if chunked is not None:  # never gathered
+                return chunked
         cube = _cube(resp, name)
         e, peak = _scale_exponent(cube) if m.degree >= 0 else (0, 0.0)
         cube = np.ldexp(cube, -e) if e else cube

@@ -34,6 +34,7 @@ import xarray as xr
 
 from neurorep._core.deprecate import renamed_parameters
 from neurorep._core.errors import NeurorepWarning, SchemaError, check_int, check_option, check_real
+from neurorep._core.parallel import is_lazy
 from neurorep._core.rng import as_generator
 from neurorep.data import reject_epochs
 from neurorep.stats._scores import SCORES
@@ -188,7 +189,9 @@ def leave_one_out_ceiling(
     )
 
 
-def _cube(responses: Any) -> tuple[np.ndarray, dict[str, Any]]:
+def _cube(responses: Any) -> tuple[Any, dict[str, Any]]:
+    """The validated ``(stimulus, repetition, unit)`` values (float64 numpy, or the dask array
+    as it is: never computed here) and the unit coords."""
     check_real(getattr(responses, "data", responses), name="noise_ceiling: responses")
     if isinstance(responses, xr.DataArray):
         reject_epochs(responses, name="responses")
@@ -203,7 +206,16 @@ def _cube(responses: Any) -> tuple[np.ndarray, dict[str, Any]]:
         }
         if "unit" not in coords:
             coords["unit"] = ("unit", np.arange(responses.shape[2]))
-        values = np.asarray(responses.values, dtype=np.float64)
+        values: Any = (responses.data if is_lazy(responses)
+                       else np.asarray(responses.values, dtype=np.float64))
+    elif is_lazy(responses):
+        values = responses
+        if values.ndim != 3:
+            raise SchemaError(
+                f"noise_ceiling: dask responses must be 3-D (stimulus, repetition, unit); got "
+                f"shape {values.shape}."
+            )
+        coords = {"unit": ("unit", np.arange(values.shape[2]))}
     else:
         values = np.asarray(responses, dtype=np.float64)
         if values.ndim == 2:
@@ -221,12 +233,11 @@ def _cube(responses: Any) -> tuple[np.ndarray, dict[str, Any]]:
         )
     if n_stim < 3:
         raise SchemaError(f"noise_ceiling: needs at least 3 stimuli; got {n_stim}.")
-    if np.isnan(values).any():
-        raise SchemaError(
-            "noise_ceiling: responses contain NaN (missing repetitions?); every stimulus needs "
-            "the same repetitions. Drop incomplete stimuli first."
-        )
     return values, coords
+
+
+_NAN_FIX = ("noise_ceiling: responses contain NaN (missing repetitions?); every stimulus needs "
+            "the same repetitions. Drop incomplete stimuli first.")
 
 
 def _ncsnr(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -241,19 +252,47 @@ def _ncsnr(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ncsnr, signal_var, noise_var
 
 
-def _split_half(values: np.ndarray, n_splits: int, gen: np.random.Generator) -> tuple[np.ndarray, int]:
-    n_rep = values.shape[1]
-    half = n_rep // 2
+def _split_half(values: np.ndarray, perms: np.ndarray) -> np.ndarray:
+    """Per-unit split-half r averaged over the splits ``perms`` (one permutation of the
+    repetitions a row)."""
+    half = values.shape[1] // 2
     rs = []
-    for _ in range(n_splits):
-        perm = gen.permutation(n_rep)
+    for perm in perms:
         a = values[:, perm[:half]].mean(1)
         b = values[:, perm[half : 2 * half]].mean(1)
         a = a - a.mean(0)
         b = b - b.mean(0)
         with np.errstate(divide="ignore", invalid="ignore"):
             rs.append((a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0)))
-    return np.nanmean(np.stack(rs), axis=0) if n_splits else np.full(values.shape[2], np.nan), half
+    if not len(perms):
+        return np.full(values.shape[2], np.nan)
+    return np.nanmean(np.stack(rs), axis=0)
+
+
+def _unit_statistic(block: Any, method: str, perms: np.ndarray | None) -> np.ndarray:
+    """``(2, units)``: the per-unit statistic of one block ``(stimulus, repetition, units)``
+    (ncsnr, or the split-half r) and a flag for units with a NaN."""
+    values = np.asarray(block, dtype=np.float64)
+    nan = np.isnan(values).any(axis=(0, 1))
+    stat = _ncsnr(values)[0] if method == "ncsnr" else _split_half(values, perms)  # type: ignore[arg-type]
+    return np.stack([stat, nan.astype(np.float64)])
+
+
+def _per_unit(values: Any, method: str, perms: np.ndarray | None) -> np.ndarray:
+    """The per-unit statistic of the whole region; a dask region chunked along units is
+    reduced chunk by chunk (each task holds one unit chunk; only the ``(2, unit)`` result
+    is gathered), on the active dask scheduler."""
+    if is_lazy(values):
+        x = values.rechunk({0: -1, 1: -1})
+        out = np.asarray(x.map_blocks(
+            _unit_statistic, method, perms, drop_axis=[0, 1], new_axis=0,
+            chunks=((2,), x.chunks[2]), dtype=np.float64, meta=np.empty((0, 0)),
+        ).compute())
+    else:
+        out = _unit_statistic(values, method, perms)
+    if out[1].any():
+        raise SchemaError(_NAN_FIX)
+    return out[0]
 
 
 @renamed_parameters(n_splits="n_split_halves")
@@ -272,7 +311,10 @@ def noise_ceiling(
     ----------
     responses : DataArray or array
         Responses ``(stimulus, repetition, unit)`` (at least 2 repetitions);
-        an array of that shape is read in that order.
+        an array of that shape is read in that order. Dask-backed responses
+        (chunked along units) are reduced chunk by chunk on the active dask
+        scheduler: memory is bounded by one unit chunk, and the numbers equal
+        the in-memory ones.
     method : {"ncsnr", "split_half"}
         NSD's noise-ceiling SNR, or split-half reliability with Spearman-Brown.
     metric : {"r", "r2"}
@@ -307,19 +349,20 @@ def noise_ceiling(
     check_option("metric", metric, CEILING_METRICS)
     gen = as_generator(rng)  # checked even for "ncsnr", which draws nothing
     values, coords = _cube(responses)
-    n_rep = values.shape[1]
+    n_rep = int(values.shape[1])
     n = n_rep if n_average is None else int(n_average)
     if n < 1:
         raise ValueError(f"n_average must be a positive int; got {n_average!r}.")
     data: dict[str, Any] = {}
     if method == "ncsnr":
-        ncsnr, _, _ = _ncsnr(values)
+        ncsnr = _per_unit(values, "ncsnr", None)
         with np.errstate(invalid="ignore"):
             rho = np.where(np.isinf(ncsnr), 1.0, ncsnr**2 / (ncsnr**2 + 1.0 / n))
         data["ncsnr"] = ("unit", ncsnr)
     else:
         n_split_halves = check_int("n_split_halves", n_split_halves, minimum=1, fix="e.g. n_split_halves=100.")
-        r_half, half = _split_half(values, n_split_halves, gen)
+        perms = np.array([gen.permutation(n_rep) for _ in range(n_split_halves)])
+        r_half, half = _per_unit(values, "split_half", perms), n_rep // 2
         rho = spearman_brown(r_half, factor=n / half)
         rho = np.where(r_half > 0, rho, np.where(np.isnan(r_half), np.nan, 0.0))
         data["split_half_r"] = ("unit", r_half)
