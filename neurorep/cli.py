@@ -187,6 +187,25 @@ def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
+def _number_or_all(text: str) -> int | str:
+    """A subject or session number, or ``all``."""
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'all'; got {text!r}") from None
+
+
+def _all_or_list(values: list[int | str] | None) -> list[int] | str | None:
+    """``['all']`` -> ``'all'``; 'all' mixed with numbers is refused."""
+    if values is None or "all" not in values:
+        return values  # type: ignore[return-value]
+    if len(values) > 1:
+        raise ValueError(f"give either numbers or 'all', not both; got {' '.join(map(str, values))}.")
+    return "all"
+
+
 # ----------------------------------------------------------------------------- commands
 def _datasets(args: argparse.Namespace) -> int:
     from neurorep import datasets
@@ -206,12 +225,15 @@ def _datasets(args: argparse.Namespace) -> int:
         print(f"license: {m.license}\nsource: {m.source}")
         if m.access:
             print(f"access: {m.access}")
+        if m.download_size:
+            print(f"download size: {m.download_size}")
         for f in m.files:
             print(f"file: {f.name} ({f.size} bytes) sha256 {f.sha256 or '(recorded on first download)'}\n      {f.url}")
         print("cite:\n  " + "\n  ".join(m.citation))
         return 0
     folder = datasets.fetch(
-        args.name, data_home=args.data_home, subjects=args.subjects, sessions=args.sessions,
+        args.name, data_home=args.data_home, subjects=_all_or_list(args.subjects),
+        sessions=_all_or_list(args.sessions),
         redownload=args.redownload, progressbar=True,
     )
     print(f"{args.name}: files verified in {folder}")
@@ -554,10 +576,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "info", "fetch"])
     p.add_argument("name", nargs="?")
     p.add_argument("--data-home", type=Path, default=None, help="where to put fetched files")
-    p.add_argument("--subjects", type=int, nargs="+", default=None,
-                   help="fetch only these subjects (nsd, bold5000, things_fmri)")
-    p.add_argument("--sessions", type=int, nargs="+", default=None,
-                   help="fetch only these sessions (nsd)")
+    p.add_argument("--subjects", type=_number_or_all, nargs="+", default=None,
+                   help="fetch only these subjects, or 'all' (nsd, bold5000, things_fmri; "
+                        "nsd needs --subjects or --sessions)")
+    p.add_argument("--sessions", type=_number_or_all, nargs="+", default=None,
+                   help="fetch only these sessions, or 'all' (nsd)")
     p.add_argument("--redownload", action="store_true",
                    help="download files that fail verification again")
     p.set_defaults(func=_datasets)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import shutil
 import tarfile
 import threading
 import zipfile
@@ -185,6 +186,54 @@ def test_subjects_and_sessions_only_for_the_large_datasets(tmp_path):
         datasets.fetch("nsd", subjects=[4], sessions=[31], data_home=tmp_path)
     with pytest.raises(ValueError, match="subjects must be among"):
         datasets.fetch("things_fmri", subjects=[4], data_home=tmp_path)
+
+
+def test_nsd_without_subjects_or_sessions_refuses_the_full_download(server, tmp_path,
+                                                                     monkeypatch, capsys):
+    """Hundreds of GB are never downloaded by omission: the error states the size from the
+    manifest and the two ways on; nothing is requested from the server or written."""
+    from neurorep.cli import main
+
+    size = datasets.get_manifest("nsd").download_size
+    assert "GB" in size
+    for call in (lambda: datasets.fetch("nsd", data_home=tmp_path),
+                 lambda: datasets.fetch_nsd(tmp_path)):
+        with pytest.raises(ValueError, match=r"284 sessions.*450 GB.*subjects=\[1\].*subjects='all'"):
+            call()
+    assert not (tmp_path / "nsd").exists()
+    assert main(["datasets", "fetch", "nsd", "--data-home", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "450 GB" in err and "--subjects all" in err and "--subjects 1 --sessions 1 2" in err
+    assert not (tmp_path / "nsd").exists()
+    # choosing subjects, sessions, or 'all' on purpose selects the files as before
+    assert len(_remote.nsd_files("all", [1])) == len(_remote.nsd_files(None, [1]))
+    assert [f.name for f in _remote.nsd_files([2], "all")] == [f.name for f in _remote.nsd_files([2])]
+    with pytest.raises(ValueError, match="subject numbers.*or 'all'; got 'every'"):
+        datasets.fetch_nsd(tmp_path, subjects="every")
+    with pytest.raises(ValueError, match="session numbers.*or 'all'; got 'al'"):
+        datasets.fetch_nsd(tmp_path, subjects=[1], sessions="al")
+    assert main(["datasets", "fetch", "nsd", "--subjects", "all", "1", "--data-home",
+                 str(tmp_path)]) == 1
+    assert "either numbers or 'all'" in capsys.readouterr().err
+    assert main(["datasets", "info", "nsd"]) == 0
+    assert "download size: about 450 GB" in capsys.readouterr().out
+
+
+def test_fetch_nsd_cli_with_subjects_and_sessions(server, tmp_path, monkeypatch, capsys):
+    from neurorep.cli import main
+
+    _mini_nsd(server.root)
+    roi = server.root / "nsd/nsddata/ppdata/subj01/func1pt8mm/roi"
+    shutil.copy(roi / "streams.nii.gz", roi / "nsdgeneral.nii.gz")  # the default ROI
+    real = _remote.nsd_files
+    monkeypatch.setattr(_remote, "nsd_files", lambda *a, **k: real(
+        *a, **{**k, "base_url": server.url + "nsd/"}))
+    home = tmp_path / "home"
+    assert main(["datasets", "fetch", "nsd", "--subjects", "1", "--sessions", "1", "2",
+                 "--data-home", str(home)]) == 0
+    assert "files verified" in capsys.readouterr().out
+    assert (home / "nsd/nsddata_betas/ppdata/subj01/func1pt8mm/betas_fithrf_GLMdenoise_RR"
+            "/betas_session02.hdf5").is_file()
 
 
 def test_nsd_file_list_is_the_public_bucket_layout():

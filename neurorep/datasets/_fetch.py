@@ -411,8 +411,8 @@ def fetch(
     name: str | Manifest,
     *,
     data_home: str | Path | None = None,
-    subjects: Sequence[int] | None = None,
-    sessions: Sequence[int] | None = None,
+    subjects: Sequence[int] | str | None = None,
+    sessions: Sequence[int] | str | None = None,
     redownload: bool = False,
     progressbar: bool = False,
 ) -> Path:
@@ -440,10 +440,15 @@ def fetch(
         Dataset name (see :func:`list_datasets`) or a manifest object.
     data_home : path, optional
         Destination root; default :func:`default_data_home`.
-    subjects : sequence of int, optional
-        Subjects to download (NSD 1..8, BOLD5000 1..4, THINGS-fMRI 1..3);
-        default all. Only for the datasets fetched by subject.
-    sessions : sequence of int, optional
+    subjects : sequence of int or "all", optional
+        Subjects to download (NSD 1..8, BOLD5000 1..4, THINGS-fMRI 1..3),
+        or ``"all"``; default all. Only for the datasets fetched by subject.
+        NSD (hundreds of GB in all) needs ``subjects`` or ``sessions``:
+        without either it raises a ValueError stating the full size;
+        ``subjects="all"`` is the explicit opt-in. BOLD5000 and THINGS-fMRI
+        are one archive each (downloaded whole whichever subjects are
+        extracted), so they need no opt-in.
+    sessions : sequence of int or "all", optional
         Sessions to download (NSD); default every session of each subject.
     redownload : bool
         Download files that fail verification again (the corrupted copy is

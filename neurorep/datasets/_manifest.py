@@ -89,6 +89,9 @@ class Manifest:
         How to obtain the data when they cannot be fetched.
     files : tuple of FileEntry, optional
         The files with URLs and checksums (empty: not fetchable).
+    download_size : str, optional
+        The size of a full download in words (e.g. ``"about 450 GB (...)"``),
+        where it is known; fetchers that refuse an unbounded download quote it.
 
     Examples
     --------
@@ -109,6 +112,7 @@ class Manifest:
     mirror_folder: str = ""
     access: str = ""
     files: tuple[FileEntry, ...] = field(default_factory=tuple)
+    download_size: str = ""
 
     @property
     def folder(self) -> str:

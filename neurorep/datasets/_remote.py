@@ -42,9 +42,18 @@ BOLD5000_URL = "https://ndownloader.figshare.com/files/12965447"
 THINGS_FMRI_URL = "https://plus.figshare.com/ndownloader/files/36789690"
 
 
-def _subjects(subjects: Sequence[int] | None, allowed: Sequence[int], dataset: str) -> list[int]:
-    if subjects is None:
+#: The explicit opt-in to every subject (or session): ``subjects="all"``.
+ALL = "all"
+
+
+def _subjects(subjects: Sequence[int] | str | None, allowed: Sequence[int], dataset: str) -> list[int]:
+    if subjects is None or subjects == ALL:
         return list(allowed)
+    if isinstance(subjects, str):
+        raise ValueError(
+            f"{dataset}: subjects must be a list of subject numbers among {list(allowed)} or "
+            f"'all'; got {subjects!r}."
+        )
     out = sorted({int(s) for s in subjects})
     bad = [s for s in out if s not in allowed]
     if bad or not out:
@@ -53,8 +62,8 @@ def _subjects(subjects: Sequence[int] | None, allowed: Sequence[int], dataset: s
 
 
 def nsd_files(
-    subjects: Sequence[int] | None = None,
-    sessions: Sequence[int] | None = None,
+    subjects: Sequence[int] | str | None = None,
+    sessions: Sequence[int] | str | None = None,
     *,
     space: str = "func1pt8mm",
     fmt: str = "hdf5",
@@ -83,7 +92,13 @@ def nsd_files(
     for s in subs:
         subj = f"subj{s:02d}"
         done = NSD_SESSIONS[s]
-        sess = list(range(1, done + 1)) if sessions is None else sorted({int(x) for x in sessions})
+        if isinstance(sessions, str) and sessions != ALL:
+            raise ValueError(
+                f"nsd: sessions must be a list of session numbers (1..{done} for {subj}) or "
+                f"'all'; got {sessions!r}."
+            )
+        sess = (list(range(1, done + 1)) if sessions is None or sessions == ALL
+                else sorted({int(x) for x in sessions}))
         bad = [x for x in sess if not 1 <= x <= done]
         if bad or not sess:
             raise ValueError(
@@ -109,11 +124,27 @@ def nsd_files(
     return out
 
 
+def nsd_everything_error(space: str = "func1pt8mm") -> ValueError:
+    """The error of an NSD fetch that names neither subjects nor sessions: what a full
+    download would be (from the nsd manifest) and how to choose."""
+    from neurorep.datasets._manifest import get_manifest
+
+    size = get_manifest("nsd").download_size or "hundreds of GB"
+    n_sess = sum(NSD_SESSIONS.values())
+    return ValueError(
+        f"nsd: neither subjects= nor sessions= was given, which would download every session "
+        f"of all {len(NSD_SESSIONS)} subjects: {n_sess} sessions of {space} betas, {size}. "
+        f"Choose what to download, e.g. subjects=[1], sessions=[1, 2] (CLI: --subjects 1 "
+        f"--sessions 1 2), or pass subjects='all' (CLI: --subjects all) to download "
+        f"everything on purpose."
+    )
+
+
 def fetch_nsd(
     data_home: str | Path | None = None,
     *,
-    subjects: Sequence[int] | None = None,
-    sessions: Sequence[int] | None = None,
+    subjects: Sequence[int] | str | None = None,
+    sessions: Sequence[int] | str | None = None,
     space: Literal["func1pt8mm", "fsaverage"] = "func1pt8mm",
     fmt: Literal["hdf5", "nifti"] = "hdf5",
     beta_version: str = "betas_fithrf_GLMdenoise_RR",
@@ -131,7 +162,10 @@ def fetch_nsd(
     and the ROI files (+ label names where NSD has them), and on request the
     COCO caption files. Accept the NSD terms (naturalscenesdataset.org)
     before downloading. A func1pt8mm HDF5 session is about 1.6 GB (hundreds
-    of GB for every session of every subject), so choose ``sessions``.
+    of GB for every session of every subject), so a call must choose: with
+    neither ``subjects`` nor ``sessions`` it raises a ValueError that states
+    the full download's size; ``subjects="all"`` downloads everything on
+    purpose.
 
     NSD publishes no checksums: each file is checked against the server's
     Content-Length, the sha256 of its first complete download is recorded in
@@ -143,10 +177,12 @@ def fetch_nsd(
     ----------
     data_home : path, optional
         Destination root; default :func:`default_data_home`.
-    subjects : sequence of int, optional
-        1..8; default all eight.
-    sessions : sequence of int, optional
-        1-based sessions; default every session each subject completed.
+    subjects : sequence of int or "all", optional
+        1..8, or ``"all"``. None (the default) means all eight when
+        ``sessions`` is given; at least one of the two must be given.
+    sessions : sequence of int or "all", optional
+        1-based sessions, or ``"all"``; None (the default) means every
+        session each subject completed when ``subjects`` is given.
     space, fmt, beta_version : str
         Which betas (as in :func:`load_nsd`).
     rois : sequence of str
@@ -169,6 +205,8 @@ def fetch_nsd(
     >>> folder = datasets.fetch_nsd("~/data", subjects=[1], sessions=[1, 2])  # doctest: +SKIP
     >>> tree = datasets.load_nsd("~/data", subject=1, sessions=[1, 2], captions=False)  # doctest: +SKIP
     """
+    if subjects is None and sessions is None:
+        raise nsd_everything_error(space)
     entries = nsd_files(
         subjects, sessions, space=space, fmt=fmt, beta_version=beta_version, rois=rois,
         captions=captions,
@@ -180,7 +218,7 @@ def fetch_nsd(
 def fetch_bold5000(
     data_home: str | Path | None = None,
     *,
-    subjects: Sequence[int] | None = None,
+    subjects: Sequence[int] | str | None = None,
     sessions: Sequence[int] | None = None,
     redownload: bool = False,
     progressbar: bool = False,
@@ -197,8 +235,9 @@ def fetch_bold5000(
     ----------
     data_home : path, optional
         Destination root; default :func:`default_data_home`.
-    subjects : sequence of int, optional
-        1..4 (CSI1..CSI4); default all.
+    subjects : sequence of int or "all", optional
+        1..4 (CSI1..CSI4); default all (the archive is the same download
+        whichever subjects are extracted).
     sessions : None
         BOLD5000's ROI release is not split by session; must be None.
     redownload : bool
@@ -236,7 +275,7 @@ def fetch_bold5000(
 def fetch_things_fmri(
     data_home: str | Path | None = None,
     *,
-    subjects: Sequence[int] | None = None,
+    subjects: Sequence[int] | str | None = None,
     sessions: Sequence[int] | None = None,
     redownload: bool = False,
     progressbar: bool = False,
@@ -254,8 +293,9 @@ def fetch_things_fmri(
     ----------
     data_home : path, optional
         Destination root; default :func:`default_data_home`.
-    subjects : sequence of int, optional
-        1..3; default all.
+    subjects : sequence of int or "all", optional
+        1..3; default all (the archive is the same download whichever
+        subjects are extracted).
     sessions : None
         The table release is not split by session; must be None.
     redownload : bool
