@@ -9,8 +9,9 @@ cluster alike, and the numbers equal the in-memory kernels of
 :mod:`neurorep.rsa._rdm` up to the order of summation.
 
 A noise precision that couples units (a full matrix) cannot be split over
-unit chunks; those inputs (and crossnobis, which needs the run cube) take the
-in-memory path.
+unit chunks; a given one takes the in-memory path. Crossnobis, and
+mahalanobis with an estimated noise, are computed from the run cube chunk by
+chunk in :mod:`neurorep.rsa._noise_chunked`.
 """
 
 from __future__ import annotations
