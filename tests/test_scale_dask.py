@@ -253,3 +253,42 @@ def test_caption_projection_of_dask_weights(client, rng, tmp_path):
     assert back["projection"].data.chunks[0] == (64, 64, 64, 64, 44)  # zarr chunks = dask's
     xr.testing.assert_allclose(back.compute(), eager)
     xr.testing.assert_allclose(lazy.compute(), eager)
+
+
+def _lazy_cube(n, r, m, chunk):
+    """A (n, r, m) float32 dask cube with a shared signal over repetitions, generated
+    block by block (never whole in memory)."""
+
+    def block(block_info=None):
+        info = block_info[None]
+        g = np.random.default_rng(info["array-location"][2][0])
+        n_, r_, m_ = info["chunk-shape"]
+        y = g.normal(size=(n_, 1, m_)) + g.normal(size=(n_, r_, m_))
+        y[:, :, 1:] += 0.5 * y[:, :, :-1]  # neighbouring units share noise
+        return y.astype(np.float32)
+
+    return da.map_blocks(block, chunks=((n,), (r,), (chunk,) * (m // chunk)), dtype=np.float32)
+
+
+@pytest.mark.parametrize("what", ["ncsnr", "split_half", "crossnobis", "mahalanobis"])
+def test_noise_estimates_with_repetitions_stay_bounded_on_a_cluster(client, what):
+    """Noise ceilings and noise-weighted RDMs of a dask cube on a LocalCluster: the in-memory
+    numbers, in a fraction of the in-memory path's memory."""
+    from neurorep.stats import noise_ceiling
+
+    # the in-memory RDM inverts a (unit x unit) covariance: fewer units keep it quick
+    ceiling = what in ("ncsnr", "split_half")
+    n, r, m, chunk = (40, 3, 12_000, 1000) if ceiling else (40, 3, 3000, 250)
+    lazy = data.responses(_lazy_cube(n, r, m, chunk), dims=("stimulus", "repetition", "unit"),
+                          stimulus=_ids(n))
+    eager = lazy.compute()
+    if ceiling:
+        def run(x):
+            return noise_ceiling(x, method=what, n_split_halves=5, rng=0)["ceiling"].values
+    else:
+        def run(x):
+            return rsa.compute_rdm(x, metric=what, noise="shrinkage_diag").values
+    want, in_memory = _peak(lambda: run(eager))
+    got, chunked = _peak(lambda: run(lazy))
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * float(np.abs(want).max()))
+    assert chunked < in_memory / 3, (what, chunked / 1e6, in_memory / 1e6)
