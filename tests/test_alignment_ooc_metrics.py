@@ -86,7 +86,7 @@ def _compare(metric, brain, lazy_brain, model, *, rtol=1e-10, atol=1e-12, n_boot
     lazy = alignment.score_matrix(lazy_brain, model, metric=metric, n_bootstrap=n_bootstrap,
                                   rng=1)
     assert np.isfinite(eager["score"]).all()
-    for var in ("score", "ci_low", "ci_high"):
+    for var in ("score", "ci_low", "ci_high", "ceiling"):
         np.testing.assert_allclose(lazy[var], eager[var], rtol=rtol, atol=atol, err_msg=var)
     assert lazy.attrs["metric_name"] == eager.attrs["metric_name"]
     return eager
@@ -134,6 +134,22 @@ def test_dask_regions_of_one_and_of_many_chunks_with_few_stimuli(rng, metric):
     # bootstrap scores move by ~1e-9 when the units are merely permuted
     atol = 1e-7 if metric == "shape_cca" else 1e-12
     _compare(metric, brain, lazy_brain, model, rtol=1e-9, atol=atol, n_bootstrap=10)
+
+
+@pytest.mark.parametrize("metric", ["shape_partial", "cca", "pwcca", "mutual_knn"])
+def test_ceilings_of_dask_regions_with_repetitions(rng, metric):
+    """Split-half ceilings score halves of the repetitions: each half is reduced over the
+    unit chunks as the region is. More stimuli than the two halves' units together: PWCCA's
+    canonical correlations are distinct (its weights are defined)."""
+    n, r = 80, 4
+    ids = _ids(n)
+    base = rng.normal(size=(n, 3))
+    vals = (base @ rng.normal(size=(3, 30)))[:, None, :] + rng.normal(size=(n, r, 30))
+    brain = {"r": data.responses(vals, stimulus=ids, repetition=list(range(r)))}
+    model = {"a": data.responses(base @ rng.normal(size=(3, 10)), stimulus=ids)}
+    eager = _compare(metric, brain, {"r": brain["r"].chunk({"unit": _chunks(30)})}, model,
+                     n_bootstrap=5)
+    assert np.isfinite(eager["ceiling"].sel(bound="lower")).all()
 
 
 @pytest.mark.parametrize("metric", STOCHASTIC)
