@@ -131,7 +131,9 @@ def test_rdm_memory_stays_bounded_by_the_chunks(client):
 
 
 @pytest.mark.parametrize(
-    "metric", ["cka", "rsa", "rsa_pearson", "procrustes", "cka_debiased", "encoding"]
+    "metric", ["cka", "rsa", "rsa_pearson", "procrustes", "cka_debiased", "encoding",
+               "procrustes_euclidean", "shape_partial", "cca", "svcca", "pwcca", "mutual_knn",
+               "energy_stochastic"]
 )
 def test_score_matrix_with_dask_regions_equals_in_memory(client, rng, metric):
     """Several unit chunks per region (V4 has fewer units than stimuli), bootstrap CIs."""
@@ -192,7 +194,8 @@ def test_cka_of_a_large_dask_region_against_feature_layers(client, rng):
     np.testing.assert_allclose(lazy["score"], eager["score"], rtol=1e-10)
 
 
-@pytest.mark.parametrize("metric", ["cka", "procrustes", "cka_debiased"])
+@pytest.mark.parametrize("metric", ["cka", "procrustes", "cka_debiased", "procrustes_euclidean",
+                                    "shape_cca", "cca", "svcca", "pwcca", "mutual_knn"])
 def test_alignment_memory_stays_bounded_by_the_chunks(client, metric):
     n, m, chunk = 100, 24_000, 1500
     ids = _ids(n)

@@ -104,19 +104,21 @@ def _join(combine: Callable[[Any, Any], Any], a: tuple[Any, float],
 
 
 def reduce_centred(x: Any, kernel: Callable[..., Any],
-                   combine: Callable[[Any, Any], Any] = _add) -> Any:
+                   combine: Callable[[Any, Any], Any] = _add, *,
+                   return_exponent: bool = False) -> Any:
     """The reduction over unit chunks of ``kernel(block, e)`` (units centred over stimuli,
     data times ``2**-e``) with ``combine``, in one pass over dask ``x`` ``(stimulus, unit)``:
     ``e = 0`` and the peak of the centred data come from the same pass, and only data whose
     scale falls outside ``2**-64 .. 2**64`` (:func:`exponent`) take a second pass with the
-    exact rescaling the in-memory kernels apply."""
+    exact rescaling the in-memory kernels apply. ``return_exponent``: ``(result, e)``, the
+    result being that of the data times ``2**-e``."""
     xd = x.rechunk({0: -1}) if len(x.chunks[0]) > 1 else x
     res, peak = sum_over_chunks(xd, _term_and_peak, [(kernel,)] * len(xd.chunks[1]),
                                 combine=functools.partial(_join, combine))
     e = exponent(peak)
     if e:
         res = sum_over_chunks(xd, kernel, [(e,)] * len(xd.chunks[1]), combine=combine)
-    return res
+    return (res, e) if return_exponent else res
 
 
 def _gram_term(block: np.ndarray, e: int) -> np.ndarray:

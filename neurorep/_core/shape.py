@@ -158,7 +158,16 @@ def shape_distance(
         raise ValueError(f"alpha must be between 0 and 1; got {alpha!r}.")
     _check_distance(distance)
     xc, yc = _pair(x, y)
-    n, width = xc.shape[0], max(xc.shape[1], yc.shape[1])
+    return _shape_distance(xc, yc, alpha, distance, eigval_tol, max(xc.shape[1], yc.shape[1]))
+
+
+def _shape_distance(
+    xc: np.ndarray, yc: np.ndarray, alpha: float, distance: str, eigval_tol: float, width: int
+) -> float:
+    """:func:`shape_distance` of centred data zero-padded to ``width`` units: ``xc`` or
+    ``yc`` may be a stand-in with fewer columns (the same Gram matrix) for a representation
+    of ``width`` units or fewer; the distance is invariant to that rotation of its units."""
+    n = xc.shape[0]
     if distance == "angular" and n >= width:
         return _angular_in_unit_space(xc, yc, alpha, width, eigval_tol)
     if distance == "angular" and alpha > 1 - eigval_tol:
@@ -346,12 +355,14 @@ def _soft_matching_lp(cost: np.ndarray) -> float:
     return float((plan * cost).sum() / (p * q // g))
 
 
-def _basis(xc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Thin SVD of centred data, trimmed to its numerical rank (numpy's matrix_rank rule)."""
+def _basis(xc: np.ndarray, units: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thin SVD of centred data, trimmed to its numerical rank (numpy's matrix_rank rule);
+    ``units``: the number of units of the data ``xc`` stands in for (default its columns)."""
     u, s, vt = np.linalg.svd(xc, full_matrices=False)
     if s.size == 0 or s[0] == 0:
         return u[:, :0], s[:0], vt[:0]
-    r = int((s > s[0] * max(xc.shape) * np.finfo(float).eps).sum())
+    size = max(xc.shape[0], xc.shape[1] if units is None else units)
+    r = int((s > s[0] * size * np.finfo(float).eps).sum())
     return u[:, :r], s[:r], vt[:r]
 
 
@@ -385,8 +396,16 @@ def canonical_correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     array([1., 1., 1.])
     """
     xc, yc = _pair(x, y)
-    ux, _, _ = _basis(xc)
-    uy, _, _ = _basis(yc)
+    return _canonical_correlations(xc, yc)
+
+
+def _canonical_correlations(
+    xc: np.ndarray, yc: np.ndarray, px: int | None = None, qy: int | None = None
+) -> np.ndarray:
+    """:func:`canonical_correlations` of centred data; ``px``, ``qy``: the numbers of units
+    of the representations ``xc`` and ``yc`` stand in for (default their columns)."""
+    ux, _, _ = _basis(xc, px)
+    uy, _, _ = _basis(yc, qy)
     return np.clip(np.linalg.svd(ux.T @ uy, compute_uv=False), 0.0, 1.0)
 
 
@@ -417,14 +436,15 @@ def cca_similarity(x: np.ndarray, y: np.ndarray) -> float:
     return float(rho.mean()) if rho.size else float("nan")
 
 
-def _top_directions(xc: np.ndarray, keep: float | int) -> np.ndarray:
+def _top_directions(xc: np.ndarray, keep: float | int, units: int | None = None) -> np.ndarray:
     """The orthonormal top singular directions ``U_k`` of centred data (SVCCA's first step
     keeps ``U_k S_k``, which spans the same space)."""
-    u, s, _ = _basis(xc)
+    u, s, _ = _basis(xc, units)
     if isinstance(keep, (int, np.integer)) and not isinstance(keep, bool):
         k = min(int(keep), len(s))
     elif len(s):
-        var = np.cumsum(s**2) / (s**2).sum()
+        rel = s / s[0]  # free of scale: s**2 over- or underflows at 1e+-200
+        var = np.cumsum(rel**2) / (rel**2).sum()
         k = min(int(np.searchsorted(var, float(keep) - 1e-12) + 1), len(s))
     else:
         k = 0
@@ -471,7 +491,16 @@ def svcca(x: np.ndarray, y: np.ndarray, *, keep: float | int = 0.99) -> float:
             f"got {keep!r}."
         )
     xc, yc = _pair(x, y)
-    ux, uy = _top_directions(xc, keep), _top_directions(yc, keep)
+    return _svcca(xc, yc, keep)
+
+
+def _svcca(
+    xc: np.ndarray, yc: np.ndarray, keep: float | int, px: int | None = None,
+    qy: int | None = None
+) -> float:
+    """:func:`svcca` of centred data (``keep`` checked); ``px``, ``qy`` as in
+    :func:`_canonical_correlations`."""
+    ux, uy = _top_directions(xc, keep, px), _top_directions(yc, keep, qy)
     if ux.shape[1] == 0 or uy.shape[1] == 0:
         return float("nan")
     # the reduced data U_k S_k spans U_k: its canonical correlations are those of U_k' U_k
@@ -486,7 +515,11 @@ def pwcca(x: np.ndarray, y: np.ndarray) -> float:
     (``x`` on a tie, as Google's svcca code), each correlation is weighted by
     how much of that representation it accounts for,
     ``w_i = sum_j |<h_i, x_j>|`` over its centred unit columns ``x_j``:
-    ``PWCCA = sum_i w_i rho_i / sum_i w_i``.
+    ``PWCCA = sum_i w_i rho_i / sum_i w_i``. Tied canonical correlations (for
+    example several equal to 1 when the centred column spaces must intersect,
+    ``n - 1 < p + q``) have
+    canonical variates that are any basis of their span: their weights, and so
+    the score, then depend on the basis the SVD returns.
 
     Parameters
     ----------
@@ -509,16 +542,40 @@ def pwcca(x: np.ndarray, y: np.ndarray) -> float:
     1.0
     """
     xc, yc = _pair(x, y)
-    if xc.shape[1] > yc.shape[1]:
-        xc, yc = yc, xc
-    ux, sx, vtx = _basis(xc)
-    uy, _, _ = _basis(yc)
+    _, _, rho, w = pwcca_variates(xc, yc)
+    return pwcca_from_weights(rho, w)
+
+
+def pwcca_variates(
+    xc: np.ndarray, yc: np.ndarray, px: int | None = None, qy: int | None = None
+) -> tuple[bool, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """PWCCA's parts for centred data: ``(swapped, h, rho, w)``: whether ``y`` is the
+    narrower representation (fewer units; ``x`` on a tie), the unit-norm canonical variates
+    ``h`` ``(n, r)`` of the narrower one, the canonical correlations ``rho`` and the
+    weights ``w_i = sum_j |<h_i, x_j>|`` over the columns of the narrower one's data (None
+    when a representation is constant). ``px``, ``qy``: the numbers of units ``xc``, ``yc``
+    stand in for (default their columns); a stand-in's columns are not its units, so its
+    ``w`` is meaningless and the weights come from its units (``sum_j |x_j' h|``)."""
+    px = xc.shape[1] if px is None else px
+    qy = yc.shape[1] if qy is None else qy
+    swapped = px > qy
+    if swapped:
+        xc, yc, px, qy = yc, xc, qy, px
+    ux, sx, vtx = _basis(xc, px)
+    uy, _, _ = _basis(yc, qy)
     if ux.shape[1] == 0 or uy.shape[1] == 0:
-        return float("nan")
+        return swapped, None, None, None
     a, rho, _ = np.linalg.svd(ux.T @ uy, full_matrices=False)
+    a = a[:, : len(rho)]
     # canonical variates h_i = Ux a_i; <h_i, x_j> = (X' h_i)_j = (V S a_i)_j
-    proj = (vtx.T * sx) @ a[:, : len(rho)]
-    w = np.abs(proj).sum(0)
+    w = np.abs((vtx.T * sx) @ a).sum(0)
+    return swapped, ux @ a, rho, w
+
+
+def pwcca_from_weights(rho: np.ndarray | None, w: np.ndarray | None) -> float:
+    """``sum_i w_i rho_i / sum_i w_i`` in [0, 1] (NaN for None: a constant representation)."""
+    if rho is None or w is None:
+        return float("nan")
     return float(np.clip((w * rho).sum() / w.sum(), 0.0, 1.0))
 
 
@@ -531,9 +588,21 @@ def knn_mask(x: np.ndarray, k: int) -> np.ndarray:
     index order.
     """
     arr = np.asarray(x, float)
-    norms = np.linalg.norm(arr, axis=1, keepdims=True)
-    unit = np.divide(arr, norms, out=np.zeros_like(arr), where=norms > 0)
-    sim = unit @ unit.T
+    peak = float(np.abs(arr).max()) if arr.size else 0.0
+    e = int(np.frexp(peak)[1]) if np.isfinite(peak) and peak > 0 else 0
+    if abs(e) > 64:  # exact: Gram products neither overflow (1e200) nor underflow
+        arr = np.ldexp(arr, -e)
+    return knn_mask_from_gram(arr @ arr.T, k)
+
+
+def knn_mask_from_gram(gram: np.ndarray, k: int) -> np.ndarray:
+    """:func:`knn_mask` from the rows' Gram matrix ``X X'`` (any positive scale): the
+    cosine similarity ``G_ij / sqrt(G_ii G_jj)`` (0 with a zero row). The same Gram matrix
+    gives the same neighbours, ties included (integer data: exact in any summation order)."""
+    g = np.asarray(gram, float)
+    norms = np.sqrt(np.maximum(np.diag(g), 0.0))
+    outer = norms[:, None] * norms[None, :]
+    sim = np.divide(g, outer, out=np.zeros_like(g), where=outer > 0)
     np.fill_diagonal(sim, -np.inf)
     n = sim.shape[0]
     kth = -np.partition(-sim, k - 1, axis=1)[:, k - 1 : k]

@@ -12,7 +12,7 @@ metric is one entry of :data:`METRICS`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,17 @@ from neurorep._core.compare import COMPARE_METHODS, compare_vectors, inference_m
 from neurorep._core.condensed import condensed
 from neurorep._core.errors import SchemaError
 from neurorep._core.parallel import is_lazy, sum_over_chunks
-from neurorep.alignment._chunked import lazy_factor, lazy_gram, lazy_values
+from neurorep.alignment._chunked import (
+    RawGram,
+    StandIn,
+    lazy_factor,
+    lazy_gram,
+    lazy_pwcca_weights,
+    lazy_raw_factor,
+    lazy_raw_gram,
+    lazy_standin,
+    lazy_values,
+)
 from neurorep.data import RDM_DIMS
 
 Array = np.ndarray
@@ -71,6 +81,44 @@ def _as_gram_data(x: Any) -> Array:
         _check_responses(x)
         return lazy_factor(x)
     return _as_float(x)
+
+
+def _as_standin(x: Any) -> Any:
+    """:func:`_as_float`, but a dask-backed region becomes its :class:`StandIn` (reduced
+    over its unit chunks): for scores invariant to an orthogonal transform of the units."""
+    if isinstance(x, xr.DataArray) and is_lazy(x):
+        _check_responses(x)
+        return lazy_standin(x)
+    return _as_float(x)
+
+
+def _centred(a: Any, *, scaled: bool = True) -> tuple[Array, int]:
+    """Centred data (or a stand-in's centred factor; ``scaled=False``: in the data's own
+    scale) and the number of units it represents."""
+    if isinstance(a, StandIn):
+        return shape._centred(a.factor if scaled else a.unscaled(), "region"), a.n_units
+    arr = shape._centred(a, "x")
+    return arr, arr.shape[1]
+
+
+def _refuse_lazy(what: str, why: str) -> Callable[[Any], Array]:
+    """A ``prepare`` that gathers in-memory input and refuses a dask-backed one (``what``
+    needs every unit at once, ``why``)."""
+
+    def prepare(x: Any) -> Array:
+        if is_lazy(x):
+            units = dict(getattr(x, "sizes", {})).get("unit", "its")
+            raise SchemaError(
+                f"{what} does not run out of core: it {why}, so it needs all {units} units "
+                "in memory at once, and its cost grows with the number of units squared; got "
+                "a dask-backed representation. Compute a smaller region into memory first "
+                "(select an ROI, then `.compute()`), or use a metric that runs chunk by chunk "
+                "on dask input ('procrustes', 'procrustes_euclidean', 'shape_cca', 'cka', "
+                "'cca', 'rsa', ...)."
+            )
+        return _as_float(x)
+
+    return prepare
 
 
 @dataclass(frozen=True)
@@ -164,10 +212,12 @@ def _kernel_metric(
     ceiling: Callable[[xr.DataArray], float] | None = None,
     unique_rows: bool = False,
     gram_only: bool = False,
+    standin: bool = False,
 ) -> Metric:
     """A :class:`Metric` of ``fn(x, y)`` on the (sub-sampled) data; ``gram_only``: ``fn``
     depends on each representation only through its centred Gram matrix over stimuli, so a
-    dask-backed region is reduced over its unit chunks (:func:`_as_gram_data`)."""
+    dask-backed region is reduced over its unit chunks (:func:`_as_gram_data`); ``standin``:
+    ``fn`` takes a dask-backed region as its :class:`StandIn` (:func:`_as_standin`)."""
 
     def score(state: Any, idx: Array | None) -> float:
         x, y = state
@@ -175,7 +225,8 @@ def _kernel_metric(
             return fn(x, y)
         return fn(x[idx], y[idx])
 
-    return Metric(prepare=_as_gram_data if gram_only else _as_float, score=score,
+    prepare = _as_standin if standin else _as_gram_data if gram_only else _as_float
+    return Metric(prepare=prepare, score=score,
                   min_stimuli=min_stimuli, name=name,
                   params=dict(params or {}), ceiling=ceiling, unique_rows=unique_rows)
 
@@ -219,16 +270,24 @@ def shape_metric(*, alpha: float = 1.0, distance: str = "angular") -> Metric:
     if distance not in shape.DISTANCES:
         raise ValueError(f"shape_metric: distance must be one of {shape.DISTANCES}; got {distance!r}.")
     alpha = float(alpha)
+
+    def dist(x: Any, y: Any) -> float:
+        # a dask-backed side is its stand-in in the data's own scale (whitening floors
+        # eigenvalues at an absolute tolerance; Euclidean distances are in data units),
+        # zero-padded to the real number of units
+        (xc, px), (yc, qy) = _centred(x, scaled=False), _centred(y, scaled=False)
+        return shape._shape_distance(xc, yc, alpha, distance, shape.EIGVAL_TOL, max(px, qy))
+
     if distance == "angular":
         def fn(x: Array, y: Array) -> float:
-            return 1.0 - shape.shape_distance(x, y, alpha=alpha) / (np.pi / 2)
+            return 1.0 - dist(x, y) / (np.pi / 2)
         how = "score 1 - 2*theta/pi"
     else:
         def fn(x: Array, y: Array) -> float:
-            return -shape.shape_distance(x, y, alpha=alpha, distance="euclidean")
+            return -dist(x, y)
         how = "score -d"
     return _kernel_metric(
-        fn, name=f"{distance} shape metric, partial whitening alpha={alpha:g} "
+        fn, standin=True, name=f"{distance} shape metric, partial whitening alpha={alpha:g} "
         f"(Williams et al. 2021), {how}",
         params={"alpha": alpha, "distance": distance, "eigval_tol": shape.EIGVAL_TOL},
         ceiling=_no_ceiling if distance == "euclidean" else None,
@@ -269,10 +328,12 @@ def permutation_metric(*, distance: str = "angular") -> Metric:
         def fn(x: Array, y: Array) -> float:
             return -shape.permutation_distance(x, y, distance="euclidean")
         how = "score -d"
-    return _kernel_metric(
+    met = _kernel_metric(
         fn, name=f"{distance} permutation shape metric (netrep PermutationMetric), {how}",
         params={"distance": distance}, ceiling=_no_ceiling if distance == "euclidean" else None,
     )
+    return replace(met, prepare=_refuse_lazy(
+        "the permutation metric", "matches units one to one (a units x units assignment)"))
 
 
 #: The canonical-correlation scores of :func:`cca_metric` (``kind=``).
@@ -304,22 +365,63 @@ def cca_metric(*, kind: str = "mean", keep: float | int = 0.99) -> Metric:
     >>> cca_metric(kind="svcca", keep=20).params
     {'kind': 'svcca', 'keep': 20}
     """
+    # a dask-backed side is its stand-in (the same column space and singular values);
+    # rank tolerances use its real number of units
     if kind == "mean":
-        return _kernel_metric(shape.cca_similarity, name="mean canonical correlation (CCA)",
+        def mean_cc(x: Any, y: Any) -> float:
+            (xc, px), (yc, qy) = _centred(x), _centred(y)
+            rho = shape._canonical_correlations(xc, yc, px, qy)
+            return float(rho.mean()) if rho.size else float("nan")
+
+        return _kernel_metric(mean_cc, standin=True, name="mean canonical correlation (CCA)",
                               params={"kind": "mean"})
     if kind == "svcca":
         shape.svcca(np.eye(3), np.eye(3), keep=keep)  # validates keep
 
-        def fn(x: Array, y: Array) -> float:
-            return shape.svcca(x, y, keep=keep)
+        def fn(x: Any, y: Any) -> float:
+            (xc, px), (yc, qy) = _centred(x), _centred(y)
+            return shape._svcca(xc, yc, keep, px, qy)
 
         what = f"{keep:g} of the variance" if isinstance(keep, float) else f"{keep} directions"
-        return _kernel_metric(fn, name=f"SVCCA (Raghu et al. 2017), {what}, mean canonical "
-                              "correlation", params={"kind": "svcca", "keep": keep})
+        return _kernel_metric(fn, standin=True, name=f"SVCCA (Raghu et al. 2017), {what}, mean "
+                              "canonical correlation", params={"kind": "svcca", "keep": keep})
     if kind == "pwcca":
-        return _kernel_metric(shape.pwcca, name="PWCCA (Morcos et al. 2018), weights from the "
-                              "narrower representation", params={"kind": "pwcca"})
+        return _pwcca_metric()
     raise ValueError(f"cca_metric: kind must be one of {list(CCA_KINDS)}; got {kind!r}.")
+
+
+def _pwcca_metric() -> Metric:
+    """PWCCA; a dask-backed side is its stand-in for the canonical correlations and, when it
+    is the narrower one (its units weight them), its units' weights for every subset of
+    stimuli come from one pass over its unit chunks."""
+
+    def score_many(state: Any, idxs: list[Array | None]) -> Array:
+        x, y = state
+        out = np.full(len(idxs), np.nan)
+        todo: dict[int, tuple[Any, list[tuple[int, Array | None, Array, Array]]]] = {}
+        for k, idx in enumerate(idxs):
+            xs, ys = (x, y) if idx is None else (x[idx], y[idx])
+            (xc, px), (yc, qy) = _centred(xs), _centred(ys)
+            swapped, h, rho, w = shape.pwcca_variates(xc, yc, px, qy)
+            narrow = ys if swapped else xs
+            if isinstance(narrow, StandIn) and rho is not None and h is not None:
+                todo.setdefault(id(narrow.values), (narrow.values, []))[1].append(
+                    (k, narrow.rows, h, rho))
+            else:
+                out[k] = shape.pwcca_from_weights(rho, w)
+        for values, items in todo.values():
+            weights = lazy_pwcca_weights(values, [r for _, r, _, _ in items],
+                                         [h for _, _, h, _ in items])
+            for (k, _, _, rho), w in zip(items, weights, strict=True):
+                out[k] = shape.pwcca_from_weights(rho, w)
+        return out
+
+    def score(state: Any, idx: Array | None) -> float:
+        return float(score_many(state, [idx])[0])
+
+    return Metric(prepare=_as_standin, score=score, score_many=score_many,
+                  name="PWCCA (Morcos et al. 2018), weights from the narrower representation",
+                  params={"kind": "pwcca"})
 
 
 def mutual_knn_metric(*, k: int = 10) -> Metric:
@@ -348,12 +450,39 @@ def mutual_knn_metric(*, k: int = 10) -> Metric:
         raise ValueError(f"mutual_knn_metric: k must be a positive integer; got {k!r}.")
     k = int(k)
 
-    def fn(x: Array, y: Array) -> float:
-        return shape.mutual_knn(x, y, k=k)
+    def prepare(x: Any) -> Any:
+        if isinstance(x, xr.DataArray) and is_lazy(x):  # cosines need only X X'
+            _check_responses(x)
+            return RawGram(lazy_raw_gram(x)[0])
+        return _as_float(x)
 
-    return _kernel_metric(fn, min_stimuli=k + 1, unique_rows=True,
-                          name=f"mutual k-nearest-neighbour alignment, k={k}, cosine "
-                          "(Huh et al. 2024)", params={"k": k})
+    def fn(x: Any, y: Any) -> float:
+        if not isinstance(x, RawGram) and not isinstance(y, RawGram):
+            return shape.mutual_knn(x, y, k=k)
+        # a dask-backed side: neighbours from its Gram matrix (the same cosines)
+        mx, my = (shape.knn_mask_from_gram(a.gram, k) if isinstance(a, RawGram)
+                  else shape.knn_mask(a, k) for a in (x, y))
+        return float(np.logical_and(mx, my).sum(1).mean() / k)
+
+    met = _kernel_metric(fn, min_stimuli=k + 1, unique_rows=True,
+                         name=f"mutual k-nearest-neighbour alignment, k={k}, cosine "
+                         "(Huh et al. 2024)", params={"k": k})
+    return replace(met, prepare=prepare)
+
+
+def _stacked_reps(da: xr.DataArray) -> Array:
+    """``(stimulus, repetition, unit)`` float64 responses (one repetition without that dim);
+    a dask-backed representation becomes ``(stimulus, repetition, k)``, ``k <= stimuli x
+    repetitions``, the uncentred factor of its stacked rows (:func:`lazy_raw_factor`: the
+    same rows up to a rotation of the units), reduced over its unit chunks."""
+    _check_responses(da)
+    da = da if "repetition" in da.dims else da.expand_dims("repetition", axis=1)
+    da = da.transpose("stimulus", "repetition", "unit")
+    if not is_lazy(da):
+        return np.asarray(da.values, float)
+    n, r, p = da.shape
+    values = da.data.astype(np.float64).rechunk({0: -1, 1: -1}).reshape(n * r, p)
+    return lazy_raw_factor(values).reshape(n, r, -1)
 
 
 def gaussian_stochastic_metric(*, alpha: float = 1.0) -> Metric:
@@ -391,7 +520,7 @@ def gaussian_stochastic_metric(*, alpha: float = 1.0) -> Metric:
 
     def prepare(da: xr.DataArray) -> tuple[Array, Array]:
         if isinstance(da, xr.DataArray) and "repetition" in da.dims:
-            reps = np.asarray(da.transpose("stimulus", "repetition", "unit").values, float)
+            reps = _stacked_reps(da)
             if reps.shape[1] < 2:
                 raise SchemaError(
                     "gaussian_stochastic: covariances over repetitions need at least 2 "
@@ -402,7 +531,7 @@ def gaussian_stochastic_metric(*, alpha: float = 1.0) -> Metric:
             dev = reps - means[:, None, :]
             covs = np.einsum("irj,irk->ijk", dev, dev) / (reps.shape[1] - 1)
             return means, covs
-        means = _as_float(da)
+        means = _stacked_reps(da)[:, 0, :] if is_lazy(da) else _as_float(da)
         return means, np.zeros((means.shape[0], means.shape[1], means.shape[1]))
 
     def score(state: Any, idx: Array | None) -> float:
@@ -454,8 +583,8 @@ def energy_stochastic_metric(*, niter: int = 100, tol: float = 1e-6) -> Metric:
     niter, tol = int(niter), float(tol)
 
     def prepare(da: xr.DataArray) -> Array:
-        if isinstance(da, xr.DataArray) and "repetition" in da.dims:
-            return np.asarray(da.transpose("stimulus", "repetition", "unit").values, float)
+        if isinstance(da, xr.DataArray) and ("repetition" in da.dims or is_lazy(da)):
+            return _stacked_reps(da)
         return _as_float(da)[:, None, :]
 
     def score(state: Any, idx: Array | None) -> float:
@@ -484,9 +613,11 @@ def soft_matching_metric() -> Metric:
     >>> soft_matching_metric().name
     'soft-matching distance (Khosla & Williams 2023), score -d'
     """
-    return _kernel_metric(lambda x, y: -shape.soft_matching_distance(x, y),
-                          name="soft-matching distance (Khosla & Williams 2023), score -d",
-                          ceiling=_no_ceiling)
+    met = _kernel_metric(lambda x, y: -shape.soft_matching_distance(x, y),
+                         name="soft-matching distance (Khosla & Williams 2023), score -d",
+                         ceiling=_no_ceiling)
+    return replace(met, prepare=_refuse_lazy(
+        "soft matching", "transports units onto units (a units x units transport plan)"))
 
 
 def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> Metric:

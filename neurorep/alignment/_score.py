@@ -101,7 +101,16 @@ def score_matrix(
         were passed as its own member (a member holding several regions
         gives ``"<member>/<region>"``). Units carrying a ``subject``
         coordinate with several subjects, or RDM stacks over subjects, are
-        scored per subject, then summarised.
+        scored per subject, then summarised. Dask-backed responses (chunked
+        along ``unit``, every stimulus in each chunk) run out of core, never
+        gathered into memory: every metric is reduced over the unit chunks
+        (the Gram matrix, the RDM, a QR stand-in with the region's centred
+        Gram matrix, an uncentred one of the stacked repetitions for the
+        stochastic metrics, or a per-chunk ridge fit for ``"encoding"``), to
+        the in-memory scores up to rounding, except ``"permutation"``,
+        ``"permutation_euclidean"`` and ``"soft_matching"``, which match units
+        one to one and refuse dask-backed input (select a smaller region and
+        ``.compute()`` it).
     model : activations DataTree or mapping
         One ``(stimulus, unit)`` array (or RDM) per layer. Stimuli are
         aligned by id.
