@@ -14,6 +14,10 @@ One decomposition per fold serves every alpha and every unit. Each solver in
 Held-out predictions for alpha are then ``A diag(1 / (lam + alpha)) B`` with
 ``A = X_test F`` ``(n_test, k)``: every matrix product has inner dimension
 ``k = rank(X_train) <= min(n_train, n_features)`` (PERF.md, "minimum work").
+Where a fold has at least ``k`` held-out samples and enough alphas, its scores
+are summed in the predictions' own basis instead (:class:`_Rotation`: a QR of
+the centred ``A``): per alpha a triangular ``(k, k)`` product and sums over
+``k`` rows, not a ``(n_test, k)`` product and sums over ``n_test`` rows.
 
 Solvers
 -------
