@@ -552,6 +552,9 @@ def test_rotated_fold_scoring_equals_direct_products(rng, dtype, case):
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
             np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+    empty = np.ascontiguousarray(Yc[:, :0])  # a chunk of no units (dask can make one)
+    for g in cv_scores_chunk(plan, empty, XtY=plan.X.T @ empty):
+        assert g.shape == (len(alphas), 0)
     if case == "near_perfect":  # the errors themselves, not only R^2 to 1e-6
         sums = [PooledSums(len(alphas), m, cv) for _ in range(2)]
         cv_scores_chunk(plan, Yc, XtY=XtY, sums=sums[0])
