@@ -11,6 +11,8 @@ choose the same alphas and agree on the held-out scores.
     python benchmarks/bench_encoding.py --scale    # dask: 3000 x 200,000 float32 chunk by chunk
     python benchmarks/bench_encoding.py --before /work/main --repeats 3 --skip-sklearn
         # also time another checkout's fit_ridge (a subprocess) and the float64 path
+    python benchmarks/bench_encoding.py --cpu-seconds --repeats 3
+        # one BLAS thread: CPU seconds against the 1-thread GEMM (float32 and float64)
 
 Not run in CI. The machines are shared: compare ratios, not absolute times.
 """
@@ -77,7 +79,15 @@ def make_data(n: int, p: int, m: int, dtype: Any, seed: int = 0) -> tuple[np.nda
 
 
 def neurorep_flops(n: int, p: int, m: int, n_alphas: int, n_folds: int) -> float:
-    """Multiply-adds x 2 of the eigh path (X^T Y once, per fold B and alphas, refit)."""
+    """Multiply-adds x 2 of the eigh path (X^T Y once, per fold B and alphas, refit).
+
+    The reference count of the "% of GEMM" columns, kept as it was: the direct products
+    ``A diag(g) B`` per fold and alpha. fit_ridge now scores the folds in the predictions'
+    own basis where that saves work (``Q^T Z`` once per fold, a triangular ``R diag(g) B``
+    per alpha), ~61 % of these multiply-adds at the default size: the percentage is this
+    count over the real time against the GEMM rate, not the executed arithmetic's
+    efficiency.
+    """
     k = p
     n_te = n / n_folds
     per_fold = p * k + (n_te + 1) * k + n_alphas * n_te * k
@@ -248,6 +258,48 @@ def run_compare(args: argparse.Namespace) -> None:
     print(f"neurorep chosen alphas: {alpha_counts}")
 
 
+def run_cpu_seconds(args: argparse.Namespace) -> None:
+    """One BLAS thread: fit_ridge's CPU seconds (``thread_time``; every task runs in this
+    thread) against the 1-thread GEMM rate measured by ``thread_time`` just before and
+    after (best of 3 each). Steadier than wall time when other jobs share the cores."""
+    import os
+
+    from threadpoolctl import threadpool_limits
+
+    from neurorep.encoding import fit_ridge
+
+    n, p, m = args.n, args.p, args.units
+    alphas = np.logspace(-2, 6, args.alphas)
+    flops = neurorep_flops(n, p, m, args.alphas, args.folds)
+
+    def gemm_cpu(dtype: Any) -> float:
+        a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(dtype)
+        a @ a
+        best = np.inf
+        for _ in range(3):
+            t = time.thread_time()
+            a @ a
+            best = min(best, time.thread_time() - t)
+        return 2 * 2048**3 / best / 1e9
+
+    for dtype in ("float32", "float64") if not args.skip_float64 else (args.dtype,):
+        X, Y = make_data(n, p, m, dtype)
+        with threadpool_limits(limits=1):
+            Xw, Yw = make_data(100, 8, 10, dtype)
+            fit_ridge(Xw, Yw, alphas=alphas, cv=args.folds, dtype=dtype)
+            for i in range(max(1, args.repeats)):
+                g0 = gemm_cpu(dtype)
+                t = time.thread_time()
+                fit_ridge(X, Y, alphas=alphas, cv=args.folds, dtype=dtype)
+                cpu = time.thread_time() - t
+                g1 = gemm_cpu(dtype)
+                rate = flops / 1e9 / cpu
+                print(f"  {dtype} 1 thread, repeat {i + 1}: {cpu:.2f} CPU s, {rate:.1f} GFLOP/s; "
+                      f"1-thread GEMM {g0:.0f}/{g1:.0f} GFLOP/s (before/after) -> "
+                      f"{100 * rate / max(g0, g1):.0f}% (load average {os.getloadavg()[0]:.1f})",
+                      flush=True)
+
+
 def run_scale(args: argparse.Namespace) -> None:
     import resource
 
@@ -303,6 +355,8 @@ def main() -> None:
     ap.add_argument("--before", default=None,
                     help="checkout whose fit_ridge is timed as 'before' (e.g. /work/main)")
     ap.add_argument("--skip-float64", action="store_true", help="no float64 neurorep row")
+    ap.add_argument("--cpu-seconds", action="store_true",
+                    help="fit_ridge on one BLAS thread: CPU seconds against the 1-thread GEMM")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -331,7 +385,9 @@ def main() -> None:
     except ImportError:
         args.skip_himalaya = True
     with threadpool_limits(limits=args.threads, user_api="blas"):
-        if args.scale:
+        if args.cpu_seconds:
+            run_cpu_seconds(args)
+        elif args.scale:
             run_scale(args)
         else:
             run_compare(args)

@@ -495,3 +495,84 @@ def test_col_moments_match_float64_sums(rng, dtype, shape):
     zz = col_moments(None, Z)
     np.testing.assert_allclose(zz[0], (z * z).sum(0), rtol=rtol, atol=0)
     assert not zz[1:].any()
+
+
+def _unrotated(plan):
+    """The plan with every fold scored by the direct products ``A diag(g) B`` (no rotation)."""
+    import dataclasses
+
+    return dataclasses.replace(
+        plan, folds=tuple(dataclasses.replace(f, rot=None) for f in plan.folds))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", ["near_perfect", "rank_deficient", "square", "no_intercept",
+                                  "shrunk", "direct"])
+def test_rotated_fold_scoring_equals_direct_products(rng, dtype, case):
+    """Scoring a fold in its predictions' own basis (Q^T Z, triangular R diag(g) B) gives
+    the scores of the direct products A diag(g) B: R^2 near 1, tied (duplicated) features,
+    as many held-out samples as the rank (no complement rows), no intercept, predictions
+    shrunk to almost nothing, a constant unit, and a directly projected fold."""
+    from neurorep.encoding._solvers import PooledSums, build_plan, center_chunk, cv_scores_chunk
+
+    n, p, m, cv = 120, 12, 9, 5
+    alphas = np.logspace(-3, 5, 9)
+    X = rng.normal(size=(n, p)) + 4.0
+    noise = 2.0
+    if case == "near_perfect":
+        noise = 1e-4
+    elif case == "rank_deficient":
+        X[:, 6:] = X[:, :6]  # rank 6 of 12
+    elif case == "square":
+        p = 24  # n_test = 24 = rank
+        X = rng.normal(size=(n, p)) + 4.0
+    elif case == "shrunk":
+        alphas = np.logspace(4, 10, 7)
+    elif case == "direct":
+        n, p, cv = 40, 12, 2  # n_train 20 < p + n_test + 1: B = M^T Y_train
+        X = rng.normal(size=(n, p)) + 4.0
+    Y = X @ rng.normal(size=(p, m)) + noise * rng.normal(size=(n, m)) + 50.0
+    Y[:, -1] = 3.0  # a constant unit
+    fit_intercept = case != "no_intercept"
+    plan = build_plan(X, make_splits(n, cv), alphas=alphas, solver="eigh", dtype=np.dtype(dtype),
+                      fit_intercept=fit_intercept)
+    assert all(f.rot is not None for f in plan.folds)
+    if case == "direct":
+        assert all(f.dec.mode == "direct" for f in plan.folds)
+    if case == "square":
+        assert all(len(f.test) == f.dec.rank for f in plan.folds)
+    Yc, _ = center_chunk(Y, plan.dtype, fit_intercept)
+    if fit_intercept:
+        Yc[:, -1] = 0
+    XtY = plan.X.T @ Yc
+    tol = 1e-11 if dtype == "float64" else 2e-6
+    for sse_only in (False, True):
+        got = cv_scores_chunk(plan, Yc, XtY=XtY, sse_only=sse_only)
+        want = cv_scores_chunk(_unrotated(plan), Yc, XtY=XtY, sse_only=sse_only)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+            np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+    empty = np.ascontiguousarray(Yc[:, :0])  # a chunk of no units (dask can make one)
+    for g in cv_scores_chunk(plan, empty, XtY=plan.X.T @ empty):
+        assert g.shape == (len(alphas), 0)
+    if case == "near_perfect":  # the errors themselves, not only R^2 to 1e-6
+        sums = [PooledSums(len(alphas), m, cv) for _ in range(2)]
+        cv_scores_chunk(plan, Yc, XtY=XtY, sums=sums[0])
+        cv_scores_chunk(_unrotated(plan), Yc, XtY=XtY, sums=sums[1])
+        np.testing.assert_allclose(sums[0].fold_sse[..., :-1], sums[1].fold_sse[..., :-1],
+                                   rtol=1e-9 if dtype == "float64" else 5e-2)
+
+
+def test_rotation_only_where_it_saves_work(rng):
+    """One alpha, or few features against many held-out samples: Q^T Z would cost more
+    than the products it replaces, and the plan keeps the direct products."""
+    from neurorep.encoding._solvers import build_plan
+
+    X = rng.normal(size=(300, 4))
+    one = build_plan(X, make_splits(300, 5), alphas=np.array([1.0]), solver="eigh",
+                     dtype=np.dtype("float64"))
+    assert all(f.rot is None for f in one.folds)
+    X = rng.normal(size=(300, 40))
+    many = build_plan(X, make_splits(300, 5), alphas=np.logspace(-2, 6, 10), solver="eigh",
+                      dtype=np.dtype("float64"))
+    assert all(f.rot is not None for f in many.folds)

@@ -408,7 +408,8 @@ def fit_banded_ridge(
     check_memory(
         {
             f"{n_c} candidates' fold decompositions": (
-                n_c * plan_nbytes(n, p, splits, solver=solver, dtype=dt), f"{fix_c} {FIX_FOLDS}"),
+                n_c * plan_nbytes(n, p, splits, solver=solver, dtype=dt, n_alpha=len(alphas_arr)),
+                f"{fix_c} {FIX_FOLDS}"),
             "per-candidate scores": (8.0 * n_c * (m + 3 * len(names)), fix_c),
             **_unit_parts(n, m, p, len(alphas_arr), dt, chunk_units=chunk_units,
                           lazy=is_lazy(prep.Y), compute=compute, return_weights=True,

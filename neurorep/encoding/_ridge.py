@@ -246,7 +246,8 @@ def fit_arrays(
     check_memory(
         {
             "fold decompositions": (
-                plan_nbytes(n, p, splits, solver=solver, dtype=dtype), FIX_FOLDS),
+                plan_nbytes(n, p, splits, solver=solver, dtype=dtype, n_alpha=len(alphas)),
+                FIX_FOLDS),
             **_unit_parts(n, m, p, len(alphas), dtype, chunk_units=chunk_units, lazy=lazy,
                           compute=compute, return_weights=return_weights),
         },
@@ -858,7 +859,7 @@ def cross_validate_ridge(
     check_memory(
         {
             "fold decompositions": (
-                sum(plan_nbytes(len(tr), p, inner, solver=solver, dtype=dt)
+                sum(plan_nbytes(len(tr), p, inner, solver=solver, dtype=dt, n_alpha=len(alphas_arr))
                     for (tr, _), inner in zip(outer, inners, strict=True)),
                 FIX_FOLDS.replace("cv=5", "cv=5, inner_cv=5"),
             ),

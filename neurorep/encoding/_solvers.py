@@ -14,6 +14,10 @@ One decomposition per fold serves every alpha and every unit. Each solver in
 Held-out predictions for alpha are then ``A diag(1 / (lam + alpha)) B`` with
 ``A = X_test F`` ``(n_test, k)``: every matrix product has inner dimension
 ``k = rank(X_train) <= min(n_train, n_features)`` (PERF.md, "minimum work").
+Where a fold has at least ``k`` held-out samples and enough alphas, its scores
+are summed in the predictions' own basis instead (:class:`_Rotation`: a QR of
+the centred ``A``): per alpha a triangular ``(k, k)`` product and sums over
+``k`` rows, not a ``(n_test, k)`` product and sums over ``n_test`` rows.
 
 Solvers
 -------
@@ -36,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import scipy.linalg.blas  # loaded before the parallel engine's threadpoolctl controller
 
 from neurorep._core.parallel import blas_threads, map_tasks, one_blas_thread
 from neurorep.encoding._inputs import check_scale
@@ -62,12 +67,37 @@ class _Decomposition:
 
 
 @dataclass(frozen=True)
+class _Rotation:
+    """A fold's held-out predictions in an orthonormal basis of their own span.
+
+    ``A - 1 a_mean^T = Q R`` (float64 Householder QR, ``Q`` completed to an orthonormal
+    basis of the ``n_test`` held-out samples): the deviations of alpha's predictions from
+    their fold mean are ``Q_k W`` with ``W = R diag(g) B`` ``(k, unit)``, ``R`` upper
+    triangular, so with ``D = Q^T Z`` (``Z`` the centred held-out responses) their sums
+    over the fold are sums over ``k`` rows instead of ``n_test``::
+
+        P.P = W.W,   P.Z = W.D[:k],   (Z - P).(Z - P) = (D[:k] - W)^2 + D[k:]^2
+
+    each a sum of squares or products taken directly (none is a difference of two of
+    the others, which cancels for R^2 near 1). ``R diag(g) B`` is a triangular product
+    (half a GEMM's multiply-adds), and ``A^T Y_test`` of the fold's projection is
+    ``R^T D[:k] + a_mean s_test^T``.
+    """
+
+    qt: np.ndarray  # (n_test, n_test) Q^T, working dtype
+    r: np.ndarray  # (k, k) R, upper triangular, Fortran order, working dtype
+    a_mean: np.ndarray  # (k,) float64 column means of A
+    ext: np.ndarray  # (2, k) [a_mean; c] (c = 0 for mode "direct"), working dtype
+
+
+@dataclass(frozen=True)
 class _Fold:
     train: np.ndarray
     test: np.ndarray
     dec: _Decomposition
     A: np.ndarray  # (n_test, k) = (X_test - x_mean) F
     a_ext: np.ndarray | None = None  # (n_test + 1, k) = [A; c^T] for mode "gram"
+    rot: _Rotation | None = None  # scoring in the predictions' own basis (see _rotation)
 
 
 @dataclass(frozen=True)
@@ -152,7 +182,8 @@ def choose_solver(solver: str, n_train: int, n_features: int) -> str:
 
 
 def plan_nbytes(
-    n: int, p: int, splits: Sequence[tuple[np.ndarray, np.ndarray]], *, solver: str, dtype: Any
+    n: int, p: int, splits: Sequence[tuple[np.ndarray, np.ndarray]], *, solver: str, dtype: Any,
+    n_alpha: int = 1,
 ) -> float:
     """Bytes a :func:`build_plan` of these splits holds (plus its largest transient)."""
     item = np.dtype(dtype).itemsize
@@ -164,6 +195,8 @@ def plan_nbytes(
         size = p * k + (2 * n_te + 1) * k  # F, A and its extension
         if name != "eigh" or (n_te and n_tr < p + n_te + 1):
             size += n_tr * k  # M (eigh: folds projected directly, see _as_direct)
+        if n_te and _rotates(n_te, k, n_alpha):
+            size += n_te * n_te + k * k  # Q^T and R (see _Rotation)
         return float(size * item)
 
     total = float(n * p * (item + 8)) + one(n, 0)
@@ -212,57 +245,27 @@ def build_plan(
     decompose = SOLVERS[name]
     small = (p if name != "kernel" else n) <= _SMALL_DECOMPOSITION
 
-    def one(train: np.ndarray | None) -> _Decomposition:
-        Xtr = Xg if train is None else Xg[train]
+    def one(item: tuple[np.ndarray, np.ndarray] | None) -> _Decomposition | _Fold:
         if small and blas_threads() > 1:  # in order (map_tasks' own tasks have one thread)
             with one_blas_thread():
-                return decompose(Xtr, dtype, fit_intercept)
-        return decompose(Xtr, dtype, fit_intercept)
+                return _decompose_item(item)
+        return _decompose_item(item)
 
-    # every training fold and the refit: small decompositions as parallel-engine tasks on
-    # one BLAS thread each, large ones in order on BLAS's threads
-    items = [*(np.asarray(tr) for tr, _ in splits), None]
-    decs = map_tasks(one, items) if small else [one(tr) for tr in items]
-    if small:
-        with one_blas_thread():
-            return _build_plan(Xg, x_mean, splits, decs, alphas, name, dtype, scale, meta,
-                               fit_intercept)
-    return _build_plan(Xg, x_mean, splits, decs, alphas, name, dtype, scale, meta, fit_intercept)
+    def _decompose_item(item: tuple[np.ndarray, np.ndarray] | None) -> _Decomposition | _Fold:
+        if item is None:  # the refit on every sample
+            return decompose(Xg, dtype, fit_intercept)
+        train, test = item
+        return _make_fold(Xg, train, test, decompose(Xg[train], dtype, fit_intercept), dtype,
+                          len(alphas))
 
-
-def _as_direct(dec: _Decomposition, Xtr: np.ndarray, dtype: np.dtype) -> _Decomposition:
-    """A ``"gram"`` fold as ``"direct"``: ``B = M^T Y_train`` with ``M = (X_train - mean) F``,
-    one product of inner dimension ``n_train`` instead of ``n_features + n_test + 1`` (the
-    smaller one for the short training folds of a nested inner CV)."""
-    M = (Xtr - dec.x_mean) @ dec.F.astype(np.float64)
-    return replace(dec, mode="direct", M=np.ascontiguousarray(M, dtype=dtype), c=None)
-
-
-def _build_plan(
-    Xg: np.ndarray,
-    x_mean: np.ndarray,
-    splits: Sequence[tuple[np.ndarray, np.ndarray]],
-    decs: Sequence[_Decomposition],
-    alphas: np.ndarray,
-    name: str,
-    dtype: np.dtype,
-    scale: np.ndarray | None,
-    meta: dict[str, Any] | None,
-    fit_intercept: bool = True,
-) -> _Plan:
-    folds = []
-    p = Xg.shape[1]
-    for (train, test), dec in zip(splits, decs[:-1], strict=True):
-        if dec.mode == "gram" and len(train) < p + len(test) + 1:
-            dec = _as_direct(dec, Xg[train], dtype)
-        A64 = (Xg[test] - dec.x_mean) @ dec.F.astype(np.float64)
-        A = np.ascontiguousarray(A64, dtype=dtype)
-        a_ext = None
-        if dec.mode == "gram":
-            assert dec.c is not None
-            a_ext = np.ascontiguousarray(np.vstack([A, dec.c[None, :]]), dtype=dtype)
-        folds.append(_Fold(np.asarray(train), np.asarray(test), dec, A, a_ext))
-    full = decs[-1]
+    # every training fold (with its held-out projections) and the refit: small
+    # decompositions as parallel-engine tasks on one BLAS thread each, large ones in order
+    # on BLAS's threads
+    items = [*((np.asarray(tr), np.asarray(te)) for tr, te in splits), None]
+    parts = map_tasks(one, items) if small else [one(it) for it in items]
+    folds = [f for f in parts[:-1] if isinstance(f, _Fold)]
+    full = parts[-1]
+    assert isinstance(full, _Decomposition) and len(folds) == len(splits)
     return _Plan(
         X=np.ascontiguousarray(Xg, dtype=dtype),
         x_mean=x_mean,
@@ -275,6 +278,58 @@ def _build_plan(
         meta=dict(meta or {}),
         fit_intercept=fit_intercept,
     )
+
+
+def _rotates(n_te: int, k: int, n_alpha: int) -> bool:
+    """Whether scoring a fold in its predictions' basis (:class:`_Rotation`) does fewer
+    multiply-adds: ``n_test^2`` once (``Q^T Z``) against, per alpha, ``n_test k`` for
+    ``A diag(g) B`` less ``k^2 / 2`` for the triangular ``R diag(g) B`` (counted at half
+    its speed: OpenBLAS's TRMM runs at ~55 % of a GEMM's time for half its work)."""
+    return n_te >= k > 0 and n_alpha * (n_te * k - 0.55 * k * k) > 1.5 * n_te * n_te
+
+
+def _rotation(A64: np.ndarray, c: np.ndarray | None, dtype: np.dtype,
+              n_alpha: int) -> _Rotation | None:
+    """The fold's :class:`_Rotation` from ``A`` in float64, or None where it saves nothing."""
+    n_te, k = A64.shape
+    if not _rotates(n_te, k, n_alpha):
+        return None
+    a_mean = A64.mean(0)
+    Q, R = np.linalg.qr(A64 - a_mean, mode="complete")
+    ext = np.vstack([a_mean, np.zeros(k) if c is None else np.asarray(c, dtype=np.float64)])
+    return _Rotation(
+        qt=np.ascontiguousarray(Q.T, dtype=dtype),
+        r=np.asfortranarray(R[:k], dtype=dtype),
+        a_mean=a_mean,
+        ext=np.ascontiguousarray(ext, dtype=dtype),
+    )
+
+
+def _as_direct(dec: _Decomposition, Xtr: np.ndarray, dtype: np.dtype) -> _Decomposition:
+    """A ``"gram"`` fold as ``"direct"``: ``B = M^T Y_train`` with ``M = (X_train - mean) F``,
+    one product of inner dimension ``n_train`` instead of ``n_features + n_test + 1`` (the
+    smaller one for the short training folds of a nested inner CV)."""
+    M = (Xtr - dec.x_mean) @ dec.F.astype(np.float64)
+    return replace(dec, mode="direct", M=np.ascontiguousarray(M, dtype=dtype), c=None)
+
+
+def _make_fold(
+    Xg: np.ndarray, train: np.ndarray, test: np.ndarray, dec: _Decomposition, dtype: np.dtype,
+    n_alpha: int,
+) -> _Fold:
+    """A fold from its training decomposition: the held-out projections ``A`` (and their
+    extension and rotation), the decomposition made direct where that is cheaper."""
+    p = Xg.shape[1]
+    if dec.mode == "gram" and len(train) < p + len(test) + 1:
+        dec = _as_direct(dec, Xg[train], dtype)
+    A64 = (Xg[test] - dec.x_mean) @ dec.F.astype(np.float64)
+    A = np.ascontiguousarray(A64, dtype=dtype)
+    a_ext = None
+    if dec.mode == "gram":
+        assert dec.c is not None
+        a_ext = np.ascontiguousarray(np.vstack([A, dec.c[None, :]]), dtype=dtype)
+    rot = _rotation(A64, dec.c if dec.mode == "gram" else None, np.dtype(dtype), n_alpha)
+    return _Fold(train, test, dec, A, a_ext, rot)
 
 
 # ----------------------------------------------------------------------------
@@ -360,6 +415,9 @@ def cv_scores_chunk(
         XtY = _gram_xty(plan, Yc)
     s_all = Yc.sum(0)
     for fold in plan.folds:
+        if fold.rot is not None:
+            _rotated_fold(plan, fold, fold.rot, Yc, XtY, s_all, acc, sse_only)
+            continue
         n_te = len(fold.test)
         n_tr = len(fold.train)
         B, Yte = _fold_projection(fold, Yc, XtY, s_all)
@@ -399,6 +457,71 @@ def cv_scores_chunk(
     if sse_only:
         r = np.full_like(r2, np.nan)
     return r2, r
+
+
+def _trmm_right(r: np.ndarray, b: np.ndarray, *, trans: bool) -> np.ndarray:
+    """``b op(r)`` in place: ``b`` Fortran-ordered (unit, k), ``r`` upper triangular (k, k)
+    (``op(r) = r^T`` with ``trans``)."""
+    if b.size == 0:
+        return b
+    trmm = scipy.linalg.blas.get_blas_funcs("trmm", (r, b))
+    out = trmm(1.0, r, b, side=1, lower=0, trans_a=int(trans), overwrite_b=1)
+    if not np.shares_memory(out, b):  # f2py copied (not expected for a Fortran-ordered b)
+        b[...] = out
+    return b
+
+
+def _rotated_fold(
+    plan: _Plan, fold: _Fold, rot: _Rotation, Yc: np.ndarray, XtY: np.ndarray | None,
+    s_all: np.ndarray, acc: PooledSums, sse_only: bool,
+) -> None:
+    """One fold of :func:`cv_scores_chunk` scored in its predictions' basis (:class:`_Rotation`)."""
+    from neurorep._core.colmoments import col_moments
+
+    dt = Yc.dtype
+    n_te, n_tr, m = len(fold.test), len(fold.train), Yc.shape[1]
+    dec = fold.dec
+    k = dec.rank
+    n_alpha = len(plan.alphas)
+    Z = np.take(Yc, fold.test, axis=0)  # the held-out responses, centred on their mean below
+    s_te = Z.sum(0, dtype=np.float64)
+    y_tr = (s_all.astype(np.float64) - s_te) / n_tr if plan.fit_intercept else np.zeros(m)
+    y_te = s_te / n_te
+    Z -= y_te.astype(dt)
+    acc.add_response_moments(y_tr, y_te - y_tr, col_moments(None, Z)[0], n_te)
+    D = rot.qt @ Z  # (n_te, m): rows k: are orthogonal to every alpha's predictions
+    C = D[:k]
+    perp = col_moments(None, D[k:])[0] if n_te > k else np.zeros(m)
+    W = np.empty((m, k), dtype=dt, order="F")  # the transposed products, reused
+    if dec.mode == "gram":
+        assert XtY is not None
+        # B = F^T X_train^T Y_train = F^T X^T Y - A^T Y_test - c s^T, A^T Y_test from C
+        B = dec.F.T @ XtY
+        np.copyto(W, C.T)
+        B -= _trmm_right(rot.r, W, trans=False).T  # R^T C
+        sums = np.empty((2, m), dtype=dt)
+        sums[0] = s_te
+        sums[1] = s_all
+        B -= rot.ext.T @ sums
+    else:
+        assert dec.M is not None
+        B = dec.M.T @ Yc[fold.train]
+    g = 1.0 / (dec.lam[:, None] + plan.alphas[None, :])  # (k, n_alpha) float64
+    q_mean = ((rot.a_mean[:, None] * g).T.astype(dt) @ B).astype(np.float64)  # (n_alpha, m)
+    m2_q = np.zeros((n_alpha, m))
+    c_qz = np.zeros((n_alpha, m))
+    sse = np.empty((n_alpha, m))
+    gd = g.astype(dt)
+    Bt = B.T
+    for ai in range(n_alpha):
+        np.multiply(Bt, gd[:, ai], out=W)  # (diag(g) B)^T
+        P = _trmm_right(rot.r, W, trans=True).T  # R diag(g) B: the predictions' coordinates
+        mom = col_moments(P, C, sse_only=sse_only)
+        if not sse_only:
+            m2_q[ai] = mom[0]
+            c_qz[ai] = mom[1]
+        sse[ai] = mom[2] + perp
+    acc.add_prediction_moments(y_tr, q_mean, m2_q, c_qz, sse)
 
 
 class PooledSums:
