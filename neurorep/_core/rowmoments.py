@@ -15,9 +15,9 @@ compiler may split into a few partial sums held in vector lanes (only the
 ``reassoc`` and ``contract`` fast-math flags: NaN and inf still propagate), and the
 chunk totals are added with Neumaier's compensated summation, so each sum is
 within a few dozen rounding errors of the exact one whatever the row's length
-(numpy's pairwise ``sum``: ~``log2(m)``). Speed: one read at about the rate of
-numpy's ``sum`` (57 vs 53 ms for 100 x 499,500 values on one thread; eight
-explicit partial sums without ``reassoc`` took 75 ms).
+(numpy's pairwise ``sum``: ~``log2(m)``). Speed: 0.21 ns a value in cache (numpy's
+``sum`` 0.33, without the sums of squares; eight explicit partial sums without
+``reassoc``: 0.6), so a large stack is read at the memory's rate.
 
 :func:`row_moments` splits the rows over the parallel engine
 (:func:`neurorep._core.parallel.run_blocks`; in order off the main thread). The
@@ -40,10 +40,13 @@ _CHUNK = 512  # values summed in one vectorised loop, before the compensated add
 def _chunk_sums(row: np.ndarray, c0: int, c1: int) -> tuple[float, float]:
     # pragma: no cover - compiled
     # reassoc: LLVM may keep several partial sums in vector lanes (and fuse v * v + q);
-    # no other fast-math flag, so NaN and inf propagate to the sums as in plain code
+    # no other fast-math flag, so NaN and inf propagate to the sums as in plain code. The
+    # chunk is a 1-D view indexed from 0, which LLVM sees in range (indexing the row at
+    # c0 + j kept the loop scalar: 0.62 instead of 0.21 ns a value in L2)
+    seg = row[c0:c1]
     ps, pq = 0.0, 0.0
-    for j in range(c0, c1):
-        v = row[j]
+    for j in range(seg.size):
+        v = seg[j]
         ps += v
         pq += v * v
     return ps, pq
