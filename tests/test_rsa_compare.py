@@ -587,3 +587,116 @@ def test_large_corr_paths_equal_the_centred_cosine(rng, monkeypatch):
     np.testing.assert_allclose(raw, want[[0, 2, 3, 4, 5], :3], atol=1e-12)
     tiny = kern.compare_vectors(x * 1e-200, y[:3] * 1e250, "corr")  # rescaled exactly
     np.testing.assert_allclose(tiny, want[:, :3], atol=1e-12)
+
+
+def test_row_moments_are_the_exact_sums_in_one_read(rng):
+    """The one-read row sums and sums of squares (the condensed path's check and corr's
+    moments) are within a few rounding errors of the exact sums (of ``sum(|x|)``: numpy's
+    pairwise sum is within ~log2(m)) on plain, tied, offset, signed, huge and short rows; a NaN, an inf or an overflowing square makes them non-finite (the caller's exact
+    checks then run); a row's sums do not depend on how the rows are split."""
+    from fractions import Fraction
+
+    from neurorep._core.rowmoments import row_moments
+
+    m = 3001  # not a multiple of the chunk: a short last chunk
+    x = np.vstack([
+        rng.random(m),
+        np.round(rng.random(m) * 3),
+        1e6 + rng.random(m),
+        rng.normal(size=m) * 1e-3,
+        rng.normal(size=m) * 1e100,
+    ])
+    s, ss = row_moments(x)
+    for i, row in enumerate(x):
+        exact = [Fraction(float(v)) for v in row]
+        eps = np.finfo(np.float64).eps
+        assert abs(s[i] - float(sum(exact))) <= 4 * eps * np.abs(row).sum()
+        assert abs(ss[i] - float(sum(v * v for v in exact))) <= 4 * eps * ss[i]
+        one = row_moments(x[i : i + 1])
+        assert (one[0][0], one[1][0]) == (s[i], ss[i])
+    for width in (0, 1, 3, 513):
+        short = rng.random((2, width))
+        s, ss = row_moments(short)
+        np.testing.assert_allclose(s, short.sum(axis=1), rtol=1e-15, atol=0)
+        np.testing.assert_allclose(ss, (short**2).sum(axis=1), rtol=1e-15, atol=0)
+    bad = rng.random((5, 2000))
+    bad[0, 1500] = np.nan
+    bad[1, 3] = np.inf
+    bad[2, 7] = -np.inf
+    bad[3, 11] = 1e200  # its square overflows
+    s, ss = row_moments(bad)
+    assert not (np.isfinite(s[:3]).any() or np.isfinite(ss[:4]).any())
+    assert np.isfinite(s[4]) and np.isfinite(ss[4])
+
+
+def _centred_reference(x, y):
+    """Pearson r of every row pair from explicitly centred rows, in extended precision."""
+    xl, yl = x.astype(np.longdouble), y.astype(np.longdouble)
+    xl -= xl.mean(axis=1, keepdims=True)
+    yl -= yl.mean(axis=1, keepdims=True)
+    num = np.einsum("ik,jk->ij", xl, yl)
+    den = np.sqrt((xl * xl).sum(axis=1))[:, None] * np.sqrt((yl * yl).sum(axis=1))[None, :]
+    return (num / den).astype(np.float64)
+
+
+@pytest.mark.parametrize(
+    "case", ["plain", "tied", "mild_offset", "offset", "huge_offset", "nan_pairs", "single"]
+)
+def test_condensed_corr_checks_and_moments_in_one_pass_keep_the_numbers(rng, monkeypatch, case):
+    """Condensed corr at the large-stack kernels' sizes (forced small here): one read gives
+    the value checks, the missing-pair scan and the row moments; the scores equal the
+    extended-precision centred ones, rsatoolbox's and the square path's, for plain, tied,
+    offset (0.5: raw GEMM; 3 and 1e6 + noise: centred blocks), NaN-pair and single
+    RDMs. Clean stacks skip the missing-pair scan; stacks with NaN pairs still run it.
+    (An independent reference: fails if the moments or the GEMM were off by ~1e-14.)"""
+    from rsatoolbox.rdm import RDMs
+
+    from neurorep._core import compare as kern
+    from neurorep.rsa import _compare as cmp_mod
+
+    monkeypatch.setattr(kern, "_BLOCKED_MIN", 1)
+    monkeypatch.setattr(kern, "_BLOCK_BYTES", 4096)  # several column blocks
+    n = 60
+    m = n * (n - 1) // 2
+    a = rng.random((6, m))
+    b = 0.4 * a[:4] + rng.random((4, m))
+    if case == "tied":
+        a[::2] = np.round(a[::2] * 3)
+        b[1] = np.round(b[1] * 2)
+    elif case == "mild_offset":
+        a += 0.5  # sum of squares / centred one ~13 (< 64): the raw GEMM, some cancellation
+    elif case == "offset":
+        a[1:] += 3.0  # ~150 for those rows (> 64): the centred blocks
+    elif case == "huge_offset":
+        a, b = 1e6 + a, 1e6 + b
+    elif case == "nan_pairs":
+        a[:, [4, 100, 1700]] = np.nan
+        b[:, [4, 100, 1700]] = np.nan
+    elif case == "single":
+        a, b = a[:1], b[:1]
+    ids = [f"s{i:02d}" for i in range(n)]
+    ra = data.rdm(np.zeros((len(a), m)), stimulus=ids, dim="model")
+    rb = data.rdm(np.zeros((len(b), m)), stimulus=ids, dim="subject")
+    from neurorep._core.condensed import square
+
+    ra, rb = ra.copy(data=square(a, n)), rb.copy(data=square(b, n))
+    ca, cb = data.condense(ra), data.condense(rb)
+    scans = []
+    real_scan = cmp_mod.missing_pairs
+    monkeypatch.setattr(
+        cmp_mod, "missing_pairs", lambda *args: scans.append(1) or real_scan(*args)
+    )
+    got = rsa.compare(ca, cb, method="corr").values
+    assert len(scans) == (case == "nan_pairs")
+    keep = ~np.isnan(a).any(axis=0)
+    ref = _centred_reference(a[:, keep], b[:, keep])
+    # the raw GEMM's subtraction loses about log10(13) digits on the mildly offset rows
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-14 if case == "mild_offset" else 2e-15)
+    np.testing.assert_allclose(got, rsa_compare(RDMs(a), RDMs(b), method="corr"), atol=1e-12)
+    np.testing.assert_allclose(got, rsa.compare(ra, rb, method="corr").values, atol=2e-15)
+    # one side clean, the other with NaN pairs: those pairs are left out of every score
+    full = np.where(np.isnan(a), 0.5, a)
+    cfull = ca.copy(data=full)
+    mixed = rsa.compare(cfull, cb, method="corr").values
+    keep = ~np.isnan(b).any(axis=0)
+    np.testing.assert_allclose(mixed, _centred_reference(full[:, keep], b[:, keep]), atol=2e-15)

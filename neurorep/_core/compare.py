@@ -132,47 +132,42 @@ def _corr_blocked(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 _RAW_CONDITION = 64.0  # largest sum(x**2) / sum((x - mean)**2) of a row for the raw GEMM
 
+Moments = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-def _raw_products(
-    x: np.ndarray, y: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``x @ y.T`` and the rows' sums and sums of squares, in one pass over both arrays:
-    the product is accumulated over blocks of columns (a few MB of both), and each block's
-    moments are taken while it is in cache (separate passes for the moments cost ~0.6 of
-    the GEMM at 100 x 100 RDMs of 1000 stimuli; in the blocks ~0.25)."""
+
+def _blocked_gram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x @ y.T`` summed over blocks of columns (a few MB of both): each block's product
+    is added to the total, so a score's rounding error grows with the block, not with all
+    ``m`` columns (one GEMM of 499,500 columns: ~3x the error of the centred products),
+    for ~3 % more time than one GEMM at 100 x 100 RDMs of 1000 stimuli."""
     a, m = x.shape
     b = y.shape[0]
     step = min(m, max(2048, 2 * _BLOCK_BYTES // (8 * (a + b))))
+    if step >= m:
+        return gram(x, y)
     num, part = np.zeros((a, b)), np.empty((a, b))
-    sx, ssx, sy, ssy = np.zeros(a), np.zeros(a), np.zeros(b), np.zeros(b)
-    with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN: the caller rescales
-        for c in range(0, m, step):
-            bx, by = x[:, c : c + step], y[:, c : c + step]
-            np.matmul(bx, by.T, out=part)
-            num += part
-            _moments_loop(bx, sx, ssx, step)
-            _moments_loop(by, sy, ssy, step)
-    return num, sx, ssx, sy, ssy
+    for c in range(0, m, step):
+        np.matmul(x[:, c : c + step], y[:, c : c + step].T, out=part)
+        num += part
+    return num
 
 
-def _moments_loop(
-    x: np.ndarray, s: np.ndarray, ss: np.ndarray, step: int
-) -> tuple[np.ndarray, np.ndarray]:
-    for c in range(0, x.shape[1], step):
-        block = x[:, c : c + step]
-        s += block.sum(axis=1)
-        ss += np.einsum("ij,ij->i", block, block, optimize=True)
-    return s, ss
+def _corr_raw(x: np.ndarray, y: np.ndarray, moments: Moments | None = None) -> np.ndarray | None:
+    """Pearson r from one GEMM of the raw rows, ``(x.y - m mx my) / (m sx sy)``.
 
+    ``moments``: the rows' sums and sums of squares ``(sx, ssx, sy, ssy)`` when the caller
+    has them (:func:`neurorep._core.rowmoments.row_moments`, one read of each array, as the
+    condensed path of ``rsa.compare`` takes them while it checks the values); else they
+    are taken here the same way. ``None`` (before the GEMM) when a row's mean is so large
+    against its spread (sum of squares over centred sum of squares > 64) that the
+    subtraction would lose more than ~2 digits, or when a row's values lie outside
+    ``2**-64 .. 2**64`` (the caller then rescales exactly and centres)."""
+    from neurorep._core.rowmoments import row_moments  # numba: imported on first use
 
-def _corr_raw(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """Pearson r from one GEMM of the raw rows, ``(x.y - m mx my) / (m sx sy)``, with the
-    row moments taken in the same pass (:func:`_raw_products`); ``None`` when a row's mean
-    is so large against its spread (sum of squares over centred sum of squares > 64) that
-    the subtraction would lose more than ~2 digits (the caller then centres)."""
     m = x.shape[1]
-    num, sx, ssx, sy, ssy = _raw_products(x, y)
-    # every |value| of each row within 2**-64 .. 2**64 (else the caller rescales exactly)
+    if moments is None:
+        moments = (*row_moments(x), *row_moments(y))
+    sx, ssx, sy, ssy = moments
     lo, hi = 2.0 ** (-128), 2.0**128
     if not all(((ss / m >= lo) & (ss <= hi)).all() for ss in (ssx, ssy)):
         return None
@@ -181,16 +176,25 @@ def _corr_raw(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
         cond = max(float(np.max(ssx / cx)), float(np.max(ssy / cy)))
     if not np.isfinite(cond) or cond > _RAW_CONDITION or (cx <= 0).any() or (cy <= 0).any():
         return None
+    num = _blocked_gram(x, y)
     num -= np.outer(sx, sy / m)
     return np.clip(num / np.sqrt(cx)[:, None] / np.sqrt(cy)[None, :], -1.0, 1.0)
 
 
-def _cmp_corr(x: np.ndarray, y: np.ndarray, *, own: bool = False, **_: Any) -> np.ndarray:
+def _cmp_corr(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    own: bool = False,
+    moments: Moments | None = None,
+    **_: Any,
+) -> np.ndarray:
     """Pearson r: for large stacks one GEMM of the raw rows (well-conditioned rows) or the
     blocked centring; small ones are centred (in place when the rows are ours). The kernel
-    keeps its products in float64's range itself (``Method.rescales``)."""
+    keeps its products in float64's range itself (``Method.rescales``); ``moments``: see
+    :func:`_corr_raw`."""
     if x.size + y.size >= _BLOCKED_MIN:
-        raw = _corr_raw(x, y)
+        raw = _corr_raw(x, y, moments)
         if raw is not None:
             return raw
         x, y = _rescale_rows(x, own=own), _rescale_rows(y, own=own)
@@ -574,6 +578,10 @@ class Method:
     whole : bool
         The kernel compares whole RDMs (matrices): no dissimilarity may be
         left out (NaN pairs, a stimulus drawn twice by a bootstrap).
+    takes_moments : bool
+        The kernel takes ``moments=`` (the rows' sums and sums of squares,
+        ``(sx, ssx, sy, ssy)``) from a caller that has them, instead of a
+        pass of its own over the values (:func:`compare_vectors`).
     """
 
     kernel: Callable[..., np.ndarray]
@@ -586,6 +594,7 @@ class Method:
     scale_free: bool = True
     whole: bool = False
     rescales: bool = False
+    takes_moments: bool = False
 
     @property
     def ranked(self) -> bool:
@@ -599,7 +608,7 @@ class Method:
 #: The comparison methods (rsatoolbox's names), see the module docstring.
 COMPARE_METHODS: dict[str, Method] = {
     "corr": Method(_cmp_corr, pool="zscore", vectorised=True, fittable=True,
-                   cosine_rows=_rows_centred, rescales=True),
+                   cosine_rows=_rows_centred, rescales=True, takes_moments=True),
     "spearman": Method(_cmp_spearman, pool="rank", vectorised=True,
                        cosine_rows=_rows_centred_ranks),
     "rho-a": Method(_cmp_rho_a, pool="rank", vectorised=True),
@@ -701,6 +710,7 @@ def compare_vectors(
     valid: np.ndarray | None = None,
     n: int | None = None,
     own: bool = False,
+    moments: Moments | None = None,
 ) -> np.ndarray:
     """Score every row of ``x`` against every row of ``y``: ``(a, m), (b, m) -> (a, b)``.
 
@@ -708,6 +718,10 @@ def compare_vectors(
     NaN convention); for the cov methods ``n`` (number of stimuli) is then needed.
     ``own=True``: ``x`` and ``y`` are the caller's own fresh arrays and may be
     overwritten (saves a copy of each). They must then not be the same array.
+    ``moments``: the rows' sums and sums of squares ``(sx, ssx, sy, ssy)`` of ``x``
+    and ``y`` when the caller took them (:func:`neurorep._core.rowmoments.row_moments`);
+    a method that needs them (``Method.takes_moments``) then skips its own pass.
+    Ignored with ``valid``.
     """
     if valid is not None:  # C-ordered copies of the valid columns (x[:, valid] is 8x slower)
         x, y = np.compress(valid, x, axis=1), np.compress(valid, y, axis=1)
@@ -718,4 +732,6 @@ def compare_vectors(
         x, y = _rescale_rows(x, own=own), _rescale_rows(y, own=own)
     if meth.whitened:
         return meth.kernel(x, y, sigma_k=sigma_k, valid=valid, n=n)
+    if meth.takes_moments and moments is not None and valid is None:
+        return meth.kernel(x, y, own=own, moments=moments)
     return meth.kernel(x, y, own=own)

@@ -178,7 +178,7 @@ def condensed_ids(da: xr.DataArray, *, name: str = "rdm") -> np.ndarray:
     si, sj = pairs
     ids = np.concatenate([si[:1], sj[: n - 1]])
     iu, ju = triu(n)
-    if not (np.array_equal(si, ids[iu]) and np.array_equal(sj, ids[ju])):
+    if not (_equal_ids(si, ids[iu]) and _equal_ids(sj, ids[ju])):
         _check_unique(ids, dim="stimulus", name=name)
         raise SchemaError(
             f"{name}: the pairs of a condensed RDM must follow scipy's squareform order of one "
@@ -188,6 +188,22 @@ def condensed_ids(da: xr.DataArray, *, name: str = "rdm") -> np.ndarray:
     if da.dtype.kind not in "fiub":
         raise SchemaError(f"{name}: values must be numeric; got dtype {da.dtype}.")
     return ids
+
+
+def _equal_ids(a: np.ndarray, b: np.ndarray) -> bool:
+    """``np.array_equal`` of two id arrays; fixed-width strings (and integers) of one dtype
+    are compared as their bytes' words (the same answer: numpy stores such a string
+    padded with zeros), ~4x faster than string comparison for 499,500 pairs' ids."""
+    if (
+        a.shape == b.shape
+        and a.dtype == b.dtype
+        and a.dtype.kind in "USiu"
+        and a.dtype.itemsize % 4 == 0
+        and a.flags.c_contiguous
+        and b.flags.c_contiguous
+    ):
+        return bool(np.array_equal(a.view(np.uint32), b.view(np.uint32)))
+    return bool(np.array_equal(a, b))
 
 
 def condensed_vectors(

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from neurorep._core.compare import COMPARE_METHODS, compare_vectors, resolve_method
+from neurorep._core.compare import COMPARE_METHODS, Moments, compare_vectors, resolve_method
 from neurorep._core.condensed import pair_index, triu
 from neurorep._core.errors import NeurorepWarning, SchemaError, check_real
 from neurorep.data import (
@@ -255,30 +255,60 @@ def _ids_proxy(ids: np.ndarray) -> xr.DataArray:
                         coords={"stimulus": ids, "unit": [0]})
 
 
+_CLEAN_SUM_OF_SQUARES = np.finfo(np.float64).max / 16  # well inside the check's max / 4
+
+
+def _clean_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows' sums and sums of squares of a condensed stack's own values, read once, when
+    they show that every value is finite (no NaN pair, no inf) and that no row's sum of
+    squares comes near overflow: what the checks of :func:`condensed_vectors` and the scan
+    for missing pairs would find by reading the values again. ``None`` otherwise (the
+    caller then runs those checks, which name the bad value)."""
+    from neurorep._core.rowmoments import row_moments  # numba: imported on first use
+
+    s, ss = row_moments(x)
+    if np.isfinite(s).all() and (ss <= _CLEAN_SUM_OF_SQUARES).all():
+        return s, ss
+    return None
+
+
 def _side_vectors(
     r: xr.DataArray, ids: np.ndarray, shared: np.ndarray, name: str
-) -> tuple[np.ndarray, bool]:
-    """One side's ``(k, m)`` vectors on the ``shared`` stimuli, in their order, and whether
-    they are a fresh array (the kernels may then overwrite them)."""
+) -> tuple[np.ndarray, bool, tuple[np.ndarray, np.ndarray] | None]:
+    """One side's ``(k, m)`` vectors on the ``shared`` stimuli, in their order, whether
+    they are a fresh array (the kernels may then overwrite them), and, for a condensed
+    stack read as it is, its rows' sums and sums of squares when they show clean values
+    (:func:`_clean_moments`: the one pass that checks them), else None."""
     same = ids.size == shared.size and np.array_equal(ids, shared)
     if not is_condensed(r):
         if not same:
             r = select_stimuli(r, shared)
-        return rdm_vectors(r, name, check_layout=False, missing=True), True
-    x = condensed_vectors(r, name=name, missing=True)
+        return rdm_vectors(r, name, check_layout=False, missing=True), True, None
     if same:
-        return x, False
+        x = condensed_vectors(r, name=name, check=False)
+        moments = _clean_moments(x)
+        if moments is None:  # NaN pairs, or a bad value to name: the full checks
+            x = condensed_vectors(r, name=name, missing=True)
+        return x, False, moments
+    x = condensed_vectors(r, name=name, missing=True)
     pos = pd.Index(ids).get_indexer(shared)
     iu, ju = triu(shared.size)
     p, q = pos[iu], pos[ju]
-    return np.take(x, pair_index(np.minimum(p, q), np.maximum(p, q), ids.size), axis=1), True
+    return (
+        np.take(x, pair_index(np.minimum(p, q), np.maximum(p, q), ids.size), axis=1),
+        True,
+        None,
+    )
 
 
 def _prepare(
     a: Any, b: Any, join: Literal["exact", "inner"]
-) -> tuple[xr.DataArray, xr.DataArray, np.ndarray, np.ndarray, bool, np.ndarray]:
+) -> tuple[xr.DataArray, xr.DataArray, np.ndarray, np.ndarray, bool, np.ndarray,
+           Moments | None]:
     """Both sides' RDM stacks (square or condensed), their vectors on the shared stimuli,
-    whether the vectors are fresh arrays, and the shared ids."""
+    whether the vectors are fresh arrays, the shared ids, and both sides' row sums and
+    sums of squares ``(sx, ssx, sy, ssy)`` when both are condensed stacks read as they
+    are and their values are clean (no NaN pair: no scan for missing pairs needed)."""
     sides, ids = [], []
     for obj, name, default in ((a, "a", "model"), (b, "b", "member")):
         if is_condensed(obj):
@@ -290,9 +320,10 @@ def _prepare(
             sides.append(r)
     pa, _ = align(_ids_proxy(ids[0]), _ids_proxy(ids[1]), join=join, names=("a", "b"))
     shared = np.asarray(pa.coords.variables["stimulus"].values)
-    x, own_x = _side_vectors(sides[0], ids[0], shared, "a")
-    y, own_y = _side_vectors(sides[1], ids[1], shared, "b")
-    return sides[0], sides[1], x, y, own_x and own_y, shared
+    x, own_x, mx = _side_vectors(sides[0], ids[0], shared, "a")
+    y, own_y, my = _side_vectors(sides[1], ids[1], shared, "b")
+    moments = None if mx is None or my is None else (*mx, *my)
+    return sides[0], sides[1], x, y, own_x and own_y, shared, moments
 
 
 def compare(
@@ -357,14 +388,15 @@ def compare(
     """
     meth = resolve_method(method)
     if is_condensed(a) or is_condensed(b):
-        # condensed values are checked with one BLAS pass (NaN pairs allowed, values whose
-        # squares overflow refused as for square RDMs: no kernel sees them)
-        ra, rb, x, y, own, shared = _prepare(a, b, join)
+        # condensed values are checked with one pass that also gives the rows' sums and sums
+        # of squares (NaN pairs allowed, values whose squares overflow refused as for square
+        # RDMs: no kernel sees them)
+        ra, rb, x, y, own, shared, moments = _prepare(a, b, join)
     else:
         ra = _as_rdm(a, "a", "model")
         rb = _as_rdm(b, "b", "member")
         ra, rb = align(ra, rb, join=join, names=("a", "b"))
-        x = y = shared = None  # type: ignore[assignment]
+        x = y = shared = moments = None  # type: ignore[assignment]
     m = x.shape[1] if x is not None else ra.sizes["stimulus_i"] * (ra.sizes["stimulus_i"] - 1) // 2
     n = int(round((1 + np.sqrt(1 + 8 * m)) / 2))
     min_n = 3
@@ -389,9 +421,10 @@ def compare(
         x = rdm_vectors_nan(ra, "a", check_layout=False)
         y = rdm_vectors_nan(rb, "b", check_layout=False)
         own = True
-    valid = missing_pairs(x, y, n, meth)
+    # clean moments: every value was seen finite, so no pair is missing
+    valid = None if moments is not None else missing_pairs(x, y, n, meth)
     if valid is None:
-        scores = compare_vectors(x, y, meth, sigma_k=sigma_k, own=own)
+        scores = compare_vectors(x, y, meth, sigma_k=sigma_k, own=own, moments=moments)
     else:
         if sigma_k is not None and COMPARE_METHODS[meth].whitened:
             raise ValueError(
