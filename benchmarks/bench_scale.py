@@ -16,7 +16,8 @@ Measured and printed:
   workers) do not move with the load of other processes on a shared machine, which
   wall times do;
 - the projection to the full NSD (8 subjects x 30,000 trials x 300,000 surface vertices)
-  in core-hours, scaling each stage by its cost model (ridge: linear in trials and
+  in core-hours from the out-of-core CPU seconds (and from wall time x cores), scaling
+  each stage by its cost model (ridge: linear in trials and
   vertices; CKA Gram matrices: trials squared times vertices).
 
 The data: a latent (stimulus, 32) in memory; each layer is a random linear map of it plus
@@ -327,16 +328,23 @@ def main() -> None:
             print(f"  agreement: max |CKA difference| {d_cka:.2e}; max |mean R^2 difference| "
                   f"{d_enc:.2e}")
 
-        # --- projection to the full NSD, each stage by its cost model
+        # --- projection to the full NSD, each stage by its cost model, from the out-of-core
+        # path's CPU seconds (all its processes: what the cores did, whatever the load of
+        # other processes) and, for comparison, from its wall time x cores
         f = FULL_NSD
-        enc = (ooc["times"]["encoding"] + ooc["times"]["write"]) * cores * (f["trials"] / n) * (f["vertices"] / m)
-        cka = ooc["times"]["alignment"] * cores * (f["trials"] / n) ** 2 * (f["vertices"] / m)
-        total_h = f["subjects"] * (enc + cka) / 3600
+        scale_enc = f["subjects"] * (f["trials"] / n) * (f["vertices"] / m) / 3600
+        scale_cka = f["subjects"] * (f["trials"] / n) ** 2 * (f["vertices"] / m) / 3600
+        enc = (ooc["cpu"]["encoding"] + ooc["cpu"]["write"]) * scale_enc
+        cka = ooc["cpu"]["alignment"] * scale_cka
+        enc_w = (ooc["times"]["encoding"] + ooc["times"]["write"]) * cores * scale_enc
+        cka_w = ooc["times"]["alignment"] * cores * scale_cka
         print(f"\nprojection to the full NSD ({f['subjects']} subjects x {f['trials']:,} trials x "
               f"{f['vertices']:,} vertices, 5 layers of {args.layer_width} features):")
-        print(f"  encoding {f['subjects'] * enc / 3600:,.1f} core-hours (linear in trials and "
-              f"vertices), CKA {f['subjects'] * cka / 3600:,.1f} core-hours (trials^2 x vertices)"
-              f"; total {total_h:,.1f} core-hours")
+        print(f"  by CPU seconds: encoding {enc:,.1f} core-hours (linear in trials and "
+              f"vertices), CKA {cka:,.1f} core-hours (trials^2 x vertices); total "
+              f"{enc + cka:,.1f} core-hours")
+        print(f"  by wall time x {cores} cores: encoding {enc_w:,.1f}, CKA {cka_w:,.1f}; total "
+              f"{enc_w + cka_w:,.1f} core-hours")
         gram = f["trials"] ** 2 * 8
         print(f"  note: a {f['trials']:,} x {f['trials']:,} float64 Gram matrix is "
               f"{gram / 1e9:.1f} GB, over a 2 GB worker budget; average the 3 repetitions "
