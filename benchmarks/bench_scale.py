@@ -16,7 +16,8 @@ Measured and printed:
   workers) do not move with the load of other processes on a shared machine, which
   wall times do;
 - the projection to the full NSD (8 subjects x 30,000 trials x 300,000 surface vertices)
-  in core-hours, scaling each stage by its cost model (ridge: linear in trials and
+  in core-hours from the out-of-core CPU seconds (and from wall time x cores), scaling
+  each stage by its cost model (ridge: linear in trials and
   vertices; CKA Gram matrices: trials squared times vertices).
 
 The data: a latent (stimulus, 32) in memory; each layer is a random linear map of it plus
@@ -53,6 +54,31 @@ from neurorep.encoding._chunks import default_chunk_units  # noqa: E402
 N_LATENT = 32
 FULL_NSD = {"subjects": 8, "trials": 30_000, "vertices": 300_000}
 
+
+#: The cluster's settings. The workers' environment: glibc's malloc with its defaults, as in this process (the
+#: in-memory path). dask's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536``
+#: (``distributed.nanny.pre-spawn-environ``), and setting any malloc threshold turns off
+#: glibc's dynamic mmap threshold: every array over 128 KiB the encoding kernel allocates
+#: (a unit chunk centred, the held-out predictions of each alpha, ...) is then a fresh
+#: mmap, zero-filled page by page and unmapped when freed. Measured at 2,000 stimuli x
+#: 20,000 voxels: 10x the page faults (418k vs 42k per worker), the encoding stage 2.3x
+#: the wall time (42.6 vs 18.4 s, load 6-7) and 1.3x the workers' CPU seconds. Without
+#: it glibc still returns chunks over 32 MB (its largest mmap threshold) to the system
+#: when freed; the per-worker peak stays well inside the budget (printed below).
+#: Also: the servers' housekeeping at intervals that cost less CPU while the cores are
+#: busy. Idle, a LocalCluster of 2 worker processes used 9.5% of a core with dask's
+#: defaults (the scheduler and nannies in this process 5.2%, each worker 2%; an
+#: event-loop "tick" every 20 ms on every server, a system monitor every 500 ms and a
+#: memory monitor every 100 ms), 1.6% with these: about 2 of the encoding stage's CPU
+#: seconds at 2,000 x 20,000. The memory monitor (pausing, spilling and the nanny's
+#: restart of a worker over its limit) then looks every 500 ms.
+#: ``--dask-defaults`` runs the cluster with dask's own settings.
+CLUSTER_CONFIG = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "500ms",
+}
 
 #: Bytes of a worker's working set per response value of a unit chunk in the encoding
 #: kernel (float64 copies of the block, its centred values, held-out predictions and the
@@ -197,6 +223,9 @@ def main() -> None:
     ap.add_argument("--threads", action="store_true",
                     help="workers as threads of this process (processes=False): no "
                          "serialisation, but no per-worker memory either")
+    ap.add_argument("--dask-defaults", action="store_true",
+                    help="the cluster with dask's default settings, not CLUSTER_CONFIG "
+                         "(the workers' profiler stays off)")
     ap.add_argument("--skip-in-memory", action="store_true",
                     help="only the out-of-core path (sizes that do not fit in RAM)")
     ap.add_argument("--store", default=None, help="folder for the zarr store (default: a temp)")
@@ -228,8 +257,11 @@ def main() -> None:
 
         # --- out of core: LocalCluster, workers x threads, memory_limit per worker; the
         # workers' statistical profiler (a stack sample of every thread each 10 ms, for the
-        # dashboard) off: it costs CPU time the in-memory path does not pay
-        with dask.config.set({"distributed.worker.profile.enabled": False}), distributed.LocalCluster(
+        # dashboard) off: it costs CPU time the in-memory path does not pay; and the
+        # workers' allocator as in this process, housekeeping less often (CLUSTER_CONFIG)
+        config = {} if args.dask_defaults else CLUSTER_CONFIG
+        with dask.config.set({"distributed.worker.profile.enabled": False,
+                              **config}), distributed.LocalCluster(
             n_workers=args.workers, threads_per_worker=args.threads_per_worker,
             processes=not args.threads,
             memory_limit=args.memory_limit, dashboard_address=None,
@@ -296,16 +328,23 @@ def main() -> None:
             print(f"  agreement: max |CKA difference| {d_cka:.2e}; max |mean R^2 difference| "
                   f"{d_enc:.2e}")
 
-        # --- projection to the full NSD, each stage by its cost model
+        # --- projection to the full NSD, each stage by its cost model, from the out-of-core
+        # path's CPU seconds (all its processes: what the cores did, whatever the load of
+        # other processes) and, for comparison, from its wall time x cores
         f = FULL_NSD
-        enc = (ooc["times"]["encoding"] + ooc["times"]["write"]) * cores * (f["trials"] / n) * (f["vertices"] / m)
-        cka = ooc["times"]["alignment"] * cores * (f["trials"] / n) ** 2 * (f["vertices"] / m)
-        total_h = f["subjects"] * (enc + cka) / 3600
+        scale_enc = f["subjects"] * (f["trials"] / n) * (f["vertices"] / m) / 3600
+        scale_cka = f["subjects"] * (f["trials"] / n) ** 2 * (f["vertices"] / m) / 3600
+        enc = (ooc["cpu"]["encoding"] + ooc["cpu"]["write"]) * scale_enc
+        cka = ooc["cpu"]["alignment"] * scale_cka
+        enc_w = (ooc["times"]["encoding"] + ooc["times"]["write"]) * cores * scale_enc
+        cka_w = ooc["times"]["alignment"] * cores * scale_cka
         print(f"\nprojection to the full NSD ({f['subjects']} subjects x {f['trials']:,} trials x "
               f"{f['vertices']:,} vertices, 5 layers of {args.layer_width} features):")
-        print(f"  encoding {f['subjects'] * enc / 3600:,.1f} core-hours (linear in trials and "
-              f"vertices), CKA {f['subjects'] * cka / 3600:,.1f} core-hours (trials^2 x vertices)"
-              f"; total {total_h:,.1f} core-hours")
+        print(f"  by CPU seconds: encoding {enc:,.1f} core-hours (linear in trials and "
+              f"vertices), CKA {cka:,.1f} core-hours (trials^2 x vertices); total "
+              f"{enc + cka:,.1f} core-hours")
+        print(f"  by wall time x {cores} cores: encoding {enc_w:,.1f}, CKA {cka_w:,.1f}; total "
+              f"{enc_w + cka_w:,.1f} core-hours")
         gram = f["trials"] ** 2 * 8
         print(f"  note: a {f['trials']:,} x {f['trials']:,} float64 Gram matrix is "
               f"{gram / 1e9:.1f} GB, over a 2 GB worker budget; average the 3 repetitions "

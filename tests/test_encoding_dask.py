@@ -64,3 +64,28 @@ def test_runs_on_a_local_distributed_cluster(rng):
         np.testing.assert_allclose(banded["split_r2"], eager_banded["split_r2"], atol=1e-6)  # float32
         cvd = cross_validate_ridge(feats, lazy, cv=3, inner_cv=3)
         np.testing.assert_allclose(cvd["prediction"], eager_cv["prediction"], atol=1e-5)  # float32
+
+
+@pytest.mark.parametrize("alpha_per_unit", [True, False])
+def test_kernel_ridges_dask_match_numpy(rng, alpha_per_unit):
+    """Kernel and multiple-kernel ridge run the same unit-chunk graph as fit_ridge: dask
+    responses (uneven last chunk, lazily or computed) give the in-memory results, to the
+    bit with the same unit chunks (float32 products of other widths round differently)."""
+    from neurorep.encoding import fit_kernel_ridge, fit_multiple_kernel_ridge
+
+    feats, resp = _problem(rng, m=37)
+    lazy = resp.chunk({"unit": 16})
+    eager = fit_kernel_ridge(feats, resp, cv=3, kernel="rbf", alpha_per_unit=alpha_per_unit,
+                             chunk_units=16)
+    xr.testing.assert_identical(
+        fit_kernel_ridge(feats, lazy, cv=3, kernel="rbf", alpha_per_unit=alpha_per_unit), eager)
+    deferred = fit_kernel_ridge(feats, lazy, cv=3, kernel="rbf", compute=False,
+                                alpha_per_unit=alpha_per_unit)
+    assert isinstance(deferred["dual_weights"].data, da.Array)
+    xr.testing.assert_identical(deferred.compute(), eager)
+    spaces = {"a": feats.values[:, :2], "b": feats.values[:, 2:]}
+    mk_eager = fit_multiple_kernel_ridge(spaces, resp.values, cv=3, n_candidates=3, rng=0,
+                                         alpha_per_unit=alpha_per_unit, chunk_units=16)
+    mk_lazy = fit_multiple_kernel_ridge(spaces, da.from_array(resp.values, chunks=(60, 16)),
+                                        cv=3, n_candidates=3, rng=0, alpha_per_unit=alpha_per_unit)
+    xr.testing.assert_identical(mk_lazy, mk_eager)

@@ -62,13 +62,18 @@ def check_block(Y: np.ndarray, sample_dim: str, dtype: Any) -> tuple[np.ndarray,
     return Y, spread
 
 
-def _one_blas_thread_task(kernel: Callable[..., Any], block: Any, shared: Any,
-                          **kwargs: Any) -> Any:
+def _one_blas_thread_task(block: Any, shared: Any, kernel: Callable[..., Any],
+                          kwargs: Mapping[str, Any]) -> Any:
     """One dask task: the kernel with one BLAS thread, as the in-memory tasks run (the
     scheduler runs the chunks in parallel; BLAS threads on top of that oversubscribe the
-    cores: 2x slower on 2 cores, measured)."""
+    cores: 2x slower on 2 cores, measured). Returns the kernel's dict of arrays."""
     with one_blas_thread():
         return kernel(block, shared, **kwargs)
+
+
+def _output(result: Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    """One output array of a chunk's kernel result."""
+    return result[name]
 
 
 def map_units(
@@ -111,15 +116,23 @@ def map_units(
 
     Yd = Y.rechunk({0: -1, 1: chunk_units}) if chunk_units else Y.rechunk({0: -1})
     shared_d = dask.delayed(shared, pure=True, traverse=False)
-    fn = dask.delayed(_one_blas_thread_task, pure=True)
     widths = Yd.chunks[1]
-    blocks = Yd.to_delayed().ravel()
-    outs: dict[str, list[Any]] = {k: [] for k in spec}
-    for blk, w in zip(blocks, widths, strict=True):
-        res = fn(kernel, blk, shared_d, **kwargs)
-        for k, (lead, dtype) in spec.items():
-            outs[k].append(da.from_delayed(res[k], shape=(*lead, w), dtype=dtype))
-    arrays = {k: da.concatenate(v, axis=-1) for k, v in outs.items()}
+    # One task per unit chunk (its kernel's dict of arrays), then one per chunk and output
+    # picking that array: a blockwise graph, with no alias tasks between the kernel and
+    # the outputs (from_delayed + concatenate put two per chunk and output; on a
+    # distributed scheduler every task costs scheduler and worker CPU time)
+    res = da.map_blocks(
+        _one_blas_thread_task, Yd, shared_d, kernel, kwargs, drop_axis=0, chunks=(widths,),
+        dtype=object, meta=np.empty((0,), dtype=object),
+        token="unit-chunk-" + getattr(kernel, "__name__", "kernel").lstrip("_"),
+    )
+    arrays = {}
+    for k, (lead, dtype) in spec.items():
+        arrays[k] = da.map_blocks(
+            _output, res, k, chunks=(*((d,) for d in lead), widths),
+            new_axis=list(range(len(lead))), dtype=dtype,
+            meta=np.empty((0,) * (len(lead) + 1), dtype=dtype), token=f"unit-chunk-{k}",
+        )
     if compute:
         (arrays,) = dask.compute(arrays)
     return arrays
