@@ -421,3 +421,36 @@ def test_cka_score_matrix_keeps_its_digits_for_data_far_from_zero(rng):
     res = score_matrix({"V": data.responses(3e4 + x, stimulus=ids)},
                        {"l": data.responses(y - 5e3, stimulus=ids)}, metric="cka", n_bootstrap=0, rng=0)
     assert float(res.score.squeeze()) == pytest.approx(ref, rel=1e-12)
+
+
+def test_cka_score_matrix_past_the_gram_limit_computes_each_wide_gram_once(rng, monkeypatch):
+    """Past 1500 stimuli a region at least as wide as the stimuli keeps its Gram matrix
+    (no bigger than its data): every layer reuses it instead of recomputing it per pair;
+    narrower layers keep their features, and every score equals cka_linear."""
+    from neurorep._core import similarity
+
+    n = 1600
+    ids = [f"s{i}" for i in range(n)]
+    wide = rng.standard_normal((n, n + 5))
+    narrow = {f"l{k}": rng.standard_normal((n, 3 + k)) for k in range(3)}
+    narrow["l0"][:, 0] += wide[:, 0]
+    calls = {"cka_linear": 0}
+    real = similarity.cka_linear
+
+    def counted(x, y):
+        calls["cka_linear"] += 1
+        return real(x, y)
+
+    monkeypatch.setattr(similarity, "cka_linear", counted)
+    res = score_matrix(
+        {"V": data.responses(wide, stimulus=ids), "N": data.responses(narrow["l2"], stimulus=ids)},
+        {k: data.responses(v, stimulus=ids) for k, v in narrow.items()},
+        metric="cka", n_bootstrap=0, rng=0,
+    )
+    # the narrow region against narrow layers is the only features x features route
+    assert calls["cka_linear"] == len(narrow)
+    monkeypatch.setattr(similarity, "cka_linear", real)
+    for k, v in narrow.items():
+        assert float(res.score.sel(region="V", layer=k)) == pytest.approx(real(wide, v), rel=1e-10)
+        assert float(res.score.sel(region="N", layer=k)) == pytest.approx(
+            real(narrow["l2"], v), rel=1e-10)

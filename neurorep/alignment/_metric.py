@@ -802,8 +802,10 @@ def _as_gram(kind: str, a: Array) -> tuple[str, Array]:
 
 
 def cka_metric() -> Metric:
-    """Biased linear CKA; with up to 1500 stimuli each representation's Gram matrix is
-    computed once and every bootstrap sample or fold takes a sub-matrix of it."""
+    """Biased linear CKA; each representation's Gram matrix is computed once (with up to
+    1500 stimuli, or with at least as many units as stimuli, where it is no bigger than
+    the data) and every pair, bootstrap sample or fold takes it or a sub-matrix of it.
+    Narrower representations of more stimuli keep their features."""
 
     def prepare(x: xr.DataArray) -> tuple[str, Array]:
         if is_lazy(x):  # dask-backed: the Gram matrix summed over unit chunks
@@ -811,7 +813,8 @@ def cka_metric() -> Metric:
         # CKA is free of shift and scale: centred first (a Gram of data around 1e4 kept
         # ~8 fewer digits of the structure), then rescaled (no overflow at 1e200)
         arr = similarity.rescaled(similarity.center(_as_float(x)))
-        if arr.shape[0] <= _GRAM_MAX_STIMULI:
+        n, p = arr.shape
+        if n <= _GRAM_MAX_STIMULI or p >= n:  # else each pair would recompute it
             return "gram", arr @ arr.T
         return "features", arr
 
