@@ -798,7 +798,25 @@ _GRAM_MAX_STIMULI = 1500  # an n x n float64 Gram matrix per representation: 18 
 
 
 def _as_gram(kind: str, a: Array) -> tuple[str, Array]:
-    return ("gram", a @ a.T) if kind == "features" else (kind, a)
+    """A prepared CKA representation as its centred Gram matrix (features are centred)."""
+    return ("gram", similarity.center_gram(a @ a.T)) if kind == "features" else (kind, a)
+
+
+def _cka_gram_features(k: Array, f: Array) -> float:
+    """Biased linear CKA of a centred Gram matrix ``K`` and centred features ``F``
+    ``(n, q)``, ``q < n``: ``<K, F F'> = <K F, F>`` and ``||F F'|| = ||F' F||``, without
+    the ``(n, n)`` Gram matrix of ``F``."""
+    hsic = float(np.vdot(k @ f, f))
+    norm = float(np.linalg.norm(k) * np.linalg.norm(f.T @ f))
+    return hsic / norm if norm > 0 else float("nan")
+
+
+def _cka_centred(kx: Array, ky: Array) -> float:
+    """Biased linear CKA of two centred Gram matrices (:func:`similarity.cka_from_grams`
+    without its centring, which :func:`cka_metric` does once per representation)."""
+    kx, ky = kx.ravel(), ky.ravel()
+    norm = float(np.sqrt(np.dot(kx, kx) * np.dot(ky, ky)))
+    return float(np.dot(kx, ky)) / norm if norm > 0 else float("nan")
 
 
 def cka_metric() -> Metric:
@@ -809,23 +827,26 @@ def cka_metric() -> Metric:
 
     def prepare(x: xr.DataArray) -> tuple[str, Array]:
         if is_lazy(x):  # dask-backed: the Gram matrix summed over unit chunks
-            return "gram", lazy_gram(x)
+            return "gram", similarity.center_gram(lazy_gram(x))
         # CKA is free of shift and scale: centred first (a Gram of data around 1e4 kept
         # ~8 fewer digits of the structure), then rescaled (no overflow at 1e200)
         arr = similarity.rescaled(similarity.center(_as_float(x)))
         n, p = arr.shape
         if n <= _GRAM_MAX_STIMULI or p >= n:  # else each pair would recompute it
-            return "gram", arr @ arr.T
+            return "gram", similarity.center_gram(arr @ arr.T)
         return "features", arr
 
     def score(state: Any, idx: Array | None) -> float:
         (kind_x, a), (kind_y, b) = state
+        if kind_x != kind_y and idx is None:  # a centred Gram matrix against centred features
+            k, f = (a, b) if kind_x == "gram" else (b, a)
+            return _cka_gram_features(k, f)
         if kind_x != kind_y:  # a dask-backed side is always a Gram matrix: match it
             (kind_x, a), (kind_y, b) = _as_gram(kind_x, a), _as_gram(kind_y, b)
         if kind_x == kind_y == "gram":
-            if idx is not None:
-                a, b = a[np.ix_(idx, idx)], b[np.ix_(idx, idx)]
-            return similarity.cka_from_grams(a, b)
+            if idx is None:  # both centred once when prepared: no centring per pair
+                return _cka_centred(a, b)
+            return similarity.cka_from_grams(a[np.ix_(idx, idx)], b[np.ix_(idx, idx)])
         if kind_x == "gram" or kind_y == "gram":
             raise ValueError("cka: both representations must be prepared the same way.")
         return similarity.cka_linear(a if idx is None else a[idx], b if idx is None else b[idx])
