@@ -177,8 +177,7 @@ def condensed_ids(da: xr.DataArray, *, name: str = "rdm") -> np.ndarray:
         pairs.append(np.asarray(var.values))
     si, sj = pairs
     ids = np.concatenate([si[:1], sj[: n - 1]])
-    iu, ju = triu(n)
-    if not (_equal_ids(si, ids[iu]) and _equal_ids(sj, ids[ju])):
+    if not _squareform_pairs(si, sj, ids):
         _check_unique(ids, dim="stimulus", name=name)
         raise SchemaError(
             f"{name}: the pairs of a condensed RDM must follow scipy's squareform order of one "
@@ -188,6 +187,27 @@ def condensed_ids(da: xr.DataArray, *, name: str = "rdm") -> np.ndarray:
     if da.dtype.kind not in "fiub":
         raise SchemaError(f"{name}: values must be numeric; got dtype {da.dtype}.")
     return ids
+
+
+def _squareform_pairs(si: np.ndarray, sj: np.ndarray, ids: np.ndarray) -> bool:
+    """Whether the pair ids ``si``, ``sj`` are scipy's squareform order of ``ids``:
+    fixed-width strings or integers of one dtype compared as words in one read
+    (:mod:`neurorep._core.pairids`), other ids by gathering the expected arrays."""
+    wi, wj, wids = (_as_words(a, ids.dtype) for a in (si, sj, ids))
+    if wi is not None and wj is not None and wids is not None:
+        from neurorep._core.pairids import squareform_words
+
+        return bool(squareform_words(wi, wj, wids))
+    iu, ju = triu(len(ids))
+    return _equal_ids(si, ids[iu]) and _equal_ids(sj, ids[ju])
+
+
+def _as_words(a: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
+    """``a`` ``(m,)`` as its ``(m, w)`` uint32 words, or None where the bytes of two ids
+    are not equal exactly when the ids are (another dtype, objects, odd widths)."""
+    if a.ndim != 1 or a.dtype != dtype or a.dtype.kind not in "USiu" or a.dtype.itemsize % 4:
+        return None
+    return np.ascontiguousarray(a).view(np.uint32).reshape(len(a), a.dtype.itemsize // 4)
 
 
 def _equal_ids(a: np.ndarray, b: np.ndarray) -> bool:
