@@ -5,6 +5,7 @@ region ever being gathered (every task's result is watched)."""
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 import pytest
@@ -20,15 +21,25 @@ UNIT_CHUNKS = (1, 5, 7, 10)  # several chunks, one of a single unit
 
 
 class _Widest(Callback):
-    """The largest array with all ``n_units`` units that any dask task returned."""
+    """The largest array with all ``n_units`` units that a dask task of a computation
+    started from this thread returned (dask's local callbacks see every computation in
+    the process, also one another test left running in a thread)."""
 
     def __init__(self, n_units: int) -> None:
         super().__init__()
         self.n_units = n_units
         self.largest = 0
         self.tasks = 0
+        self.owner = threading.get_ident()
+        self.graphs: list = []
+
+    def _start(self, dsk):
+        if threading.get_ident() == self.owner:
+            self.graphs.append(dsk)
 
     def _posttask(self, key, result, dsk, state, id):  # noqa: A002
+        if not any(g is dsk for g in self.graphs):
+            return
         self.tasks += 1
         results = result if isinstance(result, (tuple, list)) else (result,)
         for r in results:
