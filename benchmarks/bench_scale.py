@@ -6,8 +6,9 @@ Measured and printed:
 
 - peak resident memory of every worker process (``ru_maxrss``) against a budget
   (``--memory-limit``, default 2 GB), and each worker's resident memory before the work;
-- wall time and CPU seconds of the out-of-core path (workers x threads) and of the
-  in-memory path in this process (BLAS and dask limited to the same number of threads),
+- wall time and CPU seconds of the out-of-core path (workers x threads; this process,
+  the client, with BLAS on as many threads) and of the in-memory path in this process
+  (BLAS and dask limited to the same number of threads),
   stage by stage, and their ratios: with the same cores, the ratio of wall times is the
   ratio of throughput per core (target <= 1.2). Both paths do the same work -- the fits
   (weights included), the same results written to zarr and read back ("write"), the CKA
@@ -273,7 +274,10 @@ def main() -> None:
             # each time an analysis reads them (a scheduler round trip per call)
             lazy = lazy.assign_coords({k: v.compute() for k, v in lazy.coords.items()
                                        if v.chunks is not None})
-            ooc = run(lazy, layers, args.cv, root)
+            # this process (the client: the scores from the reduced regions, the layers'
+            # Gram matrices) with BLAS on as many threads as the in-memory path gets
+            with threadpoolctl.threadpool_limits(args.workers * args.threads_per_worker):
+                ooc = run(lazy, layers, args.cv, root)
             peaks = client.run(_peak_rss)
         t_ooc = sum(ooc["times"].values())
         cores = args.workers * args.threads_per_worker

@@ -144,3 +144,50 @@ def test_sum_over_chunks_adds_every_chunk_once(rng, chains):
     np.testing.assert_allclose(got, (x * w) @ x.T * 0.5, rtol=1e-12)
     with pytest.raises(ValueError, match="per_chunk"):
         sum_over_chunks(lazy, _weighted_gram, per[:-1], shared=(0.5,))
+
+
+def _gram_into(block: np.ndarray, scale: float, out: np.ndarray | None = None) -> np.ndarray:
+    term = block @ block.T * scale
+    if out is None:
+        return term
+    out += term
+    return out
+
+
+@pytest.mark.parametrize("chains", [None, 1, 3])
+def test_sum_over_chunks_into_adds_in_place_as_the_sum_does(rng, chains):
+    """``into=True``: the kernel adds into the chain's running result (out=None at a chain's
+    start); the total is the same sum, over every wave."""
+    da = pytest.importorskip("dask.array")
+    from neurorep._core.parallel import sum_over_chunks
+
+    x = rng.normal(size=(6, 300))
+    lazy = da.from_array(x, chunks=(6, (7,) * 40 + (20,)))
+    got = sum_over_chunks(lazy, _gram_into, [(0.25,)] * 41, chains=chains, into=True)
+    np.testing.assert_allclose(got, x @ x.T * 0.25, rtol=1e-12)
+
+
+def test_chains_are_spread_over_the_workers_of_a_cluster(rng):
+    """On a dask.distributed cluster each chain stays on one worker, the chains spread over
+    the workers' threads (left to the scheduler, two chains that start on one worker stay
+    there: it will not move a running sum it thinks dear to move)."""
+    distributed = pytest.importorskip("distributed")
+    da = pytest.importorskip("dask.array")
+    from neurorep._core.parallel import _chain_workers, sum_over_chunks
+
+    assert _chain_workers(3) == [None, None, None]  # no client: the local scheduler
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        a, b = sorted(client.nthreads())
+        assert _chain_workers(4) == [a, b, a, b]
+        assert _chain_workers(5) == [a, b, a, b, a]
+        x = rng.normal(size=(5, 400))
+        lazy = da.from_array(x, chunks=(5, 10))
+        with distributed.get_task_stream(client) as ts:
+            got = sum_over_chunks(lazy, _gram_into, [(1.0,)] * 40, chains=2, into=True)
+        np.testing.assert_allclose(got, x @ x.T, rtol=1e-12)
+        steps = [t for t in ts.data if "_accumulate" in str(t["key"])]
+        assert len(steps) == 40
+        assert {t["worker"] for t in steps} == {a, b}  # both workers, half the steps each
+        assert sum(t["worker"] == a for t in steps) == 20

@@ -210,7 +210,16 @@ def test_alignment_memory_stays_bounded_by_the_chunks(client, metric):
     assert chunked < in_memory / 3, (chunked / 1e6, in_memory / 1e6)
 
 
-def test_encoding_results_stay_lazy_and_save_chunk_by_chunk(client, rng, tmp_path):
+@pytest.fixture
+def store_dask_chunks(monkeypatch):
+    """save() stores every dask chunk as it is (no merging of small chunks)."""
+    from neurorep.data import _io
+
+    monkeypatch.setattr(_io, "MIN_STORED_CHUNK", 0)
+
+
+def test_encoding_results_stay_lazy_and_save_chunk_by_chunk(client, rng, tmp_path,
+                                                            store_dask_chunks):
     n, p, m = 60, 5, 90
     ids = _ids(n)
     X = rng.normal(size=(n, p))
@@ -230,7 +239,7 @@ def test_encoding_results_stay_lazy_and_save_chunk_by_chunk(client, rng, tmp_pat
         feats, resp).predict(feats), rtol=1e-5, atol=1e-5)
 
 
-def test_load_with_chunks_reads_1d_coords_into_memory(rng, tmp_path):
+def test_load_with_chunks_reads_1d_coords_into_memory(rng, tmp_path, store_dask_chunks):
     """Values stay lazy; ids and per-unit labels (small) are read once, not per analysis."""
     resp = data.responses(rng.normal(size=(6, 10)).astype(np.float32), stimulus=_ids(6),
                           region=np.repeat(["V1", "V4"], 5))
@@ -241,7 +250,7 @@ def test_load_with_chunks_reads_1d_coords_into_memory(rng, tmp_path):
     xr.testing.assert_identical(back.compute(), data.load(path))
 
 
-def test_caption_projection_of_dask_weights(client, rng, tmp_path):
+def test_caption_projection_of_dask_weights(client, rng, tmp_path, store_dask_chunks):
     d, m, k = 16, 300, 120
     bank = data.responses(rng.normal(size=(k, d)), stimulus=[f"c{i}" for i in range(k)])
     bank = bank.assign_coords(text=("stimulus", [f"caption {i}" for i in range(k)]))
@@ -256,6 +265,32 @@ def test_caption_projection_of_dask_weights(client, rng, tmp_path):
     assert back["projection"].data.chunks[0] == (64, 64, 64, 64, 44)  # zarr chunks = dask's
     xr.testing.assert_allclose(back.compute(), eager)
     xr.testing.assert_allclose(lazy.compute(), eager)
+
+
+def test_save_merges_small_dask_chunks_along_their_boundaries(rng, tmp_path):
+    """Chunks under MIN_STORED_CHUNK (4 MiB) are stored as runs of whole chunks; larger
+    ones as they are; the values are unchanged."""
+    from neurorep.data import _io
+
+    m = 2_000
+    small = xr.DataArray(rng.normal(size=(9, m)), dims=("alphas", "unit"),
+                         coords={"unit": np.arange(m)}).chunk({"unit": 150})  # 10.8 KB
+    big = xr.DataArray(rng.normal(size=(700, m)).astype(np.float32), dims=("stimulus", "unit"),
+                       coords={"unit": np.arange(m)}).chunk({"unit": 1500})  # 4.2 MB
+    mid = xr.DataArray(rng.normal(size=(400, m)).astype(np.float32), dims=("stimulus", "unit"),
+                       coords={"unit": np.arange(m)}).chunk({"unit": 500})  # 0.8 MB
+    ds = xr.Dataset({"small": small, "big": big, "mid": mid.rename(stimulus="s2")})
+    back = data.load(data.save(ds, tmp_path / "ds.zarr"), chunks={})
+    assert back["small"].data.chunks[1] == (m,)  # 14 chunks of 10.8 KB -> one of 144 KB
+    assert back["big"].data.chunks[1] == (1500, 500)  # over the floor: as computed
+    # 0.8 MB chunks: runs of 6 (4.8 MB), a whole number of computed chunks each
+    assert back["mid"].data.chunks[1] == (2000,)
+    xr.testing.assert_identical(back.compute(), ds.compute())
+    assert _io._merged_chunks(((400,), (500,) * 10), 4) == ((400,), (3000, 2000))
+    assert _io._merged_chunks(((3, 3), (2, 2, 1)), 8, floor=48) == ((3, 3), (2, 2, 1))
+    assert _io._merged_chunks(((3, 3), (2, 2, 1)), 8, floor=60) == ((3, 3), (4, 1))
+    assert _io._merged_chunks(((3, 3), (2, 2, 1)), 8, floor=200) == ((6,), (5,))
+    assert _io._merged_chunks(((0,), (5, 5)), 8, floor=200) == ((0,), (5, 5))
 
 
 def _lazy_cube(n, r, m, chunk):

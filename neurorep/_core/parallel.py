@@ -70,7 +70,7 @@ T = TypeVar("T")
 PARALLEL_BYTES = 2 << 20
 _MAX_WORKERS = 8
 #: Chunks per accumulation chain in one wave of :func:`sum_over_chunks`.
-WAVE_STEPS = 4
+WAVE_STEPS = 8
 _TASKS_PER_WORKER = 2  # a little slack when one core is busy with something else
 
 
@@ -210,12 +210,16 @@ def scheduler_threads() -> int:
 
 
 def _accumulate(acc: Any, kernel: Callable[..., Any], block: Any, *args: Any,
-                combine: Callable[[Any, Any], Any] | None = None) -> Any:
+                combine: Callable[[Any, Any], Any] | None = None, into: bool = False) -> Any:
     """One step of a chain: ``kernel(block, *args)`` joined to the running result (one BLAS
-    thread: the chains run in parallel); added in place unless ``combine`` is given."""
+    thread: the chains run in parallel); added in place unless ``combine`` is given.
+    ``into``: ``kernel(block, *args, out=acc)`` adds its term into ``acc`` itself (the
+    running result is this step's alone: only the next step of its chain reads it)."""
     import numpy as np
 
     with one_blas_thread():
+        if into:
+            return kernel(np.asarray(block), *args, out=acc)
         out = kernel(np.asarray(block), *args)
         if acc is None:
             return out
@@ -226,12 +230,33 @@ def _accumulate(acc: Any, kernel: Callable[..., Any], block: Any, *args: Any,
 
 
 def _total(parts: Sequence[Any], combine: Callable[[Any, Any], Any] | None = None) -> Any:
+    """The chains' results joined (in this process: a worker holds one running result)."""
     if combine is not None:
         return functools.reduce(combine, parts)
-    out = parts[0].copy()
+    out = parts[0]
     for p in parts[1:]:
         out += p
     return out
+
+
+def _chain_workers(n_chains: int) -> list[str | None]:
+    """The worker each accumulation chain runs on when a ``dask.distributed`` client is
+    active (chains spread over the workers by their threads), else ``None``s. Left to
+    itself the scheduler keeps a step where its running sum is (moving ``n x n`` floats
+    looks dear at its assumed bandwidth), so two chains that start on one worker stay
+    there while the others idle."""
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        return [None] * n_chains
+    slots = [w for w, k in sorted(client.nthreads().items()) for _ in range(k)]
+    if not slots:
+        return [None] * n_chains
+    # chain c on the c-th thread slot, threads of one worker interleaved with the others'
+    order = sorted(range(len(slots)), key=lambda i: (slots[:i].count(slots[i]), i))
+    return [slots[order[c % len(slots)]] for c in range(n_chains)]
 
 
 def sum_over_chunks(
@@ -242,6 +267,7 @@ def sum_over_chunks(
     shared: tuple[Any, ...] = (),
     chains: int | None = None,
     combine: Callable[[Any, Any], Any] | None = None,
+    into: bool = False,
 ) -> Any:
     """``sum_k kernel(x_k, *per_chunk[k], *shared)`` over the column (unit) chunks ``x_k`` of
     a dask array ``x`` ``(sample, unit)``, computed on the active dask scheduler.
@@ -254,7 +280,13 @@ def sum_over_chunks(
     The sample axis is one chunk (rechunked if needed); ``kernel`` gets a numpy
     block and returns a numpy array (summed in place). ``combine(a, b)``, any
     associative reduction of two terms, replaces the sum (the R factor of a
-    stacked QR, for example); it runs with one BLAS thread.
+    stacked QR, for example); it runs with one BLAS thread. ``into``: the kernel
+    takes the chain's running result as ``out=`` (``None`` at a chain's start) and
+    adds its term into it in place, returning it (a Gram matrix accumulated by
+    ``syrk`` with ``beta=1``: no ``n x n`` term allocated and added per chunk);
+    the chains' results are then joined with ``combine`` (default ``+=``).
+    The chains' results come back to this process and are joined here, so a
+    worker never holds more than its own running result.
     """
     import dask
 
@@ -266,6 +298,7 @@ def sum_over_chunks(
     n_chains = max(1, min(n_blocks, chains or scheduler_threads()))
     shared_d = [dask.delayed(s, pure=True, traverse=False) for s in shared]
     step = dask.delayed(_accumulate, pure=True)
+    homes = _chain_workers(n_chains)
     total = None
     # Waves of WAVE_STEPS chunks per chain: a scheduler that runs every ready task
     # eagerly (dask.distributed reads chunks while the chains are busy) holds at most one
@@ -276,10 +309,13 @@ def sum_over_chunks(
         blocks = xd.blocks[0, start:stop].to_delayed().ravel()
         accs: list[Any] = [None] * n_chains
         for k, blk in enumerate(blocks):
-            accs[k % n_chains] = step(accs[k % n_chains], kernel, blk, *extra[start + k],
-                                      *shared_d, combine=combine)
-        (part,) = dask.compute(dask.delayed(_total, pure=True)(
-            [a for a in accs if a is not None], combine))
+            c = k % n_chains
+            # a chain stays on its worker (loosely: another takes over if it is lost)
+            with dask.annotate(**({} if homes[c] is None else
+                                  {"workers": [homes[c]], "allow_other_workers": True})):
+                accs[c] = step(accs[c], kernel, blk, *extra[start + k], *shared_d,
+                               combine=combine, into=into)
+        part = _total(dask.compute(*[a for a in accs if a is not None]), combine)
         if total is None:
             total = part
         elif combine is None:

@@ -43,8 +43,10 @@ def lazy_values(x: xr.DataArray) -> Any:
 def lazy_gram(x: xr.DataArray) -> np.ndarray:
     """The Gram matrix of dask-backed responses (repetitions averaged), units centred
     over stimuli and rescaled by a power of two as in-memory CKA does, summed over unit
-    chunks in bounded memory (one pass)."""
-    return gram.centred_gram(lazy_values(x))
+    chunks in bounded memory (one pass; a chunk becomes float64 in the kernel, so float32
+    data travel between workers as they are stored)."""
+    values = lazy_values(x) if "repetition" in x.dims else x.transpose("stimulus", "unit").data
+    return gram.centred_gram(values)
 
 
 def _r_of_chunk(block: np.ndarray, e: int) -> np.ndarray:

@@ -18,7 +18,7 @@ import xarray as xr
 from neurorep import __version__
 from neurorep._core.deprecate import renamed_parameters
 from neurorep._core.errors import check_int
-from neurorep._core.parallel import map_tasks
+from neurorep._core.parallel import is_lazy, map_tasks
 from neurorep._core.rng import check_scheduler, resolve_seed
 from neurorep.alignment._depth import layer_profile
 from neurorep.alignment._inputs import _depths, _prepare_sets
@@ -76,6 +76,16 @@ def _parallel_to_scheduler(parallel: object) -> str | None:
 
 # ----------------------------------------------------------------------------- public
 @renamed_parameters(n_boot="n_bootstrap", parallel=("scheduler", _parallel_to_scheduler))
+def _prepare_each(met: Metric, items: list[Any]) -> list[Any]:
+    """``met.prepare`` of every representation: the in-memory ones as parallel-engine tasks
+    (one BLAS thread each), the dask-backed ones one after the other here (each reduction
+    over unit chunks already keeps every scheduler thread busy; two at once would hold two
+    running sums per worker thread, over the memory bound of one)."""
+    lazy = [is_lazy(x) for x in items]
+    eager = iter(map_tasks(met.prepare, [x for x, z in zip(items, lazy, strict=True) if not z]))
+    return [met.prepare(x) if z else next(eager) for x, z in zip(items, lazy, strict=True)]
+
+
 def score_matrix(
     brain: Any,
     model: Any,
@@ -185,11 +195,11 @@ def score_matrix(
     multi = len(subjects) > 1
     # one parallel-engine task per representation (one BLAS thread each): small Gram
     # products on two BLAS threads ran up to 10x slower on a busy machine
-    lprep = dict(zip(layers, map_tasks(met.prepare, list(layers.values())), strict=True))
+    lprep = dict(zip(layers, _prepare_each(met, list(layers.values())), strict=True))
     boots = bootstrap_indices(n, n_bootstrap, rng=gen) if n_bootstrap and not multi else np.empty((0, n), int)
 
     rkeys_s = [(rk, s) for rk, subs in regions.items() for s in subs]
-    rprep = dict(zip(rkeys_s, map_tasks(met.prepare, [regions[rk][s] for rk, s in rkeys_s]),
+    rprep = dict(zip(rkeys_s, _prepare_each(met, [regions[rk][s] for rk, s in rkeys_s]),
                      strict=True))
     states: dict[tuple[str, str, str], Any] = {}
     parallel = scheduler is not None
@@ -467,7 +477,7 @@ def best_layer(
     lkeys = list(layers)
     # one parallel-engine task per representation (one BLAS thread each): small Gram
     # products on two BLAS threads ran up to 10x slower on a busy machine
-    lprep = dict(zip(layers, map_tasks(met.prepare, list(layers.values())), strict=True))
+    lprep = dict(zip(layers, _prepare_each(met, list(layers.values())), strict=True))
     rkeys = list(regions)
     freq = np.zeros((len(rkeys), len(lkeys)))
     held = np.zeros((len(rkeys), cv))
