@@ -200,11 +200,8 @@ def is_lazy(a: Any) -> bool:
 def scheduler_threads() -> int:
     """Threads of the scheduler a dask ``compute()`` would use now: the active
     ``dask.distributed.Client``'s (all its workers together) or the local ones."""
-    try:
-        from distributed import get_client
-
-        client = get_client()
-    except (ImportError, ValueError):
+    client = _distributed_client()
+    if client is None:
         return max(1, blas_threads(), os.cpu_count() or 1)
     return max(1, sum(client.nthreads().values()))
 
@@ -239,19 +236,25 @@ def _total(parts: Sequence[Any], combine: Callable[[Any, Any], Any] | None = Non
     return out
 
 
+def _distributed_client() -> Any:
+    """The active ``dask.distributed`` client, or None."""
+    try:
+        from distributed import get_client
+
+        return get_client()
+    except (ImportError, ValueError):
+        return None
+
+
 def _chain_workers(n_chains: int) -> list[str | None]:
     """The worker each accumulation chain runs on when a ``dask.distributed`` client is
     active (chains spread over the workers by their threads), else ``None``s. Left to
     itself the scheduler keeps a step where its running sum is (moving ``n x n`` floats
     looks dear at its assumed bandwidth), so two chains that start on one worker stay
     there while the others idle."""
-    try:
-        from distributed import get_client
-
-        client = get_client()
-    except (ImportError, ValueError):
-        return [None] * n_chains
-    slots = [w for w, k in sorted(client.nthreads().items()) for _ in range(k)]
+    client = _distributed_client()
+    slots = [] if client is None else [
+        w for w, k in sorted(client.nthreads().items()) for _ in range(k)]
     if not slots:
         return [None] * n_chains
     # chain c on the c-th thread slot, threads of one worker interleaved with the others'
@@ -286,7 +289,10 @@ def sum_over_chunks(
     ``syrk`` with ``beta=1``: no ``n x n`` term allocated and added per chunk);
     the chains' results are then joined with ``combine`` (default ``+=``).
     The chains' results come back to this process and are joined here, so a
-    worker never holds more than its own running result.
+    worker never holds more than its own running result. On a
+    ``dask.distributed`` cluster each chain runs on one worker (the chains
+    spread over the workers' threads) and keeps its running result there
+    from wave to wave: one transfer of it in all.
     """
     import dask
 
@@ -299,15 +305,18 @@ def sum_over_chunks(
     shared_d = [dask.delayed(s, pure=True, traverse=False) for s in shared]
     step = dask.delayed(_accumulate, pure=True)
     homes = _chain_workers(n_chains)
+    client = _distributed_client() if homes[0] is not None else None
     total = None
+    accs: list[Any] = [None] * n_chains
     # Waves of WAVE_STEPS chunks per chain: a scheduler that runs every ready task
     # eagerly (dask.distributed reads chunks while the chains are busy) holds at most one
-    # wave of chunks, so memory does not grow with the number of chunks.
+    # wave of chunks, so memory does not grow with the number of chunks. On a
+    # distributed cluster the chains' running sums stay on their workers from one wave
+    # to the next (persisted); elsewhere each wave's sums are joined here.
     per_wave = n_chains * WAVE_STEPS
     for start in range(0, n_blocks, per_wave):
         stop = min(start + per_wave, n_blocks)
         blocks = xd.blocks[0, start:stop].to_delayed().ravel()
-        accs: list[Any] = [None] * n_chains
         for k, blk in enumerate(blocks):
             c = k % n_chains
             # a chain stays on its worker (loosely: another takes over if it is lost)
@@ -315,7 +324,16 @@ def sum_over_chunks(
                                   {"workers": [homes[c]], "allow_other_workers": True})):
                 accs[c] = step(accs[c], kernel, blk, *extra[start + k], *shared_d,
                                combine=combine, into=into)
+        if client is not None and stop < n_blocks:
+            from distributed import futures_of, wait
+
+            live = [c for c, a in enumerate(accs) if a is not None]
+            for c, a in zip(live, client.persist([accs[c] for c in live]), strict=True):
+                accs[c] = a
+            wait(futures_of([accs[c] for c in live]))
+            continue
         part = _total(dask.compute(*[a for a in accs if a is not None]), combine)
+        accs = [None] * n_chains
         if total is None:
             total = part
         elif combine is None:
