@@ -70,7 +70,7 @@ T = TypeVar("T")
 PARALLEL_BYTES = 2 << 20
 _MAX_WORKERS = 8
 #: Chunks per accumulation chain in one wave of :func:`sum_over_chunks`.
-WAVE_STEPS = 8
+WAVE_STEPS = 4
 _TASKS_PER_WORKER = 2  # a little slack when one core is busy with something else
 
 
