@@ -74,8 +74,6 @@ def _parallel_to_scheduler(parallel: object) -> str | None:
     return "threads" if parallel else None
 
 
-# ----------------------------------------------------------------------------- public
-@renamed_parameters(n_boot="n_bootstrap", parallel=("scheduler", _parallel_to_scheduler))
 def _prepare_each(met: Metric, items: list[Any]) -> list[Any]:
     """``met.prepare`` of every representation: the in-memory ones as parallel-engine tasks
     (one BLAS thread each), the dask-backed ones one after the other here (each reduction
@@ -86,6 +84,8 @@ def _prepare_each(met: Metric, items: list[Any]) -> list[Any]:
     return [met.prepare(x) if z else next(eager) for x, z in zip(items, lazy, strict=True)]
 
 
+# ----------------------------------------------------------------------------- public
+@renamed_parameters(n_boot="n_bootstrap", parallel=("scheduler", _parallel_to_scheduler))
 def score_matrix(
     brain: Any,
     model: Any,
