@@ -25,8 +25,7 @@ __all__ = ["centred_gram", "exponent", "gram", "reduce_centred", "scale_and_mean
 
 def _gram_centred_columns(block: np.ndarray, e: int, weight: np.ndarray | None) -> np.ndarray:
     """One chunk's term of ``Xc P Xc'``: columns centred over stimuli, data times 2**-e."""
-    x = np.ldexp(block.astype(np.float64), -e) if e else block.astype(np.float64)
-    x -= x.mean(axis=0, keepdims=True)
+    x = _centred_columns(block, e)
     w = x * weight if weight is not None else x
     return w @ x.T
 
