@@ -32,17 +32,15 @@ def _gram_centred_columns(block: np.ndarray, e: int, weight: np.ndarray | None) 
 
 def _syrk_into(x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     """``out + x x'`` in the upper triangle of ``out`` (``(n, n)`` float64, Fortran order;
-    ``None``: zeros), computed in place by BLAS ``syrk`` (``beta=1``): half the products of
-    ``x @ x.T`` and no ``n x n`` term allocated. The lower triangle is not touched
-    (:func:`_mirror` fills it once the sum is complete)."""
-    from scipy.linalg import blas
+    ``None``: zeros), computed in place by BLAS ``syrk`` (``beta=1``, the GIL released:
+    chains run in threads): half the products of ``x @ x.T`` and no ``n x n`` term
+    allocated. The lower triangle is not touched (:func:`_mirror` fills it once the sum
+    is complete)."""
+    from neurorep._core.blas import syrk_upper
 
     if out is None:
         out = np.zeros((x.shape[0],) * 2, order="F")
-    if x.shape[1] == 0:
-        return out
-    # x.T is a Fortran-ordered (k, n) view: syrk(trans=1) takes it without a copy
-    return np.asarray(blas.dsyrk(1.0, x.T, beta=1.0, c=out, trans=1, lower=0, overwrite_c=1))
+    return syrk_upper(np.ascontiguousarray(x, dtype=np.float64), out)
 
 
 def _mirror(upper: np.ndarray) -> np.ndarray:

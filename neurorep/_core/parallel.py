@@ -80,6 +80,8 @@ def _controller() -> Any:
     reading a library's current thread count from it costs ~2 us."""
     from threadpoolctl import ThreadpoolController
 
+    import neurorep._core.blas  # noqa: F401  (scipy's BLAS loaded: the controller sees it)
+
     return ThreadpoolController()
 
 

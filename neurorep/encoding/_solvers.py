@@ -40,8 +40,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import scipy.linalg.blas  # loaded before the parallel engine's threadpoolctl controller
 
+from neurorep._core.blas import trmm_right_upper
 from neurorep._core.parallel import blas_threads, map_tasks, one_blas_thread
 from neurorep.encoding._inputs import check_scale
 
@@ -461,14 +461,9 @@ def cv_scores_chunk(
 
 def _trmm_right(r: np.ndarray, b: np.ndarray, *, trans: bool) -> np.ndarray:
     """``b op(r)`` in place: ``b`` Fortran-ordered (unit, k), ``r`` upper triangular (k, k)
-    (``op(r) = r^T`` with ``trans``)."""
-    if b.size == 0:
-        return b
-    trmm = scipy.linalg.blas.get_blas_funcs("trmm", (r, b))
-    out = trmm(1.0, r, b, side=1, lower=0, trans_a=int(trans), overwrite_b=1)
-    if not np.shares_memory(out, b):  # f2py copied (not expected for a Fortran-ordered b)
-        b[...] = out
-    return b
+    (``op(r) = r^T`` with ``trans``); BLAS ``trmm`` with the GIL released (the unit chunks
+    run in threads)."""
+    return trmm_right_upper(r, b, trans=trans)
 
 
 def _rotated_fold(
