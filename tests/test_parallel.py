@@ -173,7 +173,7 @@ def test_chains_are_spread_over_the_workers_of_a_cluster(rng):
     there: it will not move a running sum it thinks dear to move)."""
     distributed = pytest.importorskip("distributed")
     da = pytest.importorskip("dask.array")
-    from neurorep._core.parallel import _chain_workers, sum_over_chunks
+    from neurorep._core.parallel import _HELD, _chain_workers, sum_over_chunks
 
     assert _chain_workers(3) == [None, None, None]  # no client: the local scheduler
     with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=False,
@@ -187,7 +187,104 @@ def test_chains_are_spread_over_the_workers_of_a_cluster(rng):
         with distributed.get_task_stream(client) as ts:
             got = sum_over_chunks(lazy, _gram_into, [(1.0,)] * 40, chains=2, into=True)
         np.testing.assert_allclose(got, x @ x.T, rtol=1e-12)
-        steps = [t for t in ts.data if "_accumulate" in str(t["key"])]
+        steps = [t for t in ts.data if "_held_step" in str(t["key"])]
         assert len(steps) == 40
         assert {t["worker"] for t in steps} == {a, b}  # both workers, half the steps each
         assert sum(t["worker"] == a for t in steps) == 20
+    assert not _HELD  # the running results left the workers with the total
+
+
+_STATE: dict = {}  # shared with the kernels below, run by in-process workers
+
+
+def _spy(block, scale, out=None):
+    """_gram_into, recording the largest value dask manages on the worker when called."""
+    from distributed import get_worker
+
+    weights = get_worker().data.fast.weights
+    _STATE["sizes"].append(max(weights.values(), default=0))
+    return _gram_into(block, scale, out)
+
+
+def _close_once(block, scale, out=None):
+    """_gram_into; its worker leaves the cluster mid-sum, up to _STATE["budget"] times."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    losses = _STATE["losses"]
+    if len(losses) < _STATE["budget"] and out is not None and worker.address not in losses:
+        losses.append(worker.address)
+        worker.loop.add_callback(worker.close)
+        time.sleep(0.5)
+    return _gram_into(block, scale, out)
+
+
+def test_running_sums_on_a_cluster_are_not_task_results(rng):
+    """The chains' running sums stay in their workers' processes, outside dask's memory
+    manager: the in-place sum as a task result was counted twice (a step's input and output
+    are one array) and spilled to disk while in use. Only small handles are task results."""
+    distributed = pytest.importorskip("distributed")
+    da = pytest.importorskip("dask.array")
+    from neurorep._core.parallel import sum_over_chunks
+
+    x = rng.normal(size=(60, 400))
+    lazy = da.from_array(x, chunks=(60, 10))
+    seen = _STATE.setdefault("sizes", [])
+    seen.clear()
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        got = sum_over_chunks(lazy, _spy, [(1.0,)] * 40, chains=2, into=True)
+    np.testing.assert_allclose(got, x @ x.T, rtol=1e-12)
+    assert len(seen) == 40
+    assert max(seen) < x[:, :10].nbytes * 2  # chunks only: no 60 x 60 running sum
+
+
+def test_a_lost_chain_worker_restarts_the_sum_once_then_errors(rng, monkeypatch):
+    """A worker that leaves the cluster loses the running results it held: the sum starts
+    again on the workers left (same total); lost again, a clear error."""
+    distributed = pytest.importorskip("distributed")
+    da = pytest.importorskip("dask.array")
+    from neurorep._core import parallel
+
+    x = rng.normal(size=(6, 240))
+    lazy = da.from_array(x, chunks=(6, 10))
+    losses = _STATE.setdefault("losses", [])
+
+    import dask
+
+    monkeypatch.setattr(parallel, "WATCH_SECONDS", 0.2)
+    # a surviving in-process worker may wait for a block on the closed one: not 30 s
+    monkeypatch.setitem(dask.config.config, "distributed", dask.config.merge(
+        dask.config.config.get("distributed", {}), {"comm": {"timeouts": {"connect": "2s"}}}))
+    # one loss with two chains; two losses with one chain (one worker lost per attempt)
+    for n_losses, n_workers, chains in ((1, 2, 2), (2, 3, 1)):
+        _STATE["budget"] = n_losses
+        losses.clear()
+        with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                      processes=False, dashboard_address=None) as cluster, \
+                distributed.Client(cluster):
+            if n_losses == 1:
+                got = parallel.sum_over_chunks(lazy, _close_once, [(1.0,)] * 24,
+                                               chains=chains, into=True)
+                np.testing.assert_allclose(got, x @ x.T, rtol=1e-12)
+            else:
+                with pytest.raises(RuntimeError, match="lost twice.*memory_limit"):
+                    parallel.sum_over_chunks(lazy, _close_once, [(1.0,)] * 24,
+                                             chains=chains, into=True)
+        assert len(losses) == n_losses
+    assert not parallel._HELD
+
+
+def test_a_chain_step_without_its_running_sum_says_so():
+    from neurorep._core.parallel import _held_step, _held_take
+
+    with pytest.raises(RuntimeError, match="after 3 chunks is not on this worker"):
+        _held_step(("neurorep-chain-test", 3, 0), _gram_into, np.ones((2, 2)), 1.0, into=True)
+    handle = _held_step(("neurorep-chain-test", 0, 0), _gram_into, np.ones((2, 2)), 1.0,
+                        into=True)
+    assert handle == ("neurorep-chain-test", 1, 32)
+    np.testing.assert_array_equal(_held_take(handle), np.full((2, 2), 2.0))
+    with pytest.raises(RuntimeError, match="is not on this worker"):
+        _held_take(handle)  # taken once

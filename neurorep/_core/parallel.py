@@ -305,37 +305,24 @@ def sum_over_chunks(
         raise ValueError(f"per_chunk: {len(extra)} entries for {n_blocks} chunks.")
     n_chains = max(1, min(n_blocks, chains or scheduler_threads()))
     shared_d = [dask.delayed(s, pure=True, traverse=False) for s in shared]
+    client = _distributed_client()
+    if client is not None and client.nthreads():
+        return _sum_on_cluster(client, xd, kernel, extra, shared_d, n_chains, combine, into)
     step = dask.delayed(_accumulate, pure=True)
-    homes = _chain_workers(n_chains)
-    client = _distributed_client() if homes[0] is not None else None
     total = None
-    accs: list[Any] = [None] * n_chains
     # Waves of WAVE_STEPS chunks per chain: a scheduler that runs every ready task
-    # eagerly (dask.distributed reads chunks while the chains are busy) holds at most one
-    # wave of chunks, so memory does not grow with the number of chunks. On a
-    # distributed cluster the chains' running sums stay on their workers from one wave
-    # to the next (persisted); elsewhere each wave's sums are joined here.
+    # eagerly holds at most one wave of chunks, so memory does not grow with the number
+    # of chunks; each wave's sums are joined here.
     per_wave = n_chains * WAVE_STEPS
     for start in range(0, n_blocks, per_wave):
         stop = min(start + per_wave, n_blocks)
+        accs: list[Any] = [None] * n_chains
         blocks = xd.blocks[0, start:stop].to_delayed().ravel()
         for k, blk in enumerate(blocks):
             c = k % n_chains
-            # a chain stays on its worker (loosely: another takes over if it is lost)
-            with dask.annotate(**({} if homes[c] is None else
-                                  {"workers": [homes[c]], "allow_other_workers": True})):
-                accs[c] = step(accs[c], kernel, blk, *extra[start + k], *shared_d,
-                               combine=combine, into=into)
-        if client is not None and stop < n_blocks:
-            from distributed import futures_of, wait
-
-            live = [c for c, a in enumerate(accs) if a is not None]
-            for c, a in zip(live, client.persist([accs[c] for c in live]), strict=True):
-                accs[c] = a
-            wait(futures_of([accs[c] for c in live]))
-            continue
+            accs[c] = step(accs[c], kernel, blk, *extra[start + k], *shared_d,
+                           combine=combine, into=into)
         part = _total(dask.compute(*[a for a in accs if a is not None]), combine)
-        accs = [None] * n_chains
         if total is None:
             total = part
         elif combine is None:
@@ -343,3 +330,148 @@ def sum_over_chunks(
         else:
             total = combine(total, part)
     return total
+
+
+# The running results of the chains on a dask.distributed worker, kept in the worker's
+# process by chain token: (chunks added, running result). Outside dask's memory manager on
+# purpose: as a task result the in-place running sum would be counted twice (the step's
+# input and its output are one array) and spilled to disk while it is being used.
+_HELD: dict[str, tuple[int, Any]] = {}
+_HELD_LOCK = threading.Lock()
+# Chains given up (their sum finished, failed or restarted): a step still running then
+# (on a worker that is closing, in this process) does not store its result. The last few
+# thousand tokens only.
+_DROPPED: dict[str, None] = {}
+#: Seconds between the checks that every chain's worker is still there.
+WATCH_SECONDS = 2.0
+
+
+def _held_pop(token: str, k: int) -> Any:
+    with _HELD_LOCK:
+        count, acc = _HELD.pop(token, (0, None))
+    if count != k:
+        raise RuntimeError(
+            f"sum_over_chunks: the running result of chain {token} after {k} chunks is not "
+            f"on this worker (it holds {count}): the chain's worker was restarted, or a step "
+            "ran on another worker."
+        )
+    return acc
+
+
+def _held_step(handle: tuple[str, int, int], kernel: Callable[..., Any], block: Any,
+               *args: Any, combine: Callable[[Any, Any], Any] | None = None,
+               into: bool = False) -> tuple[str, int, int]:
+    """One step of a chain on a ``dask.distributed`` worker: the running result stays in
+    this process (:data:`_HELD`); the task's result is the small handle
+    ``(token, chunks added, bytes held)``."""
+    token, k, _ = handle
+    acc = _accumulate(_held_pop(token, k), kernel, block, *args, combine=combine, into=into)
+    with _HELD_LOCK:
+        if token not in _DROPPED:
+            _HELD[token] = (k + 1, acc)
+    return token, k + 1, int(getattr(acc, "nbytes", 0))
+
+
+def _held_take(handle: tuple[str, int, int]) -> Any:
+    """A chain's result, removed from its worker."""
+    return _held_pop(*handle[:2])
+
+
+def _held_drop(tokens: Sequence[str]) -> None:
+    with _HELD_LOCK:
+        for token in tokens:
+            _HELD.pop(token, None)
+            _DROPPED[token] = None
+        for token in list(_DROPPED)[: max(0, len(_DROPPED) - 4096)]:
+            del _DROPPED[token]
+
+
+class _ChainWorkerLost(RuntimeError):
+    pass
+
+
+def _wait_watching(client: Any, futures: list[Any], homes: Sequence[str]) -> list[Any]:
+    """The futures' results; :class:`_ChainWorkerLost` (futures cancelled) as soon as a
+    worker in ``homes`` has left the cluster (its steps, pinned to it, would wait forever)."""
+    from distributed import wait
+
+    while True:
+        try:
+            wait(futures, timeout=WATCH_SECONDS)
+            return client.gather(futures)
+        except TimeoutError:
+            gone = set(homes) - set(client.nthreads())
+            if gone:
+                client.cancel(futures)
+                raise _ChainWorkerLost(", ".join(sorted(gone))) from None
+
+
+def _sum_on_cluster(client: Any, xd: Any, kernel: Callable[..., Any], extra: list[Any],
+                    shared_d: list[Any], n_chains: int,
+                    combine: Callable[[Any, Any], Any] | None, into: bool) -> Any:
+    """:func:`sum_over_chunks` on a ``dask.distributed`` cluster: each chain pinned to one
+    worker, its running result held in that worker's process from its first chunk to the
+    end (one transfer of it, to this process, where the chains' results are joined). A
+    chain's worker that leaves the cluster (restarted by its nanny, for memory for
+    example) makes the whole sum start again once on the workers left; a second loss is
+    an error."""
+    import uuid
+
+    held = 0
+    for attempt in (1, 2):
+        homes = _chain_workers(n_chains)
+        tokens = [f"neurorep-chain-{uuid.uuid4().hex}" for _ in range(n_chains)]
+        try:
+            return _run_chains(client, xd, kernel, extra, shared_d, homes, tokens, combine, into)
+        except _ChainWorkerLost as err:
+            lost = str(err)
+            held = max(held, getattr(err, "held", 0))
+            if attempt == 2:
+                raise RuntimeError(
+                    f"sum_over_chunks: the dask worker(s) {lost} holding running results "
+                    f"were lost twice (each chain holds one result in its worker's memory"
+                    + (f", {held / 1e9:.3g} GB" if held else "")
+                    + "); workers restarted by their nanny have usually passed their "
+                    "memory limit. Give each worker more memory (memory_limit) or fewer "
+                    "threads (threads_per_worker): each thread runs a chain."
+                ) from None
+        finally:
+            try:
+                client.run(_held_drop, tokens)  # nothing left behind, whatever happened
+            except Exception:  # noqa: BLE001 - a worker gone meanwhile holds nothing
+                pass
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _run_chains(client: Any, xd: Any, kernel: Callable[..., Any], extra: list[Any],
+                shared_d: list[Any], homes: Sequence[Any], tokens: Sequence[str],
+                combine: Callable[[Any, Any], Any] | None, into: bool) -> Any:
+    import dask
+
+    n_chains, n_blocks = len(homes), len(xd.chunks[1])
+    step = dask.delayed(_held_step, pure=False)
+    handles: list[Any] = [(t, 0, 0) for t in tokens]
+    per_wave = n_chains * WAVE_STEPS  # the chunks read at once: one wave's
+    try:
+        for start in range(0, n_blocks, per_wave):
+            stop = min(start + per_wave, n_blocks)
+            wave = list(handles)
+            for k, blk in enumerate(xd.blocks[0, start:stop].to_delayed().ravel()):
+                c = k % n_chains
+                with dask.annotate(workers=[homes[c]], allow_other_workers=False):
+                    wave[c] = step(wave[c], kernel, blk, *extra[start + k], *shared_d,
+                                   combine=combine, into=into)
+            moved = [c for c in range(n_chains) if wave[c] is not handles[c]]
+            for c, h in zip(moved, _wait_watching(
+                    client, client.compute([wave[c] for c in moved]), homes), strict=True):
+                handles[c] = h
+        take = dask.delayed(_held_take, pure=False)
+        outs = []
+        for c in range(n_chains):
+            if handles[c][1]:
+                with dask.annotate(workers=[homes[c]], allow_other_workers=False):
+                    outs.append(take(handles[c]))
+        return _total(_wait_watching(client, client.compute(outs), homes), combine)
+    except _ChainWorkerLost as err:
+        err.held = max((h[2] for h in handles), default=0)  # type: ignore[attr-defined]
+        raise
