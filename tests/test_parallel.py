@@ -277,6 +277,40 @@ def test_a_lost_chain_worker_restarts_the_sum_once_then_errors(rng, monkeypatch)
     assert not parallel._HELD
 
 
+def _pause_once(block, scale, out=None):
+    """_gram_into; its worker is then paused by dask (as for memory), once."""
+    from distributed import get_worker
+    from distributed.core import Status
+
+    worker = get_worker()
+    if out is not None and not _STATE["paused"]:
+        _STATE["paused"].append(worker.address)
+        worker.loop.add_callback(setattr, worker, "status", Status.paused)
+    return _gram_into(block, scale, out)
+
+
+def test_a_chain_worker_paused_for_good_is_an_error_not_a_hang(rng, monkeypatch):
+    """The running results stay on a worker until their chains finish: a worker that dask
+    pauses for memory would never resume. After PAUSED_SECONDS, a clear error."""
+    distributed = pytest.importorskip("distributed")
+    da = pytest.importorskip("dask.array")
+    from neurorep._core import parallel
+
+    monkeypatch.setattr(parallel, "WATCH_SECONDS", 0.1)
+    monkeypatch.setattr(parallel, "PAUSED_SECONDS", 0.5)
+    _STATE["paused"] = []
+    x = rng.normal(size=(6, 240))
+    lazy = da.from_array(x, chunks=(6, 10))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  memory_limit=0,  # no memory monitor to resume it
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        with pytest.raises(RuntimeError, match=r"paused worker .* memory_limit.*would not resume"):
+            parallel.sum_over_chunks(lazy, _pause_once, [(1.0,)] * 24, chains=2, into=True)
+    assert len(_STATE["paused"]) == 1
+    assert not parallel._HELD
+
+
 def test_a_chain_step_without_its_running_sum_says_so():
     from neurorep._core.parallel import _held_step, _held_take
 

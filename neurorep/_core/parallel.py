@@ -57,6 +57,7 @@ __all__ = [
     "PARALLEL_BYTES",
     "blas_threads",
     "is_lazy",
+    "map_reductions",
     "map_tasks",
     "one_blas_thread",
     "run_blocks",
@@ -191,6 +192,25 @@ def map_tasks(fn: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
         return [fn(item) for item in items]
     with one_blas_thread():
         return _run([(fn, item) for item in items], workers)
+
+
+def map_reductions(fn: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
+    """``[fn(item) for item in items]`` for functions that reduce dask-backed inputs with
+    :func:`sum_over_chunks` and then finish the result in this process (a Gram matrix
+    mirrored and centred, for example).
+
+    On a ``dask.distributed`` cluster two items run at once in threads of this process:
+    their reductions on the cluster still run one after the other (a worker thread holds
+    one running result at a time), while one item's finishing here overlaps the next
+    one's reduction on the workers. Elsewhere the items run in order. Results in order;
+    the first exception (in order) is re-raised.
+    """
+    if len(items) < 2 or _distributed_client() is None:
+        return [fn(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2, thread_name_prefix="neurorep-reduce") as pool:
+        return list(pool.map(fn, items))
 
 
 def is_lazy(a: Any) -> bool:
@@ -344,6 +364,9 @@ _HELD_LOCK = threading.Lock()
 _DROPPED: dict[str, None] = {}
 #: Seconds between the checks that every chain's worker is still there.
 WATCH_SECONDS = 2.0
+# One reduction on the cluster at a time from this process (a worker thread holds one
+# running result): see map_reductions.
+_CLUSTER_SUMS = threading.Lock()
 
 
 def _held_pop(token: str, k: int) -> Any:
@@ -387,12 +410,27 @@ def _held_drop(tokens: Sequence[str]) -> None:
 
 
 class _ChainWorkerLost(RuntimeError):
+    held = 0  # the bytes of each running result, where known
+
+
+class _ChainWorkerPaused(_ChainWorkerLost):
     pass
 
 
-def _wait_watching(client: Any, futures: list[Any], homes: Sequence[str]) -> list[Any]:
-    """The futures' results; :class:`_ChainWorkerLost` (futures cancelled) as soon as a
-    worker in ``homes`` has left the cluster (its steps, pinned to it, would wait forever)."""
+#: Seconds a chain's worker may stay paused by dask (process memory over
+#: ``distributed.worker.memory.pause``) before the sum is given up: the running results it
+#: holds do not go away until its chains finish, so it would not resume.
+PAUSED_SECONDS = 60.0
+
+
+def _wait_watching(client: Any, futures: list[Any], homes: Sequence[str],
+                   paused: dict[str, float]) -> list[Any]:
+    """The futures' results. As soon as a worker in ``homes`` has left the cluster (its
+    steps, pinned to it, would wait forever) the futures are cancelled and
+    :class:`_ChainWorkerLost` raised; :class:`_ChainWorkerPaused` for one that stays
+    paused for :data:`PAUSED_SECONDS` (``paused``: since when each was seen paused)."""
+    import time
+
     from distributed import wait
 
     while True:
@@ -400,10 +438,18 @@ def _wait_watching(client: Any, futures: list[Any], homes: Sequence[str]) -> lis
             wait(futures, timeout=WATCH_SECONDS)
             return client.gather(futures)
         except TimeoutError:
-            gone = set(homes) - set(client.nthreads())
+            workers = client.scheduler_info()["workers"]
+            gone = set(homes) - set(workers)
             if gone:
                 client.cancel(futures)
                 raise _ChainWorkerLost(", ".join(sorted(gone))) from None
+            now = time.monotonic()
+            for w in set(homes):
+                if workers[w].get("status") != "paused":
+                    paused.pop(w, None)
+                elif now - paused.setdefault(w, now) > PAUSED_SECONDS:
+                    client.cancel(futures)
+                    raise _ChainWorkerPaused(w) from None
 
 
 def _sum_on_cluster(client: Any, xd: Any, kernel: Callable[..., Any], extra: list[Any],
@@ -414,7 +460,15 @@ def _sum_on_cluster(client: Any, xd: Any, kernel: Callable[..., Any], extra: lis
     end (one transfer of it, to this process, where the chains' results are joined). A
     chain's worker that leaves the cluster (restarted by its nanny, for memory for
     example) makes the whole sum start again once on the workers left; a second loss is
-    an error."""
+    an error. One such sum at a time (:func:`map_reductions`)."""
+    with _CLUSTER_SUMS:
+        return _sum_on_cluster_once(client, xd, kernel, extra, shared_d, n_chains, combine,
+                                    into)
+
+
+def _sum_on_cluster_once(client: Any, xd: Any, kernel: Callable[..., Any], extra: list[Any],
+                         shared_d: list[Any], n_chains: int,
+                         combine: Callable[[Any, Any], Any] | None, into: bool) -> Any:
     import uuid
 
     held = 0
@@ -423,9 +477,20 @@ def _sum_on_cluster(client: Any, xd: Any, kernel: Callable[..., Any], extra: lis
         tokens = [f"neurorep-chain-{uuid.uuid4().hex}" for _ in range(n_chains)]
         try:
             return _run_chains(client, xd, kernel, extra, shared_d, homes, tokens, combine, into)
+        except _ChainWorkerPaused as err:
+            held = err.held
+            raise RuntimeError(
+                f"sum_over_chunks: dask paused worker {err} for {PAUSED_SECONDS:g} s (its "
+                "process memory passed distributed.worker.memory.pause, 80% of its "
+                "memory_limit by default) while it held running results"
+                + (f" of {held / 1e9:.3g} GB each" if held else "")
+                + "; they stay until their chains finish, so it would not resume. Give "
+                "each worker more memory (memory_limit), fewer threads (threads_per_worker: "
+                "each thread runs a chain) or smaller chunks."
+            ) from None
         except _ChainWorkerLost as err:
             lost = str(err)
-            held = max(held, getattr(err, "held", 0))
+            held = max(held, err.held)
             if attempt == 2:
                 raise RuntimeError(
                     f"sum_over_chunks: the dask worker(s) {lost} holding running results "
@@ -450,28 +515,52 @@ def _run_chains(client: Any, xd: Any, kernel: Callable[..., Any], extra: list[An
 
     n_chains, n_blocks = len(homes), len(xd.chunks[1])
     step = dask.delayed(_held_step, pure=False)
-    handles: list[Any] = [(t, 0, 0) for t in tokens]
-    per_wave = n_chains * WAVE_STEPS  # the chunks read at once: one wave's
+    last: list[Any] = [(t, 0, 0) for t in tokens]  # each chain's last handle, or its future
+    known: list[Any] = list(last)  # the last handles computed
+    paused: dict[str, float] = {}
+    in_flight: list[tuple[list[int], list[Any]]] = []
+
+    def collect() -> None:
+        chains, futures = in_flight.pop(0)
+        for c, h in zip(chains, _wait_watching(client, futures, homes, paused), strict=True):
+            known[c] = h
+
+    per_wave = n_chains * WAVE_STEPS
     try:
+        # Two waves in flight at once: a worker reads the next wave's chunks between the
+        # steps of this one, and holds at most two waves of chunks.
         for start in range(0, n_blocks, per_wave):
             stop = min(start + per_wave, n_blocks)
-            wave = list(handles)
+            wave = list(last)
             for k, blk in enumerate(xd.blocks[0, start:stop].to_delayed().ravel()):
                 c = k % n_chains
                 with dask.annotate(workers=[homes[c]], allow_other_workers=False):
                     wave[c] = step(wave[c], kernel, blk, *extra[start + k], *shared_d,
                                    combine=combine, into=into)
-            moved = [c for c in range(n_chains) if wave[c] is not handles[c]]
-            for c, h in zip(moved, _wait_watching(
-                    client, client.compute([wave[c] for c in moved]), homes), strict=True):
-                handles[c] = h
+            moved = [c for c in range(n_chains) if wave[c] is not last[c]]
+            futures = client.compute([wave[c] for c in moved])
+            for c, f in zip(moved, futures, strict=True):
+                last[c] = f
+            in_flight.append((moved, futures))
+            if len(in_flight) > 1:
+                collect()
+        while in_flight:
+            collect()
         take = dask.delayed(_held_take, pure=False)
         outs = []
         for c in range(n_chains):
-            if handles[c][1]:
+            if known[c][1]:
                 with dask.annotate(workers=[homes[c]], allow_other_workers=False):
-                    outs.append(take(handles[c]))
-        return _total(_wait_watching(client, client.compute(outs), homes), combine)
+                    outs.append(take(known[c]))
+        return _total(_wait_watching(client, client.compute(outs), homes, paused), combine)
     except _ChainWorkerLost as err:
-        err.held = max((h[2] for h in handles), default=0)  # type: ignore[attr-defined]
+        for chains, futures in in_flight:
+            for c, f in zip(chains, futures, strict=True):
+                try:  # a small handle: the bytes held, for the message
+                    if f.status == "finished":
+                        known[c] = max(known[c], f.result(timeout=1), key=lambda h: h[1])
+                except Exception:  # noqa: BLE001 - only the message would lose its size
+                    pass
+            client.cancel(futures)
+        err.held = max((h[2] for h in known), default=0)
         raise

@@ -18,7 +18,7 @@ import xarray as xr
 from neurorep import __version__
 from neurorep._core.deprecate import renamed_parameters
 from neurorep._core.errors import check_int
-from neurorep._core.parallel import is_lazy, map_tasks
+from neurorep._core.parallel import is_lazy, map_reductions, map_tasks
 from neurorep._core.rng import check_scheduler, resolve_seed
 from neurorep.alignment._depth import layer_profile
 from neurorep.alignment._inputs import _depths, _prepare_sets
@@ -76,12 +76,13 @@ def _parallel_to_scheduler(parallel: object) -> str | None:
 
 def _prepare_each(met: Metric, items: list[Any]) -> list[Any]:
     """``met.prepare`` of every representation: the in-memory ones as parallel-engine tasks
-    (one BLAS thread each), the dask-backed ones one after the other here (each reduction
-    over unit chunks already keeps every scheduler thread busy; two at once would hold two
-    running sums per worker thread, over the memory bound of one)."""
+    (one BLAS thread each), the dask-backed ones by :func:`map_reductions` (their
+    reductions over unit chunks one after the other: each already keeps every scheduler
+    thread busy, and two at once would hold two running sums per worker thread)."""
     lazy = [is_lazy(x) for x in items]
     eager = iter(map_tasks(met.prepare, [x for x, z in zip(items, lazy, strict=True) if not z]))
-    return [met.prepare(x) if z else next(eager) for x, z in zip(items, lazy, strict=True)]
+    chunked = iter(map_reductions(met.prepare, [x for x, z in zip(items, lazy, strict=True) if z]))
+    return [next(chunked) if z else next(eager) for z in lazy]
 
 
 # ----------------------------------------------------------------------------- public
