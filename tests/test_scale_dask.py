@@ -11,6 +11,7 @@ import pytest
 import xarray as xr
 
 from neurorep import SchemaError, alignment, data, encoding, rsa, selectivity
+from neurorep._core.parallel import is_lazy
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
@@ -62,6 +63,40 @@ def test_rdm_of_dask_responses_equals_in_memory(client, rng, metric):
     lazy = rsa.compute_rdm(resp.chunk({"unit": 64}), metric=metric, noise=noise)
     xr.testing.assert_allclose(lazy, eager, rtol=1e-12, atol=1e-13)
     assert lazy.attrs == eager.attrs
+
+
+@pytest.mark.parametrize("metric", ["poisson", "poisson_cv"])
+def test_poisson_rdms_of_dask_responses_are_summed_over_unit_chunks(client, rng, metric,
+                                                                    monkeypatch):
+    """The Poisson KL divergences are sums over units: chunk by chunk (never gathered),
+    equal to the in-memory RDM on counts with ties and zeros; negative counts refused with
+    the in-memory message."""
+    n, n_rep, m = 15, 3, 130
+    counts = rng.poisson(2.0, size=(n, n_rep, m)).astype(float)  # ties and zeros
+    counts[4, :, :7] = 0.0
+    kw = {"repetition": ["r0", "r1", "r2"]} if metric == "poisson_cv" else {}
+    vals = counts if metric == "poisson_cv" else counts.mean(axis=1)
+    resp = data.responses(vals, stimulus=_ids(n), **kw)
+    eager = rsa.compute_rdm(resp, metric=metric)
+    from neurorep.rsa import _rdm
+
+    def no_gather(original):
+        def wrapped(a, *args):
+            assert not is_lazy(getattr(a, "data", a)), "the dask-backed responses gathered"
+            return original(a, *args)
+        return wrapped
+
+    with monkeypatch.context() as mp:  # the paths that would gather the responses
+        mp.setattr(_rdm, "_materialize", no_gather(_rdm._materialize))
+        mp.setattr(_rdm, "_cube", no_gather(_rdm._cube))
+        lazy = rsa.compute_rdm(resp.chunk({"unit": 32}), metric=metric)
+    xr.testing.assert_allclose(lazy, eager, rtol=1e-12, atol=1e-12)
+    assert lazy.attrs == eager.attrs
+    bad = vals.copy()
+    bad[(2, 1, 5) if metric == "poisson_cv" else (2, 5)] = -0.5
+    for x in (resp.copy(data=bad), resp.copy(data=bad).chunk({"unit": 32})):
+        with pytest.raises(SchemaError, match="non-negative counts.*minimum of -0.5"):
+            rsa.compute_rdm(x, metric=metric)
 
 
 def test_rdm_of_dask_responses_refuses_what_in_memory_refuses(client, rng):

@@ -8,6 +8,12 @@ never gathered; it runs on the threaded scheduler or a ``dask.distributed``
 cluster alike, and the numbers equal the in-memory kernels of
 :mod:`neurorep.rsa._rdm` up to the order of summation.
 
+The Poisson KL divergences are sums over units too: ``K = R log(R)^T`` (``R``
+the shrunk rates; for ``poisson_cv`` the training runs' rates against each
+held-out run's logarithms, summed over runs), ``d_ij = K_ii + K_jj - K_ij -
+K_ji``; each chunk adds its ``K`` term and its smallest count (a negative count
+is refused after the pass, with the same message as in memory).
+
 A noise precision that couples units (a full matrix) cannot be split over
 unit chunks; a given one takes the in-memory path. Crossnobis, and
 mahalanobis with an estimated noise, are computed from the run cube chunk by
@@ -21,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from neurorep._core.gram import gram, scale_and_means
+from neurorep._core.parallel import sum_over_chunks
 
-__all__ = ["CHUNKED", "gram", "scale_and_means", "supports"]
+__all__ = ["CHUNKED", "gram", "kl_cross", "scale_and_means", "supports"]
 
 #: Metrics computed chunk-wise here (the others gather the responses).
 CHUNKED = ("euclidean", "squared_euclidean", "correlation", "cosine", "mahalanobis")
@@ -32,3 +39,44 @@ def supports(metric: str, precision: Any) -> bool:
     """True when ``metric`` with this precision splits over unit chunks (none or diagonal)."""
     return metric in CHUNKED and (precision is None or (
         isinstance(precision, np.ndarray) and precision.ndim == 1))
+
+
+def _kl_term(block: np.ndarray, n: int, n_run: int) -> tuple[np.ndarray, float]:
+    """One unit chunk's ``K`` term and its smallest value: ``rates @ log(rates)^T`` of the
+    ``(n, p)`` patterns (``n_run == 0``), or for the ``(n * n_run, p)`` run patterns the
+    sum over held-out runs of the other runs' mean rates against the run's log rates."""
+    from neurorep.rsa._rdm import POISSON_PRIOR
+
+    lam, w = POISSON_PRIOR["prior_lambda"], POISSON_PRIOR["prior_weight"]
+    y = np.asarray(block, dtype=np.float64)
+    low = float(y.min()) if y.size else np.inf
+    if not low >= 0.0:  # refused after the pass (the smallest value of all chunks)
+        return np.zeros((n, n)), low
+    if not n_run:
+        r = (y + lam * w) / (1.0 + w)
+        return r @ np.log(r).T, low
+    cube = y.reshape(n, n_run, -1)
+    total = cube.sum(axis=1)
+    k = np.zeros((n, n))
+    for run in range(n_run):
+        train = ((total - cube[:, run]) / (n_run - 1) + lam * w) / (1.0 + w)
+        k += train @ np.log((cube[:, run] + lam * w) / (1.0 + w)).T
+    return k, low
+
+
+def _add_low(a: tuple[np.ndarray, float], b: tuple[np.ndarray, float]) -> tuple[np.ndarray, float]:
+    out = a[0]
+    out += b[0]
+    return out, min(a[1], b[1])
+
+
+def kl_cross(x: Any, n_run: int = 0) -> tuple[np.ndarray, float]:
+    """``(K, smallest value)`` of dask ``x``: ``(n, p)`` patterns (``n_run=0``) or the
+    ``(n, n_run, p)`` run cube, summed over unit chunks (see the module docstring)."""
+    if n_run:
+        n = x.shape[0]
+        flat = x.astype(np.float64).rechunk({0: -1, 1: -1}).reshape(n * n_run, x.shape[2])
+    else:
+        n, flat = x.shape[0], x
+    k, low = sum_over_chunks(flat, _kl_term, shared=(n, n_run), combine=_add_low)
+    return np.asarray(k), float(low)

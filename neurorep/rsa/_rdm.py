@@ -216,30 +216,44 @@ def _rdm_crossnobis(y: Any, noise: Precision = None) -> np.ndarray:
 POISSON_PRIOR = {"prior_lambda": 1.0, "prior_weight": 0.1}
 
 
-def _poisson_rates(x: np.ndarray) -> np.ndarray:
-    """Counts shrunk towards the prior rate (rsatoolbox's ``calc_rdm_poisson``); counts must
-    be >= 0 (a rate's logarithm is taken)."""
-    x = _materialize(x)
-    low = float(x.min()) if x.size else 0.0
+def _check_counts(low: float) -> None:
+    """Counts (or rates) must be >= 0: a rate's logarithm is taken; ``low``: the smallest."""
     if not low >= 0.0:
         raise SchemaError(
             f"the Poisson KL divergence needs non-negative counts or rates; got a minimum "
             f"of {low:.3g}. Use spike counts (or rates) as responses, or another metric such "
             f"as 'squared_euclidean' for signed data."
         )
+
+
+def _poisson_rates(x: np.ndarray) -> np.ndarray:
+    """Counts shrunk towards the prior rate (rsatoolbox's ``calc_rdm_poisson``); counts must
+    be >= 0 (a rate's logarithm is taken)."""
+    x = _materialize(x)
+    _check_counts(float(x.min()) if x.size else 0.0)
     lam, w = POISSON_PRIOR["prior_lambda"], POISSON_PRIOR["prior_weight"]
     return (x + lam * w) / (1.0 + w)
 
 
-def _kl_rdm(rate_a: np.ndarray, rate_b: np.ndarray) -> np.ndarray:
-    """``K = a @ log(b)'``, ``d_ij = K_ii + K_jj - K_ij - K_ji`` = ``sum (a_i - a_j)(log b_i - log b_j)``."""
-    k = rate_a @ np.log(rate_b).T
+def _kl_from_cross(k: np.ndarray) -> np.ndarray:
+    """``d_ij = K_ii + K_jj - K_ij - K_ji`` from ``K = a @ log(b)'``: ``sum (a_i - a_j)(log
+    b_i - log b_j)``."""
     diag = np.diag(k)
     return diag[:, None] + diag[None, :] - k - k.T
 
 
+def _kl_rdm(rate_a: np.ndarray, rate_b: np.ndarray) -> np.ndarray:
+    """``sum (a_i - a_j)(log b_i - log b_j)`` for every pair."""
+    return _kl_from_cross(rate_a @ np.log(rate_b).T)
+
+
 def _rdm_poisson(x: Any) -> np.ndarray:
-    """``(n, p)`` -> symmetrised Poisson KL divergence ``sum (x_i - x_j)(log x_i - log x_j)``."""
+    """``(n, p)`` -> symmetrised Poisson KL divergence ``sum (x_i - x_j)(log x_i - log x_j)``;
+    dask ``x`` summed over its unit chunks (:func:`neurorep.rsa._chunked.kl_cross`)."""
+    if is_lazy(x):
+        k, low = _chunked.kl_cross(x)
+        _check_counts(low)
+        return _finish(_kl_from_cross(k))
     r = _poisson_rates(x)
     return _finish(_kl_rdm(r, r))
 
@@ -247,9 +261,14 @@ def _rdm_poisson(x: Any) -> np.ndarray:
 def _rdm_poisson_cv(y: Any) -> np.ndarray:
     """``(n, runs, p)`` -> cross-validated symmetrised KL, mean over leave-one-run-out folds:
     ``sum (a_i - a_j)(log b_i - log b_j)``, ``a`` the mean of the training runs, ``b`` the
-    held-out run."""
-    y = _materialize(y)
+    held-out run; dask ``y`` summed over its unit chunks."""
     n_run = y.shape[1]
+    if is_lazy(y):
+        k, low = _chunked.kl_cross(y, n_run)
+        _check_counts(low)
+        return _finish(_kl_from_cross(k) / n_run)
+    y = _materialize(y)
+    _check_counts(float(y.min()) if y.size else 0.0)  # the counts, not a training mean
     total = y.sum(axis=1)
     d = np.zeros((y.shape[0], y.shape[0]))
     for r in range(n_run):
@@ -805,6 +824,12 @@ def _rdm_values(
             chunked = _rdm_cube_chunked(resp, metric, noise, scale, name)
             if chunked is not None:  # never gathered
                 return chunked
+        if is_lazy(resp.data) and metric == "poisson_cv":  # summed over unit chunks
+            _check_cube(resp, name)
+            try:
+                return _metric_values(resp.data, metric, None, scale)
+            except SchemaError as err:
+                raise SchemaError(f"{name}: {err}") from None
         cube = _cube(resp, name)
         e, peak = _scale_exponent(cube) if m.degree >= 0 else (0, 0.0)
         cube = np.ldexp(cube, -e) if e else cube
