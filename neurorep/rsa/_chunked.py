@@ -45,22 +45,21 @@ def _kl_term(block: np.ndarray, n: int, n_run: int) -> tuple[np.ndarray, float]:
     """One unit chunk's ``K`` term and its smallest value: ``rates @ log(rates)^T`` of the
     ``(n, p)`` patterns (``n_run == 0``), or for the ``(n * n_run, p)`` run patterns the
     sum over held-out runs of the other runs' mean rates against the run's log rates."""
-    from neurorep.rsa._rdm import POISSON_PRIOR
+    from neurorep.rsa._rdm import _poisson_rates
 
-    lam, w = POISSON_PRIOR["prior_lambda"], POISSON_PRIOR["prior_weight"]
     y = np.asarray(block, dtype=np.float64)
     low = float(y.min()) if y.size else np.inf
     if not low >= 0.0:  # refused after the pass (the smallest value of all chunks)
         return np.zeros((n, n)), low
     if not n_run:
-        r = (y + lam * w) / (1.0 + w)
+        r = _poisson_rates(y)
         return r @ np.log(r).T, low
     cube = y.reshape(n, n_run, -1)
     total = cube.sum(axis=1)
     k = np.zeros((n, n))
     for run in range(n_run):
-        train = ((total - cube[:, run]) / (n_run - 1) + lam * w) / (1.0 + w)
-        k += train @ np.log((cube[:, run] + lam * w) / (1.0 + w)).T
+        train = _poisson_rates((total - cube[:, run]) / (n_run - 1))
+        k += train @ np.log(_poisson_rates(cube[:, run])).T
     return k, low
 
 
