@@ -401,12 +401,13 @@ def test_check_diagram_is_public():
 
 @pytest.mark.parametrize("maxdim", [0, 1])
 @pytest.mark.parametrize("coeff", [2, 3])
-def test_direct_ripser_kernel_equals_gudhi_rips_persistence(maxdim, coeff):
+def test_direct_ripser_kernel_equals_gudhi_rips_persistence(maxdim, coeff, monkeypatch):
     """The dense kernel called directly gives RipsPersistence's bars exactly: random,
     tied (integer distances) and tiny (n < 4, where the dimension is capped) inputs."""
     from gudhi.sklearn.rips_persistence import RipsPersistence
     from scipy.spatial.distance import pdist, squareform
 
+    from neurorep.topology import _persistence as persistence_module
     from neurorep.topology._persistence import _rips_full
 
     rng = np.random.default_rng(3)
@@ -420,7 +421,11 @@ def test_direct_ripser_kernel_equals_gudhi_rips_persistence(maxdim, coeff):
     for d in inputs:
         ref = RipsPersistence(dims, input_type="full distance matrix",
                               homology_coeff_field=coeff).fit_transform([d])[0]
-        got = _rips_full(d, dims, coeff, np.inf)
-        assert len(got) == len(ref)
-        for a, b in zip(got, ref, strict=True):
-            np.testing.assert_array_equal(np.asarray(a).reshape(-1, 2), np.asarray(b).reshape(-1, 2))
+        # small inputs run the kernel unpruned; SMALL_RIPS=0: pruned at the cone radius
+        for small in (persistence_module.SMALL_RIPS, 0):
+            monkeypatch.setattr(persistence_module, "SMALL_RIPS", small)
+            got = _rips_full(d, dims, coeff, np.inf)
+            assert len(got) == len(ref)
+            for a, b in zip(got, ref, strict=True):
+                np.testing.assert_array_equal(np.asarray(a).reshape(-1, 2),
+                                              np.asarray(b).reshape(-1, 2))

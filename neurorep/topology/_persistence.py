@@ -91,6 +91,10 @@ def _is_prime(p: int) -> bool:
 # ----------------------------------------------------------------------------
 # diagrams as xarray
 # ----------------------------------------------------------------------------
+#: Up to this many points the dense Rips kernel runs without the cone-radius threshold.
+SMALL_RIPS = 200
+
+
 def _rips_full(d: np.ndarray, dims: list[int], coeff: int, threshold: float) -> list[np.ndarray]:
     """Bars of gudhi's ``RipsPersistence`` on a full distance matrix, per dimension in ``dims``.
 
@@ -113,7 +117,12 @@ def _rips_full(d: np.ndarray, dims: list[int], coeff: int, threshold: float) -> 
         # RipsPersistence's test for codes that do not fit ripser's 128 bits
         wide = math.comb(n, min(n // 2, max_dim + 2)) >= 1 << (128 - (coeff - 2).bit_length())
         if not wide and threshold >= cone:
-            dgm = _full(d, max_dimension=max_dim, max_edge_length=cone, homology_coeff_field=coeff)
+            # the cone radius as the kernel's threshold prunes the edges past it: worth it
+            # on larger inputs (1000 points: 0.92 s against 1.23 s unpruned), not on small
+            # ones, where the check costs more than it prunes (100 points: 2.9 ms against
+            # 2.3 ms); the bars are the same (every class dies by the cone radius)
+            edge = cone if n > SMALL_RIPS else np.inf
+            dgm = _full(d, max_dimension=max_dim, max_edge_length=edge, homology_coeff_field=coeff)
             return [np.asarray(dgm[k]) if k < len(dgm) else np.empty((0, 2)) for k in dims]
     rp = RipsPersistence(
         dims, threshold=threshold, input_type="full distance matrix", homology_coeff_field=coeff
