@@ -459,13 +459,6 @@ def cv_scores_chunk(
     return r2, r
 
 
-def _trmm_right(r: np.ndarray, b: np.ndarray, *, trans: bool) -> np.ndarray:
-    """``b op(r)`` in place: ``b`` Fortran-ordered (unit, k), ``r`` upper triangular (k, k)
-    (``op(r) = r^T`` with ``trans``); BLAS ``trmm`` with the GIL released (the unit chunks
-    run in threads)."""
-    return trmm_right_upper(r, b, trans=trans)
-
-
 def _rotated_fold(
     plan: _Plan, fold: _Fold, rot: _Rotation, Yc: np.ndarray, XtY: np.ndarray | None,
     s_all: np.ndarray, acc: PooledSums, sse_only: bool,
@@ -493,7 +486,7 @@ def _rotated_fold(
         # B = F^T X_train^T Y_train = F^T X^T Y - A^T Y_test - c s^T, A^T Y_test from C
         B = dec.F.T @ XtY
         np.copyto(W, C.T)
-        B -= _trmm_right(rot.r, W, trans=False).T  # R^T C
+        B -= trmm_right_upper(rot.r, W, trans=False).T  # R^T C (GIL released)
         sums = np.empty((2, m), dtype=dt)
         sums[0] = s_te
         sums[1] = s_all
@@ -510,7 +503,7 @@ def _rotated_fold(
     Bt = B.T
     for ai in range(n_alpha):
         np.multiply(Bt, gd[:, ai], out=W)  # (diag(g) B)^T
-        P = _trmm_right(rot.r, W, trans=True).T  # R diag(g) B: the predictions' coordinates
+        P = trmm_right_upper(rot.r, W, trans=True).T  # R diag(g) B: the predictions' coordinates
         mom = col_moments(P, C, sse_only=sse_only)
         if not sse_only:
             m2_q[ai] = mom[0]
