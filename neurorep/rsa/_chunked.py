@@ -41,28 +41,6 @@ def supports(metric: str, precision: Any) -> bool:
         isinstance(precision, np.ndarray) and precision.ndim == 1))
 
 
-def _kl_term(block: np.ndarray, n: int, n_run: int) -> tuple[np.ndarray, float]:
-    """One unit chunk's ``K`` term and its smallest value: ``rates @ log(rates)^T`` of the
-    ``(n, p)`` patterns (``n_run == 0``), or for the ``(n * n_run, p)`` run patterns the
-    sum over held-out runs of the other runs' mean rates against the run's log rates."""
-    from neurorep.rsa._rdm import _poisson_rates
-
-    y = np.asarray(block, dtype=np.float64)
-    low = float(y.min()) if y.size else np.inf
-    if not low >= 0.0:  # refused after the pass (the smallest value of all chunks)
-        return np.zeros((n, n)), low
-    if not n_run:
-        r = _poisson_rates(y)
-        return r @ np.log(r).T, low
-    cube = y.reshape(n, n_run, -1)
-    total = cube.sum(axis=1)
-    k = np.zeros((n, n))
-    for run in range(n_run):
-        train = _poisson_rates((total - cube[:, run]) / (n_run - 1))
-        k += train @ np.log(_poisson_rates(cube[:, run])).T
-    return k, low
-
-
 def _add_low(a: tuple[np.ndarray, float], b: tuple[np.ndarray, float]) -> tuple[np.ndarray, float]:
     out = a[0]
     out += b[0]
@@ -71,11 +49,14 @@ def _add_low(a: tuple[np.ndarray, float], b: tuple[np.ndarray, float]) -> tuple[
 
 def kl_cross(x: Any, n_run: int = 0) -> tuple[np.ndarray, float]:
     """``(K, smallest value)`` of dask ``x``: ``(n, p)`` patterns (``n_run=0``) or the
-    ``(n, n_run, p)`` run cube, summed over unit chunks (see the module docstring)."""
+    ``(n, n_run, p)`` run cube, :func:`neurorep.rsa._rdm._kl_cross` summed over unit
+    chunks (see the module docstring)."""
+    from neurorep.rsa._rdm import _kl_cross
+
     if n_run:
         n = x.shape[0]
         flat = x.astype(np.float64).rechunk({0: -1, 1: -1}).reshape(n * n_run, x.shape[2])
     else:
         n, flat = x.shape[0], x
-    k, low = sum_over_chunks(flat, _kl_term, shared=(n, n_run), combine=_add_low)
+    k, low = sum_over_chunks(flat, _kl_cross, shared=(n, n_run), combine=_add_low)
     return np.asarray(k), float(low)

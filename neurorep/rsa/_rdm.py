@@ -226,55 +226,67 @@ def _check_counts(low: float) -> None:
         )
 
 
-def _poisson_rates(x: np.ndarray) -> np.ndarray:
-    """Counts shrunk towards the prior rate (rsatoolbox's ``calc_rdm_poisson``); counts must
-    be >= 0 (a rate's logarithm is taken)."""
-    x = _materialize(x)
-    _check_counts(float(x.min()) if x.size else 0.0)
+def _shrunk(x: np.ndarray) -> np.ndarray:
+    """Counts shrunk towards the prior rate (rsatoolbox's ``calc_rdm_poisson``)."""
     lam, w = POISSON_PRIOR["prior_lambda"], POISSON_PRIOR["prior_weight"]
     return (x + lam * w) / (1.0 + w)
 
 
-def _kl_from_cross(k: np.ndarray) -> np.ndarray:
-    """``d_ij = K_ii + K_jj - K_ij - K_ji`` from ``K = a @ log(b)'``: ``sum (a_i - a_j)(log
-    b_i - log b_j)``."""
+def _poisson_rates(x: np.ndarray) -> np.ndarray:
+    """:func:`_shrunk` counts; counts must be >= 0 (a rate's logarithm is taken)."""
+    x = _materialize(x)
+    _check_counts(float(x.min()) if x.size else 0.0)
+    return _shrunk(x)
+
+
+def _kl_cross(y: np.ndarray, n: int, n_run: int) -> tuple[np.ndarray, float]:
+    """``(K, smallest count)`` of ``(n, p)`` patterns (``n_run=0``: ``K = R log(R)'``, ``R``
+    the shrunk rates) or of ``(n * n_run, p)`` run patterns (``K`` summed over held-out
+    runs: the other runs' mean rates against the run's log rates). ``K`` is a sum over
+    units: the in-memory RDMs take it at once, dask-backed ones chunk by chunk
+    (:func:`neurorep.rsa._chunked.kl_cross`). ``K`` is zeros when a count is negative
+    (the caller refuses it with :func:`_check_counts`)."""
+    y = np.asarray(y, dtype=np.float64)
+    low = float(y.min()) if y.size else np.inf
+    if not low >= 0.0:
+        return np.zeros((n, n)), low
+    if not n_run:
+        r = _shrunk(y)
+        return r @ np.log(r).T, low
+    cube = y.reshape(n, n_run, -1)
+    total = cube.sum(axis=1)
+    k = np.zeros((n, n))
+    for run in range(n_run):
+        k += _shrunk((total - cube[:, run]) / (n_run - 1)) @ np.log(_shrunk(cube[:, run])).T
+    return k, low
+
+
+def _kl_from_cross(k: np.ndarray, low: float, n_run: int) -> np.ndarray:
+    """The symmetrised KL RDM ``d_ij = (K_ii + K_jj - K_ij - K_ji) / max(n_run, 1)`` =
+    ``sum (a_i - a_j)(log b_i - log b_j)`` (mean over held-out runs); refuses negative
+    counts (``low``: the smallest)."""
+    _check_counts(low)
     diag = np.diag(k)
-    return diag[:, None] + diag[None, :] - k - k.T
-
-
-def _kl_rdm(rate_a: np.ndarray, rate_b: np.ndarray) -> np.ndarray:
-    """``sum (a_i - a_j)(log b_i - log b_j)`` for every pair."""
-    return _kl_from_cross(rate_a @ np.log(rate_b).T)
+    return _finish((diag[:, None] + diag[None, :] - k - k.T) / max(n_run, 1))
 
 
 def _rdm_poisson(x: Any) -> np.ndarray:
     """``(n, p)`` -> symmetrised Poisson KL divergence ``sum (x_i - x_j)(log x_i - log x_j)``;
-    dask ``x`` summed over its unit chunks (:func:`neurorep.rsa._chunked.kl_cross`)."""
+    dask ``x`` summed over its unit chunks."""
     if is_lazy(x):
-        k, low = _chunked.kl_cross(x)
-        _check_counts(low)
-        return _finish(_kl_from_cross(k))
-    r = _poisson_rates(x)
-    return _finish(_kl_rdm(r, r))
+        return _kl_from_cross(*_chunked.kl_cross(x), 0)
+    return _kl_from_cross(*_kl_cross(_materialize(x), x.shape[0], 0), 0)
 
 
 def _rdm_poisson_cv(y: Any) -> np.ndarray:
     """``(n, runs, p)`` -> cross-validated symmetrised KL, mean over leave-one-run-out folds:
     ``sum (a_i - a_j)(log b_i - log b_j)``, ``a`` the mean of the training runs, ``b`` the
     held-out run; dask ``y`` summed over its unit chunks."""
-    n_run = y.shape[1]
+    n, n_run = y.shape[:2]
     if is_lazy(y):
-        k, low = _chunked.kl_cross(y, n_run)
-        _check_counts(low)
-        return _finish(_kl_from_cross(k) / n_run)
+        return _kl_from_cross(*_chunked.kl_cross(y, n_run), n_run)
     y = _materialize(y)
-    _check_counts(float(y.min()) if y.size else 0.0)  # the counts, not a training mean
-    total = y.sum(axis=1)
-    d = np.zeros((y.shape[0], y.shape[0]))
-    for r in range(n_run):
-        train = _poisson_rates((total - y[:, r, :]) / (n_run - 1))
-        d += _kl_rdm(train, _poisson_rates(y[:, r, :]))
-    return _finish(d / n_run)
+    return _kl_from_cross(*_kl_cross(y.reshape(n * n_run, -1), n, n_run), n_run)
 
 
 # ----------------------------------------------------------------------------
