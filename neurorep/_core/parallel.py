@@ -460,15 +460,7 @@ def _sum_on_cluster(client: Any, xd: Any, kernel: Callable[..., Any], extra: lis
     end (one transfer of it, to this process, where the chains' results are joined). A
     chain's worker that leaves the cluster (restarted by its nanny, for memory for
     example) makes the whole sum start again once on the workers left; a second loss is
-    an error. One such sum at a time (:func:`map_reductions`)."""
-    with _CLUSTER_SUMS:
-        return _sum_on_cluster_once(client, xd, kernel, extra, shared_d, n_chains, combine,
-                                    into)
-
-
-def _sum_on_cluster_once(client: Any, xd: Any, kernel: Callable[..., Any], extra: list[Any],
-                         shared_d: list[Any], n_chains: int,
-                         combine: Callable[[Any, Any], Any] | None, into: bool) -> Any:
+    an error. One such sum at a time from this process (:func:`map_reductions`)."""
     import uuid
 
     held = 0
@@ -476,7 +468,9 @@ def _sum_on_cluster_once(client: Any, xd: Any, kernel: Callable[..., Any], extra
         homes = _chain_workers(n_chains)
         tokens = [f"neurorep-chain-{uuid.uuid4().hex}" for _ in range(n_chains)]
         try:
-            return _run_chains(client, xd, kernel, extra, shared_d, homes, tokens, combine, into)
+            with _CLUSTER_SUMS:
+                return _run_chains(client, xd, kernel, extra, shared_d, homes, tokens,
+                                   combine, into)
         except _ChainWorkerPaused as err:
             held = err.held
             raise RuntimeError(
