@@ -104,15 +104,11 @@ def _split_subjects(regions: dict[str, xr.DataArray]) -> dict[str, dict[str, xr.
     return out
 
 
-def _reorder(da: xr.DataArray, ids: Array) -> xr.DataArray:
-    if da.dims[-2:] == RDM_DIMS:
-        return da.sel(stimulus_i=ids, stimulus_j=ids)
-    return da.sel(stimulus=ids)
-
-
 def _prepare_sets(
     brain: Any, model: Any, met: Metric, *, split_regions: bool = True
 ) -> tuple[dict[str, dict[str, xr.DataArray]], dict[str, xr.DataArray], Array]:
+    """The regions (per subject) and layers, every one on the first region's stimuli in its
+    order (aligned by id; already aligned ones are passed through, not copied)."""
     regions = _split_subjects(_as_set(brain, "brain", met, split_regions=split_regions))
     layers = _as_set(model, "model", met, split_regions=False)
     first_region = next(iter(next(iter(regions.values())).values()))
@@ -120,16 +116,14 @@ def _prepare_sets(
     for key, subs in regions.items():
         for s, da in subs.items():
             try:
-                align(first_region, da, names=("brain", f"brain[{key!r}]"))
+                subs[s] = align(first_region, da, names=("brain", f"brain[{key!r}]"))[1]
             except AlignmentError as err:
                 raise AlignmentError(f"regions must share stimuli (subject {s}): {err}") from err
     for key, da in layers.items():
         try:
-            align(first_region, da, names=("brain", f"model[{key!r}]"))
+            layers[key] = align(first_region, da, names=("brain", f"model[{key!r}]"))[1]
         except AlignmentError as err:
             raise AlignmentError(f"layers and regions must share stimuli: {err}") from err
-    regions = {k: {s: _reorder(da, ref) for s, da in subs.items()} for k, subs in regions.items()}
-    layers = {k: _reorder(da, ref) for k, da in layers.items()}
     return regions, layers, ref
 
 
