@@ -1,7 +1,8 @@
 """Ridge with a per-unit alpha: neurorep vs himalaya vs scikit-learn, side by side.
 
 Runs in one process on the same data (X: n x p, Y: n x units, float32 by
-default), and prints wall time, peak traced memory, the ratios to neurorep,
+default), and prints wall time (untraced), peak traced memory (from a second,
+traced run of each method), the ratios to neurorep,
 and GFLOP/s against this machine's measured matrix-multiply rate. It checks
 that neurorep and himalaya (RidgeCV, numpy backend, R^2 scoring, same folds)
 choose the same alphas and agree on the held-out scores.
@@ -55,16 +56,22 @@ def adjacent_line(label: str, flops: float, seconds: float, dtype: Any) -> str:
             f"(load average {load:.1f})")
 
 
-def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
-    """Run ``fn`` once: (result, seconds, peak traced MB above the start)."""
+def measure(fn: Callable[[], Any], peak: bool = True) -> tuple[Any, float, float]:
+    """Run ``fn`` timed and untraced, then (``peak``) once more under tracemalloc:
+    (result, seconds, peak traced MB above the start; NaN without ``peak``). Timing a
+    traced run charges every allocation to the method that makes more small objects."""
     gc.collect()
-    tracemalloc.start()
     t = time.perf_counter()
     out = fn()
     seconds = time.perf_counter() - t
-    _, peak = tracemalloc.get_traced_memory()
+    if not peak:
+        return out, seconds, float("nan")
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    _, top = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return out, seconds, peak / 1e6
+    return out, seconds, top / 1e6
 
 
 def make_data(n: int, p: int, m: int, dtype: Any, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -177,8 +184,8 @@ def run_compare(args: argparse.Namespace) -> None:
     flops = neurorep_flops(n, p, m, args.alphas, args.folds)
     for i in range(max(1, args.repeats)):
         res, t, mem = measure(lambda: fit_ridge(X, Y, alphas=alphas, cv=args.folds,
-                                                dtype=str(dtype)))
-        t_nr, mem_nr = min(t_nr, t), max(mem_nr, mem)
+                                                dtype=str(dtype)), peak=i == 0)
+        t_nr, mem_nr = min(t_nr, t), mem_nr if i else mem
         print(adjacent_line(f"  repeat {i + 1}", flops, t, dtype))
     rows.append({"method": "neurorep fit_ridge", "time": t_nr, "mem": mem_nr, "flops": flops})
     if args.before:
