@@ -287,6 +287,29 @@ def test_encoding_batched_over_regions_equals_per_pair(sim):
     np.testing.assert_allclose(fast.score, slow.score, atol=1e-10)
 
 
+def test_encoding_layers_as_tasks_equal_layers_in_order(sim, monkeypatch):
+    """Small regions: the layers' fits run as parallel-engine tasks (one BLAS thread each);
+    large ones (over PAIR_TASK_BYTES) one layer after the other. Same numbers."""
+    from neurorep.alignment import _score
+
+    calls = []
+    real = _score.map_tasks
+
+    def counting(fn, items):
+        if fn.__name__ == "layer_states":
+            calls.append(len(items))
+        return real(fn, items)
+
+    monkeypatch.setattr(_score, "map_tasks", counting)
+    tasks = score_matrix(sim["brain"], sim["model"], metric="encoding", n_bootstrap=0, rng=0)
+    assert calls == [len(data.members(sim["model"]))]
+    calls.clear()
+    monkeypatch.setattr(_score, "PAIR_TASK_BYTES", 0)
+    in_order = score_matrix(sim["brain"], sim["model"], metric="encoding", n_bootstrap=0, rng=0)
+    assert calls == []
+    np.testing.assert_array_equal(tasks.score.values, in_order.score.values)
+
+
 # ---------------------------------------------------------------- one array, several regions (issue #13)
 @pytest.fixture(scope="module")
 def regions_in_one_array():
