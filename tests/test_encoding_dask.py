@@ -60,6 +60,11 @@ def test_runs_on_a_local_distributed_cluster(rng):
     ) as cluster, distributed.Client(cluster):
         lazy = resp.chunk({"unit": 10})
         xr.testing.assert_allclose(fit_ridge(feats, lazy, cv=3), eager)
+        # deferred: the plan was sent to the workers once (a future in the graph, not the
+        # plan itself); computing the lazy result later on the same client gives the fit
+        deferred = fit_ridge(feats, lazy, cv=3, compute=False)
+        assert isinstance(deferred["weights"].data, da.Array)
+        xr.testing.assert_allclose(deferred.compute(), eager)
         banded = fit_banded_ridge({"a": a, "b": b}, lazy.data, cv=3, n_candidates=3)
         np.testing.assert_allclose(banded["split_r2"], eager_banded["split_r2"], atol=1e-6)  # float32
         cvd = cross_validate_ridge(feats, lazy, cv=3, inner_cv=3)
