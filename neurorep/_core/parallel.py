@@ -268,6 +268,24 @@ def _distributed_client() -> Any:
         return None
 
 
+def graph_input(obj: Any) -> Any:
+    """A large read-only input of a dask graph, as one node every task can take.
+
+    On a ``dask.distributed`` client it is scattered to every worker once, outside the
+    graph (embedded, a few layers' decompositions made a 34 MB graph that the
+    scheduler unpacked and forwarded, with dask's "large graph" warning), under a fresh
+    key per call: with a content hash, a second call with the same object could get the
+    key that the first one's release was deleting ("lost dependencies"). A result built
+    on it is computed on that client. Elsewhere: one ``dask.delayed`` node.
+    """
+    client = _distributed_client()
+    if client is not None:
+        return client.scatter(obj, broadcast=True, hash=False)
+    import dask
+
+    return dask.delayed(obj, pure=True, traverse=False)
+
+
 def _chain_workers(n_chains: int) -> list[str | None]:
     """The worker each accumulation chain runs on when a ``dask.distributed`` client is
     active (chains spread over the workers by their threads), else ``None``s. Left to

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from neurorep._core.errors import SchemaError
-from neurorep._core.parallel import _distributed_client, blas_threads, map_tasks, one_blas_thread
+from neurorep._core.parallel import blas_threads, graph_input, map_tasks, one_blas_thread
 from neurorep.encoding._inputs import check_scale, complex_error
 
 #: Units per chunk for in-memory responses when the caller does not choose.
@@ -115,13 +115,7 @@ def map_units(
     import dask.array as da
 
     Yd = Y.rechunk({0: -1, 1: chunk_units}) if chunk_units else Y.rechunk({0: -1})
-    client = _distributed_client()
-    # on a dask.distributed cluster the plan goes to the workers once, outside the graph
-    # (in it, 5 layers' plans made a 34 MB graph that the scheduler unpacked and forwarded);
-    # a fresh key per call: with a content hash, a second fit of the same plan could get
-    # the key that the first one's release was deleting ("lost dependencies", seen in tests)
-    shared_d = (client.scatter(shared, broadcast=True, hash=False) if client is not None
-                else dask.delayed(shared, pure=True, traverse=False))
+    shared_d = graph_input(shared)  # on a cluster: on the workers, not in the graph
     widths = Yd.chunks[1]
     # One task per unit chunk (its kernel's dict of arrays), then one per chunk and output
     # picking that array: a blockwise graph, with no alias tasks between the kernel and
