@@ -232,7 +232,11 @@ def test_cka_of_a_large_dask_region_against_feature_layers(client, rng):
 @pytest.mark.parametrize("metric", ["cka", "procrustes", "cka_debiased", "procrustes_euclidean",
                                     "shape_cca", "cca", "svcca", "pwcca", "mutual_knn"])
 def test_alignment_memory_stays_bounded_by_the_chunks(client, metric):
-    n, m, chunk = 100, 24_000, 1500
+    """The chunked path's peak does not grow with the data: 48 chunks, a peak of a few
+    chunks (10-13 MB measured, also on loaded cores) against 28.8 MB for the data in its
+    own float32. (At 16 chunks the margin was too thin: a loaded CI run peaked at 16.8
+    MB against a bound of 12.8 MB, while the same peak held at 3x the data.)"""
+    n, m, chunk = 100, 72_000, 1500
     ids = _ids(n)
     lazy = data.responses(_lazy_normal(n, m, chunk), stimulus=ids)
     eager = lazy.compute()
@@ -242,7 +246,9 @@ def test_alignment_memory_stays_bounded_by_the_chunks(client, metric):
     got, chunked = _peak(lambda: alignment.score_matrix({"r": lazy}, model, metric=metric,
                                                         n_bootstrap=0))
     np.testing.assert_allclose(got["score"], want["score"], rtol=1e-10)
-    assert chunked < in_memory / 3, (chunked / 1e6, in_memory / 1e6)
+    data_bytes = n * m * 4
+    assert chunked < 0.8 * data_bytes and chunked < in_memory / 5, (
+        chunked / 1e6, in_memory / 1e6, data_bytes / 1e6)
 
 
 @pytest.fixture
