@@ -222,9 +222,8 @@ def score_matrix(
         # regions x 1000 stimuli: 4 layers 19.3-21.8 s in order, 16.6-17.9 s as tasks; the
         # same numbers); large regions one layer at a time (its work already fills the cores,
         # and two layers' intermediates would be held at once)
-        small = len(lprep) > 1 and not any(is_lazy(p) for p in preps) and all(
-            isinstance(p, np.ndarray) for p in preps
-        ) and 8 * sum(p.size for p in preps) <= PAIR_TASK_BYTES
+        small = len(lprep) > 1 and all(isinstance(p, np.ndarray) for p in preps) and (
+            8 * sum(p.size for p in preps) <= PAIR_TASK_BYTES)  # numpy: no dask-backed region
         per_layer = (map_tasks(layer_states, list(lprep.values())) if small
                      else [layer_states(lp) for lp in lprep.values()])
         for lk, sts in zip(lprep, per_layer, strict=True):
