@@ -46,7 +46,7 @@ lint: $(BIN)/.installed
 # that every plot call in the executed gallery shows an image, and opens the built site
 # in headless Chromium when it is installed
 test: $(BIN)/.installed lint docs
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
 
 clean:
 	rm -rf $(VENV) demo_output docs/_build docs/gallery docs/api/generated
