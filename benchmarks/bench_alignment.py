@@ -31,6 +31,8 @@ a smaller size to show what the bootstrap CI costs.
     python benchmarks/bench_alignment.py           # 12 layers x 20 regions x 1000 stimuli
     python benchmarks/bench_alignment.py --encoding-only --before /work/main
         # the encoding block only, with another checkout's score_matrix timed as "before"
+    python benchmarks/bench_alignment.py --encoding-only --peer-pairs 6 --float32
+        # plus score_matrix with encoding_metric(dtype="float32")
 
 ``--threads 1`` runs every side on one BLAS thread: on a 2-core machine shared
 with other jobs, multi-threaded OpenBLAS LAPACK calls on small matrices (the
@@ -294,6 +296,14 @@ def encoding_block(args: argparse.Namespace, model: xr.DataTree, brain: dict[str
         _row("peer: cross_val_predict(RidgeCV(alpha_per_target)) / pair", t_ref_e, m_ref_e)
     sm_e, t_sm_e, m_sm_e = measure(lambda: ours(model, brain, "encoding"))
     _row("neurorep score_matrix(metric='encoding', n_bootstrap=0)", t_sm_e, m_sm_e, t_ref_e)
+    if args.float32:
+        from neurorep.alignment import encoding_metric
+
+        sm_32, t_32, m_32 = measure(lambda: ours(model, brain, encoding_metric(dtype="float32")))
+        _row("neurorep score_matrix(encoding_metric(dtype='float32'))", t_32, m_32, t_ref_e)
+        print(f"  float32 speed-up {t_sm_e / t_32:.2f}x over float64; max |score diff| "
+              f"{np.max(np.abs(sm_32 - sm_e)):.1e}; same best layer "
+              f"{int((sm_32.argmax(1) == sm_e.argmax(1)).sum())}/{sm_e.shape[0]}")
     if not args.skip_batched:
         bat_e, t_bat_e, m_bat_e = measure(lambda: ours_encoding_batched(model, brain))
         _row("neurorep cross_validate_ridge per layer, all regions", t_bat_e, m_bat_e, t_ref_e)
@@ -414,6 +424,8 @@ def main() -> None:
     ap.add_argument("--peer-pairs", type=int, default=0,
                     help="time the encoding peer loop on this many pairs (first layer) and "
                          "extrapolate per pair to all pairs (the full loop takes long)")
+    ap.add_argument("--float32", action="store_true",
+                    help="also time score_matrix with encoding_metric(dtype='float32')")
     ap.add_argument("--skip-batched", action="store_true",
                     help="skip the batched cross_validate_ridge row of the encoding block")
     ap.add_argument("--encoding-worker", default=None, help=argparse.SUPPRESS)

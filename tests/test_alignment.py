@@ -310,6 +310,33 @@ def test_encoding_layers_as_tasks_equal_layers_in_order(sim, monkeypatch):
     np.testing.assert_array_equal(tasks.score.values, in_order.score.values)
 
 
+def test_encoding_metric_float32_option(sim):
+    """dtype="float32" fits in float32 (the metric's predictions are cross_validate_ridge's
+    float32 ones), scores within float32 rounding of the float64 default, recorded in the
+    result's metric_params; a bad dtype is refused naming the choices."""
+    import json
+
+    from neurorep.alignment import encoding_metric
+    from neurorep.encoding import cross_validate_ridge
+
+    f64 = score_matrix(sim["brain"], sim["model"], metric="encoding", n_bootstrap=0, rng=0)
+    f32 = score_matrix(sim["brain"], sim["model"], metric=encoding_metric(dtype="float32"),
+                       n_bootstrap=0, rng=0)
+    assert json.loads(f32.attrs["metric_params"])["dtype"] == "float32"
+    assert json.loads(f64.attrs["metric_params"])["dtype"] == "float64"
+    np.testing.assert_allclose(f32.score, f64.score, rtol=0, atol=1e-4)
+    assert not np.array_equal(f32.score.values, f64.score.values)
+    region, layer = data.members(sim["brain"])["late"], data.members(sim["model"])["layer2"]
+    met = encoding_metric(dtype="float32")
+    state = met.pair(met.prepare(region), met.prepare(layer))
+    ref = cross_validate_ridge(met.prepare(layer), met.prepare(region), cv=5, inner_cv=3,
+                               dtype="float32")
+    np.testing.assert_allclose(met.score(state, None), float(ref["r"].values.mean()),
+                               rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match=r"dtype must be one of \['float64', 'float32'\]"):
+        encoding_metric(dtype="float16")
+
+
 # ---------------------------------------------------------------- one array, several regions (issue #13)
 @pytest.fixture(scope="module")
 def regions_in_one_array():

@@ -429,3 +429,23 @@ def test_direct_ripser_kernel_equals_gudhi_rips_persistence(maxdim, coeff, monke
             for a, b in zip(got, ref, strict=True):
                 np.testing.assert_array_equal(np.asarray(a).reshape(-1, 2),
                                               np.asarray(b).reshape(-1, 2))
+
+
+@pytest.mark.parametrize("n", [0, 1, 7])
+def test_bars_dataset_is_the_public_construction(rng, n):
+    """The diagram assembled from its variables (no merge) equals xarray's constructor's,
+    index type, variable order and repr included, and does not share the attrs dict."""
+    from neurorep.topology._persistence import _bars_dataset
+
+    b = rng.random(n)
+    d, k, attrs = b + 1, np.arange(n) % 2, {"maxdim": 1}
+    want = xr.Dataset({"birth": ("bar", b), "death": ("bar", d)},
+                      coords={"bar": np.arange(n), "dimension": ("bar", k)}, attrs=attrs)
+    got = _bars_dataset(b, d, k, attrs)
+    xr.testing.assert_identical(got, want)
+    assert list(got.variables) == list(want.variables)
+    assert type(got.indexes["bar"]) is type(want.indexes["bar"])
+    assert repr(got) == repr(want)
+    assert got.sel(bar=n - 1).birth.item() == b[-1] if n else got.sizes["bar"] == 0
+    got.attrs["extra"] = 1
+    assert "extra" not in attrs

@@ -21,7 +21,7 @@ import xarray as xr
 from neurorep._core import shape, similarity
 from neurorep._core.compare import COMPARE_METHODS, compare_vectors, inference_method
 from neurorep._core.condensed import condensed
-from neurorep._core.errors import SchemaError
+from neurorep._core.errors import SchemaError, check_option
 from neurorep._core.parallel import is_lazy, sum_over_chunks
 from neurorep.alignment._chunked import (
     RawGram,
@@ -689,11 +689,11 @@ def rsa_metric(*, method: str = "spearman", rdm_metric: str = "correlation") -> 
 
 
 def _cv_prediction(features: Array, responses: Array, kw: dict[str, Any]) -> Array:
-    """Held-out predictions of nested-CV ridge, float64 (per-unit penalties: the same per
-    unit whatever other units are fitted with it)."""
+    """Held-out predictions of nested-CV ridge (``kw["dtype"]``; float64 by default: per-unit
+    penalties the same per unit whatever other units are fitted with it)."""
     from neurorep.encoding import cross_validate_ridge
 
-    res = cross_validate_ridge(features, responses, dtype="float64", return_scores=False, **kw)
+    res = cross_validate_ridge(features, responses, return_scores=False, **kw)
     return np.asarray(res["prediction"].values, float)
 
 
@@ -718,7 +718,8 @@ def _encoding_chunk(block: Array, features: Array, idxs: list[Array | None],
     return _r_sums(_cv_prediction(features, block, kw), block, idxs)
 
 
-def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Metric:
+def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None,
+                    dtype: str = "float64") -> Metric:
     """Encoding: nested cross-validated ridge (``neurorep.encoding.cross_validate_ridge``)
     from the layer to the region; the score on a subset is the mean over units of the
     Pearson r between held-out predictions and responses.
@@ -733,6 +734,14 @@ def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Me
     alphas : array-like, optional
         The ridge penalty grid; None uses the default grid of
         :func:`neurorep.encoding.cross_validate_ridge`.
+    dtype : {"float64", "float32"}, optional
+        Working precision of the ridge products. ``"float64"`` (default): each unit's
+        penalty and score are the same whichever other units (regions) share the fit.
+        ``"float32"`` runs about 1.5-1.8x faster on large layers (half the memory
+        traffic); scores differ from float64 by ~1e-6, and where two penalties' inner
+        scores tie to float32 rounding a unit's penalty can differ from float64's (and
+        between fits batched with other regions), so use it for exploration, float64
+        for reported numbers.
 
     Returns
     -------
@@ -745,10 +754,11 @@ def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Me
     >>> from neurorep.alignment import encoding_metric
     >>> m = encoding_metric(cv=3, inner_cv=2)
     >>> m.params, m.min_stimuli
-    ({'cv': 3, 'inner_cv': 2}, 6)
+    ({'cv': 3, 'inner_cv': 2, 'dtype': 'float64'}, 6)
     """
 
-    kw: dict[str, Any] = {"cv": cv, "inner_cv": inner_cv}
+    check_option("encoding_metric: dtype", dtype, ("float64", "float32"))
+    kw: dict[str, Any] = {"cv": cv, "inner_cv": inner_cv, "dtype": dtype}
     if alphas is not None:
         kw["alphas"] = alphas
 
@@ -790,7 +800,8 @@ def encoding_metric(*, cv: int = 5, inner_cv: int = 3, alphas: Any = None) -> Me
         return [(pred[:, a:b], px) for a, b, px in zip(edges[:-1], edges[1:], pxs, strict=True)]
 
     return Metric(prepare=prepare, score=score, pair=pair, min_stimuli=max(2 * cv, 6),
-                  ceiling=ceiling, pair_many=pair_many, score_many=score_many, params={"cv": cv, "inner_cv": inner_cv},
+                  ceiling=ceiling, pair_many=pair_many, score_many=score_many,
+                  params={"cv": cv, "inner_cv": inner_cv, "dtype": dtype},
                   name="encoding: mean over units of the held-out Pearson r of nested-CV ridge")
 
 
