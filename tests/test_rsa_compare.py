@@ -116,6 +116,20 @@ def test_tau_a_equals_its_definition(rng):
     assert tau_a(u[None], v[None])[0, 0] == pytest.approx(kendalltau(u, v)[0], abs=1e-12)
 
 
+@pytest.mark.parametrize("m", [1, 2, 63, 64, 65, 127, 128, 129, 4097])
+def test_tau_a_without_ties_at_word_boundaries(rng, m):
+    """Untied rows use the bitmap of seen ranks (64 per word, a tree over the words):
+    exact at sizes around the word and tree boundaries, incl. sorted and reversed rows."""
+    from neurorep._core.compare import kendall_counts
+
+    x = np.vstack([rng.random(m), np.arange(m, dtype=float), rng.random(m)])
+    y = np.vstack([rng.random(m), np.arange(m, dtype=float), -np.arange(m, dtype=float)])
+    i, j = np.triu_indices(m, 1)
+    sx, sy = np.sign(x[:, i] - x[:, j]), np.sign(y[:, i] - y[:, j])
+    brute = (sx @ sy.T).astype(np.int64)
+    np.testing.assert_array_equal(kendall_counts(x, y)[0], brute)
+
+
 def test_tau_a_many_rows_and_pairs_equal_the_definition(rng):
     """Rows with and without ties on both sides (the batched joint-tie count), all pairs
     and a subset of pairs."""

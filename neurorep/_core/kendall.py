@@ -7,7 +7,11 @@ with ``T = m (m - 1) / 2``, ``t_x``, ``t_y`` the pairs tied in ``x``, in ``y``,
 ranks put in ``x``'s sorting order, ``D`` counts, for each value, the larger values
 before its run of tied ``x`` (Knight 1966; scipy's ``kendalltau`` counts the same
 way): a Fenwick tree of the ranks seen so far answers each in O(log m), so a pair
-costs O(m log m) and a few MB of memory. ``t_xy`` sums ``c (c - 1) / 2`` over the
+costs O(m log m) and a few MB of memory. Where ``y`` has no ties (its ranks are a
+permutation) the ranks seen so far are a bitmap instead, one bit per rank, with a
+Fenwick tree over its 64-bit words: a query is a popcount of the rank's word and a
+walk of a tree 64 times smaller (held in the L1/L2 caches; 499,500 values: 13-15 ms
+a pair against 20-29 ms). ``t_xy`` sums ``c (c - 1) / 2`` over the
 values of ``y`` met ``c`` times in one run of tied ``x``.
 
 :func:`tau_counts` takes every row's sorting order (``x``) or dense ranks (``y``)
@@ -24,6 +28,43 @@ import numpy as np
 from numba import njit
 
 __all__ = ["tau_counts"]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _popcount(v: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    v = v - ((v >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    v = (v & np.uint64(0x3333333333333333)) + ((v >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    v = (v + (v >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (v * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@njit(nogil=True, cache=True)
+def _discordant_untied(seq: np.ndarray, bits: np.ndarray, tree: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Discordant pairs of ``seq`` (a permutation of ``1..m``: ``y``'s ranks without ties
+    in ``x``'s order, ``x`` without ties): for each value, the larger values before it.
+    The values seen so far are a bitmap ``bits`` (one bit each) with a Fenwick tree
+    ``tree`` of its words' counts."""
+    nb = bits.size
+    bits[:] = 0
+    tree[:] = 0
+    d = 0
+    for q in range(seq.size):
+        idx = seq[q] - 1
+        blk = idx >> 6
+        bit = np.uint64(1) << np.uint64(idx & 63)
+        w = bits[blk]
+        le = np.int64(_popcount(w & (bit - np.uint64(1))))  # smaller values in its word
+        k = blk
+        while k > 0:  # ... and in the words before it
+            le += tree[k]
+            k -= k & -k
+        d += q - le
+        bits[blk] = w | bit
+        k = blk + 1
+        while k <= nb:
+            tree[k] += 1
+            k += k & -k
+    return d
 
 
 @njit(nogil=True, cache=True)
@@ -44,15 +85,21 @@ def _tau_counts(
     seq = np.empty(m, dtype=dense_y.dtype)
     tree = np.zeros(m + 1, dtype=dense_y.dtype)  # Fenwick tree of the y ranks seen so far
     seen = np.zeros(m + 1, dtype=dense_y.dtype)  # y ranks met so far in a run of tied x
+    bits = np.zeros((m + 63) >> 6, dtype=np.uint64)  # untied x and y: the ranks seen so far
+    word_tree = np.zeros(bits.size + 1, dtype=dense_y.dtype)
     for p in range(pi.size):
         i, j = pi[p], pj[p]
         ox, dy = order_x[i], dense_y[j]
         top = top_y[j]  # the largest rank of y: the tree's size
-        tree[: top + 1] = 0
         d, both = 0, 0
         r, r_end = run_ptr[i], run_ptr[i + 1]
         for q in range(m):
             seq[q] = dy[ox[q]]
+        if r == r_end and not y_tied[j]:
+            dis[p] = _discordant_untied(seq, bits, word_tree)
+            joint[p] = 0
+            continue
+        tree[: top + 1] = 0
         if r == r_end:  # no ties in x: each value against all before it
             for q in range(m):
                 k0 = seq[q]
