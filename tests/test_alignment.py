@@ -310,6 +310,35 @@ def test_encoding_layers_as_tasks_equal_layers_in_order(sim, monkeypatch):
     np.testing.assert_array_equal(tasks.score.values, in_order.score.values)
 
 
+def test_small_pairs_bootstrap_in_order_on_one_blas_thread(sim, monkeypatch):
+    """A metric without a batched sample path: small pairs' bootstraps run in order on one
+    BLAS thread, larger ones (over SMALL_PAIR_VALUES) as parallel-engine tasks; the same
+    numbers."""
+    from neurorep._core import parallel
+    from neurorep.alignment import _score
+
+    job_calls = []
+    real = _score.map_tasks
+
+    def counting(fn, items):
+        if items and isinstance(items[0], tuple) and len(items[0]) == 3:  # (region, subject, layer)
+            job_calls.append(len(items))
+        return real(fn, items)
+
+    monkeypatch.setattr(_score, "map_tasks", counting)
+    monkeypatch.setattr(parallel, "_workers", lambda: 2)  # tasks even on a 1-core runner
+    in_order = score_matrix(sim["brain"], sim["model"], metric="procrustes", n_bootstrap=20,
+                            rng=0)
+    assert job_calls == []
+    monkeypatch.setattr(_score, "SMALL_PAIR_VALUES", 0)
+    tasks = score_matrix(sim["brain"], sim["model"], metric="procrustes", n_bootstrap=20,
+                         rng=0)
+    n_jobs = len(data.members(sim["brain"])) * len(data.members(sim["model"]))
+    assert job_calls == [n_jobs]
+    for var in ("score", "ci_low", "ci_high"):
+        np.testing.assert_array_equal(tasks[var].values, in_order[var].values)
+
+
 def test_encoding_metric_float32_option(sim):
     """dtype="float32" fits in float32 (the metric's predictions are cross_validate_ridge's
     float32 ones), scores within float32 rounding of the float64 default, recorded in the

@@ -53,7 +53,7 @@ def _discordant_untied(seq: np.ndarray, bits: np.ndarray, tree: np.ndarray) -> i
         blk = idx >> 6
         bit = np.uint64(1) << np.uint64(idx & 63)
         w = bits[blk]
-        le = np.int64(_popcount(w & (bit - np.uint64(1))))  # smaller values in its word
+        le = int(_popcount(w & (bit - np.uint64(1))))  # smaller values in its word
         k = blk
         while k > 0:  # ... and in the words before it
             le += tree[k]
