@@ -277,6 +277,53 @@ def test_a_lost_chain_worker_restarts_the_sum_once_then_errors(rng, monkeypatch)
     assert not parallel._HELD
 
 
+def _weighted_close_once(block, scale, weights, out=None):
+    """_close_once on the rows weighted by a shared input."""
+    return _close_once(block * weights[:, None], scale, out)
+
+
+def test_shared_inputs_of_a_cluster_sum_are_scattered_per_attempt(rng, monkeypatch):
+    """On a cluster the shared inputs go to the workers by scatter (one object each, lists
+    included), not in every wave's graph; after a lost worker the restarted sum scatters
+    them again (fresh keys on the workers left) and gives the same total."""
+    distributed = pytest.importorskip("distributed")
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    from neurorep._core import parallel
+
+    x = rng.normal(size=(6, 240))
+    w = rng.random(6) + 0.5
+    lazy = da.from_array(x, chunks=(6, 10))
+    want = (x * w[:, None]) @ (x * w[:, None]).T
+    losses = _STATE.setdefault("losses", [])
+    monkeypatch.setattr(parallel, "WATCH_SECONDS", 0.2)
+    monkeypatch.setitem(dask.config.config, "distributed", dask.config.merge(
+        dask.config.config.get("distributed", {}), {"comm": {"timeouts": {"connect": "2s"}}}))
+    scattered = []
+    real_scatter = distributed.Client.scatter
+
+    def spy(self, data, *args, **kwargs):
+        scattered.append(data)
+        return real_scatter(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "scatter", spy)
+    for n_losses in (0, 1):
+        _STATE["budget"] = n_losses
+        losses.clear()
+        scattered.clear()
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                      dashboard_address=None) as cluster, \
+                distributed.Client(cluster):
+            got = parallel.sum_over_chunks(lazy, _weighted_close_once, [(1.0,)] * 24,
+                                           shared=(w,), chains=2, into=True)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert len(losses) == n_losses
+        assert len(scattered) == 1 + n_losses  # once per attempt
+        assert all(len(d) == 1 and d[0] is w for d in scattered)  # w whole, not row by row
+    assert not parallel._HELD
+
+
 def _pause_once(block, scale, out=None):
     """_gram_into; its worker is then paused by dask (as for memory), once."""
     from distributed import get_worker

@@ -342,10 +342,10 @@ def sum_over_chunks(
     if len(extra) != n_blocks:
         raise ValueError(f"per_chunk: {len(extra)} entries for {n_blocks} chunks.")
     n_chains = max(1, min(n_blocks, chains or scheduler_threads()))
-    shared_d = [dask.delayed(s, pure=True, traverse=False) for s in shared]
     client = _distributed_client()
     if client is not None and client.nthreads():
-        return _sum_on_cluster(client, xd, kernel, extra, shared_d, n_chains, combine, into)
+        return _sum_on_cluster(client, xd, kernel, extra, shared, n_chains, combine, into)
+    shared_d = [dask.delayed(s, pure=True, traverse=False) for s in shared]
     step = dask.delayed(_accumulate, pure=True)
     total = None
     # Waves of WAVE_STEPS chunks per chain: a scheduler that runs every ready task
@@ -471,20 +471,25 @@ def _wait_watching(client: Any, futures: list[Any], homes: Sequence[str],
 
 
 def _sum_on_cluster(client: Any, xd: Any, kernel: Callable[..., Any], extra: list[Any],
-                    shared_d: list[Any], n_chains: int,
+                    shared: tuple[Any, ...], n_chains: int,
                     combine: Callable[[Any, Any], Any] | None, into: bool) -> Any:
     """:func:`sum_over_chunks` on a ``dask.distributed`` cluster: each chain pinned to one
     worker, its running result held in that worker's process from its first chunk to the
-    end (one transfer of it, to this process, where the chains' results are joined). A
-    chain's worker that leaves the cluster (restarted by its nanny, for memory for
-    example) makes the whole sum start again once on the workers left; a second loss is
-    an error. One such sum at a time from this process (:func:`map_reductions`)."""
+    end (one transfer of it, to this process, where the chains' results are joined). The
+    ``shared`` inputs are scattered to every worker once per attempt (not carried in
+    each wave's graph). A chain's worker that leaves the cluster (restarted by its nanny,
+    for memory for example) makes the whole sum start again once on the workers left,
+    with the shared inputs scattered again; a second loss is an error. One such sum at a
+    time from this process (:func:`map_reductions`)."""
     import uuid
 
     held = 0
     for attempt in (1, 2):
         homes = _chain_workers(n_chains)
         tokens = [f"neurorep-chain-{uuid.uuid4().hex}" for _ in range(n_chains)]
+        # each input whole (a list is one object, not scattered element by element); a
+        # fresh key per attempt: the workers left get their copies again
+        shared_d = [client.scatter([s], broadcast=True, hash=False)[0] for s in shared]
         try:
             with _CLUSTER_SUMS:
                 return _run_chains(client, xd, kernel, extra, shared_d, homes, tokens,
@@ -517,6 +522,8 @@ def _sum_on_cluster(client: Any, xd: Any, kernel: Callable[..., Any], extra: lis
                 client.run(_held_drop, tokens)  # nothing left behind, whatever happened
             except Exception:  # noqa: BLE001 - a worker gone meanwhile holds nothing
                 pass
+            for f in shared_d:
+                f.release()
     raise AssertionError("unreachable")  # pragma: no cover
 
 
