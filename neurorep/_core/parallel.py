@@ -280,10 +280,16 @@ def graph_input(obj: Any) -> Any:
     """
     client = _distributed_client()
     if client is not None:
-        return client.scatter(obj, broadcast=True, hash=False)
+        return _scatter_whole(client, obj)
     import dask
 
     return dask.delayed(obj, pure=True, traverse=False)
+
+
+def _scatter_whole(client: Any, obj: Any) -> Any:
+    """``obj`` scattered to every worker of ``client`` as one object (a list or tuple too,
+    which ``client.scatter`` would scatter element by element), under a fresh key."""
+    return client.scatter([obj], broadcast=True, hash=False)[0]
 
 
 def _chain_workers(n_chains: int) -> list[str | None]:
@@ -487,9 +493,8 @@ def _sum_on_cluster(client: Any, xd: Any, kernel: Callable[..., Any], extra: lis
     for attempt in (1, 2):
         homes = _chain_workers(n_chains)
         tokens = [f"neurorep-chain-{uuid.uuid4().hex}" for _ in range(n_chains)]
-        # each input whole (a list is one object, not scattered element by element); a
-        # fresh key per attempt: the workers left get their copies again
-        shared_d = [client.scatter([s], broadcast=True, hash=False)[0] for s in shared]
+        # a fresh key per attempt: the workers left get their copies again
+        shared_d = [_scatter_whole(client, s) for s in shared]
         try:
             with _CLUSTER_SUMS:
                 return _run_chains(client, xd, kernel, extra, shared_d, homes, tokens,
