@@ -50,13 +50,21 @@ PAIR_TASK_BYTES = 64 * 2**20
 SMALL_PAIR_VALUES = 2**18
 
 
+def _array_sizes(preps: list[Any]) -> list[int] | None:
+    """The number of values of each prepared representation, or None where one is not a
+    numpy array (a dask-backed region, a stand-in, a metric's own state)."""
+    if not all(isinstance(p, np.ndarray) for p in preps):
+        return None
+    return [p.size for p in preps]
+
+
 def _small_pairs(rpreps: list[Any], lpreps: list[Any]) -> bool:
     """Whether every region's and layer's prepared values are numpy arrays and the largest
     pair holds at most :data:`SMALL_PAIR_VALUES` numbers."""
-    if not all(isinstance(p, np.ndarray) for p in (*rpreps, *lpreps)):
+    rs, ls = _array_sizes(rpreps), _array_sizes(lpreps)
+    if rs is None or ls is None:
         return False
-    biggest = max((p.size for p in rpreps), default=0) + max((p.size for p in lpreps), default=0)
-    return biggest <= SMALL_PAIR_VALUES
+    return max(rs, default=0) + max(ls, default=0) <= SMALL_PAIR_VALUES
 
 
 def _pair_score(met: Metric) -> Callable[[xr.DataArray, xr.DataArray], float]:
@@ -240,8 +248,8 @@ def score_matrix(
         # regions x 1000 stimuli: 4 layers 19.3-21.8 s in order, 16.6-17.9 s as tasks; the
         # same numbers); large regions one layer at a time (its work already fills the cores,
         # and two layers' intermediates would be held at once)
-        small = len(lprep) > 1 and all(isinstance(p, np.ndarray) for p in preps) and (
-            8 * sum(p.size for p in preps) <= PAIR_TASK_BYTES)  # numpy: no dask-backed region
+        sizes = _array_sizes(preps)  # numpy: no dask-backed region
+        small = len(lprep) > 1 and sizes is not None and 8 * sum(sizes) <= PAIR_TASK_BYTES
         per_layer = (map_tasks(layer_states, list(lprep.values())) if small
                      else [layer_states(lp) for lp in lprep.values()])
         for lk, sts in zip(lprep, per_layer, strict=True):
